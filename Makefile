@@ -1,0 +1,62 @@
+# radsurv: the two README commands (`make paper`, `make test`) and the stage targets.
+# Every target creates the virtual environment itself from requirements.lock.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PROFILE ?= paper
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.radsurv-installed
+
+.PHONY: paper quick test setup run stage render validate bench clean lock help
+
+help:
+	@echo "make paper            build the paper (profile $(PROFILE)) from nothing: environment, pipeline, manuscript"
+	@echo "make test             set up the environment and run the test suite"
+	@echo "make quick            the small profile (minutes), same code"
+	@echo "make run PROFILE=null any profile in params/"
+	@echo "make stage STAGE=00_cohort PROFILE=quick   one stage (and what it needs)"
+	@echo "make validate MANIFEST=path/to/manifest.csv"
+	@echo "make bench            benchmarks (print speed ratios)"
+
+setup: $(STAMP)
+
+# Re-created when the lock or the package metadata change.
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; radsurv needs Python 3.11 (set PYTHON=...)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+paper: $(STAMP)
+	$(BIN)/radsurv run --profile $(PROFILE)
+
+quick:
+	$(MAKE) paper PROFILE=quick
+
+run: paper
+
+stage: $(STAMP)
+	$(BIN)/radsurv run --profile $(PROFILE) --stage $(STAGE) --no-render
+
+render: $(STAMP)
+	$(BIN)/radsurv render --profile $(PROFILE)
+
+validate: $(STAMP)
+	$(BIN)/radsurv validate $(MANIFEST)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Refresh the pins (run by a maintainer, then commit requirements.lock and environment.yml).
+lock: $(STAMP)
+	$(BIN)/python -m pip freeze --exclude-editable | sed -e 's/+cpu$$//' > requirements.lock.new
+	@echo "review requirements.lock.new, then move it over requirements.lock"
+
+clean:
+	rm -rf build _manuscript _variables.yml tables
+	find figures -mindepth 1 ! -name .gitkeep ! -name README.md -delete

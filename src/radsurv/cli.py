@@ -1,0 +1,102 @@
+"""Command line: ``radsurv run``, ``radsurv validate``, ``radsurv render``.
+
+Exit codes: 0 success, 1 a stage or the render failed, 2 bad input (profile or manifest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _cmd_run(args) -> int:
+    from .cohort.manifest import ManifestError
+    from .config import ProfileError
+    from .pipeline.runner import print_report, run_pipeline
+    from .report.publish import last_render
+
+    try:
+        report = run_pipeline(args.params or args.profile, stages=args.stage or None, render=not args.no_render,
+                              renderer=args.renderer, force=args.force)
+    except (ManifestError, ProfileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print("nothing was run; build/ is unchanged", file=sys.stderr)
+        return 2
+    if report.paper is None and not args.no_render and not args.stage and report.exit_code == 0:
+        last = last_render(report.build_dir / "paper")
+        if last:
+            report.renderer, report.paper = last["renderer"] + " (up to date)", Path(last["output"])
+    print_report(report)
+    return 0 if report.exit_code == 0 else 1
+
+
+def _cmd_validate(args) -> int:
+    from .cohort.manifest import ManifestError, ManifestSpec, read_manifest, validate_manifest
+    from .config import ProfileError, load_profile
+
+    try:
+        profile = load_profile(args.params or args.profile)
+        spec = ManifestSpec.from_profile(profile)
+        df = read_manifest(args.manifest)
+    except (ManifestError, ProfileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    report = validate_manifest(df, spec, base_dir=Path(args.manifest).resolve().parent)
+    if report.ok:
+        print(f"{args.manifest}: {report.n_rows} patients, no problems found")
+        return 0
+    print(ManifestError(str(args.manifest), report.problems), file=sys.stderr)
+    return 2
+
+
+def _cmd_render(args) -> int:
+    from .config import load_profile, project_root
+    from .report.publish import publish_and_render
+
+    root = project_root()
+    profile = load_profile(args.params or args.profile)
+    build_dir = root / "build" / profile["profile"]
+    if not build_dir.is_dir():
+        print(f"error: {build_dir} does not exist: run `radsurv run --profile {profile['profile']}` first", file=sys.stderr)
+        return 2
+    res = publish_and_render(root, build_dir, profile["profile"], build_dir / "paper", renderer=args.renderer)
+    print(f"renderer: {res.renderer}; paper: {res.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="radsurv", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def profile_args(sp):
+        sp.add_argument("--profile", default="paper", help="profile name in params/ (default: paper)")
+        sp.add_argument("--params", help="path to a profile YAML (overrides --profile)")
+
+    r = sub.add_parser("run", help="bring the build of a profile up to date and render the paper")
+    profile_args(r)
+    r.add_argument("--stage", action="append", help="run only this stage (and what it needs); repeatable")
+    r.add_argument("--no-render", action="store_true", help="do not render the manuscript")
+    r.add_argument("--renderer", choices=["auto", "quarto", "preview"], default="auto")
+    r.add_argument("--force", action="store_true", help="re-run the selected stages even if up to date")
+    r.set_defaults(func=_cmd_run)
+
+    v = sub.add_parser("validate", help="check a manifest against the input contract")
+    v.add_argument("manifest")
+    profile_args(v)
+    v.set_defaults(func=_cmd_validate)
+
+    d = sub.add_parser("render", help="publish a profile's artefacts and render the manuscript")
+    profile_args(d)
+    d.add_argument("--renderer", choices=["auto", "quarto", "preview"], default="auto")
+    d.set_defaults(func=_cmd_render)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

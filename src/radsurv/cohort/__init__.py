@@ -1,0 +1,1 @@
+"""The cohort: the digital-twin simulator, the manifest contract and its validation."""

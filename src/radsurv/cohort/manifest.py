@@ -1,0 +1,346 @@
+"""The input contract: a manifest CSV, one row per patient (DESIGN section 5).
+
+``patient_id``, ``center``, optional ``split`` (train/internal/external),
+``dfs_time`` (in the profile's ``time_unit``), ``dfs_event`` (0/1), the clinical
+and traditional-MRI columns declared in the profile, and image/mask paths
+(``us_image``, ``us_mask``, ``mri_image``, ``mri_mask``) relative to the manifest.
+
+Validation runs before any work. Every problem names the row, the patient, the
+column and what is wrong; nothing is dropped silently: with ``on_invalid: exclude``
+the offending rows are removed *and listed* so the patient flow can show them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+REQUIRED_COLUMNS = ("patient_id", "center", "dfs_time", "dfs_event")
+SPLITS = ("train", "internal", "external")
+SPLIT_LABELS = {"train": "Training", "internal": "Internal test", "external": "External test"}
+IMAGE_COLUMNS = ("us_image", "us_mask", "mri_image", "mri_mask")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem. ``row`` is the 1-based data row (the header is not counted)."""
+
+    row: int | None
+    patient_id: str | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.patient_id is not None:
+            where.append(f"patient {self.patient_id!r}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        return (", ".join(where) + ": " if where else "") + self.message
+
+
+class ManifestError(ValueError):
+    """The manifest cannot be used; ``problems`` lists everything found."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = problems
+        head = f"{source}: {len(problems)} problem{'s' if len(problems) != 1 else ''} in the manifest"
+        lines = [head] + [f"  - {p}" for p in problems[:50]]
+        if len(problems) > 50:
+            lines.append(f"  ... and {len(problems) - 50} more")
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class ManifestSpec:
+    """What a manifest must look like, read from the profile's ``cohort`` section."""
+
+    columns: Mapping[str, Any]            # name -> "numeric" or list of categories
+    internal_centers: tuple[str, ...]
+    external_centers: tuple[str, ...]
+    time_unit: str = "months"
+    min_train_events: int = 0
+    image_columns: tuple[str, ...] = ()
+
+    @classmethod
+    def from_profile(cls, profile: Mapping[str, Any]) -> "ManifestSpec":
+        cohort = profile["cohort"]
+        cols: dict[str, Any] = {}
+        for group in ("clinical", "mri"):
+            cols.update(cohort.get("columns", {}).get(group, {}) or {})
+        centers = cohort["centers"]
+        return cls(
+            columns=cols,
+            internal_centers=tuple(str(c) for c in centers.get("internal", [])),
+            external_centers=tuple(str(c) for c in centers.get("external", [])),
+            time_unit=profile.get("time_unit", "months"),
+            min_train_events=int(cohort.get("min_train_events", 0)),
+            image_columns=tuple(cohort.get("image_columns", ()) or ()),
+        )
+
+    @property
+    def known_centers(self) -> tuple[str, ...]:
+        return self.internal_centers + self.external_centers
+
+
+@dataclass
+class ValidationReport:
+    """The result of validating a manifest."""
+
+    problems: list[Problem] = field(default_factory=list)
+    n_rows: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def bad_rows(self) -> list[int]:
+        return sorted({p.row for p in self.problems if p.row is not None})
+
+
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    """Read a manifest CSV as strings (types are checked by :func:`validate_manifest`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(str(path), [Problem(None, None, None, "file not found")])
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise ManifestError(str(path), [Problem(None, None, None, f"not a readable CSV file ({exc})")]) from None
+    df.columns = [c.strip() for c in df.columns]
+    return df
+
+
+def _pid(df: pd.DataFrame, i: int) -> str | None:
+    if "patient_id" not in df.columns:
+        return None
+    v = df["patient_id"].iloc[i]
+    return None if pd.isna(v) else str(v)
+
+
+def _numeric(series: pd.Series) -> pd.Series:
+    return pd.to_numeric(series, errors="coerce")
+
+
+def validate_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | None = None) -> ValidationReport:
+    """Check every tabular rule of the input contract.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The manifest as read by :func:`read_manifest` (strings) or built in memory.
+    spec : ManifestSpec
+        Declared columns, centres and limits.
+    base_dir : Path, optional
+        Folder the image paths are relative to; when given, listed image files must
+        exist.
+
+    Returns
+    -------
+    ValidationReport
+        All problems found (empty when the manifest is usable).
+    """
+    rep = ValidationReport(n_rows=len(df))
+    add = rep.problems.append
+    missing = [c for c in (*REQUIRED_COLUMNS, *spec.columns, *spec.image_columns) if c not in df.columns]
+    for c in missing:
+        add(Problem(None, None, c, "required column is missing"))
+    if len(df) == 0:
+        add(Problem(None, None, None, "the manifest has no rows"))
+        return rep
+
+    if "patient_id" in df.columns:
+        ids = df["patient_id"].astype("string").str.strip()
+        for i in np.flatnonzero(ids.isna() | (ids == "")):
+            add(Problem(i + 1, None, "patient_id", "missing patient identifier"))
+        dup = ids.duplicated(keep="first") & ids.notna()
+        for i in np.flatnonzero(dup):
+            first = int(np.flatnonzero((ids == ids.iloc[i]).to_numpy())[0]) + 1
+            add(Problem(i + 1, str(ids.iloc[i]), "patient_id", f"duplicate identifier (first seen in row {first})"))
+
+    if "center" in df.columns:
+        for i, v in enumerate(df["center"]):
+            if pd.isna(v) or str(v).strip() == "":
+                add(Problem(i + 1, _pid(df, i), "center", "missing centre"))
+            elif _center_key(v) not in spec.known_centers:
+                add(Problem(i + 1, _pid(df, i), "center",
+                            f"unknown centre {v!r} (the profile declares {', '.join(spec.known_centers)})"))
+
+    if "split" in df.columns:
+        for i, v in enumerate(df["split"]):
+            if pd.isna(v) or str(v).strip() not in SPLITS:
+                add(Problem(i + 1, _pid(df, i), "split", f"unknown split {v!r} (expected one of {', '.join(SPLITS)})"))
+
+    if "dfs_time" in df.columns:
+        t = _numeric(df["dfs_time"])
+        for i, (raw, val) in enumerate(zip(df["dfs_time"], t)):
+            if pd.isna(raw) or str(raw).strip() == "":
+                add(Problem(i + 1, _pid(df, i), "dfs_time", "missing follow-up time"))
+            elif pd.isna(val) or not np.isfinite(val):
+                add(Problem(i + 1, _pid(df, i), "dfs_time", f"not a number: {raw!r}"))
+            elif val < 0:
+                add(Problem(i + 1, _pid(df, i), "dfs_time", f"negative follow-up time {raw!r}"))
+            elif val == 0:
+                add(Problem(i + 1, _pid(df, i), "dfs_time", "follow-up time is zero (no time at risk)"))
+
+    if "dfs_event" in df.columns:
+        for i, raw in enumerate(df["dfs_event"]):
+            if pd.isna(raw) or str(raw).strip() not in ("0", "1", "0.0", "1.0"):
+                add(Problem(i + 1, _pid(df, i), "dfs_event", f"event must be 0 or 1, got {raw!r}"))
+
+    for col, kind in spec.columns.items():
+        if col not in df.columns:
+            continue
+        values = df[col]
+        if kind == "numeric":
+            num = _numeric(values)
+            for i in np.flatnonzero(values.notna() & num.isna()):
+                add(Problem(i + 1, _pid(df, i), col, f"not a number: {values.iloc[i]!r}"))
+        else:
+            allowed = [str(x) for x in kind]
+            for i in np.flatnonzero(values.notna() & ~values.astype(str).isin(allowed)):
+                add(Problem(i + 1, _pid(df, i), col,
+                            f"unknown category {values.iloc[i]!r} (allowed: {', '.join(allowed)})"))
+
+    if base_dir is not None:
+        for col in IMAGE_COLUMNS:
+            if col not in df.columns:
+                continue
+            for i, v in enumerate(df[col]):
+                if pd.isna(v) or str(v).strip() == "":
+                    if col in spec.image_columns:
+                        add(Problem(i + 1, _pid(df, i), col, "missing file path"))
+                    continue
+                p = Path(base_dir) / str(v)
+                if not p.exists():
+                    add(Problem(i + 1, _pid(df, i), col, f"file not found: {v}"))
+    return rep
+
+
+def _center_key(v) -> str:
+    """Centres are compared as text; '1', '1.0' and 1 are the same centre."""
+    s = str(v).strip()
+    try:
+        f = float(s)
+        if f.is_integer():
+            return str(int(f))
+    except ValueError:
+        pass
+    return s
+
+
+def coerce_types(df: pd.DataFrame, spec: ManifestSpec) -> pd.DataFrame:
+    """Return a typed copy: numbers as floats, event as int, categories as ordered Categorical."""
+    out = df.copy()
+    out["patient_id"] = out["patient_id"].astype(str).str.strip()
+    out["center"] = out["center"].map(_center_key)
+    out["dfs_time"] = _numeric(out["dfs_time"]).astype(float)
+    out["dfs_event"] = _numeric(out["dfs_event"]).astype(int)
+    for col, kind in spec.columns.items():
+        if kind == "numeric":
+            out[col] = _numeric(out[col]).astype(float)
+        else:
+            out[col] = pd.Categorical(out[col], categories=[str(x) for x in kind], ordered=False)
+    if "split" in out.columns:
+        out["split"] = out["split"].astype(str).str.strip()
+    return out
+
+
+def derive_split(df: pd.DataFrame, spec: ManifestSpec, n_train: int | float, seed: int,
+                 stratify: str | None = "dfs_event") -> pd.Series:
+    """Assign train/internal/external as in the study.
+
+    Centres declared external form the external test set; the internal centres are
+    split at random into training and internal test, stratified by ``stratify``.
+    ``n_train`` is a count (>= 1) or a fraction (< 1) of the internal centres.
+    """
+    split = pd.Series("external", index=df.index, dtype=object)
+    internal = df["center"].isin(spec.internal_centers).to_numpy()
+    idx = df.index[internal]
+    if len(idx) == 0:
+        raise ManifestError("split", [Problem(None, None, "center", "no patient from an internal centre: nothing to train on")])
+    size = int(n_train) if n_train >= 1 else float(n_train)
+    if isinstance(size, int) and size >= len(idx):
+        raise ManifestError("split", [Problem(None, None, "split", f"n_train={size} but only {len(idx)} internal patients")])
+    strat = df.loc[idx, stratify].to_numpy() if stratify else None
+    if strat is not None:
+        values, counts = np.unique(strat, return_counts=True)
+        if (counts < 2).any():
+            raise ManifestError("split", [Problem(None, None, stratify,
+                f"cannot stratify the split by {stratify!r}: value {values[counts < 2][0]!r} occurs only "
+                f"{counts[counts < 2][0]} time(s) in the internal centres")])
+    train_idx, _ = train_test_split(idx.to_numpy(), train_size=size, random_state=seed, stratify=strat)
+    split.loc[idx] = "internal"
+    split.loc[train_idx] = "train"
+    return split
+
+
+def check_events(df: pd.DataFrame, spec: ManifestSpec) -> list[Problem]:
+    """Too few training events for the requested models is an error before any fit."""
+    train = df[df["split"] == "train"]
+    events = int(train["dfs_event"].sum())
+    if events < spec.min_train_events:
+        return [Problem(None, None, "dfs_event",
+                        f"only {events} events in the training set; the profile requires at least "
+                        f"{spec.min_train_events} (cohort.min_train_events) for the Cox models")]
+    return []
+
+
+@dataclass
+class LoadedCohort:
+    """A validated, typed cohort with its split, and the rows excluded on the way."""
+
+    data: pd.DataFrame
+    excluded: pd.DataFrame      # patient_id, row, reason (one line per excluded row)
+    source: str
+
+
+def load_cohort(df: pd.DataFrame, spec: ManifestSpec, *, source: str, seed: int, split_params: Mapping[str, Any],
+                on_invalid: str = "fail", base_dir: Path | None = None) -> LoadedCohort:
+    """Validate, type and split a manifest.
+
+    Raises :class:`ManifestError` listing every problem when ``on_invalid`` is
+    ``"fail"`` (the default), or when problems are not row-specific (a missing
+    column). With ``"exclude"``, rows with problems are dropped and returned in
+    ``excluded`` with their reasons.
+    """
+    if on_invalid not in ("fail", "exclude"):
+        raise ValueError(f"cohort.on_invalid: expected 'fail' or 'exclude', got {on_invalid!r}")
+    rep = validate_manifest(df, spec, base_dir=base_dir)
+    global_problems = [p for p in rep.problems if p.row is None]
+    if global_problems or (rep.problems and on_invalid == "fail"):
+        raise ManifestError(source, rep.problems)
+    bad = set(rep.bad_rows())
+    reasons = {}
+    for p in rep.problems:
+        reasons.setdefault(p.row, []).append(f"{p.column}: {p.message}")
+    excluded = pd.DataFrame(
+        [{"row": r, "patient_id": _pid(df, r - 1), "reason": "; ".join(reasons[r])} for r in sorted(bad)],
+        columns=["row", "patient_id", "reason"],
+    )
+    keep = df.iloc[[i for i in range(len(df)) if (i + 1) not in bad]].reset_index(drop=True)
+    data = coerce_types(keep, spec)
+    internal_events = int(data.loc[data["center"].isin(spec.internal_centers), "dfs_event"].sum())
+    if internal_events < spec.min_train_events:
+        raise ManifestError(source, [Problem(None, None, "dfs_event",
+            f"only {internal_events} events in the internal centres; the profile requires at least "
+            f"{spec.min_train_events} in the training set (cohort.min_train_events) for the Cox models")])
+    if "split" not in data.columns or data["split"].isna().all():
+        data["split"] = derive_split(data, spec, split_params.get("n_train", 311), seed,
+                                     split_params.get("stratify", "dfs_event")).to_numpy()
+    problems = check_events(data, spec)
+    if problems:
+        raise ManifestError(source, problems)
+    return LoadedCohort(data=data, excluded=excluded, source=source)
+
+
+def summarise_problems(problems: Iterable[Problem]) -> str:
+    return "\n".join(str(p) for p in problems)

@@ -1,0 +1,62 @@
+"""Table 1: baseline characteristics by set, with p-values (through ``tableone``)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Mapping
+
+import pandas as pd
+from tableone import TableOne
+
+from .manifest import SPLIT_LABELS, SPLITS
+
+
+def baseline_table(data: pd.DataFrame, columns: Mapping[str, object], labels: Mapping[str, str] | None = None,
+                   nonnormal: tuple[str, ...] = ("ki67",), decimals: int = 1) -> pd.DataFrame:
+    """Baseline characteristics by set (training, internal test, external test).
+
+    Continuous variables as mean (SD), or median [Q1, Q3] for those in ``nonnormal``;
+    categorical as n (%). P-values compare the three sets: ANOVA, Kruskal-Wallis or
+    chi-square as ``tableone`` chooses, named in the ``Test`` column.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The typed cohort with a ``split`` column.
+    columns : mapping
+        Column name -> ``"numeric"`` or list of categories (the profile's declaration).
+    labels : mapping, optional
+        Printed names of the variables.
+
+    Returns
+    -------
+    DataFrame
+        Flat table with columns ``Characteristic``, ``Level``, one per set plus
+        ``Overall``, ``P-value`` and ``Test``. Contains no patient identifier.
+    """
+    labels = dict(labels or {})
+    cols = [c for c in columns if c in data.columns]
+    categorical = [c for c in cols if columns[c] != "numeric"]
+    df = data[cols + ["split"]].copy()
+    df["split"] = pd.Categorical(df["split"].map(SPLIT_LABELS), categories=[SPLIT_LABELS[s] for s in SPLITS])
+    for c in categorical:
+        df[c] = df[c].astype(object)
+    order = {c: [str(x) for x in columns[c]] for c in categorical}
+    order["split"] = [SPLIT_LABELS[s] for s in SPLITS]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t1 = TableOne(
+            df, columns=cols, categorical=categorical, groupby="split", pval=True, htest_name=True,
+            nonnormal=[c for c in nonnormal if c in cols], order=order, overall=True, missing=False,
+            rename={c: labels.get(c, c) for c in cols}, decimals=decimals,
+        )
+    wide = t1.tableone.copy()
+    wide.columns = [c[1] for c in wide.columns]
+    wide = wide.reset_index()
+    wide.columns = ["Characteristic", "Level", *wide.columns[2:]]
+    wide = wide.rename(columns={"P-Value": "P-value"})
+    # Repeated characteristic names are blanked as in a printed Table 1.
+    wide["Characteristic"] = wide["Characteristic"].where(~wide["Characteristic"].duplicated(), "")
+    wide["Characteristic"] = wide["Characteristic"].replace({"n": "Patients, n"})
+    wide["Test"] = wide["Test"].replace({"": ""})
+    return wide.fillna("")

@@ -1,0 +1,312 @@
+"""The digital-twin cohort: clinical, radiologist-read MRI and outcome data.
+
+A generative model with known truth (DESIGN section 4). Two latent traits per
+patient drive everything else:
+
+* ``a``: tumour aggressiveness (grade, Ki-67, receptor loss, nodal spread, and in
+  the images: irregular margin, heterogeneity, rim enhancement, necrosis);
+* ``b``: invasive-front / peri-tumoral activity (lymphovascular invasion, nodal
+  spread, and in the images: halo, oedema, peri-tumoral enhancement).
+
+Disease-free survival follows a Weibull proportional-hazards model on ``a``, ``b``
+and clinical factors, with a centre-specific baseline; censoring comes from
+accrual dates against a study cut-off plus random loss to follow-up.
+
+The images (and the radiologist-read MRI descriptors, which a reader takes from the
+images) are driven by ``a_img`` and ``b_img``. These equal ``a`` and ``b`` except
+in the ``null`` profile, where they are independent draws: the images then carry
+no prognostic information beyond chance, which is the pipeline's leakage guard.
+
+All parameters come from the ``cohort.twin`` section of the profile; the values
+and the reasons for them are stated in ``params/paper.yml``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+from scipy.special import expit
+
+#: Days per month used to turn calendar dates into follow-up months.
+DAYS_PER_MONTH = 365.25 / 12
+
+
+@dataclass(frozen=True)
+class TwinCohort:
+    """What the simulator produces.
+
+    Attributes
+    ----------
+    manifest : DataFrame
+        Exactly what a user would supply (DESIGN section 5), without images.
+    truth : DataFrame
+        The hidden truth per patient (latent traits, true linear predictor, event
+        and censoring times). Never read by the analysis, only by the manuscript's
+        oracle row and by tests.
+    """
+
+    manifest: pd.DataFrame
+    truth: pd.DataFrame
+
+
+def _cut(x: np.ndarray, cuts: list[float], labels: list[str]) -> np.ndarray:
+    """Map a continuous latent to ordered categories at the given thresholds."""
+    idx = np.searchsorted(np.asarray(cuts, dtype=float), x, side="right")
+    return np.asarray(labels, dtype=object)[idx]
+
+
+def _bernoulli(rng: np.random.Generator, p: np.ndarray) -> np.ndarray:
+    return rng.random(len(p)) < p
+
+
+def simulate_patients(twin: dict, seed: int) -> pd.DataFrame:
+    """Simulate latent biology, clinical variables and MRI descriptors.
+
+    Parameters
+    ----------
+    twin : dict
+        The ``cohort.twin`` section of the profile.
+    seed : int
+        Seed of the numpy Generator; the same seed gives the same patients.
+
+    Returns
+    -------
+    DataFrame
+        One row per patient with latent traits (``a``, ``b``, ``a_img``,
+        ``b_img``, ``size_mm``), clinical and MRI columns.
+    """
+    rng = np.random.default_rng(seed)
+    centers = {int(k): int(v) for k, v in twin["n_per_center"].items()}
+    center = np.concatenate([np.full(n, c) for c, n in sorted(centers.items())])
+    n = len(center)
+
+    lat = twin["latent"]
+    cov = [[1.0, lat["rho_ab"]], [lat["rho_ab"], 1.0]]
+    a, b = rng.multivariate_normal([0.0, 0.0], cov, size=n).T
+    if twin.get("imaging_signal", True):
+        a_img, b_img = a.copy(), b.copy()
+    else:
+        # Null profile: what the images (and the readers of them) see is independent
+        # of everything that drives the hazard.
+        a_img, b_img = rng.multivariate_normal([0.0, 0.0], cov, size=n).T
+
+    sz = twin["size"]
+    size_mm = np.exp(np.log(sz["median_mm"]) + sz["a_effect"] * a + sz["log_sd"] * rng.standard_normal(n))
+    size_mm = np.clip(size_mm, sz["min_mm"], sz["max_mm"])
+
+    ag = twin["age"]
+    age = np.clip(np.round(rng.normal(ag["mean"], ag["sd"], n)), ag["min"], ag["max"]).astype(int)
+    post = _bernoulli(rng, expit((age - ag["menopause_age"]) / 2.0))
+
+    cl = twin["clinical"]
+    grade = _cut(a + cl["grade_noise_sd"] * rng.standard_normal(n), cl["grade_cuts"], ["G1", "G2", "G3"])
+    ki67 = 100 * expit(cl["ki67_intercept"] + cl["ki67_a"] * a + cl["ki67_noise_sd"] * rng.standard_normal(n))
+    ki67 = np.round(ki67, 1)
+    er = _bernoulli(rng, expit(cl["er_intercept"] + cl["er_a"] * a))
+    pr = np.where(er, _bernoulli(rng, np.full(n, cl["pr_given_er"])), _bernoulli(rng, np.full(n, cl["pr_given_er_neg"])))
+    her2 = _bernoulli(rng, expit(cl["her2_intercept"] + cl["her2_a"] * a))
+    hr = er | pr
+    subtype = np.where(
+        hr & ~her2,
+        np.where((ki67 < cl["ki67_cut"]) & (grade != "G3"), "luminal_a", "luminal_b"),
+        np.where(hr & her2, "luminal_b", np.where(her2, "her2_enriched", "triple_negative")),
+    ).astype(object)
+    t_stage = _cut(size_mm, [20.0, 50.0], ["T1", "T2", "T3"])
+    n_latent = (
+        cl["n_intercept"] + cl["n_a"] * a + cl["n_b"] * b + cl["n_log_size"] * np.log(size_mm / sz["median_mm"])
+        + rng.standard_normal(n)
+    )
+    n_stage = _cut(n_latent, cl["n_cuts"], ["N0", "N1", "N2", "N3"])
+    lvi = _bernoulli(rng, expit(cl["lvi_intercept"] + cl["lvi_a"] * a + cl["lvi_b"] * b))
+
+    tr = twin["treatment"]
+    node_pos = n_stage != "N0"
+    tn = subtype == "triple_negative"
+    chemo = _bernoulli(
+        rng,
+        expit(tr["chemo_intercept"] + tr["chemo_node"] * node_pos + tr["chemo_g3"] * (grade == "G3") + tr["chemo_hr_neg"] * ~hr),
+    )
+    endocrine = hr & _bernoulli(rng, np.full(n, tr["endocrine_if_hr"]))
+    anti_her2 = her2 & _bernoulli(rng, np.full(n, tr["anti_her2_if_her2"]))
+    mastectomy = _bernoulli(rng, expit(tr["mastectomy_intercept"] + tr["mastectomy_size"] * (size_mm - sz["median_mm"])))
+    radiotherapy = np.where(
+        mastectomy,
+        _bernoulli(rng, np.where(np.isin(n_stage, ["N2", "N3"]), tr["rt_after_mastectomy_n2"], tr["rt_after_mastectomy"])),
+        _bernoulli(rng, np.full(n, tr["rt_after_bcs"])),
+    )
+
+    # Radiologist-read MRI descriptors: what a reader sees in the images, so they are
+    # driven by the imaging latents (a_img, b_img) plus reader noise.
+    mr = twin["mri_reading"]
+    noise = lambda: mr["reader_noise_sd"] * rng.standard_normal(n)  # noqa: E731
+    mri_size = np.round(size_mm * np.exp(mr["size_log_sd"] * rng.standard_normal(n)), 1)
+    mri_shape = np.where(mr["shape_a"] * a_img + noise() > mr["shape_cut"], "irregular", "oval_round").astype(object)
+    mri_margin = _cut(mr["margin_a"] * a_img + noise(), mr["margin_cuts"], ["circumscribed", "irregular", "spiculated"])
+    mri_enh = _cut(mr["enhancement_a"] * a_img + noise(), mr["enhancement_cuts"], ["homogeneous", "heterogeneous", "rim"])
+    mri_tic = _cut(mr["tic_a"] * a_img + noise(), mr["tic_cuts"], ["persistent", "plateau", "washout"])
+    mri_edema = np.where(mr["edema_b"] * b_img + noise() > mr["edema_cut"], "present", "absent").astype(object)
+    mri_bpe = _cut(rng.standard_normal(n), [-0.8, 0.3, 1.2], ["minimal", "mild", "moderate", "marked"])
+
+    return pd.DataFrame(
+        {
+            "center": center,
+            "a": a,
+            "b": b,
+            "a_img": a_img,
+            "b_img": b_img,
+            "size_mm": size_mm,
+            "age": age,
+            "menopause": np.where(post, "post", "pre").astype(object),
+            "t_stage": t_stage,
+            "n_stage": n_stage,
+            "grade": grade,
+            "ki67": ki67,
+            "er": np.where(er, "positive", "negative").astype(object),
+            "pr": np.where(pr, "positive", "negative").astype(object),
+            "her2": np.where(her2, "positive", "negative").astype(object),
+            "subtype": subtype,
+            "lvi": np.where(lvi, "yes", "no").astype(object),
+            "surgery": np.where(mastectomy, "mastectomy", "breast_conserving").astype(object),
+            "chemotherapy": np.where(chemo, "yes", "no").astype(object),
+            "endocrine_therapy": np.where(endocrine, "yes", "no").astype(object),
+            "anti_her2_therapy": np.where(anti_her2, "yes", "no").astype(object),
+            "radiotherapy": np.where(radiotherapy, "yes", "no").astype(object),
+            "mri_size_mm": mri_size,
+            "mri_shape": mri_shape,
+            "mri_margin": mri_margin,
+            "mri_enhancement": mri_enh,
+            "mri_tic": mri_tic,
+            "mri_peritumoral_edema": mri_edema,
+            "mri_bpe": mri_bpe,
+        }
+    )
+
+
+def true_linear_predictor(patients: pd.DataFrame, hazard: dict) -> np.ndarray:
+    """The true log hazard ratio of each patient (without the centre effect).
+
+    ``eta = beta_a a + beta_b b + nodal + size + age + subtype + treatment terms``.
+    """
+    beta = hazard["log_hr"]
+    p = patients
+    eta = (
+        beta["a"] * p["a"].to_numpy()
+        + beta["b"] * p["b"].to_numpy()
+        + beta["log_size"] * np.log(p["size_mm"].to_numpy() / hazard["size_reference_mm"])
+        + beta["age_per_10y"] * (p["age"].to_numpy() - hazard["age_reference"]) / 10.0
+        + p["n_stage"].map(beta["n_stage"]).to_numpy(dtype=float)
+        + beta["triple_negative"] * (p["subtype"] == "triple_negative").to_numpy()
+        + beta["endocrine_therapy"] * (p["endocrine_therapy"] == "yes").to_numpy()
+        + beta["anti_her2_therapy"] * (p["anti_her2_therapy"] == "yes").to_numpy()
+    )
+    return eta
+
+
+def _weibull_scale_for_target(eta: np.ndarray, shape: float, t: float, target_survival: float) -> float:
+    """Scale lambda such that the cohort's mean S(t | eta) equals the target.
+
+    S(t | eta) = exp(-(t / lambda)^k exp(eta)). Solving for lambda makes the
+    5-year DFS a stated parameter instead of a by-product of the coefficients.
+    """
+
+    def gap(log_lam: float) -> float:
+        return float(np.mean(np.exp(-((t / np.exp(log_lam)) ** shape) * np.exp(eta)))) - target_survival
+
+    return float(np.exp(optimize.brentq(gap, np.log(1.0), np.log(1e6), xtol=1e-12)))
+
+
+def simulate_outcome(patients: pd.DataFrame, twin: dict, seed: int) -> pd.DataFrame:
+    """Simulate DFS times, accrual dates and censoring.
+
+    Returns the truth columns: ``eta`` (true linear predictor incl. centre effect),
+    ``event_time``, ``admin_censor_time``, ``loss_time``, ``accrual_date``,
+    ``dfs_time`` (months, 2 decimals) and ``dfs_event``.
+    """
+    rng = np.random.default_rng([seed, 1])
+    hz = twin["hazard"]
+    n = len(patients)
+    eta = true_linear_predictor(patients, hz)
+    center_effect = patients["center"].map({int(k): v for k, v in hz["center_log_hr"].items()}).to_numpy(dtype=float)
+    eta_c = eta + center_effect
+    k = float(hz["weibull_shape"])
+    lam = _weibull_scale_for_target(eta_c, k, 60.0, hz["target_dfs_at_60_months"])
+    # Inverse-transform sampling of the Weibull PH model.
+    u = rng.random(n)
+    event_time = lam * (-np.log(u) * np.exp(-eta_c)) ** (1.0 / k)
+
+    acc = twin["accrual"]
+    cutoff = pd.Timestamp(acc["cutoff"])
+    starts = patients["center"].map({int(c): pd.Timestamp(v[0]) for c, v in acc["window"].items()})
+    ends = patients["center"].map({int(c): pd.Timestamp(v[1]) for c, v in acc["window"].items()})
+    span_days = (ends - starts).dt.days.to_numpy()
+    offset = np.floor(rng.random(n) * (span_days + 1)).astype(int)
+    accrual = starts + pd.to_timedelta(offset, unit="D")
+    admin = (cutoff - accrual).dt.days.to_numpy() / DAYS_PER_MONTH
+    loss_rate = -np.log(1.0 - acc["loss_to_follow_up_per_year"]) / 12.0
+    loss_time = rng.exponential(1.0 / loss_rate, n)
+
+    observed = np.minimum.reduce([event_time, admin, loss_time])
+    event = (event_time <= np.minimum(admin, loss_time)).astype(int)
+    # Follow-up is recorded to the day, as in a hospital database.
+    dfs_time = np.round(np.maximum(np.round(observed * DAYS_PER_MONTH), 1) / DAYS_PER_MONTH, 2)
+    return pd.DataFrame(
+        {
+            "eta": eta_c,
+            "event_time": event_time,
+            "admin_censor_time": admin,
+            "loss_time": loss_time,
+            "accrual_date": accrual.dt.strftime("%Y-%m-%d"),
+            "dfs_time": dfs_time,
+            "dfs_event": event,
+            "weibull_scale": lam,
+        }
+    )
+
+
+#: Manifest columns the twin writes, in order (images are added by the imaging twin).
+CLINICAL_COLUMNS = [
+    "age", "menopause", "t_stage", "n_stage", "grade", "ki67", "er", "pr", "her2", "subtype",
+    "lvi", "surgery", "chemotherapy", "endocrine_therapy", "anti_her2_therapy", "radiotherapy",
+]
+MRI_COLUMNS = [
+    "mri_size_mm", "mri_shape", "mri_margin", "mri_enhancement", "mri_tic", "mri_peritumoral_edema", "mri_bpe",
+]
+
+
+def simulate_cohort(twin: dict, seed: int, id_prefix: str = "TW") -> TwinCohort:
+    """Simulate the whole clinical twin: the manifest a user would supply, and the truth.
+
+    Parameters
+    ----------
+    twin : dict
+        The ``cohort.twin`` section of the profile.
+    seed : int
+        Seed; the same seed gives byte-identical output.
+    id_prefix : str
+        Prefix of the synthetic patient identifiers.
+
+    Returns
+    -------
+    TwinCohort
+    """
+    patients = simulate_patients(twin, seed)
+    outcome = simulate_outcome(patients, twin, seed)
+    width = max(4, len(str(len(patients))))
+    ids = [f"{id_prefix}{i + 1:0{width}d}" for i in range(len(patients))]
+    manifest = pd.DataFrame({"patient_id": ids, "center": patients["center"].to_numpy()})
+    manifest["dfs_time"] = outcome["dfs_time"].to_numpy()
+    manifest["dfs_event"] = outcome["dfs_event"].to_numpy()
+    for col in CLINICAL_COLUMNS + MRI_COLUMNS:
+        manifest[col] = patients[col].to_numpy()
+    truth = pd.concat(
+        [
+            pd.DataFrame({"patient_id": ids}),
+            patients[["center", "a", "b", "a_img", "b_img", "size_mm"]].reset_index(drop=True),
+            outcome.drop(columns=["dfs_time", "dfs_event"]).reset_index(drop=True),
+        ],
+        axis=1,
+    )
+    return TwinCohort(manifest=manifest, truth=truth)

@@ -1,0 +1,176 @@
+"""Execute one stage notebook with papermill, measuring wall time and peak memory.
+
+A stage writes into ``build/<profile>/<stage>.partial/`` and the folder is moved to
+``build/<profile>/<stage>/`` only when the notebook finished, so a failing or
+interrupted stage never leaves half-written artefacts where later stages (or the
+manuscript) would read them, and earlier stages' outputs stay as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from .stages import Stage
+
+STAMP = ".stamp.json"
+
+
+@dataclass
+class StageFailure(Exception):
+    """A stage notebook raised: which notebook, which cell, what error."""
+
+    stage: str
+    notebook: str
+    cell: int | None
+    error: str
+    executed: Path
+
+    def __str__(self) -> str:
+        where = f"cell {self.cell}" if self.cell is not None else "before the first cell"
+        return (f"stage {self.stage} failed in {self.notebook}, {where}: {self.error}\n"
+                f"  executed notebook (with the traceback): {self.executed}\n"
+                f"  earlier stages' outputs are intact; fix the problem and run again to resume")
+
+
+class PeakMemory:
+    """Sample the resident memory of this process's children (the Jupyter kernel and
+    its workers) in a background thread; ``peak_mb`` is the largest sum seen."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak_mb(self) -> float:
+        return self.peak / 2**20
+
+
+def _failing_cell(executed: Path) -> int | None:
+    """Index (1-based, counting code cells) of the cell that raised, read from the output notebook."""
+    try:
+        nb = json.loads(executed.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    n = 0
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        n += 1
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            return n
+    return None
+
+
+def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path, inputs_digest: str,
+                  log_output: bool = False) -> dict:
+    """Run ``stage``'s notebook into ``build_dir/<stage>`` and return its timing record.
+
+    Parameters
+    ----------
+    stage : Stage
+    root : Path
+        Project root (the notebook runs with it as working directory).
+    profile_path : Path
+        The profile YAML (the notebook loads it with :func:`radsurv.config.load_profile`).
+    build_dir : Path
+        ``build/<profile>``.
+    inputs_digest : str
+        Digest of the stage's inputs, written to the stamp that downstream stages depend on.
+
+    Raises
+    ------
+    StageFailure
+        When a cell raises; the partial output folder is kept for inspection.
+    """
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    build_dir = Path(build_dir)
+    final = build_dir / stage.name
+    partial = build_dir / f"{stage.name}.partial"
+    if partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    executed = partial / Path(stage.notebook).name
+    log_dir = build_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_dir / f"{stage.name}.log", mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    pm_logger = logging.getLogger("papermill")
+    pm_logger.addHandler(handler)
+    pm_logger.setLevel(logging.INFO)
+    params = {
+        "profile_path": str(profile_path),
+        "build_dir": str(build_dir),
+        "out_dir": str(partial),
+    }
+    t0 = time.perf_counter()
+    try:
+        with PeakMemory() as mem:
+            pm.execute_notebook(
+                str(root / stage.notebook), str(executed), parameters=params, cwd=str(root),
+                kernel_name="python3", progress_bar=False, log_output=log_output,
+                stdout_file=None, stderr_file=None,
+            )
+    except PapermillExecutionError as exc:
+        raise StageFailure(stage.name, stage.notebook, _failing_cell(executed),
+                           f"{exc.ename}: {exc.evalue}", executed) from None
+    except Exception as exc:  # kernel died, notebook unreadable...
+        raise StageFailure(stage.name, stage.notebook, _failing_cell(executed),
+                           f"{type(exc).__name__}: {exc}", executed) from None
+    finally:
+        pm_logger.removeHandler(handler)
+        handler.close()
+    wall = time.perf_counter() - t0
+    record = {"wall_s": round(wall, 2), "peak_rss_mb": round(mem.peak_mb, 1)}
+    (partial / STAMP).write_text(json.dumps({"stage": stage.name, "inputs": inputs_digest}, indent=1) + "\n")
+    # Swap in the new outputs only now that the stage succeeded.
+    if final.exists():
+        old = build_dir / f"{stage.name}.old"
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(final, old)
+        os.replace(partial, final)
+        shutil.rmtree(old)
+    else:
+        os.replace(partial, final)
+    _update_timings(build_dir, stage.name, record)
+    return record
+
+
+def _update_timings(build_dir: Path, stage: str, record: dict) -> None:
+    path = build_dir / "timings.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.setdefault("stages", {})[stage] = record
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

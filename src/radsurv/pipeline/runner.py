@@ -1,0 +1,206 @@
+"""Schedule the stages with doit: file dependencies by MD5 content, parameters by
+``config_changed``, so a stage re-runs exactly when one of its inputs changed.
+
+A stage's inputs: its notebook, the radsurv source files the notebook can import
+(:mod:`radsurv.pipeline.deps`), ``requirements.lock``, its sections of the profile,
+the stamps of its upstream stages, and for the cohort stage a user's manifest. The
+stamp a stage writes holds the digest of those inputs, so when a stage re-runs
+with changed inputs the stages after it re-run too, and no others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from doit.cmd_base import TaskLoader2
+from doit.doit_cmd import DoitMain
+from doit.tools import config_changed
+
+from ..config import load_profile, profile_path, stage_params
+from .deps import library_files, module_files
+from .execute import STAMP, StageFailure, execute_stage
+from .stages import STAGE_BY_NAME, STAGES, Stage
+
+MANUSCRIPT_SOURCES = ("index.qmd", "_quarto.yml", "references.bib")
+
+
+def _digest(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _file_digest(paths: Sequence[Path]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(str(p).encode())
+        h.update(Path(p).read_bytes() if Path(p).is_file() else b"<missing>")
+    return h.hexdigest()
+
+
+@dataclass
+class RunReport:
+    """What a run did: stages executed or up to date, the renderer and the paper."""
+
+    profile: str
+    build_dir: Path
+    executed: list[str] = field(default_factory=list)
+    failure: StageFailure | None = None
+    renderer: str | None = None
+    paper: Path | None = None
+    wall_s: float = 0.0
+    exit_code: int = 0
+
+
+class _Loader(TaskLoader2):
+    def __init__(self, tasks: list[dict], dep_file: Path):
+        super().__init__()
+        self._tasks = tasks
+        self._dep_file = dep_file
+
+    def setup(self, opt_values):
+        pass
+
+    def load_doit_config(self):
+        return {"dep_file": str(self._dep_file), "backend": "json", "verbosity": 2}
+
+    def load_tasks(self, cmd, pos_args):
+        from doit.loader import generate_tasks
+
+        tasks = []
+        for t in self._tasks:
+            tasks.extend(generate_tasks(t["name"], t))
+        return tasks
+
+
+def stage_inputs(stage: Stage, root: Path, profile: dict, build_dir: Path) -> list[Path]:
+    files = [root / stage.notebook, *library_files(root / stage.notebook), root / "requirements.lock"]
+    files += [build_dir / up / STAMP for up in stage.upstream]
+    manifest = profile.get("cohort", {}).get("manifest")
+    if stage.name == "00_cohort" and profile.get("cohort", {}).get("source") == "manifest" and manifest:
+        files.append(Path(manifest))
+    return files
+
+
+def build_tasks(root: Path, profile_file: Path, profile: dict, build_dir: Path, report: RunReport,
+                render: bool, renderer: str) -> list[dict]:
+    """The doit task dictionaries of one run."""
+    tasks = []
+    for stage in STAGES:
+        inputs = stage_inputs(stage, root, profile, build_dir)
+        params = stage_params(profile, stage.sections)
+        digest = _digest({"files": _file_digest([p for p in inputs if p.suffix != ".json"]), "params": params})
+
+        def action(stage=stage, digest=digest):
+            try:
+                rec = execute_stage(stage, root, profile_file, build_dir, digest)
+            except StageFailure as exc:
+                report.failure = exc
+                return False
+            report.executed.append(stage.name)
+            print(f"   {stage.name}: {rec['wall_s']:.1f} s, peak memory {rec['peak_rss_mb']:.0f} MB", flush=True)
+            return True
+
+        tasks.append({
+            "name": stage.name,
+            "actions": [action],
+            "file_dep": [str(p) for p in inputs],
+            "targets": [str(build_dir / stage.name / STAMP)],
+            "uptodate": [config_changed(params)],
+            "verbosity": 2,
+        })
+    if render:
+        from ..report import publish
+
+        sources = [root / s for s in MANUSCRIPT_SOURCES] + module_files("radsurv.report.publish", "radsurv.report.render")
+        stamps = [build_dir / s.name / STAMP for s in STAGES]
+        out_dir = build_dir / "paper"
+
+        def render_action():
+            res = publish.publish_and_render(root, build_dir, profile["profile"], out_dir, renderer=renderer)
+            report.renderer, report.paper = res.renderer, res.output
+            return True
+
+        def published_here():
+            # The root's _variables.yml/figures/tables must be this profile's for the
+            # paper to be current (another profile may have been rendered since).
+            return publish.published_profile(root) == profile["profile"] and (out_dir / ".rendered").exists()
+
+        tasks.append({
+            "name": "paper",
+            "actions": [render_action],
+            "file_dep": [str(p) for p in sources + stamps],
+            "targets": [str(out_dir / ".rendered")],
+            "uptodate": [published_here, config_changed({"renderer": renderer})],
+            "verbosity": 2,
+        })
+    return tasks
+
+
+def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, stages: Sequence[str] | None = None,
+                 render: bool = True, renderer: str = "auto", force: bool = False) -> RunReport:
+    """Bring the build of ``profile`` up to date (and render the paper).
+
+    Parameters
+    ----------
+    profile : str or Path
+        Profile name (``params/<name>.yml``) or path to a profile YAML.
+    stages : sequence of str, optional
+        Only these stages (and what they need); default all.
+    render : bool
+        Render the manuscript after the stages.
+    renderer : {"auto", "quarto", "preview"}
+    force : bool
+        Re-run the selected stages even if they are up to date.
+
+    Returns
+    -------
+    RunReport
+    """
+    from ..config import project_root
+    from ..cohort.stage import load_from_profile
+
+    t0 = time.perf_counter()
+    root = (root or project_root()).resolve()
+    pfile = profile_path(profile, root)
+    prof = load_profile(pfile, root)
+    # Validate a user's manifest before any work: a broken manifest must not touch build/.
+    if prof["cohort"].get("source") == "manifest":
+        load_from_profile(prof, Path(prof["cohort"]["manifest"]))
+    build_dir = root / "build" / prof["profile"]
+    report = RunReport(profile=prof["profile"], build_dir=build_dir)
+    for s in stages or ():
+        if s not in STAGE_BY_NAME:
+            raise ValueError(f"unknown stage {s!r}; stages: {', '.join(STAGE_BY_NAME)}")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    tasks = build_tasks(root, pfile, prof, build_dir, report, render and not stages, renderer)
+    targets = list(stages) if stages else [t["name"] for t in tasks]
+    args = ["run", *(["--always-execute"] if force else []), *targets]
+    code = DoitMain(_Loader(tasks, build_dir / ".doit.json")).run(args)
+    report.exit_code = code
+    report.wall_s = time.perf_counter() - t0
+    return report
+
+
+def clean_partial(build_dir: Path) -> None:
+    """Remove leftovers of interrupted stages (``*.partial``)."""
+    for p in Path(build_dir).glob("*.partial"):
+        shutil.rmtree(p)
+
+
+def print_report(report: RunReport, stream=sys.stdout) -> None:
+    print(f"profile {report.profile}: build folder {report.build_dir}", file=stream)
+    if report.executed:
+        print(f"stages run: {', '.join(report.executed)}", file=stream)
+    else:
+        print("stages run: none (everything up to date)", file=stream)
+    if report.failure is not None:
+        print(f"error: {report.failure}", file=stream)
+    if report.paper is not None:
+        print(f"renderer: {report.renderer}; paper: {report.paper}", file=stream)
+    print(f"total wall time: {report.wall_s:.1f} s", file=stream)

@@ -1,0 +1,1 @@
+"""Figures of the paper: each function writes one figure from plain data."""

@@ -1,0 +1,40 @@
+"""Shared figure style and a deterministic PNG writer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+#: Colours of the three sets, used in every figure (colour-blind safe, Okabe-Ito).
+SET_COLORS = {"train": "#0072B2", "internal": "#E69F00", "external": "#009E73"}
+RISK_COLORS = {"low": "#0072B2", "high": "#D55E00"}
+
+RC = {
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "svg.hashsalt": "radsurv",
+}
+
+
+def apply_style() -> None:
+    plt.rcParams.update(RC)
+
+
+def save_figure(fig, path: str | Path) -> Path:
+    """Save a figure as PNG without timestamps or software versions in the metadata,
+    so the same data give the same bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, metadata={"Software": None}, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -1,0 +1,137 @@
+"""The input contract: each tabular problem gets an error naming row, patient and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from radsurv.cohort.manifest import (
+    ManifestError, ManifestSpec, derive_split, load_cohort, read_manifest, validate_manifest,
+)
+
+SPEC = ManifestSpec(
+    columns={"age": "numeric", "n_stage": ["N0", "N1", "N2", "N3"]},
+    internal_centers=("1",), external_centers=("2", "3"), min_train_events=2,
+)
+
+
+def good_rows(n: int = 40) -> pd.DataFrame:
+    return pd.DataFrame({
+        "patient_id": [f"P{i:03d}" for i in range(1, n + 1)],
+        "center": ["1"] * (n - 10) + ["2"] * 5 + ["3"] * 5,
+        "dfs_time": [f"{10 + i}.5" for i in range(n)],
+        "dfs_event": ["1" if i % 4 == 0 else "0" for i in range(n)],
+        "age": [str(40 + i % 20) for i in range(n)],
+        "n_stage": ["N0", "N1", "N2", "N3"] * (n // 4),
+    })
+
+
+def write(df: pd.DataFrame, tmp_path: Path) -> Path:
+    p = tmp_path / "manifest.csv"
+    df.to_csv(p, index=False)
+    return p
+
+
+def problems_of(df: pd.DataFrame, tmp_path: Path):
+    return validate_manifest(read_manifest(write(df, tmp_path)), SPEC).problems
+
+
+def test_good_manifest_has_no_problems(tmp_path):
+    assert problems_of(good_rows(), tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "mutate, row, column, fragment",
+    [
+        (lambda d: d.assign(dfs_time=d.dfs_time.where(d.index != 2, "")), 3, "dfs_time", "missing follow-up time"),
+        (lambda d: d.assign(dfs_time=d.dfs_time.where(d.index != 6, "-4")), 7, "dfs_time", "negative follow-up time"),
+        (lambda d: d.assign(dfs_time=d.dfs_time.where(d.index != 4, "twelve")), 5, "dfs_time", "not a number"),
+        (lambda d: d.assign(dfs_event=d.dfs_event.where(d.index != 2, "2")), 3, "dfs_event", "must be 0 or 1"),
+        (lambda d: d.assign(dfs_event=d.dfs_event.where(d.index != 9, "")), 10, "dfs_event", "must be 0 or 1"),
+        (lambda d: d.assign(patient_id=d.patient_id.where(d.index != 5, "P001")), 6, "patient_id", "duplicate identifier (first seen in row 1)"),
+        (lambda d: d.assign(center=d.center.where(d.index != 11, "9")), 12, "center", "unknown centre '9'"),
+        (lambda d: d.assign(split=["train"] * 39 + ["validation"]), 40, "split", "unknown split 'validation'"),
+        (lambda d: d.assign(age=d.age.where(d.index != 3, "forty")), 4, "age", "not a number: 'forty'"),
+        (lambda d: d.assign(n_stage=d.n_stage.where(d.index != 8, "N4")), 9, "n_stage", "unknown category 'N4'"),
+    ],
+)
+def test_each_problem_names_row_patient_column(tmp_path, mutate, row, column, fragment):
+    df = mutate(good_rows())
+    probs = problems_of(df, tmp_path)
+    assert len(probs) == 1, probs
+    p = probs[0]
+    assert (p.row, p.column) == (row, column)
+    assert fragment in p.message
+    text = str(p)
+    assert f"row {row}" in text and f"column '{column}'" in text
+    assert f"patient '{df.patient_id.iloc[row - 1]}'" in text
+
+
+@pytest.mark.parametrize("column", ["patient_id", "center", "dfs_time", "dfs_event", "age"])
+def test_missing_required_column(tmp_path, column):
+    probs = problems_of(good_rows().drop(columns=[column]), tmp_path)
+    assert any(p.column == column and "required column is missing" in p.message for p in probs)
+
+
+def test_all_problems_reported_at_once(tmp_path):
+    df = good_rows()
+    df.loc[1, "dfs_event"] = "yes"
+    df.loc[2, "dfs_time"] = "-1"
+    df.loc[3, "center"] = "7"
+    with pytest.raises(ManifestError) as err:
+        load_cohort(read_manifest(write(df, tmp_path)), SPEC, source="m.csv", seed=1, split_params={"n_train": 20})
+    msg = str(err.value)
+    assert "3 problems" in msg
+    assert "row 2" in msg and "row 3" in msg and "row 4" in msg
+
+
+def test_exclude_mode_lists_excluded_rows(tmp_path):
+    df = good_rows()
+    df.loc[4, "dfs_event"] = "3"
+    loaded = load_cohort(read_manifest(write(df, tmp_path)), SPEC, source="m.csv", seed=1,
+                         split_params={"n_train": 20}, on_invalid="exclude")
+    assert len(loaded.data) == 39
+    assert loaded.excluded.to_dict("records") == [
+        {"row": 5, "patient_id": "P005", "reason": "dfs_event: event must be 0 or 1, got '3'"}
+    ]
+    assert "P005" not in set(loaded.data.patient_id)
+
+
+def test_missing_file_and_unreadable_file(tmp_path):
+    with pytest.raises(ManifestError, match="file not found"):
+        read_manifest(tmp_path / "nope.csv")
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\xff\xfe\x00garbage\x00\xff")
+    with pytest.raises(ManifestError, match="not a readable CSV"):
+        read_manifest(bad)
+
+
+def test_image_paths_must_exist(tmp_path):
+    df = good_rows().assign(us_image=["img.nii.gz"] * 40)
+    (tmp_path / "img.nii.gz").write_bytes(b"x")
+    df.loc[3, "us_image"] = "missing.nii.gz"
+    rep = validate_manifest(read_manifest(write(df, tmp_path)), SPEC, base_dir=tmp_path)
+    assert [(p.row, p.column) for p in rep.problems] == [(4, "us_image")]
+    assert "file not found: missing.nii.gz" in rep.problems[0].message
+
+
+def test_too_few_training_events(tmp_path):
+    df = good_rows().assign(dfs_event="0")
+    df.loc[0, "dfs_event"] = "1"
+    spec = ManifestSpec(columns=SPEC.columns, internal_centers=("1",), external_centers=("2", "3"), min_train_events=5)
+    with pytest.raises(ManifestError, match="events in the"):
+        load_cohort(read_manifest(write(df, tmp_path)), spec, source="m.csv", seed=1, split_params={"n_train": 20})
+
+
+def test_derived_split_is_stratified_seeded_and_external_by_centre(tmp_path):
+    df = load_cohort(read_manifest(write(good_rows(), tmp_path)), SPEC, source="m.csv", seed=3,
+                     split_params={"n_train": 20}).data
+    assert (df.split[df.center != "1"] == "external").all()
+    assert (df.split == "train").sum() == 20 and (df.split == "internal").sum() == 10
+    # Stratified: event shares in train and internal differ by at most one patient's worth.
+    rates = df[df.center == "1"].groupby("split").dfs_event.mean()
+    assert abs(rates["train"] - rates["internal"]) <= 1 / 10
+    again = derive_split(df.drop(columns="split"), SPEC, 20, seed=3)
+    assert (again.to_numpy() == df.split.to_numpy()).all()
