@@ -14,7 +14,6 @@ def _cmd_run(args) -> int:
     from .cohort.manifest import ManifestError
     from .config import ProfileError
     from .pipeline.runner import print_report, run_pipeline
-    from .report.publish import last_render
 
     try:
         report = run_pipeline(args.params or args.profile, stages=args.stage or None, render=not args.no_render,
@@ -24,6 +23,8 @@ def _cmd_run(args) -> int:
         print("nothing was run; build/ is unchanged", file=sys.stderr)
         return 2
     if report.paper is None and not args.no_render and not args.stage and report.exit_code == 0:
+        from .report.publish import last_render
+
         last = last_render(report.build_dir / "paper")
         if last:
             report.renderer, report.paper = last["renderer"] + " (up to date)", Path(last["output"])

@@ -75,7 +75,16 @@ class ManifestSpec:
         cohort = profile["cohort"]
         cols: dict[str, Any] = {}
         for group in ("clinical", "mri"):
-            cols.update(cohort.get("columns", {}).get(group, {}) or {})
+            declared = cohort.get("columns", {}).get(group, {}) or {}
+            for name, kind in declared.items():
+                if kind != "numeric" and (not isinstance(kind, list) or any(isinstance(x, bool) for x in kind)):
+                    from ..config import ProfileError
+
+                    raise ProfileError(
+                        f"cohort.columns.{group}.{name}: expected 'numeric' or a list of categories, got {kind!r}"
+                        + (" (YAML reads unquoted yes/no/true/false as booleans: quote them, e.g. [\"no\", \"yes\"])"
+                           if isinstance(kind, list) else ""))
+            cols.update(declared)
         centers = cohort["centers"]
         return cls(
             columns=cols,

@@ -35,7 +35,7 @@ class StageFailure(Exception):
     executed: Path
 
     def __str__(self) -> str:
-        where = f"cell {self.cell}" if self.cell is not None else "before the first cell"
+        where = f"code cell {self.cell}" if self.cell is not None else "before the first cell"
         return (f"stage {self.stage} failed in {self.notebook}, {where}: {self.error}\n"
                 f"  executed notebook (with the traceback): {self.executed}\n"
                 f"  earlier stages' outputs are intact; fix the problem and run again to resume")
@@ -77,14 +77,15 @@ class PeakMemory:
 
 
 def _failing_cell(executed: Path) -> int | None:
-    """Index (1-based, counting code cells) of the cell that raised, read from the output notebook."""
+    """Number of the code cell that raised (1-based, as in the source notebook: the
+    cell papermill injects with the parameters is not counted)."""
     try:
         nb = json.loads(executed.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     n = 0
     for cell in nb.get("cells", []):
-        if cell.get("cell_type") != "code":
+        if cell.get("cell_type") != "code" or "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             continue
         n += 1
         if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):

@@ -70,12 +70,9 @@ class _Loader(TaskLoader2):
         return {"dep_file": str(self._dep_file), "backend": "json", "verbosity": 2}
 
     def load_tasks(self, cmd, pos_args):
-        from doit.loader import generate_tasks
+        from doit.task import dict_to_task
 
-        tasks = []
-        for t in self._tasks:
-            tasks.extend(generate_tasks(t["name"], t))
-        return tasks
+        return [dict_to_task(dict(t)) for t in self._tasks]
 
 
 def stage_inputs(stage: Stage, root: Path, profile: dict, build_dir: Path) -> list[Path]:
