@@ -148,7 +148,7 @@ def write_cohort_artefacts(profile: Mapping[str, Any], loaded: LoadedCohort, sou
         tbl, out_dir / "table1.md",
         caption="Baseline characteristics of the training, internal test and external test sets. "
                 "Continuous variables as mean (SD) or median [Q1,Q3]; categorical as n (%). "
-                "P-values compare the three sets",
+                "P-values compare the three sets.",
         label="baseline", source=f"`{notebook}`, profile `{prof}`",
     )
 
@@ -156,10 +156,8 @@ def write_cohort_artefacts(profile: Mapping[str, Any], loaded: LoadedCohort, sou
     landmarks = [float(x) for x in cohort.get("landmarks_months", [12, 36, 60])]
     summary = cohort_summary(data, time_m, landmarks)
     split = data["split"].to_numpy()
-    max_t = float(np.max(time_m))
-    xticks = list(np.arange(0, 12 * (np.ceil(max_t / 12) + 1), 12))
     km_figure(time_m, data["dfs_event"].to_numpy(), split, out_dir / "fig-km-sets.png",
-              order=SPLITS, labels=SPLIT_LABELS, colors=SET_COLORS, xticks=xticks,
+              order=SPLITS, labels=SPLIT_LABELS, colors=SET_COLORS,
               annotation=f"Log-rank test across sets: p = {summary['logrank_sets_p']}")
 
     internal = data["center"].isin(spec.internal_centers)

@@ -58,5 +58,6 @@ def baseline_table(data: pd.DataFrame, columns: Mapping[str, object], labels: Ma
     # Repeated characteristic names are blanked as in a printed Table 1.
     wide["Characteristic"] = wide["Characteristic"].where(~wide["Characteristic"].duplicated(), "")
     wide["Characteristic"] = wide["Characteristic"].replace({"n": "Patients, n"})
-    wide["Test"] = wide["Test"].replace({"": ""})
+    # Category codes are identifiers (luminal_a); print them as words.
+    wide["Level"] = wide["Level"].astype(str).str.replace("_", " ", regex=False)
     return wide.fillna("")

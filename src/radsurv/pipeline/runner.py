@@ -114,7 +114,10 @@ def build_tasks(root: Path, profile_file: Path, profile: dict, build_dir: Path, 
     if render:
         from ..report import publish
 
-        sources = [root / s for s in MANUSCRIPT_SOURCES] + module_files("radsurv.report.publish", "radsurv.report.render")
+        report_pkg = Path(publish.__file__).parent
+        sources = ([root / s for s in MANUSCRIPT_SOURCES]
+                   + module_files("radsurv.report.publish", "radsurv.report.render", "radsurv.report.preview")
+                   + [report_pkg / "preview.css"])
         stamps = [build_dir / s.name / STAMP for s in STAGES]
         out_dir = build_dir / "paper"
 

@@ -38,9 +38,10 @@ def flow_figure(path: str | Path, *, n_internal_centres: int, n_external_centres
     n_enrolled = n_internal_centres + n_external_centres + sum(c for _, c in exclusions)
     _box(ax, 0.5, 0.9, f"{source_label}\nn = {n_enrolled}", w=0.34)
     excl_text = "Excluded\n" + ("\n".join(f"{r}: n = {c}" for r, c in exclusions) if exclusions else "none")
-    _box(ax, 0.85, 0.72, excl_text, w=0.28, h=0.08 + 0.035 * max(1, len(exclusions)), fc="#fdf2e9")
+    # Exclusions branch off the arrow between "enrolled" and "analysed".
+    _box(ax, 0.84, 0.775, excl_text, w=0.3, h=0.06 + 0.035 * max(1, len(exclusions)), fc="#fdf2e9")
     _arrow(ax, 0.5, 0.845, 0.5, 0.765)
-    ax.plot([0.5, 0.71], [0.72, 0.72], color="#333333", lw=0.8)
+    _arrow(ax, 0.5, 0.775, 0.69, 0.775)
     _box(ax, 0.5, 0.71, f"Analysed\nn = {n_internal_centres + n_external_centres}", w=0.24)
     _arrow(ax, 0.45, 0.655, 0.25, 0.565)
     _arrow(ax, 0.55, 0.655, 0.75, 0.565)

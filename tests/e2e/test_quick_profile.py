@@ -1,0 +1,131 @@
+"""End to end: the `quick` profile from nothing to the rendered preview, in a copy of
+the project. Asserts on the artefacts and on what the paper shows."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from radsurv.pipeline.runner import run_pipeline
+
+pytestmark = pytest.mark.slow
+
+PROJECT_FILES = ("requirements.lock", "index.qmd", "_quarto.yml", "references.bib")
+
+
+def copy_project(root: Path, dest: Path) -> Path:
+    for name in ("notebooks", "params"):
+        shutil.copytree(root / name, dest / name)
+    for name in PROJECT_FILES:
+        shutil.copy(root / name, dest / name)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, root):
+    proj = copy_project(root, tmp_path_factory.mktemp("quick"))
+    report = run_pipeline("quick", root=proj, renderer="preview")
+    assert report.exit_code == 0, report.failure
+    return proj, report
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_run_reports_renderer_and_paper(built):
+    proj, report = built
+    assert report.executed[0] == "00_cohort"
+    assert report.renderer == "preview"
+    assert report.paper == proj / "build/quick/paper/index.html" and report.paper.is_file()
+    timings = yaml.safe_load((proj / "build/quick/timings.json").read_text())
+    assert timings["stages"]["00_cohort"]["wall_s"] > 0
+    assert timings["stages"]["00_cohort"]["peak_rss_mb"] > 10
+
+
+def test_table1_rows_and_counts(built, quick_profile):
+    proj, _ = built
+    t1 = pd.read_csv(proj / "build/quick/00_cohort/table1.csv", dtype=str, keep_default_na=False)
+    n_row = t1[t1.Characteristic == "Patients, n"].iloc[0]
+    assert (n_row["Overall"], n_row["Training"], n_row["Internal test"], n_row["External test"]) == ("230", "104", "56", "70")
+    labels = quick_profile["cohort"]["labels"]
+    shown = set(t1.Characteristic)
+    for col in list(quick_profile["cohort"]["columns"]["clinical"]) + list(quick_profile["cohort"]["columns"]["mri"]):
+        assert any(s.startswith(labels[col]) for s in shown), labels[col]
+    # Every categorical variable has one row per level, and its counts add up per set.
+    grade = t1.iloc[t1.index[t1.Characteristic.str.startswith("Histological grade")][0]:].head(3)
+    assert list(grade.Level) == ["G1", "G2", "G3"]
+    assert sum(int(v.split(" ")[0]) for v in grade["Training"]) == 104
+    pvals = [p for p in t1["P-value"] if p]
+    assert len(pvals) == len(shown) - 2  # every characteristic but the header row and the blank repeats
+    # No identifier in the table.
+    cohort = pd.read_csv(proj / "build/quick/00_cohort/cohort.csv")
+    text = (proj / "build/quick/00_cohort/table1.md").read_text()
+    assert not any(pid in text for pid in cohort.patient_id)
+
+
+def test_event_rate_within_declared_range(built, quick_profile):
+    proj, _ = built
+    cohort = pd.read_csv(proj / "build/quick/00_cohort/cohort.csv")
+    lo, hi = quick_profile["cohort"]["expected"]["event_rate"]
+    assert lo <= cohort.dfs_event.mean() <= hi
+    assert set(cohort.split) == {"train", "internal", "external"}
+    assert (cohort.split[cohort.center != 1] == "external").all()
+
+
+def test_preview_shows_every_figure_table_and_number(built):
+    proj, report = built
+    html = report.paper.read_text(encoding="utf-8")
+    assert "{{<" not in html and "@fig-" not in html and "@tbl-" not in html and "@sec-" not in html
+    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) >= 2
+    assert "Figure 1" in html and "Figure 2" in html and "Table 1" in html
+    assert 'id="fig-flow"' in html and 'id="fig-km-sets"' in html and 'id="tbl-baseline"' in html
+    assert "Source: <code>notebooks/00_cohort.ipynb</code>" in html
+    var = yaml.safe_load((proj / "_variables.yml").read_text())
+    c = var["cohort"]
+    for value in (c["n_total"], c["train"]["n"], c["n_events"], c["median_followup_months"], c["train"]["dfs_5y_ci"]):
+        assert str(value) in html
+    assert "simulated digital twin" in html
+    assert "Lambin" in html  # citations resolved into a bibliography
+
+
+def test_second_run_does_nothing_and_is_fast(built):
+    proj, _ = built
+    again = run_pipeline("quick", root=proj, renderer="preview")
+    assert again.exit_code == 0
+    assert again.executed == [] and again.paper is None
+    assert again.wall_s < 15
+
+
+def test_same_profile_and_seed_give_identical_bytes(built):
+    proj, _ = built
+    out = proj / "build/quick/00_cohort"
+    names = ("manifest.csv", "cohort.csv", "table1.csv", "table1.md", "variables.yml")
+    before = {n: _sha(out / n) for n in names}
+    again = run_pipeline("quick", root=proj, renderer="preview", force=True, stages=["00_cohort"])
+    assert again.executed == ["00_cohort"]
+    assert {n: _sha(out / n) for n in names} == before
+
+
+def test_index_qmd_resolves_completely(built):
+    """Every include, variable, figure/table/section reference and citation of the real
+    index.qmd resolves against the published artefacts."""
+    from radsurv.report.qmd import check_manuscript
+
+    proj, _ = built
+    assert check_manuscript(proj) == []
+    # ...and a broken reference or variable is caught.
+    qmd = proj / "index.qmd"
+    text = qmd.read_text()
+    try:
+        qmd.write_text(text + "\nSee @fig-missing and {{< var cohort.nope >}}.\n")
+        problems = check_manuscript(proj)
+        assert any("fig-missing" in p for p in problems) and any("cohort.nope" in p for p in problems)
+    finally:
+        qmd.write_text(text)
