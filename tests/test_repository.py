@@ -1,0 +1,64 @@
+"""Repository invariants: the README's two commands, CI calling the test command,
+environment.yml mirroring the lock, notebooks without outputs, stages registered."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import yaml
+
+from radsurv.pipeline.stages import STAGES
+
+
+def test_readme_starts_with_exactly_two_commands(root):
+    text = (root / "README.md").read_text()
+    first_block = re.search(r"```bash\n(.*?)```", text, re.S).group(1)
+    commands = [line.split("#")[0].strip() for line in first_block.splitlines() if line.split("#")[0].strip()]
+    assert commands == ["make paper", "make test"]
+    # The first code block comes before any other section.
+    assert text.index("```bash") < text.index("\n## ")
+
+
+def test_ci_runs_the_readme_test_command(root):
+    ci = (root / ".ci/run").read_text()
+    assert re.search(r"^make test\b", ci, re.M)
+    makefile = (root / "Makefile").read_text()
+    # `make test` installs the environment itself before running pytest.
+    assert re.search(r"^test: \$\(STAMP\)", makefile, re.M)
+    assert "-r requirements.lock" in makefile
+
+
+def test_environment_yml_mirrors_the_lock(root):
+    lock = sorted(line.strip() for line in (root / "requirements.lock").read_text().splitlines()
+                  if line.strip() and not line.startswith("#"))
+    env = yaml.safe_load((root / "environment.yml").read_text())
+    deps = env["dependencies"]
+    pip = next(d["pip"] for d in deps if isinstance(d, dict))
+    assert sorted(pip) == lock
+    assert "python=3.11" in deps and any(str(d).startswith("quarto") for d in deps)
+    assert "conda-forge" in env["channels"]
+
+
+def test_lock_pins_every_package_exactly(root):
+    for line in (root / "requirements.lock").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[A-Za-z0-9_.+\-]+", line.strip()), line
+
+
+def test_notebooks_are_committed_without_outputs(root):
+    for nb_path in sorted((root / "notebooks").glob("*.ipynb")):
+        nb = json.loads(nb_path.read_text())
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code":
+                assert not cell.get("outputs") and cell.get("execution_count") is None, nb_path.name
+        tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, f"{nb_path.name}: needs exactly one cell tagged 'parameters'"
+
+
+def test_every_stage_has_its_notebook_and_listed_in_quarto(root):
+    quarto = yaml.safe_load((root / "_quarto.yml").read_text())
+    listed = {n["notebook"] for n in quarto["manuscript"]["notebooks"]}
+    for stage in STAGES:
+        assert (root / stage.notebook).is_file()
+        assert stage.notebook in listed
