@@ -69,6 +69,8 @@ class ManifestSpec:
     time_unit: str = "months"
     min_train_events: int = 0
     image_columns: tuple[str, ...] = ()
+    ring_mm: float = 10.0                 # room the peri-tumoral ring needs around the lesion
+    mask_label: int | None = None         # lesion label in multi-label masks
 
     @classmethod
     def from_profile(cls, profile: Mapping[str, Any]) -> "ManifestSpec":
@@ -93,6 +95,8 @@ class ManifestSpec:
             time_unit=profile.get("time_unit", "months"),
             min_train_events=int(cohort.get("min_train_events", 0)),
             image_columns=tuple(cohort.get("image_columns", ()) or ()),
+            ring_mm=float((profile.get("imaging") or {}).get("check_ring_mm", 10.0)),
+            mask_label=(profile.get("imaging") or {}).get("mask_label"),
         )
 
     @property
@@ -139,7 +143,8 @@ def _numeric(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce")
 
 
-def validate_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | None = None) -> ValidationReport:
+def validate_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | None = None,
+                      check_images: bool = False, n_jobs: int = 1) -> ValidationReport:
     """Check every tabular rule of the input contract.
 
     Parameters
@@ -151,6 +156,10 @@ def validate_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | Non
     base_dir : Path, optional
         Folder the image paths are relative to; when given, listed image files must
         exist.
+    check_images : bool
+        Also read every image and mask and check them (:func:`validate_images`).
+    n_jobs : int
+        Threads for the image checks.
 
     Returns
     -------
@@ -219,7 +228,9 @@ def validate_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | Non
                 add(Problem(i + 1, _pid(df, i), col,
                             f"unknown category {values.iloc[i]!r} (allowed: {', '.join(allowed)})"))
 
-    if base_dir is not None:
+    if base_dir is not None and check_images:
+        rep.problems.extend(validate_images(df, spec, Path(base_dir), n_jobs=n_jobs))
+    elif base_dir is not None:
         for col in IMAGE_COLUMNS:
             if col not in df.columns:
                 continue
@@ -232,6 +243,47 @@ def validate_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | Non
                 if not p.exists():
                     add(Problem(i + 1, _pid(df, i), col, f"file not found: {v}"))
     return rep
+
+
+def validate_images(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path, n_jobs: int = 1) -> list[Problem]:
+    """Read every listed image and mask and check them (DESIGN section 5).
+
+    Each problem names the row, the patient, the column and the file: missing or
+    unreadable file, image and mask differing in size/spacing/origin/direction, empty
+    mask, multi-label mask with no label chosen, lesion closer to the border than the
+    peri-tumoral ring needs, wrong dimensionality for the modality.
+    """
+    from joblib import Parallel, delayed
+
+    from ..imaging.checks import check_image_pair
+
+    jobs = []
+    for modality in ("us", "mri"):
+        img_col, mask_col = f"{modality}_image", f"{modality}_mask"
+        if img_col not in df.columns:
+            continue
+        for i in range(len(df)):
+            img = df[img_col].iloc[i]
+            if pd.isna(img) or str(img).strip() == "":
+                continue
+            mask = df[mask_col].iloc[i] if mask_col in df.columns else None
+            mask = None if mask is None or pd.isna(mask) or str(mask).strip() == "" else str(base_dir / str(mask))
+            jobs.append((i, modality, str(base_dir / str(img)), mask))
+
+    def run(job):
+        i, modality, img, mask = job
+        pid = _pid(df, i) or f"row {i + 1}"
+        return i, img, mask, modality, check_image_pair(pid, img, mask, modality, ring_mm=spec.ring_mm,
+                                                        label=spec.mask_label)
+
+    results = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(j) for j in jobs)
+    problems = []
+    for i, img, mask, modality, found in results:
+        for p in found:
+            column = f"{modality}_image" if p.file == img else f"{modality}_mask"
+            rel = Path(p.file).relative_to(base_dir) if Path(p.file).is_relative_to(base_dir) else p.file
+            problems.append(Problem(i + 1, _pid(df, i), column, f"{rel}: {p.message}"))
+    return problems
 
 
 def _center_key(v) -> str:
@@ -313,7 +365,8 @@ class LoadedCohort:
 
 
 def load_cohort(df: pd.DataFrame, spec: ManifestSpec, *, source: str, seed: int, split_params: Mapping[str, Any],
-                on_invalid: str = "fail", base_dir: Path | None = None) -> LoadedCohort:
+                on_invalid: str = "fail", base_dir: Path | None = None, check_images: bool = False,
+                n_jobs: int = 1) -> LoadedCohort:
     """Validate, type and split a manifest.
 
     Raises :class:`ManifestError` listing every problem when ``on_invalid`` is
@@ -323,7 +376,7 @@ def load_cohort(df: pd.DataFrame, spec: ManifestSpec, *, source: str, seed: int,
     """
     if on_invalid not in ("fail", "exclude"):
         raise ValueError(f"cohort.on_invalid: expected 'fail' or 'exclude', got {on_invalid!r}")
-    rep = validate_manifest(df, spec, base_dir=base_dir)
+    rep = validate_manifest(df, spec, base_dir=base_dir, check_images=check_images, n_jobs=n_jobs)
     global_problems = [p for p in rep.problems if p.row is None]
     if global_problems or (rep.problems and on_invalid == "fail"):
         raise ManifestError(source, rep.problems)

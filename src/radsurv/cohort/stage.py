@@ -11,6 +11,7 @@ It writes, under the stage's output folder:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -25,7 +26,7 @@ from ..plots.km import km_figure, km_table
 from ..plots.style import SET_COLORS
 from .manifest import SPLIT_LABELS, SPLITS, LoadedCohort, ManifestSpec, load_cohort, read_manifest
 from .table1 import baseline_table
-from .twin import simulate_cohort
+from .twin import TwinCohort, simulate_cohort
 
 MONTHS_PER_DAY = 12 / 365.25
 
@@ -36,16 +37,65 @@ class ManifestSource:
     simulated: bool
 
 
+def _n_jobs(profile: Mapping[str, Any]) -> int:
+    n = int(profile.get("n_jobs", -1))
+    return n if n > 0 else max(1, os.cpu_count() or 1)
+
+
+def write_twin_images(profile: Mapping[str, Any], twin: TwinCohort, out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Simulate every patient's US and MRI study and the segmentation-development sets.
+
+    The manifest gets what a user would supply: the image and the reader's mask
+    (``us_mask``/``mri_mask`` = a radiologist's delineation). The true masks are part of
+    the truth (``us_true_mask``/``mri_true_mask``): only the twin has them, and only the
+    evaluation of segmentation against truth reads them.
+
+    Returns
+    -------
+    (manifest, truth) with the image columns added; also writes
+    ``devset_us.csv`` and ``devset_mri.csv`` (development images and true masks).
+    """
+    from ..imaging.twin import write_cohort_images, write_development_set
+
+    img = profile["imaging"]
+    seed = int(profile["seed"])
+    n_jobs = _n_jobs(profile)
+    latents = twin.truth[["patient_id", "center", "a_img", "b_img", "size_mm"]]
+    paths = write_cohort_images(latents, out_dir / "images", scanners=img.get("scanners"), seed=seed,
+                                n_jobs=n_jobs, root=out_dir, phenotype=img.get("phenotype"))
+    manifest = twin.manifest.merge(
+        paths[["patient_id", "us_image", "us_reader_mask", "mri_image", "mri_reader_mask"]].rename(
+            columns={"us_reader_mask": "us_mask", "mri_reader_mask": "mri_mask"}),
+        on="patient_id", how="left", validate="one_to_one")
+    truth = twin.truth.merge(
+        paths[["patient_id", "us_mask", "mri_mask"]].rename(
+            columns={"us_mask": "us_true_mask", "mri_mask": "mri_true_mask"}),
+        on="patient_id", how="left", validate="one_to_one")
+    dev = img.get("development", {})
+    centers = tuple(int(c) for c in dev.get("centers", [1]))
+    for modality in ("us", "mri"):
+        n = int(dev.get(modality, {}).get("n", 0))
+        if n > 0:
+            table = write_development_set(modality, n, out_dir / "devsets" / modality, scanners=img.get("scanners"),
+                                          seed=seed, n_jobs=n_jobs, root=out_dir, centers=centers,
+                                          phenotype=img.get("phenotype"))
+            table.to_csv(out_dir / f"devset_{modality}.csv", index=False, lineterminator="\n")
+    return manifest, truth
+
+
 def prepare_manifest(profile: Mapping[str, Any], out_dir: Path) -> ManifestSource:
-    """Write the twin's manifest (and truth), or point at the user's manifest."""
+    """Write the twin's manifest (and truth, and images), or point at the user's manifest."""
     cohort = profile["cohort"]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if cohort["source"] == "twin":
         twin = simulate_cohort(cohort["twin"], int(profile["seed"]))
+        manifest, truth = twin.manifest, twin.truth
+        if (profile.get("imaging") or {}).get("enabled", True):
+            manifest, truth = write_twin_images(profile, twin, out_dir)
         path = out_dir / "manifest.csv"
-        twin.manifest.to_csv(path, index=False, lineterminator="\n")
-        twin.truth.to_parquet(out_dir / "truth.parquet", index=False)
+        manifest.to_csv(path, index=False, lineterminator="\n")
+        truth.to_parquet(out_dir / "truth.parquet", index=False)
         return ManifestSource(path=path, simulated=True)
     if cohort["source"] == "manifest":
         if not cohort.get("manifest"):
@@ -60,7 +110,8 @@ def load_from_profile(profile: Mapping[str, Any], manifest: Path) -> LoadedCohor
     raw = read_manifest(manifest)
     return load_cohort(
         raw, spec, source=str(manifest), seed=int(profile["seed"]), split_params=profile["cohort"]["split"],
-        on_invalid=profile["cohort"].get("on_invalid", "fail"), base_dir=Path(manifest).parent,
+        on_invalid=profile["cohort"].get("on_invalid", "fail"), base_dir=Path(manifest).resolve().parent,
+        check_images=True, n_jobs=_n_jobs(profile),
     )
 
 
@@ -201,6 +252,9 @@ def write_cohort_artefacts(profile: Mapping[str, Any], loaded: LoadedCohort, sou
             "n_centre": {str(k): int(v) for k, v in twin["n_per_center"].items()},
         }
     (out_dir / "text-data.md").write_text(describe_data(profile, source, variables["cohort"]), encoding="utf-8")
+    imaging = write_imaging_artefacts(profile, loaded, source, out_dir)
+    if imaging:
+        variables["imaging"] = imaging
     write_variables(variables, out_dir / "variables.yml")
     return variables
 
@@ -251,4 +305,147 @@ def describe_data(profile: Mapping[str, Any], source: ManifestSource, summary: M
         f"({summary['internal']['n']}), stratified by the DFS event; centres {ext} ({summary['external']['n']}) "
         "form the external test set. All parameters and the reasons for their values are in `params/"
         f"{profile['profile']}.yml`.\n"
+    )
+
+
+def _example_patients(data: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(centre, risk, patient_id) examples per centre chosen from the observed outcome
+    (no truth needed, so the same works on a user's cohort): the earliest event is the
+    high-risk example, the longest event-free follow-up the low-risk one."""
+    out = []
+    for center, grp in data.groupby("center", sort=True):
+        events = grp[grp["dfs_event"] == 1]
+        free = grp[grp["dfs_event"] == 0]
+        if len(free):
+            out.append((center, "low", free.sort_values(["dfs_time", "patient_id"]).iloc[-1]["patient_id"]))
+        if len(events):
+            out.append((center, "high", events.sort_values(["dfs_time", "patient_id"]).iloc[0]["patient_id"]))
+    return out
+
+
+def _reader_dice(truth: pd.DataFrame, manifest: pd.DataFrame, root: Path, modality: str, n_jobs: int) -> np.ndarray:
+    import SimpleITK as sitk
+    from joblib import Parallel, delayed
+
+    from ..imaging._common import dice
+
+    pairs = manifest[["patient_id", f"{modality}_mask"]].merge(truth[["patient_id", f"{modality}_true_mask"]],
+                                                               on="patient_id")
+
+    def one(reader, true):
+        a = sitk.GetArrayFromImage(sitk.ReadImage(str(root / reader)))
+        b = sitk.GetArrayFromImage(sitk.ReadImage(str(root / true)))
+        return dice(a > 0, b > 0)
+
+    return np.asarray(Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(one)(r, t) for r, t in zip(pairs[f"{modality}_mask"], pairs[f"{modality}_true_mask"])))
+
+
+_STAT_NAMES = {
+    "center": "Centre", "modality": "Modality", "n": "n", "spacing_x_mm": "Spacing x, mm", "spacing_y_mm": "Spacing y, mm",
+    "spacing_z_mm": "Spacing z, mm", "size_x": "Size x", "size_y": "Size y", "size_z": "Size z",
+    "intensity_mean": "Intensity mean", "intensity_sd": "Intensity SD", "lesion_area_mm2": "Lesion area, mm²",
+    "lesion_volume_mm3": "Lesion volume, mm³", "snr": "SNR",
+}
+
+
+def write_imaging_artefacts(profile: Mapping[str, Any], loaded: LoadedCohort, source: ManifestSource,
+                            out_dir: Path) -> dict:
+    """Example images with contours, per-centre image statistics, and the imaging variables.
+
+    Writes ``fig-imaging-examples.png``, ``imaging_stats.md/.csv``, ``text-imaging.md``
+    and returns the ``imaging`` variables (merged into ``variables.yml`` by the caller).
+    """
+    from ..plots.imaging import example_cases_figure, image_statistics_table
+    from ..report.tables import write_markdown_table
+
+    out_dir = Path(out_dir)
+    data = loaded.data
+    root = Path(source.path).resolve().parent
+    if "us_image" not in data.columns and "mri_image" not in data.columns:
+        return {}
+    truth = pd.read_parquet(out_dir / "truth.parquet") if source.simulated else None
+    rows = data.set_index("patient_id")
+    cases = []
+    for center, risk, pid in _example_patients(data):
+        case: dict[str, Any] = {"center": center, "risk": risk}
+        for m in ("us", "mri"):
+            if f"{m}_image" in rows.columns and pd.notna(rows.loc[pid, f"{m}_image"]):
+                case[f"{m}_image"] = rows.loc[pid, f"{m}_image"]
+                if truth is not None:
+                    # The twin knows the true lesion; the manifest's mask is the reader's.
+                    case[f"{m}_mask"] = truth.set_index("patient_id").loc[pid, f"{m}_true_mask"]
+                    case[f"{m}_reader_mask"] = rows.loc[pid, f"{m}_mask"]
+                elif f"{m}_mask" in rows.columns and pd.notna(rows.loc[pid, f"{m}_mask"]):
+                    case[f"{m}_reader_mask"] = rows.loc[pid, f"{m}_mask"]
+        cases.append(case)
+    example_cases_figure(cases, out_dir / "fig-imaging-examples.png", root=root)
+
+    stats = image_statistics_table(data, root=root)
+    stats.to_csv(out_dir / "imaging_stats.csv", index=False, lineterminator="\n", float_format="%.4g")
+    shown = stats.copy()
+    for c in shown.columns:
+        if shown[c].dtype.kind == "f":
+            shown[c] = shown[c].map(lambda v: f"{v:.3g}")
+    shown = shown.replace("nan", "–")
+    shown["modality"] = shown["modality"].str.upper()
+    shown.columns = [_STAT_NAMES.get(c, c.replace("_", " ")) for c in shown.columns]
+    prof = profile["profile"]
+    write_markdown_table(
+        shown, out_dir / "imaging_stats.md",
+        caption="Image statistics per centre and modality (medians over patients; intensities in stored units, "
+                "which differ between centres by design). Lesion size from the manifest's masks.",
+        label="imaging-stats", source=f"`notebooks/00_cohort.ipynb`, profile `{prof}`",
+    )
+    n_jobs = _n_jobs(profile)
+    variables: dict[str, Any] = {
+        "n_us": int(data["us_image"].notna().sum()) if "us_image" in data else 0,
+        "n_mri": int(data["mri_image"].notna().sum()) if "mri_image" in data else 0,
+    }
+    for m in ("us", "mri"):
+        dev = out_dir / f"devset_{m}.csv"
+        variables[f"n_dev_{m}"] = int(len(pd.read_csv(dev))) if dev.is_file() else 0
+    if truth is not None:
+        manifest = pd.read_csv(source.path)
+        for m in ("us", "mri"):
+            d = _reader_dice(truth, manifest, root, m, n_jobs)
+            q1, med, q3 = np.percentile(d, [25, 50, 75])
+            variables[f"reader_dice_{m}"] = f"{med:.2f}"
+            variables[f"reader_dice_{m}_iqr"] = f"{q1:.2f}-{q3:.2f}"
+        disk = sum(p.stat().st_size for p in (out_dir / "images").rglob("*.nii.gz"))
+        disk += sum(p.stat().st_size for p in (out_dir / "devsets").rglob("*.nii.gz"))
+        variables["disk_mb"] = f"{disk / 2**20:.0f}"
+    (out_dir / "text-imaging.md").write_text(describe_imaging(profile, source, variables), encoding="utf-8")
+    return variables
+
+
+def describe_imaging(profile: Mapping[str, Any], source: ManifestSource, v: Mapping[str, Any]) -> str:
+    """Methods paragraph on the images (the twin's simulator, or the user's files)."""
+    if not source.simulated:
+        return (f"Each patient has a breast ultrasound image ({v['n_us']} patients) and a DCE-MRI volume "
+                f"({v['n_mri']} patients), read with SimpleITK and checked before any analysis (geometry of image "
+                "and mask, non-empty single-label masks, room for the peri-tumoral ring). Example images are "
+                "shown in @fig-imaging-examples and per-centre image statistics in @tbl-imaging-stats.\n")
+    img = profile["imaging"]
+    sc = img["scanners"]
+    us_sp = ", ".join(f"{sc[c]['us']['spacing_mm']}" for c in sorted(sc))
+    mri_sl = ", ".join(f"{sc[c]['mri']['slice_mm']}" for c in sorted(sc))
+    return (
+        "Every simulated patient has one 2D B-mode ultrasound image and one 3D DCE-MRI subtraction volume, "
+        "written as NIfTI files that the analysis reads exactly as it would read a user's. The images follow "
+        "the patient's imaging latents: aggressiveness $a$ sets margin irregularity and spiculation, internal "
+        "heterogeneity and posterior shadowing in US, and enhancement heterogeneity, rim enhancement and "
+        "necrosis in MRI; invasive-front activity $b$ sets an echogenic halo and architectural distortion in "
+        "US and a peri-tumoral enhancement/oedema zone in MRI, both outside the true lesion boundary. Tissue "
+        "layers (skin, subcutaneous fat, fibroglandular tissue, pectoralis), speckle, depth-dependent gain, "
+        "fibroglandular background, bias field and Rician noise are nuisance variation unrelated to outcome. "
+        f"Scanners differ by centre (US pixel spacing {us_sp} mm and MRI slice thickness {mri_sl} mm for "
+        "centres 1, 2, 3, with centre-specific speckle, noise, gain and arbitrary MRI intensity scale). "
+        "Besides the true lesion mask, each image has a reader's delineation with realistic, spatially "
+        f"correlated boundary variability (median Dice against truth {v['reader_dice_us']} for US, IQR "
+        f"{v['reader_dice_us_iqr']}, and {v['reader_dice_mri']} for MRI, IQR {v['reader_dice_mri_iqr']}); the "
+        "manifest lists the reader's mask, as a user's manifest would. Separate segmentation-development sets "
+        f"of {v['n_dev_us']} US and {v['n_dev_mri']} MRI patients without outcome were simulated for training "
+        "the segmenters. Example images are shown in @fig-imaging-examples and per-centre image statistics in "
+        "@tbl-imaging-stats.\n"
     )

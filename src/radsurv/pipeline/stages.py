@@ -29,7 +29,7 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("00_cohort", "notebooks/00_cohort.ipynb", ("cohort",)),
+    Stage("00_cohort", "notebooks/00_cohort.ipynb", ("cohort", "imaging")),
 )
 
 STAGE_BY_NAME = {s.name: s for s in STAGES}

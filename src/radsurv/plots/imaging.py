@@ -249,7 +249,7 @@ def image_statistics_table(
             if not stats:
                 continue
             frame = pd.DataFrame(stats)
-            row: dict[str, Any] = {"center": int(center), "modality": modality, "n": len(frame)}
+            row: dict[str, Any] = {"center": center, "modality": modality, "n": len(frame)}
             for name in frame.columns:
                 if name in ("intensity_mean", "intensity_sd"):
                     row[name] = float(frame[name].mean())

@@ -1,0 +1,235 @@
+"""Checks of image/mask pairs before any work (DESIGN section 5).
+
+Every problem names the patient, the file and what is wrong, with the values, so a
+user can fix the manifest without reading code. Nothing here raises on bad data: the
+caller decides whether a problem stops the run or excludes the patient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from .io import ImageReadError, read_image
+
+#: Problem codes, in the order they are checked.
+CODES = (
+    "missing_file",
+    "unreadable",
+    "dimension",
+    "geometry",
+    "mask_values",
+    "empty_mask",
+    "multi_label",
+    "ring_room",
+)
+
+_AXES = "xyz"
+
+
+@dataclass(frozen=True)
+class ImageProblem:
+    """One problem with one patient's image or mask.
+
+    Attributes
+    ----------
+    patient_id
+        The patient.
+    file
+        The file (or folder) concerned, as given.
+    code
+        One of :data:`CODES`.
+    message
+        What is wrong, with the values.
+    """
+
+    patient_id: str
+    file: str
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"patient {self.patient_id}: {self.file}: {self.message}"
+
+
+def _load(patient_id: str, path: str | Path | None, what: str, problems: list[ImageProblem]) -> sitk.Image | None:
+    """Read an image, recording a missing or unreadable file as a problem."""
+    if path is None or (isinstance(path, float) and np.isnan(path)) or str(path).strip() == "":
+        problems.append(ImageProblem(str(patient_id), "", "missing_file", f"no {what} file given"))
+        return None
+    path = Path(path)
+    if not path.exists():
+        problems.append(ImageProblem(str(patient_id), str(path), "missing_file", f"{what} file does not exist"))
+        return None
+    try:
+        return read_image(path)
+    except (ImageReadError, RuntimeError, OSError) as err:
+        problems.append(ImageProblem(str(patient_id), str(path), "unreadable", f"{what} cannot be read: {err}"))
+        return None
+
+
+def _dimension_problem(image: sitk.Image, modality: str) -> str | None:
+    """Why ``image`` has the wrong dimensionality for ``modality`` (None if fine).
+
+    US must be 2D or a single-slice 3D image; MRI must be 3D with more than one
+    slice along every axis.
+    """
+    size = image.GetSize()
+    if modality == "us":
+        if image.GetDimension() == 2 or (image.GetDimension() == 3 and min(size) == 1):
+            return None
+        return f"US image must be 2D (or 3D with a single slice), got size {size}"
+    if modality == "mri":
+        if image.GetDimension() == 3 and min(size) > 1:
+            return None
+        return f"MRI image must be a 3D volume, got size {size}"
+    raise ValueError(f"modality must be 'us' or 'mri', not {modality!r}")
+
+
+def _geometry_problems(image: sitk.Image, mask: sitk.Image) -> list[str]:
+    """Differences in size, spacing, origin and direction, each with both values."""
+    if image.GetDimension() != mask.GetDimension():
+        return [f"image is {image.GetDimension()}D but mask is {mask.GetDimension()}D"]
+    out = []
+    if image.GetSize() != mask.GetSize():
+        out.append(f"size differs: image {image.GetSize()} vs mask {mask.GetSize()}")
+    spacing_i, spacing_m = np.array(image.GetSpacing()), np.array(mask.GetSpacing())
+    if not np.allclose(spacing_i, spacing_m, rtol=1e-4, atol=1e-6):
+        out.append(f"spacing differs: image {_fmt(spacing_i)} vs mask {_fmt(spacing_m)} mm")
+    origin_i, origin_m = np.array(image.GetOrigin()), np.array(mask.GetOrigin())
+    # Origins may differ by rounding in the header; more than 1 % of a voxel is real.
+    if np.any(np.abs(origin_i - origin_m) > 0.01 * np.minimum(spacing_i, spacing_m) + 1e-6):
+        out.append(f"origin differs: image {_fmt(origin_i)} vs mask {_fmt(origin_m)} mm")
+    direction_i, direction_m = np.array(image.GetDirection()), np.array(mask.GetDirection())
+    if not np.allclose(direction_i, direction_m, atol=1e-4):
+        out.append(f"direction differs: image {_fmt(direction_i)} vs mask {_fmt(direction_m)}")
+    return out
+
+
+def _fmt(values) -> str:
+    """Compact tuple of numbers for messages."""
+    return "(" + ", ".join(f"{v:.6g}" for v in np.asarray(values, dtype=float)) + ")"
+
+
+def lesion_room_mm(mask: np.ndarray, spacing_xyz: tuple[float, ...]) -> dict[str, tuple[float, float]]:
+    """Tissue available beyond the lesion on each side of each axis, mm.
+
+    Parameters
+    ----------
+    mask
+        Binary lesion array in numpy order (as from ``GetArrayFromImage``).
+    spacing_xyz
+        Voxel size in SimpleITK (x, y, z) order.
+
+    Returns
+    -------
+    dict
+        Axis name (``x``, ``y``, ``z``) -> (room below, room above) in mm, for every
+        axis with more than one voxel: the number of voxels between the lesion and
+        the image edge times the spacing.
+    """
+    out = {}
+    ndim = mask.ndim
+    for k in range(ndim):
+        numpy_axis = ndim - 1 - k  # SimpleITK axis k is numpy axis ndim-1-k
+        if mask.shape[numpy_axis] == 1:
+            continue
+        other = tuple(i for i in range(ndim) if i != numpy_axis)
+        hit = np.flatnonzero(mask.any(axis=other))
+        low = hit[0] * spacing_xyz[k]
+        high = (mask.shape[numpy_axis] - 1 - hit[-1]) * spacing_xyz[k]
+        out[_AXES[k]] = (float(low), float(high))
+    return out
+
+
+def check_image_pair(
+    patient_id: str,
+    image_path: str | Path | None,
+    mask_path: str | Path | None,
+    modality: str,
+    ring_mm: float = 10.0,
+    label: int | None = None,
+) -> list[ImageProblem]:
+    """Check one patient's image and (optional) mask.
+
+    Parameters
+    ----------
+    patient_id
+        Named in every problem.
+    image_path
+        Image file or DICOM series folder.
+    mask_path
+        Mask file, or None when the manifest gives no mask (automatic segmentation
+        will make one): then only the image is checked.
+    modality
+        ``"us"`` (2D, or 3D with a single slice) or ``"mri"`` (3D).
+    ring_mm
+        Width of the peri-tumoral ring that must fit between the lesion and the
+        image border on every side (in-plane only for US), mm.
+    label
+        Label value of the lesion in a multi-label mask (None: the mask must hold
+        exactly one non-zero value).
+
+    Returns
+    -------
+    list of ImageProblem
+        Empty when the pair is usable.
+    """
+    pid = str(patient_id)
+    problems: list[ImageProblem] = []
+    image = _load(pid, image_path, f"{modality.upper()} image", problems)
+    if image is not None:
+        why = _dimension_problem(image, modality)
+        if why:
+            problems.append(ImageProblem(pid, str(image_path), "dimension", why))
+    if mask_path is None:
+        return problems
+    mask = _load(pid, mask_path, f"{modality.upper()} mask", problems)
+    if mask is None:
+        return problems
+    if image is not None:
+        for why in _geometry_problems(image, mask):
+            problems.append(ImageProblem(pid, str(mask_path), "geometry", f"image and mask {why}"))
+
+    values = sitk.GetArrayViewFromImage(mask)
+    if values.dtype.kind == "f" and not np.all(np.isfinite(values) & (values == np.round(values))):
+        problems.append(ImageProblem(pid, str(mask_path), "mask_values", "mask holds non-integer values"))
+        return problems
+    labels = [int(v) for v in np.unique(values) if v != 0]
+    if label is not None:
+        if int(label) not in labels:
+            found = f"labels present: {labels}" if labels else "the mask is empty"
+            problems.append(ImageProblem(pid, str(mask_path), "empty_mask", f"label {label} not in mask ({found})"))
+            return problems
+        lesion = values == int(label)
+    elif not labels:
+        problems.append(ImageProblem(pid, str(mask_path), "empty_mask", "mask is empty (no non-zero voxel)"))
+        return problems
+    elif len(labels) > 1:
+        problems.append(
+            ImageProblem(pid, str(mask_path), "multi_label", f"mask holds several labels {labels} and no label was chosen")
+        )
+        return problems
+    else:
+        lesion = values == labels[0]
+
+    room = lesion_room_mm(lesion, mask.GetSpacing())
+    short = [
+        f"{axis} {side} {mm:.2f} mm"
+        for axis, (low, high) in room.items()
+        for side, mm in (("low", low), ("high", high))
+        if mm < ring_mm - 1e-6
+    ]
+    if short:
+        problems.append(
+            ImageProblem(
+                pid,
+                str(mask_path),
+                "ring_room",
+                f"lesion closer than the {ring_mm:g} mm peri-tumoral ring to the image border ({', '.join(short)})",
+            )
+        )
+    return problems

@@ -1,0 +1,105 @@
+"""Reading real images: NIfTI, NRRD, MetaImage and DICOM series, all through SimpleITK."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import SimpleITK as sitk
+
+#: File endings read with ``SimpleITK.ReadImage`` (lower case).
+FILE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
+
+
+class ImageReadError(RuntimeError):
+    """An image could not be read; the message names the path and the reason."""
+
+
+def dicom_series(folder: str | Path) -> dict[str, list[str]]:
+    """The DICOM series in a folder, each with its slice files in spatial order.
+
+    Parameters
+    ----------
+    folder
+        A folder holding DICOM files (not searched recursively).
+
+    Returns
+    -------
+    dict
+        Series instance UID -> sorted file names (empty if the folder has none).
+    """
+    folder = str(folder)
+    ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(folder) or ()
+    return {sid: list(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(folder, sid)) for sid in ids}
+
+
+def _suffix(path: Path) -> str:
+    """Lower-case file ending, treating ``.nii.gz`` as one ending."""
+    name = path.name.lower()
+    return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
+
+
+def read_image(path: str | Path, series_id: str | None = None) -> sitk.Image:
+    """Read a medical image from a file or a DICOM series folder.
+
+    Parameters
+    ----------
+    path
+        A ``.nii``/``.nii.gz``, ``.nrrd``/``.nhdr``, ``.mha``/``.mhd`` or single
+        ``.dcm`` file, or a folder holding one DICOM series.
+    series_id
+        Series instance UID to read when the folder holds several series.
+
+    Returns
+    -------
+    SimpleITK.Image
+
+    Raises
+    ------
+    FileNotFoundError
+        The path does not exist.
+    ImageReadError
+        Unsupported ending, unreadable file, a folder with no DICOM series, several
+        series and no ``series_id``, or an unknown ``series_id``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file or folder")
+    if path.is_dir():
+        return _read_dicom_folder(path, series_id)
+    suffix = _suffix(path)
+    if suffix not in FILE_SUFFIXES:
+        raise ImageReadError(f"{path}: unsupported image format {suffix!r} (expected one of {', '.join(FILE_SUFFIXES)})")
+    try:
+        return sitk.ReadImage(str(path))
+    except RuntimeError as err:
+        raise ImageReadError(f"{path}: unreadable image ({_first_line(err)})") from err
+
+
+def _read_dicom_folder(folder: Path, series_id: str | None) -> sitk.Image:
+    """Read one DICOM series from ``folder`` (see :func:`read_image`)."""
+    series = dicom_series(folder)
+    if not series:
+        raise ImageReadError(f"{folder}: folder holds no DICOM series")
+    if series_id is None:
+        if len(series) > 1:
+            raise ImageReadError(
+                f"{folder}: folder holds {len(series)} DICOM series ({', '.join(sorted(series))}); choose one with series_id"
+            )
+        series_id = next(iter(series))
+    if series_id not in series:
+        raise ImageReadError(f"{folder}: no DICOM series {series_id!r} (found {', '.join(sorted(series))})")
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(series[series_id])
+    try:
+        return reader.Execute()
+    except RuntimeError as err:
+        raise ImageReadError(f"{folder}: unreadable DICOM series {series_id} ({_first_line(err)})") from err
+
+
+def _first_line(err: Exception) -> str:
+    """The informative part of an ITK exception (its messages span many lines)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    for line in lines:
+        if "rror" in line or "annot" in line or "not" in line:
+            return line[:300]
+    return lines[0][:300] if lines else type(err).__name__

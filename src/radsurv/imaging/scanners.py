@@ -1,0 +1,210 @@
+"""Per-centre scanner settings and the default phenotype parameters of the imaging twin.
+
+Everything here is plain ``dict``/``float`` data so that it can be overridden from the
+params YAML (``cohort.twin.imaging``) and hashed by the pipeline.
+
+Centre effects mimic what differs between real sites: centre 1 (the internal centre)
+runs an older-generation ultrasound platform with a lower-frequency linear probe
+(coarser pixels and speckle, wider dynamic range, brighter default gain) and a 1.5 T
+MRI with thick slices and lower SNR; centres 2 and 3 run newer platforms (finer
+pixels and speckle, 3 T MRI with thin slices) that resemble each other but are not
+identical. The MRI intensity scale is arbitrary per centre, as in DICOM data where
+the stored values of a subtraction series depend on vendor and protocol.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+#: Per-centre scanner settings. ``us``: pixel spacing, point-spread function (the
+#: speckle size, axial and lateral, as Gaussian SDs in mm), overall gain and
+#: log-compression dynamic range in dB, residual time-gain-compensation slope and the
+#: minimum field of view. ``mri``: in-plane spacing, slice thickness, SNR (lesion
+#: enhancement over noise SD), intensity scale and offset of the stored values, bias
+#: field strength and the stored data type.
+DEFAULT_SCANNERS: dict[int, dict[str, dict[str, Any]]] = {
+    1: {
+        "us": {
+            "spacing_mm": 0.14,
+            "psf_axial_mm": 0.12,
+            "psf_lateral_mm": 0.28,
+            "gain_db": 3.0,
+            "dynamic_range_db": 62.0,
+            "tgc_residual_db_per_cm": 1.2,
+            "focus_gain_db": 2.5,
+            "min_width_mm": 42.0,
+            "min_depth_mm": 34.0,
+            "postfilter_sigma_px": 0.0,
+        },
+        "mri": {
+            "inplane_mm": 0.86,
+            "slice_mm": 2.5,
+            "snr": 18.0,
+            "intensity_scale": 1200.0,
+            "intensity_offset": 0.0,
+            "bias_strength": 0.25,
+            "dtype": "int16",
+        },
+    },
+    2: {
+        "us": {
+            "spacing_mm": 0.10,
+            "psf_axial_mm": 0.08,
+            "psf_lateral_mm": 0.18,
+            "gain_db": 0.0,
+            "dynamic_range_db": 54.0,
+            "tgc_residual_db_per_cm": 0.6,
+            "focus_gain_db": 1.5,
+            "min_width_mm": 38.0,
+            "min_depth_mm": 32.0,
+            # Newer platforms apply a mild speckle-reduction filter by default.
+            "postfilter_sigma_px": 0.7,
+        },
+        "mri": {
+            "inplane_mm": 0.66,
+            "slice_mm": 1.2,
+            "snr": 30.0,
+            "intensity_scale": 420.0,
+            "intensity_offset": 0.0,
+            "bias_strength": 0.15,
+            "dtype": "int16",
+        },
+    },
+    3: {
+        "us": {
+            "spacing_mm": 0.11,
+            "psf_axial_mm": 0.09,
+            "psf_lateral_mm": 0.20,
+            "gain_db": -1.0,
+            "dynamic_range_db": 56.0,
+            "tgc_residual_db_per_cm": 0.8,
+            "focus_gain_db": 2.0,
+            "min_width_mm": 40.0,
+            "min_depth_mm": 32.0,
+            "postfilter_sigma_px": 0.5,
+        },
+        "mri": {
+            "inplane_mm": 0.74,
+            "slice_mm": 1.5,
+            "snr": 26.0,
+            "intensity_scale": 2600.0,
+            "intensity_offset": 100.0,
+            "bias_strength": 0.2,
+            "dtype": "int16",
+        },
+    },
+}
+
+#: How the latents drive the phenotype (all in the latents' SD units) and the reader.
+#: ``ring_mm`` is the peri-tumoral ring the analysis will use; every simulated image
+#: leaves at least this much tissue (plus ``margin_mm``) around the lesion.
+DEFAULT_PHENOTYPE: dict[str, Any] = {
+    "ring_mm": 10.0,
+    "margin_mm": [2.0, 6.0],
+    "us": {
+        "lobulation": [0.03, 0.10],        # harmonic amplitude: base + slope * s(a)
+        "spicule_rate": [0.5, 10.0],       # Poisson mean: base + slope * s(a)^2
+        "spicule_length": [0.12, 0.45],    # fraction of the radius
+        "lesion_echo": 0.055,              # interior backscatter (fat = 0.17)
+        "heterogeneity": [0.15, 0.70],     # log-echo SD: base + slope * s(a)
+        "shadow_db_per_mm": [0.15, 0.45],  # base + slope * a (negative: enhancement)
+        "halo": [0.15, 2.0],               # halo gain: base + slope * s(b)
+        "halo_width_mm": [1.0, 2.0],       # base + slope * s(b); halo stays within 5 mm
+        "distortion": [0.2, 1.2],          # radial streak contrast: base + slope * s(b)
+    },
+    "mri": {
+        "lobulation": [0.03, 0.10],
+        "spicule_rate": [0.5, 8.0],
+        "spicule_length": [0.12, 0.40],
+        "enhancement": [0.8, 0.25],        # lesion enhancement: base * exp(slope * a)
+        "heterogeneity": [0.08, 0.40],
+        "rim": [0.0, 0.6],                 # rim-over-core contrast: base + slope * s(a)
+        "necrosis": [0.0, 0.55],           # necrotic core radius fraction at high a
+        "peritumoral": [0.04, 0.75],       # oedema/enhancement: base + slope * s(b)
+        "peritumoral_width_mm": [1.0, 1.5],
+    },
+    "reader": {
+        # Boundary SD as a fraction of the radius; 2D outlines need a larger relative
+        # error than 3D surfaces for the same Dice (both aim at Dice ~0.80-0.92).
+        "displacement_frac_us": 0.13,
+        "displacement_frac_mri": 0.12,
+        "displacement_min_mm": 0.25,
+        "correlation_mm": 4.0,             # smoothness of the boundary displacement
+        "bias_sd_frac": 0.03,              # systematic over/under-segmentation
+        "halo_prob": 0.15,                 # chance the reader includes part of the halo
+        "halo_mm": 1.0,
+        "smoothing_mm": 0.6,               # readers do not trace fine spicules
+    },
+}
+
+
+def resolve_scanners(scanners: dict | None = None) -> dict[int, dict[str, dict[str, Any]]]:
+    """Merge user scanner settings over the defaults.
+
+    Parameters
+    ----------
+    scanners
+        Mapping centre -> {"us": {...}, "mri": {...}}; keys may be ints or strings
+        (YAML). Missing centres or settings fall back to the defaults; an unknown
+        centre copies centre 2's settings.
+
+    Returns
+    -------
+    dict
+        A new mapping with int keys and complete settings.
+    """
+    out = copy.deepcopy(DEFAULT_SCANNERS)
+    for key, spec in (scanners or {}).items():
+        center = int(key)
+        base = copy.deepcopy(out.get(center, DEFAULT_SCANNERS[2]))
+        for modality, values in (spec or {}).items():
+            base.setdefault(modality, {}).update(values or {})
+        out[center] = base
+    return out
+
+
+def scanner_for(center: int, modality: str, scanners: dict | None = None) -> dict[str, Any]:
+    """Settings of one centre's scanner for one modality.
+
+    Parameters
+    ----------
+    center
+        Centre number.
+    modality
+        ``"us"`` or ``"mri"``.
+    scanners
+        Optional overrides (see :func:`resolve_scanners`).
+
+    Returns
+    -------
+    dict
+        The scanner settings (a copy), with ``center`` added.
+    """
+    table = resolve_scanners(scanners)
+    spec = table.get(int(center), table[2])
+    settings = dict(spec[modality])
+    settings["center"] = int(center)
+    return settings
+
+
+def resolve_phenotype(phenotype: dict | None = None) -> dict[str, Any]:
+    """Merge user phenotype parameters over :data:`DEFAULT_PHENOTYPE` (two levels).
+
+    Parameters
+    ----------
+    phenotype
+        Partial overrides, e.g. ``{"us": {"halo": [0.1, 1.5]}}``.
+
+    Returns
+    -------
+    dict
+        Complete phenotype parameters (a new dict).
+    """
+    out = copy.deepcopy(DEFAULT_PHENOTYPE)
+    for key, value in (phenotype or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key].update(value)
+        else:
+            out[key] = value
+    return out

@@ -1,0 +1,163 @@
+"""check_image_pair reports each problem, naming the patient and the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from radsurv.imaging.checks import CODES, check_image_pair
+
+
+def _write(array: np.ndarray, path: Path, spacing=None, origin=None, direction=None) -> Path:
+    image = sitk.GetImageFromArray(array)
+    if spacing is not None:
+        image.SetSpacing(spacing)
+    if origin is not None:
+        image.SetOrigin(origin)
+    if direction is not None:
+        image.SetDirection(direction)
+    sitk.WriteImage(image, str(path), True)
+    return path
+
+
+@pytest.fixture
+def mri_pair(tmp_path):
+    """A valid 3D pair: 1 mm voxels, 40 mm cube, 6 mm lesion in the middle."""
+    image = np.random.default_rng(0).integers(0, 1000, (40, 40, 40)).astype(np.int16)
+    mask = np.zeros((40, 40, 40), np.uint8)
+    mask[17:23, 17:23, 17:23] = 1
+    return (_write(image, tmp_path / "img.nii.gz", (1.0, 1.0, 1.0)), _write(mask, tmp_path / "mask.nii.gz", (1.0, 1.0, 1.0)),
+            image, mask)
+
+
+@pytest.fixture
+def us_pair(tmp_path):
+    image = np.random.default_rng(0).integers(0, 255, (300, 300)).astype(np.uint8)
+    mask = np.zeros((300, 300), np.uint8)
+    mask[120:180, 120:180] = 1
+    return (_write(image, tmp_path / "us.nii.gz", (0.1, 0.1)), _write(mask, tmp_path / "us_mask.nii.gz", (0.1, 0.1)),
+            image, mask)
+
+
+def _codes(problems):
+    return [p.code for p in problems]
+
+
+def _one(problems, code):
+    assert _codes(problems) == [code], [str(p) for p in problems]
+    problem = problems[0]
+    assert problem.patient_id == "P7" and "P7" in str(problem)
+    return problem
+
+
+def test_valid_pairs_have_no_problem(mri_pair, us_pair):
+    assert check_image_pair("P7", mri_pair[0], mri_pair[1], "mri") == []
+    assert check_image_pair("P7", us_pair[0], us_pair[1], "us") == []
+    assert check_image_pair("P7", us_pair[0], None, "us") == []  # no mask given: image only
+
+
+def test_single_slice_3d_us_is_accepted(tmp_path):
+    image = np.zeros((1, 300, 300), np.uint8)
+    mask = np.zeros((1, 300, 300), np.uint8)
+    mask[0, 120:180, 120:180] = 1
+    img = _write(image, tmp_path / "u.nii.gz", (0.1, 0.1, 1.0))
+    msk = _write(mask, tmp_path / "m.nii.gz", (0.1, 0.1, 1.0))
+    assert check_image_pair("P7", img, msk, "us") == []
+
+
+def test_missing_files(tmp_path, mri_pair):
+    problem = _one(check_image_pair("P7", tmp_path / "nope.nii.gz", None, "mri"), "missing_file")
+    assert "nope.nii.gz" in problem.file
+    problem = _one(check_image_pair("P7", mri_pair[0], tmp_path / "nomask.nii.gz", "mri"), "missing_file")
+    assert "nomask" in problem.file and "mask" in problem.message
+    _one(check_image_pair("P7", None, None, "mri"), "missing_file")
+
+
+def test_unreadable_file(tmp_path, mri_pair):
+    bad = tmp_path / "bad.nii.gz"
+    bad.write_bytes(b"\x1f\x8b\x08\x00 this is not an image")
+    problem = _one(check_image_pair("P7", bad, mri_pair[1], "mri"), "unreadable")
+    assert problem.file == str(bad)
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"shape": (40, 40, 39)}, ["size differs", "mask (39, 40, 40)"]),
+        ({"spacing": (1.0, 1.0, 1.5)}, ["spacing differs", "(1, 1, 1.5)"]),
+        ({"origin": (0.0, 5.0, 0.0)}, ["origin differs", "(0, 5, 0)"]),
+        ({"direction": (-1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0)}, ["direction differs", "-1"]),
+    ],
+)
+def test_geometry_mismatch(tmp_path, mri_pair, change, words):
+    mask = np.zeros(change.get("shape", (40, 40, 40)), np.uint8)
+    mask[17:23, 17:23, 17:23] = 1
+    path = _write(mask, tmp_path / "m2.nii.gz", change.get("spacing", (1.0, 1.0, 1.0)), change.get("origin"),
+                  change.get("direction"))
+    problem = _one(check_image_pair("P7", mri_pair[0], path, "mri"), "geometry")
+    for word in words:
+        assert word in problem.message
+    assert problem.file == str(path)
+
+
+def test_empty_mask(tmp_path, mri_pair):
+    path = _write(np.zeros((40, 40, 40), np.uint8), tmp_path / "empty.nii.gz", (1.0, 1.0, 1.0))
+    assert "empty" in _one(check_image_pair("P7", mri_pair[0], path, "mri"), "empty_mask").message
+
+
+def test_multi_label_mask(tmp_path, mri_pair):
+    mask = mri_pair[3].copy()
+    mask[18:20, 18:20, 18:20] = 2
+    path = _write(mask, tmp_path / "multi.nii.gz", (1.0, 1.0, 1.0))
+    assert "[1, 2]" in _one(check_image_pair("P7", mri_pair[0], path, "mri"), "multi_label").message
+    assert check_image_pair("P7", mri_pair[0], path, "mri", label=1) == []
+    assert "label 3" in _one(check_image_pair("P7", mri_pair[0], path, "mri", label=3), "empty_mask").message
+
+
+def test_float_mask_values(tmp_path, mri_pair):
+    mask = mri_pair[3].astype(np.float32) * 0.5
+    path = _write(mask, tmp_path / "prob.nii.gz", (1.0, 1.0, 1.0))
+    _one(check_image_pair("P7", mri_pair[0], path, "mri"), "mask_values")
+
+
+def test_lesion_too_close_to_the_border(tmp_path, mri_pair, us_pair):
+    mask = np.zeros((40, 40, 40), np.uint8)
+    mask[2:8, 17:23, 17:23] = 1  # numpy axis 0 is z: 2 mm of room below, along z
+    path = _write(mask, tmp_path / "edge.nii.gz", (1.0, 1.0, 1.0))
+    problem = _one(check_image_pair("P7", mri_pair[0], path, "mri"), "ring_room")
+    assert "z low 2.00 mm" in problem.message and "10 mm" in problem.message
+    assert check_image_pair("P7", mri_pair[0], path, "mri", ring_mm=2.0) == []
+    # 2D: a lesion touching the lateral border.
+    mask2 = np.zeros((300, 300), np.uint8)
+    mask2[120:180, 250:300] = 1
+    path2 = _write(mask2, tmp_path / "edge2.nii.gz", (0.1, 0.1))
+    problem = _one(check_image_pair("P7", us_pair[0], path2, "us"), "ring_room")
+    assert "x high 0.00 mm" in problem.message
+    # Physical units: 60 px of room at 0.1 mm is 6 mm, too little; per axis.
+    mask3 = np.zeros((300, 300), np.uint8)
+    mask3[140:160, 60:100] = 1
+    path3 = _write(mask3, tmp_path / "edge3.nii.gz", (0.1, 0.1))
+    assert "x low 6.00 mm" in _one(check_image_pair("P7", us_pair[0], path3, "us"), "ring_room").message
+
+
+def test_dimension_per_modality(tmp_path, mri_pair, us_pair):
+    problem = _one(check_image_pair("P7", mri_pair[0], None, "us"), "dimension")
+    assert "US image must be 2D" in problem.message
+    problem = _one(check_image_pair("P7", us_pair[0], None, "mri"), "dimension")
+    assert "MRI image must be a 3D volume" in problem.message
+
+
+def test_real_fixture(fixture_paths):
+    # The PyRadiomics lesion lies 9.96 mm from the high-x border: too close for 10 mm.
+    problems = check_image_pair("P7", fixture_paths["image"], fixture_paths["label"], "mri")
+    assert _codes(problems) == ["ring_room"] and "x high 9.96 mm" in problems[0].message
+    assert check_image_pair("P7", fixture_paths["image"], fixture_paths["label"], "mri", ring_mm=5.0) == []
+
+
+def test_every_code_is_exercised():
+    # Guard: a new code must come with a test above.
+    assert set(CODES) == {"missing_file", "unreadable", "dimension", "geometry", "mask_values", "empty_mask",
+                          "multi_label", "ring_room"}
