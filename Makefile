@@ -1,6 +1,8 @@
 # radsurv: the two README commands (`make paper`, `make test`) and the stage targets.
 # Every target creates the virtual environment itself from requirements.lock.
 SHELL := /bin/bash
+# Text files are UTF-8 whatever the locale of the machine.
+export PYTHONUTF8 := 1
 PYTHON ?= python3.11
 VENV ?= .venv
 PROFILE ?= paper

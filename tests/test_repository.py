@@ -12,7 +12,7 @@ from radsurv.pipeline.stages import STAGES
 
 
 def test_readme_starts_with_exactly_two_commands(root):
-    text = (root / "README.md").read_text()
+    text = (root / "README.md").read_text(encoding="utf-8")
     first_block = re.search(r"```bash\n(.*?)```", text, re.S).group(1)
     commands = [line.split("#")[0].strip() for line in first_block.splitlines() if line.split("#")[0].strip()]
     assert commands == ["make paper", "make test"]
@@ -21,18 +21,18 @@ def test_readme_starts_with_exactly_two_commands(root):
 
 
 def test_ci_runs_the_readme_test_command(root):
-    ci = (root / ".ci/run").read_text()
+    ci = (root / ".ci/run").read_text(encoding="utf-8")
     assert re.search(r"^make test\b", ci, re.M)
-    makefile = (root / "Makefile").read_text()
+    makefile = (root / "Makefile").read_text(encoding="utf-8")
     # `make test` installs the environment itself before running pytest.
     assert re.search(r"^test: \$\(STAMP\)", makefile, re.M)
     assert "-r requirements.lock" in makefile
 
 
 def test_environment_yml_mirrors_the_lock(root):
-    lock = sorted(line.strip() for line in (root / "requirements.lock").read_text().splitlines()
+    lock = sorted(line.strip() for line in (root / "requirements.lock").read_text(encoding="utf-8").splitlines()
                   if line.strip() and not line.startswith("#"))
-    env = yaml.safe_load((root / "environment.yml").read_text())
+    env = yaml.safe_load((root / "environment.yml").read_text(encoding="utf-8"))
     deps = env["dependencies"]
     pip = next(d["pip"] for d in deps if isinstance(d, dict))
     assert sorted(pip) == lock
@@ -41,14 +41,14 @@ def test_environment_yml_mirrors_the_lock(root):
 
 
 def test_lock_pins_every_package_exactly(root):
-    for line in (root / "requirements.lock").read_text().splitlines():
+    for line in (root / "requirements.lock").read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
             assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[A-Za-z0-9_.+\-]+", line.strip()), line
 
 
 def test_notebooks_are_committed_without_outputs(root):
     for nb_path in sorted((root / "notebooks").glob("*.ipynb")):
-        nb = json.loads(nb_path.read_text())
+        nb = json.loads(nb_path.read_text(encoding="utf-8"))
         for cell in nb["cells"]:
             if cell["cell_type"] == "code":
                 assert not cell.get("outputs") and cell.get("execution_count") is None, nb_path.name
@@ -57,7 +57,7 @@ def test_notebooks_are_committed_without_outputs(root):
 
 
 def test_every_stage_has_its_notebook_and_listed_in_quarto(root):
-    quarto = yaml.safe_load((root / "_quarto.yml").read_text())
+    quarto = yaml.safe_load((root / "_quarto.yml").read_text(encoding="utf-8"))
     listed = {n["notebook"] for n in quarto["manuscript"]["notebooks"]}
     for stage in STAGES:
         assert (root / stage.notebook).is_file()

@@ -68,4 +68,4 @@ def test_failed_validation_leaves_build_untouched(user_project, capsys, monkeypa
     assert "row 3" in err and "unknown centre '99'" in err and "build/ is unchanged" in err
     after = sorted((p.relative_to(proj), p.stat().st_mtime_ns) for p in (proj / "build").rglob("*"))
     assert after == before
-    assert marker.read_text() == "previous result\n"
+    assert marker.read_text(encoding="utf-8") == "previous result\n"

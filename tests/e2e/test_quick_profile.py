@@ -44,7 +44,7 @@ def test_run_reports_renderer_and_paper(built):
     assert report.executed[0] == "00_cohort"
     assert report.renderer == "preview"
     assert report.paper == proj / "build/quick/paper/index.html" and report.paper.is_file()
-    timings = yaml.safe_load((proj / "build/quick/timings.json").read_text())
+    timings = yaml.safe_load((proj / "build/quick/timings.json").read_text(encoding="utf-8"))
     assert timings["stages"]["00_cohort"]["wall_s"] > 0
     assert timings["stages"]["00_cohort"]["peak_rss_mb"] > 10
 
@@ -66,7 +66,7 @@ def test_table1_rows_and_counts(built, quick_profile):
     assert len(pvals) == len(shown) - 2  # every characteristic but the header row and the blank repeats
     # No identifier in the table.
     cohort = pd.read_csv(proj / "build/quick/00_cohort/cohort.csv")
-    text = (proj / "build/quick/00_cohort/table1.md").read_text()
+    text = (proj / "build/quick/00_cohort/table1.md").read_text(encoding="utf-8")
     assert not any(pid in text for pid in cohort.patient_id)
 
 
@@ -87,7 +87,7 @@ def test_preview_shows_every_figure_table_and_number(built):
     assert "Figure 1" in html and "Figure 2" in html and "Table 1" in html
     assert 'id="fig-flow"' in html and 'id="fig-km-sets"' in html and 'id="tbl-baseline"' in html
     assert "Source: <code>notebooks/00_cohort.ipynb</code>" in html
-    var = yaml.safe_load((proj / "_variables.yml").read_text())
+    var = yaml.safe_load((proj / "_variables.yml").read_text(encoding="utf-8"))
     c = var["cohort"]
     for value in (c["n_total"], c["train"]["n"], c["n_events"], c["median_followup_months"], c["train"]["dfs_5y_ci"]):
         assert str(value) in html
@@ -122,7 +122,7 @@ def test_index_qmd_resolves_completely(built):
     assert check_manuscript(proj) == []
     # ...and a broken reference or variable is caught.
     qmd = proj / "index.qmd"
-    text = qmd.read_text()
+    text = qmd.read_text(encoding="utf-8")
     try:
         qmd.write_text(text + "\nSee @fig-missing and {{< var cohort.nope >}}.\n")
         problems = check_manuscript(proj)

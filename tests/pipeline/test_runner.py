@@ -55,7 +55,7 @@ def run(project: Path, **kw):
 
 def set_param(project: Path, section: str, value) -> None:
     path = project / "params" / "t.yml"
-    data = yaml.safe_load(path.read_text())
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data[section]["value"] = value
     path.write_text(yaml.safe_dump(data))
 
@@ -63,8 +63,8 @@ def set_param(project: Path, section: str, value) -> None:
 def test_staleness_is_by_content_and_flows_downstream(project):
     first = run(project)
     assert first.exit_code == 0 and sorted(first.executed) == ["a", "b", "c"]
-    assert (project / "build/t/b/b.txt").read_text() == "12"
-    timings = json.loads((project / "build/t/timings.json").read_text())["stages"]
+    assert (project / "build/t/b/b.txt").read_text(encoding="utf-8") == "12"
+    timings = json.loads((project / "build/t/timings.json").read_text(encoding="utf-8"))["stages"]
     assert set(timings) == {"a", "b", "c"} and all(v["wall_s"] > 0 for v in timings.values())
 
     again = run(project)
@@ -74,7 +74,7 @@ def test_staleness_is_by_content_and_flows_downstream(project):
     set_param(project, "sa", 5)
     r = run(project)
     assert r.executed == ["a", "b"]
-    assert (project / "build/t/b/b.txt").read_text() == "52"
+    assert (project / "build/t/b/b.txt").read_text(encoding="utf-8") == "52"
 
     # A parameter of b re-runs only b.
     set_param(project, "sb", 7)
@@ -84,7 +84,7 @@ def test_staleness_is_by_content_and_flows_downstream(project):
     nb = project / "notebooks/c.ipynb"
     nb.touch()
     assert run(project).executed == []
-    data = json.loads(nb.read_text())
+    data = json.loads(nb.read_text(encoding="utf-8"))
     data["cells"][2]["source"] = "(out / 'c.txt').write_text('changed')"
     nb.write_text(json.dumps(data))
     assert run(project).executed == ["c"]
@@ -97,7 +97,7 @@ def test_staleness_is_by_content_and_flows_downstream(project):
 
 def test_failure_names_notebook_and_cell_and_keeps_earlier_outputs(project):
     assert run(project).exit_code == 0
-    before = (project / "build/t/a/a.txt").read_text()
+    before = (project / "build/t/a/a.txt").read_text(encoding="utf-8")
     _notebook(project / "notebooks/b.ipynb", "raise ValueError('broken on purpose')")
     set_param(project, "sa", 9)  # a re-runs fine, then b fails
     r = run(project)
@@ -105,15 +105,15 @@ def test_failure_names_notebook_and_cell_and_keeps_earlier_outputs(project):
     f = r.failure
     assert f is not None and f.stage == "b" and f.notebook == "notebooks/b.ipynb" and f.cell == 3
     assert "ValueError: broken on purpose" in str(f) and "cell 3" in str(f)
-    assert (project / "build/t/a/a.txt").read_text() == "9" != before
+    assert (project / "build/t/a/a.txt").read_text(encoding="utf-8") == "9" != before
     # b's previous outputs are still in place; the failed attempt is kept apart.
-    assert (project / "build/t/b/b.txt").read_text() == "12"
+    assert (project / "build/t/b/b.txt").read_text(encoding="utf-8") == "12"
     assert (project / "build/t/b.partial/b.ipynb").exists()
     # Fix and resume: only b runs.
     _notebook(project / "notebooks/b.ipynb",
               "a = (Path(build_dir) / 'a' / 'a.txt').read_text()\n(out / 'b.txt').write_text(a + 'ok')")
     r = run(project)
-    assert r.executed == ["b"] and (project / "build/t/b/b.txt").read_text() == "9ok"
+    assert r.executed == ["b"] and (project / "build/t/b/b.txt").read_text(encoding="utf-8") == "9ok"
     assert not (project / "build/t/b.partial").exists()
 
 

@@ -59,7 +59,7 @@ def test_write_variables_sorted_and_as_given(tmp_path: Path) -> None:
     path = write_variables({"run": {"profile": "quick"}, "cohort": {"n_total": np.int64(480), "rate": "0.70",
                                                                      "km": {"dfs_60": "81.2%"}}},
                            tmp_path / "_variables.yml")
-    assert path.read_text() == (
+    assert path.read_text(encoding="utf-8") == (
         "cohort:\n  km:\n    dfs_60: 81.2%\n  n_total: 480\n  rate: '0.70'\n"
         "run:\n  profile: quick\n"
     )

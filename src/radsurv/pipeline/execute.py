@@ -172,6 +172,6 @@ def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path,
 
 def _update_timings(build_dir: Path, stage: str, record: dict) -> None:
     path = build_dir / "timings.json"
-    data = json.loads(path.read_text()) if path.exists() else {}
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     data.setdefault("stages", {})[stage] = record
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

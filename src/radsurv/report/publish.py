@@ -85,4 +85,4 @@ def publish_and_render(root: Path, build_dir: Path, profile: str, out_dir: Path,
 
 def last_render(out_dir: Path) -> dict | None:
     path = Path(out_dir) / ".rendered"
-    return json.loads(path.read_text()) if path.is_file() else None
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
