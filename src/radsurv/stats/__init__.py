@@ -2,42 +2,28 @@
 riskRegression, irr).
 
 Plain arrays in, plain results out. Each function is tested against R's output on
-public data (``tests/data/reference``).
+public data (``tests/data/reference``); the R call each one reproduces is named in
+its docstring.
 
-Names are resolved lazily so that importing one function does not import every
-dependency (lifelines, pingouin) of the others.
+Imported eagerly on purpose: several functions share their module's name
+(``td_auc``, ``icc``), and a lazy loader would hand out the module instead of the
+function once the submodule had been imported elsewhere.
 """
 
-from importlib import import_module
+from .calibration import calibration_table, risk_groups
+from .concordance import bootstrap_harrell_c, harrell_c, uno_c
+from .cox import CoxFit, fit_cox
+from .cutpoint import logrank_scores, optimal_cutpoint
+from .decision_curve import net_benefit
+from .delong import binary_at_time, delong_auc, delong_test
+from .icc import icc
+from .lasso_cox import lasso_cox_cv, lasso_cox_path
+from .survival_curves import kaplan_meier, logrank, median_survival
+from .td_auc import td_auc, td_auc_compare
 
-_EXPORTS = {
-    "harrell_c": "concordance",
-    "uno_c": "concordance",
-    "kaplan_meier": "survival_curves",
-    "logrank": "survival_curves",
-    "fit_cox": "cox",
-    "CoxFit": "cox",
-    "lasso_cox_cv": "lasso_cox",
-    "td_auc": "td_auc",
-    "td_auc_compare": "td_auc",
-    "delong_auc": "delong",
-    "delong_test": "delong",
-    "binary_at_time": "delong",
-    "optimal_cutpoint": "cutpoint",
-    "calibration_table": "calibration",
-    "net_benefit": "decision_curve",
-    "icc": "icc",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        module = import_module(f"{__name__}.{_EXPORTS[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__all__ = [
+    "CoxFit", "binary_at_time", "bootstrap_harrell_c", "calibration_table", "delong_auc", "delong_test",
+    "fit_cox", "harrell_c", "icc", "kaplan_meier", "lasso_cox_cv", "lasso_cox_path", "logrank",
+    "logrank_scores", "median_survival", "net_benefit", "optimal_cutpoint", "risk_groups", "td_auc",
+    "td_auc_compare", "uno_c",
+]

@@ -1,0 +1,100 @@
+"""Calibration table of predicted vs Kaplan-Meier observed risk at a fixed time.
+
+Groups of predicted risk (deciles by default) as
+``ceiling(n_groups * rank(p, ties.method = "first") / n)``; within each group the
+observed risk is 1 - S(t) from ``summary(survfit(Surv(time, event) ~ 1),
+times = t, extend = TRUE)``, with the 95% CI of S (conf.type "log", R's default,
+and "log-log") turned into a CI of 1 - S.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._checks import as_1d_float, check_survival, same_length
+from .survival_curves import kaplan_meier
+
+
+def risk_groups(predicted_risk, n_groups: int = 10) -> np.ndarray:
+    """Equal-size groups 1..n_groups by rank of the predicted risk.
+
+    ``ceiling(n_groups * rank(p, ties.method = "first") / n)``: ties are broken by
+    input order, so the groups always have (almost) equal sizes.
+    """
+    p = as_1d_float(predicted_risk, "predicted_risk")
+    if int(n_groups) != n_groups or n_groups < 1:
+        raise ValueError(f"n_groups: must be a positive integer, got {n_groups!r}")
+    if n_groups > p.size:
+        raise ValueError(f"n_groups: {n_groups} groups for only {p.size} subjects")
+    rank_first = np.empty(p.size)
+    rank_first[np.argsort(p, kind="stable")] = np.arange(1, p.size + 1)
+    # the small relative slack avoids ceil(10 * 69 / 690) = ceil(1.0000000000000002)
+    return np.ceil(n_groups * rank_first / p.size - 1e-12).astype(int)
+
+
+def calibration_table(time, event, predicted_risk, t: float, n_groups: int = 10, groups=None,
+                      conf_level: float = 0.95) -> pd.DataFrame:
+    """Predicted vs observed risk at time ``t`` by groups of predicted risk.
+
+    Parameters
+    ----------
+    time, event : array-like
+    predicted_risk : array-like
+        Predicted probability of an event by ``t`` (e.g. 1 - S(t | x) of a Cox model).
+    t : float
+        Horizon.
+    n_groups : int
+        Number of rank-based groups (ignored when ``groups`` is given).
+    groups : array-like, optional
+        Group labels (e.g. exported deciles); sorted unique labels give the rows.
+    conf_level : float
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: ``group, n, n_events_by_t, mean_predicted,
+        min_predicted, max_predicted, observed, km_std_err, observed_lower,
+        observed_upper, observed_lower_loglog, observed_upper_loglog``.
+        ``observed`` = 1 - KM S(t); ``km_std_err`` is the Greenwood SE of S(t);
+        the CI columns are 1 minus the CI of S (so lower <-> upper swap).
+    """
+    tt, e, o = check_survival(time, event, require_events=False, predicted_risk=predicted_risk)
+    p = o["predicted_risk"]
+    if (p < 0).any() or (p > 1).any():
+        raise ValueError("predicted_risk: must be probabilities in [0, 1]")
+    t = float(as_1d_float([t], "t")[0])
+    if t <= 0:
+        raise ValueError(f"t: must be a positive time, got {t!r}")
+    if groups is None:
+        g = risk_groups(p, n_groups)
+    else:
+        g = np.asarray(groups)
+        if g.ndim != 1:
+            raise ValueError(f"groups: expected a 1-D array, got shape {g.shape}")
+        same_length(time=tt, groups=g)
+        if pd.isna(pd.Series(g)).any():
+            raise ValueError("groups: contains missing values")
+
+    rows = []
+    for lev in np.unique(g):
+        m = g == lev
+        km_log = kaplan_meier(tt[m], e[m], [t], conf_type="log", conf_level=conf_level, extend=True).iloc[0]
+        km_ll = kaplan_meier(tt[m], e[m], [t], conf_type="log-log", conf_level=conf_level, extend=True).iloc[0]
+        rows.append(
+            {
+                "group": lev,
+                "n": int(m.sum()),
+                "n_events_by_t": int(((tt <= t) & (e == 1) & m).sum()),
+                "mean_predicted": float(p[m].mean()),
+                "min_predicted": float(p[m].min()),
+                "max_predicted": float(p[m].max()),
+                "observed": 1 - km_log["survival"],
+                "km_std_err": km_log["se"],
+                "observed_lower": 1 - km_log["upper"],
+                "observed_upper": 1 - km_log["lower"],
+                "observed_lower_loglog": 1 - km_ll["upper"],
+                "observed_upper_loglog": 1 - km_ll["lower"],
+            }
+        )
+    return pd.DataFrame(rows)
