@@ -11,7 +11,9 @@ It writes, under the stage's output folder:
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -35,6 +37,14 @@ MONTHS_PER_DAY = 12 / 365.25
 class ManifestSource:
     path: Path
     simulated: bool
+
+
+def record_step(out_dir: Path, step: str, seconds: float) -> None:
+    """Time of one step inside a stage; the runner copies these into ``timings.json``."""
+    path = Path(out_dir) / "steps.json"
+    steps = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    steps[step] = round(seconds, 2)
+    path.write_text(json.dumps(steps, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _n_jobs(profile: Mapping[str, Any]) -> int:
@@ -92,7 +102,9 @@ def prepare_manifest(profile: Mapping[str, Any], out_dir: Path) -> ManifestSourc
         twin = simulate_cohort(cohort["twin"], int(profile["seed"]))
         manifest, truth = twin.manifest, twin.truth
         if (profile.get("imaging") or {}).get("enabled", True):
+            t0 = time.perf_counter()
             manifest, truth = write_twin_images(profile, twin, out_dir)
+            record_step(out_dir, "twin images and development sets", time.perf_counter() - t0)
         path = out_dir / "manifest.csv"
         manifest.to_csv(path, index=False, lineterminator="\n")
         truth.to_parquet(out_dir / "truth.parquet", index=False)

@@ -94,7 +94,7 @@ def _failing_cell(executed: Path) -> int | None:
 
 
 def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path, inputs_digest: str,
-                  log_output: bool = False) -> dict:
+                  log_output: bool = False, progress: bool = True) -> dict:
     """Run ``stage``'s notebook into ``build_dir/<stage>`` and return its timing record.
 
     Parameters
@@ -108,6 +108,8 @@ def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path,
         ``build/<profile>``.
     inputs_digest : str
         Digest of the stage's inputs, written to the stamp that downstream stages depend on.
+    progress : bool
+        Show papermill's progress bar over the notebook's cells.
 
     Raises
     ------
@@ -141,7 +143,7 @@ def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path,
         with PeakMemory() as mem:
             pm.execute_notebook(
                 str(root / stage.notebook), str(executed), parameters=params, cwd=str(root),
-                kernel_name="python3", progress_bar=False, log_output=log_output,
+                kernel_name="python3", progress_bar=progress, log_output=log_output,
                 stdout_file=None, stderr_file=None,
             )
     except PapermillExecutionError as exc:
@@ -155,6 +157,9 @@ def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path,
         handler.close()
     wall = time.perf_counter() - t0
     record = {"wall_s": round(wall, 2), "peak_rss_mb": round(mem.peak_mb, 1)}
+    steps = partial / "steps.json"
+    if steps.is_file():
+        record["steps_s"] = json.loads(steps.read_text(encoding="utf-8"))
     (partial / STAMP).write_text(json.dumps({"stage": stage.name, "inputs": inputs_digest}, indent=1) + "\n")
     # Swap in the new outputs only now that the stage succeeded.
     if final.exists():
