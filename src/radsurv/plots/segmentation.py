@@ -1,0 +1,129 @@
+"""Segmentation overlays: image with true, reader, U-Net and baseline contours."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import SimpleITK as sitk
+from matplotlib.lines import Line2D
+
+from .style import apply_style, plt, save_figure
+
+#: Contour styles (colour-blind-safe on grey; truth and reader as in the image figures).
+CONTOURS = {
+    "true": {"label": "Truth", "color": "#00E676", "linestyle": "solid"},
+    "reader": {"label": "Reader", "color": "#FFD600", "linestyle": "dashed"},
+    "unet": {"label": "U-Net", "color": "#56B4E9", "linestyle": "solid"},
+    "baseline": {"label": "Baseline", "color": "#D55E00", "linestyle": "dotted"},
+}
+
+
+def _image(value: Any) -> sitk.Image | None:
+    if value is None or isinstance(value, sitk.Image):
+        return value
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    from ..imaging.io import read_image
+
+    return read_image(Path(value))
+
+
+def _plane(image: sitk.Image, masks: Mapping[str, sitk.Image | None]) -> tuple[np.ndarray, dict, tuple[float, float]]:
+    """The 2D plane to draw (the US image; the MRI axial slice with the largest lesion
+    area of the first available mask) and the pixel size (x, y) in mm."""
+    arr = sitk.GetArrayFromImage(image).astype(np.float32)
+    marr = {k: (sitk.GetArrayFromImage(m) != 0 if m is not None else None) for k, m in masks.items()}
+    if arr.ndim == 3 and arr.shape[0] == 1:
+        arr = arr[0]
+        marr = {k: (v[0] if v is not None else None) for k, v in marr.items()}
+    elif arr.ndim == 3:
+        ref = next((v for k in ("true", "reader", "unet", "baseline") if (v := marr.get(k)) is not None and v.any()), None)
+        z = int(np.argmax(ref.sum(axis=(1, 2)))) if ref is not None else arr.shape[0] // 2
+        arr = arr[z]
+        marr = {k: (v[z] if v is not None else None) for k, v in marr.items()}
+    sx, sy = image.GetSpacing()[:2]
+    return arr, marr, (sx, sy)
+
+
+def _crop(arr: np.ndarray, masks: dict, spacing: tuple[float, float], margin_mm: float):
+    """Bounding box of all masks plus ``margin_mm`` on each side (whole image if no mask)."""
+    union = np.zeros(arr.shape, dtype=bool)
+    for m in masks.values():
+        if m is not None:
+            union |= m
+    if not union.any():
+        return (slice(None), slice(None))
+    ys, xs = np.nonzero(union)
+    my, mx = int(round(margin_mm / spacing[1])), int(round(margin_mm / spacing[0]))
+    return (slice(max(0, ys.min() - my), ys.max() + my + 1), slice(max(0, xs.min() - mx), xs.max() + mx + 1))
+
+
+def overlay_figure(
+    examples: Sequence[Mapping[str, Any]],
+    path: str | Path,
+    margin_mm: float = 12.0,
+    columns: int | None = None,
+) -> Path:
+    """Example segmentations: each panel an image with the available contours.
+
+    Parameters
+    ----------
+    examples
+        One mapping per panel: ``image`` (SimpleITK image or path) and any of
+        ``true``, ``reader``, ``unet``, ``baseline`` (masks or paths, same geometry),
+        plus an optional ``title`` (e.g. "US, external test, Dice 0.86"). Never put
+        patient identifiers in titles: panels are numbered "Case k" by default.
+    path
+        PNG to write.
+    margin_mm
+        Tissue shown around the lesion, mm (the panels are cropped to the masks).
+    columns
+        Panels per row (default: up to 4).
+
+    Returns
+    -------
+    Path
+        The written figure.
+    """
+    apply_style()
+    n = len(examples)
+    if n == 0:
+        raise ValueError("overlay_figure needs at least one example")
+    ncol = columns or min(4, n)
+    nrow = int(np.ceil(n / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.6 * ncol, 2.6 * nrow + 0.4), squeeze=False)
+    used = set()
+    for k, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if k >= n:
+            continue
+        ex = examples[k]
+        image = _image(ex["image"])
+        masks = {key: _image(ex.get(key)) for key in CONTOURS}
+        arr, marr, (sx, sy) = _plane(image, masks)
+        box = _crop(arr, marr, (sx, sy), margin_mm)
+        view = arr[box]
+        lo, hi = np.percentile(view, [1, 99])
+        h, w = view.shape
+        # Physical aspect: extent in mm, so anisotropic pixels are drawn true to size.
+        extent = (0, w * sx, h * sy, 0)
+        ax.imshow(view, cmap="gray", vmin=lo, vmax=hi, extent=extent, interpolation="nearest")
+        for key, style in CONTOURS.items():
+            m = marr.get(key)
+            if m is None or not m[box].any():
+                continue
+            ys = (np.arange(h) + 0.5) * sy
+            xs = (np.arange(w) + 0.5) * sx
+            ax.contour(xs, ys, m[box].astype(float), levels=[0.5], colors=style["color"], linewidths=1.1,
+                       linestyles=style["linestyle"])
+            used.add(key)
+        ax.set_title(ex.get("title") or f"Case {k + 1}")
+        # A 10 mm scale bar instead of axes.
+        ax.plot([w * sx * 0.05, w * sx * 0.05 + 10], [h * sy * 0.93] * 2, color="white", lw=2)
+    handles = [Line2D([], [], color=s["color"], linestyle=s["linestyle"], label=s["label"]) for k, s in CONTOURS.items() if k in used]
+    if handles:
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return save_figure(fig, path)

@@ -1,0 +1,250 @@
+"""Segmentation agreement: Dice, 95 % Hausdorff distance (mm), volume differences, tables.
+
+Conventions
+-----------
+* Masks are compared on the same voxel grid (same size, spacing, origin, direction);
+  a mismatch raises rather than being silently resampled.
+* Both masks empty: Dice 1, HD95 0. One empty: Dice 0, HD95 NaN (a distance to
+  nothing is undefined; summaries report how many cases had it).
+* HD95 is symmetric: the larger of the two directed 95th percentiles of the distances
+  from the surface voxels of one mask to the surface of the other, in mm with the
+  physical spacing of each axis (MONAI's definition; :func:`hausdorff95_sitk` computes
+  the same with SimpleITK distance maps and the tests check the two agree).
+* "Volume" is an area in mm^2 for 2D images (US) and a volume in mm^3 for 3D (MRI).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import SimpleITK as sitk
+from scipy import ndimage
+
+from radsurv.segment._common import ImageLike, as_image, same_geometry, spacing_numpy
+
+
+def _pair(pred: ImageLike, true: ImageLike) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
+    p, t = as_image(pred), as_image(true)
+    if not same_geometry(p, t):
+        raise ValueError(
+            f"masks differ in geometry: size {p.GetSize()} vs {t.GetSize()}, spacing {p.GetSpacing()} vs {t.GetSpacing()}"
+        )
+    return sitk.GetArrayFromImage(p) != 0, sitk.GetArrayFromImage(t) != 0, spacing_numpy(t)
+
+
+def dice(pred: ImageLike, true: ImageLike) -> float:
+    """Dice similarity coefficient 2|P∩T| / (|P| + |T|).
+
+    Parameters
+    ----------
+    pred, true
+        Binary masks (images or paths) on the same grid.
+
+    Returns
+    -------
+    float
+        In [0, 1]; 1 when both are empty.
+    """
+    p, t, _ = _pair(pred, true)
+    denom = p.sum() + t.sum()
+    return 1.0 if denom == 0 else float(2.0 * np.logical_and(p, t).sum() / denom)
+
+
+def hausdorff95(pred: ImageLike, true: ImageLike) -> float:
+    """Symmetric 95 % Hausdorff distance in mm, with MONAI's ``compute_hausdorff_distance``.
+
+    Parameters
+    ----------
+    pred, true
+        Binary masks (images or paths) on the same grid; the spacing of ``true`` is used.
+
+    Returns
+    -------
+    float
+        mm; 0 if both are empty, NaN if exactly one is.
+    """
+    p, t, spacing = _pair(pred, true)
+    if not p.any() and not t.any():
+        return 0.0
+    if not p.any() or not t.any():
+        return float("nan")
+    import torch
+    from monai.metrics import compute_hausdorff_distance
+
+    # MONAI wants one-hot (B, C, spatial...) and the spacing in the array's axis order.
+    yp = torch.from_numpy(np.stack([~p, p])[None].astype(np.float32))
+    yt = torch.from_numpy(np.stack([~t, t])[None].astype(np.float32))
+    with warnings.catch_warnings():
+        # MONAI 1.6 warns about its own internal use of a deprecated argument.
+        warnings.simplefilter("ignore", FutureWarning)
+        hd = compute_hausdorff_distance(yp, yt, include_background=False, percentile=95, spacing=list(spacing))
+    return float(hd.reshape(-1)[0])
+
+
+def _surface(arr: np.ndarray) -> np.ndarray:
+    # Surface = voxels of the mask with a face-neighbour outside it (the image outside
+    # counts as background), the same edge definition MONAI uses.
+    return arr & ~ndimage.binary_erosion(arr, border_value=0)
+
+
+def hausdorff95_sitk(pred: ImageLike, true: ImageLike) -> float:
+    """The same symmetric HD95 computed with SimpleITK's Maurer distance map (a cross-check).
+
+    Parameters
+    ----------
+    pred, true
+        Binary masks on the same grid.
+
+    Returns
+    -------
+    float
+        mm; 0 if both are empty, NaN if exactly one is.
+    """
+    p, t, _ = _pair(pred, true)
+    if not p.any() and not t.any():
+        return 0.0
+    if not p.any() or not t.any():
+        return float("nan")
+    ref = as_image(true)
+    sp, st = _surface(p), _surface(t)
+
+    def directed(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        img = sitk.GetImageFromArray(dst.astype(np.uint8))
+        img.CopyInformation(ref)
+        # Unsigned Euclidean distance (mm, physical spacing) to the nearest surface voxel of dst.
+        dmap = sitk.SignedMaurerDistanceMap(img, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)
+        return np.abs(sitk.GetArrayFromImage(dmap))[src]
+
+    return float(max(np.percentile(directed(sp, st), 95), np.percentile(directed(st, sp), 95)))
+
+
+def volume(mask: ImageLike) -> float:
+    """Lesion size in mm^d (area in mm^2 for 2D, volume in mm^3 for 3D)."""
+    img = as_image(mask)
+    return float((sitk.GetArrayViewFromImage(img) != 0).sum() * np.prod(img.GetSpacing()))
+
+
+def case_metrics(pred: ImageLike, true: ImageLike) -> dict[str, float]:
+    """All agreement measures of one case.
+
+    Parameters
+    ----------
+    pred, true
+        Binary masks on the same grid.
+
+    Returns
+    -------
+    dict
+        ``dice``, ``hd95_mm``, ``volume_true``, ``volume_pred`` (mm^d),
+        ``abs_volume_diff`` = |Vp - Vt| (mm^d) and ``rel_volume_diff`` = (Vp - Vt) / Vt
+        (signed, a fraction; NaN when the true mask is empty).
+    """
+    p, t = as_image(pred), as_image(true)
+    vp, vt = volume(p), volume(t)
+    return {
+        "dice": dice(p, t),
+        "hd95_mm": hausdorff95(p, t),
+        "volume_true": vt,
+        "volume_pred": vp,
+        "abs_volume_diff": abs(vp - vt),
+        "rel_volume_diff": (vp - vt) / vt if vt > 0 else float("nan"),
+    }
+
+
+def evaluate(
+    pred_masks: Sequence[ImageLike | None],
+    true_masks: Sequence[ImageLike],
+    case_ids: Sequence[str] | None = None,
+    **columns,
+) -> pd.DataFrame:
+    """Per-case agreement table.
+
+    Parameters
+    ----------
+    pred_masks
+        Predicted masks (images or paths); ``None`` for a case without a prediction
+        (scored as an empty mask: Dice 0).
+    true_masks
+        Reference masks, same order and grid.
+    case_ids
+        Case identifiers (default ``0..n-1``).
+    **columns
+        Constant columns to add, e.g. ``method="unet", set="internal"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per case: ``case_id``, the ``columns``, then the measures of
+        :func:`case_metrics`.
+    """
+    pred_masks, true_masks = list(pred_masks), list(true_masks)
+    if len(pred_masks) != len(true_masks):
+        raise ValueError(f"{len(pred_masks)} predictions but {len(true_masks)} reference masks")
+    ids = list(case_ids) if case_ids is not None else list(range(len(true_masks)))
+    rows = []
+    for cid, pred, true in zip(ids, pred_masks, true_masks):
+        t = as_image(true)
+        if pred is None:
+            pred = sitk.Image(t.GetSize(), sitk.sitkUInt8)
+            pred.CopyInformation(t)
+        rows.append({"case_id": cid, **columns, **case_metrics(pred, t)})
+    return pd.DataFrame(rows)
+
+
+def summary_table(
+    df: pd.DataFrame,
+    by: Iterable[str] = ("method", "set"),
+    metrics: Iterable[str] = ("dice", "hd95_mm", "rel_volume_diff"),
+    stat: str = "median_iqr",
+    digits: int = 2,
+) -> pd.DataFrame:
+    """Summary of :func:`evaluate` tables by group, as formatted strings.
+
+    Parameters
+    ----------
+    df
+        Per-case table (several methods / sets concatenated).
+    by
+        Grouping columns.
+    metrics
+        Measures to summarise.
+    stat
+        ``"median_iqr"``: "median [Q1, Q3]" (segmentation measures are skewed by the
+        few failures, so this is the default); ``"mean_sd"``: "mean ± SD".
+    digits
+        Decimals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: the ``by`` columns, ``n`` (cases), one column per measure,
+        and ``n_hd95_undefined`` (cases whose HD95 is NaN: one mask empty) when any.
+    """
+    by = list(by)
+    rows = []
+    for key, g in df.groupby(by, sort=False, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(by, key))
+        row["n"] = len(g)
+        for m in metrics:
+            x = g[m].astype(float).dropna().to_numpy()
+            if x.size == 0:
+                row[m] = "NA"
+            elif stat == "median_iqr":
+                q1, med, q3 = np.percentile(x, [25, 50, 75])
+                row[m] = f"{med:.{digits}f} [{q1:.{digits}f}, {q3:.{digits}f}]"
+            elif stat == "mean_sd":
+                sd = x.std(ddof=1) if x.size > 1 else 0.0
+                row[m] = f"{x.mean():.{digits}f} ± {sd:.{digits}f}"
+            else:
+                raise ValueError(f"stat must be 'median_iqr' or 'mean_sd', got {stat!r}")
+        if "hd95_mm" in g and g["hd95_mm"].isna().any():
+            row["n_hd95_undefined"] = int(g["hd95_mm"].isna().sum())
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    if "n_hd95_undefined" in out:
+        out["n_hd95_undefined"] = out["n_hd95_undefined"].fillna(0).astype(int)
+    return out
