@@ -41,12 +41,14 @@ def _sha(path: Path) -> str:
 
 def test_run_reports_renderer_and_paper(built):
     proj, report = built
-    assert report.executed[0] == "00_cohort"
+    assert report.executed[:2] == ["00_cohort", "01_segmentation"]
     assert report.renderer == "preview"
     assert report.paper == proj / "build/quick/paper/index.html" and report.paper.is_file()
     timings = yaml.safe_load((proj / "build/quick/timings.json").read_text(encoding="utf-8"))
-    assert timings["stages"]["00_cohort"]["wall_s"] > 0
-    assert timings["stages"]["00_cohort"]["peak_rss_mb"] > 10
+    for stage in report.executed:
+        assert timings["stages"][stage]["wall_s"] > 0
+        assert timings["stages"][stage]["peak_rss_mb"] > 10
+        assert timings["stages"][stage]["steps_s"]
 
 
 def test_table1_rows_and_counts(built, quick_profile):
@@ -86,13 +88,41 @@ def test_preview_shows_every_figure_table_and_number(built):
     assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) >= 2
     assert "Figure 1" in html and "Figure 2" in html and "Table 1" in html
     assert 'id="fig-flow"' in html and 'id="fig-km-sets"' in html and 'id="tbl-baseline"' in html
+    assert 'id="fig-segmentation"' in html and 'id="tbl-segmentation"' in html
     assert "Source: <code>notebooks/00_cohort.ipynb</code>" in html
+    assert "Source: <code>notebooks/01_segmentation.ipynb</code>" in html
     var = yaml.safe_load((proj / "_variables.yml").read_text(encoding="utf-8"))
     c = var["cohort"]
     for value in (c["n_total"], c["train"]["n"], c["n_events"], c["median_followup_months"], c["train"]["dfs_5y_ci"]):
         assert str(value) in html
     assert "simulated digital twin" in html
     assert "Lambin" in html  # citations resolved into a bibliography
+
+
+def test_segmentation_covers_every_patient_and_flags_failures(built):
+    """Every patient has an analysis mask per modality, each failed automatic mask is
+    named with its reason and replaced by the reader's (policy `reader`), and on the
+    easy modality the U-Net beats the classical segmenter on the external set."""
+    proj, _ = built
+    cohort = pd.read_csv(proj / "build/quick/00_cohort/cohort.csv")
+    seg = pd.read_csv(proj / "build/quick/01_segmentation/segmentation.csv")
+    for modality in ("us", "mri"):
+        rows = seg[seg.modality == modality]
+        assert sorted(rows.patient_id) == sorted(cohort.patient_id)
+        failed = rows[rows.flag != "ok"]
+        assert (failed.source == "reader").all() and failed.reason.str.contains("replaced by the reader").all()
+        assert (rows[rows.flag == "ok"].source == "auto").all()
+        assert all((proj / "build/quick/01_segmentation" / m).is_file() for m in rows["mask"])
+    metrics = pd.read_csv(proj / "build/quick/01_segmentation/metrics.csv")
+    assert {"dice", "hd95_mm"} <= set(metrics.columns)
+    var = yaml.safe_load((proj / "build/quick/01_segmentation/variables.yml").read_text(encoding="utf-8"))
+    us = var["segmentation"]["us"]
+    assert float(us["unet"]["dice_external"]) > 0.8
+    assert float(us["unet"]["dice_external"]) > float(us["baseline"]["dice_external"])
+    assert us["n_fallback"] == int((seg[seg.modality == "us"].flag != "ok").sum())
+    # No identifier in the table or the figure's source table.
+    text = (proj / "build/quick/01_segmentation/seg_table.md").read_text(encoding="utf-8")
+    assert not any(pid in text for pid in cohort.patient_id)
 
 
 def test_second_run_does_nothing_and_is_fast(built):

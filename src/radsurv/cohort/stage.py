@@ -200,6 +200,13 @@ def write_cohort_artefacts(profile: Mapping[str, Any], loaded: LoadedCohort, sou
     cohort = profile["cohort"]
     data = loaded.data
     data.to_csv(out_dir / "cohort.csv", index=False, lineterminator="\n")
+    # Later stages resolve the image paths of cohort.csv against the manifest's folder.
+    # The twin's manifest lies in this stage's folder, which is renamed when the stage
+    # finishes: record it relative to the folder; a user's manifest by its absolute path.
+    mdir = Path(source.path).resolve().parent
+    rel = os.path.relpath(mdir, out_dir.resolve()) if mdir == out_dir.resolve() else str(mdir)
+    (out_dir / "source.json").write_text(json.dumps({"manifest_dir": rel, "simulated": source.simulated},
+                                                    indent=1) + "\n", encoding="utf-8")
     loaded.excluded.to_csv(out_dir / "excluded.csv", index=False, lineterminator="\n")
 
     spec = ManifestSpec.from_profile(profile)

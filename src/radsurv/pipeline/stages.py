@@ -30,6 +30,7 @@ class Stage:
 
 STAGES: tuple[Stage, ...] = (
     Stage("00_cohort", "notebooks/00_cohort.ipynb", ("cohort", "imaging")),
+    Stage("01_segmentation", "notebooks/01_segmentation.ipynb", ("segmentation",), upstream=("00_cohort",)),
 )
 
 STAGE_BY_NAME = {s.name: s for s in STAGES}

@@ -1,0 +1,171 @@
+"""Tests for radsurv.features.extract: equality with PyRadiomics, 2-D shape, cache,
+parallel back-ends, failures and the wide matrix."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import SimpleITK as sitk
+
+from radsurv.features.extract import (
+    Case,
+    ExtractionError,
+    SharedFilterExtractor,
+    extract_patients,
+    make_extractor,
+    wide_matrix,
+)
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _feature_synthetic import textured_case  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+MRI_PARAMS = ROOT / "params" / "radiomics_mri.yaml"
+US_PARAMS = ROOT / "params" / "radiomics_us.yaml"
+
+
+def _largest_relative_difference(ours: dict, reference: dict) -> float:
+    """Largest |a - b| / |b| over features (keys must match)."""
+    assert set(ours) == set(reference)
+    return max(abs(ours[k] - reference[k]) / max(abs(reference[k]), 1e-12) for k in reference)
+
+
+def _execute(params, image, mask) -> dict:
+    """PyRadiomics' own per-(image, mask) extraction, as floats."""
+    values = make_extractor(params).execute(image, mask)
+    return {k: float(v) for k, v in values.items() if not k.startswith("diagnostics")}
+
+
+@pytest.mark.parametrize(
+    "params,size,spacing,radius",
+    [
+        (MRI_PARAMS, (40, 40, 16), (0.7, 0.7, 2.0), 5.0),  # 3D, resampled to 1 mm
+        (US_PARAMS, (90, 90), (0.1, 0.1), 2.5),  # 2D, whole-image filters shared
+    ],
+    ids=["mri3d", "us2d"],
+)
+def test_shared_filters_equal_pyradiomics_execute(params, size, spacing, radius):
+    image, masks = textured_case(size, spacing, radius, seed=3)
+    chosen = {key: masks[key] for key in [("intra", "true"), ("peri", "reader")]}
+    extractor = SharedFilterExtractor(params)
+    results, errors = extractor.extract(image, chosen)
+    assert not errors
+    names = set()
+    for key, mask in chosen.items():
+        reference = _execute(params, image, mask)
+        assert _largest_relative_difference(results[key], reference) < 1e-6
+        names |= set(reference)
+    # LoG and wavelet images were really enabled and compared
+    assert any(n.startswith("log-sigma-3-0-mm-3D_glcm_") for n in names)
+    assert any(n.startswith("wavelet-") and "_glszm_" in n for n in names)
+
+
+def test_masks_on_same_grid_are_filtered_once(monkeypatch):
+    image, masks = textured_case((90, 90), (0.1, 0.1), 2.5, seed=1)
+    extractor = SharedFilterExtractor(US_PARAMS)
+    calls = []
+    original = extractor._filtered_images
+    monkeypatch.setattr(extractor, "_filtered_images", lambda *a: calls.append(1) or original(*a))
+    results, errors = extractor.extract(image, masks)
+    assert not errors and len(results) == 4
+    assert len(calls) == 1  # no resampling: one processing grid for the 4 masks
+
+
+def test_us_2d_has_shape2d_and_no_3d_shape():
+    image, masks = textured_case((80, 80), (0.1, 0.1), 2.0, seed=2, dtype=np.uint8)
+    assert image.GetPixelID() == sitk.sitkUInt8  # 8-bit US, which the CLI cannot bin
+    results, errors = SharedFilterExtractor(US_PARAMS).extract(image, {("intra", "true"): masks[("intra", "true")]})
+    assert not errors
+    names = list(results[("intra", "true")])
+    assert any(n.startswith("original_shape2D_") for n in names)
+    assert "original_shape2D_MaximumDiameter" in names
+    assert not any(n.startswith("original_shape_") for n in names)
+
+
+def _us_cases(tmp_path: Path, n: int) -> list[Case]:
+    """Tiny US cases written as NIfTI files (paths, as a manifest would give)."""
+    cases = []
+    for i in range(n):
+        image, masks = textured_case((70, 70), (0.1, 0.1), 2.0, seed=10 + i)
+        folder = tmp_path / f"p{i}"
+        folder.mkdir()
+        sitk.WriteImage(image, str(folder / "image.nii.gz"))
+        paths = {}
+        for (region, source), mask in masks.items():
+            if source == "true":
+                continue
+            paths[(region, source)] = folder / f"{region}_{source}.nii.gz"
+            sitk.WriteImage(mask, str(paths[(region, source)]))
+        cases.append(Case(f"P{i:03d}", "US", folder / "image.nii.gz", paths))
+    return cases
+
+
+def test_cache_second_run_extracts_nothing_and_matches(tmp_path):
+    cases = _us_cases(tmp_path, 2)
+    cache = tmp_path / "cache"
+    first = extract_patients(cases, US_PARAMS, n_jobs=2, progress=False, cache_dir=cache)
+    assert first.n_extracted == 4 and first.n_cached == 0 and first.failures.empty
+    second = extract_patients(cases, US_PARAMS, n_jobs=1, progress=False, cache_dir=cache)
+    assert second.n_extracted == 0 and second.n_cached == 4
+    pd.testing.assert_frame_equal(first.features, second.features)
+    # cached values equal a fresh extraction without cache
+    fresh = extract_patients(cases, US_PARAMS, n_jobs=1, progress=False)
+    pd.testing.assert_frame_equal(fresh.features, second.features)
+    # a changed parameter file is a different cache entry
+    changed = tmp_path / "params.yaml"
+    changed.write_text(US_PARAMS.read_text().replace("binWidth: 16", "binWidth: 20"))
+    third = extract_patients(cases, {"US": changed}, n_jobs=1, progress=False, cache_dir=cache)
+    assert third.n_extracted == 4
+
+
+def test_dask_local_cluster_gives_same_values(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    cases = _us_cases(tmp_path, 2)
+    local = extract_patients(cases, US_PARAMS, n_jobs=1, progress=False)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        remote = extract_patients(cases, US_PARAMS, progress=False, scheduler=client)
+    pd.testing.assert_frame_equal(local.features, remote.features)
+
+
+def test_tidy_columns_and_wide_matrix(tmp_path):
+    cases = _us_cases(tmp_path, 2)
+    features, failures = extract_patients(cases, US_PARAMS, n_jobs=1, progress=False)
+    assert list(features.columns) == ["patient", "modality", "region", "mask_source", "feature", "value"]
+    assert failures.empty
+    wide = wide_matrix(features, "US", "peri", "reader")
+    assert list(wide.index) == ["P000", "P001"]
+    assert "original_firstorder_Mean" in wide.columns and "wavelet-HH_glszm_ZoneEntropy" in wide.columns
+    assert np.isfinite(wide.to_numpy()).all()
+    with pytest.raises(ValueError, match="no features"):
+        wide_matrix(features, "MRI", "peri", "reader")
+
+
+def test_failures_reported_skipped_or_raised(tmp_path):
+    cases = _us_cases(tmp_path, 2)
+    empty = sitk.Image(70, 70, sitk.sitkUInt8)
+    empty.SetSpacing((0.1, 0.1))
+    empty.SetOrigin((-10.0, -6.7))
+    bad_path = tmp_path / "empty.nii.gz"
+    sitk.WriteImage(empty, str(bad_path))
+    cases[1].masks = dict(cases[1].masks) | {("peri", "auto"): bad_path}
+    features, failures = extract_patients(cases, US_PARAMS, n_jobs=1, progress=False, on_error="skip")
+    assert len(failures) == 1
+    row = failures.iloc[0]
+    assert (row.patient, row.region, row.mask_source) == ("P001", "peri", "auto")
+    assert "No labels found" in row.reason
+    assert set(features.loc[features.patient == "P001", "mask_source"]) == {"reader"}
+    with pytest.raises(ExtractionError, match="P001/US/peri/auto"):
+        extract_patients(cases, US_PARAMS, n_jobs=1, progress=False, on_error="raise")
+
+
+def test_non_finite_values_are_failures():
+    from radsurv.features.extract import _non_finite
+
+    reasons = _non_finite({("intra", "auto"): {"a": 1.0, "b": float("nan")}, ("peri", "auto"): {"a": 2.0}})
+    assert list(reasons) == [("intra", "auto")]
+    assert "b" in reasons[("intra", "auto")]

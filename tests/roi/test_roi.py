@@ -1,0 +1,149 @@
+"""Tests for radsurv.roi: intra-tumoral mask and peri-tumoral rings."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from radsurv.roi import intratumoral, peritumoral_ring, peritumoral_rings
+
+
+def _ball_mask(size_xyz, spacing_xyz, radius_mm, centre_mm=None):
+    """Sphere (3D) or disc (2D) of ``radius_mm`` on a grid; returns (mask, centre)."""
+    size_xyz = tuple(size_xyz)
+    spacing_xyz = tuple(spacing_xyz)
+    coords = np.meshgrid(
+        *[np.arange(n) * s for n, s in zip(size_xyz[::-1], spacing_xyz[::-1])], indexing="ij"
+    )
+    if centre_mm is None:
+        centre_mm = [(n - 1) * s / 2 for n, s in zip(size_xyz[::-1], spacing_xyz[::-1])]
+    dist2 = sum((c - m) ** 2 for c, m in zip(coords, centre_mm))
+    image = sitk.GetImageFromArray((dist2 <= radius_mm**2).astype(np.uint8))
+    image.SetSpacing(spacing_xyz)
+    image.SetOrigin(tuple(-3.0 for _ in spacing_xyz))
+    return image, dist2
+
+
+def _measure(mask: sitk.Image) -> float:
+    """Area (mm^2) or volume (mm^3) of a binary mask."""
+    return float(sitk.GetArrayFromImage(mask).sum() * np.prod(mask.GetSpacing()))
+
+
+GRIDS_3D = [
+    ((80, 80, 80), (0.5, 0.5, 0.5)),
+    ((100, 100, 24), (0.7, 0.7, 2.5)),
+]
+GRIDS_2D = [
+    ((300, 300), (0.1, 0.1)),
+    ((240, 160), (0.1, 0.15)),
+]
+
+
+@pytest.mark.parametrize("size,spacing", GRIDS_3D)
+def test_ring_volume_matches_analytic_shell(size, spacing):
+    radius, width = 10.0, 5.0
+    mask, _ = _ball_mask(size, spacing, radius)
+    ring = peritumoral_ring(mask, width)
+    shell = 4.0 / 3.0 * math.pi * ((radius + width) ** 3 - radius**3)
+    assert _measure(ring) == pytest.approx(shell, rel=0.05)
+
+
+@pytest.mark.parametrize("size,spacing", GRIDS_2D)
+def test_ring_area_matches_analytic_annulus(size, spacing):
+    radius, width = 6.0, 3.0
+    mask, _ = _ball_mask(size, spacing, radius)
+    ring = peritumoral_ring(mask, width)
+    annulus = math.pi * ((radius + width) ** 2 - radius**2)
+    assert _measure(ring) == pytest.approx(annulus, rel=0.05)
+
+
+@pytest.mark.parametrize("size,spacing", GRIDS_3D + GRIDS_2D)
+def test_ring_is_disjoint_from_lesion_and_same_geometry(size, spacing):
+    mask, _ = _ball_mask(size, spacing, 5.0)
+    ring = peritumoral_ring(mask, 2.0)
+    lesion = sitk.GetArrayFromImage(intratumoral(mask))
+    ring_arr = sitk.GetArrayFromImage(ring)
+    assert not np.any(lesion & ring_arr)
+    assert ring.GetSize() == mask.GetSize()
+    assert ring.GetSpacing() == mask.GetSpacing()
+    assert ring.GetOrigin() == mask.GetOrigin()
+    assert ring.GetPixelID() == sitk.sitkUInt8
+    # every ring voxel touches the lesion within the width (no stray islands)
+    assert set(np.unique(ring_arr)) == {0, 1}
+
+
+def test_ring_clipped_to_image_and_tissue():
+    # lesion near the image border: the ring is cut by the border and by a tissue mask
+    size, spacing = (60, 60, 20), (0.7, 0.7, 2.5)
+    mask, _ = _ball_mask(size, spacing, 6.0, centre_mm=(8.0, 20.0, 22.0))  # (z, y, x)
+    tissue_arr = np.ones(size[::-1], dtype=np.uint8)
+    tissue_arr[:, :, :20] = 0  # "air" on the low-x side
+    tissue = sitk.GetImageFromArray(tissue_arr)
+    tissue.CopyInformation(mask)
+    ring = peritumoral_ring(mask, 5.0, tissue=tissue)
+    ring_arr = sitk.GetArrayFromImage(ring)
+    assert ring_arr.shape == tissue_arr.shape
+    assert not np.any(ring_arr & (tissue_arr == 0))
+    unclipped = sitk.GetArrayFromImage(peritumoral_ring(mask, 5.0))
+    assert ring_arr.sum() < unclipped.sum()
+
+
+def test_ring_air_threshold_uses_image_intensity():
+    mask, _ = _ball_mask((200, 200), (0.1, 0.1), 4.0)
+    image_arr = np.full((200, 200), 120, dtype=np.uint8)
+    image_arr[:70, :] = 0  # air / gel above the skin line
+    image = sitk.GetImageFromArray(image_arr)
+    image.CopyInformation(mask)
+    ring = sitk.GetArrayFromImage(peritumoral_ring(mask, 3.0, image=image, air_threshold=10))
+    assert ring.sum() > 0
+    assert not np.any(ring[:70, :])
+    with pytest.raises(ValueError, match="needs the image"):
+        peritumoral_ring(mask, 3.0, air_threshold=10)
+
+
+@pytest.mark.parametrize("width", [0.0, -1.0, float("nan")])
+def test_non_positive_width_raises(width):
+    mask, _ = _ball_mask((40, 40), (0.5, 0.5), 4.0)
+    with pytest.raises(ValueError, match="positive"):
+        peritumoral_ring(mask, width)
+    with pytest.raises(ValueError, match="positive"):
+        peritumoral_rings(mask, [2.0, width])
+
+
+def test_empty_mask_raises_naming_problem():
+    empty = sitk.Image(30, 30, 10, sitk.sitkUInt8)
+    with pytest.raises(ValueError, match="empty mask"):
+        peritumoral_ring(empty, 5.0)
+    with pytest.raises(ValueError, match="empty mask"):
+        intratumoral(empty)
+    with pytest.raises(ValueError, match="empty mask"):
+        peritumoral_rings(empty, [2.0])
+
+
+def test_tissue_on_other_grid_raises():
+    mask, _ = _ball_mask((40, 40), (0.5, 0.5), 4.0)
+    other = sitk.Image(20, 20, sitk.sitkUInt8)
+    with pytest.raises(ValueError, match="not on the mask's grid"):
+        peritumoral_ring(mask, 2.0, tissue=other)
+
+
+def test_ring_sweep_is_nested_and_matches_single():
+    mask, _ = _ball_mask((100, 100, 24), (0.7, 0.7, 2.5), 8.0)
+    rings = peritumoral_rings(mask, [2.0, 4.0, 6.0])
+    assert list(rings) == [2.0, 4.0, 6.0]
+    arrays = [sitk.GetArrayFromImage(rings[w]) for w in (2.0, 4.0, 6.0)]
+    assert np.all(arrays[0] <= arrays[1]) and np.all(arrays[1] <= arrays[2])
+    single = sitk.GetArrayFromImage(peritumoral_ring(mask, 4.0))
+    np.testing.assert_array_equal(single, arrays[1])
+
+
+def test_intratumoral_selects_label():
+    arr = np.zeros((20, 20, 20), dtype=np.uint8)
+    arr[5:10, 5:10, 5:10] = 2
+    arr[12:15, 12:15, 12:15] = 1
+    mask = sitk.GetImageFromArray(arr)
+    intra = sitk.GetArrayFromImage(intratumoral(mask, label=2))
+    assert intra.sum() == 125 and intra.dtype == np.uint8
