@@ -8,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -41,7 +42,7 @@ def _sha(path: Path) -> str:
 
 def test_run_reports_renderer_and_paper(built):
     proj, report = built
-    assert report.executed[:2] == ["00_cohort", "01_segmentation"]
+    assert report.executed[:3] == ["00_cohort", "01_segmentation", "02_features"]
     assert report.renderer == "preview"
     assert report.paper == proj / "build/quick/paper/index.html" and report.paper.is_file()
     timings = yaml.safe_load((proj / "build/quick/timings.json").read_text(encoding="utf-8"))
@@ -89,6 +90,7 @@ def test_preview_shows_every_figure_table_and_number(built):
     assert "Figure 1" in html and "Figure 2" in html and "Table 1" in html
     assert 'id="fig-flow"' in html and 'id="fig-km-sets"' in html and 'id="tbl-baseline"' in html
     assert 'id="fig-segmentation"' in html and 'id="tbl-segmentation"' in html
+    assert 'id="fig-icc"' in html and 'id="tbl-features"' in html and 'id="tbl-ibsi"' in html
     assert "Source: <code>notebooks/00_cohort.ipynb</code>" in html
     assert "Source: <code>notebooks/01_segmentation.ipynb</code>" in html
     var = yaml.safe_load((proj / "_variables.yml").read_text(encoding="utf-8"))
@@ -123,6 +125,56 @@ def test_segmentation_covers_every_patient_and_flags_failures(built):
     # No identifier in the table or the figure's source table.
     text = (proj / "build/quick/01_segmentation/seg_table.md").read_text(encoding="utf-8")
     assert not any(pid in text for pid in cohort.patient_id)
+
+
+def test_features_every_patient_four_regions_and_robustness(built, quick_profile):
+    """Every analysed patient has features for US and MRI, intra and peri; the matrices
+    agree with the tidy table; the subset has every mask source; ICC flags follow the
+    threshold; the IBSI check passes; a re-run of the stage extracts nothing."""
+    proj, _ = built
+    out = proj / "build/quick/02_features"
+    seg = pd.read_csv(proj / "build/quick/01_segmentation/segmentation.csv", dtype={"patient_id": str})
+    tidy = pd.read_parquet(out / "features.parquet")
+    auto = tidy[tidy.mask_source == "auto"]
+    assert list(tidy.columns) == ["patient", "modality", "region", "mask_source", "feature", "value"]
+    assert np.isfinite(tidy.value).all()
+    for (m, r), grp in auto.groupby(["modality", "region"]):
+        assert set(grp.patient) == set(seg.loc[seg.modality == m, "patient_id"]), (m, r)
+        wide = pd.read_parquet(out / f"matrix_{m}_{r}.parquet")
+        assert wide.shape == (grp.patient.nunique(), grp.feature.nunique())
+        some = grp.iloc[len(grp) // 2]
+        assert wide.loc[some.patient, some.feature] == some.value
+    assert {(m, r) for m, r in auto[["modality", "region"]].drop_duplicates().itertuples(index=False)} == {
+        ("us", "intra"), ("us", "peri"), ("mri", "intra"), ("mri", "peri")}
+    # 2D ultrasound: 2D shape features only; 3D MRI: 3D shape only.
+    us_feats, mri_feats = set(auto[auto.modality == "us"].feature), set(auto[auto.modality == "mri"].feature)
+    assert any("_shape2D_" in f for f in us_feats) and not any("_shape_" in f for f in us_feats)
+    assert any("_shape_" in f for f in mri_feats) and not any("_shape2D_" in f for f in mri_feats)
+    n_subset = quick_profile["features"]["reproducibility"]["n"]
+    sub = tidy[tidy.mask_source != "auto"]
+    assert set(sub.mask_source) == {"reader", "true", "perturbed1", "perturbed2"}
+    assert sub.patient.nunique() == n_subset
+    cohort = pd.read_csv(proj / "build/quick/00_cohort/cohort.csv", dtype={"patient_id": str})
+    assert set(sub.patient) <= set(cohort.loc[cohort.split == "train", "patient_id"])
+    # The peri-tumoral ring never overlaps the lesion and has the stated width.
+    import SimpleITK as sitk
+    pid = sorted(sub.patient)[0]
+    intra = sitk.GetArrayFromImage(sitk.ReadImage(str(out / f"rois/mri/{pid}_auto_intra.nii.gz"))) > 0
+    peri = sitk.GetArrayFromImage(sitk.ReadImage(str(out / f"rois/mri/{pid}_auto_peri.nii.gz"))) > 0
+    assert peri.any() and not (intra & peri).any()
+    icc = pd.read_csv(out / "icc.csv")
+    threshold = quick_profile["features"]["icc"]["threshold"]
+    below = (icc.icc_reader < threshold) | (icc.icc_perturbation < threshold)
+    assert (icc.flag == (below | icc.icc_reader.isna() | icc.icc_perturbation.isna())).all()
+    ibsi = pd.read_csv(out / "ibsi_table.csv")
+    assert len(ibsi) >= 80 and ibsi["pass"].all()
+    text = (out / "features_table.md").read_text(encoding="utf-8")
+    assert not any(p in text for p in cohort.patient_id)
+    again = run_pipeline("quick", root=proj, renderer="preview", force=True, stages=["02_features"])
+    assert again.executed == ["02_features"]
+    log = (proj / "build/quick/02_features/02_features.ipynb").read_text(encoding="utf-8")
+    assert "extracted 0 regions" in log
+    assert pd.read_parquet(out / "features.parquet").equals(tidy)
 
 
 def test_second_run_does_nothing_and_is_fast(built):

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from radsurv.features.ibsi import compliance_table, effective_tolerance, feature_map, write_compliance_table
+from radsurv.features.ibsi import PHANTOM_DIR, compliance_table, effective_tolerance, feature_map, write_compliance_table
 
-PHANTOM = Path(__file__).resolve().parents[1] / "data" / "ibsi1_digital_phantom"
+PHANTOM = PHANTOM_DIR
 
 
 @pytest.fixture(scope="module")
@@ -44,5 +44,5 @@ def test_effective_tolerance_accepts_rounding_only():
 
 def test_table_is_written(tmp_path, table):
     path = tmp_path / "ibsi.csv"
-    written = write_compliance_table(PHANTOM, path)
+    written = write_compliance_table(path, PHANTOM)
     assert path.exists() and len(written) == len(table)

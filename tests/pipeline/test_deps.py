@@ -19,3 +19,16 @@ def test_relative_imports_are_resolved():
     found = _imports_of_source(src, "radsurv.cohort.stage", is_package=False)
     assert {"radsurv.plots.km", "radsurv.cohort", "radsurv.cohort.twin", "radsurv.config"} <= found
     assert not any(f.startswith("numpy") for f in found)
+
+
+def test_parameter_files_named_in_a_section_are_dependencies(tmp_path):
+    """A stage is stale when a parameter file its section names (e.g. a PyRadiomics
+    YAML file) changes, not only when the name changes."""
+    from radsurv.pipeline.runner import _referenced_files
+
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "radiomics_us.yaml").write_text("setting: {}\n")
+    section = {"features": {"params": {"us": "params/radiomics_us.yaml", "mri": "params/missing.yaml"},
+                            "ring_mm": 5.0, "notes": ["params/radiomics_us.yaml"]}}
+    found = _referenced_files(section, tmp_path)
+    assert found == [tmp_path / "params" / "radiomics_us.yaml"] * 2

@@ -31,6 +31,10 @@ import SimpleITK as sitk
 
 from .extract import SharedFilterExtractor
 
+# The phantom ships with the package (CC-BY 4.0, IBSI; see its README and LICENSE), so the
+# compliance check runs from a clone or an installed package alike.
+PHANTOM_DIR = Path(__file__).resolve().parents[1] / "data" / "ibsi1_digital_phantom"
+
 IBSI_PARAMS = {
     "imageType": {"Original": {}},
     "featureClass": {name: None for name in ("shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm")},
@@ -241,7 +245,7 @@ def effective_tolerance(reference: float, tolerance: float, digits: int = 3) -> 
     return tolerance + rounding
 
 
-def reference_values(folder: str | os.PathLike) -> pd.DataFrame:
+def reference_values(folder: str | os.PathLike = PHANTOM_DIR) -> pd.DataFrame:
     """The phantom's reference table (``tag, value, tolerance, family, aggregation``).
 
     Parameters
@@ -256,7 +260,7 @@ def reference_values(folder: str | os.PathLike) -> pd.DataFrame:
     return pd.read_csv(Path(folder) / "reference_values.csv")
 
 
-def extract_phantom(folder: str | os.PathLike) -> dict[str, float]:
+def extract_phantom(folder: str | os.PathLike = PHANTOM_DIR) -> dict[str, float]:
     """PyRadiomics features of the IBSI 1 digital phantom under :data:`IBSI_PARAMS`.
 
     Parameters
@@ -278,7 +282,7 @@ def extract_phantom(folder: str | os.PathLike) -> dict[str, float]:
     return results[("intra", "ibsi")]
 
 
-def compliance_table(folder: str | os.PathLike) -> pd.DataFrame:
+def compliance_table(folder: str | os.PathLike = PHANTOM_DIR) -> pd.DataFrame:
     """Compare PyRadiomics with the IBSI 1 reference values on the digital phantom.
 
     Parameters
@@ -312,20 +316,20 @@ def compliance_table(folder: str | os.PathLike) -> pd.DataFrame:
     )
 
 
-def write_compliance_table(folder: str | os.PathLike, path: str | os.PathLike) -> pd.DataFrame:
+def write_compliance_table(path: str | os.PathLike, folder: str | os.PathLike = PHANTOM_DIR) -> pd.DataFrame:
     """Write :func:`compliance_table` as CSV and return it.
 
     Parameters
     ----------
-    folder
-        Phantom folder.
     path
         Output CSV.
+    folder
+        Phantom folder (default: the copy shipped with radsurv).
 
     Returns
     -------
     pandas.DataFrame
     """
     table = compliance_table(folder)
-    table.to_csv(path, index=False)
+    table.to_csv(path, index=False, lineterminator="\n")
     return table

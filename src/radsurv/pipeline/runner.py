@@ -75,9 +75,23 @@ class _Loader(TaskLoader2):
         return [dict_to_task(dict(t)) for t in self._tasks]
 
 
+def _referenced_files(value, root: Path) -> list[Path]:
+    """Existing YAML/JSON files named (relative to the project root) anywhere in ``value``."""
+    if isinstance(value, dict):
+        return [f for v in value.values() for f in _referenced_files(v, root)]
+    if isinstance(value, (list, tuple)):
+        return [f for v in value for f in _referenced_files(v, root)]
+    if isinstance(value, str) and value.endswith((".yaml", ".yml", ".json")) and (root / value).is_file():
+        return [root / value]
+    return []
+
+
 def stage_inputs(stage: Stage, root: Path, profile: dict, build_dir: Path) -> list[Path]:
     files = [root / stage.notebook, *library_files(root / stage.notebook), root / "requirements.lock"]
     files += [build_dir / up / STAMP for up in stage.upstream]
+    # Parameter files a stage's sections point at (e.g. the PyRadiomics YAML files):
+    # their content, not just their name, decides whether the stage is stale.
+    files += sorted(set(_referenced_files(stage_params(profile, stage.sections), root)))
     manifest = profile.get("cohort", {}).get("manifest")
     if stage.name == "00_cohort" and profile.get("cohort", {}).get("source") == "manifest" and manifest:
         files.append(Path(manifest))

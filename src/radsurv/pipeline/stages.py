@@ -31,6 +31,7 @@ class Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("00_cohort", "notebooks/00_cohort.ipynb", ("cohort", "imaging")),
     Stage("01_segmentation", "notebooks/01_segmentation.ipynb", ("segmentation",), upstream=("00_cohort",)),
+    Stage("02_features", "notebooks/02_features.ipynb", ("features",), upstream=("00_cohort", "01_segmentation")),
 )
 
 STAGE_BY_NAME = {s.name: s for s in STAGES}

@@ -19,13 +19,17 @@ def _arrow(ax, x0, y0, x1, y1):
 
 def flow_figure(path: str | Path, *, n_internal_centres: int, n_external_centres: int, internal_label: str,
                 external_label: str, n_train: int, n_internal: int, n_external: int,
-                exclusions: Sequence[tuple[str, int]] = (), source_label: str = "Manifest") -> Path:
+                exclusions: Sequence[tuple[str, int]] = (), source_label: str = "Manifest",
+                notes: Sequence[str] = ()) -> Path:
     """Draw the patient flow: enrolled -> exclusions -> centres -> training / internal / external.
 
     Parameters
     ----------
     exclusions : sequence of (reason, count)
         Every check that removed patients; listed in a side box (``none`` if empty).
+    notes : sequence of str
+        Events that changed how patients were analysed without removing them (e.g. an
+        automatic mask replaced by the reader's); printed under the diagram.
     Returns
     -------
     Path of the written figure.
@@ -54,4 +58,6 @@ def flow_figure(path: str | Path, *, n_internal_centres: int, n_external_centres
     _box(ax, 0.39, 0.28, f"Internal test set\nn = {n_internal}", w=0.24)
     _box(ax, 0.75, 0.28, f"External test set\nn = {n_external}", w=0.26)
     ax.text(0.26, 0.15, "random split, stratified by DFS event", ha="center", fontsize=7, style="italic")
+    for i, note in enumerate(notes):
+        ax.text(0.5, 0.07 - 0.045 * i, note, ha="center", fontsize=7.5)
     return save_figure(fig, path)

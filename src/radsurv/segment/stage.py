@@ -237,12 +237,53 @@ def overlay_examples(inputs: StageInputs, tables: dict[str, pd.DataFrame], metri
     return examples
 
 
+def draw_flow(profile: Mapping[str, Any], inputs: StageInputs, path: Path,
+              exclusions: list[tuple[str, set]], notes: list[str] = ()) -> None:
+    """Redraw the patient flow with the exclusions of the stages after the cohort's.
+
+    ``exclusions``: (reason, patient ids) in the order the checks ran; a patient is
+    counted once, under the first reason that removed it.
+    """
+    from ..cohort.manifest import ManifestSpec
+    from ..plots.flow import flow_figure
+
+    spec = ManifestSpec.from_profile(profile)
+    prev = pd.read_csv(inputs.cohort_dir / "excluded.csv")
+    counted: list[tuple[str, int]] = []
+    if len(prev):
+        for reason, grp in prev.groupby(prev["reason"].str.split(":").str[0]):
+            counted.append((f"invalid {reason}", len(grp)))
+    removed: set = set()
+    for reason, ids in exclusions:
+        new = set(ids) - removed
+        if new:
+            counted.append((reason, len(new)))
+            removed |= new
+    kept = inputs.cohort[~inputs.cohort["patient_id"].isin(removed)]
+    internal = kept["center"].isin(spec.internal_centers)
+    flow_figure(
+        path,
+        n_internal_centres=int(internal.sum()), n_external_centres=int((~internal).sum()),
+        internal_label=f"Centre {', '.join(spec.internal_centers)} (internal)",
+        external_label=f"Centres {', '.join(spec.external_centers)} (external)",
+        n_train=int((kept["split"] == "train").sum()), n_internal=int((kept["split"] == "internal").sum()),
+        n_external=int((kept["split"] == "external").sum()), exclusions=counted,
+        source_label="Simulated digital-twin patients" if inputs.simulated else "Patients in the manifest",
+        notes=list(notes),
+    )
+
+
+def fallback_notes(fallback: pd.DataFrame) -> list[str]:
+    """One line for the patient flow: automatic masks replaced by the reader's, per modality."""
+    counts = [f"{MODALITY_LABELS[m]} n = {int((fallback['modality'] == m).sum())}"
+              for m in MODALITY_LABELS if (fallback["modality"] == m).any()]
+    return ["Automatic mask failed the checks and was replaced by the reader's: " + ", ".join(counts)] if counts else []
+
+
 def write_segmentation_artefacts(profile: Mapping[str, Any], inputs: StageInputs, tables: dict[str, pd.DataFrame],
                                  metrics: pd.DataFrame, out_dir: Path, training: dict[str, dict]) -> dict:
     """Write the per-patient masks table, metrics, Table, overlay figure, updated patient
     flow and variables. Returns the variables."""
-    from ..cohort.manifest import ManifestSpec
-    from ..plots.flow import flow_figure
     from ..plots.segmentation import overlay_figure
     from ..report.tables import write_markdown_table
     from ..report.variables import write_variables
@@ -279,24 +320,9 @@ def write_segmentation_artefacts(profile: Mapping[str, Any], inputs: StageInputs
     fallback = seg[seg["source"] == "reader"]
     c = inputs.cohort
     kept = c[~c["patient_id"].isin(excluded["patient_id"])]
-    spec = ManifestSpec.from_profile(profile)
-    prev = pd.read_csv(inputs.cohort_dir / "excluded.csv")
-    exclusions = []
-    if len(prev):
-        for reason, grp in prev.groupby(prev["reason"].str.split(":").str[0]):
-            exclusions.append((f"invalid {reason}", len(grp)))
-    for modality, grp in excluded.groupby("modality"):
-        exclusions.append((f"no usable {MODALITY_LABELS[modality]} mask", grp["patient_id"].nunique()))
-    internal = kept["center"].isin(spec.internal_centers)
-    flow_figure(
-        out_dir / "fig-flow.png",
-        n_internal_centres=int(internal.sum()), n_external_centres=int((~internal).sum()),
-        internal_label=f"Centre {', '.join(spec.internal_centers)} (internal)",
-        external_label=f"Centres {', '.join(spec.external_centers)} (external)",
-        n_train=int((kept["split"] == "train").sum()), n_internal=int((kept["split"] == "internal").sum()),
-        n_external=int((kept["split"] == "external").sum()), exclusions=exclusions,
-        source_label="Simulated digital-twin patients" if inputs.simulated else "Patients in the manifest",
-    )
+    draw_flow(profile, inputs, out_dir / "fig-flow.png",
+              [(f"no usable {MODALITY_LABELS[m]} mask", set(grp["patient_id"])) for m, grp in excluded.groupby("modality")],
+              notes=fallback_notes(fallback))
 
     v: dict[str, Any] = {"reference": "truth" if inputs.truth is not None else "reader",
                          "n_excluded": int(excluded["patient_id"].nunique()),

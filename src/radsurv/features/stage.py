@@ -1,0 +1,374 @@
+"""The radiomics stage (``notebooks/02_features.ipynb``).
+
+1. Regions: for every patient and modality, the intra-tumoral region is the analysis
+   mask chosen by ``01_segmentation`` (the U-Net's, or the reader's where the U-Net
+   failed) and the peri-tumoral region a ring of ``features.ring_mm`` grown outward in
+   mm (:mod:`radsurv.roi`). For a seeded random subset of training patients whose
+   analysis masks are the U-Net's (``features.reproducibility.n``, 60 in the paper),
+   the same regions are also built from the reader's mask, the true mask (digital
+   twin only) and small random perturbations of the U-Net's mask.
+2. PyRadiomics features of every region (:mod:`radsurv.features.extract`: one
+   filtering per image grid, parallel over patients, cached per image, mask and
+   settings), with the parameter files ``features.params``.
+3. Robustness: ICC of every feature between the U-Net and reader masks, and across
+   the perturbed masks; features below ``features.icc.threshold`` are flagged for the
+   selection stage.
+4. IBSI 1 compliance of the extraction code on the digital phantom (supplement).
+
+A failed extraction, or a NaN or infinite feature, in a patient's analysis region is
+reported with the patient, modality, region and reason; ``features.on_error`` decides
+whether the patient is excluded (and shown in the patient flow) or the stage stops.
+
+Outputs (``build/<profile>/02_features/``): ``rois/`` (the region masks),
+``features.parquet`` (tidy: patient, modality, region, mask_source, feature, value),
+``matrix_<modality>_<region>.parquet`` (patients x features, analysis masks),
+``failures.csv``, ``excluded.csv``, ``icc.csv``, ``fig-icc.png``, ``features_table.md``,
+``ibsi_table.md/.csv``, ``fig-flow.png`` and ``variables.yml``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import SimpleITK as sitk
+
+from ..segment.stage import MODALITY_LABELS, StageInputs, draw_flow, fallback_notes
+from ..segment.stage import load_inputs as load_cohort_inputs
+from .extract import Case, ExtractionError, extract_patients, wide_matrix
+
+REGION_LABELS = {"intra": "Intra-tumoral", "peri": "Peri-tumoral"}
+# Mask sources: "auto" is the analysis mask (what the models use); the others exist
+# for the reproducibility subset only.
+ANALYSIS = "auto"
+
+
+@dataclass
+class FeatureInputs:
+    """What the radiomics stage reads from the cohort and segmentation stages."""
+
+    cohort: StageInputs
+    segmentation: pd.DataFrame  # one row per (patient, modality): analysis mask, its source
+
+
+def load_inputs(build_dir: Path) -> FeatureInputs:
+    """Read the cohort and segmentation artefacts; mask paths become absolute."""
+    build_dir = Path(build_dir)
+    cohort = load_cohort_inputs(build_dir)
+    sdir = build_dir / "01_segmentation"
+    seg = pd.read_csv(sdir / "segmentation.csv", dtype={"patient_id": str}, keep_default_na=False)
+    for col in ("mask", "auto_mask"):
+        seg[col] = seg[col].map(lambda v: str((sdir / v).resolve()) if v else "")
+    excluded = pd.read_csv(sdir / "excluded.csv", dtype={"patient_id": str})
+    seg = seg[~seg["patient_id"].isin(excluded["patient_id"])].reset_index(drop=True)
+    return FeatureInputs(cohort, seg)
+
+
+def reproducibility_subset(inputs: FeatureInputs, n: int, seed: int) -> list[str]:
+    """Seeded random training patients whose analysis masks are the U-Net's in every
+    modality (so that auto-vs-reader agreement measures the U-Net, not a fallback)."""
+    c = inputs.cohort.cohort
+    seg = inputs.segmentation
+    train = set(c.loc[c["split"] == "train", "patient_id"])
+    auto = seg.groupby("patient_id")["source"].agg(lambda s: bool((s == "auto").all()))
+    eligible = sorted(p for p in train if auto.get(p, False))
+    if n <= 0 or not eligible:
+        return []
+    rng = np.random.default_rng([int(seed), 2])
+    chosen = rng.choice(len(eligible), size=min(n, len(eligible)), replace=False)
+    return sorted(eligible[i] for i in chosen)
+
+
+def _region_files(patient: str, modality: str, source: str, mask_path: str, out_dir: Path, ring_mm: float,
+                  perturb: tuple[int, ...] | None = None, image_path: str | None = None,
+                  air_threshold: float | None = None) -> dict[tuple[str, str], str]:
+    """Write the intra-tumoral mask and its ring for one (patient, modality, source)."""
+    from ..roi import intratumoral, peritumoral_ring
+    from .robustness import perturb_mask
+
+    folder = out_dir / "rois" / modality
+    intra_path = folder / f"{patient}_{source}_intra.nii.gz"
+    peri_path = folder / f"{patient}_{source}_peri.nii.gz"
+    # Always rebuilt (a few ms each): a region left by an interrupted run with other
+    # settings must never be reused. Features are what is cached, by content.
+    mask = sitk.ReadImage(str(mask_path))
+    intra = intratumoral(mask)
+    if perturb is not None:
+        intra = perturb_mask(intra, np.random.default_rng(list(perturb)), kind="random")
+    image = sitk.ReadImage(str(image_path)) if air_threshold is not None else None
+    peri = peritumoral_ring(intra, ring_mm, image=image, air_threshold=air_threshold)
+    folder.mkdir(parents=True, exist_ok=True)
+    # Written under a temporary name first: an interrupted run never leaves half a file.
+    for image, path in ((intra, intra_path), (peri, peri_path)):
+        tmp = path.with_name(path.name.replace(".nii.gz", ".tmp.nii.gz"))
+        sitk.WriteImage(image, str(tmp), True)
+        os.replace(tmp, path)
+    return {("intra", source): str(intra_path), ("peri", source): str(peri_path)}
+
+
+def _regions_for(job: dict, out_dir: Path, ring_mm: float, air_threshold: Mapping[str, Any]) -> dict:
+    """Regions of one (patient, modality) for every mask source; errors are returned."""
+    masks: dict[tuple[str, str], str] = {}
+    failures = []
+    for source, path, perturb in job["sources"]:
+        try:
+            masks.update(_region_files(job["patient"], job["modality"], source, path, out_dir, ring_mm, perturb,
+                                       job["image"], air_threshold.get(job["modality"])))
+        except Exception as error:  # noqa: BLE001 - reported per patient, region and source
+            for region in ("intra", "peri"):
+                failures.append({"patient": job["patient"], "modality": job["modality"], "region": region,
+                                 "mask_source": source, "reason": f"region: {type(error).__name__}: {error}"})
+    return {"masks": masks, "failures": failures}
+
+
+def build_cases(inputs: FeatureInputs, params: Mapping[str, Any], seed: int, out_dir: Path,
+                n_jobs: int = 1, progress: bool = True) -> tuple[list[Case], pd.DataFrame, list[str]]:
+    """Region masks of every patient (and the reproducibility subset's other sources).
+
+    Returns the extraction cases (one per patient and modality), the failures of
+    region building, and the subset's patient ids.
+    """
+    import joblib
+    from tqdm.auto import tqdm
+
+    ring_mm = float(params.get("ring_mm", 5.0))
+    rep = params.get("reproducibility", {}) or {}
+    subset = set(reproducibility_subset(inputs, int(rep.get("n", 60)), seed))
+    n_perturb = int(rep.get("perturbations", 2))
+    truth = inputs.cohort.truth.set_index("patient_id") if inputs.cohort.truth is not None else None
+    c = inputs.cohort.cohort.set_index("patient_id")
+    jobs = []
+    for i, row in enumerate(inputs.segmentation.itertuples(index=False)):
+        if row.source == "excluded" or not row.mask:
+            continue
+        m = row.modality
+        sources = [(ANALYSIS, row.mask, None)]
+        if row.patient_id in subset:
+            sources.append(("reader", c.loc[row.patient_id, f"{m}_mask"], None))
+            if truth is not None:
+                sources.append(("true", truth.loc[row.patient_id, f"{m}_true_mask"], None))
+            k = sorted(subset).index(row.patient_id)
+            for j in range(n_perturb):
+                # Seeded by (run seed, patient's place in the subset, modality, draw).
+                sources.append((f"perturbed{j + 1}", row.mask, (int(seed), k, int(m == "mri"), j)))
+        jobs.append({"patient": row.patient_id, "modality": m, "image": c.loc[row.patient_id, f"{m}_image"],
+                     "sources": sources})
+    outputs = joblib.Parallel(n_jobs=n_jobs, backend="loky", return_as="generator", batch_size=4)(
+        joblib.delayed(_regions_for)(job, out_dir, ring_mm, params.get("air_threshold") or {}) for job in jobs)
+    outputs = list(tqdm(outputs, total=len(jobs), disable=not progress, desc="regions", unit="image"))
+    cases, failures = [], []
+    for job, out in zip(jobs, outputs):
+        failures.extend(out["failures"])
+        if out["masks"]:
+            cases.append(Case(job["patient"], job["modality"], job["image"], out["masks"]))
+    return cases, pd.DataFrame(failures, columns=["patient", "modality", "region", "mask_source", "reason"]), sorted(subset)
+
+
+def extraction_params(params: Mapping[str, Any], root: Path) -> dict[str, Any]:
+    """The PyRadiomics parameters per modality: the profile's parameter files, with the
+    profile's ``image_types`` (if any) in place of their ``imageType`` section."""
+    from .extract import read_params
+
+    out: dict[str, Any] = {}
+    for modality, file in params["params"].items():
+        path = Path(root) / file
+        if not path.is_file():
+            raise FileNotFoundError(f"features.params.{modality}: PyRadiomics parameter file {path} does not exist")
+        image_types = (params.get("image_types") or {}).get(modality)
+        if image_types is None:
+            out[modality] = str(path)
+        else:
+            settings = read_params(path)
+            settings["imageType"] = {k: (v or {}) for k, v in image_types.items()}
+            out[modality] = settings
+    return out
+
+
+def extract_features(cases: list[Case], params: Mapping[str, Any], root: Path, cache_dir: Path, n_jobs: int):
+    """PyRadiomics features of every case with the profile's parameter files."""
+    return extract_patients(cases, extraction_params(params, root), n_jobs=n_jobs, progress=True,
+                            cache_dir=cache_dir, scheduler=params.get("scheduler"), on_error="skip")
+
+
+def analysis_exclusions(failures: pd.DataFrame, on_error: str) -> pd.DataFrame:
+    """Patients whose analysis regions failed: excluded, or the stage stops naming them."""
+    bad = failures[failures["mask_source"] == ANALYSIS]
+    if len(bad) and on_error == "fail":
+        raise ExtractionError(bad.reset_index(drop=True))
+    return bad
+
+
+def robustness(tidy: pd.DataFrame, subset: list[str], params: Mapping[str, Any]) -> pd.DataFrame:
+    """ICC per (modality, region, feature): U-Net vs reader, and across perturbations.
+
+    A feature is flagged when either ICC is below the threshold (or undefined, e.g. a
+    feature that is constant across the subset)."""
+    from .robustness import icc_table
+
+    icc = params.get("icc", {}) or {}
+    form, threshold = icc.get("form", "ICC(2,1)"), float(icc.get("threshold", 0.75))
+    sub = tidy[tidy["patient"].isin(subset)]
+    reader = icc_table(sub, sources=(ANALYSIS, "reader"), form=form, threshold=threshold)
+    perturbed = sorted(s for s in sub["mask_source"].unique() if s.startswith("perturbed"))
+    out = reader.rename(columns={"icc": "icc_reader", "lower": "icc_reader_lower", "upper": "icc_reader_upper",
+                                 "flag_below_threshold": "flag_reader"})
+    if perturbed:
+        pert = icc_table(sub, sources=(ANALYSIS, *perturbed), form=form, threshold=threshold)
+        out = out.merge(pert.rename(columns={"icc": "icc_perturbation", "lower": "icc_perturbation_lower",
+                                             "upper": "icc_perturbation_upper",
+                                             "flag_below_threshold": "flag_perturbation"}),
+                        on=["modality", "region", "feature"], how="left")
+        out["flag"] = out["flag_reader"] | out["flag_perturbation"].fillna(True).astype(bool)
+    else:
+        out["flag"] = out["flag_reader"]
+    return out
+
+
+def _median_iqr(x: pd.Series) -> str:
+    x = x.dropna()
+    if x.empty:
+        return "-"
+    q1, q2, q3 = np.percentile(x, [25, 50, 75])
+    return f"{q2:.2f} [{q1:.2f}, {q3:.2f}]"
+
+
+def features_table(tidy: pd.DataFrame, icc: pd.DataFrame, n_patients: dict[str, int]) -> pd.DataFrame:
+    """Per modality and region: features, patients, ICC summaries and flags."""
+    rows = []
+    for m in MODALITY_LABELS:
+        for r in REGION_LABELS:
+            sel = icc[(icc["modality"] == m) & (icc["region"] == r)]
+            feats = tidy[(tidy["modality"] == m) & (tidy["region"] == r) & (tidy["mask_source"] == ANALYSIS)]
+            if feats.empty:
+                continue
+            row = {"Modality": MODALITY_LABELS[m], "Region": REGION_LABELS[r],
+                   "Features, n": int(feats["feature"].nunique()), "Patients, n": n_patients[m],
+                   "ICC U-Net vs reader": _median_iqr(sel["icc_reader"])}
+            if "icc_perturbation" in sel:
+                row["ICC under perturbation"] = _median_iqr(sel["icc_perturbation"])
+            row["Robust (ICC ≥ threshold), n (%)"] = (
+                f"{int((~sel['flag']).sum())} ({100 * (~sel['flag']).mean():.0f}%)" if len(sel) else "-")
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def ibsi_table(out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """IBSI 1 phantom compliance of this extraction code: the full table (also written
+    as ``ibsi_table.csv``) and its display version for the supplement."""
+    from .ibsi import write_compliance_table
+
+    t = write_compliance_table(out_dir / "ibsi_table.csv")
+    show = pd.DataFrame({
+        "PyRadiomics feature": t["feature"].str.replace("original_", "", regex=False),
+        "IBSI tag": t["ibsi_tag"],
+        "Value (IBSI convention)": t["value_ibsi_convention"].map(lambda v: f"{v:.4g}"),
+        "Reference": t["reference"].map(lambda v: f"{v:.4g}"),
+        "Tolerance": t["tolerance"].map(lambda v: f"{v:.3g}"),
+        "Pass": t["pass"].map({True: "yes", False: "no"}),
+        "Convention difference": t["reason"].fillna(""),
+    })
+    return t, show
+
+
+def write_feature_artefacts(profile: Mapping[str, Any], inputs: FeatureInputs, result, region_failures: pd.DataFrame,
+                            subset: list[str], out_dir: Path) -> dict:
+    """Write the tables, matrices, figure, flow and variables. Returns the variables."""
+    from ..report.tables import write_markdown_table
+    from ..report.variables import write_variables
+    from .robustness import icc_figure
+
+    params = profile["features"]
+    out_dir = Path(out_dir)
+    src = f"`notebooks/02_features.ipynb`, profile `{profile['profile']}`"
+    failures = pd.concat([region_failures, result.failures], ignore_index=True)
+    failures = failures.sort_values(["patient", "modality", "region", "mask_source"]).reset_index(drop=True)
+    failures.to_csv(out_dir / "failures.csv", index=False, lineterminator="\n")
+    bad = analysis_exclusions(failures, str(params.get("on_error", "exclude")))
+    excluded_ids = set(bad["patient"])
+    excluded = (bad.groupby("patient")["reason"].first().reset_index()
+                .rename(columns={"patient": "patient_id"}))
+    excluded.to_csv(out_dir / "excluded.csv", index=False, lineterminator="\n")
+
+    tidy = result.features
+    tidy = tidy[~tidy["patient"].isin(excluded_ids)].sort_values(
+        ["patient", "modality", "region", "mask_source"], kind="stable").reset_index(drop=True)
+    tidy.to_parquet(out_dir / "features.parquet", index=False)
+    n_patients = {}
+    for m in MODALITY_LABELS:
+        for r in REGION_LABELS:
+            try:
+                wide = wide_matrix(tidy, m, r, ANALYSIS)
+            except ValueError:
+                continue
+            wide.to_parquet(out_dir / f"matrix_{m}_{r}.parquet")
+            n_patients[m] = len(wide)
+
+    icc = robustness(tidy, subset, params)
+    icc.to_csv(out_dir / "icc.csv", index=False, lineterminator="\n", float_format="%.6g")
+    threshold = float((params.get("icc") or {}).get("threshold", 0.75))
+    plot = icc.rename(columns={"icc_reader": "icc", "icc_reader_lower": "lower", "icc_reader_upper": "upper",
+                               "flag_reader": "flag_below_threshold"})
+    plot = plot.assign(modality=plot["modality"].map(MODALITY_LABELS), region=plot["region"].map(
+        {"intra": "intra", "peri": "peri"}))
+    icc_figure(plot, out_dir / "fig-icc.png", threshold=threshold)
+
+    table = features_table(tidy, icc, n_patients)
+    write_markdown_table(
+        table, out_dir / "features_table.md",
+        caption=f"Radiomic features per modality and region and their robustness to segmentation: ICC "
+                f"({(params.get('icc') or {}).get('form', 'ICC(2,1)')}, median [IQR] over features) between "
+                f"features from the U-Net's and the reader's masks, and across random perturbations of the "
+                f"U-Net's mask, in {len(subset)} training patients; a feature is robust when both ICCs reach "
+                f"{threshold:.2f}.",
+        label="features", source=src)
+    t, show = ibsi_table(out_dir)
+    write_markdown_table(
+        show, out_dir / "ibsi_table.md",
+        caption="IBSI 1 compliance of the feature extraction on the IBSI digital phantom (Zwanenburg et al., "
+                "2020): each PyRadiomics feature with an IBSI 1 equivalent, its value in IBSI's convention, the "
+                "reference value and tolerance, and the convention difference where one exists.",
+        label="ibsi", source=src)
+
+    seg = inputs.segmentation
+    draw_flow(profile, inputs.cohort, out_dir / "fig-flow.png",
+              _segmentation_exclusions(out_dir.parent)
+              + [("radiomics failed", excluded_ids)],
+              notes=fallback_notes(seg[seg["source"] == "reader"]))
+
+    flagged = icc[icc["flag"]]
+    v: dict[str, Any] = {
+        "ring_mm": f"{float(params.get('ring_mm', 5.0)):g}",
+        "n_subset": len(subset),
+        "n_excluded": len(excluded_ids),
+        "n_failures": int(len(failures)),
+        "icc_form": str((params.get("icc") or {}).get("form", "ICC(2,1)")),
+        "icc_threshold": f"{threshold:.2f}",
+        "n_per_region": int(tidy.loc[tidy["mask_source"] == ANALYSIS].groupby(["modality", "region"])["feature"]
+                            .nunique().max()),
+        "n_total": int(tidy.loc[tidy["mask_source"] == ANALYSIS].groupby(["modality", "region"])["feature"]
+                       .nunique().sum()),
+        "n_flagged": int(len(flagged)),
+        "n_robust": int((~icc["flag"]).sum()),
+        "ibsi": {"n_mapped": int(len(t)), "n_pass": int(t["pass"].sum()),
+                 "n_convention": int((t["reason"].fillna("") != "").sum())},
+    }
+    for m in MODALITY_LABELS:
+        for r in REGION_LABELS:
+            sel = icc[(icc["modality"] == m) & (icc["region"] == r)]
+            if len(sel):
+                v.setdefault(m, {})[r] = {
+                    "icc_reader_median": f"{sel['icc_reader'].median():.2f}",
+                    "pct_robust": f"{100 * (~sel['flag']).mean():.0f}",
+                }
+    write_variables({"features": v}, out_dir / "variables.yml")
+    return v
+
+
+def _segmentation_exclusions(build_dir: Path) -> list[tuple[str, set]]:
+    ex = pd.read_csv(Path(build_dir) / "01_segmentation" / "excluded.csv", dtype={"patient_id": str})
+    return [(f"no usable {MODALITY_LABELS[m]} mask", set(g["patient_id"])) for m, g in ex.groupby("modality")]
