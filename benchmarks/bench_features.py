@@ -1,8 +1,9 @@
 """Benchmark: radsurv's shared-filter extractor vs the PyRadiomics batch CLI.
 
-Workload: synthetic breast-like images written as NIfTI in a temporary folder, US 2-D
-(~300 x 300, 0.1 mm) and MRI 3-D (~100 x 100 x 40, 0.7 x 0.7 x 2.5 mm), each with four
-masks (intra/peri x true/reader). Both tools use the same parameter files
+Workload: the project's own: digital-twin US (2-D) and MRI (3-D) studies of the
+``paper`` profile (every centre's scanner), written as NIfTI in a temporary folder, each
+with six regions (intra/peri x true/reader/perturbed), as the radiomics stage extracts
+them for a reproducibility-subset patient. Both tools use the same parameter files
 (params/radiomics_us.yaml, params/radiomics_mri.yaml) and the same number of jobs.
 
 Prints: wall time of each, the speed ratio, the largest relative difference over all
@@ -13,8 +14,6 @@ The CLI runs with single-threaded BLAS (``OPENBLAS_NUM_THREADS=1`` etc.) so that
 comparison measures the extraction strategy, not BLAS oversubscription; pass
 ``--cli-default-threads`` to also time the CLI in the default environment.
 
-US images are written as int16: the CLI cannot bin uint8 images with numpy 2
-(see radsurv.features.extract), so 8-bit input would make it fail.
 
 Usage::
 
@@ -34,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
-from scipy import ndimage as ndi
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -47,53 +45,19 @@ PARAMS = {"US": ROOT / "params" / "radiomics_us.yaml", "MRI": ROOT / "params" / 
 SINGLE_THREAD_ENV = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
-def synthetic_image(modality: str, rng: np.random.Generator) -> tuple[sitk.Image, sitk.Image]:
-    """A textured image with a heterogeneous, lobulated lesion and its true mask.
-
-    Parameters
-    ----------
-    modality
-        ``"US"`` (2-D) or ``"MRI"`` (3-D).
-    rng
-        Random generator.
-
-    Returns
-    -------
-    image, mask
-    """
-    if modality == "US":
-        shape, spacing, radius = (300, 300), (0.1, 0.1), rng.uniform(5.0, 8.0)
-    else:
-        shape, spacing, radius = (40, 100, 100), (2.5, 0.7, 0.7), rng.uniform(7.0, 11.0)
-    background = ndi.gaussian_filter(rng.normal(size=shape), 1.5)
-    coords = np.meshgrid(*[np.arange(n) * s for n, s in zip(shape, spacing)], indexing="ij")
-    centre = [n * s / 2 + rng.uniform(-2, 2) for n, s in zip(shape, spacing)]
-    distance = np.sqrt(sum((c - m) ** 2 for c, m in zip(coords, centre)))
-    lobulation = ndi.gaussian_filter(rng.normal(size=shape), 6.0)
-    lobulation /= lobulation.std()
-    lesion = distance <= radius * (1 + 0.15 * lobulation)
-    inner = ndi.gaussian_filter(rng.normal(size=shape), 0.8)
-    if modality == "US":
-        values = 120 + 30 * background - 70 * lesion + 20 * lesion * inner
-        values = np.clip(values * rng.gamma(4, 0.25, shape), 0, 255)  # speckle
-    else:
-        values = 300 + 60 * background + 400 * lesion + 150 * lesion * inner
-    image = sitk.GetImageFromArray(values.astype(np.int16))
-    image.SetSpacing(tuple(reversed(spacing)))
-    mask = sitk.GetImageFromArray(lesion.astype(np.uint8))
-    mask.CopyInformation(image)
-    return image, mask
-
-
 def write_workload(folder: Path, n_us: int, n_mri: int, seed: int = 7) -> list[Case]:
-    """Write images and their four masks; return the cases.
+    """The project's real workload: digital-twin patients of the ``paper`` profile
+    (the study's images, scanners and phenotype), each image with the regions the
+    radiomics stage extracts for a reproducibility-subset patient: intra- and
+    peri-tumoral (5 mm) regions of the true mask, the reader's mask and a perturbed
+    mask (standing in for the U-Net's, which would need a trained network here).
 
     Parameters
     ----------
     folder
         Output folder.
     n_us, n_mri
-        Number of images per modality.
+        Number of images per modality (from the first patients of each centre, in turn).
     seed
         Random seed.
 
@@ -101,21 +65,40 @@ def write_workload(folder: Path, n_us: int, n_mri: int, seed: int = 7) -> list[C
     -------
     list of Case
     """
+    from radsurv.cohort.twin import simulate_cohort
+    from radsurv.config import load_profile
+    from radsurv.imaging.twin import write_cohort_images
+
+    profile = load_profile(ROOT / "params" / "paper.yml")
+    twin = simulate_cohort(profile["cohort"]["twin"], seed)
+    latents = twin.truth[["patient_id", "center", "a_img", "b_img", "size_mm"]]
+    # Patients from every centre (scanners differ), interleaved.
+    latents = latents.assign(rank=latents.groupby("center").cumcount()).sort_values(["rank", "center"])
+    latents = latents.head(max(n_us, n_mri)).drop(columns="rank").reset_index(drop=True)
+    paths = write_cohort_images(latents, folder / "images", scanners=profile["imaging"].get("scanners"),
+                                seed=seed, n_jobs=2, progress=False, root=folder,
+                                phenotype=profile["imaging"].get("phenotype"))
     rng = np.random.default_rng(seed)
     cases = []
     for modality, count in (("US", n_us), ("MRI", n_mri)):
-        for index in range(count):
-            patient = f"{modality}{index:03d}"
-            image, true_mask = synthetic_image(modality, rng)
-            reader = perturb_mask(true_mask, rng, "jitter", jitter_voxels=1.5)
+        m = modality.lower()
+        for row in paths.head(count).itertuples(index=False):
+            patient = str(row.patient_id)
+            true_mask = sitk.ReadImage(str(folder / getattr(row, f"{m}_mask")))
+            reader = sitk.ReadImage(str(folder / getattr(row, f"{m}_reader_mask")))
+            perturbed = perturb_mask(true_mask, rng, "jitter", jitter_voxels=1.5)
             masks = {}
-            for source, lesion in (("true", true_mask), ("reader", reader)):
+            for source, lesion in (("true", true_mask), ("reader", reader), ("perturbed", perturbed)):
                 for region, region_mask in (("intra", intratumoral(lesion)), ("peri", peritumoral_ring(lesion, 5.0))):
-                    path = folder / f"{patient}_{region}_{source}.nii.gz"
+                    path = folder / f"{patient}_{m}_{region}_{source}.nii.gz"
                     sitk.WriteImage(region_mask, str(path))
                     masks[(region, source)] = path
-            image_path = folder / f"{patient}_image.nii.gz"
-            sitk.WriteImage(image, str(image_path))
+            image_path = folder / getattr(row, f"{m}_image")
+            image = sitk.ReadImage(str(image_path))
+            if image.GetPixelID() == sitk.sitkUInt8:
+                # The CLI cannot bin 8-bit images with numpy 2 (see radsurv.features.extract);
+                # both tools get the same losslessly widened image.
+                sitk.WriteImage(sitk.Cast(image, sitk.sitkInt16), str(image_path))
             cases.append(Case(patient, modality, image_path, masks))
     return cases
 
@@ -261,7 +244,7 @@ def main() -> None:
         folder = Path(tmp)
         cases = write_workload(folder, args.n_us, args.n_mri)
         n_pairs = sum(len(c.masks) for c in cases)
-        print(f"workload: {len(cases)} images ({args.n_us} US 300x300, {args.n_mri} MRI 100x100x40), "
+        print(f"workload: {len(cases)} digital-twin images ({args.n_us} US, {args.n_mri} MRI), "
               f"{n_pairs} image/mask pairs, jobs={args.jobs}, cores={os.cpu_count()}")
 
         cli_env = dict(os.environ) | SINGLE_THREAD_ENV

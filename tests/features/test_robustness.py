@@ -80,3 +80,23 @@ def test_perturb_mask_kinds():
         perturb_mask(sitk.Image(10, 10, sitk.sitkUInt8), rng)
     with pytest.raises(ValueError, match="kind"):
         perturb_mask(mask, rng, "shrink")
+
+
+def test_jitter_amplitude_is_in_physical_units_and_sub_voxel_jitters_move_the_contour():
+    """A jitter of half a voxel's size still moves the contour, and the mean absolute
+    change in radius grows with the amplitude (about sqrt(2/pi) x SD for a Gaussian field)."""
+    size, spacing = 96, 0.5
+    yy, xx = np.mgrid[:size, :size]
+    disc = (((yy - size / 2) * spacing) ** 2 + ((xx - size / 2) * spacing) ** 2) <= 12.0 ** 2
+    mask = sitk.GetImageFromArray(disc.astype(np.uint8))
+    mask.SetSpacing((spacing, spacing))
+    changed = []
+    for amplitude_mm in (0.25, 1.0):
+        out = perturb_mask(mask, np.random.default_rng(3), "jitter", jitter_voxels=amplitude_mm / spacing,
+                           smoothness_voxels=4.0)
+        arr = sitk.GetArrayFromImage(out).astype(bool)
+        changed.append((arr ^ disc).sum())
+    assert changed[0] > 0
+    # Pixels that change per unit contour length ~ mean |displacement| / spacing.
+    perimeter_px = 2 * np.pi * 12.0 / spacing
+    assert 0.5 < changed[1] / perimeter_px / (1.0 / spacing * np.sqrt(2 / np.pi)) < 1.5

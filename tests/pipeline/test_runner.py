@@ -125,3 +125,15 @@ def test_single_stage_selection_runs_its_upstream(project):
 def test_unknown_stage(project):
     with pytest.raises(ValueError, match="unknown stage 'zz'"):
         run(project, stages=["zz"])
+
+
+def test_force_reruns_only_the_named_stage(project):
+    assert run(project).exit_code == 0
+    forced = run(project, force=True, stages=["b"])
+    assert forced.exit_code == 0 and forced.executed == ["b"]
+    # ...and the next plain run has nothing to do (same inputs, same stamp).
+    assert run(project).executed == []
+    # Forcing an upstream stage whose outputs do not change leaves b alone.
+    forced = run(project, force=True, stages=["a"])
+    assert forced.executed == ["a"]
+    assert run(project).executed == []

@@ -73,6 +73,7 @@ from radiomics import featureextractor, getFeatureClasses, imageoperations
 from radiomics.glcm import RadiomicsGLCM
 
 import radsurv
+from radsurv.imaging.io import as_image, image_digest
 
 TIDY_COLUMNS = ["patient", "modality", "region", "mask_source", "feature", "value"]
 FAILURE_COLUMNS = ["patient", "modality", "region", "mask_source", "reason"]
@@ -150,25 +151,6 @@ class ExtractionError(RuntimeError):
             for r in failures.itertuples()
         ]
         super().__init__("feature extraction failed for:\n  " + "\n  ".join(lines))
-
-
-def _read(path_or_image: PathOrImage) -> sitk.Image:
-    """Read an image path with radsurv's reader, or pass an image through.
-
-    Parameters
-    ----------
-    path_or_image
-        Path or SimpleITK image.
-
-    Returns
-    -------
-    SimpleITK.Image
-    """
-    if isinstance(path_or_image, sitk.Image):
-        return path_or_image
-    from radsurv.imaging.io import read_image
-
-    return read_image(path_or_image)
 
 
 def pyradiomics_safe(image: sitk.Image) -> sitk.Image:
@@ -562,32 +544,9 @@ class SharedFilterExtractor:
 
 
 def content_hash(path_or_image: PathOrImage) -> str:
-    """Content hash of an image file (bytes) or image (pixels + geometry).
-
-    Parameters
-    ----------
-    path_or_image
-        Path (a DICOM folder is hashed file by file, sorted) or SimpleITK image.
-
-    Returns
-    -------
-    str
-        sha256 hex digest.
-    """
-    digest = hashlib.sha256()
-    if isinstance(path_or_image, sitk.Image):
-        image = path_or_image
-        digest.update(repr((image.GetPixelIDValue(), image.GetSize(), image.GetOrigin(),
-                            image.GetSpacing(), image.GetDirection())).encode())
-        digest.update(np.ascontiguousarray(sitk.GetArrayViewFromImage(image)).tobytes())
-        return digest.hexdigest()
-    path = Path(path_or_image)
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        with open(file, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
+    """Content hash of an image file (its bytes) or image (voxels + geometry): the
+    cache key part of :func:`radsurv.imaging.io.image_digest`."""
+    return image_digest(path_or_image)
 
 
 def _versions_tag(fast_mcc: bool) -> str:
@@ -690,8 +649,8 @@ def extract_case(
             else:
                 todo[key] = cache_name
         if todo:
-            image = _read(case.image)
-            masks = {key: _read(case.masks[key]) for key in todo}
+            image = as_image(case.image)
+            masks = {key: as_image(case.masks[key]) for key in todo}
             extractor = SharedFilterExtractor(params, fast_mcc=fast_mcc)
             # Parallelism is over patients; BLAS threads inside a worker would only
             # oversubscribe the cores (eigen-solvers in GLCM).

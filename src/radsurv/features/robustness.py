@@ -219,10 +219,13 @@ def _jittered(
         Boolean array.
     """
     sampling = np.array(spacing_xyz[::-1], dtype=float)
-    # signed distance in mm, negative inside: the contour is its zero level set
-    signed = ndi.distance_transform_edt(~lesion, sampling=sampling) - ndi.distance_transform_edt(
-        lesion, sampling=sampling
-    )
+    # Signed distance in mm, negative inside, with its zero level on the voxel faces
+    # (half a voxel from the boundary voxels' centres): without the half-voxel shift the
+    # values jump from -s to +s across the contour, and a jitter smaller than one voxel
+    # would move nothing.
+    half = sampling.min() / 2
+    signed = np.where(lesion, half - ndi.distance_transform_edt(lesion, sampling=sampling),
+                      ndi.distance_transform_edt(~lesion, sampling=sampling) - half)
     field = ndi.gaussian_filter(rng.standard_normal(lesion.shape), smoothness_voxels)
     field /= max(field.std(), 1e-12)
     return signed + field * jitter_voxels * sampling.min() <= 0

@@ -85,7 +85,7 @@ def reproducibility_subset(inputs: FeatureInputs, n: int, seed: int) -> list[str
 
 
 def _region_files(patient: str, modality: str, source: str, mask_path: str, out_dir: Path, ring_mm: float,
-                  perturb: tuple[int, ...] | None = None, image_path: str | None = None,
+                  perturb: dict | None = None, image_path: str | None = None,
                   air_threshold: float | None = None) -> dict[tuple[str, str], str]:
     """Write the intra-tumoral mask and its ring for one (patient, modality, source)."""
     from ..roi import intratumoral, peritumoral_ring
@@ -99,7 +99,13 @@ def _region_files(patient: str, modality: str, source: str, mask_path: str, out_
     mask = sitk.ReadImage(str(mask_path))
     intra = intratumoral(mask)
     if perturb is not None:
-        intra = perturb_mask(intra, np.random.default_rng(list(perturb)), kind="random")
+        # A smooth in-and-out jitter of the contour, sized in mm so that ultrasound
+        # (0.1-0.2 mm pixels) and MRI (1-3 mm voxels) are perturbed alike; a one-voxel
+        # erosion would be negligible in one and coarse in the other.
+        finest = min(intra.GetSpacing())
+        intra = perturb_mask(intra, np.random.default_rng(list(perturb["seed"])), kind="jitter",
+                             jitter_voxels=perturb["jitter_mm"] / finest,
+                             smoothness_voxels=perturb["smoothness_mm"] / finest)
     image = sitk.ReadImage(str(image_path)) if air_threshold is not None else None
     peri = peritumoral_ring(intra, ring_mm, image=image, air_threshold=air_threshold)
     folder.mkdir(parents=True, exist_ok=True)
@@ -155,7 +161,10 @@ def build_cases(inputs: FeatureInputs, params: Mapping[str, Any], seed: int, out
             k = sorted(subset).index(row.patient_id)
             for j in range(n_perturb):
                 # Seeded by (run seed, patient's place in the subset, modality, draw).
-                sources.append((f"perturbed{j + 1}", row.mask, (int(seed), k, int(m == "mri"), j)))
+                sources.append((f"perturbed{j + 1}", row.mask, {
+                    "seed": (int(seed), k, int(m == "mri"), j),
+                    "jitter_mm": float(rep.get("jitter_mm", 0.5)),
+                    "smoothness_mm": float(rep.get("smoothness_mm", 2.0))}))
         jobs.append({"patient": row.patient_id, "modality": m, "image": c.loc[row.patient_id, f"{m}_image"],
                      "sources": sources})
     outputs = joblib.Parallel(n_jobs=n_jobs, backend="loky", return_as="generator", batch_size=4)(
@@ -344,6 +353,7 @@ def write_feature_artefacts(profile: Mapping[str, Any], inputs: FeatureInputs, r
     v: dict[str, Any] = {
         "ring_mm": f"{float(params.get('ring_mm', 5.0)):g}",
         "n_subset": len(subset),
+        "jitter_mm": f"{float((params.get('reproducibility') or {}).get('jitter_mm', 0.5)):g}",
         "n_excluded": len(excluded_ids),
         "n_failures": int(len(failures)),
         "icc_form": str((params.get("icc") or {}).get("form", "ICC(2,1)")),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from pathlib import Path
 
 import SimpleITK as sitk
@@ -36,6 +38,32 @@ def _suffix(path: Path) -> str:
     """Lower-case file ending, treating ``.nii.gz`` as one ending."""
     name = path.name.lower()
     return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
+
+
+def as_image(x: str | Path | sitk.Image) -> sitk.Image:
+    """A SimpleITK image from an image (returned as is) or a path (read with
+    :func:`read_image`: a file or a DICOM series folder)."""
+    return x if isinstance(x, sitk.Image) else read_image(x)
+
+
+def image_digest(x: str | Path | sitk.Image) -> str:
+    """SHA-256 of an image: the file bytes for a path, the voxels plus geometry for an image.
+
+    Used in cache keys (trained U-Nets, radiomic features), so that a changed image or
+    header invalidates what was computed from it. A DICOM folder is hashed file by file.
+    """
+    h = hashlib.sha256()
+    if isinstance(x, sitk.Image):
+        h.update(sitk.GetArrayViewFromImage(x).tobytes())
+        h.update(repr((x.GetSize(), x.GetSpacing(), x.GetOrigin(), x.GetDirection(), x.GetPixelIDTypeAsString())).encode())
+        return h.hexdigest()
+    path = Path(x)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
 
 
 def read_image(path: str | Path, series_id: str | None = None) -> sitk.Image:

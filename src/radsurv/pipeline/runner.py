@@ -194,8 +194,13 @@ def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, sta
     build_dir.mkdir(parents=True, exist_ok=True)
     tasks = build_tasks(root, pfile, prof, build_dir, report, render and not stages, renderer)
     targets = list(stages) if stages else [t["name"] for t in tasks]
-    args = ["run", *(["--always-execute"] if force else []), *targets]
-    code = DoitMain(_Loader(tasks, build_dir / ".doit.json")).run(args)
+    if force:
+        # Forget only the named stages (doit's --always-execute would also re-run every
+        # stage they depend on); stages after them re-run only if their inputs change.
+        forget = DoitMain(_Loader(tasks, build_dir / ".doit.json")).run(["forget", *targets])
+        if forget not in (0, None):
+            raise RuntimeError(f"could not mark {', '.join(targets)} for re-running (doit forget: {forget})")
+    code = DoitMain(_Loader(tasks, build_dir / ".doit.json")).run(["run", *targets])
     report.exit_code = code
     report.wall_s = time.perf_counter() - t0
     return report
