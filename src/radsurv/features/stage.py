@@ -266,12 +266,16 @@ def features_table(tidy: pd.DataFrame, icc: pd.DataFrame, n_patients: dict[str, 
     return pd.DataFrame(rows)
 
 
-def ibsi_table(out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def ibsi_table(out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """IBSI 1 phantom compliance of this extraction code: the full table (also written
-    as ``ibsi_table.csv``) and its display version for the supplement."""
+    as ``ibsi_table.csv``), its display version for the supplement, and the notes that
+    explain each convention difference."""
     from .ibsi import write_compliance_table
 
     t = write_compliance_table(out_dir / "ibsi_table.csv")
+    # Each convention difference is explained once, in the caption, and referred to by letter.
+    reasons = [r for r in dict.fromkeys(t["reason"].fillna("")) if r]
+    letter = {r: chr(ord("a") + i) for i, r in enumerate(reasons)}
     show = pd.DataFrame({
         "PyRadiomics feature": t["feature"].str.replace("original_", "", regex=False),
         "IBSI tag": t["ibsi_tag"],
@@ -279,9 +283,10 @@ def ibsi_table(out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         "Reference": t["reference"].map(lambda v: f"{v:.4g}"),
         "Tolerance": t["tolerance"].map(lambda v: f"{v:.3g}"),
         "Pass": t["pass"].map({True: "yes", False: "no"}),
-        "Convention difference": t["reason"].fillna(""),
+        "Note": t["reason"].fillna("").map(lambda r: letter.get(r, "")),
     })
-    return t, show
+    notes = " ".join(f"({letter[r]}) {r.rstrip('.')}." for r in reasons)
+    return t, show, notes
 
 
 def write_feature_artefacts(profile: Mapping[str, Any], inputs: FeatureInputs, result, region_failures: pd.DataFrame,
@@ -335,12 +340,12 @@ def write_feature_artefacts(profile: Mapping[str, Any], inputs: FeatureInputs, r
                 f"U-Net's mask, in {len(subset)} training patients; a feature is robust when both ICCs reach "
                 f"{threshold:.2f}.",
         label="features", source=src)
-    t, show = ibsi_table(out_dir)
+    t, show, notes = ibsi_table(out_dir)
     write_markdown_table(
         show, out_dir / "ibsi_table.md",
         caption="IBSI 1 compliance of the feature extraction on the IBSI digital phantom (Zwanenburg et al., "
                 "2020): each PyRadiomics feature with an IBSI 1 equivalent, its value in IBSI's convention, the "
-                "reference value and tolerance, and the convention difference where one exists.",
+                "reference value and tolerance; where a convention differs, the note says how. " + notes,
         label="ibsi", source=src)
 
     seg = inputs.segmentation
