@@ -120,7 +120,7 @@ def run_cli(cases: list[Case], folder: Path, jobs: int, env: dict[str, str]) -> 
     Returns
     -------
     seconds, values
-        ``values[(patient, region, source)] = {feature: value}``.
+        ``values[(patient, modality, region, source)] = {feature: value}``.
     """
     executable = Path(sys.executable).with_name("pyradiomics")
     values: dict = {}
@@ -137,7 +137,7 @@ def run_cli(cases: list[Case], folder: Path, jobs: int, env: dict[str, str]) -> 
             for case in selected:
                 for key, mask in case.masks.items():
                     writer.writerow([str(case.image), str(mask)])
-                    lookup[(str(case.image), str(mask))] = (case.patient, *key)
+                    lookup[(str(case.image), str(mask))] = (case.patient, case.modality, *key)
         out = folder / f"cli_{modality}.csv"
         out.unlink(missing_ok=True)
         command = [str(executable), str(batch), "-p", str(PARAMS[modality]), "-j", str(jobs),
@@ -211,7 +211,7 @@ def run_ours(cases: list[Case], jobs: int, fast_mcc: bool = True):
         raise RuntimeError(result.failures.to_string())
     values: dict = {}
     for row in result.features.itertuples(index=False):
-        values.setdefault((row.patient, row.region, row.mask_source), {})[row.feature] = row.value
+        values.setdefault((row.patient, row.modality, row.region, row.mask_source), {})[row.feature] = row.value
     return seconds, values, result
 
 
