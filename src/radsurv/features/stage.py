@@ -54,6 +54,7 @@ class FeatureInputs:
 
     cohort: StageInputs
     segmentation: pd.DataFrame  # one row per (patient, modality): analysis mask, its source
+    seg_excluded: pd.DataFrame  # patients 01_segmentation excluded (patient_id, modality, reason)
 
 
 def load_inputs(build_dir: Path) -> FeatureInputs:
@@ -66,7 +67,7 @@ def load_inputs(build_dir: Path) -> FeatureInputs:
         seg[col] = seg[col].map(lambda v: str((sdir / v).resolve()) if v else "")
     excluded = pd.read_csv(sdir / "excluded.csv", dtype={"patient_id": str})
     seg = seg[~seg["patient_id"].isin(excluded["patient_id"])].reset_index(drop=True)
-    return FeatureInputs(cohort, seg)
+    return FeatureInputs(cohort, seg, excluded)
 
 
 def reproducibility_subset(inputs: FeatureInputs, n: int, seed: int) -> list[str]:
@@ -148,6 +149,7 @@ def build_cases(inputs: FeatureInputs, params: Mapping[str, Any], seed: int, out
     n_perturb = int(rep.get("perturbations", 2))
     truth = inputs.cohort.truth.set_index("patient_id") if inputs.cohort.truth is not None else None
     c = inputs.cohort.cohort.set_index("patient_id")
+    place = {pid: k for k, pid in enumerate(sorted(subset))}
     jobs = []
     for i, row in enumerate(inputs.segmentation.itertuples(index=False)):
         if row.source == "excluded" or not row.mask:
@@ -158,7 +160,7 @@ def build_cases(inputs: FeatureInputs, params: Mapping[str, Any], seed: int, out
             sources.append(("reader", c.loc[row.patient_id, f"{m}_mask"], None))
             if truth is not None:
                 sources.append(("true", truth.loc[row.patient_id, f"{m}_true_mask"], None))
-            k = sorted(subset).index(row.patient_id)
+            k = place[row.patient_id]
             for j in range(n_perturb):
                 # Seeded by (run seed, patient's place in the subset, modality, draw).
                 sources.append((f"perturbed{j + 1}", row.mask, {
@@ -327,8 +329,7 @@ def write_feature_artefacts(profile: Mapping[str, Any], inputs: FeatureInputs, r
     threshold = float((params.get("icc") or {}).get("threshold", 0.75))
     plot = icc.rename(columns={"icc_reader": "icc", "icc_reader_lower": "lower", "icc_reader_upper": "upper",
                                "flag_reader": "flag_below_threshold"})
-    plot = plot.assign(modality=plot["modality"].map(MODALITY_LABELS), region=plot["region"].map(
-        {"intra": "intra", "peri": "peri"}))
+    plot = plot.assign(modality=plot["modality"].map(MODALITY_LABELS))
     icc_figure(plot, out_dir / "fig-icc.png", threshold=threshold)
 
     table = features_table(tidy, icc, n_patients)
@@ -350,7 +351,8 @@ def write_feature_artefacts(profile: Mapping[str, Any], inputs: FeatureInputs, r
 
     seg = inputs.segmentation
     draw_flow(profile, inputs.cohort, out_dir / "fig-flow.png",
-              _segmentation_exclusions(out_dir.parent)
+              [(f"no usable {MODALITY_LABELS[m]} mask", set(g["patient_id"]))
+               for m, g in inputs.seg_excluded.groupby("modality")]
               + [("radiomics failed", excluded_ids)],
               notes=fallback_notes(seg[seg["source"] == "reader"]))
 
@@ -383,7 +385,3 @@ def write_feature_artefacts(profile: Mapping[str, Any], inputs: FeatureInputs, r
     write_variables({"features": v}, out_dir / "variables.yml")
     return v
 
-
-def _segmentation_exclusions(build_dir: Path) -> list[tuple[str, set]]:
-    ex = pd.read_csv(Path(build_dir) / "01_segmentation" / "excluded.csv", dtype={"patient_id": str})
-    return [(f"no usable {MODALITY_LABELS[m]} mask", set(g["patient_id"])) for m, g in ex.groupby("modality")]

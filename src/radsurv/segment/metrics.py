@@ -67,10 +67,8 @@ def hausdorff95(pred: ImageLike, true: ImageLike) -> float:
         mm; 0 if both are empty, NaN if exactly one is.
     """
     p, t, spacing = _pair(pred, true)
-    if not p.any() and not t.any():
-        return 0.0
-    if not p.any() or not t.any():
-        return float("nan")
+    if not (p.any() and t.any()):
+        return _empty_hd(p, t)
     import torch
     from monai.metrics import compute_hausdorff_distance
 
@@ -82,6 +80,11 @@ def hausdorff95(pred: ImageLike, true: ImageLike) -> float:
         warnings.simplefilter("ignore", FutureWarning)
         hd = compute_hausdorff_distance(yp, yt, include_background=False, percentile=95, spacing=list(spacing))
     return float(hd.reshape(-1)[0])
+
+
+def _empty_hd(p: np.ndarray, t: np.ndarray) -> float:
+    """HD95 when a mask is empty: 0 if both are (perfect agreement), NaN if one is."""
+    return 0.0 if not p.any() and not t.any() else float("nan")
 
 
 def _surface(arr: np.ndarray) -> np.ndarray:
@@ -104,10 +107,8 @@ def hausdorff95_sitk(pred: ImageLike, true: ImageLike) -> float:
         mm; 0 if both are empty, NaN if exactly one is.
     """
     p, t, _ = _pair(pred, true)
-    if not p.any() and not t.any():
-        return 0.0
-    if not p.any() or not t.any():
-        return float("nan")
+    if not (p.any() and t.any()):
+        return _empty_hd(p, t)
     ref = as_image(true)
     sp, st = _surface(p), _surface(t)
 

@@ -69,3 +69,18 @@ def check_survival(time, event, require_events: bool = True, **others):
 def check_not_constant(x: np.ndarray, name: str) -> None:
     if np.all(x == x[0]):
         raise ValueError(f"{name}: is constant (all values equal {x[0]!r}); nothing to rank")
+
+
+def check_risk_at_time(time, event, predicted_risk, t):
+    """Survival data with a predicted risk of an event by a positive horizon ``t``.
+
+    Returns ``(time, event, predicted_risk, t)`` as checked arrays and a float.
+    """
+    tt, e, o = check_survival(time, event, require_events=False, predicted_risk=predicted_risk)
+    p = o["predicted_risk"]
+    if (p < 0).any() or (p > 1).any():
+        raise ValueError("predicted_risk: must be probabilities in [0, 1]")
+    t = float(as_1d_float([t], "t")[0])
+    if t <= 0:
+        raise ValueError(f"t: must be a positive time, got {t!r}")
+    return tt, e, p, t

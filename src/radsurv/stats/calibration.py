@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._checks import as_1d_float, check_survival, same_length
+from ._checks import as_1d_float, check_risk_at_time, same_length
 from .survival_curves import kaplan_meier
 
 
@@ -59,13 +59,7 @@ def calibration_table(time, event, predicted_risk, t: float, n_groups: int = 10,
         ``observed`` = 1 - KM S(t); ``km_std_err`` is the Greenwood SE of S(t);
         the CI columns are 1 minus the CI of S (so lower <-> upper swap).
     """
-    tt, e, o = check_survival(time, event, require_events=False, predicted_risk=predicted_risk)
-    p = o["predicted_risk"]
-    if (p < 0).any() or (p > 1).any():
-        raise ValueError("predicted_risk: must be probabilities in [0, 1]")
-    t = float(as_1d_float([t], "t")[0])
-    if t <= 0:
-        raise ValueError(f"t: must be a positive time, got {t!r}")
+    tt, e, p, t = check_risk_at_time(time, event, predicted_risk, t)
     if groups is None:
         g = risk_groups(p, n_groups)
     else:

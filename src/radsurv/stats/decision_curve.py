@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._checks import as_1d_float, check_survival
+from ._checks import as_1d_float, check_risk_at_time
 from .survival_curves import kaplan_meier
 
 
@@ -42,13 +42,7 @@ def net_benefit(time, event, predicted_risk, t: float, thresholds) -> pd.DataFra
         nb_treat_all, nb_treat_none``. When nobody is at or above a threshold,
         ``nb_model`` is 0 and ``km_surv_high``/``max_time_high`` are NaN.
     """
-    tt, e, o = check_survival(time, event, require_events=False, predicted_risk=predicted_risk)
-    p = o["predicted_risk"]
-    if (p < 0).any() or (p > 1).any():
-        raise ValueError("predicted_risk: must be probabilities in [0, 1]")
-    t = float(as_1d_float([t], "t")[0])
-    if t <= 0:
-        raise ValueError(f"t: must be a positive time, got {t!r}")
+    tt, e, p, t = check_risk_at_time(time, event, predicted_risk, t)
     pts = as_1d_float(np.atleast_1d(thresholds), "thresholds")
     if (pts < 0).any() or (pts >= 1).any():
         raise ValueError("thresholds: must lie in [0, 1)")
