@@ -15,15 +15,37 @@ from radsurv.features.robustness import icc_figure, icc_single, icc_table, pertu
 REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference" / "icc"
 
 
-def test_icc_matches_r_irr():
+FORMS = [("ICC(2,1)", "twoway_agreement_single"), ("ICC(3,1)", "twoway_consistency_single"),
+         ("ICC(1,1)", "oneway_single")]
+
+
+@pytest.mark.parametrize("form,key", FORMS)
+def test_icc_matches_r_irr(form, key):
     ratings = pd.read_csv(REFERENCE / "data.csv", index_col="subject")
-    expected = json.loads((REFERENCE / "results.json").read_text())["irr"]
-    for form, key in [("ICC(2,1)", "twoway_agreement_single"), ("ICC(3,1)", "twoway_consistency_single")]:
-        icc, lower, upper = icc_single(ratings, form)
-        ref = expected[key]
-        assert icc == pytest.approx(ref["value"], rel=1e-9)
-        assert lower == pytest.approx(ref["lower"], rel=1e-6)
-        assert upper == pytest.approx(ref["upper"], rel=1e-6)
+    ref = json.loads((REFERENCE / "results.json").read_text())["irr"][key]
+    icc, lower, upper = icc_single(ratings, form)
+    # README tolerance for icc: 1e-9 relative (measured ~1e-15)
+    assert icc == pytest.approx(ref["value"], rel=1e-9)
+    assert lower == pytest.approx(ref["lower"], rel=1e-9)
+    assert upper == pytest.approx(ref["upper"], rel=1e-9)
+    # the table gives the same numbers from the tidy layout
+    tidy = ratings.rename_axis("patient").reset_index().melt(id_vars="patient", var_name="mask_source")
+    tidy = tidy.assign(modality="MRI", region="intra", feature="f")
+    row = icc_table(tidy, sources=("rater1", "rater2"), form=form).iloc[0]
+    assert (row["icc"], row["lower"], row["upper"]) == (icc, lower, upper)
+
+
+def test_icc_single_drops_incomplete_rows_and_rejects_unknown_forms():
+    ratings = pd.read_csv(REFERENCE / "data.csv", index_col="subject")
+    holey = ratings.copy()
+    holey.iloc[[3, 8], 0] = np.nan
+    assert icc_single(holey) == icc_single(ratings.drop(index=ratings.index[[3, 8]]))
+    assert all(np.isnan(icc_single(ratings.iloc[:2])))  # fewer than 3 subjects
+    assert all(np.isfinite(icc_single(ratings.iloc[:3])))
+    with pytest.raises(ValueError, match="form must be one of"):
+        icc_single(ratings, "ICC(A,1)")
+    with pytest.raises(ValueError, match="form must be one of"):
+        icc_table(_tidy(np.random.default_rng(0)), form="ICC(2,k)")
 
 
 def _tidy(rng: np.random.Generator, n: int = 30) -> pd.DataFrame:
@@ -100,3 +122,92 @@ def test_jitter_amplitude_is_in_physical_units_and_sub_voxel_jitters_move_the_co
     # Pixels that change per unit contour length ~ mean |displacement| / spacing.
     perimeter_px = 2 * np.pi * 12.0 / spacing
     assert 0.5 < changed[1] / perimeter_px / (1.0 / spacing * np.sqrt(2 / np.pi)) < 1.5
+
+
+def _random_tidy(rng: np.random.Generator, n_patients: int = 25, n_features: int = 30,
+                 sources=("auto", "reader", "perturbed-1")) -> pd.DataFrame:
+    """Features with noise of varied size, missing values and rows, constant and
+    exactly reproduced features, one feature measured on 2 patients only."""
+    rows = []
+    for f in range(n_features):
+        truth = rng.normal(10, 3, n_patients) * 10.0 ** rng.uniform(-2, 3)
+        noise = rng.uniform(0.05, 2) * truth.std()
+        for i, t in enumerate(truth):
+            if f == 3 and i > 1:
+                continue
+            for s, source in enumerate(sources):
+                if f == 4 and rng.random() < 0.15:
+                    continue  # missing row
+                v = {0: 2.0, 1: t}.get(f, t + s * 0.1 * noise + rng.normal(0, noise))
+                if f == 5 and rng.random() < 0.15:
+                    v = np.nan
+                rows.append((f"P{i:02d}", ("MRI", "US")[f % 2], ("intra", "peri")[f // 2 % 2], source,
+                             f"feature{f}", v))
+    tidy = pd.DataFrame(rows, columns=["patient", "modality", "region", "mask_source", "feature", "value"])
+    return tidy.sample(frac=1.0, random_state=0).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("form", ["ICC(2,1)", "ICC(3,1)", "ICC(1,1)"])
+@pytest.mark.parametrize("sources", [("auto", "reader"), ("auto", "reader", "perturbed-1")])
+def test_icc_table_equals_icc_single_per_feature(form, sources):
+    """The vectorised table equals the per-feature function bit for bit, with the
+    feature order of the old groupby loop and its NaN rules."""
+    tidy = _random_tidy(np.random.default_rng(1))
+    table = icc_table(tidy, sources=sources, form=form)
+    selected = tidy[tidy["mask_source"].isin(sources)]
+    expected_order = [key for key, _ in selected.groupby(["modality", "region", "feature"], sort=False)]
+    assert list(zip(table["modality"], table["region"], table["feature"])) == expected_order
+    for (modality, region, feature), group in selected.groupby(["modality", "region", "feature"], sort=False):
+        ratings = group.pivot(index="patient", columns="mask_source", values="value").reindex(columns=list(sources))
+        row = table[(table["modality"] == modality) & (table["region"] == region) & (table["feature"] == feature)]
+        got = row[["icc", "lower", "upper"]].to_numpy()[0]
+        np.testing.assert_array_equal(got, icc_single(ratings, form), err_msg=feature)
+        assert row["flag_below_threshold"].item() == (not (np.isfinite(got[0]) and got[0] >= 0.75))
+    by = table.set_index("feature")
+    assert np.isnan(by.loc["feature0", ["icc", "lower", "upper"]].astype(float)).all()  # constant
+    assert np.isnan(by.loc["feature3", ["icc", "lower", "upper"]].astype(float)).all()  # 2 patients
+    assert by.loc["feature0", "flag_below_threshold"] and by.loc["feature3", "flag_below_threshold"]
+    # exactly reproduced: ICC 1 with the limiting interval [1, 1], not flagged
+    assert by.loc["feature1", ["icc", "lower", "upper"]].tolist() == [1.0, 1.0, 1.0]
+    assert not by.loc["feature1", "flag_below_threshold"]
+    assert np.isfinite(by.loc[["feature4", "feature5"], "icc"].astype(float)).all()
+
+
+def test_icc_table_values_against_pingouin():
+    """pingouin (per feature, as the old implementation) as an independent check:
+    values of the three forms at 1e-12, intervals at 1e-10."""
+    pg = pytest.importorskip("pingouin")
+    import warnings
+
+    tidy = _random_tidy(np.random.default_rng(2), n_features=12)
+    sources = ("auto", "reader", "perturbed-1")
+    saved = dict(pg.options)
+    pg.options["round"] = None
+    pg.options["round.column.CI95"] = None
+    try:
+        for form, label in [("ICC(2,1)", "ICC(A,1)"), ("ICC(3,1)", "ICC(C,1)"), ("ICC(1,1)", "ICC(1,1)")]:
+            table = icc_table(tidy, sources=sources, form=form).set_index("feature")
+            for feature in ["feature2", "feature4", "feature5", "feature7", "feature10"]:
+                long = tidy[tidy["feature"] == feature]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ref = pg.intraclass_corr(long, targets="patient", raters="mask_source", ratings="value",
+                                             nan_policy="omit").set_index("Type").loc[label]
+                assert table.loc[feature, "icc"] == pytest.approx(ref["ICC"], rel=1e-12), (form, feature)
+                assert [table.loc[feature, "lower"], table.loc[feature, "upper"]] == pytest.approx(
+                    list(ref["CI95"]), rel=1e-10), (form, feature)
+    finally:
+        pg.options.clear()
+        pg.options.update(saved)
+
+
+def test_icc_table_rejects_duplicates_and_drops_incomplete_patients():
+    tidy = _tidy(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="more than one value"):
+        icc_table(pd.concat([tidy, tidy.iloc[:1]]))
+    with pytest.raises(ValueError, match="at least two mask sources"):
+        icc_table(tidy, sources=("auto",))
+    # a patient missing from one source only loses that patient for that feature
+    partial = tidy[~((tidy["patient"] == "P0") & (tidy["mask_source"] == "reader"))]
+    without = tidy[tidy["patient"] != "P0"]
+    pd.testing.assert_frame_equal(icc_table(partial), icc_table(without))

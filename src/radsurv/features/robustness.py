@@ -13,41 +13,44 @@ ICC form
     Features with ICC < 0.75 ("moderate" or worse, Koo & Li 2016) are flagged.
 
 Implementation
-    Point estimates, F and the 95% confidence intervals come from
-    ``pingouin.intraclass_corr`` (checked against R ``irr::icc`` in the tests); its
-    CI column is rounded to 2 decimals by default, so that rounding is switched off
-    while we call it.
+    :func:`radsurv.stats.icc.icc_many` (closed form from the ANOVA mean squares,
+    matched to R ``irr::icc`` in ``tests/stats/test_icc.py``) gives the ICC and its
+    95% confidence interval of every feature at once; subjects missing a rating
+    are dropped per feature. An ICC is undefined (NaN, and flagged) with fewer than
+    3 complete subjects or a feature that does not vary; a perfectly reproduced
+    feature has ICC 1 and NaN limits (irr's formulas give no interval there).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
+from ..stats.icc import icc_many
+
 ICC_FORMS = {"ICC(2,1)": "ICC(A,1)", "ICC(3,1)": "ICC(C,1)", "ICC(1,1)": "ICC(1,1)"}
 DEFAULT_THRESHOLD = 0.75
 ICC_COLUMNS = ["modality", "region", "feature", "icc", "lower", "upper", "flag_below_threshold"]
 
 
-@contextlib.contextmanager
-def _unrounded_pingouin() -> Iterator[None]:
-    """Switch off pingouin's 2-decimal rounding of the CI column for a block."""
-    import pingouin
+MIN_SUBJECTS = 3  # fewer complete subjects: the ICC is reported as undefined
 
-    saved = dict(pingouin.options)
-    pingouin.options["round"] = None
-    pingouin.options["round.column.CI95"] = None
-    try:
-        yield
-    finally:
-        pingouin.options.clear()
-        pingouin.options.update(saved)
+
+def _icc_features(Y: np.ndarray, form: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ICC and 95% CI of every feature of a subjects x sources x features array.
+
+    A feature reproduced exactly (zero residual: ICC = 1) gets the interval
+    [1, 1], the limit of irr's interval as the residual variance goes to 0; irr's
+    formulas themselves give NaN there (0/0).
+    """
+    res = icc_many(Y, ICC_FORMS[form], min_subjects=MIN_SUBJECTS)
+    exact = (res.value == 1) & np.isnan(res.lower) & np.isnan(res.upper)
+    return res.value, np.where(exact, 1.0, res.lower), np.where(exact, 1.0, res.upper)
 
 
 def icc_single(ratings: pd.DataFrame, form: str = "ICC(2,1)") -> tuple[float, float, float]:
@@ -57,7 +60,7 @@ def icc_single(ratings: pd.DataFrame, form: str = "ICC(2,1)") -> tuple[float, fl
     ----------
     ratings
         One row per subject, one column per rater (mask source); rows with a
-        missing rating are dropped (pingouin needs a complete design).
+        missing rating are dropped.
     form
         ``"ICC(2,1)"`` (default), ``"ICC(3,1)"`` or ``"ICC(1,1)"``.
 
@@ -67,21 +70,13 @@ def icc_single(ratings: pd.DataFrame, form: str = "ICC(2,1)") -> tuple[float, fl
         Point estimate and 95% CI; NaN when undefined (fewer than 3 subjects, or a
         feature that does not vary).
     """
-    import pingouin
-
     if form not in ICC_FORMS:
         raise ValueError(f"form must be one of {sorted(ICC_FORMS)}, got {form!r}")
-    complete = ratings.dropna()
-    if len(complete) < 3 or np.ptp(complete.to_numpy()) == 0:
-        return (np.nan, np.nan, np.nan)
-    long = complete.rename_axis("subject").reset_index().melt(
-        id_vars="subject", var_name="rater", value_name="rating"
-    )
-    with _unrounded_pingouin(), np.errstate(invalid="ignore", divide="ignore"):
-        table = pingouin.intraclass_corr(long, targets="subject", raters="rater", ratings="rating")
-    row = table.set_index("Type").loc[ICC_FORMS[form]]
-    lower, upper = (float(v) for v in row["CI95"])
-    return float(row["ICC"]), lower, upper
+    values = np.asarray(ratings, dtype=float)
+    if values.ndim != 2 or values.shape[1] < 2:
+        raise ValueError(f"ratings: expected a subjects x raters table (2+ raters), got shape {values.shape}")
+    value, lower, upper = _icc_features(values[:, :, None], form)
+    return float(value[0]), float(lower[0]), float(upper[0])
 
 
 def icc_table(
@@ -91,6 +86,9 @@ def icc_table(
     threshold: float = DEFAULT_THRESHOLD,
 ) -> pd.DataFrame:
     """ICC of every feature between mask sources, per modality and region.
+
+    All features are computed at once (:func:`radsurv.stats.icc.icc_many`); each
+    row equals :func:`icc_single` on that feature's patients x sources table.
 
     Parameters
     ----------
@@ -107,27 +105,40 @@ def icc_table(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`ICC_COLUMNS`, one row per (modality, region, feature).
+        Columns :data:`ICC_COLUMNS`, one row per (modality, region, feature), in
+        the order of their first appearance in ``tidy``.
 
     Raises
     ------
     ValueError
-        If fewer than two sources are given or a source is absent.
+        If fewer than two sources are given, a source is absent, the form is
+        unknown, or a (feature, patient, source) has more than one value.
     """
     if len(sources) < 2:
         raise ValueError("need at least two mask sources to compute an ICC")
+    if form not in ICC_FORMS:
+        raise ValueError(f"form must be one of {sorted(ICC_FORMS)}, got {form!r}")
     missing = sorted(set(sources) - set(tidy["mask_source"]))
     if missing:
         raise ValueError(f"mask source(s) {missing} not in the feature table")
-    selected = tidy[tidy["mask_source"].isin(sources)]
-    rows = []
-    for (modality, region, feature), group in selected.groupby(["modality", "region", "feature"], sort=False):
-        ratings = group.pivot(index="patient", columns="mask_source", values="value")
-        ratings = ratings.reindex(columns=list(sources))
-        icc, lower, upper = icc_single(ratings, form)
-        flagged = not (np.isfinite(icc) and icc >= threshold)
-        rows.append((modality, region, feature, icc, lower, upper, flagged))
-    return pd.DataFrame(rows, columns=ICC_COLUMNS)
+    keys = ["modality", "region", "feature"]
+    selected = tidy[tidy["mask_source"].isin(sources)].dropna(subset=[*keys, "patient"])
+    # features in order of first appearance (as groupby(sort=False)), patients sorted
+    # (as a pivot), sources in the order given
+    f_code, features = pd.MultiIndex.from_frame(selected[keys]).factorize()
+    p_code, patients = pd.factorize(selected["patient"], sort=True)
+    s_code = pd.Index(list(sources)).get_indexer(selected["mask_source"])
+    cell = (f_code.astype(np.int64) * len(patients) + p_code) * len(sources) + s_code
+    if pd.Series(cell).duplicated().any():
+        raise ValueError("tidy: a (modality, region, feature, patient, mask_source) has more than one value")
+    Y = np.full((len(patients), len(sources), len(features)), np.nan)
+    Y[p_code, s_code, f_code] = selected["value"].to_numpy(dtype=float)
+    value, lower, upper = _icc_features(Y, form)
+    with np.errstate(invalid="ignore"):
+        flagged = ~(np.isfinite(value) & (value >= threshold))
+    out = pd.DataFrame({key: features.get_level_values(i) for i, key in enumerate(keys)})
+    out["icc"], out["lower"], out["upper"], out["flag_below_threshold"] = value, lower, upper, flagged
+    return out[ICC_COLUMNS]
 
 
 # --------------------------------------------------------------------------- perturbation
