@@ -125,18 +125,21 @@ def icc_table(
     selected = tidy[tidy["mask_source"].isin(sources)].dropna(subset=[*keys, "patient"])
     # features in order of first appearance (as groupby(sort=False)), patients sorted
     # (as a pivot), sources in the order given
-    f_code, features = pd.MultiIndex.from_frame(selected[keys]).factorize()
+    parts = [pd.factorize(selected[key]) for key in keys]
+    dims = [len(uniques) for _, uniques in parts]
+    f_code, first = pd.factorize(np.ravel_multi_index([codes for codes, _ in parts], dims))
     p_code, patients = pd.factorize(selected["patient"], sort=True)
     s_code = pd.Index(list(sources)).get_indexer(selected["mask_source"])
     cell = (f_code.astype(np.int64) * len(patients) + p_code) * len(sources) + s_code
     if pd.Series(cell).duplicated().any():
         raise ValueError("tidy: a (modality, region, feature, patient, mask_source) has more than one value")
-    Y = np.full((len(patients), len(sources), len(features)), np.nan)
+    Y = np.full((len(patients), len(sources), len(first)), np.nan)
     Y[p_code, s_code, f_code] = selected["value"].to_numpy(dtype=float)
     value, lower, upper = _icc_features(Y, form)
     with np.errstate(invalid="ignore"):
         flagged = ~(np.isfinite(value) & (value >= threshold))
-    out = pd.DataFrame({key: features.get_level_values(i) for i, key in enumerate(keys)})
+    key_codes = np.unravel_index(first, dims)
+    out = pd.DataFrame({key: uniques.take(key_codes[i]) for i, (key, (_, uniques)) in enumerate(zip(keys, parts))})
     out["icc"], out["lower"], out["upper"], out["flag_below_threshold"] = value, lower, upper, flagged
     return out[ICC_COLUMNS]
 
