@@ -17,8 +17,9 @@ Implementation
     matched to R ``irr::icc`` in ``tests/stats/test_icc.py``) gives the ICC and its
     95% confidence interval of every feature at once; subjects missing a rating
     are dropped per feature. An ICC is undefined (NaN, and flagged) with fewer than
-    3 complete subjects or a feature that does not vary; a perfectly reproduced
-    feature has ICC 1 and NaN limits (irr's formulas give no interval there).
+    3 complete subjects or a feature that does not vary. A feature reproduced
+    exactly by every source has ICC 1 and the interval [1, 1] (the limit of irr's
+    interval; its formulas give 0/0 there).
 """
 
 from __future__ import annotations
