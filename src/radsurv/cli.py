@@ -1,6 +1,7 @@
 """Command line: ``radsurv run``, ``radsurv validate``, ``radsurv render``.
 
-Exit codes: 0 success, 1 a stage or the render failed, 2 bad input (profile or manifest).
+Exit codes: 0 success, 1 a stage or the render failed, 2 bad input (profile, manifest
+or images: nothing was run and ``build/`` is unchanged).
 """
 
 from __future__ import annotations
@@ -9,21 +10,22 @@ import argparse
 import sys
 from pathlib import Path
 
+__all__ = ["build_parser", "main"]
+
 
 def _cmd_run(args) -> int:
-    from .cohort.manifest import ManifestError
-    from .config import ProfileError
+    from .exceptions import InputError
     from .pipeline.runner import print_report, run_pipeline
 
     try:
         report = run_pipeline(args.params or args.profile, stages=args.stage or None, render=not args.no_render,
                               renderer=args.renderer, force=args.force)
-    except (ManifestError, ProfileError) as exc:
+    except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         print("nothing was run; build/ is unchanged", file=sys.stderr)
         return 2
     if report.paper is None and not args.no_render and not args.stage and report.exit_code == 0:
-        from .report.publish import last_render
+        from .pipeline.publish import last_render
 
         last = last_render(report.build_dir / "paper")
         if last:
@@ -33,35 +35,61 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_validate(args) -> int:
-    from .cohort.manifest import ManifestError, ManifestSpec, read_manifest, validate_manifest
-    from .config import ProfileError, load_profile
+    """The checks ``run`` applies before any work: the profile, every manifest row, every
+    image and mask, the split and the training events."""
+    from .cohort.manifest import ManifestSpec, load_cohort, read_manifest, validate_manifest
+    from .config import load_profile
+    from .exceptions import InputError, ManifestError
+    from .stages.context import resolve_n_jobs
 
     try:
         profile = load_profile(args.params or args.profile)
         spec = ManifestSpec.from_profile(profile)
-        df = read_manifest(args.manifest)
-    except (ManifestError, ProfileError) as exc:
+        manifest = Path(args.manifest)
+        raw = read_manifest(manifest)
+        report = validate_manifest(raw, spec, base_dir=manifest.resolve().parent, check_images=True,
+                                   n_jobs=resolve_n_jobs(profile["n_jobs"]))
+        cohort = profile["cohort"]
+        # The checks on the rows that pass (split, training events), as the run makes them.
+        load_cohort(raw, spec, source=str(manifest), seed=int(profile["seed"]), split_params=cohort["split"],
+                    on_invalid="exclude", report=report)
+    except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    report = validate_manifest(df, spec, base_dir=Path(args.manifest).resolve().parent)
     if report.ok:
-        print(f"{args.manifest}: {report.n_rows} patients, no problems found")
+        print(f"{manifest}: {report.n_rows} patients, no problems found "
+              f"(profile {profile['profile']}: columns, images and masks, split, training events)")
         return 0
-    print(ManifestError(str(args.manifest), report.problems), file=sys.stderr)
+    print(ManifestError(str(manifest), report.problems), file=sys.stderr)
+    n_bad = len(report.bad_rows())
+    if cohort["on_invalid"] == "exclude":
+        print(f"with cohort.on_invalid: exclude, the run drops these {n_bad} rows and lists them in the patient flow",
+              file=sys.stderr)
+        return 0
+    print("the run would stop here (cohort.on_invalid: fail)", file=sys.stderr)
     return 2
 
 
 def _cmd_render(args) -> int:
     from .config import load_profile, project_root
-    from .report.publish import publish_and_render
+    from .exceptions import InputError, ManuscriptError, RenderError
+    from .pipeline.publish import publish_and_render
 
-    root = project_root()
-    profile = load_profile(args.params or args.profile)
+    try:
+        root = project_root()
+        profile = load_profile(args.params or args.profile)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     build_dir = root / "build" / profile["profile"]
     if not build_dir.is_dir():
         print(f"error: {build_dir} does not exist: run `radsurv run --profile {profile['profile']}` first", file=sys.stderr)
         return 2
-    res = publish_and_render(root, build_dir, profile["profile"], build_dir / "paper", renderer=args.renderer)
+    try:
+        res = publish_and_render(root, build_dir, profile["profile"], build_dir / "paper", renderer=args.renderer)
+    except (ManuscriptError, RenderError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"renderer: {res.renderer}; paper: {res.output}")
     return 0
 
@@ -82,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="re-run the selected stages even if up to date")
     r.set_defaults(func=_cmd_run)
 
-    v = sub.add_parser("validate", help="check a manifest against the input contract")
+    v = sub.add_parser("validate", help="check a profile and its manifest with the run's checks (touches nothing)")
     v.add_argument("manifest")
     profile_args(v)
     v.set_defaults(func=_cmd_validate)

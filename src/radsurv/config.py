@@ -1,9 +1,22 @@
 """Run profiles: the parameters of one build, read from ``params/<profile>.yml``.
 
-A profile may ``extends:`` another one; the child's mapping is deep-merged over the
-parent's, so ``quick.yml`` and ``null.yml`` state only what differs from ``paper.yml``.
-Each stage reads its own section (``cohort``, ``segmentation``...) plus the global
-keys, and the pipeline re-runs a stage only when *that* section changes.
+A profile may ``extends:`` another one: a profile name in ``params/`` (``paper``) or a
+path to a YAML file, relative to the extending file. The child's mappings are
+deep-merged over the parent's, so ``quick.yml`` and ``null.yml`` state only what
+differs from ``paper.yml``. A child replaces a whole mapping instead of merging into
+it with the ``!override`` tag (the convention of Docker Compose files)::
+
+    extends: paper
+    cohort:
+      columns: !override          # only these columns, not paper.yml's 23
+        clinical: {age: numeric, n_stage: [N0, N1, N2, N3]}
+        mri: {}
+
+The merged profile is validated against :mod:`radsurv.schema` before any work: an
+unknown key fails naming the file that holds it and the nearest valid key, and every
+default is filled in, so stages read ``profile["features"]["ring_width_mm"]``, never
+``.get(key, default)``. Each stage reads its own sections plus the global keys
+(:func:`stage_params`), and the pipeline re-runs a stage only when those change.
 """
 
 from __future__ import annotations
@@ -14,12 +27,31 @@ from typing import Any, Mapping
 
 import yaml
 
+from .exceptions import ProfileError
+from .schema import ProfileSchemaError, validate_profile
+
+__all__ = ["GLOBAL_KEYS", "ProfileError", "deep_merge", "load_profile", "profile_path", "project_root",
+           "stage_params"]
+
 #: Keys that every stage sees (the rest of the file is split into stage sections).
 GLOBAL_KEYS = ("profile", "seed", "time_unit", "n_jobs")
 
 
-class ProfileError(ValueError):
-    """A profile file is missing, malformed or inconsistent."""
+class Override(dict):
+    """A mapping tagged ``!override``: it replaces the parent's mapping instead of merging."""
+
+
+class _ProfileLoader(yaml.SafeLoader):
+    """Safe YAML loader that understands ``!override``."""
+
+
+def _construct_override(loader: yaml.SafeLoader, node: yaml.Node) -> Override:
+    if not isinstance(node, yaml.MappingNode):
+        raise yaml.constructor.ConstructorError(None, None, "!override applies to a mapping", node.start_mark)
+    return Override(loader.construct_mapping(node, deep=True))
+
+
+_ProfileLoader.add_constructor("!override", _construct_override)
 
 
 def project_root() -> Path:
@@ -39,20 +71,47 @@ def project_root() -> Path:
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict:
-    """Return ``base`` with ``override`` merged in (mappings recursively, others replaced)."""
+    """Return ``base`` with ``override`` merged in: mappings recursively, other values
+    replaced, and a mapping tagged ``!override`` (:class:`Override`) replacing whole."""
     out = copy.deepcopy(dict(base))
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+        if isinstance(value, Mapping) and not isinstance(value, Override) and isinstance(out.get(key), Mapping):
             out[key] = deep_merge(out[key], value)
         else:
+            # The !override marker stays until the whole chain is merged (a grandparent
+            # must not merge into what a child replaced); load_profile drops it.
             out[key] = copy.deepcopy(value)
     return out
 
 
-def profile_path(profile_or_path: str | Path, root: Path | None = None) -> Path:
-    """Resolve a profile name (``quick``) or a path to a YAML file."""
+def _plain(value: Any) -> Any:
+    """Drop the :class:`Override` marker (and nested ones) once merged."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def profile_path(profile_or_path: str | Path, root: Path | None = None, relative_to: Path | None = None) -> Path:
+    """Resolve a profile name (``quick``) or a path to a YAML file.
+
+    Parameters
+    ----------
+    profile_or_path : str or Path
+        A name of a file in ``params/`` or a path ending in ``.yml``/``.yaml``.
+    root : Path, optional
+        The project root (default: :func:`project_root`).
+    relative_to : Path, optional
+        Folder a relative path is resolved from (the extending file's folder); default
+        the current directory.
+    """
     p = Path(profile_or_path)
     if p.suffix in (".yml", ".yaml"):
+        if not p.is_absolute() and relative_to is not None:
+            p = relative_to / p
+        if not p.is_file():
+            raise ProfileError(f"profile file {p.resolve()} does not exist")
         return p.resolve()
     root = root or project_root()
     path = root / "params" / f"{profile_or_path}.yml"
@@ -65,23 +124,44 @@ def profile_path(profile_or_path: str | Path, root: Path | None = None) -> Path:
 def _read_yaml(path: Path) -> dict:
     try:
         with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
+            data = yaml.load(fh, Loader=_ProfileLoader) or {}
     except yaml.YAMLError as exc:
         raise ProfileError(f"{path}: not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot be read ({exc})") from None
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: expected a mapping at the top level")
     return data
 
 
 def load_profile(profile_or_path: str | Path, root: Path | None = None) -> dict:
-    """Load a profile with its ``extends`` chain resolved.
+    """Load a profile with its ``extends`` chain resolved and validated.
 
     Relative paths inside the file (``cohort.manifest``) are made absolute against
     the folder of the file that declared them, so a user's profile can live next to
     their data.
+
+    Parameters
+    ----------
+    profile_or_path : str or Path
+        A profile name in ``params/`` or a path to a YAML file.
+    root : Path, optional
+        The project root.
+
+    Returns
+    -------
+    dict
+        The whole profile, every default of :mod:`radsurv.schema` filled in.
+
+    Raises
+    ------
+    ProfileError
+        For a missing file, invalid YAML, a circular ``extends``, an unknown key (with
+        the file holding it and the nearest valid key) or an invalid value.
     """
     path = profile_path(profile_or_path, root)
     chain: list[Path] = []
+    layers: list[tuple[Path, dict]] = []
     data: dict = {}
     current: Path | None = path
     while current is not None:
@@ -91,18 +171,39 @@ def load_profile(profile_or_path: str | Path, root: Path | None = None) -> dict:
         layer = _read_yaml(current)
         _absolutise_paths(layer, current.parent)
         parent = layer.pop("extends", None)
+        layers.append((current, layer))
         data = deep_merge(layer, data)
-        current = profile_path(parent, root) if parent else None
-        if current is not None and not current.is_file():
-            raise ProfileError(f"{chain[-1]}: extends unknown profile {parent!r}")
-    data.setdefault("profile", path.stem)
-    # The profile name is the file's own name unless it says otherwise explicitly.
-    if "profile" not in _read_yaml(path):
+        if parent is not None:
+            try:
+                current = profile_path(parent, root, relative_to=current.parent)
+            except ProfileError as exc:
+                raise ProfileError(f"{current}: extends {parent!r}: {exc}") from None
+        else:
+            current = None
+    # The profile name is the file's own name unless the file says otherwise.
+    if "profile" not in layers[0][1]:
         data["profile"] = path.stem
-    for key in ("seed",):
-        if key not in data:
-            raise ProfileError(f"{path}: missing required key {key!r}")
-    return data
+    try:
+        return validate_profile(_plain(data))
+    except ProfileSchemaError as exc:
+        lines = [f"  - {_where(key, layers)}{key}: {msg}" for key, msg in exc.errors]
+        raise ProfileError(f"{path}: {len(lines)} problem(s) in the profile\n" + "\n".join(lines)) from None
+
+
+def _where(key: str, layers: list[tuple[Path, dict]]) -> str:
+    """The file (child first) whose own text holds ``key``, as a prefix for messages."""
+    for file, layer in layers:
+        node: Any = layer
+        for part in key.split("."):
+            if isinstance(node, Mapping) and part in node:
+                node = node[part]
+            elif isinstance(node, Mapping) and part.isdigit() and int(part) in node:
+                node = node[int(part)]
+            else:
+                break
+        else:
+            return f"{file.name}: "
+    return ""
 
 
 def _absolutise_paths(layer: dict, base: Path) -> None:

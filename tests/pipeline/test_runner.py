@@ -1,52 +1,41 @@
 """The pipeline runner on tiny stand-in stages: content-based staleness, downstream
-re-runs, failures that name the notebook and cell, and resumption."""
+re-runs, failures that name the notebook and cell, resumption, and declared outputs."""
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-import nbformat as nbf
 import pytest
 import yaml
 
-from radsurv.pipeline import runner, stages
-from radsurv.pipeline.stages import Stage
+from radsurv.exceptions import InputError, StageOutputsError
+from radsurv.pipeline import runner
+from radsurv.stages import Artefact, Stage
 
-
-def _notebook(path: Path, body: str) -> None:
-    nb = nbf.v4.new_notebook()
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
-    nb.cells = [
-        nbf.v4.new_code_cell('profile_path = ""\nbuild_dir = ""\nout_dir = ""', metadata={"tags": ["parameters"]}),
-        nbf.v4.new_code_cell("from pathlib import Path\nimport yaml\n"
-                             "p = yaml.safe_load(open(profile_path))\nout = Path(out_dir)"),
-        nbf.v4.new_code_cell(body),
-    ]
-    nbf.write(nb, str(path))
+A_BODY = "(out / 'a.txt').write_text(str(p['sa']['value']))"
+B_BODY = "a = (Path(build_dir) / 'a' / 'a.txt').read_text()\n(out / 'b.txt').write_text(a + str(p['sb']['value']))"
+C_BODY = "(out / 'c.txt').write_text(str(p['sc']['value']))"
 
 
 @pytest.fixture()
-def project(tmp_path, monkeypatch, root):
-    """A project with three stages: a -> b, and c independent."""
-    (tmp_path / "notebooks").mkdir()
-    (tmp_path / "params").mkdir()
-    shutil.copy(root / "requirements.lock", tmp_path / "requirements.lock")
-    _notebook(tmp_path / "notebooks" / "a.ipynb", "(out / 'a.txt').write_text(str(p['sa']['value']))")
-    _notebook(tmp_path / "notebooks" / "b.ipynb",
-              "a = (Path(build_dir) / 'a' / 'a.txt').read_text()\n(out / 'b.txt').write_text(a + str(p['sb']['value']))")
-    _notebook(tmp_path / "notebooks" / "c.ipynb", "(out / 'c.txt').write_text(str(p['sc']['value']))")
-    (tmp_path / "params" / "t.yml").write_text(yaml.safe_dump(
-        {"seed": 1, "cohort": {"source": "twin"}, "sa": {"value": 1}, "sb": {"value": 2}, "sc": {"value": 3}}))
-    fake = (
-        Stage("a", "notebooks/a.ipynb", ("sa",)),
-        Stage("b", "notebooks/b.ipynb", ("sb",), upstream=("a",)),
-        Stage("c", "notebooks/c.ipynb", ("sc",)),
+def toy(toy_project):
+    """Three stages: a -> b, and c independent, each reading its own section."""
+    toy_project.add_sections("sa", "sb", "sc")
+    for name, body in (("a", A_BODY), ("b", B_BODY), ("c", C_BODY)):
+        toy_project.notebook(name, body)
+    toy_project.profile(sa={"value": 1}, sb={"value": 2}, sc={"value": 3})
+    toy_project.use_stages(
+        Stage("a", "stage a", ("sa",), outputs=(Artefact("a.txt", "data", "a's value"),)),
+        Stage("b", "stage b", ("sb",), upstream=("a",), outputs=(Artefact("b.txt", "data", "a and b"),)),
+        Stage("c", "stage c", ("sc",), outputs=(Artefact("c.txt", "data", "c's value"),)),
     )
-    monkeypatch.setattr(runner, "STAGES", fake)
-    monkeypatch.setattr(runner, "STAGE_BY_NAME", {s.name: s for s in fake})
-    return tmp_path
+    return toy_project
+
+
+@pytest.fixture()
+def project(toy):
+    return toy.root
 
 
 def run(project: Path, **kw):
@@ -68,7 +57,7 @@ def test_staleness_is_by_content_and_flows_downstream(project):
     assert set(timings) == {"a", "b", "c"} and all(v["wall_s"] > 0 for v in timings.values())
 
     again = run(project)
-    assert again.executed == [] and again.wall_s < 15
+    assert again.exit_code == 0 and again.executed == []
 
     # A parameter of stage a re-runs a and b (downstream), not c.
     set_param(project, "sa", 5)
@@ -95,10 +84,23 @@ def test_staleness_is_by_content_and_flows_downstream(project):
     assert sorted(run(project).executed) == ["a", "b", "c"]
 
 
-def test_failure_names_notebook_and_cell_and_keeps_earlier_outputs(project):
+def test_a_stage_sees_only_its_own_sections(toy, project):
+    """The runner injects the global keys and the stage's sections: a stage that reads a
+    section it does not declare (whose changes would not re-run it) fails."""
+    toy.notebook("c", "(out / 'c.txt').write_text(str(p['sa']['value']))")
+    r = run(project, stages=["c"])
+    assert r.exit_code != 0 and r.failure.stage == "c" and "KeyError: 'sa'" in str(r.failure)
+    executed = json.loads((project / "build/t/c.partial/c.ipynb").read_text(encoding="utf-8"))
+    injected = next(c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", []))
+    text = "".join(injected["source"])
+    params = text[text.index("params = "):].splitlines()[0]
+    assert '"sc": {"value": 3}' in params and '"sa"' not in params and '"seed": 1' in params
+
+
+def test_failure_names_notebook_and_cell_and_keeps_earlier_outputs(toy, project):
     assert run(project).exit_code == 0
     before = (project / "build/t/a/a.txt").read_text(encoding="utf-8")
-    _notebook(project / "notebooks/b.ipynb", "raise ValueError('broken on purpose')")
+    toy.notebook("b", "raise ValueError('broken on purpose')")
     set_param(project, "sa", 9)  # a re-runs fine, then b fails
     r = run(project)
     assert r.exit_code != 0
@@ -110,11 +112,29 @@ def test_failure_names_notebook_and_cell_and_keeps_earlier_outputs(project):
     assert (project / "build/t/b/b.txt").read_text(encoding="utf-8") == "12"
     assert (project / "build/t/b.partial/b.ipynb").exists()
     # Fix and resume: only b runs.
-    _notebook(project / "notebooks/b.ipynb",
-              "a = (Path(build_dir) / 'a' / 'a.txt').read_text()\n(out / 'b.txt').write_text(a + 'ok')")
+    toy.notebook("b", "a = (Path(build_dir) / 'a' / 'a.txt').read_text()\n(out / 'b.txt').write_text(a + 'ok')")
     r = run(project)
     assert r.executed == ["b"] and (project / "build/t/b/b.txt").read_text(encoding="utf-8") == "9ok"
     assert not (project / "build/t/b.partial").exists()
+
+
+def test_a_stage_missing_a_declared_output_fails_and_keeps_the_old_outputs(toy, project):
+    assert run(project).exit_code == 0
+    toy.notebook("c", "(out / 'other.txt').write_text('x')")
+    r = run(project, stages=["c"])
+    assert isinstance(r.failure, StageOutputsError)
+    assert r.failure.missing == ["c.txt"] and "did not write its declared output(s) c.txt" in str(r.failure)
+    assert (project / "build/t/c/c.txt").read_text(encoding="utf-8") == "3"
+    assert (project / "build/t/c.partial/other.txt").is_file()
+
+
+def test_an_undeclared_figure_or_variable_is_refused(toy, project):
+    toy.notebook("c", "(out / 'c.txt').write_text('3')\n(out / 'fig-extra.png').write_bytes(b'png')\n"
+                      "(out / 'variables.yml').write_text('stray: 1\\n')")
+    r = run(project, stages=["c"])
+    assert isinstance(r.failure, StageOutputsError)
+    assert r.failure.undeclared == ["fig-extra.png", "variables.yml key 'stray'"]
+    assert not (project / "build/t/c").exists()
 
 
 def test_single_stage_selection_runs_its_upstream(project):
@@ -123,7 +143,7 @@ def test_single_stage_selection_runs_its_upstream(project):
 
 
 def test_unknown_stage(project):
-    with pytest.raises(ValueError, match="unknown stage 'zz'"):
+    with pytest.raises(InputError, match="unknown stage 'zz'"):
         run(project, stages=["zz"])
 
 
@@ -137,3 +157,28 @@ def test_force_reruns_only_the_named_stage(project):
     forced = run(project, force=True, stages=["a"])
     assert forced.executed == ["a"]
     assert run(project).executed == []
+
+
+def test_print_report_says_what_ran_before_a_failure(toy, project, capsys):
+    toy.notebook("b", "raise ValueError('broken on purpose')")
+    r = run(project, stages=["b"])
+    runner.print_report(r)
+    out = capsys.readouterr().out
+    assert "stages run before the failure: a" in out and "stage b failed" in out
+    assert "everything up to date" not in out
+
+
+def test_command_line_exit_codes(toy, project, capsys, monkeypatch):
+    """0 when the run succeeds, 1 when a stage fails (named with its cell), 2 for bad input."""
+    from radsurv.cli import main
+
+    monkeypatch.chdir(project)
+    assert main(["run", "--profile", "t", "--no-render"]) == 0
+    assert "stages run: a, b, c" in capsys.readouterr().out
+    toy.notebook("c", "raise RuntimeError('stage c is broken')")
+    set_param(project, "sc", 4)
+    assert main(["run", "--profile", "t", "--no-render"]) == 1
+    out = capsys.readouterr().out
+    assert "error: stage c failed in notebooks/c.ipynb, code cell 3: RuntimeError: stage c is broken" in out
+    assert main(["run", "--profile", "t", "--stage", "zz"]) == 2
+    assert "unknown stage 'zz'" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The input contract: a manifest CSV, one row per patient (DESIGN section 5).
+"""The input contract: a manifest CSV, one row per patient (``docs/design.md``, "The input contract").
 
 ``patient_id``, ``center``, optional ``split`` (train/internal/external),
 ``dfs_time`` (in the profile's ``time_unit``), ``dfs_event`` (0/1), the clinical
@@ -20,9 +20,14 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from ..exceptions import ManifestError
+from ..labels import SPLITS
+
+__all__ = ["IMAGE_COLUMNS", "LoadedCohort", "ManifestError", "ManifestSpec", "Problem", "REQUIRED_COLUMNS",
+           "ValidationReport", "check_events", "coerce_types", "derive_split", "load_cohort", "read_manifest",
+           "validate_images", "validate_manifest"]
+
 REQUIRED_COLUMNS = ("patient_id", "center", "dfs_time", "dfs_event")
-SPLITS = ("train", "internal", "external")
-SPLIT_LABELS = {"train": "Training", "internal": "Internal test", "external": "External test"}
 IMAGE_COLUMNS = ("us_image", "us_mask", "mri_image", "mri_mask")
 
 
@@ -46,19 +51,6 @@ class Problem:
         return (", ".join(where) + ": " if where else "") + self.message
 
 
-class ManifestError(ValueError):
-    """The manifest cannot be used; ``problems`` lists everything found."""
-
-    def __init__(self, source: str, problems: list[Problem]):
-        self.source = source
-        self.problems = problems
-        head = f"{source}: {len(problems)} problem{'s' if len(problems) != 1 else ''} in the manifest"
-        lines = [head] + [f"  - {p}" for p in problems[:50]]
-        if len(problems) > 50:
-            lines.append(f"  ... and {len(problems) - 50} more")
-        super().__init__("\n".join(lines))
-
-
 @dataclass(frozen=True)
 class ManifestSpec:
     """What a manifest must look like, read from the profile's ``cohort`` section."""
@@ -69,34 +61,23 @@ class ManifestSpec:
     time_unit: str = "months"
     min_train_events: int = 0
     image_columns: tuple[str, ...] = ()
-    ring_mm: float = 10.0                 # room the peri-tumoral ring needs around the lesion
+    border_margin_mm: float = 10.0        # room the peri-tumoral ring needs around the lesion
     mask_label: int | None = None         # lesion label in multi-label masks
 
     @classmethod
     def from_profile(cls, profile: Mapping[str, Any]) -> "ManifestSpec":
+        """The contract a validated profile (:func:`radsurv.config.load_profile`) declares."""
         cohort = profile["cohort"]
-        cols: dict[str, Any] = {}
-        for group in ("clinical", "mri"):
-            declared = cohort.get("columns", {}).get(group, {}) or {}
-            for name, kind in declared.items():
-                if kind != "numeric" and (not isinstance(kind, list) or any(isinstance(x, bool) for x in kind)):
-                    from ..config import ProfileError
-
-                    raise ProfileError(
-                        f"cohort.columns.{group}.{name}: expected 'numeric' or a list of categories, got {kind!r}"
-                        + (" (YAML reads unquoted yes/no/true/false as booleans: quote them, e.g. [\"no\", \"yes\"])"
-                           if isinstance(kind, list) else ""))
-            cols.update(declared)
-        centers = cohort["centers"]
+        cols: dict[str, Any] = {**cohort["columns"]["clinical"], **cohort["columns"]["mri"]}
         return cls(
             columns=cols,
-            internal_centers=tuple(str(c) for c in centers.get("internal", [])),
-            external_centers=tuple(str(c) for c in centers.get("external", [])),
-            time_unit=profile.get("time_unit", "months"),
-            min_train_events=int(cohort.get("min_train_events", 0)),
-            image_columns=tuple(cohort.get("image_columns", ()) or ()),
-            ring_mm=float((profile.get("imaging") or {}).get("check_ring_mm", 10.0)),
-            mask_label=(profile.get("imaging") or {}).get("mask_label"),
+            internal_centers=tuple(str(c) for c in cohort["centers"]["internal"]),
+            external_centers=tuple(str(c) for c in cohort["centers"]["external"]),
+            time_unit=profile["time_unit"],
+            min_train_events=int(cohort["min_train_events"]),
+            image_columns=tuple(cohort["image_columns"]),
+            border_margin_mm=float(profile["imaging"]["border_margin_mm"]),
+            mask_label=profile["imaging"]["mask_label"],
         )
 
     @property
@@ -246,7 +227,7 @@ def validate_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | Non
 
 
 def validate_images(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path, n_jobs: int = 1) -> list[Problem]:
-    """Read every listed image and mask and check them (DESIGN section 5).
+    """Read every listed image and mask and check them (the input contract).
 
     Each problem names the row, the patient, the column and the file: missing or
     unreadable file, image and mask differing in size/spacing/origin/direction, empty
@@ -273,7 +254,7 @@ def validate_images(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path, n_jobs
     def run(job):
         i, modality, img, mask = job
         pid = _pid(df, i) or f"row {i + 1}"
-        return i, img, mask, modality, check_image_pair(pid, img, mask, modality, ring_mm=spec.ring_mm,
+        return i, img, mask, modality, check_image_pair(pid, img, mask, modality, ring_mm=spec.border_margin_mm,
                                                         label=spec.mask_label)
 
     results = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(j) for j in jobs)
@@ -366,17 +347,19 @@ class LoadedCohort:
 
 def load_cohort(df: pd.DataFrame, spec: ManifestSpec, *, source: str, seed: int, split_params: Mapping[str, Any],
                 on_invalid: str = "fail", base_dir: Path | None = None, check_images: bool = False,
-                n_jobs: int = 1) -> LoadedCohort:
+                n_jobs: int = 1, report: ValidationReport | None = None) -> LoadedCohort:
     """Validate, type and split a manifest.
 
     Raises :class:`ManifestError` listing every problem when ``on_invalid`` is
     ``"fail"`` (the default), or when problems are not row-specific (a missing
     column). With ``"exclude"``, rows with problems are dropped and returned in
-    ``excluded`` with their reasons.
+    ``excluded`` with their reasons. ``report`` is a validation already made with
+    :func:`validate_manifest` (it is not repeated).
     """
     if on_invalid not in ("fail", "exclude"):
         raise ValueError(f"cohort.on_invalid: expected 'fail' or 'exclude', got {on_invalid!r}")
-    rep = validate_manifest(df, spec, base_dir=base_dir, check_images=check_images, n_jobs=n_jobs)
+    rep = report if report is not None else validate_manifest(df, spec, base_dir=base_dir,
+                                                              check_images=check_images, n_jobs=n_jobs)
     global_problems = [p for p in rep.problems if p.row is None]
     if global_problems or (rep.problems and on_invalid == "fail"):
         raise ManifestError(source, rep.problems)
@@ -396,8 +379,7 @@ def load_cohort(df: pd.DataFrame, spec: ManifestSpec, *, source: str, seed: int,
             f"only {internal_events} events in the internal centres; the profile requires at least "
             f"{spec.min_train_events} in the training set (cohort.min_train_events) for the Cox models")])
     if "split" not in data.columns or data["split"].isna().all():
-        data["split"] = derive_split(data, spec, split_params.get("n_train", 311), seed,
-                                     split_params.get("stratify", "dfs_event")).to_numpy()
+        data["split"] = derive_split(data, spec, split_params["n_train"], seed, split_params["stratify"]).to_numpy()
     problems = check_events(data, spec)
     if problems:
         raise ManifestError(source, problems)

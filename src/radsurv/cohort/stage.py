@@ -1,137 +1,66 @@
 """The cohort stage (``notebooks/00_cohort.ipynb``): from profile to validated cohort.
 
-It writes, under the stage's output folder:
+Computing (plain data in, plain data out; unit-tested): :func:`to_months`,
+:func:`median_follow_up`, :func:`cohort_summary`, :func:`validation_exclusions`,
+:func:`twin_variables`, :func:`describe_data`, :func:`describe_imaging`,
+:func:`example_patients`, :func:`imaging_statistics`.
+Writing: :func:`prepare_manifest` (the twin's manifest, truth and images),
+:func:`write_cohort_artefacts` and :func:`write_imaging_artefacts`.
 
-``manifest.csv``   the twin's manifest (twin only; a user's manifest stays where it is)
-``truth.parquet``  the twin's hidden truth (never read by the analysis)
-``cohort.csv``     the validated, typed cohort with its split: what later stages read
-``excluded.csv``   rows removed by a check, with the reason (patient flow)
-``table1.md/.csv`` Table 1; ``fig-flow.png``, ``fig-km-sets.png``; ``variables.yml``
+Every number comes from :mod:`radsurv.stats` (Kaplan-Meier with log-log CIs, the
+log-rank test, the reverse Kaplan-Meier median follow-up), matched to R's survival.
+The declared outputs are listed in :mod:`radsurv.stages.registry`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
-from lifelines import KaplanMeierFitter
-from lifelines.statistics import multivariate_logrank_test
 
-from ..plots.flow import flow_figure
-from ..plots.km import km_figure, km_table
+from ..labels import SPLIT_LABELS, SPLITS, centre_sort_key
 from ..plots.style import SET_COLORS
-from .manifest import SPLIT_LABELS, SPLITS, LoadedCohort, ManifestSpec, load_cohort, read_manifest
+from ..stages.context import StageContext, resolve_n_jobs
+from ..stats import kaplan_meier, logrank, median_survival
+from .manifest import LoadedCohort, ManifestSpec, load_cohort, read_manifest
 from .table1 import baseline_table
 from .twin import TwinCohort, simulate_cohort
 
+__all__ = ["MONTHS_PER_DAY", "ManifestSource", "cohort_summary", "describe_data", "describe_imaging",
+           "example_patients", "imaging_statistics", "load_from_profile", "median_follow_up", "prepare_manifest",
+           "to_months", "twin_variables", "validation_exclusions", "write_cohort_artefacts",
+           "write_imaging_artefacts"]
+
 MONTHS_PER_DAY = 12 / 365.25
+
+#: The confidence interval of the Kaplan-Meier estimates the paper reports: R's
+#: ``conf.type = "log-log"`` (stays inside [0, 1]; lifelines' default too).
+KM_CONF_TYPE = "log-log"
 
 
 @dataclass(frozen=True)
 class ManifestSource:
+    """Where the cohort's manifest lies, and whether it was simulated."""
+
     path: Path
     simulated: bool
 
 
-def record_step(out_dir: Path, step: str, seconds: float) -> None:
-    """Time of one step inside a stage; the runner copies these into ``timings.json``."""
-    path = Path(out_dir) / "steps.json"
-    steps = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    steps[step] = round(seconds, 2)
-    path.write_text(json.dumps(steps, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+# --------------------------------------------------------------------------- computing
 
 
-def _n_jobs(profile: Mapping[str, Any]) -> int:
-    n = int(profile.get("n_jobs", -1))
-    return n if n > 0 else max(1, os.cpu_count() or 1)
-
-
-def write_twin_images(profile: Mapping[str, Any], twin: TwinCohort, out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Simulate every patient's US and MRI study and the segmentation-development sets.
-
-    The manifest gets what a user would supply: the image and the reader's mask
-    (``us_mask``/``mri_mask`` = a radiologist's delineation). The true masks are part of
-    the truth (``us_true_mask``/``mri_true_mask``): only the twin has them, and only the
-    evaluation of segmentation against truth reads them.
-
-    Returns
-    -------
-    (manifest, truth) with the image columns added; also writes
-    ``devset_us.csv`` and ``devset_mri.csv`` (development images and true masks).
-    """
-    from ..imaging.twin import write_cohort_images, write_development_set
-
-    img = profile["imaging"]
-    seed = int(profile["seed"])
-    n_jobs = _n_jobs(profile)
-    latents = twin.truth[["patient_id", "center", "a_img", "b_img", "size_mm"]]
-    paths = write_cohort_images(latents, out_dir / "images", scanners=img.get("scanners"), seed=seed,
-                                n_jobs=n_jobs, root=out_dir, phenotype=img.get("phenotype"))
-    manifest = twin.manifest.merge(
-        paths[["patient_id", "us_image", "us_reader_mask", "mri_image", "mri_reader_mask"]].rename(
-            columns={"us_reader_mask": "us_mask", "mri_reader_mask": "mri_mask"}),
-        on="patient_id", how="left", validate="one_to_one")
-    truth = twin.truth.merge(
-        paths[["patient_id", "us_mask", "mri_mask"]].rename(
-            columns={"us_mask": "us_true_mask", "mri_mask": "mri_true_mask"}),
-        on="patient_id", how="left", validate="one_to_one")
-    dev = img.get("development", {})
-    centers = tuple(int(c) for c in dev.get("centers", [1]))
-    for modality in ("us", "mri"):
-        n = int(dev.get(modality, {}).get("n", 0))
-        if n > 0:
-            table = write_development_set(modality, n, out_dir / "devsets" / modality, scanners=img.get("scanners"),
-                                          seed=seed, n_jobs=n_jobs, root=out_dir, centers=centers,
-                                          phenotype=img.get("phenotype"))
-            table.to_csv(out_dir / f"devset_{modality}.csv", index=False, lineterminator="\n")
-    return manifest, truth
-
-
-def prepare_manifest(profile: Mapping[str, Any], out_dir: Path) -> ManifestSource:
-    """Write the twin's manifest (and truth, and images), or point at the user's manifest."""
-    cohort = profile["cohort"]
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if cohort["source"] == "twin":
-        twin = simulate_cohort(cohort["twin"], int(profile["seed"]))
-        manifest, truth = twin.manifest, twin.truth
-        if (profile.get("imaging") or {}).get("enabled", True):
-            t0 = time.perf_counter()
-            manifest, truth = write_twin_images(profile, twin, out_dir)
-            record_step(out_dir, "twin images and development sets", time.perf_counter() - t0)
-        path = out_dir / "manifest.csv"
-        manifest.to_csv(path, index=False, lineterminator="\n")
-        truth.to_parquet(out_dir / "truth.parquet", index=False)
-        return ManifestSource(path=path, simulated=True)
-    if cohort["source"] == "manifest":
-        if not cohort.get("manifest"):
-            raise ValueError("cohort.source is 'manifest' but cohort.manifest is not set in the profile")
-        return ManifestSource(path=Path(cohort["manifest"]), simulated=False)
-    raise ValueError(f"cohort.source: expected 'twin' or 'manifest', got {cohort['source']!r}")
-
-
-def load_from_profile(profile: Mapping[str, Any], manifest: Path) -> LoadedCohort:
-    """Read and validate a manifest with the profile's contract; derive the split if absent."""
-    spec = ManifestSpec.from_profile(profile)
-    raw = read_manifest(manifest)
-    return load_cohort(
-        raw, spec, source=str(manifest), seed=int(profile["seed"]), split_params=profile["cohort"]["split"],
-        on_invalid=profile["cohort"].get("on_invalid", "fail"), base_dir=Path(manifest).resolve().parent,
-        check_images=True, n_jobs=_n_jobs(profile),
-    )
-
-
-def to_months(time: pd.Series, unit: str) -> np.ndarray:
+def to_months(time: pd.Series | np.ndarray, unit: str) -> np.ndarray:
+    """Follow-up in months from the manifest's unit (``months`` or ``days``; 1 month = 365.25/12 days)."""
+    t = np.asarray(time, dtype=float)
     if unit == "months":
-        return time.to_numpy(dtype=float)
+        return t
     if unit == "days":
-        return time.to_numpy(dtype=float) * MONTHS_PER_DAY
+        return t * MONTHS_PER_DAY
     raise ValueError(f"time_unit: expected 'months' or 'days', got {unit!r}")
 
 
@@ -144,13 +73,29 @@ def _pct(x: float, decimals: int = 1) -> str:
 
 
 def median_follow_up(time: np.ndarray, event: np.ndarray) -> float:
-    """Median follow-up by the reverse Kaplan-Meier method (censoring as the event)."""
-    kmf = KaplanMeierFitter().fit(time, 1 - event)
-    return float(kmf.median_survival_time_)
+    """Median follow-up by the reverse Kaplan-Meier method (censoring as the event;
+    Schemper & Smith 1996), as R's ``survfit(Surv(time, 1 - event) ~ 1)`` median."""
+    return median_survival(time, 1 - np.asarray(event, dtype=int)).median
 
 
 def cohort_summary(data: pd.DataFrame, time_months: np.ndarray, landmarks: list[float]) -> dict:
-    """Numbers of the cohort for the manuscript's variables (strings, formatted once here)."""
+    """Numbers of the cohort for the manuscript's variables (strings, formatted once here).
+
+    Parameters
+    ----------
+    data : DataFrame
+        The cohort: ``dfs_event``, ``split``, ``center`` and optionally ``age``.
+    time_months : ndarray
+        Follow-up in months.
+    landmarks : list of float
+        Months at which DFS is reported (12, 36, 60 give ``dfs_1y``, ``dfs_3y``, ``dfs_5y``).
+
+    Returns
+    -------
+    dict
+        Counts, event rates, median follow-up, DFS with 95% CI (log-log) overall and per
+        set, and the log-rank test across sets, with the words the text uses for it.
+    """
     event = data["dfs_event"].to_numpy(dtype=int)
     split = data["split"].to_numpy()
     out: dict[str, Any] = {
@@ -162,7 +107,6 @@ def cohort_summary(data: pd.DataFrame, time_months: np.ndarray, landmarks: list[
         "age_mean": f"{data['age'].mean():.1f}" if "age" in data else "NA",
         "age_sd": f"{data['age'].std():.1f}" if "age" in data else "NA",
     }
-    km = km_table(time_months, event, split, landmarks, SPLITS)
     for s in SPLITS:
         sel = split == s
         out[s] = {
@@ -171,120 +115,83 @@ def cohort_summary(data: pd.DataFrame, time_months: np.ndarray, landmarks: list[
             "event_rate_pct": _pct(event[sel].mean()) if sel.any() else "NA",
             "median_followup_months": f"{median_follow_up(time_months[sel], event[sel]):.1f}" if sel.any() else "NA",
         }
-        for _, r in km[km.group == s].iterrows():
+        if not sel.any():
+            continue
+        km = kaplan_meier(time_months[sel], event[sel], times=landmarks, conf_type=KM_CONF_TYPE)
+        for r in km.itertuples(index=False):
             key = f"dfs_{int(round(r.time / 12))}y"
+            # Before the first event the CI is undefined (R's NA): S = 1 exactly.
+            lower = r.lower if np.isfinite(r.lower) else 1.0
+            upper = r.upper if np.isfinite(r.upper) else 1.0
             out[s][key] = f"{100 * r.survival:.1f}"
-            out[s][key + "_ci"] = f"{100 * r.lower:.1f}-{100 * r.upper:.1f}"
-    overall = KaplanMeierFitter().fit(time_months, event)
-    for t in landmarks:
-        out[f"dfs_{int(round(t / 12))}y"] = f"{100 * float(overall.survival_function_at_times(t).iloc[0]):.1f}"
-    lr = multivariate_logrank_test(time_months, split, event)
-    out["logrank_sets_p"] = _fmt_p(float(lr.p_value))
+            out[s][key + "_ci"] = f"{100 * lower:.1f}-{100 * upper:.1f}"
+    overall = kaplan_meier(time_months, event, times=landmarks, conf_type=KM_CONF_TYPE)
+    for r in overall.itertuples(index=False):
+        out[f"dfs_{int(round(r.time / 12))}y"] = f"{100 * r.survival:.1f}"
+    lr = logrank(time_months, event, split)
+    out["logrank_sets_p"] = _fmt_p(lr.p)
     # Words for the text, chosen by the result (the manuscript types no conclusion).
-    out["sets_comparison"] = ("no clear difference between the sets" if lr.p_value >= 0.05
-                              else "a difference between the sets")
-    out["logrank_sets_chisq"] = f"{float(lr.test_statistic):.2f}"
+    out["sets_comparison"] = "no clear difference between the sets" if lr.p >= 0.05 else "a difference between the sets"
+    out["logrank_sets_chisq"] = f"{lr.statistic:.2f}"
     return out
 
 
-def write_cohort_artefacts(profile: Mapping[str, Any], loaded: LoadedCohort, source: ManifestSource,
-                           out_dir: Path) -> dict:
-    """Write cohort.csv, excluded.csv, Table 1, the flow and KM figures, and the variables.
+def validation_exclusions(excluded: pd.DataFrame) -> list[tuple[str, list[str]]]:
+    """The patient-flow events of the validation: (``invalid <first column>``, rows).
 
-    Returns the variables mapping (also written to ``variables.yml``).
+    Parameters
+    ----------
+    excluded : DataFrame
+        ``row``, ``patient_id``, ``reason`` ("column: message; column: message").
+
+    Returns
+    -------
+    list of (str, list of str)
+        One event per first failing column, in column order, naming the manifest rows
+        ("row 12"): a row's identifier may be missing, or duplicate a valid row's.
     """
-    from ..report.tables import write_markdown_table
-    from ..report.variables import write_variables
+    if excluded.empty:
+        return []
+    who = [f"row {r}" for r in excluded["row"]]
+    first = excluded["reason"].str.split(":").str[0]
+    return [(f"invalid {col}", [w for w, c in zip(who, first) if c == col]) for col in sorted(set(first))]
 
-    out_dir = Path(out_dir)
-    cohort = profile["cohort"]
-    data = loaded.data
-    data.to_csv(out_dir / "cohort.csv", index=False, lineterminator="\n")
-    # Later stages resolve the image paths of cohort.csv against the manifest's folder.
-    # The twin's manifest lies in this stage's folder, which is renamed when the stage
-    # finishes: record it relative to the folder; a user's manifest by its absolute path.
-    mdir = Path(source.path).resolve().parent
-    rel = os.path.relpath(mdir, out_dir.resolve()) if mdir == out_dir.resolve() else str(mdir)
-    (out_dir / "source.json").write_text(json.dumps({"manifest_dir": rel, "simulated": source.simulated},
-                                                    indent=1) + "\n", encoding="utf-8")
-    loaded.excluded.to_csv(out_dir / "excluded.csv", index=False, lineterminator="\n")
 
-    spec = ManifestSpec.from_profile(profile)
-    notebook = "notebooks/00_cohort.ipynb"
-    prof = profile["profile"]
-    tbl = baseline_table(data, spec.columns, cohort.get("labels", {}))
-    tbl.to_csv(out_dir / "table1.csv", index=False, lineterminator="\n")
-    write_markdown_table(
-        tbl, out_dir / "table1.md",
-        caption="Baseline characteristics of the training, internal test and external test sets. "
-                "Continuous variables as mean (SD) or median [Q1,Q3]; categorical as n (%). "
-                "P-values compare the three sets.",
-        label="baseline", source=f"`{notebook}`, profile `{prof}`",
-    )
-
-    time_m = to_months(data["dfs_time"], profile.get("time_unit", "months"))
-    landmarks = [float(x) for x in cohort.get("landmarks_months", [12, 36, 60])]
-    summary = cohort_summary(data, time_m, landmarks)
-    split = data["split"].to_numpy()
-    km_figure(time_m, data["dfs_event"].to_numpy(), split, out_dir / "fig-km-sets.png",
-              order=SPLITS, labels=SPLIT_LABELS, colors=SET_COLORS,
-              annotation=f"Log-rank test across sets: p = {summary['logrank_sets_p']}")
-
-    internal = data["center"].isin(spec.internal_centers)
-    excl = loaded.excluded
-    exclusions = []
-    if len(excl):
-        for reason, grp in excl.groupby(excl["reason"].str.split(":").str[0]):
-            exclusions.append((f"invalid {reason}", len(grp)))
-    flow_figure(
-        out_dir / "fig-flow.png",
-        n_internal_centres=int(internal.sum()), n_external_centres=int((~internal).sum()),
-        internal_label=f"Centre {', '.join(spec.internal_centers)} (internal)",
-        external_label=f"Centres {', '.join(spec.external_centers)} (external)",
-        n_train=summary["train"]["n"], n_internal=summary["internal"]["n"], n_external=summary["external"]["n"],
-        exclusions=exclusions,
-        source_label="Simulated digital-twin patients" if source.simulated else "Patients in the manifest",
-    )
-
-    variables = {
-        "run": {
-            "profile": prof, "seed": int(profile["seed"]),
-            "data_source": "simulated digital twin" if source.simulated else "user manifest",
-            "subtitle": ("A reproducible study on a simulated multi-centre digital-twin cohort (profile "
-                         f"{prof}): evidence about the method and software, not clinical evidence")
-            if source.simulated else f"A multi-centre cohort of {summary['n_total']} patients",
-        },
-        "cohort": {**summary, "n_excluded": int(len(excl)),
-                   "n_train_target": int(cohort["split"].get("n_train", 0))},
+def twin_variables(twin: Mapping[str, Any]) -> dict[str, Any]:
+    """The twin's generative parameters as the manuscript prints them."""
+    hz = twin["hazard"]
+    return {
+        "target_dfs_5y": f"{100 * hz['target_dfs_at_60_months']:.0f}",
+        "hr_a": f"{np.exp(hz['log_hr']['a']):.2f}",
+        "hr_b": f"{np.exp(hz['log_hr']['b']):.2f}",
+        "rho_ab": f"{twin['latent']['rho_ab']:.1f}",
+        "weibull_shape": f"{hz['weibull_shape']:.1f}",
+        "loss_per_year_pct": f"{100 * twin['accrual']['loss_to_follow_up_per_year']:.0f}",
+        "cutoff": str(twin["accrual"]["cutoff"]),
+        "imaging_signal": "yes" if twin["imaging_signal"] else "no",
+        "n_centre": {str(k): int(v) for k, v in twin["n_per_center"].items()},
     }
-    if source.simulated:
-        twin = cohort["twin"]
-        variables["twin"] = {
-            "target_dfs_5y": f"{100 * twin['hazard']['target_dfs_at_60_months']:.0f}",
-            "hr_a": f"{np.exp(twin['hazard']['log_hr']['a']):.2f}",
-            "hr_b": f"{np.exp(twin['hazard']['log_hr']['b']):.2f}",
-            "rho_ab": f"{twin['latent']['rho_ab']:.1f}",
-            "weibull_shape": f"{twin['hazard']['weibull_shape']:.1f}",
-            "loss_per_year_pct": f"{100 * twin['accrual']['loss_to_follow_up_per_year']:.0f}",
-            "cutoff": str(twin["accrual"]["cutoff"]),
-            "imaging_signal": "yes" if twin.get("imaging_signal", True) else "no",
-            "n_centre": {str(k): int(v) for k, v in twin["n_per_center"].items()},
-        }
-    (out_dir / "text-data.md").write_text(describe_data(profile, source, variables["cohort"]), encoding="utf-8")
-    imaging = write_imaging_artefacts(profile, loaded, source, out_dir)
-    if imaging:
-        variables["imaging"] = imaging
-    write_variables(variables, out_dir / "variables.yml")
-    return variables
 
 
-def describe_data(profile: Mapping[str, Any], source: ManifestSource, summary: Mapping[str, Any]) -> str:
+def run_variables(profile: Mapping[str, Any], simulated: bool, n_total: int) -> dict[str, Any]:
+    """The ``run`` variables: profile, seed, data source, and the paper's subtitle."""
+    prof = profile["profile"]
+    return {
+        "profile": prof, "seed": int(profile["seed"]),
+        "data_source": "simulated digital twin" if simulated else "user manifest",
+        "subtitle": ("A reproducible study on a simulated multi-centre digital-twin cohort (profile "
+                     f"{prof}): evidence about the method and software, not clinical evidence")
+        if simulated else f"A multi-centre cohort of {n_total} patients",
+    }
+
+
+def describe_data(profile: Mapping[str, Any], simulated: bool, summary: Mapping[str, Any]) -> str:
     """The Methods paragraph on the data, written from the profile (so a user's cohort
     is described without any simulation language, and the twin with its parameters)."""
     cohort = profile["cohort"]
     spec = ManifestSpec.from_profile(profile)
     ext = ", ".join(spec.external_centers)
-    if not source.simulated:
+    if not simulated:
         return (
             f"The cohort comprises {summary['n_total']} patients from {summary['n_centres']} centres, read from a "
             f"manifest that lists each patient's centre, follow-up and clinical variables and the paths of the "
@@ -296,7 +203,7 @@ def describe_data(profile: Mapping[str, Any], source: ManifestSource, summary: M
     twin = cohort["twin"]
     hz = twin["hazard"]
     beta = hz["log_hr"]
-    sig = twin.get("imaging_signal", True)
+    sig = twin["imaging_signal"]
     return (
         "The cohort is a **simulated digital twin** of the study design, not patient data. Each simulated "
         "patient has two latent traits: tumour aggressiveness $a$ and invasive-front (peri-tumoral) activity "
@@ -327,12 +234,13 @@ def describe_data(profile: Mapping[str, Any], source: ManifestSource, summary: M
     )
 
 
-def _example_patients(data: pd.DataFrame) -> list[tuple[str, str, str]]:
+def example_patients(data: pd.DataFrame) -> list[tuple[str, str, str]]:
     """(centre, risk, patient_id) examples per centre chosen from the observed outcome
     (no truth needed, so the same works on a user's cohort): the earliest event is the
     high-risk example, the longest event-free follow-up the low-risk one."""
     out = []
-    for center, grp in data.groupby("center", sort=True):
+    for center in sorted(data["center"].astype(str).unique(), key=centre_sort_key):
+        grp = data[data["center"].astype(str) == center]
         events = grp[grp["dfs_event"] == 1]
         free = grp[grp["dfs_event"] == 0]
         if len(free):
@@ -340,24 +248,6 @@ def _example_patients(data: pd.DataFrame) -> list[tuple[str, str, str]]:
         if len(events):
             out.append((center, "high", events.sort_values(["dfs_time", "patient_id"]).iloc[0]["patient_id"]))
     return out
-
-
-def _reader_dice(truth: pd.DataFrame, manifest: pd.DataFrame, root: Path, modality: str, n_jobs: int) -> np.ndarray:
-    import SimpleITK as sitk
-    from joblib import Parallel, delayed
-
-    from ..imaging._common import dice
-
-    pairs = manifest[["patient_id", f"{modality}_mask"]].merge(truth[["patient_id", f"{modality}_true_mask"]],
-                                                               on="patient_id")
-
-    def one(reader, true):
-        a = sitk.GetArrayFromImage(sitk.ReadImage(str(root / reader)))
-        b = sitk.GetArrayFromImage(sitk.ReadImage(str(root / true)))
-        return dice(a > 0, b > 0)
-
-    return np.asarray(Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(one)(r, t) for r, t in zip(pairs[f"{modality}_mask"], pairs[f"{modality}_true_mask"])))
 
 
 _STAT_NAMES = {
@@ -368,25 +258,213 @@ _STAT_NAMES = {
 }
 
 
-def write_imaging_artefacts(profile: Mapping[str, Any], loaded: LoadedCohort, source: ManifestSource,
-                            out_dir: Path) -> dict:
+def imaging_statistics(stats: pd.DataFrame) -> pd.DataFrame:
+    """The per-centre image statistics as the paper prints them (3 significant digits)."""
+    shown = stats.copy()
+    for c in shown.columns:
+        if shown[c].dtype.kind == "f":
+            shown[c] = shown[c].map(lambda v: f"{v:.3g}")
+    shown = shown.replace("nan", "–")
+    shown["modality"] = shown["modality"].str.upper()
+    shown.columns = [_STAT_NAMES.get(c, c.replace("_", " ")) for c in shown.columns]
+    return shown
+
+
+def _reader_dice(truth: pd.DataFrame, data: pd.DataFrame, modality: str, n_jobs: int) -> np.ndarray:
+    """Dice of each patient's reader mask against the true mask (absolute paths)."""
+    import SimpleITK as sitk
+    from joblib import Parallel, delayed
+
+    from ..imaging._common import dice
+
+    pairs = data[["patient_id", f"{modality}_mask"]].merge(truth[["patient_id", f"{modality}_true_mask"]],
+                                                           on="patient_id")
+
+    def one(reader, true):
+        a = sitk.GetArrayFromImage(sitk.ReadImage(str(reader)))
+        b = sitk.GetArrayFromImage(sitk.ReadImage(str(true)))
+        return dice(a > 0, b > 0)
+
+    return np.asarray(Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(one)(r, t) for r, t in zip(pairs[f"{modality}_mask"], pairs[f"{modality}_true_mask"])))
+
+
+def describe_imaging(profile: Mapping[str, Any], simulated: bool, v: Mapping[str, Any]) -> str:
+    """Methods paragraph on the images (the twin's simulator, or the user's files)."""
+    if not simulated:
+        return (f"Each patient has a breast ultrasound image ({v['n_us']} patients) and a DCE-MRI volume "
+                f"({v['n_mri']} patients), read with SimpleITK and checked before any analysis (geometry of image "
+                "and mask, non-empty single-label masks, room for the peri-tumoral ring). Example images are "
+                "shown in @fig-imaging-examples and per-centre image statistics in @tbl-imaging-stats.\n")
+    from ..imaging.scanners import resolve_scanners
+
+    sc = resolve_scanners(profile["imaging"]["scanners"])
+    centres = sorted(sc)
+    us_sp = ", ".join(f"{sc[c]['us']['spacing_mm']}" for c in centres)
+    mri_sl = ", ".join(f"{sc[c]['mri']['slice_mm']}" for c in centres)
+    return (
+        "Every simulated patient has one 2D B-mode ultrasound image and one 3D DCE-MRI subtraction volume, "
+        "written as NIfTI files that the analysis reads exactly as it would read a user's. The images follow "
+        "the patient's imaging latents: aggressiveness $a$ sets margin irregularity and spiculation, internal "
+        "heterogeneity and posterior shadowing in US, and enhancement heterogeneity, rim enhancement and "
+        "necrosis in MRI; invasive-front activity $b$ sets an echogenic halo and architectural distortion in "
+        "US and a peri-tumoral enhancement/oedema zone in MRI, both outside the true lesion boundary. Tissue "
+        "layers (skin, subcutaneous fat, fibroglandular tissue, pectoralis), speckle, depth-dependent gain, "
+        "fibroglandular background, bias field and Rician noise are nuisance variation unrelated to outcome. "
+        f"Scanners differ by centre (US pixel spacing {us_sp} mm and MRI slice thickness {mri_sl} mm for "
+        f"centres {', '.join(str(c) for c in centres)}, with centre-specific speckle, noise, gain and arbitrary "
+        "MRI intensity scale). "
+        "Besides the true lesion mask, each image has a reader's delineation with realistic, spatially "
+        f"correlated boundary variability (median Dice against truth {v['reader_dice_us']} for US, IQR "
+        f"{v['reader_dice_us_iqr']}, and {v['reader_dice_mri']} for MRI, IQR {v['reader_dice_mri_iqr']}); the "
+        "manifest lists the reader's mask, as a user's manifest would. Separate segmentation-development sets "
+        f"of {v['n_dev_us']} US and {v['n_dev_mri']} MRI patients without outcome were simulated for training "
+        "the segmenters. Example images are shown in @fig-imaging-examples and per-centre image statistics in "
+        "@tbl-imaging-stats.\n"
+    )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_twin_images(ctx: StageContext, twin: TwinCohort) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Simulate every patient's US and MRI study and the segmentation-development sets.
+
+    The manifest gets what a user would supply: the image and the reader's mask
+    (``us_mask``/``mri_mask`` = a radiologist's delineation). The true masks are part of
+    the truth (``us_true_mask``/``mri_true_mask``): only the twin has them, and only the
+    evaluation of segmentation against truth reads them.
+
+    Returns
+    -------
+    (manifest, truth) with the image columns added; also writes ``devset_us.csv`` and
+    ``devset_mri.csv`` (development images and true masks).
+    """
+    from ..imaging.twin import write_cohort_images, write_development_set
+
+    img = ctx.profile["imaging"]
+    latents = twin.truth[["patient_id", "center", "a_img", "b_img", "size_mm"]]
+    paths = write_cohort_images(latents, ctx.path("images/"), scanners=img["scanners"], seed=ctx.seed,
+                                n_jobs=ctx.n_jobs, root=ctx.out_dir, phenotype=img["phenotype"])
+    manifest = twin.manifest.merge(
+        paths[["patient_id", "us_image", "us_reader_mask", "mri_image", "mri_reader_mask"]].rename(
+            columns={"us_reader_mask": "us_mask", "mri_reader_mask": "mri_mask"}),
+        on="patient_id", how="left", validate="one_to_one")
+    truth = twin.truth.merge(
+        paths[["patient_id", "us_mask", "mri_mask"]].rename(
+            columns={"us_mask": "us_true_mask", "mri_mask": "mri_true_mask"}),
+        on="patient_id", how="left", validate="one_to_one")
+    dev = img["development"]
+    centers = tuple(int(c) for c in dev["centers"])
+    for modality in ("us", "mri"):
+        n = int(dev[modality]["n"])
+        if n > 0:
+            table = write_development_set(modality, n, ctx.path(f"devsets/{modality}/"), scanners=img["scanners"],
+                                          seed=ctx.seed, n_jobs=ctx.n_jobs, root=ctx.out_dir, centers=centers,
+                                          phenotype=img["phenotype"])
+            table.to_csv(ctx.path(f"devset_{modality}.csv"), index=False, lineterminator="\n")
+    return manifest, truth
+
+
+def prepare_manifest(ctx: StageContext) -> ManifestSource:
+    """Write the twin's manifest (and truth, and images), or point at the user's manifest."""
+    cohort = ctx.profile["cohort"]
+    if cohort["source"] == "twin":
+        twin = simulate_cohort(cohort["twin"], ctx.seed)
+        manifest, truth = twin.manifest, twin.truth
+        if ctx.profile["imaging"]["enabled"]:
+            with ctx.timed("twin images and development sets"):
+                manifest, truth = write_twin_images(ctx, twin)
+        path = ctx.path("manifest.csv")
+        manifest.to_csv(path, index=False, lineterminator="\n")
+        truth.to_parquet(ctx.path("truth.parquet"), index=False)
+        return ManifestSource(path=path, simulated=True)
+    return ManifestSource(path=Path(cohort["manifest"]), simulated=False)
+
+
+def load_from_profile(profile: Mapping[str, Any], manifest: Path) -> LoadedCohort:
+    """Read and validate a manifest with the profile's contract; derive the split if absent."""
+    spec = ManifestSpec.from_profile(profile)
+    raw = read_manifest(manifest)
+    cohort = profile["cohort"]
+    return load_cohort(
+        raw, spec, source=str(manifest), seed=int(profile["seed"]), split_params=cohort["split"],
+        on_invalid=cohort["on_invalid"], base_dir=Path(manifest).resolve().parent,
+        check_images=True, n_jobs=resolve_n_jobs(profile["n_jobs"]),
+    )
+
+
+def write_cohort_artefacts(ctx: StageContext, loaded: LoadedCohort, source: ManifestSource) -> dict:
+    """Write cohort.csv, source.json, excluded.csv, Table 1, the flow and KM figures, the
+    Methods texts and the variables. Returns the variables (also in ``variables.yml``)."""
+    from ..plots.km import km_figure
+
+    profile = ctx.profile
+    cohort = profile["cohort"]
+    data = loaded.data
+    data.to_csv(ctx.path("cohort.csv"), index=False, lineterminator="\n")
+    # Later stages resolve the image paths of cohort.csv against the manifest's folder.
+    # The twin's manifest lies in this stage's folder, which is renamed when the stage
+    # finishes: record it relative to the folder; a user's manifest by its absolute path.
+    mdir = Path(source.path).resolve().parent
+    rel = os.path.relpath(mdir, ctx.out_dir.resolve()) if mdir == ctx.out_dir.resolve() else str(mdir)
+    spec = ManifestSpec.from_profile(profile)
+    ctx.path("source.json").write_text(json.dumps({
+        "manifest_dir": rel, "simulated": source.simulated,
+        "centers": {"internal": list(spec.internal_centers), "external": list(spec.external_centers)},
+    }, indent=1) + "\n", encoding="utf-8")
+    loaded.excluded.to_csv(ctx.path("excluded.csv"), index=False, lineterminator="\n")
+
+    tbl = baseline_table(data, spec.columns, cohort["labels"])
+    tbl.to_csv(ctx.path("table1.csv"), index=False, lineterminator="\n")
+    ctx.write_table(tbl, "table1.md", label="baseline",
+                    caption="Baseline characteristics of the training, internal test and external test sets. "
+                            "Continuous variables as mean (SD) or median [Q1,Q3]; categorical as n (%). "
+                            "P-values compare the three sets.")
+
+    time_m = to_months(data["dfs_time"], profile["time_unit"])
+    summary = cohort_summary(data, time_m, [float(x) for x in cohort["landmarks_months"]])
+    km_figure(time_m, data["dfs_event"].to_numpy(), data["split"].to_numpy(), ctx.path("fig-km-sets.png"),
+              order=SPLITS, labels=SPLIT_LABELS, colors=SET_COLORS,
+              annotation=f"Log-rank test across sets: p = {summary['logrank_sets_p']}")
+
+    for reason, patients in validation_exclusions(loaded.excluded):
+        ctx.exclude(reason, patients)
+    ctx.save_flow(data, {"internal": spec.internal_centers, "external": spec.external_centers}, source.simulated)
+
+    excluded = loaded.excluded
+    variables: dict[str, Any] = {
+        "run": run_variables(profile, source.simulated, summary["n_total"]),
+        "cohort": {**summary, "n_excluded": int(len(excluded)), "n_train_target": int(cohort["split"]["n_train"])},
+    }
+    if source.simulated:
+        variables["twin"] = twin_variables(cohort["twin"])
+    ctx.write_text("text-data.md", describe_data(profile, source.simulated, variables["cohort"]))
+    imaging = write_imaging_artefacts(ctx, loaded, source)
+    if imaging:
+        variables["imaging"] = imaging
+    ctx.write_variables(variables)
+    return variables
+
+
+def write_imaging_artefacts(ctx: StageContext, loaded: LoadedCohort, source: ManifestSource) -> dict:
     """Example images with contours, per-centre image statistics, and the imaging variables.
 
     Writes ``fig-imaging-examples.png``, ``imaging_stats.md/.csv``, ``text-imaging.md``
-    and returns the ``imaging`` variables (merged into ``variables.yml`` by the caller).
+    and returns the ``imaging`` variables (empty when the cohort has no images).
     """
     from ..plots.imaging import example_cases_figure, image_statistics_table
-    from ..report.tables import write_markdown_table
+    from ..stages.readers import read_truth
 
-    out_dir = Path(out_dir)
     data = loaded.data
     root = Path(source.path).resolve().parent
     if "us_image" not in data.columns and "mri_image" not in data.columns:
         return {}
-    truth = pd.read_parquet(out_dir / "truth.parquet") if source.simulated else None
+    # Read from this run's folder (build/<profile>/00_cohort.partial until the stage ends).
+    truth = read_truth(ctx.out_dir.parent, folder=ctx.out_dir.name) if source.simulated else None
     rows = data.set_index("patient_id")
     cases = []
-    for center, risk, pid in _example_patients(data):
+    for center, risk, pid in example_patients(data):
         case: dict[str, Any] = {"center": center, "risk": risk}
         for m in ("us", "mri"):
             if f"{m}_image" in rows.columns and pd.notna(rows.loc[pid, f"{m}_image"]):
@@ -398,73 +476,30 @@ def write_imaging_artefacts(profile: Mapping[str, Any], loaded: LoadedCohort, so
                 elif f"{m}_mask" in rows.columns and pd.notna(rows.loc[pid, f"{m}_mask"]):
                     case[f"{m}_reader_mask"] = rows.loc[pid, f"{m}_mask"]
         cases.append(case)
-    example_cases_figure(cases, out_dir / "fig-imaging-examples.png", root=root)
+    example_cases_figure(cases, ctx.path("fig-imaging-examples.png"), root=root)
 
     stats = image_statistics_table(data, root=root)
-    stats.to_csv(out_dir / "imaging_stats.csv", index=False, lineterminator="\n", float_format="%.4g")
-    shown = stats.copy()
-    for c in shown.columns:
-        if shown[c].dtype.kind == "f":
-            shown[c] = shown[c].map(lambda v: f"{v:.3g}")
-    shown = shown.replace("nan", "–")
-    shown["modality"] = shown["modality"].str.upper()
-    shown.columns = [_STAT_NAMES.get(c, c.replace("_", " ")) for c in shown.columns]
-    prof = profile["profile"]
-    write_markdown_table(
-        shown, out_dir / "imaging_stats.md",
-        caption="Image statistics per centre and modality (medians over patients; intensities in stored units, "
-                "which differ between centres by design). Lesion size from the manifest's masks.",
-        label="imaging-stats", source=f"`notebooks/00_cohort.ipynb`, profile `{prof}`",
-    )
-    n_jobs = _n_jobs(profile)
+    stats.to_csv(ctx.path("imaging_stats.csv"), index=False, lineterminator="\n", float_format="%.4g")
+    ctx.write_table(imaging_statistics(stats), "imaging_stats.md", label="imaging-stats",
+                    caption="Image statistics per centre and modality (medians over patients; intensities in stored "
+                            "units, which differ between centres by design). Lesion size from the manifest's masks.")
     variables: dict[str, Any] = {
         "n_us": int(data["us_image"].notna().sum()) if "us_image" in data else 0,
         "n_mri": int(data["mri_image"].notna().sum()) if "mri_image" in data else 0,
     }
     for m in ("us", "mri"):
-        dev = out_dir / f"devset_{m}.csv"
+        dev = ctx.out_dir / f"devset_{m}.csv"
         variables[f"n_dev_{m}"] = int(len(pd.read_csv(dev))) if dev.is_file() else 0
     if truth is not None:
-        manifest = pd.read_csv(source.path)
+        absolute = data.assign(**{f"{m}_mask": data[f"{m}_mask"].map(lambda v: str(root / v))
+                                  for m in ("us", "mri") if f"{m}_mask" in data})
         for m in ("us", "mri"):
-            d = _reader_dice(truth, manifest, root, m, n_jobs)
+            d = _reader_dice(truth, absolute, m, ctx.n_jobs)
             q1, med, q3 = np.percentile(d, [25, 50, 75])
             variables[f"reader_dice_{m}"] = f"{med:.2f}"
             variables[f"reader_dice_{m}_iqr"] = f"{q1:.2f}-{q3:.2f}"
-        disk = sum(p.stat().st_size for p in (out_dir / "images").rglob("*.nii.gz"))
-        disk += sum(p.stat().st_size for p in (out_dir / "devsets").rglob("*.nii.gz"))
+        disk = sum(p.stat().st_size for p in (ctx.out_dir / "images").rglob("*.nii.gz"))
+        disk += sum(p.stat().st_size for p in (ctx.out_dir / "devsets").rglob("*.nii.gz"))
         variables["disk_mb"] = f"{disk / 2**20:.0f}"
-    (out_dir / "text-imaging.md").write_text(describe_imaging(profile, source, variables), encoding="utf-8")
+    ctx.write_text("text-imaging.md", describe_imaging(ctx.profile, source.simulated, variables))
     return variables
-
-
-def describe_imaging(profile: Mapping[str, Any], source: ManifestSource, v: Mapping[str, Any]) -> str:
-    """Methods paragraph on the images (the twin's simulator, or the user's files)."""
-    if not source.simulated:
-        return (f"Each patient has a breast ultrasound image ({v['n_us']} patients) and a DCE-MRI volume "
-                f"({v['n_mri']} patients), read with SimpleITK and checked before any analysis (geometry of image "
-                "and mask, non-empty single-label masks, room for the peri-tumoral ring). Example images are "
-                "shown in @fig-imaging-examples and per-centre image statistics in @tbl-imaging-stats.\n")
-    img = profile["imaging"]
-    sc = img["scanners"]
-    us_sp = ", ".join(f"{sc[c]['us']['spacing_mm']}" for c in sorted(sc))
-    mri_sl = ", ".join(f"{sc[c]['mri']['slice_mm']}" for c in sorted(sc))
-    return (
-        "Every simulated patient has one 2D B-mode ultrasound image and one 3D DCE-MRI subtraction volume, "
-        "written as NIfTI files that the analysis reads exactly as it would read a user's. The images follow "
-        "the patient's imaging latents: aggressiveness $a$ sets margin irregularity and spiculation, internal "
-        "heterogeneity and posterior shadowing in US, and enhancement heterogeneity, rim enhancement and "
-        "necrosis in MRI; invasive-front activity $b$ sets an echogenic halo and architectural distortion in "
-        "US and a peri-tumoral enhancement/oedema zone in MRI, both outside the true lesion boundary. Tissue "
-        "layers (skin, subcutaneous fat, fibroglandular tissue, pectoralis), speckle, depth-dependent gain, "
-        "fibroglandular background, bias field and Rician noise are nuisance variation unrelated to outcome. "
-        f"Scanners differ by centre (US pixel spacing {us_sp} mm and MRI slice thickness {mri_sl} mm for "
-        "centres 1, 2, 3, with centre-specific speckle, noise, gain and arbitrary MRI intensity scale). "
-        "Besides the true lesion mask, each image has a reader's delineation with realistic, spatially "
-        f"correlated boundary variability (median Dice against truth {v['reader_dice_us']} for US, IQR "
-        f"{v['reader_dice_us_iqr']}, and {v['reader_dice_mri']} for MRI, IQR {v['reader_dice_mri_iqr']}); the "
-        "manifest lists the reader's mask, as a user's manifest would. Separate segmentation-development sets "
-        f"of {v['n_dev_us']} US and {v['n_dev_mri']} MRI patients without outcome were simulated for training "
-        "the segmenters. Example images are shown in @fig-imaging-examples and per-centre image statistics in "
-        "@tbl-imaging-stats.\n"
-    )

@@ -8,7 +8,7 @@ from typing import Mapping
 import pandas as pd
 from tableone import TableOne
 
-from .manifest import SPLIT_LABELS, SPLITS
+from ..labels import SPLIT_LABELS, SPLITS
 
 
 def baseline_table(data: pd.DataFrame, columns: Mapping[str, object], labels: Mapping[str, str] | None = None,

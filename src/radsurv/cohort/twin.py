@@ -1,6 +1,6 @@
 """The digital-twin cohort: clinical, radiologist-read MRI and outcome data.
 
-A generative model with known truth (DESIGN section 4). Two latent traits per
+A generative model with known truth (`docs/design.md`, "The digital twin"). Two latent traits per
 patient drive everything else:
 
 * ``a``: tumour aggressiveness (grade, Ki-67, receptor loss, nodal spread, and in
@@ -41,7 +41,7 @@ class TwinCohort:
     Attributes
     ----------
     manifest : DataFrame
-        Exactly what a user would supply (DESIGN section 5), without images.
+        Exactly what a user would supply (the input contract), without images.
     truth : DataFrame
         The hidden truth per patient (latent traits, true linear predictor, event
         and censoring times). Never read by the analysis, only by the manuscript's

@@ -73,6 +73,7 @@ from radiomics import featureextractor, getFeatureClasses, imageoperations
 from radiomics.glcm import RadiomicsGLCM
 
 import radsurv
+from radsurv.exceptions import StageError
 from radsurv.imaging.io import as_image, image_digest
 
 TIDY_COLUMNS = ["patient", "modality", "region", "mask_source", "feature", "value"]
@@ -141,7 +142,7 @@ class ExtractionResult:
         return iter((self.features, self.failures))
 
 
-class ExtractionError(RuntimeError):
+class ExtractionError(StageError):
     """Raised by ``on_error="raise"``; ``failures`` holds the table."""
 
     def __init__(self, failures: pd.DataFrame):

@@ -2,7 +2,7 @@
 
 1. Regions: for every patient and modality, the intra-tumoral region is the analysis
    mask chosen by ``01_segmentation`` (the U-Net's, or the reader's where the U-Net
-   failed) and the peri-tumoral region a ring of ``features.ring_mm`` grown outward in
+   failed) and the peri-tumoral region a ring of ``features.ring_width_mm`` grown outward in
    mm (:mod:`radsurv.roi`). For a seeded random subset of training patients whose
    analysis masks are the U-Net's (``features.reproducibility.n``, 60 in the paper),
    the same regions are also built from the reader's mask, the true mask (digital
@@ -19,18 +19,16 @@ A failed extraction, or a NaN or infinite feature, in a patient's analysis regio
 reported with the patient, modality, region and reason; ``features.on_error`` decides
 whether the patient is excluded (and shown in the patient flow) or the stage stops.
 
-Outputs (``build/<profile>/02_features/``): ``rois/`` (the region masks),
-``features.parquet`` (tidy: patient, modality, region, mask_source, feature, value),
-``matrix_<modality>_<region>.parquet`` (patients x features, analysis masks),
-``failures.csv``, ``excluded.csv``, ``icc.csv``, ``fig-icc.png``, ``features_table.md``,
-``ibsi_table.md/.csv``, ``fig-flow.png`` and ``variables.yml``.
+Computing: :func:`analysis_masks`, :func:`reproducibility_subset`,
+:func:`analysis_exclusions`, :func:`robustness`, :func:`features_table`,
+:func:`ibsi_display`, :func:`feature_variables`; regions and extraction:
+:func:`build_cases`, :func:`extract_features`; writing: :func:`write_feature_artefacts`
+(the outputs declared in :mod:`radsurv.stages.registry`).
 """
 
 from __future__ import annotations
 
 import os
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -38,45 +36,41 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from ..segment.stage import MODALITY_LABELS, StageInputs, draw_flow, fallback_notes
-from ..segment.stage import load_inputs as load_cohort_inputs
-from .extract import Case, ExtractionError, extract_patients, wide_matrix
+from ..labels import ANALYSIS_MASK, MODALITIES, MODALITY_LABELS, REGION_LABELS, REGIONS
+from ..stages.context import StageContext
+from ..stages.readers import CohortOutputs, SegmentationOutputs
+from .extract import Case, ExtractionError, ExtractionResult, extract_patients, wide_matrix
 
-REGION_LABELS = {"intra": "Intra-tumoral", "peri": "Peri-tumoral"}
-# Mask sources: "auto" is the analysis mask (what the models use); the others exist
-# for the reproducibility subset only.
-ANALYSIS = "auto"
-
-
-@dataclass
-class FeatureInputs:
-    """What the radiomics stage reads from the cohort and segmentation stages."""
-
-    cohort: StageInputs
-    segmentation: pd.DataFrame  # one row per (patient, modality): analysis mask, its source
-    seg_excluded: pd.DataFrame  # patients 01_segmentation excluded (patient_id, modality, reason)
+__all__ = ["analysis_masks", "analysis_exclusions", "build_cases", "extract_features", "extraction_params",
+           "feature_variables", "features_table", "ibsi_display", "reproducibility_subset", "robustness",
+           "write_feature_artefacts"]
 
 
-def load_inputs(build_dir: Path) -> FeatureInputs:
-    """Read the cohort and segmentation artefacts; mask paths become absolute."""
-    build_dir = Path(build_dir)
-    cohort = load_cohort_inputs(build_dir)
-    sdir = build_dir / "01_segmentation"
-    seg = pd.read_csv(sdir / "segmentation.csv", dtype={"patient_id": str}, keep_default_na=False)
-    for col in ("mask", "auto_mask"):
-        seg[col] = seg[col].map(lambda v: str((sdir / v).resolve()) if v else "")
-    excluded = pd.read_csv(sdir / "excluded.csv", dtype={"patient_id": str})
-    seg = seg[~seg["patient_id"].isin(excluded["patient_id"])].reset_index(drop=True)
-    return FeatureInputs(cohort, seg, excluded)
+def analysis_masks(seg: SegmentationOutputs) -> pd.DataFrame:
+    """One row per (patient, modality) with a usable analysis mask (patients the
+    segmentation stage excluded are left out)."""
+    masks = seg.masks
+    keep = (masks["source"] != "excluded") & masks["mask"].notna() & ~masks["patient_id"].isin(seg.excluded["patient_id"])
+    return masks[keep].reset_index(drop=True)
 
 
-def reproducibility_subset(inputs: FeatureInputs, n: int, seed: int) -> list[str]:
+def reproducibility_subset(cohort: pd.DataFrame, masks: pd.DataFrame, n: int, seed: int) -> list[str]:
     """Seeded random training patients whose analysis masks are the U-Net's in every
-    modality (so that auto-vs-reader agreement measures the U-Net, not a fallback)."""
-    c = inputs.cohort.cohort
-    seg = inputs.segmentation
-    train = set(c.loc[c["split"] == "train", "patient_id"])
-    auto = seg.groupby("patient_id")["source"].agg(lambda s: bool((s == "auto").all()))
+    modality (so that auto-vs-reader agreement measures the U-Net, not a fallback).
+
+    Parameters
+    ----------
+    cohort : DataFrame
+        ``patient_id``, ``split``.
+    masks : DataFrame
+        The analysis masks (:func:`analysis_masks`): ``patient_id``, ``source``.
+    n : int
+        Patients wanted (fewer when fewer are eligible).
+    seed : int
+        The run's seed (the subset's stream is ``[seed, 2]``).
+    """
+    train = set(cohort.loc[cohort["split"] == "train", "patient_id"])
+    auto = masks.groupby("patient_id")["source"].agg(lambda s: bool((s == "auto").all()))
     eligible = sorted(p for p in train if auto.get(p, False))
     if n <= 0 or not eligible:
         return []
@@ -85,7 +79,7 @@ def reproducibility_subset(inputs: FeatureInputs, n: int, seed: int) -> list[str
     return sorted(eligible[i] for i in chosen)
 
 
-def _region_files(patient: str, modality: str, source: str, mask_path: str, out_dir: Path, ring_mm: float,
+def _region_files(patient: str, modality: str, source: str, mask_path: str, out_dir: Path, ring_width_mm: float,
                   perturb: dict | None = None, image_path: str | None = None,
                   air_threshold: float | None = None) -> dict[tuple[str, str], str]:
     """Write the intra-tumoral mask and its ring for one (patient, modality, source)."""
@@ -108,7 +102,7 @@ def _region_files(patient: str, modality: str, source: str, mask_path: str, out_
                              jitter_voxels=perturb["jitter_mm"] / finest,
                              smoothness_voxels=perturb["smoothness_mm"] / finest)
     image = sitk.ReadImage(str(image_path)) if air_threshold is not None else None
-    peri = peritumoral_ring(intra, ring_mm, image=image, air_threshold=air_threshold)
+    peri = peritumoral_ring(intra, ring_width_mm, image=image, air_threshold=air_threshold)
     folder.mkdir(parents=True, exist_ok=True)
     # Written under a temporary name first: an interrupted run never leaves half a file.
     for image, path in ((intra, intra_path), (peri, peri_path)):
@@ -118,14 +112,14 @@ def _region_files(patient: str, modality: str, source: str, mask_path: str, out_
     return {("intra", source): str(intra_path), ("peri", source): str(peri_path)}
 
 
-def _regions_for(job: dict, out_dir: Path, ring_mm: float, air_threshold: Mapping[str, Any]) -> dict:
+def _regions_for(job: dict, out_dir: Path, ring_width_mm: float, air_threshold: Mapping[str, Any]) -> dict:
     """Regions of one (patient, modality) for every mask source; errors are returned."""
     masks: dict[tuple[str, str], str] = {}
     failures = []
     for source, path, perturb in job["sources"]:
         try:
-            masks.update(_region_files(job["patient"], job["modality"], source, path, out_dir, ring_mm, perturb,
-                                       job["image"], air_threshold.get(job["modality"])))
+            masks.update(_region_files(job["patient"], job["modality"], source, path, out_dir, ring_width_mm,
+                                       perturb, job["image"], air_threshold[job["modality"]]))
         except Exception as error:  # noqa: BLE001 - reported per patient, region and source
             for region in ("intra", "peri"):
                 failures.append({"patient": job["patient"], "modality": job["modality"], "region": region,
@@ -133,9 +127,18 @@ def _regions_for(job: dict, out_dir: Path, ring_mm: float, air_threshold: Mappin
     return {"masks": masks, "failures": failures}
 
 
-def build_cases(inputs: FeatureInputs, params: Mapping[str, Any], seed: int, out_dir: Path,
-                n_jobs: int = 1, progress: bool = True) -> tuple[list[Case], pd.DataFrame, list[str]]:
+def build_cases(cohort: CohortOutputs, seg: SegmentationOutputs, truth: pd.DataFrame | None,
+                params: Mapping[str, Any], seed: int, out_dir: Path, n_jobs: int = 1,
+                progress: bool = True) -> tuple[list[Case], pd.DataFrame, list[str]]:
     """Region masks of every patient (and the reproducibility subset's other sources).
+
+    Parameters
+    ----------
+    cohort, seg : the outputs of the cohort and segmentation stages.
+    truth : DataFrame or None
+        The twin's true masks (``read_truth``): the subset's regions from the truth.
+    params : mapping
+        The ``features`` section.
 
     Returns the extraction cases (one per patient and modality), the failures of
     region building, and the subset's patient ids.
@@ -143,34 +146,32 @@ def build_cases(inputs: FeatureInputs, params: Mapping[str, Any], seed: int, out
     import joblib
     from tqdm.auto import tqdm
 
-    ring_mm = float(params.get("ring_mm", 5.0))
-    rep = params.get("reproducibility", {}) or {}
-    subset = set(reproducibility_subset(inputs, int(rep.get("n", 60)), seed))
-    n_perturb = int(rep.get("perturbations", 2))
-    truth = inputs.cohort.truth.set_index("patient_id") if inputs.cohort.truth is not None else None
-    c = inputs.cohort.cohort.set_index("patient_id")
+    rep = params["reproducibility"]
+    masks = analysis_masks(seg)
+    subset = set(reproducibility_subset(cohort.data, masks, int(rep["n"]), seed))
+    true = truth.set_index("patient_id") if truth is not None else None
+    c = cohort.data.set_index("patient_id")
     place = {pid: k for k, pid in enumerate(sorted(subset))}
     jobs = []
-    for i, row in enumerate(inputs.segmentation.itertuples(index=False)):
-        if row.source == "excluded" or not row.mask:
-            continue
+    for row in masks.itertuples(index=False):
         m = row.modality
-        sources = [(ANALYSIS, row.mask, None)]
+        sources = [(ANALYSIS_MASK, row.mask, None)]
         if row.patient_id in subset:
             sources.append(("reader", c.loc[row.patient_id, f"{m}_mask"], None))
-            if truth is not None:
-                sources.append(("true", truth.loc[row.patient_id, f"{m}_true_mask"], None))
+            if true is not None:
+                sources.append(("true", true.loc[row.patient_id, f"{m}_true_mask"], None))
             k = place[row.patient_id]
-            for j in range(n_perturb):
+            for j in range(int(rep["perturbations"])):
                 # Seeded by (run seed, patient's place in the subset, modality, draw).
                 sources.append((f"perturbed{j + 1}", row.mask, {
                     "seed": (int(seed), k, int(m == "mri"), j),
-                    "jitter_mm": float(rep.get("jitter_mm", 0.5)),
-                    "smoothness_mm": float(rep.get("smoothness_mm", 2.0))}))
+                    "jitter_mm": float(rep["jitter_mm"]),
+                    "smoothness_mm": float(rep["smoothness_mm"])}))
         jobs.append({"patient": row.patient_id, "modality": m, "image": c.loc[row.patient_id, f"{m}_image"],
                      "sources": sources})
     outputs = joblib.Parallel(n_jobs=n_jobs, backend="loky", return_as="generator", batch_size=4)(
-        joblib.delayed(_regions_for)(job, out_dir, ring_mm, params.get("air_threshold") or {}) for job in jobs)
+        joblib.delayed(_regions_for)(job, out_dir, float(params["ring_width_mm"]), params["air_threshold"])
+        for job in jobs)
     outputs = list(tqdm(outputs, total=len(jobs), disable=not progress, desc="regions", unit="image"))
     cases, failures = [], []
     for job, out in zip(jobs, outputs):
@@ -190,7 +191,7 @@ def extraction_params(params: Mapping[str, Any], root: Path) -> dict[str, Any]:
         path = Path(root) / file
         if not path.is_file():
             raise FileNotFoundError(f"features.params.{modality}: PyRadiomics parameter file {path} does not exist")
-        image_types = (params.get("image_types") or {}).get(modality)
+        image_types = params["image_types"][modality]
         if image_types is None:
             out[modality] = str(path)
         else:
@@ -203,12 +204,12 @@ def extraction_params(params: Mapping[str, Any], root: Path) -> dict[str, Any]:
 def extract_features(cases: list[Case], params: Mapping[str, Any], root: Path, cache_dir: Path, n_jobs: int):
     """PyRadiomics features of every case with the profile's parameter files."""
     return extract_patients(cases, extraction_params(params, root), n_jobs=n_jobs, progress=True,
-                            cache_dir=cache_dir, scheduler=params.get("scheduler"), on_error="skip")
+                            cache_dir=cache_dir, scheduler=params["scheduler"], on_error="skip")
 
 
 def analysis_exclusions(failures: pd.DataFrame, on_error: str) -> pd.DataFrame:
     """Patients whose analysis regions failed: excluded, or the stage stops naming them."""
-    bad = failures[failures["mask_source"] == ANALYSIS]
+    bad = failures[failures["mask_source"] == ANALYSIS_MASK]
     if len(bad) and on_error == "fail":
         raise ExtractionError(bad.reset_index(drop=True))
     return bad
@@ -221,15 +222,14 @@ def robustness(tidy: pd.DataFrame, subset: list[str], params: Mapping[str, Any])
     feature that is constant across the subset)."""
     from .robustness import icc_table
 
-    icc = params.get("icc", {}) or {}
-    form, threshold = icc.get("form", "ICC(2,1)"), float(icc.get("threshold", 0.75))
+    form, threshold = params["icc"]["form"], float(params["icc"]["threshold"])
     sub = tidy[tidy["patient"].isin(subset)]
-    reader = icc_table(sub, sources=(ANALYSIS, "reader"), form=form, threshold=threshold)
+    reader = icc_table(sub, sources=(ANALYSIS_MASK, "reader"), form=form, threshold=threshold)
     perturbed = sorted(s for s in sub["mask_source"].unique() if s.startswith("perturbed"))
     out = reader.rename(columns={"icc": "icc_reader", "lower": "icc_reader_lower", "upper": "icc_reader_upper",
                                  "flag_below_threshold": "flag_reader"})
     if perturbed:
-        pert = icc_table(sub, sources=(ANALYSIS, *perturbed), form=form, threshold=threshold)
+        pert = icc_table(sub, sources=(ANALYSIS_MASK, *perturbed), form=form, threshold=threshold)
         out = out.merge(pert.rename(columns={"icc": "icc_perturbation", "lower": "icc_perturbation_lower",
                                              "upper": "icc_perturbation_upper",
                                              "flag_below_threshold": "flag_perturbation"}),
@@ -251,10 +251,10 @@ def _median_iqr(x: pd.Series) -> str:
 def features_table(tidy: pd.DataFrame, icc: pd.DataFrame, n_patients: dict[str, int]) -> pd.DataFrame:
     """Per modality and region: features, patients, ICC summaries and flags."""
     rows = []
-    for m in MODALITY_LABELS:
-        for r in REGION_LABELS:
+    for m in MODALITIES:
+        for r in REGIONS:
             sel = icc[(icc["modality"] == m) & (icc["region"] == r)]
-            feats = tidy[(tidy["modality"] == m) & (tidy["region"] == r) & (tidy["mask_source"] == ANALYSIS)]
+            feats = tidy[(tidy["modality"] == m) & (tidy["region"] == r) & (tidy["mask_source"] == ANALYSIS_MASK)]
             if feats.empty:
                 continue
             row = {"Modality": MODALITY_LABELS[m], "Region": REGION_LABELS[r],
@@ -268,14 +268,15 @@ def features_table(tidy: pd.DataFrame, icc: pd.DataFrame, n_patients: dict[str, 
     return pd.DataFrame(rows)
 
 
-def ibsi_table(out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """IBSI 1 phantom compliance of this extraction code: the full table (also written
-    as ``ibsi_table.csv``), its display version for the supplement, and the notes that
-    explain each convention difference."""
-    from .ibsi import write_compliance_table
+def ibsi_display(t: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The IBSI compliance table as the supplement prints it, and the caption's notes:
+    each convention difference is explained once, in the caption, and referred to by letter.
 
-    t = write_compliance_table(out_dir / "ibsi_table.csv")
-    # Each convention difference is explained once, in the caption, and referred to by letter.
+    Parameters
+    ----------
+    t : DataFrame
+        :func:`radsurv.features.ibsi.compliance_table`.
+    """
     reasons = [r for r in dict.fromkeys(t["reason"].fillna("")) if r]
     letter = {r: chr(ord("a") + i) for i, r in enumerate(reasons)}
     show = pd.DataFrame({
@@ -288,100 +289,96 @@ def ibsi_table(out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, str]:
         "Note": t["reason"].fillna("").map(lambda r: letter.get(r, "")),
     })
     notes = " ".join(f"({letter[r]}) {r.rstrip('.')}." for r in reasons)
-    return t, show, notes
+    return show, notes
 
 
-def write_feature_artefacts(profile: Mapping[str, Any], inputs: FeatureInputs, result, region_failures: pd.DataFrame,
-                            subset: list[str], out_dir: Path) -> dict:
-    """Write the tables, matrices, figure, flow and variables. Returns the variables."""
-    from ..report.tables import write_markdown_table
-    from ..report.variables import write_variables
-    from .robustness import icc_figure
-
-    params = profile["features"]
-    out_dir = Path(out_dir)
-    src = f"`notebooks/02_features.ipynb`, profile `{profile['profile']}`"
-    failures = pd.concat([region_failures, result.failures], ignore_index=True)
-    failures = failures.sort_values(["patient", "modality", "region", "mask_source"]).reset_index(drop=True)
-    failures.to_csv(out_dir / "failures.csv", index=False, lineterminator="\n")
-    bad = analysis_exclusions(failures, str(params.get("on_error", "exclude")))
-    excluded_ids = set(bad["patient"])
-    excluded = (bad.groupby("patient")["reason"].first().reset_index()
-                .rename(columns={"patient": "patient_id"}))
-    excluded.to_csv(out_dir / "excluded.csv", index=False, lineterminator="\n")
-
-    tidy = result.features
-    tidy = tidy[~tidy["patient"].isin(excluded_ids)].sort_values(
-        ["patient", "modality", "region", "mask_source"], kind="stable").reset_index(drop=True)
-    tidy.to_parquet(out_dir / "features.parquet", index=False)
-    n_patients = {}
-    for m in MODALITY_LABELS:
-        for r in REGION_LABELS:
-            try:
-                wide = wide_matrix(tidy, m, r, ANALYSIS)
-            except ValueError:
-                continue
-            wide.to_parquet(out_dir / f"matrix_{m}_{r}.parquet")
-            n_patients[m] = len(wide)
-
-    icc = robustness(tidy, subset, params)
-    icc.to_csv(out_dir / "icc.csv", index=False, lineterminator="\n", float_format="%.6g")
-    threshold = float((params.get("icc") or {}).get("threshold", 0.75))
-    plot = icc.rename(columns={"icc_reader": "icc", "icc_reader_lower": "lower", "icc_reader_upper": "upper",
-                               "flag_reader": "flag_below_threshold"})
-    plot = plot.assign(modality=plot["modality"].map(MODALITY_LABELS))
-    icc_figure(plot, out_dir / "fig-icc.png", threshold=threshold)
-
-    table = features_table(tidy, icc, n_patients)
-    write_markdown_table(
-        table, out_dir / "features_table.md",
-        caption=f"Radiomic features per modality and region and their robustness to segmentation: ICC "
-                f"({(params.get('icc') or {}).get('form', 'ICC(2,1)')}, median [IQR] over features) between "
-                f"features from the U-Net's and the reader's masks, and across random perturbations of the "
-                f"U-Net's mask, in {len(subset)} training patients; a feature is robust when both ICCs reach "
-                f"{threshold:.2f}.",
-        label="features", source=src)
-    t, show, notes = ibsi_table(out_dir)
-    write_markdown_table(
-        show, out_dir / "ibsi_table.md",
-        caption="IBSI 1 compliance of the feature extraction on the IBSI digital phantom (Zwanenburg et al., "
-                "2020): each PyRadiomics feature with an IBSI 1 equivalent, its value in IBSI's convention, the "
-                "reference value and tolerance; where a convention differs, the note says how. " + notes,
-        label="ibsi", source=src)
-
-    seg = inputs.segmentation
-    draw_flow(profile, inputs.cohort, out_dir / "fig-flow.png",
-              [(f"no usable {MODALITY_LABELS[m]} mask", set(g["patient_id"]))
-               for m, g in inputs.seg_excluded.groupby("modality")]
-              + [("radiomics failed", excluded_ids)],
-              notes=fallback_notes(seg[seg["source"] == "reader"]))
-
-    flagged = icc[icc["flag"]]
+def feature_variables(params: Mapping[str, Any], tidy: pd.DataFrame, icc: pd.DataFrame, ibsi: pd.DataFrame,
+                      n_subset: int, n_excluded: int, n_failures: int) -> dict[str, Any]:
+    """The ``features`` variables of the manuscript (formatted strings and counts)."""
+    analysed = tidy.loc[tidy["mask_source"] == ANALYSIS_MASK]
+    per_region = analysed.groupby(["modality", "region"])["feature"].nunique()
     v: dict[str, Any] = {
-        "ring_mm": f"{float(params.get('ring_mm', 5.0)):g}",
-        "n_subset": len(subset),
-        "jitter_mm": f"{float((params.get('reproducibility') or {}).get('jitter_mm', 0.5)):g}",
-        "n_excluded": len(excluded_ids),
-        "n_failures": int(len(failures)),
-        "icc_form": str((params.get("icc") or {}).get("form", "ICC(2,1)")),
-        "icc_threshold": f"{threshold:.2f}",
-        "n_per_region": int(tidy.loc[tidy["mask_source"] == ANALYSIS].groupby(["modality", "region"])["feature"]
-                            .nunique().max()),
-        "n_total": int(tidy.loc[tidy["mask_source"] == ANALYSIS].groupby(["modality", "region"])["feature"]
-                       .nunique().sum()),
-        "n_flagged": int(len(flagged)),
+        "ring_mm": f"{float(params['ring_width_mm']):g}",
+        "n_subset": int(n_subset),
+        "jitter_mm": f"{float(params['reproducibility']['jitter_mm']):g}",
+        "n_excluded": int(n_excluded),
+        "n_failures": int(n_failures),
+        "icc_form": str(params["icc"]["form"]),
+        "icc_threshold": f"{float(params['icc']['threshold']):.2f}",
+        "n_per_region": int(per_region.max()),
+        "n_total": int(per_region.sum()),
+        "n_flagged": int(icc["flag"].sum()),
         "n_robust": int((~icc["flag"]).sum()),
-        "ibsi": {"n_mapped": int(len(t)), "n_pass": int(t["pass"].sum()),
-                 "n_convention": int((t["reason"].fillna("") != "").sum())},
+        "ibsi": {"n_mapped": int(len(ibsi)), "n_pass": int(ibsi["pass"].sum()),
+                 "n_convention": int((ibsi["reason"].fillna("") != "").sum())},
     }
-    for m in MODALITY_LABELS:
-        for r in REGION_LABELS:
+    for m in MODALITIES:
+        for r in REGIONS:
             sel = icc[(icc["modality"] == m) & (icc["region"] == r)]
             if len(sel):
                 v.setdefault(m, {})[r] = {
                     "icc_reader_median": f"{sel['icc_reader'].median():.2f}",
                     "pct_robust": f"{100 * (~sel['flag']).mean():.0f}",
                 }
-    write_variables({"features": v}, out_dir / "variables.yml")
     return v
 
+
+def write_feature_artefacts(ctx: StageContext, cohort: CohortOutputs, result: ExtractionResult,
+                            region_failures: pd.DataFrame, subset: list[str]) -> dict:
+    """Write the tables, matrices, figure, patient flow and variables. Returns the variables."""
+    from .ibsi import compliance_table
+    from .robustness import icc_figure
+
+    params = ctx.params
+    failures = pd.concat([region_failures, result.failures], ignore_index=True)
+    failures = failures.sort_values(["patient", "modality", "region", "mask_source"]).reset_index(drop=True)
+    failures.to_csv(ctx.path("failures.csv"), index=False, lineterminator="\n")
+    bad = analysis_exclusions(failures, params["on_error"])
+    excluded_ids = set(bad["patient"])
+    excluded = (bad.groupby("patient")["reason"].first().reset_index()
+                .rename(columns={"patient": "patient_id"}))
+    excluded.to_csv(ctx.path("excluded.csv"), index=False, lineterminator="\n")
+
+    tidy = result.features
+    tidy = tidy[~tidy["patient"].isin(excluded_ids)].sort_values(
+        ["patient", "modality", "region", "mask_source"], kind="stable").reset_index(drop=True)
+    tidy.to_parquet(ctx.path("features.parquet"), index=False)
+    n_patients = {}
+    for m in MODALITIES:
+        for r in REGIONS:
+            try:
+                wide = wide_matrix(tidy, m, r, ANALYSIS_MASK)
+            except ValueError:
+                continue
+            wide.to_parquet(ctx.path(f"matrix_{m}_{r}.parquet"))
+            n_patients[m] = len(wide)
+
+    icc = robustness(tidy, subset, params)
+    icc.to_csv(ctx.path("icc.csv"), index=False, lineterminator="\n", float_format="%.6g")
+    threshold = float(params["icc"]["threshold"])
+    plot = icc.rename(columns={"icc_reader": "icc", "icc_reader_lower": "lower", "icc_reader_upper": "upper",
+                               "flag_reader": "flag_below_threshold"})
+    plot = plot.assign(modality=plot["modality"].map(MODALITY_LABELS))
+    icc_figure(plot, ctx.path("fig-icc.png"), threshold=threshold)
+
+    ctx.write_table(
+        features_table(tidy, icc, n_patients), "features_table.md", label="features",
+        caption=f"Radiomic features per modality and region and their robustness to segmentation: ICC "
+                f"({params['icc']['form']}, median [IQR] over features) between features from the U-Net's and the "
+                f"reader's masks, and across random perturbations of the U-Net's mask, in {len(subset)} training "
+                f"patients; a feature is robust when both ICCs reach {threshold:.2f}.")
+    ibsi = compliance_table()
+    ibsi.to_csv(ctx.path("ibsi_table.csv"), index=False, lineterminator="\n")
+    show, notes = ibsi_display(ibsi)
+    ctx.write_table(
+        show, "ibsi_table.md", label="ibsi",
+        caption="IBSI 1 compliance of the feature extraction on the IBSI digital phantom (Zwanenburg et al., "
+                "2020): each PyRadiomics feature with an IBSI 1 equivalent, its value in IBSI's convention, the "
+                "reference value and tolerance; where a convention differs, the note says how. " + notes)
+
+    ctx.exclude("radiomics failed", excluded_ids)
+    ctx.save_flow(cohort.data, cohort.centers, cohort.simulated)
+
+    v = feature_variables(params, tidy, icc, ibsi, len(subset), len(excluded_ids), len(failures))
+    ctx.write_variables({"features": v})
+    return v

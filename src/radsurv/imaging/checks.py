@@ -1,4 +1,4 @@
-"""Checks of image/mask pairs before any work (DESIGN section 5).
+"""Checks of image/mask pairs before any work (`docs/design.md`, "The input contract").
 
 Every problem names the patient, the file and what is wrong, with the values, so a
 user can fix the manifest without reading code. Nothing here raises on bad data: the

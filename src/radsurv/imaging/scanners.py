@@ -97,10 +97,10 @@ DEFAULT_SCANNERS: dict[int, dict[str, dict[str, Any]]] = {
 }
 
 #: How the latents drive the phenotype (all in the latents' SD units) and the reader.
-#: ``ring_mm`` is the peri-tumoral ring the analysis will use; every simulated image
+#: ``border_margin_mm`` is the room the peri-tumoral ring of the analysis needs; every simulated image
 #: leaves at least this much tissue (plus ``margin_mm``) around the lesion.
 DEFAULT_PHENOTYPE: dict[str, Any] = {
-    "ring_mm": 10.0,
+    "border_margin_mm": 10.0,
     "margin_mm": [2.0, 6.0],
     "us": {
         "lobulation": [0.03, 0.10],        # harmonic amplitude: base + slope * s(a)

@@ -287,7 +287,7 @@ def simulate_mri(
     geometry = _lesion_geometry(a, radius, spec, rng)
     # Room for the ring around the widest plausible reader delineation too (readers
     # displace the boundary by up to ~3 SD of their displacement), not only the truth.
-    room = float(ph["ring_mm"]) + 3.0 * float(ph["reader"]["displacement_frac_mri"]) * radius
+    room = float(ph["border_margin_mm"]) + 3.0 * float(ph["reader"]["displacement_frac_mri"]) * radius
     grid = _grid(geometry, scanner, room, ph["margin_mm"], rng)
     shape, spacing = grid["shape_zyx"], grid["spacing_zyx"]
     rho, directions = _lesion_coordinates(geometry, grid)

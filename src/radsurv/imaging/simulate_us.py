@@ -430,7 +430,7 @@ def simulate_us(
 
     shape = _lesion_shape(a, radius, spec, rng)
     # Room for the ring around the widest plausible reader delineation too.
-    room = float(ph["ring_mm"]) + 3.0 * float(ph["reader"]["displacement_frac_us"]) * radius
+    room = float(ph["border_margin_mm"]) + 3.0 * float(ph["reader"]["displacement_frac_us"]) * radius
     layout = _layout(shape, scanner, room, ph["margin_mm"], rng)
     echo = _background(layout, dx, rng)
     lesion = _lesion_fields(a, b, radius, shape, layout, dx, spec, rng)

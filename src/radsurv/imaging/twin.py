@@ -13,7 +13,7 @@ Development (segmentation-training) sets are written flat into their own folder
 (``<out_dir>/<id>_image.nii.gz`` ...).
 
 Paths in the returned tables are POSIX strings relative to ``root`` (default: the
-parent of ``out_dir``, where the manifest is expected to live; DESIGN section 5 says
+parent of ``out_dir``, where the manifest is expected to live; the input contract says
 manifest paths are relative to the manifest).
 
 Reproducibility: each patient's random stream is derived from ``(seed, patient_id,

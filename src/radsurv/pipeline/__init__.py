@@ -1,5 +1,9 @@
-"""The pipeline: stage notebooks run by papermill, scheduled by doit on content hashes."""
+"""The pipeline: stage notebooks run by papermill, scheduled by doit on content hashes,
+then the profile's artefacts published and the manuscript rendered.
 
-from .stages import STAGES, Stage
+The stages themselves are registered in :mod:`radsurv.stages.registry`.
+"""
 
-__all__ = ["STAGES", "Stage"]
+from .runner import RunReport, run_pipeline
+
+__all__ = ["RunReport", "run_pipeline"]

@@ -1,9 +1,10 @@
 """Execute one stage notebook with papermill, measuring wall time and peak memory.
 
 A stage writes into ``build/<profile>/<stage>.partial/`` and the folder is moved to
-``build/<profile>/<stage>/`` only when the notebook finished, so a failing or
-interrupted stage never leaves half-written artefacts where later stages (or the
-manuscript) would read them, and earlier stages' outputs stay as they were.
+``build/<profile>/<stage>/`` only when the notebook finished and wrote what the stage
+declares (:func:`check_outputs`), so a failing or interrupted stage never leaves
+half-written artefacts where later stages (or the manuscript) would read them, and
+earlier stages' outputs stay as they were.
 """
 
 from __future__ import annotations
@@ -14,31 +15,18 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+import yaml
 
-from .stages import Stage
+from ..exceptions import StageFailure, StageOutputsError
+from ..stages.context import stage_declaration
+from ..stages.registry import PUBLISHED_KINDS, Stage
+
+__all__ = ["PeakMemory", "STAMP", "check_outputs", "execute_stage"]
 
 STAMP = ".stamp.json"
-
-
-@dataclass
-class StageFailure(Exception):
-    """A stage notebook raised: which notebook, which cell, what error."""
-
-    stage: str
-    notebook: str
-    cell: int | None
-    error: str
-    executed: Path
-
-    def __str__(self) -> str:
-        where = f"code cell {self.cell}" if self.cell is not None else "before the first cell"
-        return (f"stage {self.stage} failed in {self.notebook}, {where}: {self.error}\n"
-                f"  executed notebook (with the traceback): {self.executed}\n"
-                f"  earlier stages' outputs are intact; fix the problem and run again to resume")
 
 
 class PeakMemory:
@@ -94,7 +82,7 @@ def _failing_cell(executed: Path) -> int | None:
 
 
 def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path, inputs_digest: str,
-                  log_output: bool = False, progress: bool = True) -> dict:
+                  stage_params: dict, log_output: bool = False, progress: bool = True) -> dict:
     """Run ``stage``'s notebook into ``build_dir/<stage>`` and return its timing record.
 
     Parameters
@@ -108,6 +96,8 @@ def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path,
         ``build/<profile>``.
     inputs_digest : str
         Digest of the stage's inputs, written to the stamp that downstream stages depend on.
+    stage_params : dict
+        The validated global keys and the stage's sections (injected as ``params``).
     progress : bool
         Show papermill's progress bar over the notebook's cells.
 
@@ -115,6 +105,9 @@ def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path,
     ------
     StageFailure
         When a cell raises; the partial output folder is kept for inspection.
+    StageOutputsError
+        When the notebook finished without a declared output, or wrote a publishable
+        file it does not declare; the partial output folder is kept.
     """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -134,9 +127,11 @@ def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path,
     pm_logger.addHandler(handler)
     pm_logger.setLevel(logging.INFO)
     params = {
+        "stage": stage_declaration(stage),
         "profile_path": str(profile_path),
         "build_dir": str(build_dir),
         "out_dir": str(partial),
+        "params": stage_params,
     }
     t0 = time.perf_counter()
     try:
@@ -156,6 +151,9 @@ def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path,
         pm_logger.removeHandler(handler)
         handler.close()
     wall = time.perf_counter() - t0
+    missing, undeclared = check_outputs(stage, partial)
+    if missing or undeclared:
+        raise StageOutputsError(stage.name, missing, undeclared, folder=partial)
     record = {"wall_s": round(wall, 2), "peak_rss_mb": round(mem.peak_mb, 1)}
     steps = partial / "steps.json"
     if steps.is_file():
@@ -173,6 +171,30 @@ def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path,
         os.replace(partial, final)
     _update_timings(build_dir, stage.name, record)
     return record
+
+
+def check_outputs(stage: Stage, folder: Path) -> tuple[list[str], list[str]]:
+    """Compare what a stage wrote in ``folder`` with what it declares.
+
+    Returns
+    -------
+    (missing, undeclared)
+        Required declared artefacts that are absent (``variables.yml`` counts when the
+        stage declares variables), and publishable files (``fig-*.png``, ``*.md`` at the
+        top of the folder) that it does not declare.
+    """
+    folder = Path(folder)
+    missing = [a.name for a in stage.outputs if not a.optional and not (folder / a.name.rstrip("/")).exists()]
+    if stage.variables and not (folder / "variables.yml").is_file():
+        missing.append("variables.yml")
+    declared = {a.name for a in stage.outputs if a.kind in PUBLISHED_KINDS}
+    written = {p.name for p in folder.glob("fig-*.png")} | {p.name for p in folder.glob("*.md")}
+    undeclared = sorted(written - declared)
+    variables = folder / "variables.yml"
+    if variables.is_file():
+        keys = set(yaml.safe_load(variables.read_text(encoding="utf-8")) or {})
+        undeclared += [f"variables.yml key '{k}'" for k in sorted(keys - set(stage.variables) - {"provenance"})]
+    return missing, undeclared
 
 
 def _update_timings(build_dir: Path, stage: str, record: dict) -> None:

@@ -24,9 +24,13 @@ from doit.doit_cmd import DoitMain
 from doit.tools import config_changed
 
 from ..config import load_profile, profile_path, stage_params
+from ..exceptions import InputError, StageError
+from ..stages.registry import STAGES, Stage
 from .deps import library_files, module_files
-from .execute import STAMP, StageFailure, execute_stage
-from .stages import STAGE_BY_NAME, STAGES, Stage
+from .execute import STAMP, execute_stage
+
+__all__ = ["MANUSCRIPT_SOURCES", "RunReport", "build_tasks", "clean_partial", "print_report", "run_pipeline",
+           "stage_inputs"]
 
 MANUSCRIPT_SOURCES = ("index.qmd", "_quarto.yml", "references.bib")
 
@@ -50,7 +54,7 @@ class RunReport:
     profile: str
     build_dir: Path
     executed: list[str] = field(default_factory=list)
-    failure: StageFailure | None = None
+    failure: StageError | None = None
     renderer: str | None = None
     paper: Path | None = None
     wall_s: float = 0.0
@@ -92,25 +96,26 @@ def stage_inputs(stage: Stage, root: Path, profile: dict, build_dir: Path) -> li
     # Parameter files a stage's sections point at (e.g. the PyRadiomics YAML files):
     # their content, not just their name, decides whether the stage is stale.
     files += sorted(set(_referenced_files(stage_params(profile, stage.sections), root)))
-    manifest = profile.get("cohort", {}).get("manifest")
-    if stage.name == "00_cohort" and profile.get("cohort", {}).get("source") == "manifest" and manifest:
+    manifest = profile["cohort"]["manifest"]
+    if "cohort" in stage.sections and profile["cohort"]["source"] == "manifest" and manifest:
         files.append(Path(manifest))
     return files
 
 
 def build_tasks(root: Path, profile_file: Path, profile: dict, build_dir: Path, report: RunReport,
-                render: bool, renderer: str) -> list[dict]:
+                render: bool, renderer: str, stages: tuple[Stage, ...] | None = None) -> list[dict]:
     """The doit task dictionaries of one run."""
+    stages = STAGES if stages is None else stages
     tasks = []
-    for stage in STAGES:
+    for stage in stages:
         inputs = stage_inputs(stage, root, profile, build_dir)
         params = stage_params(profile, stage.sections)
         digest = _digest({"files": _file_digest([p for p in inputs if p.suffix != ".json"]), "params": params})
 
-        def action(stage=stage, digest=digest):
+        def action(stage=stage, digest=digest, params=params):
             try:
-                rec = execute_stage(stage, root, profile_file, build_dir, digest)
-            except StageFailure as exc:
+                rec = execute_stage(stage, root, profile_file, build_dir, digest, params)
+            except StageError as exc:
                 report.failure = exc
                 return False
             report.executed.append(stage.name)
@@ -126,17 +131,18 @@ def build_tasks(root: Path, profile_file: Path, profile: dict, build_dir: Path, 
             "verbosity": 2,
         })
     if render:
-        from ..report import publish
+        from ..report import preview
+        from . import publish
 
-        report_pkg = Path(publish.__file__).parent
         sources = ([root / s for s in MANUSCRIPT_SOURCES]
-                   + module_files("radsurv.report.publish", "radsurv.report.render", "radsurv.report.preview")
-                   + [report_pkg / "preview.css"])
-        stamps = [build_dir / s.name / STAMP for s in STAGES]
+                   + module_files("radsurv.pipeline.publish")
+                   + [Path(preview.__file__).parent / "preview.css"])
+        stamps = [build_dir / s.name / STAMP for s in stages]
         out_dir = build_dir / "paper"
 
         def render_action():
-            res = publish.publish_and_render(root, build_dir, profile["profile"], out_dir, renderer=renderer)
+            res = publish.publish_and_render(root, build_dir, profile["profile"], out_dir, renderer=renderer,
+                                             stages=stages)
             report.renderer, report.paper = res.renderer, res.output
             return True
 
@@ -176,21 +182,22 @@ def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, sta
     -------
     RunReport
     """
-    from ..config import project_root
     from ..cohort.stage import load_from_profile
+    from ..config import project_root
 
     t0 = time.perf_counter()
     root = (root or project_root()).resolve()
     pfile = profile_path(profile, root)
     prof = load_profile(pfile, root)
     # Validate a user's manifest before any work: a broken manifest must not touch build/.
-    if prof["cohort"].get("source") == "manifest":
+    if prof["cohort"]["source"] == "manifest":
         load_from_profile(prof, Path(prof["cohort"]["manifest"]))
     build_dir = root / "build" / prof["profile"]
     report = RunReport(profile=prof["profile"], build_dir=build_dir)
+    known = [s.name for s in STAGES]
     for s in stages or ():
-        if s not in STAGE_BY_NAME:
-            raise ValueError(f"unknown stage {s!r}; stages: {', '.join(STAGE_BY_NAME)}")
+        if s not in known:
+            raise InputError(f"unknown stage {s!r}; stages: {', '.join(known)}")
     build_dir.mkdir(parents=True, exist_ok=True)
     tasks = build_tasks(root, pfile, prof, build_dir, report, render and not stages, renderer)
     targets = list(stages) if stages else [t["name"] for t in tasks]
@@ -212,14 +219,18 @@ def clean_partial(build_dir: Path) -> None:
         shutil.rmtree(p)
 
 
-def print_report(report: RunReport, stream=sys.stdout) -> None:
+def print_report(report: RunReport, stream=None) -> None:
+    """Print what a run did: the build folder, the stages run, the error, the paper."""
+    stream = stream or sys.stdout
     print(f"profile {report.profile}: build folder {report.build_dir}", file=stream)
-    if report.executed:
+    if report.failure is not None:
+        done = ", ".join(report.executed) if report.executed else "none"
+        print(f"stages run before the failure: {done}", file=stream)
+        print(f"error: {report.failure}", file=stream)
+    elif report.executed:
         print(f"stages run: {', '.join(report.executed)}", file=stream)
     else:
         print("stages run: none (everything up to date)", file=stream)
-    if report.failure is not None:
-        print(f"error: {report.failure}", file=stream)
     if report.paper is not None:
         print(f"renderer: {report.renderer}; paper: {report.paper}", file=stream)
     print(f"total wall time: {report.wall_s:.1f} s", file=stream)

@@ -11,6 +11,7 @@ import SimpleITK as sitk
 from matplotlib.lines import Line2D
 
 from ..imaging.io import read_image
+from ..labels import centre_sort_key
 from .style import apply_style, plt, save_figure
 
 #: Contour styles: ground truth solid green, reader dashed yellow (visible on grey).
@@ -127,9 +128,9 @@ def example_cases_figure(
     """
     apply_style()
     root = Path(root) if root is not None else None
-    centers = sorted({int(c["center"]) for c in cases})
+    centers = sorted({str(c["center"]) for c in cases}, key=centre_sort_key)
     risks = ("low", "high")
-    by_key = {(int(c["center"]), str(c["risk"])): c for c in cases}
+    by_key = {(str(c["center"]), str(c["risk"])): c for c in cases}
     ncols = len(modalities) * len(risks)
     fig, axes = plt.subplots(len(centers), ncols, figsize=(2.3 * ncols, 2.3 * len(centers) + 0.4), squeeze=False)
     for row, center in enumerate(centers):

@@ -9,7 +9,7 @@ from .qmd import (
     resolve_includes,
     resolve_variables,
 )
-from .preview import render_preview
+from .preview import render_notebook_preview, render_preview
 from .render import RenderError, RenderResult, find_quarto, render_manuscript
 from .tables import markdown_table, write_markdown_table
 from .variables import merge_variables, write_variables
@@ -26,6 +26,7 @@ __all__ = [
     "merge_variables",
     "number_crossrefs",
     "render_manuscript",
+    "render_notebook_preview",
     "render_preview",
     "resolve_includes",
     "resolve_variables",

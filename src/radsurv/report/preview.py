@@ -25,9 +25,9 @@ from typing import Any, Mapping
 
 import pypandoc
 
+from ..exceptions import ManuscriptError
 from .qmd import (
     CrossrefStyle,
-    ManuscriptError,
     Manuscript,
     bibliography_paths,
     collect_labels,
@@ -72,7 +72,7 @@ def render_preview(project_root: Path, output_html: Path, *, qmd: str = "index.q
 
     Raises
     ------
-    ManuscriptError
+    radsurv.exceptions.ManuscriptError
         Before anything is written, when an include, variable, cross-reference, citation
         key or image does not resolve; the message lists every problem.
     RuntimeError
@@ -88,6 +88,36 @@ def render_preview(project_root: Path, output_html: Path, *, qmd: str = "index.q
     output_html.parent.mkdir(parents=True, exist_ok=True)
     pypandoc.convert_text(json.dumps(doc, ensure_ascii=False, sort_keys=True), "html5", format="json",
                           extra_args=pandoc_arguments(m), outputfile=str(output_html))
+    return output_html
+
+
+def render_notebook_preview(notebook: Path, output_html: Path, title: str | None = None) -> Path:
+    """Render an executed notebook (with its outputs) to one self-contained HTML page.
+
+    The preview's counterpart of Quarto's notebook view: markdown, code and outputs
+    (text, tables, figures embedded as ``data:`` URIs), through pandoc's ``ipynb`` reader.
+
+    Parameters
+    ----------
+    notebook : Path
+        The executed ``.ipynb``.
+    output_html : Path
+        The page to write (its folder is created).
+    title : str, optional
+        The page title (default: the notebook's file name).
+
+    Returns
+    -------
+    Path
+        ``output_html``.
+    """
+    output_html = Path(output_html)
+    output_html.parent.mkdir(parents=True, exist_ok=True)
+    args = ["--quiet", "--standalone", "--embed-resources", "--wrap=none",
+            f"--metadata=title:{title or Path(notebook).name}"]
+    if _css_path().is_file():
+        args.append(f"--css={_css_path()}")
+    pypandoc.convert_file(str(notebook), "html5", format="ipynb", extra_args=args, outputfile=str(output_html))
     return output_html
 
 

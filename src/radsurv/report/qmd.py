@@ -37,6 +37,8 @@ from urllib.parse import unquote
 import pypandoc
 import yaml
 
+from ..exceptions import ManuscriptError
+
 #: Cross-reference types this module numbers, with Quarto's default reference prefixes.
 CROSSREF_PREFIXES: dict[str, str] = {"fig": "Figure", "tbl": "Table", "sec": "Section", "eq": "Equation"}
 
@@ -50,15 +52,6 @@ _SHORTCODE_RE = re.compile(r"(?P<open>\{?)\{\{<\s*(?P<name>[A-Za-z][\w-]*)(?P<ar
 _INCLUDE_LINE_RE = re.compile(r"^\s*\{\{<\s*include\s+(?P<arg>\"[^\"]*\"|'[^']*'|\S+?)\s*>\}\}\s*$")
 _FENCE_RE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 _FRONT_MATTER_END = ("---", "...")
-
-
-class ManuscriptError(ValueError):
-    """The manuscript does not resolve; ``problems`` lists every unresolved item."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = list(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"the manuscript does not resolve ({len(self.problems)} problem(s)):\n{lines}")
 
 
 @dataclass(frozen=True)

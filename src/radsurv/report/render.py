@@ -13,7 +13,11 @@ from pathlib import Path
 
 import yaml
 
+from ..exceptions import RenderError
 from .preview import render_preview
+
+__all__ = ["MANUSCRIPT_OUTPUT_DIR", "RENDERERS", "RenderError", "RenderResult", "find_quarto", "quarto_output_path",
+           "render_manuscript"]
 
 RENDERERS = ("auto", "quarto", "preview")
 
@@ -22,10 +26,6 @@ MANUSCRIPT_OUTPUT_DIR = "_manuscript"
 
 #: The last characters of Quarto's output quoted in an error.
 _ERROR_TAIL = 4000
-
-
-class RenderError(RuntimeError):
-    """The manuscript could not be rendered (no Quarto where it was asked for, or Quarto failed)."""
 
 
 @dataclass(frozen=True)

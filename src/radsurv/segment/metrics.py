@@ -226,7 +226,7 @@ def summary_table(
     """
     by = list(by)
     rows = []
-    for key, g in df.groupby(by, sort=False, dropna=False):
+    for key, g in df.groupby(by, sort=False, dropna=False, observed=True):
         key = key if isinstance(key, tuple) else (key,)
         row = dict(zip(by, key))
         row["n"] = len(g)

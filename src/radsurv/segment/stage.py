@@ -12,71 +12,35 @@ For each modality (US 2D, MRI 3D):
    touching the border where the peri-tumoral ring needs room) falls back to the
    reader's mask or excludes the patient, as the profile says, and is listed.
 
-Outputs (``build/<profile>/01_segmentation/``): ``segmentation.csv`` (the mask each
-patient's features will use, its source and any flag), ``metrics.csv`` (per case),
-``seg_table.md/.csv``, ``fig-segmentation.png``, ``excluded.csv``, ``variables.yml``.
-Trained weights live in ``build/<profile>/cache/segment/`` (keyed by data, parameters
+Computing: :func:`development_split`, :func:`training_data`, :func:`segmentation_table`,
+:func:`median_dice`, :func:`overlay_examples`, :func:`segmentation_variables`; training
+and inference: :func:`train_unet`, :func:`evaluate_development`, :func:`segment_modality`;
+writing: :func:`write_segmentation_artefacts` (the outputs declared in
+:mod:`radsurv.stages.registry`). Trained weights live in ``build/<profile>/cache/segment/`` (keyed by data, parameters
 and code), so re-running the stage after an unrelated change does not re-train.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-from ..cohort.manifest import SPLIT_LABELS, SPLITS
-from .baseline import BaselineSegmenter
+from ..labels import METHOD_LABELS, MODALITIES, MODALITY_LABELS, SET_LABELS, SPLITS
+from ..stages.context import StageContext, resolve_n_jobs
+from ..stages.readers import CohortOutputs
 from .inference import segment_cohort
 from .metrics import evaluate, summary_table
 
-MODALITY_LABELS = {"us": "US", "mri": "MRI"}
-METHOD_LABELS = {"unet": "U-Net", "baseline": "Baseline (SimpleITK)", "reader": "Reader"}
-SET_LABELS = {"devtest": "Development test", **SPLIT_LABELS}
+__all__ = ["FALLBACK_REASON", "development_split", "evaluate_development", "median_dice", "overlay_examples",
+           "segment_modality", "segmentation_table", "segmentation_variables", "train_unet", "training_data",
+           "write_segmentation_artefacts"]
 
-
-@dataclass
-class StageInputs:
-    """What the segmentation stage reads from the cohort stage."""
-
-    cohort: pd.DataFrame
-    manifest_dir: Path
-    simulated: bool
-    truth: pd.DataFrame | None
-    devsets: dict[str, pd.DataFrame]
-    cohort_dir: Path
-
-
-def load_inputs(build_dir: Path) -> StageInputs:
-    """Read ``00_cohort``'s artefacts; image paths become absolute."""
-    cdir = Path(build_dir) / "00_cohort"
-    src = json.loads((cdir / "source.json").read_text(encoding="utf-8"))
-    mdir = (cdir / src["manifest_dir"]).resolve()  # relative (the twin) or absolute (a user's manifest)
-    cohort = pd.read_csv(cdir / "cohort.csv", dtype={"patient_id": str, "center": str})
-    for col in ("us_image", "us_mask", "mri_image", "mri_mask"):
-        if col in cohort:
-            cohort[col] = cohort[col].map(lambda v: str(mdir / v) if isinstance(v, str) and v else None)
-    truth = None
-    if src["simulated"] and (cdir / "truth.parquet").is_file():
-        truth = pd.read_parquet(cdir / "truth.parquet")
-        for col in ("us_true_mask", "mri_true_mask"):
-            if col in truth:
-                truth[col] = truth[col].map(lambda v: str(cdir / v) if isinstance(v, str) else None)
-    devsets = {}
-    for m in ("us", "mri"):
-        f = cdir / f"devset_{m}.csv"
-        if f.is_file():
-            d = pd.read_csv(f, dtype={"patient_id": str})
-            for col in ("image", "mask", "reader_mask"):
-                d[col] = d[col].map(lambda v: str(cdir / v))
-            devsets[m] = d
-    return StageInputs(cohort, mdir, bool(src["simulated"]), truth, devsets, cdir)
+#: How a fallback to the reader's mask reads in the patient flow.
+FALLBACK_REASON = "Automatic mask failed the checks and was replaced by the reader's"
 
 
 def development_split(dev: pd.DataFrame, test_fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -90,15 +54,15 @@ def development_split(dev: pd.DataFrame, test_fraction: float, seed: int) -> tup
     return train, test
 
 
-def training_data(inputs: StageInputs, modality: str) -> pd.DataFrame:
+def training_data(cohort: CohortOutputs, modality: str) -> pd.DataFrame:
     """The images and masks a segmenter learns from.
 
     The twin (and a user who supplies one) has a development set of its own; without
     it, the training set's supplied masks are used, never those of the test sets.
     """
-    if modality in inputs.devsets:
-        return inputs.devsets[modality]
-    c = inputs.cohort
+    if modality in cohort.devsets:
+        return cohort.devsets[modality]
+    c = cohort.data
     sel = (c["split"] == "train") & c[f"{modality}_image"].notna() & c[f"{modality}_mask"].notna()
     if sel.sum() < 10:
         raise ValueError(f"{modality}: no development set and only {int(sel.sum())} training patients with a mask; "
@@ -109,22 +73,22 @@ def training_data(inputs: StageInputs, modality: str) -> pd.DataFrame:
     return d.reset_index(drop=True)
 
 
-def n_jobs_of(params: Mapping[str, Any]) -> int:
-    n = int(params.get("n_jobs", -1))
-    return n if n > 0 else max(1, os.cpu_count() or 1)
+def train_unet(cohort: CohortOutputs, modality: str, params: Mapping[str, Any], seed: int, cache_dir: Path):
+    """Train (or load from the cache) the U-Net of one modality on the development-training part.
 
-
-def train_unet(inputs: StageInputs, modality: str, params: Mapping[str, Any], seed: int, cache_dir: Path):
-    """Train (or load from the cache) the U-Net of one modality on the development-training part."""
+    Returns
+    -------
+    (model, development-training part, development-test part)
+        ``model.cache_["loaded"]`` says whether the weights came from the cache.
+    """
     from .unet import train_or_load
 
-    dev = training_data(inputs, modality)
-    train, test = development_split(dev, float(params.get("dev_test_fraction", 0.2)), seed)
-    unet_params = dict(params[modality].get("unet", {}))
+    dev = training_data(cohort, modality)
+    train, test = development_split(dev, float(params["dev_test_fraction"]), seed)
+    unet_params = dict(params[modality]["unet"])
     unet_params.setdefault("seed", seed)
-    t0 = time.perf_counter()
     model = train_or_load(cache_dir, modality, list(train["image"]), list(train["mask"]), progress=True, **unet_params)
-    return model, train, test, time.perf_counter() - t0
+    return model, train, test
 
 
 def evaluate_development(model, baseline, test: pd.DataFrame, modality: str) -> pd.DataFrame:
@@ -139,16 +103,23 @@ def evaluate_development(model, baseline, test: pd.DataFrame, modality: str) -> 
     ], ignore_index=True)
 
 
-def segment_modality(inputs: StageInputs, model, baseline, modality: str, params: Mapping[str, Any],
-                     out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def segment_modality(cohort: CohortOutputs, truth: pd.DataFrame | None, model, baseline, modality: str,
+                     params: Mapping[str, Any], out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Segment every cohort patient with the U-Net (and the baseline, for comparison).
+
+    Parameters
+    ----------
+    cohort : CohortOutputs
+    truth : DataFrame or None
+        The twin's true masks (``radsurv.stages.readers.read_truth``); None for a user's
+        cohort, whose masks are then scored against the reader's.
 
     Returns the per-patient table (which mask the features will use) and the per-case
     metrics on each set of the cohort.
     """
-    c = inputs.cohort
+    c = cohort.data
     has = c[f"{modality}_image"].notna()
-    use_supplied = bool(params.get("use_supplied_masks", False))
+    use_supplied = bool(params["use_supplied_masks"])
     cases = pd.DataFrame({
         "patient_id": c.loc[has, "patient_id"],
         "image": c.loc[has, f"{modality}_image"],
@@ -157,19 +128,19 @@ def segment_modality(inputs: StageInputs, model, baseline, modality: str, params
         "mask": c.loc[has, f"{modality}_mask"] if use_supplied else None,
         "reader_mask": c.loc[has, f"{modality}_mask"],
     })
-    n_jobs = n_jobs_of(params)
-    ring = float(params.get("ring_mm", 10.0))
-    policy = params.get("policy", "reader")
-    table = segment_cohort(cases, model, out_dir / "masks" / modality, n_jobs=n_jobs, policy=policy, ring_mm=ring)
+    n_jobs = resolve_n_jobs(params["n_jobs"])
+    margin = float(params["border_margin_mm"])
+    table = segment_cohort(cases, model, out_dir / "masks" / modality, n_jobs=n_jobs, policy=params["policy"],
+                           ring_mm=margin)
     base = segment_cohort(cases.assign(mask=None), baseline, out_dir / "baseline" / modality, n_jobs=n_jobs,
-                          policy="exclude", ring_mm=ring)
+                          policy="exclude", ring_mm=margin)
     table.insert(1, "modality", modality)
     table["baseline_mask"] = base["auto_mask"].to_numpy()
     split = c.set_index("patient_id")["split"]
 
     # Reference: the truth for the twin; the reader for a user's cohort (no truth exists).
-    if inputs.truth is not None:
-        ref = inputs.truth.set_index("patient_id").loc[cases["patient_id"], f"{modality}_true_mask"].to_numpy()
+    if truth is not None:
+        ref = truth.set_index("patient_id").loc[cases["patient_id"], f"{modality}_true_mask"].to_numpy()
         methods = {"unet": table["auto_mask"], "baseline": base["auto_mask"], "reader": cases["reader_mask"]}
     else:
         ref = cases["reader_mask"].to_numpy()
@@ -209,8 +180,8 @@ def median_dice(metrics: pd.DataFrame, modality: str, method: str, set_: str) ->
     return float(np.median(metrics.loc[sel, "dice"])) if sel.any() else float("nan")
 
 
-def overlay_examples(inputs: StageInputs, tables: dict[str, pd.DataFrame], metrics: pd.DataFrame,
-                     out_dir: Path) -> list[dict]:
+def overlay_examples(cohort: CohortOutputs, truth: pd.DataFrame | None, tables: dict[str, pd.DataFrame],
+                     metrics: pd.DataFrame) -> list[dict]:
     """For each modality, the external-test patients at the 10th, 50th and 90th
     percentile of U-Net Dice: a typical case and the tails, not the best ones."""
     examples = []
@@ -221,8 +192,8 @@ def overlay_examples(inputs: StageInputs, tables: dict[str, pd.DataFrame], metri
             continue
         picks = sorted({int(round(q * (len(ext) - 1))) for q in (0.1, 0.5, 0.9)})
         t = table.set_index("patient_id")
-        c = inputs.cohort.set_index("patient_id")
-        truth = inputs.truth.set_index("patient_id") if inputs.truth is not None else None
+        c = cohort.data.set_index("patient_id")
+        true = truth.set_index("patient_id") if truth is not None else None
         for i in picks:
             pid = ext.loc[i, "case_id"]
             ex = {"image": c.loc[pid, f"{modality}_image"], "reader": c.loc[pid, f"{modality}_mask"],
@@ -231,103 +202,21 @@ def overlay_examples(inputs: StageInputs, tables: dict[str, pd.DataFrame], metri
                 ex["unet"] = t.loc[pid, "auto_mask"]
             if isinstance(t.loc[pid, "baseline_mask"], str):
                 ex["baseline"] = t.loc[pid, "baseline_mask"]
-            if truth is not None:
-                ex["true"] = truth.loc[pid, f"{modality}_true_mask"]
+            if true is not None:
+                ex["true"] = true.loc[pid, f"{modality}_true_mask"]
             examples.append(ex)
     return examples
 
 
-def draw_flow(profile: Mapping[str, Any], inputs: StageInputs, path: Path,
-              exclusions: list[tuple[str, set]], notes: list[str] = ()) -> None:
-    """Redraw the patient flow with the exclusions of the stages after the cohort's.
-
-    ``exclusions``: (reason, patient ids) in the order the checks ran; a patient is
-    counted once, under the first reason that removed it.
-    """
-    from ..cohort.manifest import ManifestSpec
-    from ..plots.flow import flow_figure
-
-    spec = ManifestSpec.from_profile(profile)
-    prev = pd.read_csv(inputs.cohort_dir / "excluded.csv")
-    counted: list[tuple[str, int]] = []
-    if len(prev):
-        for reason, grp in prev.groupby(prev["reason"].str.split(":").str[0]):
-            counted.append((f"invalid {reason}", len(grp)))
-    removed: set = set()
-    for reason, ids in exclusions:
-        new = set(ids) - removed
-        if new:
-            counted.append((reason, len(new)))
-            removed |= new
-    kept = inputs.cohort[~inputs.cohort["patient_id"].isin(removed)]
-    internal = kept["center"].isin(spec.internal_centers)
-    flow_figure(
-        path,
-        n_internal_centres=int(internal.sum()), n_external_centres=int((~internal).sum()),
-        internal_label=f"Centre {', '.join(spec.internal_centers)} (internal)",
-        external_label=f"Centres {', '.join(spec.external_centers)} (external)",
-        n_train=int((kept["split"] == "train").sum()), n_internal=int((kept["split"] == "internal").sum()),
-        n_external=int((kept["split"] == "external").sum()), exclusions=counted,
-        source_label="Simulated digital-twin patients" if inputs.simulated else "Patients in the manifest",
-        notes=list(notes),
-    )
-
-
-def fallback_notes(fallback: pd.DataFrame) -> list[str]:
-    """One line for the patient flow: automatic masks replaced by the reader's, per modality."""
-    counts = [f"{MODALITY_LABELS[m]} n = {int((fallback['modality'] == m).sum())}"
-              for m in MODALITY_LABELS if (fallback["modality"] == m).any()]
-    return ["Automatic mask failed the checks and was replaced by the reader's: " + ", ".join(counts)] if counts else []
-
-
-def write_segmentation_artefacts(profile: Mapping[str, Any], inputs: StageInputs, tables: dict[str, pd.DataFrame],
-                                 metrics: pd.DataFrame, out_dir: Path, training: dict[str, dict]) -> dict:
-    """Write the per-patient masks table, metrics, Table, overlay figure, updated patient
-    flow and variables. Returns the variables."""
-    from ..plots.segmentation import overlay_figure
-    from ..report.tables import write_markdown_table
-    from ..report.variables import write_variables
-
-    out_dir = Path(out_dir)
-    prof = profile["profile"]
-    src = f"`notebooks/01_segmentation.ipynb`, profile `{prof}`"
+def segmentation_variables(tables: dict[str, pd.DataFrame], metrics: pd.DataFrame, training: dict[str, dict],
+                           reference: str, policy: str, n_patients: int) -> dict[str, Any]:
+    """The ``segmentation`` variables: reference, exclusions, fallbacks, set sizes and
+    median Dice per modality, method and set (formatted strings)."""
     seg = pd.concat(list(tables.values()), ignore_index=True)
-    # Paths relative to this stage's folder, so the table does not depend on where the
-    # project lies.
-    for col in ("mask", "auto_mask", "baseline_mask"):
-        seg[col] = seg[col].map(lambda v: os.path.relpath(v, out_dir) if isinstance(v, str) else None)
-    seg.to_csv(out_dir / "segmentation.csv", index=False, lineterminator="\n")
-    metrics.to_csv(out_dir / "metrics.csv", index=False, lineterminator="\n", float_format="%.6g")
-
-    reference = "true masks" if inputs.truth is not None else "the reader's masks (no truth exists for this cohort)"
-    tbl = segmentation_table(metrics)
-    tbl.to_csv(out_dir / "seg_table.csv", index=False, lineterminator="\n")
-    write_markdown_table(
-        tbl, out_dir / "seg_table.md",
-        caption=f"Agreement of automatic segmentation with {reference}: median [IQR] Dice, 95% Hausdorff distance "
-                "(HD95) and relative volume difference, on the held-out development test set and on each set of the "
-                "survival cohort. The reader row is the human yardstick.",
-        label="segmentation", source=src,
-    )
-    examples = overlay_examples(inputs, tables, metrics, out_dir)
-    if examples:
-        # One row per modality: the 10th, 50th and 90th percentile cases side by side.
-        overlay_figure(examples, out_dir / "fig-segmentation.png",
-                       columns=max(sum(e["title"].startswith(lbl) for e in examples) for lbl in ("US", "MRI")))
-
-    excluded = seg[seg["source"] == "excluded"][["patient_id", "modality", "reason"]]
-    excluded.to_csv(out_dir / "excluded.csv", index=False, lineterminator="\n")
+    excluded = seg[seg["source"] == "excluded"]
     fallback = seg[seg["source"] == "reader"]
-    c = inputs.cohort
-    kept = c[~c["patient_id"].isin(excluded["patient_id"])]
-    draw_flow(profile, inputs, out_dir / "fig-flow.png",
-              [(f"no usable {MODALITY_LABELS[m]} mask", set(grp["patient_id"])) for m, grp in excluded.groupby("modality")],
-              notes=fallback_notes(fallback))
-
-    v: dict[str, Any] = {"reference": "truth" if inputs.truth is not None else "reader",
-                         "n_excluded": int(excluded["patient_id"].nunique()),
-                         "n_analysed": int(len(kept)),
-                         "policy": str(profile["segmentation"].get("policy", "reader"))}
+    v: dict[str, Any] = {"reference": reference, "n_excluded": int(excluded["patient_id"].nunique()),
+                         "n_analysed": int(n_patients - excluded["patient_id"].nunique()), "policy": str(policy)}
     for modality in tables:
         mv: dict[str, Any] = {
             "n_fallback": int((fallback["modality"] == modality).sum()),
@@ -341,5 +230,47 @@ def write_segmentation_artefacts(profile: Mapping[str, Any], inputs: StageInputs
                 if not np.isnan(d):
                     mv.setdefault(method, {})[f"dice_{set_}"] = f"{d:.2f}"
         v[modality] = mv
-    write_variables({"segmentation": v}, out_dir / "variables.yml")
+    return v
+
+
+def write_segmentation_artefacts(ctx: StageContext, cohort: CohortOutputs, truth: pd.DataFrame | None,
+                                 tables: dict[str, pd.DataFrame], metrics: pd.DataFrame,
+                                 training: dict[str, dict]) -> dict:
+    """Write the per-patient masks table, metrics, table, overlay figure, patient flow
+    and variables. Returns the variables."""
+    from ..plots.segmentation import overlay_figure
+
+    seg = pd.concat(list(tables.values()), ignore_index=True)
+    # Paths relative to this stage's folder, so the table does not depend on where the
+    # project lies.
+    for col in ("mask", "auto_mask", "baseline_mask"):
+        seg[col] = seg[col].map(lambda v: os.path.relpath(v, ctx.out_dir) if isinstance(v, str) else None)
+    seg.to_csv(ctx.path("segmentation.csv"), index=False, lineterminator="\n")
+    metrics.to_csv(ctx.path("metrics.csv"), index=False, lineterminator="\n", float_format="%.6g")
+
+    reference = "true masks" if truth is not None else "the reader's masks (no truth exists for this cohort)"
+    tbl = segmentation_table(metrics)
+    tbl.to_csv(ctx.path("seg_table.csv"), index=False, lineterminator="\n")
+    ctx.write_table(tbl, "seg_table.md", label="segmentation",
+                    caption=f"Agreement of automatic segmentation with {reference}: median [IQR] Dice, 95% Hausdorff "
+                            "distance (HD95) and relative volume difference, on the held-out development test set and "
+                            "on each set of the survival cohort. The reader row is the human yardstick.")
+    examples = overlay_examples(cohort, truth, tables, metrics)
+    if examples:
+        # One row per modality: the 10th, 50th and 90th percentile cases side by side.
+        overlay_figure(examples, ctx.path("fig-segmentation.png"),
+                       columns=max(sum(e["title"].startswith(lbl) for e in examples) for lbl in ("US", "MRI")))
+
+    excluded = seg[seg["source"] == "excluded"][["patient_id", "modality", "reason"]]
+    excluded.to_csv(ctx.path("excluded.csv"), index=False, lineterminator="\n")
+    for m in MODALITIES:
+        ctx.exclude(f"no usable {MODALITY_LABELS[m]} mask", excluded.loc[excluded["modality"] == m, "patient_id"], m)
+    fallback = seg[seg["source"] == "reader"]
+    for m in MODALITIES:
+        ctx.fallback(FALLBACK_REASON, fallback.loc[fallback["modality"] == m, "patient_id"], m)
+    ctx.save_flow(cohort.data, cohort.centers, cohort.simulated)
+
+    v = segmentation_variables(tables, metrics, training, "truth" if truth is not None else "reader",
+                               ctx.params["policy"], len(cohort.data))
+    ctx.write_variables({"segmentation": v})
     return v

@@ -1,0 +1,51 @@
+"""The study's vocabulary in one place: sets, modalities, regions, mask sources, methods.
+
+Codes (``train``, ``us``, ``intra``...) are what files and tables store; labels are what
+figures, tables and the paper print. Every stage imports them from here, so a label is
+changed once.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ANALYSIS_MASK",
+    "METHOD_LABELS",
+    "MODALITIES",
+    "MODALITY_LABELS",
+    "REGIONS",
+    "REGION_LABELS",
+    "SET_LABELS",
+    "SPLITS",
+    "SPLIT_LABELS",
+    "centre_sort_key",
+]
+
+#: The three sets of the study, in the order tables and figures show them.
+SPLITS: tuple[str, ...] = ("train", "internal", "external")
+SPLIT_LABELS: dict[str, str] = {"train": "Training", "internal": "Internal test", "external": "External test"}
+
+#: Sets on which segmentation is evaluated: the held-out development images, then the cohort's sets.
+SET_LABELS: dict[str, str] = {"devtest": "Development test", **SPLIT_LABELS}
+
+MODALITIES: tuple[str, ...] = ("us", "mri")
+MODALITY_LABELS: dict[str, str] = {"us": "US", "mri": "MRI"}
+
+REGIONS: tuple[str, ...] = ("intra", "peri")
+REGION_LABELS: dict[str, str] = {"intra": "Intra-tumoral", "peri": "Peri-tumoral"}
+
+#: Segmentation methods compared in the segmentation stage.
+METHOD_LABELS: dict[str, str] = {"unet": "U-Net", "baseline": "Baseline (SimpleITK)", "reader": "Reader"}
+
+#: The mask source of the analysis (the automatic mask, or its fallback); the other
+#: sources (reader, true, perturbed) exist only for the reproducibility subset.
+ANALYSIS_MASK = "auto"
+
+
+def centre_sort_key(centre: object) -> tuple[int, float, str]:
+    """Sort centres as people expect: numbers numerically (2 before 10), then names
+    alphabetically ("Hospital A" before "Hospital B")."""
+    text = str(centre).strip()
+    try:
+        return (0, float(text), text)
+    except ValueError:
+        return (1, 0.0, text)

@@ -1,0 +1,148 @@
+"""Publish one profile's artefacts where the manuscript reads them, then render.
+
+``index.qmd`` reads fixed paths at the project root (all git-ignored):
+
+* ``figures/<stage>/fig-*.png``, ``tables/<stage>/*.md``, ``texts/<stage>/*.md``:
+  copies of the figures, tables and texts each stage declares
+  (:mod:`radsurv.stages.registry`), namespaced by stage so no stage can overwrite
+  another's;
+* ``_variables.yml``: every stage's ``variables.yml`` merged (a variable set twice to
+  different values is an error), including each stage's ``provenance`` line;
+* ``executed/<stage>.ipynb``: the executed notebooks of the profile, which Quarto lists
+  as the manuscript's notebooks and every "Source:" line links to.
+
+So the paper always shows the profile that was published last, and says which in its
+front matter.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Sequence
+
+import yaml
+
+from ..exceptions import ManuscriptError
+from ..report.qmd import check_manuscript
+from ..report.render import RenderResult, render_manuscript
+from ..report.variables import merge_variables, write_variables
+from ..stages.registry import PUBLISHED_KINDS, STAGES, Stage
+
+__all__ = ["EXECUTED", "VARIABLES", "last_render", "publish", "publish_and_render", "published_profile"]
+
+VARIABLES = "_variables.yml"
+#: Where the executed notebooks are published (and, beside the preview, rendered).
+EXECUTED = "executed"
+#: Files of the published folders that are part of the repository, never removed.
+_KEEP = {".gitkeep", "README.md"}
+
+
+def published_profile(root: Path) -> str | None:
+    """The profile whose artefacts are currently published at the project root."""
+    path = Path(root) / VARIABLES
+    if not path.is_file():
+        return None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        return None
+    return (data.get("run") or {}).get("profile")
+
+
+def _clear(folder: Path) -> None:
+    """Empty a published folder, keeping the files the repository tracks in it."""
+    folder.mkdir(exist_ok=True)
+    for item in folder.iterdir():
+        if item.name in _KEEP:
+            continue
+        if item.is_dir():
+            shutil.rmtree(item)
+        else:
+            item.unlink()
+
+
+def publish(root: Path, build_dir: Path, stages: Sequence[Stage] = STAGES) -> dict:
+    """Copy every finished stage's declared figures, tables, texts and executed notebook
+    to the project root and merge the variables.
+
+    Parameters
+    ----------
+    root : Path
+        The project root.
+    build_dir : Path
+        ``build/<profile>``.
+    stages : sequence of Stage
+        The registry (default: the study's stages).
+
+    Returns
+    -------
+    dict
+        The merged variables (also written to ``_variables.yml``).
+    """
+    root, build_dir = Path(root), Path(build_dir)
+    # Remove what an earlier publication left, so an artefact of another profile (or a
+    # stage that no longer writes it) can never be shown by mistake.
+    for folder in (*PUBLISHED_KINDS.values(), EXECUTED):
+        _clear(root / folder)
+    layers = []
+    for stage in stages:
+        sdir = build_dir / stage.name
+        if not sdir.is_dir():
+            continue
+        for artefact in stage.published():
+            src = sdir / artefact.name
+            if src.is_file():
+                dest = root / PUBLISHED_KINDS[artefact.kind] / stage.name / artefact.name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dest)
+        executed = sdir / Path(stage.notebook).name
+        if executed.is_file():
+            shutil.copy2(executed, root / EXECUTED / executed.name)
+        var_file = sdir / "variables.yml"
+        if var_file.is_file():
+            layers.append(yaml.safe_load(var_file.read_text(encoding="utf-8")) or {})
+    merged = merge_variables(layers)
+    write_variables(merged, root / VARIABLES)
+    return merged
+
+
+def publish_and_render(root: Path, build_dir: Path, profile: str, out_dir: Path, renderer: str = "auto",
+                       stages: Sequence[Stage] = STAGES) -> RenderResult:
+    """Publish ``build_dir``'s artefacts, check that the manuscript resolves, render it.
+
+    With the pandoc preview, the executed notebooks are rendered beside it
+    (``<out_dir>/executed/<stage>-preview.html``, the names Quarto gives its notebook
+    pages), so the "Source:" links of the figures and tables open them.
+
+    Raises
+    ------
+    ManuscriptError
+        When an include, variable, cross-reference, citation or image does not resolve.
+    """
+    from ..report.preview import render_notebook_preview
+
+    publish(root, build_dir, stages)
+    problems = check_manuscript(Path(root))
+    if problems:
+        raise ManuscriptError(problems)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = render_manuscript(Path(root), out_dir, renderer=renderer)
+    if result.renderer == "preview":
+        pages = out_dir / EXECUTED
+        if pages.exists():
+            shutil.rmtree(pages)
+        for notebook in sorted((Path(root) / EXECUTED).glob("*.ipynb")):
+            render_notebook_preview(notebook, pages / f"{notebook.stem}-preview.html")
+    (out_dir / ".rendered").write_text(
+        json.dumps({"profile": profile, "renderer": result.renderer, "output": str(result.output)}, indent=1) + "\n"
+    )
+    return result
+
+
+def last_render(out_dir: Path) -> dict | None:
+    """What the last render of a build wrote (``renderer``, ``output``), or None."""
+    path = Path(out_dir) / ".rendered"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None

@@ -1,0 +1,531 @@
+"""The profile schema: every section a stage reads, typed, with its defaults and meaning.
+
+A profile (``params/<name>.yml``, or a user's file) is validated against these models
+before any work. An unknown or misspelt key fails with the file, the key's path and the
+nearest valid key (``features.ring_with_mm: unknown key; did you mean
+'features.ring_width_mm'?``); a wrong type or value names the key and what was
+expected. Defaults live here and nowhere else: the stages read the validated profile
+(``radsurv.config.load_profile``), in which every field is present.
+
+Three parts of a profile are not typed field by field, because the library that uses
+them owns their defaults; their keys are still checked against those defaults:
+
+* ``imaging.scanners`` and ``imaging.phenotype`` (:mod:`radsurv.imaging.scanners`);
+* ``segmentation.<modality>.unet`` (:data:`radsurv.segment.data.DEFAULTS`) and
+  ``segmentation.<modality>.baseline`` (:mod:`radsurv.segment.baseline`).
+
+The digital twin's generative model (``cohort.twin``) has no defaults: its values and
+the reasons for them are stated in ``params/paper.yml``, which the other profiles
+extend.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+from typing import Annotated, Any, Literal, Mapping, Union
+
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
+
+__all__ = ["Profile", "ProfileSchemaError", "field_paths", "nearest_key", "sections", "validate_profile"]
+
+Centre = Union[int, str]
+Modality = Literal["us", "mri"]
+
+
+class _Section(BaseModel):
+    """A profile section: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _template_checker(template: Mapping[str, Any], where: str, depth: int = 2):
+    """A validator that accepts a mapping whose keys (to ``depth`` levels) are those of
+    ``template``, keeping the mapping as given (the library merges its own defaults)."""
+
+    def check(value: Any) -> Any:
+        if value is None:
+            return value
+        _check_keys(value, template, where, depth)
+        return value
+
+    return check
+
+
+def _check_keys(value: Any, template: Mapping[str, Any], where: str, depth: int) -> None:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{where}: expected a mapping, got {type(value).__name__}")
+    for key, item in value.items():
+        if key not in template:
+            hint = nearest_key(str(key), [str(k) for k in template])
+            raise ValueError(f"{where}.{key}: unknown key" + (f"; did you mean '{where}.{hint}'?" if hint else
+                                                              f" (valid keys: {', '.join(map(str, template))})"))
+        if depth > 1 and isinstance(template[key], Mapping) and item is not None:
+            _check_keys(item, template[key], f"{where}.{key}", depth - 1)
+
+
+def nearest_key(key: str, candidates: list[str]) -> str | None:
+    """The candidate closest to a misspelt ``key`` (difflib ratio >= 0.6), or None."""
+    match = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+NonNegativeFloat = Annotated[float, Field(ge=0.0)]
+Pair = tuple[float, float]
+
+
+# --------------------------------------------------------------------------- cohort
+
+
+class CentresSection(_Section):
+    internal: list[Centre] = Field(min_length=1, description="centres split into training and internal test")
+    external: list[Centre] = Field(default_factory=list, description="centres that form the external test set")
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> "CentresSection":
+        both = {str(c) for c in self.internal} & {str(c) for c in self.external}
+        if both:
+            raise ValueError(f"centre(s) {sorted(both)} are declared both internal and external")
+        return self
+
+
+class SplitSection(_Section):
+    n_train: Union[Annotated[int, Field(ge=1)], Annotated[float, Field(gt=0.0, lt=1.0)]] = Field(
+        311, description="training patients: a count (>= 1) or a fraction (< 1) of the internal centres' patients")
+    stratify: str | None = Field("dfs_event", description="column the random split is stratified by (null: none)")
+
+
+class ExpectedSection(_Section):
+    """Plausibility ranges: a twin outside them fails its stage; a real cohort is only reported."""
+
+    event_rate: Pair = (0.0, 1.0)
+    dfs_at_60_months: Pair = (0.0, 1.0)
+    mean_age: Pair = (0.0, 150.0)
+
+
+ColumnType = Union[Literal["numeric"], list[str]]
+
+
+class ColumnsSection(_Section):
+    clinical: dict[str, ColumnType] = Field(default_factory=dict)
+    mri: dict[str, ColumnType] = Field(default_factory=dict)
+
+    @field_validator("clinical", "mri", mode="before")
+    @classmethod
+    def _categories_are_text(cls, value: Any, info) -> Any:
+        for name, kind in (value or {}).items():
+            if isinstance(kind, list) and any(isinstance(x, bool) for x in kind):
+                raise ValueError(f"{info.field_name}.{name}: YAML reads unquoted yes/no/true/false as booleans; "
+                                 f"quote the categories, e.g. [\"no\", \"yes\"]")
+            if kind != "numeric" and not isinstance(kind, list):
+                raise ValueError(f"{info.field_name}.{name}: expected 'numeric' or a list of categories, got {kind!r}")
+        return value
+
+
+# The twin's generative model: every value is stated (with its reason) in params/paper.yml.
+
+
+class TwinLatent(_Section):
+    rho_ab: float = Field(ge=-1.0, le=1.0)
+
+
+class TwinSize(_Section):
+    median_mm: PositiveFloat
+    log_sd: NonNegativeFloat
+    a_effect: float
+    min_mm: PositiveFloat
+    max_mm: PositiveFloat
+
+
+class TwinAge(_Section):
+    mean: float
+    sd: NonNegativeFloat
+    min: int
+    max: int
+    menopause_age: float
+
+
+class TwinClinical(_Section):
+    grade_noise_sd: NonNegativeFloat
+    grade_cuts: Pair
+    ki67_intercept: float
+    ki67_a: float
+    ki67_noise_sd: NonNegativeFloat
+    ki67_cut: float
+    er_intercept: float
+    er_a: float
+    pr_given_er: Probability
+    pr_given_er_neg: Probability
+    her2_intercept: float
+    her2_a: float
+    n_intercept: float
+    n_a: float
+    n_b: float
+    n_log_size: float
+    n_cuts: tuple[float, float, float]
+    lvi_intercept: float
+    lvi_a: float
+    lvi_b: float
+
+
+class TwinTreatment(_Section):
+    chemo_intercept: float
+    chemo_node: float
+    chemo_g3: float
+    chemo_hr_neg: float
+    endocrine_if_hr: Probability
+    anti_her2_if_her2: Probability
+    mastectomy_intercept: float
+    mastectomy_size: float
+    rt_after_bcs: Probability
+    rt_after_mastectomy: Probability
+    rt_after_mastectomy_n2: Probability
+
+
+class TwinMriReading(_Section):
+    reader_noise_sd: NonNegativeFloat
+    size_log_sd: NonNegativeFloat
+    shape_a: float
+    shape_cut: float
+    margin_a: float
+    margin_cuts: Pair
+    enhancement_a: float
+    enhancement_cuts: Pair
+    tic_a: float
+    tic_cuts: Pair
+    edema_b: float
+    edema_cut: float
+
+
+class TwinLogHR(_Section):
+    a: float
+    b: float
+    log_size: float
+    age_per_10y: float
+    triple_negative: float
+    endocrine_therapy: float
+    anti_her2_therapy: float
+    n_stage: dict[Literal["N0", "N1", "N2", "N3"], float]
+
+
+class TwinHazard(_Section):
+    log_hr: TwinLogHR
+    size_reference_mm: PositiveFloat
+    age_reference: float
+    center_log_hr: dict[int, float]
+    weibull_shape: PositiveFloat
+    target_dfs_at_60_months: float = Field(gt=0.0, lt=1.0)
+
+
+class TwinAccrual(_Section):
+    window: dict[int, tuple[_dt.date, _dt.date]]
+    cutoff: _dt.date
+    loss_to_follow_up_per_year: float = Field(ge=0.0, lt=1.0)
+
+    @model_validator(mode="after")
+    def _windows_before_cutoff(self) -> "TwinAccrual":
+        for centre, (start, end) in self.window.items():
+            if not start <= end < self.cutoff:
+                raise ValueError(f"window.{centre}: accrual must start before it ends and end before the cutoff")
+        return self
+
+
+class TwinSection(_Section):
+    """The digital twin's generative model (``radsurv.cohort.twin``; values in ``params/paper.yml``)."""
+
+    n_per_center: dict[int, int] = Field(description="patients simulated per centre")
+    imaging_signal: bool = Field(True, description="false: images follow latents independent of the hazard (null)")
+    latent: TwinLatent
+    size: TwinSize
+    age: TwinAge
+    clinical: TwinClinical
+    treatment: TwinTreatment
+    mri_reading: TwinMriReading
+    hazard: TwinHazard
+    accrual: TwinAccrual
+
+
+class CohortSection(_Section):
+    """Stage ``00_cohort``: where the patients come from, the contract they must meet, the split."""
+
+    source: Literal["twin", "manifest"] = Field("twin", description="twin: simulate; manifest: read cohort.manifest")
+    manifest: str | None = Field(None, description="the manifest CSV (relative to the profile file)")
+    on_invalid: Literal["fail", "exclude"] = Field("fail", description="a row that fails validation: stop, or "
+                                                                        "drop it and list it in the patient flow")
+    centers: CentresSection
+    split: SplitSection = Field(default_factory=SplitSection)
+    min_train_events: int = Field(0, ge=0, description="fewer training events stop the run before any fit")
+    expected: ExpectedSection = Field(default_factory=ExpectedSection)
+    landmarks_months: list[PositiveFloat] = Field(default_factory=lambda: [12.0, 36.0, 60.0],
+                                                  description="DFS reported at these times")
+    columns: ColumnsSection = Field(default_factory=ColumnsSection)
+    image_columns: list[Literal["us_image", "us_mask", "mri_image", "mri_mask"]] = Field(
+        default_factory=list, description="image columns every row must fill")
+    labels: dict[str, str] = Field(default_factory=dict, description="printed names of variables")
+    twin: TwinSection | None = None
+
+    @model_validator(mode="after")
+    def _source_needs(self) -> "CohortSection":
+        if self.source == "twin" and self.twin is None:
+            raise ValueError("source is 'twin' but the profile has no 'twin' section (extend params/paper.yml)")
+        if self.source == "manifest" and not self.manifest:
+            raise ValueError("source is 'manifest' but 'manifest' (the path of the manifest CSV) is not set")
+        return self
+
+
+# --------------------------------------------------------------------------- imaging
+
+
+def _imaging_templates() -> tuple[dict, dict]:
+    from .imaging.scanners import DEFAULT_PHENOTYPE, DEFAULT_SCANNERS
+
+    return next(iter(DEFAULT_SCANNERS.values())), DEFAULT_PHENOTYPE
+
+
+def _check_scanners(value: Any) -> Any:
+    if value is None:
+        return value
+    template, _ = _imaging_templates()
+    if not isinstance(value, Mapping):
+        raise ValueError("expected a mapping centre -> {us: {...}, mri: {...}}")
+    for centre, spec in value.items():
+        _check_keys(spec, template, f"scanners.{centre}", 2)
+    return value
+
+
+def _check_phenotype(value: Any) -> Any:
+    if value is None:
+        return value
+    _, template = _imaging_templates()
+    _check_keys(value, template, "phenotype", 2)
+    return value
+
+
+class DevelopmentSet(_Section):
+    n: int = Field(0, ge=0, description="patients without outcome simulated for training the segmenter")
+
+
+class DevelopmentSection(_Section):
+    us: DevelopmentSet = Field(default_factory=DevelopmentSet)
+    mri: DevelopmentSet = Field(default_factory=DevelopmentSet)
+    centers: list[int] = Field(default_factory=lambda: [1], description="centres the development images come from")
+
+
+class ImagingSection(_Section):
+    """Stage ``00_cohort``: the twin's images and the image checks of the input contract."""
+
+    enabled: bool = Field(True, description="the twin writes one US and one MRI study per patient")
+    border_margin_mm: PositiveFloat = Field(10.0, description="a supplied mask's lesion must lie this far from the "
+                                                              "image border: room for the widest peri-tumoral ring")
+    mask_label: int | None = Field(None, description="lesion label in multi-label masks (null: binary masks)")
+    scanners: Annotated[dict[Centre, Any] | None, AfterValidator(_check_scanners)] = None
+    phenotype: Annotated[dict[str, Any] | None, AfterValidator(_check_phenotype)] = None
+    development: DevelopmentSection = Field(default_factory=DevelopmentSection)
+
+
+# --------------------------------------------------------------------------- segmentation
+
+
+def _check_unet(modality: str):
+    def check(value: Any) -> Any:
+        from .segment.data import default_params
+
+        _check_keys(value or {}, default_params(modality), f"segmentation.{modality}.unet", 1)
+        return value
+
+    return check
+
+
+def _check_baseline(modality: str):
+    def check(value: Any) -> Any:
+        from .segment.baseline import _DEFAULTS
+
+        _check_keys(value or {}, _DEFAULTS[modality], f"segmentation.{modality}.baseline", 1)
+        return value
+
+    return check
+
+
+class UsSegmenters(_Section):
+    unet: Annotated[dict[str, Any], AfterValidator(_check_unet("us"))] = Field(default_factory=dict)
+    baseline: Annotated[dict[str, Any], AfterValidator(_check_baseline("us"))] = Field(default_factory=dict)
+
+
+class MriSegmenters(_Section):
+    unet: Annotated[dict[str, Any], AfterValidator(_check_unet("mri"))] = Field(default_factory=dict)
+    baseline: Annotated[dict[str, Any], AfterValidator(_check_baseline("mri"))] = Field(default_factory=dict)
+
+
+class SegmentationSection(_Section):
+    """Stage ``01_segmentation``: U-Nets, the classical baseline and what a failed mask does."""
+
+    use_supplied_masks: bool = Field(False, description="keep the manifest's masks as the analysis masks")
+    policy: Literal["reader", "exclude"] = Field("reader", description="a failed automatic mask falls back to the "
+                                                                       "reader's mask, or excludes the patient")
+    border_margin_mm: PositiveFloat = Field(10.0, description="an automatic mask's lesion must lie this far from the "
+                                                              "image border (room for the peri-tumoral ring)")
+    dev_test_fraction: float = Field(0.2, gt=0.0, lt=1.0,
+                                     description="development patients held out to evaluate the segmenters")
+    n_jobs: int = Field(-1, description="threads for cohort inference (-1: every core)")
+    us: UsSegmenters = Field(default_factory=UsSegmenters)
+    mri: MriSegmenters = Field(default_factory=MriSegmenters)
+
+
+# --------------------------------------------------------------------------- features
+
+
+class ReproducibilitySection(_Section):
+    n: int = Field(60, ge=0, description="training patients whose regions are also built from other masks")
+    perturbations: int = Field(2, ge=0, description="random perturbations of the automatic mask per patient")
+    jitter_mm: NonNegativeFloat = Field(0.5, description="SD of the contour displacement")
+    smoothness_mm: PositiveFloat = Field(2.0, description="correlation length of the displacement field")
+
+
+class IccSection(_Section):
+    form: Literal["ICC(2,1)", "ICC(3,1)", "ICC(1,1)"] = Field("ICC(2,1)")
+    threshold: Probability = Field(0.75, description="features below it in either comparison are flagged")
+
+
+class AirThreshold(_Section):
+    us: float | None = None
+    mri: float | None = None
+
+
+class ImageTypes(_Section):
+    us: dict[str, dict[str, Any] | None] | None = None
+    mri: dict[str, dict[str, Any] | None] | None = None
+
+
+class ExtractionParams(_Section):
+    us: str = "params/radiomics_us.yaml"
+    mri: str = "params/radiomics_mri.yaml"
+
+
+class FeaturesSection(_Section):
+    """Stage ``02_features``: regions, PyRadiomics extraction, robustness."""
+
+    params: ExtractionParams = Field(default_factory=ExtractionParams,
+                                     description="PyRadiomics parameter file per modality (from the project root)")
+    image_types: ImageTypes = Field(default_factory=ImageTypes,
+                                    description="replaces a parameter file's imageType section (null: the file's)")
+    ring_width_mm: PositiveFloat = Field(5.0, description="peri-tumoral ring width, grown outward in mm")
+    air_threshold: AirThreshold = Field(default_factory=AirThreshold,
+                                        description="ring voxels at or below this intensity are dropped (null: none)")
+    reproducibility: ReproducibilitySection = Field(default_factory=ReproducibilitySection)
+    icc: IccSection = Field(default_factory=IccSection)
+    on_error: Literal["exclude", "fail"] = Field("exclude", description="a failed region or non-finite feature "
+                                                                         "excludes the patient, or stops the stage")
+    n_jobs: int = Field(-1, description="processes over patients (-1: every core)")
+    scheduler: str | None = Field(None, description="a Dask scheduler address to run on a cluster instead")
+
+
+# --------------------------------------------------------------------------- profile
+
+
+class Profile(_Section):
+    """A whole profile. ``profile`` defaults to the file's name (set by the loader)."""
+
+    profile: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="name of the build folder build/<profile>")
+    seed: int = Field(description="one seed for the whole run; stages derive their own streams from it")
+    time_unit: Literal["months", "days"] = Field("months", description="unit of dfs_time in the manifest")
+    n_jobs: int = Field(-1, description="default workers (-1: every core)")
+    cohort: CohortSection
+    imaging: ImagingSection = Field(default_factory=ImagingSection)
+    segmentation: SegmentationSection = Field(default_factory=SegmentationSection)
+    features: FeaturesSection = Field(default_factory=FeaturesSection)
+
+
+def sections() -> tuple[str, ...]:
+    """The sections a stage can declare it reads (the rest of the profile is global keys)."""
+    return tuple(name for name, f in Profile.model_fields.items()
+                 if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel))
+
+
+class ProfileSchemaError(ValueError):
+    """Validation errors as (key path, message) pairs."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {m}" for k, m in errors))
+
+
+def field_paths(model: type[BaseModel] | None = None, prefix: str = "") -> list[str]:
+    """Every key path the schema defines (``features.icc.threshold``...)."""
+    model = Profile if model is None else model
+    out = []
+    for name, f in model.model_fields.items():
+        path = f"{prefix}{name}"
+        out.append(path)
+        ann = f.annotation
+        for candidate in (ann, *getattr(ann, "__args__", ())):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                out.extend(field_paths(candidate, path + "."))
+    return out
+
+
+def _loc(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc if not (isinstance(p, str) and p.startswith(("function-", "union["))))
+
+
+def validate_profile(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a merged profile; return it with every default filled in.
+
+    Parameters
+    ----------
+    data : mapping
+        The profile after ``extends`` was resolved.
+
+    Returns
+    -------
+    dict
+        Plain Python data (dates as ISO strings, tuples as lists), every field present.
+
+    Raises
+    ------
+    ProfileSchemaError
+        Listing every problem as (key path, message); an unknown key comes with the
+        nearest valid key.
+    """
+    try:
+        model = Profile.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ProfileSchemaError([_describe(err, data) for err in exc.errors()]) from None
+    return model.model_dump(mode="json")
+
+
+def _describe(err: Mapping[str, Any], data: Mapping[str, Any]) -> tuple[str, str]:
+    path = _loc(err["loc"])
+    if err["type"] == "extra_forbidden":
+        parent, _, key = path.rpartition(".")
+        siblings = _siblings(parent)
+        hint = nearest_key(key, siblings)
+        msg = "unknown key" + (f"; did you mean '{(parent + '.') if parent else ''}{hint}'?" if hint else
+                               (f" (valid keys here: {', '.join(siblings)})" if siblings else ""))
+        return path, msg
+    if err["type"] == "missing":
+        return path, "required key is missing"
+    msg = str(err["msg"])
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return path, msg
+
+
+def _siblings(parent: str) -> list[str]:
+    model: Any = Profile
+    for part in [p for p in parent.split(".") if p]:
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return []
+        ann = field.annotation
+        nxt = next((c for c in (ann, *getattr(ann, "__args__", ()))
+                    if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if nxt is None:
+            return []
+        model = nxt
+    return list(model.model_fields)

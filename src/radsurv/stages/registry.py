@@ -1,0 +1,263 @@
+"""The stages of the study, in order, and what each one declares it writes.
+
+A stage is one notebook (``notebooks/<name>.ipynb``) plus the library code it calls.
+It reads the profile sections it names, the outputs of its upstream stages (through
+:mod:`radsurv.stages.readers`), and writes into ``build/<profile>/<name>/``:
+
+* the artefacts it declares here: ``data`` files that later stages read, and the
+  ``figure``, ``table`` and ``text`` files the manuscript includes. The runner refuses
+  a finished stage that lacks a required artefact or wrote a publishable file
+  (``fig-*.png``, ``*.md``) it did not declare; publishing copies each declared
+  figure, table and text to ``figures/<stage>/``, ``tables/<stage>/`` and
+  ``texts/<stage>/``, so two stages can never overwrite each other's artefacts;
+* ``variables.yml``, whose top-level keys are the ones it declares in ``variables``
+  (plus ``provenance``), so two stages can never set the same manuscript variable;
+* ``flow.json`` when it changes the patient flow (:mod:`radsurv.stages.flow`).
+
+To add a stage, see ``docs/adding-a-stage.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["Artefact", "KINDS", "PUBLISHED_KINDS", "STAGES", "STAGE_BY_NAME", "Stage", "check_registry",
+           "downstream_of", "provenance", "stage_by_name"]
+
+Kind = Literal["data", "figure", "table", "text"]
+KINDS: tuple[str, ...] = ("data", "figure", "table", "text")
+#: Kinds the manuscript includes, and the folder (at the project root) each is published to.
+PUBLISHED_KINDS: dict[str, str] = {"figure": "figures", "table": "tables", "text": "texts"}
+
+
+@dataclass(frozen=True)
+class Artefact:
+    """One file (or folder) a stage writes into its output folder.
+
+    Attributes
+    ----------
+    name : str
+        Path relative to the stage's folder (``table1.md``, ``masks/``).
+    kind : {"data", "figure", "table", "text"}
+        ``data`` is read by later stages; the others are published for the manuscript.
+    description : str
+        What it holds (shown in the README's table of outputs).
+    optional : bool
+        Written only in some runs (e.g. the twin's truth, or images when the cohort has them).
+    """
+
+    name: str
+    kind: Kind
+    description: str
+    optional: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"artefact {self.name!r}: kind must be one of {KINDS}, not {self.kind!r}")
+        if self.kind != "data" and "/" in self.name:
+            raise ValueError(f"{self.kind} {self.name!r}: published artefacts lie at the top of the stage folder")
+        if self.kind == "figure" and not (self.name.startswith("fig-") and self.name.endswith(".png")):
+            raise ValueError(f"figure {self.name!r}: figures are named fig-<label>.png")
+        if self.kind in ("table", "text") and not self.name.endswith(".md"):
+            raise ValueError(f"{self.kind} {self.name!r}: tables and texts are markdown files (.md)")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One pipeline stage.
+
+    Attributes
+    ----------
+    name : str
+        ``NN_word``: the notebook's name and the output folder under ``build/<profile>/``.
+    title : str
+        One line: what the stage does (the manuscript's notebook list shows it).
+    sections : tuple of str
+        Profile sections the stage reads (a change in any of them re-runs it).
+    upstream : tuple of str
+        Stages whose outputs it reads.
+    outputs : tuple of Artefact
+        What it writes.
+    variables : tuple of str
+        Top-level keys of the manuscript variables it sets.
+    """
+
+    name: str
+    title: str
+    sections: tuple[str, ...]
+    upstream: tuple[str, ...] = ()
+    outputs: tuple[Artefact, ...] = ()
+    variables: tuple[str, ...] = ()
+
+    @property
+    def notebook(self) -> str:
+        """The notebook, relative to the project root."""
+        return f"notebooks/{self.name}.ipynb"
+
+    def artefacts(self, kind: str | None = None) -> tuple[Artefact, ...]:
+        """The declared artefacts, all or of one kind."""
+        return tuple(a for a in self.outputs if kind is None or a.kind == kind)
+
+    def published(self) -> tuple[Artefact, ...]:
+        """The artefacts the manuscript can include (figures, tables, texts)."""
+        return tuple(a for a in self.outputs if a.kind in PUBLISHED_KINDS)
+
+
+def provenance(stage: Stage | str, profile: str) -> str:
+    """The "Source: ..." line of a figure or table: the notebook that made it (linked to its
+    executed copy in the rendered paper) and the profile it ran with.
+
+    Parameters
+    ----------
+    stage : Stage or str
+        The stage (or its name).
+    profile : str
+        The profile's name.
+
+    Returns
+    -------
+    str
+        Markdown, e.g. ``[`notebooks/00_cohort.ipynb`](executed/00_cohort-preview.html), profile `quick```.
+    """
+    name = stage.name if isinstance(stage, Stage) else str(stage)
+    return f"[`notebooks/{name}.ipynb`](executed/{name}-preview.html), profile `{profile}`"
+
+
+_FLOW = Artefact("flow.json", "data", "the patient flow up to this stage: exclusions and fallbacks with their reasons")
+_FLOW_FIG = Artefact("fig-flow.png", "figure", "the patient flow up to this stage")
+
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        "00_cohort",
+        title="Cohort: digital twin, validation, Table 1, patient flow, Kaplan-Meier curves",
+        sections=("cohort", "imaging"),
+        outputs=(
+            Artefact("manifest.csv", "data", "the twin's manifest (exactly what a user would supply)", optional=True),
+            Artefact("truth.parquet", "data", "the twin's hidden truth (latent traits, true linear predictor); "
+                                              "read only through radsurv.stages.readers.read_truth", optional=True),
+            Artefact("images/", "data", "the twin's images and masks (NIfTI)", optional=True),
+            Artefact("devsets/", "data", "the twin's segmentation-development images", optional=True),
+            Artefact("devset_us.csv", "data", "US development set: images, true and reader masks", optional=True),
+            Artefact("devset_mri.csv", "data", "MRI development set: images, true and reader masks", optional=True),
+            Artefact("cohort.csv", "data", "the validated cohort with its split: what later stages read"),
+            Artefact("source.json", "data", "where the manifest lies and whether it is simulated"),
+            Artefact("excluded.csv", "data", "rows removed by a check, with the reason"),
+            Artefact("table1.csv", "data", "Table 1 as data"),
+            Artefact("imaging_stats.csv", "data", "image statistics per centre and modality", optional=True),
+            _FLOW,
+            Artefact("table1.md", "table", "Table 1: baseline characteristics by set, with p-values"),
+            Artefact("imaging_stats.md", "table", "image statistics per centre and modality", optional=True),
+            Artefact("text-data.md", "text", "the Methods paragraph on the data"),
+            Artefact("text-imaging.md", "text", "the Methods paragraph on the images", optional=True),
+            _FLOW_FIG,
+            Artefact("fig-km-sets.png", "figure", "Kaplan-Meier DFS by set with numbers at risk"),
+            Artefact("fig-imaging-examples.png", "figure", "example images with contours per centre", optional=True),
+        ),
+        variables=("run", "cohort", "twin", "imaging"),
+    ),
+    Stage(
+        "01_segmentation",
+        title="Segmentation: U-Net and classical segmenters, agreement, failures",
+        sections=("segmentation",),
+        upstream=("00_cohort",),
+        outputs=(
+            Artefact("segmentation.csv", "data", "per patient and modality: the analysis mask, its source "
+                                                 "(auto, reader fallback, user, excluded) and the reason"),
+            Artefact("masks/", "data", "U-Net masks (NIfTI)", optional=True),
+            Artefact("baseline/", "data", "classical (SimpleITK) masks (NIfTI)", optional=True),
+            Artefact("metrics.csv", "data", "Dice, HD95 and volume difference per case"),
+            Artefact("seg_table.csv", "data", "the segmentation table as data"),
+            Artefact("excluded.csv", "data", "patients without a usable mask, with the reason"),
+            _FLOW,
+            Artefact("seg_table.md", "table", "agreement of U-Net, baseline and reader with the reference"),
+            _FLOW_FIG,
+            Artefact("fig-segmentation.png", "figure", "external-set cases at the 10th, 50th and 90th percentile "
+                                                       "of Dice", optional=True),
+        ),
+        variables=("segmentation",),
+    ),
+    Stage(
+        "02_features",
+        title="Radiomic features: regions, PyRadiomics extraction, robustness, IBSI check",
+        sections=("features",),
+        upstream=("00_cohort", "01_segmentation"),
+        outputs=(
+            Artefact("rois/", "data", "intra- and peri-tumoral region masks of every patient and mask source"),
+            Artefact("features.parquet", "data", "tidy features: patient, modality, region, mask_source, feature, "
+                                                 "value"),
+            Artefact("matrix_us_intra.parquet", "data", "patients x features, US intra-tumoral", optional=True),
+            Artefact("matrix_us_peri.parquet", "data", "patients x features, US peri-tumoral", optional=True),
+            Artefact("matrix_mri_intra.parquet", "data", "patients x features, MRI intra-tumoral", optional=True),
+            Artefact("matrix_mri_peri.parquet", "data", "patients x features, MRI peri-tumoral", optional=True),
+            Artefact("icc.csv", "data", "ICC per feature (U-Net vs reader, perturbations) and the selection flag"),
+            Artefact("ibsi_table.csv", "data", "IBSI 1 phantom compliance"),
+            Artefact("failures.csv", "data", "failed regions or non-finite features, with patient, region, reason"),
+            Artefact("excluded.csv", "data", "patients excluded for a failed analysis region"),
+            _FLOW,
+            Artefact("features_table.md", "table", "features per modality and region and their robustness"),
+            Artefact("ibsi_table.md", "table", "IBSI 1 compliance of the extraction (supplement)"),
+            _FLOW_FIG,
+            Artefact("fig-icc.png", "figure", "distribution of feature ICCs per modality and region"),
+        ),
+        variables=("features",),
+    ),
+)
+
+STAGE_BY_NAME: dict[str, Stage] = {s.name: s for s in STAGES}
+
+
+def stage_by_name(name: str, stages: tuple[Stage, ...] | None = None) -> Stage:
+    """The registered stage called ``name``; a ``KeyError`` names the known stages."""
+    table = {s.name: s for s in stages} if stages is not None else STAGE_BY_NAME
+    try:
+        return table[name]
+    except KeyError:
+        raise KeyError(f"unknown stage {name!r}; stages: {', '.join(table)}") from None
+
+
+def downstream_of(name: str, stages: tuple[Stage, ...] | None = None) -> list[str]:
+    """Stages that depend, directly or not, on ``name`` (in pipeline order)."""
+    out: list[str] = []
+    for s in stages if stages is not None else STAGES:
+        if name in s.upstream or any(u in out for u in s.upstream):
+            out.append(s.name)
+    return out
+
+
+def check_registry(stages: tuple[Stage, ...] = STAGES) -> list[str]:
+    """Consistency of a registry: unique names, upstream before downstream, known
+    sections, no two stages setting the same variable, artefact names unique per stage.
+
+    Returns
+    -------
+    list of str
+        The problems (empty when consistent).
+    """
+    from .. import schema
+
+    known_sections = schema.sections()
+    problems: list[str] = []
+    seen: set[str] = set()
+    owner: dict[str, str] = {}
+    for s in stages:
+        if s.name in seen:
+            problems.append(f"stage {s.name!r} is registered twice")
+        for up in s.upstream:
+            if up not in seen:
+                problems.append(f"stage {s.name!r}: upstream {up!r} is not registered before it")
+        for sec in s.sections:
+            if sec not in known_sections:
+                problems.append(f"stage {s.name!r}: unknown profile section {sec!r} "
+                                f"(known: {', '.join(known_sections)})")
+        names = [a.name for a in s.outputs]
+        for dup in sorted({n for n in names if names.count(n) > 1}):
+            problems.append(f"stage {s.name!r}: artefact {dup!r} is declared twice")
+        for key in s.variables:
+            if key == "provenance":
+                problems.append(f"stage {s.name!r}: 'provenance' variables are written by the stage kit")
+            elif key in owner:
+                problems.append(f"stages {owner[key]!r} and {s.name!r} both declare the variables '{key}'")
+            owner.setdefault(key, s.name)
+        seen.add(s.name)
+    return problems

@@ -1,0 +1,98 @@
+"""The computing parts of the radiomics stage: which masks are analysed, the seeded
+reproducibility subset, failures that exclude or stop, ICC flags, the tables and the
+variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from radsurv.features.extract import ExtractionError
+from radsurv.features.stage import (analysis_exclusions, analysis_masks, feature_variables, features_table,
+                                    ibsi_display, reproducibility_subset, robustness)
+from radsurv.stages.readers import SegmentationOutputs
+
+
+def test_analysis_masks_leave_out_every_excluded_patient():
+    masks = pd.DataFrame({"patient_id": ["P1", "P1", "P2", "P2", "P3", "P3"],
+                          "modality": ["us", "mri"] * 3,
+                          "mask": ["a", "b", "c", None, "e", "f"],
+                          "source": ["auto", "reader", "auto", "excluded", "auto", "auto"]})
+    seg = SegmentationOutputs(Path("."), masks, pd.DataFrame({"patient_id": ["P2"], "modality": ["mri"],
+                                                              "reason": ["x"]}), pd.DataFrame())
+    kept = analysis_masks(seg)
+    assert list(zip(kept.patient_id, kept.modality)) == [("P1", "us"), ("P1", "mri"), ("P3", "us"), ("P3", "mri")]
+
+
+def test_reproducibility_subset_is_seeded_and_drawn_from_all_auto_training_patients():
+    cohort = pd.DataFrame({"patient_id": [f"P{i:02d}" for i in range(40)],
+                           "split": ["train"] * 30 + ["internal"] * 10})
+    masks = pd.DataFrame({"patient_id": np.repeat(cohort.patient_id, 2), "modality": ["us", "mri"] * 40,
+                          "source": "auto"})
+    masks.loc[masks.patient_id.isin(["P01", "P02"]) & (masks.modality == "mri"), "source"] = "reader"
+    a = reproducibility_subset(cohort, masks, 10, seed=3)
+    assert a == reproducibility_subset(cohort, masks, 10, seed=3) != reproducibility_subset(cohort, masks, 10, seed=4)
+    assert len(a) == 10 and a == sorted(a)
+    assert set(a) <= {f"P{i:02d}" for i in range(30)} - {"P01", "P02"}
+    assert len(reproducibility_subset(cohort, masks, 100, seed=3)) == 28   # capped at the eligible patients
+    assert reproducibility_subset(cohort, masks, 0, seed=3) == []
+
+
+def test_failures_of_analysis_regions_exclude_or_stop():
+    failures = pd.DataFrame({"patient": ["P1", "P2"], "modality": ["us", "mri"], "region": ["peri", "intra"],
+                             "mask_source": ["auto", "reader"], "reason": ["region: empty ring", "NaN feature"]})
+    bad = analysis_exclusions(failures, "exclude")
+    assert list(bad.patient) == ["P1"]   # a reproducibility-only source excludes nobody
+    with pytest.raises(ExtractionError, match=r"P1/us/peri/auto: region: empty ring"):
+        analysis_exclusions(failures, "fail")
+
+
+def _tidy(rng, n=20):
+    rows = []
+    for p in range(n):
+        base = rng.normal(size=3)
+        for source, noise in (("auto", 0.0), ("reader", 0.05), ("perturbed1", 0.02), ("perturbed2", 0.02)):
+            for f, value in enumerate(base + noise * rng.normal(size=3)):
+                # feature 2 is unreliable: the reader's value is unrelated to the U-Net's.
+                if f == 2 and source == "reader":
+                    value = rng.normal()
+                rows.append((f"P{p}", "us", "intra", source, f"original_firstorder_F{f}", value))
+    return pd.DataFrame(rows, columns=["patient", "modality", "region", "mask_source", "feature", "value"])
+
+
+def test_robustness_flags_features_below_the_threshold_in_either_comparison():
+    tidy = _tidy(np.random.default_rng(0))
+    params = {"icc": {"form": "ICC(2,1)", "threshold": 0.75}}
+    icc = robustness(tidy, sorted(tidy.patient.unique()), params)
+    icc = icc.set_index("feature")
+    assert icc.loc["original_firstorder_F0", "icc_reader"] > 0.95 and not icc.loc["original_firstorder_F0", "flag"]
+    assert icc.loc["original_firstorder_F2", "icc_reader"] < 0.5 and icc.loc["original_firstorder_F2", "flag"]
+    assert (icc["icc_perturbation"] > 0.95).all()
+
+
+def test_features_table_and_variables():
+    tidy = _tidy(np.random.default_rng(1))
+    params = {"ring_width_mm": 5.0, "reproducibility": {"jitter_mm": 0.5},
+              "icc": {"form": "ICC(2,1)", "threshold": 0.75}}
+    icc = robustness(tidy, sorted(tidy.patient.unique()), params)
+    table = features_table(tidy, icc, {"us": 20})
+    assert table.iloc[0]["Features, n"] == 3 and table.iloc[0]["Patients, n"] == 20
+    assert table.iloc[0]["Robust (ICC ≥ threshold), n (%)"] == "2 (67%)"
+    ibsi = pd.DataFrame({"pass": [True, True, False], "reason": [None, "kurtosis", "kurtosis"]})
+    v = feature_variables(params, tidy, icc, ibsi, n_subset=20, n_excluded=1, n_failures=2)
+    assert (v["ring_mm"], v["n_per_region"], v["n_total"], v["n_flagged"], v["n_robust"]) == ("5", 3, 3, 1, 2)
+    assert v["ibsi"] == {"n_mapped": 3, "n_pass": 2, "n_convention": 2}
+    assert v["us"]["intra"]["pct_robust"] == "67" and v["icc_threshold"] == "0.75"
+
+
+def test_ibsi_display_explains_each_convention_once_by_letter():
+    t = pd.DataFrame({"feature": ["original_a", "original_b", "original_c"], "ibsi_tag": ["X", "Y", "Z"],
+                      "value_ibsi_convention": [1.23456, 2.0, 3.0], "reference": [1.2346, 2.0, 3.1],
+                      "tolerance": [0.01, 0.0, 0.2], "pass": [True, True, True],
+                      "reason": ["N vs N-1.", None, "excess kurtosis"]})
+    show, notes = ibsi_display(t)
+    assert list(show["Note"]) == ["a", "", "b"] and list(show["PyRadiomics feature"]) == ["a", "b", "c"]
+    assert show.iloc[0]["Value (IBSI convention)"] == "1.235" and notes == "(a) N vs N-1. (b) excess kurtosis."
