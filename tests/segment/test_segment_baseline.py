@@ -9,7 +9,7 @@ import SimpleITK as sitk
 from radsurv.segment.baseline import BaselineSegmenter, otsu_threshold
 from radsurv.segment.metrics import dice
 
-from _segment_synth import disc_case, make_image, sphere_case
+from ._segment_synth import disc_case, make_image, sphere_case
 
 
 def test_us_baseline_finds_a_hypoechoic_disc():

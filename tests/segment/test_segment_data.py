@@ -8,7 +8,7 @@ import SimpleITK as sitk
 
 from radsurv.segment.data import default_params, normalise, prepare, resample, train_transform
 
-from _segment_synth import disc_case, sphere_case
+from ._segment_synth import disc_case, sphere_case
 
 
 def test_resample_keeps_extent_and_direction():

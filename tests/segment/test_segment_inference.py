@@ -9,7 +9,7 @@ import SimpleITK as sitk
 from radsurv.segment.baseline import BaselineSegmenter
 from radsurv.segment.inference import COLUMNS, segment_cohort
 
-from _segment_synth import disc_case, make_image
+from ._segment_synth import disc_case, make_image
 
 
 def _cohort(tmp_path):

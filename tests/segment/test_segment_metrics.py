@@ -10,7 +10,7 @@ import pytest
 
 from radsurv.segment.metrics import case_metrics, dice, evaluate, hausdorff95, hausdorff95_sitk, summary_table, volume
 
-from _segment_synth import make_image
+from ._segment_synth import make_image
 
 
 def _disc(n, cy, cx, r, spacing=(1.0, 1.0)):
