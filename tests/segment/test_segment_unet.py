@@ -51,7 +51,9 @@ def test_tiny_2d_train_and_infer_reaches_a_dice_floor(trained_us, us_cases):
         assert pred.GetSize() == img.GetSize() and pred.GetSpacing() == img.GetSpacing()
         assert pred.GetOrigin() == img.GetOrigin() and pred.GetPixelID() == sitk.sitkUInt8
         scores.append(dice(pred, mask))
-    assert np.mean(scores) > 0.7, scores
+    # measured mean Dice 0.900 (0.85-0.97 per case) with 1 thread; training differs in the last bits
+    # between CPUs, so the floor keeps a margin of 0.05
+    assert np.mean(scores) > 0.85, scores
 
 
 def test_save_and_load_give_the_same_predictions(trained_us, us_cases, tmp_path):
