@@ -104,7 +104,7 @@ def test_direction():
 
 def _same_result(a, b):
     for attr in ("c", "se", "var", "lower", "upper", "ymax", *(k for k, _ in COUNT_KEYS)):
-        assert getattr(a, attr) == getattr(b, attr), attr
+        assert getattr(a, attr) == getattr(b, attr), f"{attr}: {getattr(a, attr)} with tau, {getattr(b, attr)} with ymax"
 
 
 @pytest.mark.parametrize("ties", ["efron", "breslow"])
