@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import SimpleITK as sitk
 
 from radsurv.cohort.manifest import (
     ManifestError, ManifestSpec, derive_split, load_cohort, read_manifest, validate_manifest,
@@ -108,13 +110,80 @@ def test_missing_file_and_unreadable_file(tmp_path):
         read_manifest(bad)
 
 
-def test_image_paths_must_exist(tmp_path):
-    df = good_rows().assign(us_image=["img.nii.gz"] * 40)
-    (tmp_path / "img.nii.gz").write_bytes(b"x")
+def _write_us_pair(folder: Path) -> tuple[str, str]:
+    """A valid 2D US image and mask (0.1 mm pixels, 6 mm lesion with 12 mm of room)."""
+    image = sitk.GetImageFromArray(np.random.default_rng(0).integers(0, 255, (300, 300)).astype(np.uint8))
+    mask_arr = np.zeros((300, 300), np.uint8)
+    mask_arr[120:180, 120:180] = 1
+    mask = sitk.GetImageFromArray(mask_arr)
+    for im in (image, mask):
+        im.SetSpacing((0.1, 0.1))
+    sitk.WriteImage(image, str(folder / "ok.nii.gz"), True)
+    sitk.WriteImage(mask, str(folder / "ok_mask.nii.gz"), True)
+    return "ok.nii.gz", "ok_mask.nii.gz"
+
+
+GARBAGE_ROWS = (2, 7)  # 0-based rows whose US image is a file that is not an image
+
+
+@pytest.fixture
+def image_manifest(tmp_path):
+    image, mask = _write_us_pair(tmp_path)
+    (tmp_path / "img.nii.gz").write_bytes(b"x")  # exists, but is no image
+    df = good_rows().assign(us_image=image, us_mask=mask)
+    for i in GARBAGE_ROWS:
+        df.loc[i, "us_image"] = "img.nii.gz"
     df.loc[3, "us_image"] = "missing.nii.gz"
+    return df, tmp_path
+
+
+def test_without_image_checks_only_the_missing_file_is_reported(image_manifest):
+    # the garbage file exists, so it is not a "missing file"; only reading it tells
+    df, tmp_path = image_manifest
     rep = validate_manifest(read_manifest(write(df, tmp_path)), SPEC, base_dir=tmp_path)
-    assert [(p.row, p.column) for p in rep.problems] == [(4, "us_image")]
-    assert "file not found: missing.nii.gz" in rep.problems[0].message
+    assert [(p.row, p.patient_id, p.column) for p in rep.problems] == [(4, "P004", "us_image")]
+    assert rep.problems[0].message == "file not found: missing.nii.gz"
+
+
+def test_image_checks_report_the_unreadable_file(image_manifest):
+    df, tmp_path = image_manifest
+    rep = validate_manifest(read_manifest(write(df, tmp_path)), SPEC, base_dir=tmp_path, check_images=True)
+    found = {(p.row, p.patient_id, p.column): p for p in rep.problems}
+    assert sorted(found) == [(3, "P003", "us_image"), (4, "P004", "us_image"), (8, "P008", "us_image")]
+    for i in GARBAGE_ROWS:
+        p = found[(i + 1, f"P{i + 1:03d}", "us_image")]
+        assert p.message.startswith("img.nii.gz: ") and "cannot be read" in p.message
+        text = str(p)
+        assert f"row {i + 1}" in text and f"patient 'P{i + 1:03d}'" in text and "column 'us_image'" in text
+        assert "img.nii.gz" in text
+    assert found[(4, "P004", "us_image")].message.startswith("missing.nii.gz: ")
+    assert "does not exist" in found[(4, "P004", "us_image")].message
+
+
+def test_image_checks_also_report_the_mask_and_geometry(image_manifest):
+    df, tmp_path = image_manifest
+    df = df.copy()
+    empty = sitk.GetImageFromArray(np.zeros((300, 300), np.uint8))
+    empty.SetSpacing((0.1, 0.1))
+    sitk.WriteImage(empty, str(tmp_path / "empty_mask.nii.gz"), True)
+    df.loc[10, "us_mask"] = "empty_mask.nii.gz"
+    rep = validate_manifest(read_manifest(write(df, tmp_path)), SPEC, base_dir=tmp_path, check_images=True)
+    mask_problems = [p for p in rep.problems if p.column == "us_mask"]
+    assert [(p.row, p.patient_id) for p in mask_problems] == [(11, "P011")]
+    assert mask_problems[0].message.startswith("empty_mask.nii.gz: ") and "empty" in mask_problems[0].message
+
+
+@pytest.mark.parametrize("check_images", [False, True])
+def test_required_image_path_missing_is_reported_in_both_modes(image_manifest, check_images):
+    # library bug found here: with check_images=True an empty path was skipped silently
+    df, tmp_path = image_manifest
+    df = df.copy()
+    df.loc[5, "us_image"] = ""
+    spec = ManifestSpec(columns=SPEC.columns, internal_centers=("1",), external_centers=("2", "3"),
+                        min_train_events=2, image_columns=("us_image",))
+    rep = validate_manifest(read_manifest(write(df, tmp_path)), spec, base_dir=tmp_path, check_images=check_images)
+    empty = [p for p in rep.problems if p.row == 6]
+    assert [(p.patient_id, p.column, p.message) for p in empty] == [("P006", "us_image", "missing file path")]
 
 
 def test_too_few_training_events(tmp_path):

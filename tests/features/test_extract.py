@@ -3,7 +3,6 @@ parallel back-ends, failures and the wide matrix."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +19,7 @@ from radsurv.features.extract import (
     wide_matrix,
 )
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _feature_synthetic import textured_case  # noqa: E402
+from ._feature_synthetic import textured_case
 
 ROOT = Path(__file__).resolve().parents[2]
 MRI_PARAMS = ROOT / "params" / "radiomics_mri.yaml"
@@ -123,7 +121,8 @@ def test_cache_second_run_extracts_nothing_and_matches(tmp_path):
 
 
 def test_dask_local_cluster_gives_same_values(tmp_path):
-    distributed = pytest.importorskip("distributed")
+    import distributed  # pinned in requirements.lock (dask[distributed]): a plain import, no skip
+
     cases = _us_cases(tmp_path, 2)
     local = extract_patients(cases, US_PARAMS, n_jobs=1, progress=False)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,

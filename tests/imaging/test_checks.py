@@ -157,7 +157,54 @@ def test_real_fixture(fixture_paths):
     assert check_image_pair("P7", fixture_paths["image"], fixture_paths["label"], "mri", ring_mm=5.0) == []
 
 
-def test_every_code_is_exercised():
-    # Guard: a new code must come with a test above.
-    assert set(CODES) == {"missing_file", "unreadable", "dimension", "geometry", "mask_values", "empty_mask",
-                          "multi_label", "ring_room"}
+# One small bad input per problem code: (expected code, builder). Each builder writes
+# what it needs under tmp_path and returns check_image_pair's problems.
+def _bad_mask(tmp_path, mri_pair, name, array, spacing=(1.0, 1.0, 1.0)):
+    return check_image_pair("P7", mri_pair[0], _write(array, tmp_path / name, spacing), "mri")
+
+
+def _garbage(tmp_path, mri_pair, us_pair):
+    bad = tmp_path / "garbage.nii.gz"
+    bad.write_bytes(b"not an image at all")
+    return check_image_pair("P7", bad, mri_pair[1], "mri")
+
+
+def _two_labels(tmp_path, mri_pair, us_pair):
+    mask = mri_pair[3].copy()
+    mask[18, 18, 18] = 2
+    return _bad_mask(tmp_path, mri_pair, "two.nii.gz", mask)
+
+
+def _edge(tmp_path, mri_pair, us_pair):
+    mask = np.zeros((40, 40, 40), np.uint8)
+    mask[17:23, 17:23, 34:40] = 1
+    return _bad_mask(tmp_path, mri_pair, "edge_x.nii.gz", mask)
+
+
+CODE_CASES = [
+    ("missing_file", lambda tmp, mri, us: check_image_pair("P7", tmp / "absent.nii.gz", mri[1], "mri")),
+    ("unreadable", _garbage),
+    ("dimension", lambda tmp, mri, us: check_image_pair("P7", us[0], us[1], "mri")),
+    ("geometry", lambda tmp, mri, us: _bad_mask(tmp, mri, "sp.nii.gz", mri[3], (1.0, 1.0, 2.0))),
+    ("mask_values", lambda tmp, mri, us: _bad_mask(tmp, mri, "f.nii.gz", mri[3].astype(np.float32) * 0.3)),
+    ("empty_mask", lambda tmp, mri, us: _bad_mask(tmp, mri, "e.nii.gz", np.zeros((40, 40, 40), np.uint8))),
+    ("multi_label", _two_labels),
+    ("ring_room", _edge),
+]
+
+
+@pytest.mark.parametrize("code, build", CODE_CASES, ids=[c for c, _ in CODE_CASES])
+def test_each_code_case_produces_its_code(tmp_path, mri_pair, us_pair, code, build):
+    problem = _one(build(tmp_path, mri_pair, us_pair), code)
+    assert problem.message and code in CODES
+
+
+def test_every_code_is_produced_by_a_case(tmp_path, mri_pair, us_pair):
+    # Guard: run every case and collect the codes it really produces; a code in CODES
+    # that no input produces (or a new code without a case) fails here.
+    produced = set()
+    for k, (_, build) in enumerate(CODE_CASES):
+        folder = tmp_path / str(k)
+        folder.mkdir()
+        produced |= {p.code for p in build(folder, mri_pair, us_pair)}
+    assert produced == set(CODES), f"never produced: {set(CODES) - produced}; unknown: {produced - set(CODES)}"

@@ -6,10 +6,12 @@ import gzip
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import SimpleITK as sitk
 
-from radsurv.imaging import check_image_pair, write_cohort_images, write_development_set
+from radsurv.imaging import check_image_pair, scanner_for, write_cohort_images, write_development_set
 from radsurv.imaging.twin import patient_rng
 
 COLUMNS = ["patient_id", "us_image", "us_mask", "us_reader_mask", "mri_image", "mri_mask", "mri_reader_mask"]
@@ -124,6 +126,33 @@ def test_development_set(tmp_path, modality):
     again = write_development_set(modality, 3, tmp_path / "dev2", seed=5, n_jobs=1, progress=False, root=tmp_path,
                                   latents={"max_mm": 12.0})
     assert (tmp_path / table.loc[0, "image"]).read_bytes() == (tmp_path / again.loc[0, "image"]).read_bytes()
-    mixed = write_development_set(modality, 4, tmp_path / "dev3", seed=5, n_jobs=1, progress=False,
-                                  centers={1: 1.0, 2: 1.0, 3: 1.0}, latents={"max_mm": 10.0})
-    assert set(mixed["center"]) <= {1, 2, 3}
+    _assert_written_with_scanner_of_row(table, tmp_path, modality)
+
+
+def _expected_spacing(center: int, modality: str) -> tuple[float, ...]:
+    scanner = scanner_for(center, modality)
+    if modality == "us":
+        return (scanner["spacing_mm"], scanner["spacing_mm"])
+    return (scanner["inplane_mm"], scanner["inplane_mm"], scanner["slice_mm"])
+
+
+def _assert_written_with_scanner_of_row(table, root, modality):
+    # the centres' scanners differ in pixel spacing (US 0.14/0.10/0.11 mm; MRI
+    # 0.86/0.66/0.74 mm in plane), so each file shows which scanner made it
+    for row in table.itertuples():
+        spacing = sitk.ReadImage(str(root / row.image)).GetSpacing()
+        np.testing.assert_allclose(spacing, _expected_spacing(row.center, modality), rtol=1e-6,
+                                   err_msg=f"{row.patient_id} (centre {row.center})")
+
+
+@pytest.mark.parametrize("modality", ["us", "mri"])
+def test_development_set_centres_argument(tmp_path, modality):
+    only3 = write_development_set(modality, 3, tmp_path / "c3", seed=5, n_jobs=1, progress=False, root=tmp_path,
+                                  centers=[3], latents={"max_mm": 10.0})
+    assert only3["center"].tolist() == [3, 3, 3]
+    _assert_written_with_scanner_of_row(only3, tmp_path, modality)
+    # weights: centre 1 has weight 0, so only centres 2 and 3 (seed 5 draws both)
+    mixed = write_development_set(modality, 6, tmp_path / "c23", seed=5, n_jobs=1, progress=False, root=tmp_path,
+                                  centers={1: 0.0, 2: 1.0, 3: 1.0}, latents={"max_mm": 10.0})
+    assert set(mixed["center"]) == {2, 3}
+    _assert_written_with_scanner_of_row(mixed, tmp_path, modality)

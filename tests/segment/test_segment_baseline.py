@@ -9,7 +9,7 @@ import SimpleITK as sitk
 from radsurv.segment.baseline import BaselineSegmenter, otsu_threshold
 from radsurv.segment.metrics import dice
 
-from _segment_synth import disc_case, make_image, sphere_case
+from ._segment_synth import disc_case, make_image, sphere_case
 
 
 def test_us_baseline_finds_a_hypoechoic_disc():
@@ -17,7 +17,7 @@ def test_us_baseline_finds_a_hypoechoic_disc():
     seg = BaselineSegmenter("us")
     pred = seg.predict(img)
     assert pred.GetSize() == img.GetSize() and pred.GetOrigin() == img.GetOrigin()
-    assert dice(pred, mask) > 0.8
+    assert dice(pred, mask) > 0.98  # measured 0.991
     # The seed comes from the image and lies inside the lesion.
     assert sitk.GetArrayFromImage(mask)[seg.seed(img)] == 1
 
@@ -27,7 +27,7 @@ def test_mri_baseline_finds_an_enhancing_sphere_at_any_intensity_scale():
         img, mask = sphere_case(2, shape=(24, 48, 48), spacing=(0.8, 0.8, 2.0), radius_mm=9.0, scale=scale, offset=offset)
         pred = BaselineSegmenter("mri").predict(img)
         assert pred.GetDirection() == img.GetDirection() and pred.GetSpacing() == img.GetSpacing()
-        assert dice(pred, mask) > 0.8
+        assert dice(pred, mask) > 0.98  # measured 0.988 at both scales
 
 
 def test_baseline_accepts_one_slice_us_volumes_and_blank_images():

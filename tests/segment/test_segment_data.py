@@ -8,7 +8,7 @@ import SimpleITK as sitk
 
 from radsurv.segment.data import default_params, normalise, prepare, resample, train_transform
 
-from _segment_synth import disc_case, sphere_case
+from ._segment_synth import disc_case, sphere_case
 
 
 def test_resample_keeps_extent_and_direction():
@@ -29,9 +29,9 @@ def test_prepare_aligns_mask_and_image_on_the_network_grid():
     assert 0.0 <= p.image.min() and p.image.max() <= 1.0
     # The lesion is brighter than the background on the new grid too.
     assert p.image[p.label > 0].mean() > p.image[p.label == 0].mean() + 0.2
-    # Area is preserved by the resampling (within a few percent).
+    # Area is preserved by the resampling (measured +1.5% from 0.2 mm to 0.3 mm pixels).
     area_in = sitk.GetArrayFromImage(mask).sum() * 0.2**2
-    assert p.label.sum() * 0.3**2 == pytest.approx(area_in, rel=0.06)
+    assert p.label.sum() * 0.3**2 == pytest.approx(area_in, rel=0.02)
 
 
 def test_mri_normalisation_ignores_scale_and_offset():

@@ -10,7 +10,7 @@ import pytest
 
 from radsurv.segment.metrics import case_metrics, dice, evaluate, hausdorff95, hausdorff95_sitk, summary_table, volume
 
-from _segment_synth import make_image
+from ._segment_synth import make_image
 
 
 def _disc(n, cy, cx, r, spacing=(1.0, 1.0)):
@@ -30,7 +30,7 @@ def test_dice_of_two_overlapping_discs_matches_the_lens_formula():
     r = 40
     a, b = _disc(200, 100, 80, r), _disc(200, 100, 120, r)
     expected = (2 * math.pi / 3 - math.sqrt(3) / 2) / math.pi
-    assert dice(a, b) == pytest.approx(expected, abs=0.01)
+    assert dice(a, b) == pytest.approx(expected, abs=0.002)  # measured +0.00084 (pixelised discs)
     assert dice(a, a) == 1.0
 
 
@@ -51,7 +51,7 @@ def test_hd95_of_concentric_spheres_is_the_radius_difference_in_mm():
     c = (15.0, 15.0, 20.0)
     outer, inner = _sphere(shape, c, 10.0, spacing), _sphere(shape, c, 7.0, spacing)
     hd = hausdorff95(inner, outer)
-    assert hd == pytest.approx(3.0, abs=0.6)
+    assert hd == pytest.approx(3.0, abs=0.2)  # measured 3.162 mm (sqrt(10) on this grid)
     # MONAI and SimpleITK agree.
     assert hausdorff95_sitk(inner, outer) == pytest.approx(hd, abs=1e-3)
     # Spacing is honoured: the same arrays on a grid twice as coarse are twice as far apart.
@@ -85,7 +85,7 @@ def test_volume_and_volume_differences():
     assert m["abs_volume_diff"] == 11.0 and m["rel_volume_diff"] == pytest.approx(0.44)
     assert m["dice"] == pytest.approx(200 / 244)
     sph = _sphere((40, 60, 60), (15, 15, 20), 10.0, (0.5, 0.5, 1.0))
-    assert volume(sph) == pytest.approx(4 / 3 * math.pi * 1000, rel=0.03)
+    assert volume(sph) == pytest.approx(4 / 3 * math.pi * 1000, rel=0.01)  # measured -0.66%
 
 
 def test_evaluate_and_summary_table():

@@ -15,7 +15,7 @@ from radsurv.segment.postprocess import (
     room_mm,
 )
 
-from _segment_synth import make_image
+from ._segment_synth import make_image
 
 
 def arr(img):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -12,7 +10,8 @@ import torch
 from radsurv.segment.metrics import dice
 from radsurv.segment.unet import UNetSegmenter, cache_key, train_or_load
 
-from _segment_synth import disc_case, sphere_case
+from ._rng_state import global_random_state, preserved_global_random_state, same_state
+from ._segment_synth import disc_case, sphere_case
 
 # A small, fast 2D configuration for 64 x 64 images at 0.2 mm, trained at 0.3 mm.
 TINY_US = dict(
@@ -35,17 +34,14 @@ def us_cases():
 
 @pytest.fixture(scope="module")
 def trained_us(us_cases):
+    # speed is measured in benchmarks/bench_segment.py, not asserted here
     torch.set_num_threads(1)
     imgs, masks = [c[0] for c in us_cases[:20]], [c[1] for c in us_cases[:20]]
-    t0 = time.perf_counter()
-    seg = UNetSegmenter("us", device="cpu", **TINY_US).fit(imgs, masks)
-    seg.test_seconds = time.perf_counter() - t0
-    return seg
+    return UNetSegmenter("us", device="cpu", **TINY_US).fit(imgs, masks)
 
 
 def test_tiny_2d_train_and_infer_reaches_a_dice_floor(trained_us, us_cases):
     seg = trained_us
-    assert seg.test_seconds < 60
     # Model selection used a validation split of the development data (20 % of 20).
     assert seg.fit_info_["n_val"] == 4 and seg.fit_info_["n_train"] == 16
     assert seg.best_epoch_ == max((h for h in seg.history_ if h["val_dice"] is not None), key=lambda h: h["val_dice"])["epoch"]
@@ -55,7 +51,9 @@ def test_tiny_2d_train_and_infer_reaches_a_dice_floor(trained_us, us_cases):
         assert pred.GetSize() == img.GetSize() and pred.GetSpacing() == img.GetSpacing()
         assert pred.GetOrigin() == img.GetOrigin() and pred.GetPixelID() == sitk.sitkUInt8
         scores.append(dice(pred, mask))
-    assert np.mean(scores) > 0.7, scores
+    # measured mean Dice 0.900 (0.85-0.97 per case) with 1 thread; training differs in the last bits
+    # between CPUs, so the floor keeps a margin of 0.05
+    assert np.mean(scores) > 0.85, scores
 
 
 def test_save_and_load_give_the_same_predictions(trained_us, us_cases, tmp_path):
@@ -134,6 +132,18 @@ def test_same_seed_same_weights_on_cpu(us_cases):
     a, b, c = weights(3), weights(3), weights(4)
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     assert not all(torch.equal(x, y) for x, y in zip(a, c))
+
+
+def test_fit_reseeds_global_generators_and_the_fixture_restores_them(us_cases):
+    # MONAI's set_determinism (called by fit) reseeds random, NumPy and torch globally;
+    # tests/segment/conftest.py restores the state around every test and module
+    imgs, masks = [c[0] for c in us_cases[:4]], [c[1] for c in us_cases[:4]]
+    before = global_random_state()
+    with preserved_global_random_state():
+        UNetSegmenter("us", device="cpu", **TINIER).fit(imgs, masks)
+        assert not same_state(global_random_state(), before)
+        assert torch.backends.cudnn.deterministic
+    assert same_state(global_random_state(), before)
 
 
 def test_parameter_checks():

@@ -9,14 +9,20 @@ from radsurv.stats.delong import binary_at_time, delong_auc, delong_test
 from radsurv.stats.lasso_cox import lasso_cox_cv, lasso_cox_path
 from radsurv.stats.td_auc import td_auc, td_auc_compare
 
-rng = np.random.default_rng(0)
 N = 60
-TIME = rng.exponential(1.0, N) + 0.01
-EVENT = (rng.random(N) < 0.6).astype(int)
-RISK = rng.normal(size=N)
-X = rng.normal(size=(N, 5))
-FOLD = np.arange(N) % 3 + 1
-Y = (rng.random(N) < 0.4).astype(int)
+
+
+def _valid_inputs(seed: int = 0):
+    """Valid inputs (read-only constants below), each call from its own generator."""
+    rng = np.random.default_rng(seed)
+    arrays = (rng.exponential(1.0, N) + 0.01, (rng.random(N) < 0.6).astype(int), rng.normal(size=N),
+              rng.normal(size=(N, 5)), np.arange(N) % 3 + 1, (rng.random(N) < 0.4).astype(int))
+    for a in arrays:
+        a.flags.writeable = False  # tests copy before changing them
+    return arrays
+
+
+TIME, EVENT, RISK, X, FOLD, Y = _valid_inputs()
 
 
 def _nan(a, i=3):

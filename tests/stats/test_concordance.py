@@ -94,15 +94,48 @@ def test_counts_match_brute_force_with_ties(seed):
         assert res.c == pytest.approx((C + T / 2) / (C + D + T), rel=1e-14)
 
 
-def test_tau_alias_and_direction():
+def test_direction():
     rng = np.random.default_rng(3)
     t = rng.exponential(size=50)
     e = np.ones(50)
     assert harrell_c(t, e, -t).c == 1.0  # higher risk for shorter time
     assert harrell_c(t, e, t).c == 0.0
-    a = harrell_c(t, e, rng.normal(size=50), ymax=0.5)
-    b = harrell_c(t, e, np.arange(50.0), tau=0.5)
-    assert a.ymax == b.ymax == 0.5
+
+
+def _same_result(a, b):
+    for attr in ("c", "se", "var", "lower", "upper", "ymax", *(k for k, _ in COUNT_KEYS)):
+        assert getattr(a, attr) == getattr(b, attr), f"{attr}: {getattr(a, attr)} with tau, {getattr(b, attr)} with ymax"
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_tau_alias_equals_ymax_and_r(ref, ties):
+    # same data, same risk: tau=1825 is ymax=1825, and both are R's concordance(ymax = 1825)
+    df, r = ref
+    a = r[ties]["concordance_harrell_ymax"]
+    lp = _lp(ref, ties)
+    by_ymax = harrell_c(df["time"], df["event"], lp, ymax=1825)
+    by_tau = harrell_c(df["time"], df["event"], lp, tau=1825)
+    both = harrell_c(df["time"], df["event"], lp, ymax=1825, tau=1825.0)  # equal values: accepted
+    for res in (by_tau, both):
+        _same_result(res, by_ymax)
+        assert_close(res.c, a["concordance"], RTOL_C, what="C")
+        assert_close(res.se, a["std_err"], RTOL_SE, what="se")
+        for attr, k in COUNT_KEYS:
+            assert getattr(res, attr) == a["count"][k], k
+    assert by_tau.ymax == 1825.0
+    # the truncation matters here: without it C and the pair counts differ from R's ymax values
+    untruncated = harrell_c(df["time"], df["event"], lp)
+    assert untruncated.concordant != a["count"]["concordant"]
+    assert abs(untruncated.c - a["concordance"]) > 1e-4
+
+
+def test_tau_and_ymax_conflicting_values_are_refused(ref):
+    df, r = ref
+    lp = _lp(ref, "efron")
+    with pytest.raises(ValueError, match=r"tau: is an alias of ymax; give one of them"):
+        harrell_c(df["time"], df["event"], lp, ymax=1825, tau=1826)
+    with pytest.raises(ValueError, match=r"tau: must be a positive"):
+        harrell_c(df["time"], df["event"], lp, tau=-1)
 
 
 def test_bootstrap_matches_direct_resamples():

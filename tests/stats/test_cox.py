@@ -83,4 +83,25 @@ def test_array_input_names():
     e[0] = 1
     f = fit_cox(X, t, e)
     assert f.names == ["x1", "x2"]
-    assert f.summary().shape == (2, 7)
+    assert f.summary().index.tolist() == ["x1", "x2"]
+
+
+SUMMARY_COLUMNS = {"coef": "coef", "hr": "hr", "se": "se", "z": "z", "p": "p_wald",
+                   "hr_lower": "hr_lower", "hr_upper": "hr_upper"}
+
+
+def test_summary_values_against_r(ref, fitted):
+    # summary(coxph): coef, exp(coef), se(coef), z, Pr(>|z|), lower/upper .95, row by row
+    ties, f = fitted
+    _, r = ref
+    a, cov = r[ties], r["covariates"]
+    table = f.summary()
+    assert table.index.tolist() == cov
+    assert sorted(table.columns) == sorted(SUMMARY_COLUMNS)
+    for column, key in SUMMARY_COLUMNS.items():
+        assert_close(table[column].to_numpy(), [a[key][c] for c in cov], RTOL, what=f"summary {column}")
+    # the columns are consistent with each other as in R: HR = exp(coef), z = coef / se,
+    # CI = exp(coef -/+ 1.96 se)
+    np.testing.assert_allclose(table["hr"], np.exp(table["coef"]), rtol=1e-14)
+    np.testing.assert_allclose(table["z"], table["coef"] / table["se"], rtol=1e-14)
+    np.testing.assert_allclose(table["hr_lower"], np.exp(table["coef"] - 1.959963984540054 * table["se"]), rtol=1e-12)

@@ -209,9 +209,9 @@ def validate_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | Non
                 add(Problem(i + 1, _pid(df, i), col,
                             f"unknown category {values.iloc[i]!r} (allowed: {', '.join(allowed)})"))
 
-    if base_dir is not None and check_images:
-        rep.problems.extend(validate_images(df, spec, Path(base_dir), n_jobs=n_jobs))
-    elif base_dir is not None:
+    if base_dir is not None:
+        # An empty path in a required image column is reported in both modes (the image
+        # checks skip rows without a path, so they would not report it).
         for col in IMAGE_COLUMNS:
             if col not in df.columns:
                 continue
@@ -220,9 +220,10 @@ def validate_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | Non
                     if col in spec.image_columns:
                         add(Problem(i + 1, _pid(df, i), col, "missing file path"))
                     continue
-                p = Path(base_dir) / str(v)
-                if not p.exists():
+                if not check_images and not (Path(base_dir) / str(v)).exists():
                     add(Problem(i + 1, _pid(df, i), col, f"file not found: {v}"))
+        if check_images:
+            rep.problems.extend(validate_images(df, spec, Path(base_dir), n_jobs=n_jobs))
     return rep
 
 

@@ -1,0 +1,1 @@
+"""Feature tests; shared synthetic images in ``_feature_synthetic``."""

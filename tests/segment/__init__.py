@@ -1,0 +1,1 @@
+"""Segmentation tests; shared synthetic images in ``_segment_synth``."""
