@@ -24,6 +24,8 @@ import numpy as np
 
 from radsurv.stats.concordance import bootstrap_harrell_c, harrell_c
 
+from _timing import best_of
+
 N_BOOT = 1000
 SIZES = (311, 169, 163)
 N_MODELS = 6
@@ -40,16 +42,6 @@ def simulate(n, n_models=N_MODELS, seed=0):
     noise = np.linspace(0.3, 2.0, n_models)
     risk = x[:, None] + rng.normal(size=(n, n_models)) * noise
     return time_, event, risk
-
-
-def best_of(fn, repeat=3):
-    best = np.inf
-    out = None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def main():

@@ -19,13 +19,14 @@ Run:  .venv/bin/python benchmarks/bench_icc.py
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import numpy as np
 import pandas as pd
 
 from radsurv.features.robustness import icc_table
+
+from _timing import best_of
 
 N_FEATURES, N_PATIENTS, SOURCES = 1000, 60, ("auto", "reader")
 
@@ -72,15 +73,6 @@ def pingouin_table(tidy: pd.DataFrame) -> pd.DataFrame:
         pingouin.options.clear()
         pingouin.options.update(saved)
     return pd.DataFrame(rows, columns=["modality", "region", "feature", "icc", "lower", "upper"])
-
-
-def best_of(fn, repeat):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def main():

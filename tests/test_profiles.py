@@ -175,7 +175,9 @@ def test_readme_own_cohort_recipe_verbatim(root, tmp_path, monkeypatch, capsys):
         shutil.copy(root / name, proj / name)
     study = proj / "study"
     write(study / "mystudy.yml", profile_text)
-    declared = yaml.safe_load(profile_text)["cohort"]
+    from radsurv.config import _ProfileLoader
+
+    declared = yaml.load(profile_text, Loader=_ProfileLoader)["cohort"]
     centres = declared["centers"]["internal"] + declared["centers"]["external"]
     rows = ["patient_id,center,dfs_time,dfs_event,age,n_stage"]
     for i in range(300):

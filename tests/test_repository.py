@@ -69,3 +69,22 @@ def test_every_stage_notebook_opens_its_stage_with_the_kit(root):
         assert "ctx = open_stage(stage, profile_path, build_dir, out_dir, params)" in code[1], stage.name
         # Steps are timed through the kit, not by hand.
         assert not any("perf_counter" in c or "record_step" in c for c in code), stage.name
+
+
+def test_readme_layout_matches_the_tree(root):
+    """Every package and top-level module of src/radsurv, and every top-level folder of
+    the repository, is in the README's Layout."""
+    text = (root / "README.md").read_text(encoding="utf-8")
+    layout = text[text.index("## Layout"):]
+    layout = layout[:layout.index("```", layout.index("```") + 3)]
+    src = root / "src" / "radsurv"
+    names = [p.name + "/" for p in src.iterdir() if p.is_dir() and (p / "__init__.py").is_file()]
+    names += [p.name for p in src.glob("*.py") if p.name not in ("__init__.py", "cli.py")]
+    for name in names:
+        assert re.search(rf"^\s+{re.escape(name)}\s", layout, re.M), f"README Layout lacks src/radsurv/{name}"
+    tracked_dirs = {p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")} - {
+        "build", "figures", "tables", "texts", "executed", "_manuscript", "src", "__pycache__"}
+    for folder in sorted(tracked_dirs):
+        if (root / ".git").exists() and not any((root / folder).rglob("*")):
+            continue
+        assert re.search(rf"^{re.escape(folder)}/", layout, re.M), f"README Layout lacks {folder}/"

@@ -39,6 +39,9 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
+__all__ = ["DEFAULT_RING_MM", "DEFAULT_SWEEP_MM", "distance_outside_mm", "intratumoral", "peritumoral_ring",
+           "peritumoral_rings"]
+
 DEFAULT_RING_MM = 5.0
 DEFAULT_SWEEP_MM = (2.0, 4.0, 6.0, 8.0, 10.0)
 

@@ -83,7 +83,7 @@ def test_all_problems_reported_at_once(tmp_path):
     df.loc[2, "dfs_time"] = "-1"
     df.loc[3, "center"] = "7"
     with pytest.raises(ManifestError) as err:
-        load_cohort(read_manifest(write(df, tmp_path)), SPEC, source="m.csv", seed=1, split_params={"n_train": 20})
+        load_cohort(read_manifest(write(df, tmp_path)), SPEC, source="m.csv", seed=1, split_params={"n_train": 20, "stratify": "dfs_event"})
     msg = str(err.value)
     assert "3 problems" in msg
     assert "row 2" in msg and "row 3" in msg and "row 4" in msg
@@ -93,7 +93,7 @@ def test_exclude_mode_lists_excluded_rows(tmp_path):
     df = good_rows()
     df.loc[4, "dfs_event"] = "3"
     loaded = load_cohort(read_manifest(write(df, tmp_path)), SPEC, source="m.csv", seed=1,
-                         split_params={"n_train": 20}, on_invalid="exclude")
+                         split_params={"n_train": 20, "stratify": "dfs_event"}, on_invalid="exclude")
     assert len(loaded.data) == 39
     assert loaded.excluded.to_dict("records") == [
         {"row": 5, "patient_id": "P005", "reason": "dfs_event: event must be 0 or 1, got '3'"}
@@ -191,12 +191,12 @@ def test_too_few_training_events(tmp_path):
     df.loc[0, "dfs_event"] = "1"
     spec = ManifestSpec(columns=SPEC.columns, internal_centers=("1",), external_centers=("2", "3"), min_train_events=5)
     with pytest.raises(ManifestError, match="events in the"):
-        load_cohort(read_manifest(write(df, tmp_path)), spec, source="m.csv", seed=1, split_params={"n_train": 20})
+        load_cohort(read_manifest(write(df, tmp_path)), spec, source="m.csv", seed=1, split_params={"n_train": 20, "stratify": "dfs_event"})
 
 
 def test_derived_split_is_stratified_seeded_and_external_by_centre(tmp_path):
     df = load_cohort(read_manifest(write(good_rows(), tmp_path)), SPEC, source="m.csv", seed=3,
-                     split_params={"n_train": 20}).data
+                     split_params={"n_train": 20, "stratify": "dfs_event"}).data
     assert (df.split[df.center != "1"] == "external").all()
     assert (df.split == "train").sum() == 20 and (df.split == "internal").sum() == 10
     # Stratified: event shares in train and internal differ by at most one patient's worth.

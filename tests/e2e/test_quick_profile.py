@@ -86,7 +86,9 @@ def test_preview_shows_every_figure_table_and_number(built):
     proj, report = built
     html = report.paper.read_text(encoding="utf-8")
     assert "{{<" not in html and "@fig-" not in html and "@tbl-" not in html and "@sec-" not in html
-    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) >= 6
+    figures = set(re.findall(r'id="(fig-[\w-]+)"', html))
+    assert figures == {"fig-flow", "fig-km-sets", "fig-segmentation", "fig-icc", "fig-imaging-examples"}
+    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) == len(figures)
     assert "Figure 1" in html and "Figure 2" in html and "Table 1" in html
     assert 'id="fig-flow"' in html and 'id="fig-km-sets"' in html and 'id="tbl-baseline"' in html
     assert 'id="fig-segmentation"' in html and 'id="tbl-segmentation"' in html

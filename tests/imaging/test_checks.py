@@ -129,7 +129,7 @@ def test_lesion_too_close_to_the_border(tmp_path, mri_pair, us_pair):
     path = _write(mask, tmp_path / "edge.nii.gz", (1.0, 1.0, 1.0))
     problem = _one(check_image_pair("P7", mri_pair[0], path, "mri"), "ring_room")
     assert "z low 2.00 mm" in problem.message and "10 mm" in problem.message
-    assert check_image_pair("P7", mri_pair[0], path, "mri", ring_mm=2.0) == []
+    assert check_image_pair("P7", mri_pair[0], path, "mri", border_margin_mm=2.0) == []
     # 2D: a lesion touching the lateral border.
     mask2 = np.zeros((300, 300), np.uint8)
     mask2[120:180, 250:300] = 1
@@ -154,7 +154,7 @@ def test_real_fixture(fixture_paths):
     # The PyRadiomics lesion lies 9.96 mm from the high-x border: too close for 10 mm.
     problems = check_image_pair("P7", fixture_paths["image"], fixture_paths["label"], "mri")
     assert _codes(problems) == ["ring_room"] and "x high 9.96 mm" in problems[0].message
-    assert check_image_pair("P7", fixture_paths["image"], fixture_paths["label"], "mri", ring_mm=5.0) == []
+    assert check_image_pair("P7", fixture_paths["image"], fixture_paths["label"], "mri", border_margin_mm=5.0) == []
 
 
 # One small bad input per problem code: (expected code, builder). Each builder writes

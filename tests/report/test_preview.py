@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from radsurv.report import ManuscriptError, RenderError, find_quarto, render_manuscript, render_preview
 
-from test_qmd import INDEX_QMD, make_manuscript
+from ._manuscript import INDEX_QMD, make_manuscript
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +127,44 @@ def test_find_quarto_honours_quarto_path(tmp_path: Path, monkeypatch: pytest.Mon
     assert find_quarto() == str(fake)
     monkeypatch.setenv("QUARTO_PATH", str(fake))
     assert find_quarto() == str(fake)
+
+
+def _stand_in_quarto(bin_dir: Path, exit_code: int = 0) -> Path:
+    """A `quarto` executable that records how it was called and writes the article, as
+    `quarto render` of a manuscript project does (Quarto itself cannot be installed here)."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "quarto"
+    script.write_text(
+        "#!/bin/sh\n"
+        'echo "$@" > called-with.txt\n'
+        'pwd >> called-with.txt\n'
+        f"if [ {exit_code} -ne 0 ]; then echo 'ERROR: compilation failed on purpose' >&2; exit {exit_code}; fi\n"
+        "mkdir -p _manuscript && echo '<html>rendered by the stand-in</html>' > _manuscript/index.html\n")
+    script.chmod(0o755)
+    return script
+
+
+def test_auto_renders_with_quarto_when_it_is_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default renderer of `make paper` where Quarto exists: `quarto render` in the
+    project root, and the article at _manuscript/index.html."""
+    root = make_manuscript(tmp_path / "paper")
+    _stand_in_quarto(tmp_path / "bin")
+    monkeypatch.setenv("PATH", str(tmp_path / "bin") + os.pathsep + os.environ["PATH"])
+    monkeypatch.delenv("QUARTO_PATH", raising=False)
+    result = render_manuscript(root, tmp_path / "out", renderer="auto")
+    assert result.renderer == "quarto" and result.output == root / "_manuscript" / "index.html"
+    args, cwd = (root / "called-with.txt").read_text(encoding="utf-8").splitlines()
+    assert args == "render" and Path(cwd).resolve() == root.resolve()
+    assert not (tmp_path / "out" / "index.html").exists()   # no preview when Quarto rendered
+
+
+def test_a_failing_quarto_render_is_reported_with_its_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_manuscript(tmp_path / "paper")
+    _stand_in_quarto(tmp_path / "bin", exit_code=3)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin") + os.pathsep + os.environ["PATH"])
+    monkeypatch.delenv("QUARTO_PATH", raising=False)
+    with pytest.raises(RenderError, match=r"(?s)quarto render failed .*exit code 3.*compilation failed on purpose"):
+        render_manuscript(root, tmp_path / "out", renderer="auto")
 
 
 @pytest.mark.skipif(shutil.which("quarto") is None, reason="Quarto is not installed")

@@ -31,7 +31,7 @@ def _cohort(tmp_path):
 
 def test_segment_cohort_reader_policy(tmp_path):
     out = segment_cohort(_cohort(tmp_path), BaselineSegmenter("us"), tmp_path / "auto", n_jobs=2, progress=False,
-                         policy="reader", ring_mm=5.0)
+                         policy="reader", border_margin_mm=5.0)
     assert list(out.columns) == COLUMNS and list(out["patient_id"]) == ["P1", "P2", "P3", "P/4"]
     r = out.set_index("patient_id")
     assert r.loc["P1", "source"] == "auto" and r.loc["P1", "flag"] == "ok" and r.loc["P1", "mask"] == r.loc["P1", "auto_mask"]
@@ -57,7 +57,7 @@ def test_segment_cohort_reader_policy(tmp_path):
 def test_segment_cohort_exclude_policy_from_a_dataframe(tmp_path):
     cases = pd.DataFrame(_cohort(tmp_path))
     out = segment_cohort(cases, BaselineSegmenter("us"), tmp_path / "auto", n_jobs=1, progress=False,
-                         policy="exclude", ring_mm=5.0)
+                         policy="exclude", border_margin_mm=5.0)
     r = out.set_index("patient_id")
     assert r.loc["P3", "source"] == "excluded" and r.loc["P3", "mask"] is None and "exclude" in r.loc["P3", "reason"]
     assert r.loc["P1", "source"] == "auto" and r.loc["P2", "source"] == "user"

@@ -71,7 +71,7 @@ def test_postprocess_combines_both():
 
 
 def test_empty_prediction_flagged():
-    flag = check_segmentation(make_image(np.zeros((20, 20), np.uint8), (0.1, 0.1)), ring_mm=5)
+    flag = check_segmentation(make_image(np.zeros((20, 20), np.uint8), (0.1, 0.1)), border_margin_mm=5)
     assert not flag.ok and flag.reason == "empty" and "empty" in flag.detail
 
 
@@ -85,15 +85,15 @@ def test_border_flag_in_mm_on_anisotropic_spacing():
     room = room_mm(img)
     assert room["z"][0] == pytest.approx(12.0) and room["x"][0] == pytest.approx(2.0)
     assert room["z"][1] == pytest.approx((20 - 1 - 9) * 3.0)
-    flag = check_segmentation(img, ring_mm=10.0)
+    flag = check_segmentation(img, border_margin_mm=10.0)
     assert flag.reason == "border"
     assert "x low 2.0 mm" in flag.detail and "z low" not in flag.detail
     # Move the lesion to the middle in x: now only room counts, and there is enough.
     vol2 = np.zeros_like(vol)
     vol2[4:10, 25:35, 25:35] = 1
-    assert check_segmentation(make_image(vol2, (0.5, 0.5, 3.0)), ring_mm=10.0).ok
+    assert check_segmentation(make_image(vol2, (0.5, 0.5, 3.0)), border_margin_mm=10.0).ok
     # The same array with 1 mm slices has only 4 mm of room along z: flagged.
-    flag3 = check_segmentation(make_image(vol2, (0.5, 0.5, 1.0)), ring_mm=10.0)
+    flag3 = check_segmentation(make_image(vol2, (0.5, 0.5, 1.0)), border_margin_mm=10.0)
     assert flag3.reason == "border" and "z low 4.0 mm" in flag3.detail
 
 
@@ -105,7 +105,7 @@ def _disc_mask(n=60, c=30, r=8, spacing=(0.5, 0.5)):
 def test_resolve_failure_policies_are_never_silent():
     empty = make_image(np.zeros((60, 60), np.uint8), (0.5, 0.5))
     reader = _disc_mask()
-    flag = check_segmentation(empty, ring_mm=5.0)
+    flag = check_segmentation(empty, border_margin_mm=5.0)
 
     fallback = resolve_failure(flag, policy="reader", reader_mask=reader)
     assert fallback.action == "reader" and fallback.mask is reader and "reader" in fallback.reason
@@ -121,7 +121,7 @@ def test_resolve_failure_policies_are_never_silent():
     assert resolve_failure(flag, "reader", reader_mask=bad_reader).action == "excluded"
 
     ok_mask = _disc_mask()
-    ok = resolve_failure(check_segmentation(ok_mask, ring_mm=5.0), policy="exclude", auto_mask=ok_mask)
+    ok = resolve_failure(check_segmentation(ok_mask, border_margin_mm=5.0), policy="exclude", auto_mask=ok_mask)
     assert ok.action == "auto" and ok.mask is ok_mask and ok.reason
 
     with pytest.raises(ValueError):

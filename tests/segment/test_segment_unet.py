@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from radsurv.exceptions import NotFittedError
 import SimpleITK as sitk
 import torch
 
@@ -153,7 +155,7 @@ def test_parameter_checks():
         UNetSegmenter("ct")
     with pytest.raises(ValueError):
         UNetSegmenter("mri", patch=(32, 32))
-    with pytest.raises(RuntimeError):
+    with pytest.raises(NotFittedError, match="not trained: call fit"):
         UNetSegmenter("us").predict(disc_case(0)[0])
 
 
@@ -162,7 +164,7 @@ def test_threaded_cohort_inference_matches_sequential_predictions(trained_us, us
 
     cases = [{"patient_id": f"S{i}", "image": img} for i, (img, _) in enumerate(us_cases[18:])]
     threads_before = torch.get_num_threads()
-    table = segment_cohort(cases, trained_us, tmp_path, n_jobs=2, progress=False, ring_mm=0.5)
+    table = segment_cohort(cases, trained_us, tmp_path, n_jobs=2, progress=False, border_margin_mm=0.5)
     assert torch.get_num_threads() == threads_before  # restored after the parallel run
     for case, row in zip(cases, table.itertuples()):
         written = sitk.GetArrayFromImage(sitk.ReadImage(row.auto_mask))

@@ -255,7 +255,7 @@ def validate_images(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path, n_jobs
     def run(job):
         i, modality, img, mask = job
         pid = _pid(df, i) or f"row {i + 1}"
-        return i, img, mask, modality, check_image_pair(pid, img, mask, modality, ring_mm=spec.border_margin_mm,
+        return i, img, mask, modality, check_image_pair(pid, img, mask, modality, border_margin_mm=spec.border_margin_mm,
                                                         label=spec.mask_label)
 
     results = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(j) for j in jobs)

@@ -10,6 +10,8 @@ from tableone import TableOne
 
 from ..labels import SPLIT_LABELS, SPLITS
 
+__all__ = ["baseline_table"]
+
 
 def baseline_table(data: pd.DataFrame, columns: Mapping[str, object], labels: Mapping[str, str] | None = None,
                    nonnormal: tuple[str, ...] = ("ki67",), decimals: int = 1) -> pd.DataFrame:

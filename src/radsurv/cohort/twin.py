@@ -30,6 +30,9 @@ import pandas as pd
 from scipy import optimize
 from scipy.special import expit
 
+__all__ = ["CLINICAL_COLUMNS", "DAYS_PER_MONTH", "MRI_COLUMNS", "simulate_cohort", "simulate_outcome",
+           "simulate_patients", "true_linear_predictor", "TwinCohort"]
+
 #: Days per month used to turn calendar dates into follow-up months.
 DAYS_PER_MONTH = 365.25 / 12
 

@@ -76,6 +76,10 @@ import radsurv
 from radsurv.exceptions import StageError
 from radsurv.imaging.io import as_image, image_digest
 
+__all__ = ["cache_key", "Case", "content_hash", "extract_case", "extract_patients", "ExtractionError",
+           "ExtractionResult", "FAILURE_COLUMNS", "GLCMFastMCC", "make_extractor", "params_hash",
+           "pyradiomics_safe", "read_params", "SharedFilterExtractor", "TIDY_COLUMNS", "wide_matrix"]
+
 TIDY_COLUMNS = ["patient", "modality", "region", "mask_source", "feature", "value"]
 FAILURE_COLUMNS = ["patient", "modality", "region", "mask_source", "reason"]
 MaskKey = tuple[str, str]  # (region, mask_source)
@@ -771,7 +775,7 @@ def extract_patients(
         ``features`` (tidy), ``failures``, counts and timings.
     """
     import joblib
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if on_error not in ("skip", "raise"):
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")

@@ -29,7 +29,11 @@ from pathlib import Path
 import pandas as pd
 import SimpleITK as sitk
 
+from ..exceptions import StageError
 from .extract import SharedFilterExtractor
+
+__all__ = ["compliance_table", "CONVENTIONS", "effective_tolerance", "extract_phantom", "feature_map",
+           "IBSI_PARAMS", "PHANTOM_DIR", "reference_values", "write_compliance_table"]
 
 # The phantom ships with the package (CC-BY 4.0, IBSI; see its README and LICENSE), so the
 # compliance check runs from a clone or an installed package alike.
@@ -278,7 +282,7 @@ def extract_phantom(folder: str | os.PathLike = PHANTOM_DIR) -> dict[str, float]
     mask = sitk.ReadImage(str(folder / "mask.nii.gz"))
     results, errors = SharedFilterExtractor(IBSI_PARAMS).extract(image, {("intra", "ibsi"): mask})
     if errors:
-        raise RuntimeError(f"IBSI phantom extraction failed: {errors}")
+        raise StageError(f"IBSI phantom extraction failed: {errors}")
     return results[("intra", "ibsi")]
 
 

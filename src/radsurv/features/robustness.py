@@ -34,6 +34,9 @@ from scipy import ndimage as ndi
 
 from ..stats.icc import icc_many
 
+__all__ = ["DEFAULT_THRESHOLD", "ICC_COLUMNS", "icc_figure", "ICC_FORMS", "icc_single", "icc_table",
+           "MIN_SUBJECTS", "perturb_mask"]
+
 ICC_FORMS = {"ICC(2,1)": "ICC(A,1)", "ICC(3,1)": "ICC(C,1)", "ICC(1,1)": "ICC(1,1)"}
 DEFAULT_THRESHOLD = 0.75
 ICC_COLUMNS = ["modality", "region", "feature", "icc", "lower", "upper", "flag_below_threshold"]

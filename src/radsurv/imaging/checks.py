@@ -15,6 +15,8 @@ import SimpleITK as sitk
 
 from .io import ImageReadError, read_image
 
+__all__ = ["check_image_pair", "CODES", "ImageProblem", "lesion_room_mm"]
+
 #: Problem codes, in the order they are checked.
 CODES = (
     "missing_file",
@@ -150,7 +152,7 @@ def check_image_pair(
     image_path: str | Path | None,
     mask_path: str | Path | None,
     modality: str,
-    ring_mm: float = 10.0,
+    border_margin_mm: float = 10.0,
     label: int | None = None,
 ) -> list[ImageProblem]:
     """Check one patient's image and (optional) mask.
@@ -166,7 +168,7 @@ def check_image_pair(
         will make one): then only the image is checked.
     modality
         ``"us"`` (2D, or 3D with a single slice) or ``"mri"`` (3D).
-    ring_mm
+    border_margin_mm
         Width of the peri-tumoral ring that must fit between the lesion and the
         image border on every side (in-plane only for US), mm.
     label
@@ -221,7 +223,7 @@ def check_image_pair(
         f"{axis} {side} {mm:.2f} mm"
         for axis, (low, high) in room.items()
         for side, mm in (("low", low), ("high", high))
-        if mm < ring_mm - 1e-6
+        if mm < border_margin_mm - 1e-6
     ]
     if short:
         problems.append(
@@ -229,7 +231,7 @@ def check_image_pair(
                 pid,
                 str(mask_path),
                 "ring_room",
-                f"lesion closer than the {ring_mm:g} mm peri-tumoral ring to the image border ({', '.join(short)})",
+                f"lesion closer than the {border_margin_mm:g} mm peri-tumoral ring to the image border ({', '.join(short)})",
             )
         )
     return problems

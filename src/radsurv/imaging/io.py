@@ -8,12 +8,12 @@ from pathlib import Path
 
 import SimpleITK as sitk
 
+from ..exceptions import ImageReadError
+
+__all__ = ["as_image", "dicom_series", "FILE_SUFFIXES", "image_digest", "ImageReadError", "read_image"]
+
 #: File endings read with ``SimpleITK.ReadImage`` (lower case).
 FILE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
-
-
-class ImageReadError(RuntimeError):
-    """An image could not be read; the message names the path and the reason."""
 
 
 def dicom_series(folder: str | Path) -> dict[str, list[str]]:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+__all__ = ["DEFAULT_PHENOTYPE", "DEFAULT_SCANNERS", "resolve_phenotype", "resolve_scanners", "scanner_for"]
+
 #: Per-centre scanner settings. ``us``: pixel spacing, point-spread function (the
 #: speckle size, axial and lateral, as Gaussian SDs in mm), overall gain and
 #: log-compression dynamic range in dB, residual time-gain-compensation slope and the

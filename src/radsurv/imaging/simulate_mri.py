@@ -38,6 +38,8 @@ from ._common import (
 )
 from .scanners import resolve_phenotype
 
+__all__ = ["FAT_SIGNAL", "random_field", "simulate_mri"]
+
 #: Signal of fat on the subtraction image (almost none: fat does not enhance).
 FAT_SIGNAL = 0.02
 
@@ -115,7 +117,7 @@ def _lesion_geometry(a: float, radius_mm: float, spec: dict[str, Any], rng: np.r
     }
 
 
-def _grid(geometry: dict[str, Any], scanner: dict[str, Any], ring_mm: float, margin_mm, rng) -> dict[str, Any]:
+def _grid(geometry: dict[str, Any], scanner: dict[str, Any], border_margin_mm: float, margin_mm, rng) -> dict[str, Any]:
     """Voxel grid of the crop: the lesion plus ring and margin on every side.
 
     Parameters
@@ -124,7 +126,7 @@ def _grid(geometry: dict[str, Any], scanner: dict[str, Any], ring_mm: float, mar
         Output of :func:`_lesion_geometry`.
     scanner
         MRI scanner settings.
-    ring_mm
+    border_margin_mm
         Peri-tumoral ring width that must fit on every side.
     margin_mm
         ``[low, high]`` extra margin beyond the ring (drawn per side).
@@ -138,8 +140,8 @@ def _grid(geometry: dict[str, Any], scanner: dict[str, Any], ring_mm: float, mar
         first voxel centre relative to the lesion centre, mm).
     """
     spacing_xyz = np.array([scanner["inplane_mm"], scanner["inplane_mm"], scanner["slice_mm"]], dtype=float)
-    lo = geometry["lo"] - ring_mm - rng.uniform(margin_mm[0], margin_mm[1], size=3)
-    hi = geometry["hi"] + ring_mm + rng.uniform(margin_mm[0], margin_mm[1], size=3)
+    lo = geometry["lo"] - border_margin_mm - rng.uniform(margin_mm[0], margin_mm[1], size=3)
+    hi = geometry["hi"] + border_margin_mm + rng.uniform(margin_mm[0], margin_mm[1], size=3)
     n_xyz = np.ceil((hi - lo) / spacing_xyz).astype(int) + 1
     return {
         "spacing_zyx": tuple(float(s) for s in spacing_xyz[::-1]),

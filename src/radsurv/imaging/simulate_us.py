@@ -35,6 +35,8 @@ from ._common import (
 )
 from .scanners import resolve_phenotype
 
+__all__ = ["FLOOR_DB", "simulate_us", "TISSUE_ECHO"]
+
 #: Backscatter amplitudes of the background tissues (fat is the reference tissue).
 TISSUE_ECHO = {
     "entry": 2.0,       # skin entry echo
@@ -102,7 +104,7 @@ def _lesion_shape(a: float, radius_mm: float, spec: dict[str, Any], rng: np.rand
     }
 
 
-def _layout(shape: dict[str, Any], scanner: dict[str, Any], ring_mm: float, margin_mm, rng) -> dict[str, Any]:
+def _layout(shape: dict[str, Any], scanner: dict[str, Any], border_margin_mm: float, margin_mm, rng) -> dict[str, Any]:
     """Place the lesion and the tissue layers in a field of view with room for the ring.
 
     Parameters
@@ -111,7 +113,7 @@ def _layout(shape: dict[str, Any], scanner: dict[str, Any], ring_mm: float, marg
         Output of :func:`_lesion_shape`.
     scanner
         US scanner settings.
-    ring_mm
+    border_margin_mm
         Peri-tumoral ring that must fit inside the image and below the skin.
     margin_mm
         ``[low, high]`` extra margin beyond the ring, mm.
@@ -127,18 +129,18 @@ def _layout(shape: dict[str, Any], scanner: dict[str, Any], ring_mm: float, marg
     dx = float(scanner["spacing_mm"])
     lo, hi = float(margin_mm[0]), float(margin_mm[1])
     lesion_w = shape["x_hi"] - shape["x_lo"]
-    width = max(float(scanner["min_width_mm"]), lesion_w + 2.0 * (ring_mm + hi))
-    left = rng.uniform(ring_mm + lo, width - ring_mm - lo - lesion_w)
+    width = max(float(scanner["min_width_mm"]), lesion_w + 2.0 * (border_margin_mm + hi))
+    left = rng.uniform(border_margin_mm + lo, width - border_margin_mm - lo - lesion_w)
     x0 = left - shape["x_lo"]
 
     skin = rng.uniform(1.6, 2.4)
     gland_top = skin + rng.uniform(3.0, 9.0)
     # The ring above the lesion must lie below the skin line.
-    top = max(skin + ring_mm + rng.uniform(lo, 0.5 * (lo + hi)), gland_top + rng.uniform(-3.0, 4.0))
+    top = max(skin + border_margin_mm + rng.uniform(lo, 0.5 * (lo + hi)), gland_top + rng.uniform(-3.0, 4.0))
     z0 = top - shape["z_lo"]
     bottom = z0 + shape["z_hi"]
     pectoralis = bottom + rng.uniform(2.0, 12.0)
-    depth = max(float(scanner["min_depth_mm"]), bottom + ring_mm + rng.uniform(lo, hi), pectoralis + rng.uniform(4.0, 8.0))
+    depth = max(float(scanner["min_depth_mm"]), bottom + border_margin_mm + rng.uniform(lo, hi), pectoralis + rng.uniform(4.0, 8.0))
     return {
         "width_px": int(np.ceil(width / dx)),
         "depth_px": int(np.ceil(depth / dx)),

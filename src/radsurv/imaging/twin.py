@@ -34,11 +34,14 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 from joblib import Parallel, delayed
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .scanners import resolve_phenotype, resolve_scanners
 from .simulate_mri import simulate_mri
 from .simulate_us import simulate_us
+
+__all__ = ["DEFAULT_DEVELOPMENT_LATENTS", "DEFAULT_DEVELOPMENT_SIZES", "development_latents", "MODALITIES",
+           "patient_rng", "write_case", "write_cohort_images", "write_development_set"]
 
 MODALITIES = ("us", "mri")
 _SIMULATORS = {"us": simulate_us, "mri": simulate_mri}

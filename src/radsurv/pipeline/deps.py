@@ -12,6 +12,8 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+__all__ = ["library_files", "module_files", "notebook_imports", "PACKAGE"]
+
 PACKAGE = "radsurv"
 
 

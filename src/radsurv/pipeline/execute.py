@@ -126,11 +126,13 @@ def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path,
     pm_logger = logging.getLogger("papermill")
     pm_logger.addHandler(handler)
     pm_logger.setLevel(logging.INFO)
+    # Paths inside the project are injected relative to it (the notebook runs there), so
+    # the executed notebook published with the paper names no machine's folders.
     params = {
         "stage": stage_declaration(stage),
-        "profile_path": str(profile_path),
-        "build_dir": str(build_dir),
-        "out_dir": str(partial),
+        "profile_path": _portable(profile_path, root),
+        "build_dir": _portable(build_dir, root),
+        "out_dir": _portable(partial, root),
         "params": stage_params,
     }
     t0 = time.perf_counter()
@@ -171,6 +173,12 @@ def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path,
         os.replace(partial, final)
     _update_timings(build_dir, stage.name, record)
     return record
+
+
+def _portable(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` when it lies inside it, else absolute."""
+    path, root = Path(path).resolve(), Path(root).resolve()
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
 
 
 def check_outputs(stage: Stage, folder: Path) -> tuple[list[str], list[str]]:

@@ -206,7 +206,7 @@ def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, sta
         # stage they depend on); stages after them re-run only if their inputs change.
         forget = DoitMain(_Loader(tasks, build_dir / ".doit.json")).run(["forget", *targets])
         if forget not in (0, None):
-            raise RuntimeError(f"could not mark {', '.join(targets)} for re-running (doit forget: {forget})")
+            raise StageError(f"could not mark {', '.join(targets)} for re-running (doit forget: {forget})")
     code = DoitMain(_Loader(tasks, build_dir / ".doit.json")).run(["run", *targets])
     report.exit_code = code
     report.wall_s = time.perf_counter() - t0

@@ -7,6 +7,8 @@ from typing import Sequence
 
 from .style import apply_style, plt, save_figure
 
+__all__ = ["flow_figure"]
+
 
 def _box(ax, x, y, text, w=0.28, h=0.11, fc="#f4f6f8"):
     ax.add_patch(plt.Rectangle((x - w / 2, y - h / 2), w, h, fc=fc, ec="#333333", lw=0.8))

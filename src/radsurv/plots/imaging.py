@@ -14,6 +14,9 @@ from ..imaging.io import read_image
 from ..labels import centre_sort_key
 from .style import apply_style, plt, save_figure
 
+__all__ = ["example_cases_figure", "image_statistics_table", "MODALITY_NAMES", "noise_sd", "READER_STYLE",
+           "TRUE_STYLE"]
+
 #: Contour styles: ground truth solid green, reader dashed yellow (visible on grey).
 TRUE_STYLE = {"colors": "#00E676", "linewidths": 1.0, "linestyles": "solid"}
 READER_STYLE = {"colors": "#FFD600", "linewidths": 1.0, "linestyles": "dashed"}

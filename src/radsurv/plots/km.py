@@ -21,6 +21,8 @@ from matplotlib.transforms import blended_transform_factory
 from ..stats.survival_curves import kaplan_meier
 from .style import apply_style, plt, save_figure
 
+__all__ = ["CONF_TYPE", "default_xticks", "km_figure", "km_table", "n_at_risk"]
+
 CONF_TYPE = "log-log"
 
 

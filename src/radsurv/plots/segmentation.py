@@ -11,6 +11,8 @@ from matplotlib.lines import Line2D
 
 from .style import apply_style, plt, save_figure
 
+__all__ = ["CONTOURS", "overlay_figure"]
+
 #: Contour styles (colour-blind-safe on grey; truth and reader as in the image figures).
 CONTOURS = {
     "true": {"label": "Truth", "color": "#00E676", "linestyle": "solid"},

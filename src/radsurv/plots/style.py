@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+__all__ = ["apply_style", "RC", "RISK_COLORS", "save_figure", "SET_COLORS"]
+
 #: Colours of the three sets, used in every figure (colour-blind safe, Okabe-Ito).
 SET_COLORS = {"train": "#0072B2", "internal": "#E69F00", "external": "#009E73"}
 RISK_COLORS = {"low": "#0072B2", "high": "#D55E00"}

@@ -38,6 +38,9 @@ from .qmd import (
     parse_metadata,
 )
 
+__all__ = ["build_document", "format_authors", "pandoc_arguments", "pandoc_metadata", "PANDOC_METADATA_KEYS",
+           "render_notebook_preview", "render_preview", "TOC_DEPTH"]
+
 #: Front-matter keys handed to pandoc; Quarto-only keys (format, execute, crossref...)
 #: are dropped so pandoc's template cannot pick them up as variables.
 PANDOC_METADATA_KEYS = ("title", "subtitle", "author", "date", "abstract", "keywords", "lang",

@@ -39,6 +39,14 @@ import yaml
 
 from ..exceptions import ManuscriptError
 
+__all__ = ["bibliography_keys", "bibliography_paths", "CALLOUT_TITLES", "check_manuscript", "collect_labels",
+           "crossref_citations", "CROSSREF_PREFIXES", "CrossrefStyle", "is_crossref_key", "iter_elements", "Label",
+           "load_manuscript", "load_project_config", "load_variables", "lookup_variable", "Manuscript",
+           "manuscript_problems", "number_crossrefs", "PANDOC_FORMAT", "parse_markdown", "parse_metadata",
+           "Problem", "quarto_option", "resolve_callouts", "resolve_includes", "resolve_variables",
+           "section_numbers", "SourceText", "split_front_matter", "stringify", "substitute_shortcodes",
+           "SUPPORTED_SHORTCODES"]
+
 #: Cross-reference types this module numbers, with Quarto's default reference prefixes.
 CROSSREF_PREFIXES: dict[str, str] = {"fig": "Figure", "tbl": "Table", "sec": "Section", "eq": "Equation"}
 

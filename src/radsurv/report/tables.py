@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+__all__ = ["markdown_table", "write_markdown_table"]
+
 
 def _cell(value: Any) -> str:
     """A cell's text: strings as given, missing values empty, ``|`` escaped, one line."""

@@ -12,6 +12,8 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
+__all__ = ["merge_variables", "write_variables"]
+
 
 class _Dumper(yaml.SafeDumper):
     """Safe dumper that indents lists under their key (easier to read in diffs)."""

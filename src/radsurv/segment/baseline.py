@@ -29,6 +29,8 @@ from radsurv.segment._common import ImageLike, as_image, binary_image
 from radsurv.segment.data import resample, to_network_dim
 from radsurv.segment.postprocess import fill_holes
 
+__all__ = ["BaselineSegmenter", "otsu_threshold"]
+
 _DEFAULTS = {
     "us": {"polarity": "dark", "sigma_mm": 0.5, "median_mm": 0.4, "seed_sigma_mm": 3.0, "central_fraction": 0.6,
            "roi_mm": 60.0, "open_mm": 0.8, "close_mm": 1.0, "percentiles": None, "work_spacing_mm": 0.25},

@@ -34,6 +34,9 @@ import SimpleITK as sitk
 
 from radsurv.segment._common import ImageLike, as_image
 
+__all__ = ["default_params", "DEFAULTS", "ndim_of", "normalise", "numpy_order", "prepare", "Prepared", "resample",
+           "to_network_dim", "train_transform"]
+
 log = logging.getLogger(__name__)
 
 #: Settings both modalities share (see DEFAULTS).

@@ -22,6 +22,8 @@ import SimpleITK as sitk
 from radsurv.segment._common import as_image
 from radsurv.segment.postprocess import check_segmentation, resolve_failure
 
+__all__ = ["COLUMNS", "segment_case", "segment_cohort"]
+
 log = logging.getLogger(__name__)
 
 #: Columns of the table returned by :func:`segment_cohort`.
@@ -47,7 +49,7 @@ def segment_case(
     segmenter,
     out_dir: str | Path,
     policy: str = "reader",
-    ring_mm: float = 10.0,
+    border_margin_mm: float = 10.0,
     torch_threads: int | None = None,
 ) -> dict:
     """Segment one patient, check the mask and apply the failure policy.
@@ -63,7 +65,7 @@ def segment_case(
         Folder for ``<patient_id>_auto.nii.gz``.
     policy
         ``"reader"`` or ``"exclude"``, see :func:`radsurv.segment.postprocess.resolve_failure`.
-    ring_mm
+    border_margin_mm
         Room the peri-tumoral ring needs between lesion and border, mm.
     torch_threads
         If set, ``torch.set_num_threads`` in this worker first (for process workers).
@@ -89,7 +91,7 @@ def segment_case(
     tmp = auto_path.with_name(f".{auto_path.name}.{os.getpid()}.tmp.nii.gz")
     sitk.WriteImage(pred, str(tmp), True)
     os.replace(tmp, auto_path)
-    flag = check_segmentation(pred, ring_mm)
+    flag = check_segmentation(pred, border_margin_mm)
     reader = case.get("reader_mask") if _present(case.get("reader_mask")) else None
     res = resolve_failure(flag, policy=policy, reader_mask=reader, auto_mask=pred)
     if res.action == "auto":
@@ -111,7 +113,7 @@ def segment_cohort(
     n_jobs: int = 1,
     progress: bool = True,
     policy: str = "reader",
-    ring_mm: float = 10.0,
+    border_margin_mm: float = 10.0,
     backend: str = "threading",
 ) -> pd.DataFrame:
     """Automatic masks for a cohort, in parallel, with a progress bar.
@@ -133,7 +135,7 @@ def segment_cohort(
         tqdm progress bar.
     policy
         ``"reader"`` or ``"exclude"`` for failed automatic masks.
-    ring_mm
+    border_margin_mm
         Room, mm, required between the lesion and the image border.
     backend
         ``"threading"`` (default: torch and SimpleITK release the GIL, the model is
@@ -166,11 +168,11 @@ def segment_cohort(
         restore = torch.get_num_threads()
         torch.set_num_threads(max(1, cpu_count() // n_workers))
     try:
-        jobs = (delayed(segment_case)(r, segmenter, out_dir, policy, ring_mm, torch_threads) for r in records)
+        jobs = (delayed(segment_case)(r, segmenter, out_dir, policy, border_margin_mm, torch_threads) for r in records)
         runner = Parallel(n_jobs=n_workers, backend=backend, return_as="generator")
         rows = runner(jobs)
         if progress:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
 
             rows = tqdm(rows, total=len(records), desc="segmentation", unit="patient")
         rows = list(rows)

@@ -25,6 +25,8 @@ from scipy import ndimage
 
 from radsurv.segment._common import ImageLike, as_image, same_geometry, spacing_numpy
 
+__all__ = ["case_metrics", "dice", "evaluate", "hausdorff95", "hausdorff95_sitk", "summary_table", "volume"]
+
 
 def _pair(pred: ImageLike, true: ImageLike) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
     p, t = as_image(pred), as_image(true)

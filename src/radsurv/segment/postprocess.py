@@ -11,7 +11,7 @@ Rules, the same for every segmenter (U-Net and baseline):
 * **holes filled**: 2D images in 2D; 3D volumes slice by slice (axial slices, numpy
   axis 0) and then in 3D, because a necrotic core that is open through a thin
   neighbouring slice is not a 3D hole but is still lesion.
-* **flags**: an empty prediction, or a lesion closer than ``ring_mm`` to the image
+* **flags**: an empty prediction, or a lesion closer than ``border_margin_mm`` to the image
   border along any axis (room measured in mm per axis as voxels beyond the lesion x
   spacing, the convention of :func:`radsurv.imaging.checks.lesion_room_mm`), because
   the peri-tumoral ring needs that room.
@@ -28,6 +28,9 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from radsurv.segment._common import ImageLike, as_image, binary_image, mask_array
+
+__all__ = ["check_segmentation", "fill_holes", "keep_one_lesion", "postprocess", "Resolution", "resolve_failure",
+           "room_mm", "SegmentationFlag"]
 
 _AXES = ("x", "y", "z")
 
@@ -149,19 +152,19 @@ class SegmentationFlag:
     ----------
     reason
         ``"ok"``, ``"empty"`` (no lesion found) or ``"border"`` (lesion within
-        ``ring_mm`` of the image border).
+        ``border_margin_mm`` of the image border).
     detail
         Human-readable explanation (which axis and side, how many mm).
     room_mm
         Room per axis and side (empty for an empty mask).
-    ring_mm
+    border_margin_mm
         The ring width the check used.
     """
 
     reason: str
     detail: str = ""
     room_mm: dict = field(default_factory=dict)
-    ring_mm: float = 0.0
+    border_margin_mm: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -169,14 +172,14 @@ class SegmentationFlag:
         return self.reason == OK
 
 
-def check_segmentation(mask: ImageLike, ring_mm: float = 10.0) -> SegmentationFlag:
+def check_segmentation(mask: ImageLike, border_margin_mm: float = 10.0) -> SegmentationFlag:
     """Flag an empty mask or a lesion too close to the image border.
 
     Parameters
     ----------
     mask
         Binary mask, image or path.
-    ring_mm
+    border_margin_mm
         Room, in mm, required between the lesion and the border on every side of every
         axis (per-axis physical spacing honoured, so a thick-slice MRI axis counts
         its slices at their true thickness).
@@ -187,22 +190,22 @@ def check_segmentation(mask: ImageLike, ring_mm: float = 10.0) -> SegmentationFl
     """
     ref = as_image(mask)
     if not mask_array(ref).any():
-        return SegmentationFlag(EMPTY, "no lesion found (empty prediction)", {}, float(ring_mm))
+        return SegmentationFlag(EMPTY, "no lesion found (empty prediction)", {}, float(border_margin_mm))
     room = room_mm(ref)
     short = [
         f"{axis} {side} {mm:.1f} mm"
         for axis, (lo, hi) in room.items()
         for side, mm in (("low", lo), ("high", hi))
-        if mm < ring_mm - 1e-6
+        if mm < border_margin_mm - 1e-6
     ]
     if short:
         return SegmentationFlag(
             BORDER,
-            f"lesion within the {ring_mm:g} mm peri-tumoral ring of the image border ({', '.join(short)})",
+            f"lesion within the {border_margin_mm:g} mm peri-tumoral ring of the image border ({', '.join(short)})",
             room,
-            float(ring_mm),
+            float(border_margin_mm),
         )
-    return SegmentationFlag(OK, "", room, float(ring_mm))
+    return SegmentationFlag(OK, "", room, float(border_margin_mm))
 
 
 @dataclass(frozen=True)
@@ -260,7 +263,7 @@ def resolve_failure(
     if reader_mask is None:
         return Resolution("excluded", None, f"{why}; policy 'reader' but no reader mask available")
     reader = as_image(reader_mask)
-    reader_flag = check_segmentation(reader, flag.ring_mm)
+    reader_flag = check_segmentation(reader, flag.border_margin_mm)
     if not reader_flag.ok:
         return Resolution("excluded", None, f"{why}; reader mask also failed: {reader_flag.detail}")
     return Resolution("reader", reader, f"{why}; replaced by the reader mask (policy 'reader')")

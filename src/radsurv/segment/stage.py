@@ -131,9 +131,9 @@ def segment_modality(cohort: CohortOutputs, truth: pd.DataFrame | None, model, b
     n_jobs = resolve_n_jobs(params["n_jobs"])
     margin = float(params["border_margin_mm"])
     table = segment_cohort(cases, model, out_dir / "masks" / modality, n_jobs=n_jobs, policy=params["policy"],
-                           ring_mm=margin)
+                           border_margin_mm=margin)
     base = segment_cohort(cases.assign(mask=None), baseline, out_dir / "baseline" / modality, n_jobs=n_jobs,
-                          policy="exclude", ring_mm=margin)
+                          policy="exclude", border_margin_mm=margin)
     table.insert(1, "modality", modality)
     table["baseline_mask"] = base["auto_mask"].to_numpy()
     split = c.set_index("patient_id")["split"]

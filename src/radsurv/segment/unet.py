@@ -28,9 +28,12 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
+from radsurv.exceptions import NotFittedError
 from radsurv.segment._common import ImageLike, as_image, binary_image, image_digest
 from radsurv.segment.data import default_params, ndim_of, numpy_order, prepare, to_network_dim, train_transform
 from radsurv.segment.postprocess import postprocess
+
+__all__ = ["cache_key", "code_version", "train_or_load", "UNetSegmenter"]
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +201,7 @@ class UNetSegmenter:
         t_start = time.perf_counter()
         epochs = range(1, int(p["epochs"]) + 1)
         if progress:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
 
             epochs = tqdm(epochs, desc=f"U-Net {self.modality}", unit="epoch")
         for epoch in epochs:
@@ -244,7 +247,7 @@ class UNetSegmenter:
     # -- inference ---------------------------------------------------------------------
     def _check_fitted(self):
         if self.model_ is None:
-            raise RuntimeError("this UNetSegmenter is not trained: call fit() or load() first")
+            raise NotFittedError("this UNetSegmenter is not trained: call fit() or load() first")
 
     @torch.inference_mode()
     def _prob(self, prepared) -> np.ndarray:

@@ -7,6 +7,10 @@ Every public function validates its arguments here so that bad input fails with 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
+
+__all__ = ["as_1d_float", "as_2d_float", "check_conf_level", "check_event", "check_not_constant",
+           "check_risk_at_time", "check_survival", "check_time", "same_length"]
 
 
 def as_1d_float(x, name: str) -> np.ndarray:
@@ -24,6 +28,41 @@ def as_1d_float(x, name: str) -> np.ndarray:
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(f"{name}: contains NaN or infinite values (first at index {i})")
     return arr
+
+
+def as_2d_float(X, name: str = "X", allow_nan: bool = False) -> np.ndarray:
+    """Return ``X`` (array or DataFrame) as a 2-D float array; a 1-D array is one column.
+
+    Rejects text, empty matrices and (unless ``allow_nan``) NaN or infinite values,
+    naming the first bad cell.
+    """
+    try:
+        arr = X.to_numpy(dtype=float) if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}: cannot be read as numbers ({exc})") from None
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-D array, got shape {arr.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name}: is empty (shape {arr.shape})")
+    bad = np.isinf(arr) if allow_nan else ~np.isfinite(arr)
+    if bad.any():
+        i, j = (int(v[0]) for v in np.nonzero(bad))
+        what = "infinite" if allow_nan else "NaN or infinite"
+        raise ValueError(f"{name}: contains {what} values (first at row {i}, column {j})")
+    return arr
+
+
+def check_conf_level(conf_level) -> float:
+    """A confidence level strictly between 0 and 1."""
+    try:
+        level = float(conf_level)
+    except (TypeError, ValueError):
+        raise ValueError(f"conf_level: must be a number in (0, 1), got {conf_level!r}") from None
+    if not 0 < level < 1:
+        raise ValueError(f"conf_level: must be in (0, 1), got {conf_level!r}")
+    return level
 
 
 def same_length(**arrays) -> int:

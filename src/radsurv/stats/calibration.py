@@ -15,6 +15,8 @@ import pandas as pd
 from ._checks import as_1d_float, check_risk_at_time, same_length
 from .survival_curves import kaplan_meier
 
+__all__ = ["calibration_table", "risk_groups"]
+
 
 def risk_groups(predicted_risk, n_groups: int = 10) -> np.ndarray:
     """Equal-size groups 1..n_groups by rank of the predicted risk.

@@ -26,6 +26,8 @@ from scipy import stats
 
 from ._checks import as_1d_float, check_not_constant, check_survival
 
+__all__ = ["bootstrap_harrell_c", "ConcordanceResult", "harrell_c", "uno_c"]
+
 _Z975 = stats.norm.ppf(0.975)
 
 

@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._checks import as_1d_float, check_survival, same_length
+from ._checks import as_1d_float, as_2d_float, check_survival, same_length
+
+__all__ = ["ChiSquareTest", "CoxFit", "fit_cox"]
 
 _Z975 = stats.norm.ppf(0.975)
 
@@ -33,28 +35,8 @@ class ChiSquareTest:
 
 def _as_matrix(X, name: str = "X"):
     """(array, column names) from a DataFrame, 2-D array or 1-D array."""
-    if isinstance(X, pd.DataFrame):
-        names = [str(c) for c in X.columns]
-        try:
-            arr = X.to_numpy(dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name}: cannot be read as numbers ({exc})") from None
-    else:
-        try:
-            arr = np.asarray(X, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name}: cannot be read as numbers ({exc})") from None
-        if arr.ndim == 1:
-            arr = arr[:, None]
-        names = None
-    if arr.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D array, got shape {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"{name}: is empty (shape {arr.shape})")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        i, j = (int(v[0]) for v in np.nonzero(bad))
-        raise ValueError(f"{name}: contains NaN or infinite values (first at row {i}, column {j})")
+    names = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else None
+    arr = as_2d_float(X, name)
     if names is None:
         names = [f"x{j + 1}" for j in range(arr.shape[1])]
     return arr, names

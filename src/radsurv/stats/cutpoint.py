@@ -19,6 +19,8 @@ from scipy import stats
 from ._checks import check_not_constant, check_survival
 from .survival_curves import logrank
 
+__all__ = ["CutpointResult", "logrank_scores", "optimal_cutpoint"]
+
 
 @dataclass(frozen=True)
 class CutpointResult:

@@ -21,6 +21,8 @@ import pandas as pd
 from ._checks import as_1d_float, check_risk_at_time
 from .survival_curves import kaplan_meier
 
+__all__ = ["net_benefit"]
+
 
 def net_benefit(time, event, predicted_risk, t: float, thresholds) -> pd.DataFrame:
     """Net benefit of a risk model, treat-all and treat-none at horizon ``t``.

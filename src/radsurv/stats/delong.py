@@ -26,7 +26,7 @@ import numpy as np
 from scipy import stats
 from scipy.stats import rankdata
 
-from ._checks import as_1d_float, check_event, check_time, same_length
+from ._checks import as_1d_float, check_conf_level, check_event, check_time, same_length
 
 __all__ = ["DelongAUC", "DelongTest", "delong_auc", "delong_test", "binary_at_time"]
 
@@ -165,7 +165,7 @@ def delong_auc(y, score, direction: str = "<", conf_level: float = 0.95) -> Delo
     auc = float(v10.mean())
     var = float(np.var(v10, ddof=1) / m + np.var(v01, ddof=1) / n)
     se = float(np.sqrt(var))
-    z = stats.norm.ppf(0.5 + conf_level / 2)
+    z = stats.norm.ppf(0.5 + check_conf_level(conf_level) / 2)
     return DelongAUC(
         auc=auc,
         var=var,

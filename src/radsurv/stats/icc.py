@@ -36,6 +36,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._checks import check_conf_level
+
+__all__ = ["icc", "icc_many", "ICCArrays", "ICCResult"]
+
 _FORMS = {
     # key: (model, type, unit)
     "ICC(1,1)": ("oneway", "consistency", "single"),
@@ -103,11 +107,6 @@ def _form(form: str) -> str:
     if key not in _FORMS:
         raise ValueError(f"form: unknown ICC form {form!r}; use one of {sorted(_FORMS)}")
     return key
-
-
-def _check_level(conf_level: float) -> None:
-    if not (0 < conf_level < 1):
-        raise ValueError(f"conf_level: must be in (0, 1), got {conf_level!r}")
 
 
 def _seqsum(a: np.ndarray, axis: int) -> np.ndarray:
@@ -263,7 +262,7 @@ def icc(ratings, form: str = "ICC(A,1)", conf_level: float = 0.95, subject: str 
         raters, or all ratings equal.
     """
     key = _form(form)
-    _check_level(conf_level)
+    check_conf_level(conf_level)
     Y = _wide(ratings, subject, rater, score)
     ns, nr = Y.shape
     out = _core(Y[:, :, None], np.ones((ns, 1), dtype=bool), key, conf_level)
@@ -304,7 +303,7 @@ def icc_many(Y, form: str = "ICC(A,1)", conf_level: float = 0.95, min_subjects: 
         infinite rating), and ``n_subjects``.
     """
     key = _form(form)
-    _check_level(conf_level)
+    check_conf_level(conf_level)
     try:
         arr = np.asarray(Y, dtype=float)
     except (TypeError, ValueError) as exc:

@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._checks import as_1d_float, check_survival, same_length
+from ._checks import as_1d_float, check_conf_level, check_survival, same_length
+
+__all__ = ["kaplan_meier", "logrank", "LogrankResult", "median_survival", "MedianSurvival"]
 
 _CONF_TYPES = ("log", "log-log", "plain")
 
@@ -70,8 +72,7 @@ def _conf_int(surv, se_log, conf_type: str, conf_level: float):
 def _check_conf(conf_type: str, conf_level: float) -> None:
     if conf_type not in _CONF_TYPES:
         raise ValueError(f"conf_type: must be one of {_CONF_TYPES}, got {conf_type!r}")
-    if not (0 < conf_level < 1):
-        raise ValueError(f"conf_level: must be in (0, 1), got {conf_level!r}")
+    check_conf_level(conf_level)
 
 
 # --------------------------------------------------------------------------- KM

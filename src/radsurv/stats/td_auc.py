@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._checks import as_1d_float, check_not_constant, check_survival
+from ._checks import as_1d_float, check_conf_level, check_not_constant, check_survival
 
 __all__ = ["td_auc", "td_auc_compare"]
 
@@ -182,7 +182,7 @@ def td_auc(time, event, risk, times, conf_level: float = 0.95) -> pd.DataFrame:
     tt = _check_times(times)
     cz = _Censoring(t, e)
     Gm = cz.G_minus_subjects()
-    z = stats.norm.ppf(0.5 + conf_level / 2)
+    z = stats.norm.ppf(0.5 + check_conf_level(conf_level) / 2)
     rows = []
     n = t.size
     for s in tt:
@@ -234,7 +234,7 @@ def td_auc_compare(time, event, risk_a, risk_b, times, conf_level: float = 0.95)
     tt = _check_times(times)
     cz = _Censoring(t, e)
     Gm = cz.G_minus_subjects()
-    z = stats.norm.ppf(0.5 + conf_level / 2)
+    z = stats.norm.ppf(0.5 + check_conf_level(conf_level) / 2)
     n = t.size
     rows = []
     for s in tt:
