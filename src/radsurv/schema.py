@@ -425,6 +425,65 @@ class FeaturesSection(_Section):
     scheduler: str | None = Field(None, description="a Dask scheduler address to run on a cluster instead")
 
 
+# --------------------------------------------------------------------------- signatures
+
+
+class NearZeroVariance(_Section):
+    """caret's ``nearZeroVar`` rule (Kuhn 2008)."""
+
+    freq_ratio: PositiveFloat = Field(95 / 5, description="most common value's count over the second's")
+    unique_pct: float = Field(10.0, gt=0, le=100, description="distinct values as a percentage of the patients")
+
+
+class SignatureFilters(_Section):
+    """Feature filters before LASSO, fitted on the training set, in this order."""
+
+    drop_icc_flagged: bool = Field(True, description="drop the features the segmentation-robustness step flagged")
+    near_zero_variance: NearZeroVariance = Field(default_factory=NearZeroVariance)
+    correlation_threshold: float | None = Field(0.9, gt=0, le=1, description="of two features with |r| above it, "
+                                                "the weaker univariable association goes (null: no filter)")
+    univariable_p: float | None = Field(None, gt=0, le=1, description="keep features whose univariable Cox score "
+                                        "test has p below it (null: no screen)")
+
+
+class CutpointSection(_Section):
+    """X-tile risk groups: the cut of each Rad-score chosen on the training set."""
+
+    min_prop: float = Field(0.1, gt=0, lt=0.5, description="smallest share of training patients in a group")
+    n_permutations: int = Field(1000, ge=0, description="permutations of the training outcomes for the corrected p")
+    n_bootstrap: int = Field(200, ge=0, description="bootstrap resamples of the training set for the cut's stability")
+
+
+class MultimodalSection(_Section):
+    """The multi-modal signature, built two ways; which one feeds the models."""
+
+    feeds_models: Literal["auto", "union", "stacked"] = Field(
+        "auto", description="union: LASSO on the four regions' features together; stacked: a Cox model on the four "
+                            "regional Rad-scores; auto: the one with the higher cross-validated C on training")
+
+
+class PublishedC(_Section):
+    """The study's reported C-indices, quoted beside the twin's (labelled as the study's)."""
+
+    internal: float | None = Field(0.734, ge=0, le=1)
+    external: float | None = Field(0.708, ge=0, le=1)
+
+
+class SignaturesSection(_Section):
+    """Stage ``03_signatures``: seven LASSO-Cox signatures, Rad-scores, risk groups."""
+
+    lambda_rule: Literal["lambda_min", "lambda_1se"] = Field("lambda_min", description="the cross-validated lambda")
+    n_folds: int = Field(10, ge=3, description="cross-validation folds (stratified by event, seeded)")
+    nlambda: int = Field(100, ge=2, description="length of glmnet's default lambda path")
+    ties: Literal["efron", "breslow"] = Field("efron", description="ties of the univariable score tests")
+    filters: SignatureFilters = Field(default_factory=SignatureFilters)
+    cutpoint: CutpointSection = Field(default_factory=CutpointSection)
+    multimodal: MultimodalSection = Field(default_factory=MultimodalSection)
+    published_c: PublishedC = Field(default_factory=PublishedC,
+                                    description="the study's multi-modal signature C (quoted, not computed)")
+    n_jobs: int = Field(-1, description="processes for the cross-validated comparison (-1: every core)")
+
+
 # --------------------------------------------------------------------------- profile
 
 
@@ -439,6 +498,7 @@ class Profile(_Section):
     imaging: ImagingSection = Field(default_factory=ImagingSection)
     segmentation: SegmentationSection = Field(default_factory=SegmentationSection)
     features: FeaturesSection = Field(default_factory=FeaturesSection)
+    signatures: SignaturesSection = Field(default_factory=SignaturesSection)
 
 
 def sections() -> tuple[str, ...]:

@@ -23,11 +23,13 @@ from sklearn.model_selection import train_test_split
 from ..exceptions import ManifestError
 from ..labels import SPLITS
 
-__all__ = ["IMAGE_COLUMNS", "LoadedCohort", "ManifestError", "ManifestSpec", "Problem", "REQUIRED_COLUMNS",
+__all__ = ["IMAGE_COLUMNS", "MONTHS_PER_DAY", "LoadedCohort", "ManifestError", "ManifestSpec", "Problem", "REQUIRED_COLUMNS",
            "ValidationReport", "check_events", "coerce_types", "derive_split", "load_cohort", "read_manifest",
-           "validate_images", "validate_manifest"]
+           "to_months", "validate_images", "validate_manifest"]
 
 REQUIRED_COLUMNS = ("patient_id", "center", "dfs_time", "dfs_event")
+#: Months in a day: follow-up given in days is reported in months (1 month = 365.25/12 days).
+MONTHS_PER_DAY = 12 / 365.25
 IMAGE_COLUMNS = ("us_image", "us_mask", "mri_image", "mri_mask")
 
 
@@ -111,6 +113,16 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
         raise ManifestError(str(path), [Problem(None, None, None, f"not a readable CSV file ({exc})")]) from None
     df.columns = [c.strip() for c in df.columns]
     return df
+
+
+def to_months(time, unit: str) -> np.ndarray:
+    """Follow-up in months from the manifest's unit (``months`` or ``days``; 1 month = 365.25/12 days)."""
+    t = np.asarray(time, dtype=float)
+    if unit == "months":
+        return t
+    if unit == "days":
+        return t * MONTHS_PER_DAY
+    raise ValueError(f"time_unit: expected 'months' or 'days', got {unit!r}")
 
 
 def _pid(df: pd.DataFrame, i: int) -> str | None:

@@ -27,7 +27,7 @@ from ..labels import SPLIT_LABELS, SPLITS, centre_sort_key
 from ..plots.style import SET_COLORS
 from ..stages.context import StageContext, resolve_n_jobs
 from ..stats import kaplan_meier, logrank, median_survival
-from .manifest import LoadedCohort, ManifestSpec, load_cohort, read_manifest
+from .manifest import MONTHS_PER_DAY, LoadedCohort, ManifestSpec, load_cohort, read_manifest, to_months
 from .table1 import baseline_table
 from .twin import TwinCohort, simulate_cohort
 
@@ -35,8 +35,6 @@ __all__ = ["MONTHS_PER_DAY", "ManifestSource", "cohort_summary", "describe_data"
            "example_patients", "imaging_statistics", "load_from_profile", "median_follow_up", "prepare_manifest",
            "to_months", "twin_variables", "validation_exclusions", "write_cohort_artefacts",
            "write_imaging_artefacts"]
-
-MONTHS_PER_DAY = 12 / 365.25
 
 #: The confidence interval of the Kaplan-Meier estimates the paper reports: R's
 #: ``conf.type = "log-log"`` (stays inside [0, 1]; lifelines' default too).
@@ -52,16 +50,6 @@ class ManifestSource:
 
 
 # --------------------------------------------------------------------------- computing
-
-
-def to_months(time: pd.Series | np.ndarray, unit: str) -> np.ndarray:
-    """Follow-up in months from the manifest's unit (``months`` or ``days``; 1 month = 365.25/12 days)."""
-    t = np.asarray(time, dtype=float)
-    if unit == "months":
-        return t
-    if unit == "days":
-        return t * MONTHS_PER_DAY
-    raise ValueError(f"time_unit: expected 'months' or 'days', got {unit!r}")
 
 
 def _fmt_p(p: float) -> str:

@@ -21,7 +21,7 @@ from matplotlib.transforms import blended_transform_factory
 from ..stats.survival_curves import kaplan_meier
 from .style import apply_style, plt, save_figure
 
-__all__ = ["CONF_TYPE", "default_xticks", "km_figure", "km_table", "n_at_risk"]
+__all__ = ["CONF_TYPE", "default_xticks", "km_figure", "km_panels", "km_table", "n_at_risk"]
 
 CONF_TYPE = "log-log"
 
@@ -91,6 +91,51 @@ def km_figure(time: np.ndarray, event: np.ndarray, group: np.ndarray, path: str 
         2, 1, figsize=(6.4, 4.3 + table_height), sharex=True,
         gridspec_kw={"height_ratios": [3.6, table_height], "hspace": 0.36},
     )
+    _draw_curves(ax, time, event, group, shown, labels, colors, xticks, xlabel, ylabel, annotation, title)
+    _risk_table(risk_ax, time, group, shown, labels, colors, xticks)
+    return save_figure(fig, path)
+
+
+def km_panels(panels: Sequence[Mapping], path: str | Path, *, order: Sequence[str], labels: Mapping[str, str],
+              colors: Mapping[str, str], xlabel: str = "Months since surgery",
+              ylabel: str = "Disease-free survival", xticks: Sequence[float] | None = None) -> Path:
+    """Several Kaplan-Meier panels side by side (e.g. risk groups in each set), each with
+    its numbers at risk, drawn as :func:`km_figure` draws one.
+
+    Parameters
+    ----------
+    panels : sequence of mapping
+        Each with ``time``, ``event``, ``group`` and optionally ``title`` and ``annotation``.
+    path : path
+        Output PNG.
+    order, labels, colors, xlabel, ylabel : as for :func:`km_figure`.
+    xticks : sequence of float, optional
+        Shared by every panel; default from all panels' times.
+
+    Returns
+    -------
+    Path of the written figure.
+    """
+    apply_style()
+    if xticks is None:
+        xticks = default_xticks(np.concatenate([np.asarray(p["time"], float) for p in panels]))
+    xticks = [float(x) for x in xticks]
+    rows = max(len([g for g in order if (np.asarray(p["group"]) == g).any()]) for p in panels)
+    table_height = 0.19 * (rows + 1)
+    fig, axes = plt.subplots(2, len(panels), figsize=(4.4 * len(panels), 4.0 + table_height), squeeze=False,
+                             gridspec_kw={"height_ratios": [3.4, table_height], "hspace": 0.36, "wspace": 0.35})
+    for k, panel in enumerate(panels):
+        time, event, group = (np.asarray(panel["time"], float), np.asarray(panel["event"], int),
+                              np.asarray(panel["group"]))
+        shown = [g for g in order if (group == g).any()]
+        _draw_curves(axes[0, k], time, event, group, shown, labels, colors, xticks, xlabel,
+                     ylabel if k == 0 else "", panel.get("annotation"), panel.get("title"))
+        _risk_table(axes[1, k], time, group, shown, labels, colors, xticks)
+    return save_figure(fig, path)
+
+
+def _draw_curves(ax, time, event, group, shown, labels, colors, xticks, xlabel, ylabel, annotation, title) -> None:
+    """Step curves, CI bands, censoring ticks, legend and annotation of one panel."""
     handles, legend = [], []
     for g in shown:
         sel = group == g
@@ -115,8 +160,6 @@ def km_figure(time: np.ndarray, event: np.ndarray, group: np.ndarray, path: str 
         ax.text(0.98, 0.98, annotation, transform=ax.transAxes, fontsize=8, va="top", ha="right")
     if title:
         ax.set_title(title)
-    _risk_table(risk_ax, time, group, shown, labels, colors, xticks)
-    return save_figure(fig, path)
 
 
 def _risk_table(ax, time: np.ndarray, group: np.ndarray, shown: Sequence[str], labels: Mapping[str, str],

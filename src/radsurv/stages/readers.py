@@ -22,7 +22,7 @@ import pandas as pd
 from ..exceptions import StageError
 from ..labels import ANALYSIS_MASK
 
-__all__ = ["CohortOutputs", "FeatureOutputs", "SegmentationOutputs", "read_cohort", "read_features",
+__all__ = ["CohortOutputs", "FeatureOutputs", "SegmentationOutputs", "read_cohort", "read_features", "read_oracle",
            "read_segmentation", "read_truth"]
 
 IMAGE_COLUMNS = ("us_image", "us_mask", "mri_image", "mri_mask")
@@ -115,6 +115,16 @@ def read_truth(build_dir: Path, folder: str = "00_cohort") -> pd.DataFrame | Non
         if col in truth:
             truth[col] = _absolute(truth[col], folder)
     return truth
+
+
+def read_oracle(build_dir: Path) -> pd.Series | None:
+    """The twin's true linear predictor per patient (the oracle: the best any model can
+    do), or None for a user's cohort. Only the manuscript's oracle rows call this; a test
+    checks that no analysis code does."""
+    truth = read_truth(build_dir)
+    if truth is None or "eta" not in truth:
+        return None
+    return truth.set_index("patient_id")["eta"]
 
 
 # --------------------------------------------------------------------------- 01_segmentation

@@ -1,0 +1,135 @@
+"""Figures of the signatures: LASSO cross-validation and path, coefficients, X-tile plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .style import apply_style, plt, save_figure
+
+__all__ = ["coefficients_figure", "lasso_figure", "xtile_figure"]
+
+
+def lasso_figure(cvs: Mapping[str, object], path: str | Path, lambda_rule: str = "lambda_min",
+                 labels: Mapping[str, str] | None = None) -> Path:
+    """For each signature: the CV curve (mean partial-likelihood deviance with ±1 SE
+    bars against log lambda, both lambdas marked) above the coefficient path.
+
+    Parameters
+    ----------
+    cvs : mapping of name -> LassoCoxCV
+        The cross-validations (``lambdas``, ``cvm``, ``cvsd``, ``lambda_min``,
+        ``lambda_1se``, ``nzero``, ``coef_path``).
+    path : path
+        Output PNG.
+    lambda_rule : str
+        The lambda the signatures use (drawn solid; the other dashed).
+    labels : mapping, optional
+        Printed names of the signatures.
+    """
+    apply_style()
+    labels = dict(labels or {})
+    names = list(cvs)
+    fig, axes = plt.subplots(2, len(names), figsize=(3.1 * len(names), 5.4), squeeze=False, sharex="col")
+    for k, name in enumerate(names):
+        cv = cvs[name]
+        x = np.log(cv.lambdas)
+        top, bottom = axes[0, k], axes[1, k]
+        top.errorbar(x, cv.cvm, yerr=cv.cvsd, fmt="o", ms=2.2, color="#D55E00", ecolor="#999999", elinewidth=0.6,
+                     capsize=0)
+        for rule, style in (("lambda_min", "-"), ("lambda_1se", "--")):
+            top.axvline(np.log(getattr(cv, rule)), color="#333333", lw=0.8,
+                        linestyle=style if rule == lambda_rule else ":")
+            bottom.axvline(np.log(getattr(cv, rule)), color="#333333", lw=0.8,
+                           linestyle=style if rule == lambda_rule else ":")
+        top.set_title(f"{labels.get(name, name)}\n{int(np.count_nonzero(cv.coef(lambda_rule)))} features",
+                      fontsize=8)
+        if k == 0:
+            top.set_ylabel("Partial-likelihood deviance")
+            bottom.set_ylabel("Coefficient (per SD)")
+        path_ = np.asarray(cv.coef_path)
+        for row in path_[np.any(path_ != 0, axis=1)]:
+            bottom.plot(x, row, lw=0.7)
+        bottom.axhline(0, color="#999999", lw=0.5)
+        bottom.set_xlabel("log(lambda)")
+        bottom.invert_xaxis()
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def coefficients_figure(coefs: Mapping[str, pd.DataFrame], path: str | Path,
+                        labels: Mapping[str, str] | None = None, max_features: int = 15) -> Path:
+    """Horizontal bars of each signature's coefficients per SD (largest |coef| first).
+
+    Parameters
+    ----------
+    coefs : mapping of name -> DataFrame
+        ``feature`` and ``coef_per_sd`` per signature.
+    max_features : int
+        At most this many bars per signature (the rest are counted in the title).
+    """
+    apply_style()
+    labels = dict(labels or {})
+    names = list(coefs)
+    heights = [min(max(len(coefs[n]), 1), max_features) for n in names]
+    fig, axes = plt.subplots(len(names), 1, figsize=(7.2, 0.9 + 0.2 * sum(heights) + 0.45 * len(names)),
+                             squeeze=False, gridspec_kw={"height_ratios": [h + 1.5 for h in heights]})
+    for ax, name in zip(axes[:, 0], names):
+        c = coefs[name].reindex(coefs[name]["coef_per_sd"].abs().sort_values(ascending=False).index)
+        shown = c.head(max_features)
+        extra = len(c) - len(shown)
+        y = np.arange(len(shown))[::-1]
+        colors = np.where(shown["coef_per_sd"] > 0, "#D55E00", "#0072B2")
+        ax.barh(y, shown["coef_per_sd"], color=colors)
+        ax.set_yticks(y, [_short(f) for f in shown["feature"]], fontsize=6.5)
+        ax.axvline(0, color="#333333", lw=0.6)
+        title = f"{labels.get(name, name)}: {len(c)} feature{'s' if len(c) != 1 else ''}"
+        ax.set_title(title + (f" ({extra} smaller not shown)" if extra > 0 else ""), fontsize=8, loc="left")
+        if c.empty:
+            ax.text(0.5, 0.5, "no feature selected", transform=ax.transAxes, ha="center", va="center", fontsize=8)
+    axes[-1, 0].set_xlabel("Coefficient per SD of the feature (log hazard ratio)")
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def _short(feature: str) -> str:
+    """A readable feature name: region prefix kept, PyRadiomics' image type abbreviated."""
+    region, _, name = feature.partition("__")
+    name = name.replace("original_", "").replace("wavelet-", "wav-").replace("log-sigma-", "LoG")
+    return f"{region.replace('_', ' ')}: {name}" if name else feature
+
+
+def xtile_figure(grid: pd.DataFrame, cutpoint: float, bootstrap_cuts: Sequence[float], path: str | Path,
+                 p_text: str = "") -> Path:
+    """The log-rank chi-square of every admissible cut of the training Rad-score, the
+    chosen cut, and the cuts chosen in bootstrap resamples of the training set.
+
+    Parameters
+    ----------
+    grid : DataFrame
+        ``cut``, ``n_low`` and ``logrank_chisq`` per candidate cut.
+    cutpoint : float
+        The chosen cut.
+    bootstrap_cuts : sequence of float
+        The bootstrap distribution of the cut.
+    p_text : str
+        Printed in the upper left (the p-values).
+    """
+    apply_style()
+    fig, (ax, hist) = plt.subplots(2, 1, figsize=(6.2, 4.4), sharex=True, gridspec_kw={"height_ratios": [3, 1.2]})
+    ax.plot(grid["cut"], grid["logrank_chisq"], color="#0072B2", lw=1.1)
+    ax.axvline(cutpoint, color="#D55E00", lw=1.0)
+    ax.set_ylabel("Log-rank chi-square (training)")
+    if p_text:
+        ax.text(0.02, 0.97, p_text, transform=ax.transAxes, va="top", fontsize=7.5)
+    cuts = np.asarray(bootstrap_cuts, dtype=float)
+    if cuts.size:
+        hist.hist(cuts, bins=min(30, max(5, cuts.size // 5)), color="#999999")
+    hist.axvline(cutpoint, color="#D55E00", lw=1.0)
+    hist.set_ylabel("Bootstrap\ncuts")
+    hist.set_xlabel("Rad-score cut")
+    fig.tight_layout()
+    return save_figure(fig, path)

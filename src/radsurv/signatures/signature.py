@@ -1,0 +1,195 @@
+"""Radiomics signatures: LASSO-Cox on the training set, Rad-score = linear predictor.
+
+:class:`LassoCoxSignature` (scikit-learn style, plain data frames in and out):
+
+1. :class:`~radsurv.signatures.preprocess.FeatureFilter` chooses the features on the
+   training set (ICC flags, near-zero variance, correlation, optional screen);
+2. :class:`~radsurv.signatures.preprocess.Standardiser` z-scores them with the training
+   mean and SD;
+3. LASSO-Cox with K-fold cross-validation on the partial-likelihood deviance
+   (:func:`radsurv.stats.lasso_cox_cv`, glmnet's rule and Breslow ties, fixed folds),
+   at ``lambda_min`` or ``lambda_1se``;
+4. the Rad-score of a patient is sum_j beta_j z_j over the selected features. It is
+   centred on the training set (mean 0 there, since each z_j has training mean 0), in
+   units of log hazard ratio.
+
+Everything learned comes from the training data given to :meth:`fit`; :meth:`predict`
+applies it unchanged, one patient at a time in effect (a patient's Rad-score does not
+depend on which other patients are scored).
+
+:class:`StackedSignature` combines signatures by a Cox model on their Rad-scores (the
+second way of building the multi-modal signature).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import NotFittedError
+from ..stats import fit_cox, lasso_cox_cv
+from .preprocess import FeatureFilter, Standardiser
+
+__all__ = ["LassoCoxSignature", "StackedSignature", "fold_ids"]
+
+
+def fold_ids(event: Sequence[int], n_folds: int, seed: int | Sequence[int]) -> np.ndarray:
+    """Fold labels 1..K for cross-validation, stratified by the event so that every fold
+    has events (cv.glmnet needs them), seeded.
+
+    Parameters
+    ----------
+    event : array-like
+        Event indicator of the training patients.
+    n_folds : int
+        K.
+    seed : int or sequence of int
+        Seed of the permutation.
+    """
+    e = np.asarray(event, dtype=int)
+    if n_folds < 3:
+        raise ValueError(f"n_folds: cross-validation needs at least 3 folds, got {n_folds}")
+    if e.sum() < n_folds:
+        raise ValueError(f"event: {int(e.sum())} events cannot fill {n_folds} folds")
+    rng = np.random.default_rng(seed)
+    folds = np.empty(e.size, dtype=int)
+    for value in (1, 0):
+        idx = np.flatnonzero(e == value)
+        labels = np.arange(idx.size) % n_folds + 1
+        folds[rng.permutation(idx)] = labels
+    return folds
+
+
+@dataclass
+class LassoCoxSignature:
+    """A LASSO-Cox radiomics signature developed on the training set.
+
+    Parameters
+    ----------
+    filter : FeatureFilter
+        The feature filters (unfitted; a copy is fitted).
+    lambda_rule : {"lambda_min", "lambda_1se"}
+        Which cross-validated lambda gives the signature.
+    nlambda : int
+        Length of glmnet's default lambda path.
+
+    Attributes
+    ----------
+    filter_ : FeatureFilter
+        The fitted filters (``flow_``: features left after each step).
+    scaler_ : Standardiser
+        The training mean and SD of the filtered features.
+    cv_ : LassoCoxCV
+        The cross-validation (curve, both lambdas, the path).
+    coef_ : Series
+        Nonzero coefficients per standardised feature (empty when LASSO kept none).
+    flow_ : list of (str, int)
+        ``filter_.flow_`` plus the number selected by LASSO.
+    """
+
+    filter: FeatureFilter = field(default_factory=FeatureFilter)
+    lambda_rule: str = "lambda_min"
+    nlambda: int = 100
+
+    def fit(self, X: pd.DataFrame, time, event, foldid) -> "LassoCoxSignature":
+        """Develop the signature on the training set.
+
+        Parameters
+        ----------
+        X : DataFrame
+            Training patients x features.
+        time, event : array-like
+            Their follow-up and DFS event.
+        foldid : array-like
+            Fold label of each training patient (:func:`fold_ids`).
+        """
+        if self.lambda_rule not in ("lambda_min", "lambda_1se"):
+            raise ValueError(f"lambda_rule: expected 'lambda_min' or 'lambda_1se', got {self.lambda_rule!r}")
+        t = np.asarray(time, dtype=float)
+        e = np.asarray(event, dtype=int)
+        self.filter_ = FeatureFilter(**{k: getattr(self.filter, k) for k in
+                                        ("flagged", "freq_ratio", "unique_pct", "correlation_threshold",
+                                         "screen_p", "ties")})
+        self.filter_.fit(X, t, e)
+        self.features_in_ = list(X.columns)
+        if not self.filter_.selected_:
+            raise ValueError("no feature is left after the filters; relax the profile's filter settings")
+        kept = self.filter_.transform(X)
+        self.scaler_ = Standardiser().fit(kept)
+        Z = self.scaler_.transform(kept)
+        self.cv_ = lasso_cox_cv(Z.to_numpy(), t, e, foldid=np.asarray(foldid), nlambda=self.nlambda)
+        self.lambda_ = float(getattr(self.cv_, self.lambda_rule))
+        beta = self.cv_.coef(self.lambda_rule)
+        coef = pd.Series(beta, index=Z.columns)
+        self.coef_ = coef[coef != 0]
+        self.flow_ = [*self.filter_.flow_, (f"selected by LASSO ({self.lambda_rule})", len(self.coef_))]
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "coef_"):
+            raise NotFittedError("the signature is not fitted: call fit() on the training set first")
+
+    def predict(self, X: pd.DataFrame) -> pd.Series:
+        """Rad-scores (linear predictor on the training-standardised features)."""
+        self._check_fitted()
+        missing = [c for c in self.features_in_ if c not in X.columns]
+        if missing:
+            raise ValueError(f"X: lacks {len(missing)} feature(s) the signature was developed on, e.g. {missing[:3]}")
+        if self.coef_.empty:
+            return pd.Series(0.0, index=X.index, name="radscore")
+        Z = self.scaler_.transform(X[self.coef_.index])
+        return pd.Series(Z.to_numpy() @ self.coef_.to_numpy(), index=X.index, name="radscore")
+
+    def coefficients(self) -> pd.DataFrame:
+        """The selected features: coefficient per SD, the training mean and SD, and the
+        coefficient per unit of the raw feature."""
+        self._check_fitted()
+        sel = self.coef_.index
+        return pd.DataFrame({"feature": sel, "coef_per_sd": self.coef_.to_numpy(),
+                             "mean": self.scaler_.mean_[sel].to_numpy(), "sd": self.scaler_.sd_[sel].to_numpy(),
+                             "coef_per_unit": (self.coef_ / self.scaler_.sd_[sel]).to_numpy()})
+
+
+@dataclass
+class StackedSignature:
+    """A Cox model on the Rad-scores of several signatures (fitted on training).
+
+    Attributes
+    ----------
+    cox_ : CoxFit
+        The Cox model (Efron ties) on the component Rad-scores.
+    """
+
+    components: Mapping[str, LassoCoxSignature]
+    ties: str = "efron"
+    center_: float = field(default=0.0, init=False)
+
+    def scores(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The component Rad-scores (one column per component)."""
+        return pd.DataFrame({name: sig.predict(X) for name, sig in self.components.items()}, index=X.index)
+
+    def fit(self, X: pd.DataFrame, time, event) -> "StackedSignature":
+        """Fit the Cox model on the components' training Rad-scores."""
+        S = self.scores(X)
+        self.cox_ = fit_cox(S, time, event, ties=self.ties)
+        # Centred on the training set, as the LASSO Rad-scores are.
+        self.center_ = float(np.mean(S.to_numpy() @ self.cox_.coef.to_numpy()))
+        return self
+
+    def predict(self, X: pd.DataFrame) -> pd.Series:
+        if not hasattr(self, "cox_"):
+            raise NotFittedError("the stacked signature is not fitted: call fit() on the training set first")
+        S = self.scores(X)
+        return pd.Series(S.to_numpy() @ self.cox_.coef.to_numpy() - self.center_, index=X.index, name="radscore")
+
+
+def union_features(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Columns of several regions' feature frames side by side (same patients)."""
+    frames = list(frames)
+    out = pd.concat(frames, axis=1, join="inner")
+    if out.columns.duplicated().any():
+        raise ValueError("feature names repeat across regions; prefix them with the region")
+    return out

@@ -1,0 +1,521 @@
+"""The signatures stage (``notebooks/03_signatures.ipynb``): from the four regions'
+feature matrices to seven Rad-scores, their discrimination and their risk groups.
+
+Seven signatures, each developed on the training set only (:mod:`radsurv.signatures.signature`):
+US intra-tumoral, US peri-tumoral, MRI intra-tumoral, MRI peri-tumoral, US (intra + peri),
+MRI (intra + peri) and multi-modal (all four regions). The multi-modal signature is built
+two ways: LASSO on the four regions' features together (``union``), and a Cox model on
+the four regional Rad-scores (``stacked``). Which one feeds the models is the profile's
+choice; ``auto`` takes the one with the higher 10-fold cross-validated C on the training
+set, each fold repeating the whole development (filters, LASSO with its inner CV, and for
+``stacked`` the regional signatures and the Cox model): a rule that never sees a test set.
+
+Computing: :func:`feature_matrix`, :func:`outcomes`, :func:`develop_signatures`,
+:func:`compare_multimodal`, :func:`radscore_table`, :func:`discrimination`,
+:func:`fit_risk_groups`, :func:`risk_group_table`, :func:`signature_flow_table`,
+:func:`signature_variables`; writing: :func:`write_signature_artefacts`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..cohort.manifest import to_months
+from ..labels import MODALITY_LABELS, REGION_LABELS, SPLIT_LABELS, SPLITS
+from ..stages.context import StageContext, resolve_n_jobs
+from ..stages.readers import CohortOutputs, FeatureOutputs
+from ..stats import harrell_c, uno_c
+from .preprocess import FeatureFilter
+from .risk_groups import RiskGroups, group_summary, hazard_ratio_per_sd
+from .signature import LassoCoxSignature, StackedSignature, fold_ids
+
+__all__ = ["REGION_SIGNATURES", "SIGNATURES", "Development", "available_signatures", "compare_multimodal", "develop_signatures",
+           "discrimination", "feature_matrix", "fit_risk_groups", "outcomes", "radscore_table", "risk_group_table",
+           "signature_flow_table", "signature_variables", "write_signature_artefacts"]
+
+#: Signature -> (printed name, its (modality, region) pairs).
+SIGNATURES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "us_intra": ("US intra-tumoral", (("us", "intra"),)),
+    "us_peri": ("US peri-tumoral", (("us", "peri"),)),
+    "mri_intra": ("MRI intra-tumoral", (("mri", "intra"),)),
+    "mri_peri": ("MRI peri-tumoral", (("mri", "peri"),)),
+    "us": ("US (intra + peri)", (("us", "intra"), ("us", "peri"))),
+    "mri": ("MRI (intra + peri)", (("mri", "intra"), ("mri", "peri"))),
+    "multimodal_union": ("Multi-modal (LASSO on all four regions)",
+                         (("us", "intra"), ("us", "peri"), ("mri", "intra"), ("mri", "peri"))),
+}
+REGION_SIGNATURES = ("us_intra", "us_peri", "mri_intra", "mri_peri")
+STACKED = "multimodal_stacked"
+STACKED_LABEL = "Multi-modal (Cox on the four regional Rad-scores)"
+MULTIMODAL = "multimodal"
+#: Uno's C is truncated at 5 years (months), where every set still has patients at risk.
+UNO_TAU_MONTHS = 60.0
+
+
+def _prefix(modality: str, region: str) -> str:
+    return f"{modality}_{region}__"
+
+
+def feature_matrix(features: FeatureOutputs, drop_flagged: bool = True) -> tuple[pd.DataFrame, set[str]]:
+    """All regions' features side by side, named ``<modality>_<region>__<feature>``, for
+    the patients with every region; and the names flagged by the ICC step.
+
+    Returns
+    -------
+    (DataFrame, set of str)
+        Patients (index ``patient_id``) x features, and the flagged feature names (empty
+        when ``drop_flagged`` is False).
+    """
+    frames = []
+    for modality, region in features.regions():
+        m = features.matrix(modality, region)
+        frames.append(m.add_prefix(_prefix(modality, region)))
+    if not frames:
+        raise ValueError("02_features wrote no feature matrix")
+    X = pd.concat(frames, axis=1, join="inner")
+    X.index = X.index.astype(str)
+    X.index.name = "patient_id"
+    flagged: set[str] = set()
+    if drop_flagged and "flag" in features.icc:
+        f = features.icc[features.icc["flag"].astype(bool)]
+        flagged = {_prefix(m, r) + feat for m, r, feat in zip(f["modality"], f["region"], f["feature"])}
+    return X.sort_index(), flagged
+
+
+def outcomes(cohort: CohortOutputs, patients: pd.Index, time_unit: str) -> pd.DataFrame:
+    """Split, follow-up in months and DFS event of ``patients`` (index ``patient_id``)."""
+    d = cohort.data.set_index("patient_id").loc[patients]
+    return pd.DataFrame({"split": d["split"].to_numpy(), "time": to_months(d["dfs_time"], time_unit),
+                         "event": d["dfs_event"].to_numpy(dtype=int)}, index=patients)
+
+
+def _filter(params: Mapping[str, Any], flagged: set[str]) -> FeatureFilter:
+    f = params["filters"]
+    return FeatureFilter(flagged=flagged, freq_ratio=f["near_zero_variance"]["freq_ratio"],
+                         unique_pct=f["near_zero_variance"]["unique_pct"],
+                         correlation_threshold=f["correlation_threshold"], screen_p=f["univariable_p"],
+                         ties=params["ties"])
+
+
+def _columns(X: pd.DataFrame, name: str) -> list[str]:
+    prefixes = tuple(_prefix(m, r) for m, r in SIGNATURES[name][1])
+    return [c for c in X.columns if c.startswith(prefixes)]
+
+
+def available_signatures(X: pd.DataFrame) -> list[str]:
+    """The signatures whose regions all have features (all seven for a two-modality cohort)."""
+    return [name for name, (_, regions) in SIGNATURES.items()
+            if all(any(c.startswith(_prefix(m, r)) for c in X.columns) for m, r in regions)]
+
+
+def _fit_one(name: str, X: pd.DataFrame, t, e, foldid, params, flagged) -> LassoCoxSignature:
+    sig = LassoCoxSignature(filter=_filter(params, flagged), lambda_rule=params["lambda_rule"],
+                            nlambda=params["nlambda"])
+    return sig.fit(X[_columns(X, name)], t, e, foldid)
+
+
+@dataclass
+class Development:
+    """Everything the stage learned on the training set."""
+
+    signatures: dict[str, LassoCoxSignature]
+    stacked: StackedSignature | None
+    foldid: np.ndarray
+    comparison: pd.DataFrame = field(default_factory=pd.DataFrame)
+    multimodal: str = "multimodal_union"
+
+    def predictors(self) -> dict[str, Any]:
+        """Every Rad-score, by name: the seven signatures, the stacked one, and the chosen
+        multi-modal signature under ``multimodal``."""
+        out: dict[str, Any] = dict(self.signatures)
+        if self.stacked is not None:
+            out[STACKED] = self.stacked
+        if self.multimodal in out:
+            out[MULTIMODAL] = out[self.multimodal]
+        return out
+
+
+def develop_signatures(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], params: Mapping[str, Any],
+                       seed: int, n_jobs: int = 1) -> Development:
+    """Develop every signature on the training patients of ``X``.
+
+    Parameters
+    ----------
+    X : DataFrame
+        Patients x prefixed features (every set; only training rows are used).
+    outcome : DataFrame
+        ``split``, ``time``, ``event`` per patient.
+    flagged : set of str
+        Features flagged by the ICC step.
+    params : mapping
+        The ``signatures`` section.
+    seed : int
+        The run's seed (folds ``[seed, 3]``, the comparison ``[seed, 4]``).
+    n_jobs : int
+        Processes for the cross-validated comparison of the two multi-modal signatures.
+    """
+    train = outcome["split"] == "train"
+    Xtr, t, e = X[train.to_numpy()], outcome.loc[train, "time"].to_numpy(), outcome.loc[train, "event"].to_numpy()
+    foldid = fold_ids(e, params["n_folds"], [seed, 3])
+    names = available_signatures(X)
+    sigs = {name: _fit_one(name, Xtr, t, e, foldid, params, flagged) for name in names}
+    stacked = None
+    if all(r in sigs for r in REGION_SIGNATURES):
+        stacked = StackedSignature({r: sigs[r] for r in REGION_SIGNATURES}).fit(Xtr, t, e)
+    dev = Development(sigs, stacked, foldid)
+    rule = params["multimodal"]["feeds_models"]
+    if stacked is not None and "multimodal_union" in sigs:
+        if rule == "auto":
+            dev.comparison = compare_multimodal(Xtr, t, e, flagged, params, seed, n_jobs)
+            means = dev.comparison[["union", "stacked"]].mean()
+            dev.multimodal = STACKED if means["stacked"] > means["union"] else "multimodal_union"
+        else:
+            dev.multimodal = STACKED if rule == "stacked" else "multimodal_union"
+    return dev
+
+
+def _comparison_fold(k: int, Xtr: pd.DataFrame, t, e, outer, flagged, params, seed) -> dict:
+    fit_rows, held = outer != k, outer == k
+    Xf, tf, ef = Xtr[fit_rows], t[fit_rows], e[fit_rows]
+    inner = fold_ids(ef, params["n_folds"], [seed, 4, k])
+    union = _fit_one("multimodal_union", Xf, tf, ef, inner, params, flagged)
+    regional = {r: _fit_one(r, Xf, tf, ef, inner, params, flagged) for r in REGION_SIGNATURES}
+    stacked = StackedSignature(regional).fit(Xf, tf, ef)
+    Xh, th, eh = Xtr[held], t[held], e[held]
+    out = {"fold": int(k), "n": int(held.sum()), "events": int(eh.sum())}
+    for name, model in (("union", union), ("stacked", stacked)):
+        score = model.predict(Xh).to_numpy()
+        out[name] = harrell_c(th, eh, score).c if np.ptp(score) > 0 else 0.5
+    return out
+
+
+def compare_multimodal(Xtr: pd.DataFrame, t, e, flagged: set[str], params: Mapping[str, Any], seed: int,
+                       n_jobs: int = 1) -> pd.DataFrame:
+    """Cross-validated Harrell C of the two multi-modal signatures on the training set.
+
+    K folds (stratified by event, seed ``[seed, 4]``); in each, both ways are developed
+    from scratch on the other folds (filters, LASSO with its own inner CV, and for the
+    stacked way the four regional signatures and the Cox model on their Rad-scores) and
+    scored on the held-out fold.
+
+    Returns
+    -------
+    DataFrame
+        One row per fold: ``fold``, ``n``, ``events``, ``union``, ``stacked`` (C).
+    """
+    from joblib import Parallel, delayed
+
+    t, e = np.asarray(t, dtype=float), np.asarray(e, dtype=int)
+    outer = fold_ids(e, params["n_folds"], [seed, 4])
+    rows = Parallel(n_jobs=n_jobs, backend="loky")(
+        delayed(_comparison_fold)(k, Xtr, t, e, outer, flagged, params, seed) for k in sorted(set(outer)))
+    return pd.DataFrame(rows)
+
+
+def radscore_table(dev: Development, X: pd.DataFrame, outcome: pd.DataFrame) -> pd.DataFrame:
+    """Rad-score of every patient for every signature, with the patient's set.
+
+    Returns
+    -------
+    DataFrame
+        Index ``patient_id``; ``split`` and one column per signature (``multimodal`` the
+        one that feeds the models).
+    """
+    scores = {name: model.predict(X) for name, model in dev.predictors().items()}
+    return pd.concat([outcome[["split"]], pd.DataFrame(scores, index=X.index)], axis=1)
+
+
+def discrimination(scores: pd.DataFrame, outcome: pd.DataFrame, names: list[str],
+                   tau: float = UNO_TAU_MONTHS) -> pd.DataFrame:
+    """Harrell's C (R's standard error and Wald CI) and Uno's C (truncated at ``tau``)
+    of each Rad-score in each set.
+
+    Returns
+    -------
+    DataFrame
+        ``signature``, ``set``, ``n``, ``events``, ``c``, ``se``, ``lower``, ``upper``, ``uno_c``.
+    """
+    rows = []
+    for name in names:
+        for s in SPLITS:
+            sel = (outcome["split"] == s).to_numpy()
+            if not sel.any() or outcome.loc[sel, "event"].sum() == 0:
+                continue
+            t, e, r = outcome.loc[sel, "time"].to_numpy(), outcome.loc[sel, "event"].to_numpy(), \
+                scores.loc[sel, name].to_numpy()
+            row = {"signature": name, "set": s, "n": int(sel.sum()), "events": int(e.sum())}
+            if np.ptp(r) == 0:
+                row.update(c=0.5, se=0.0, lower=0.5, upper=0.5, uno_c=0.5)
+            else:
+                hc = harrell_c(t, e, r)
+                row.update(c=hc.c, se=hc.se, lower=hc.lower, upper=hc.upper, uno_c=uno_c(t, e, r, tau=tau).c)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def fit_risk_groups(scores: pd.DataFrame, outcome: pd.DataFrame, names: list[str], params: Mapping[str, Any],
+                    seed: int) -> dict[str, RiskGroups]:
+    """The X-tile cut of each Rad-score on the training set (seed ``[seed, 5, k]``)."""
+    cp = params["cutpoint"]
+    train = (outcome["split"] == "train").to_numpy()
+    out = {}
+    for k, name in enumerate(names):
+        x = scores.loc[train, name].to_numpy()
+        if np.ptp(x) == 0:
+            continue  # no feature selected: nothing to cut
+        out[name] = RiskGroups(min_prop=cp["min_prop"], max_prop=1 - cp["min_prop"],
+                               n_permutations=cp["n_permutations"], n_bootstrap=cp["n_bootstrap"],
+                               seed=[seed, 5, k]).fit(x, outcome.loc[train, "time"], outcome.loc[train, "event"])
+    return out
+
+
+def risk_group_table(scores: pd.DataFrame, outcome: pd.DataFrame, name: str, groups: RiskGroups,
+                     sd: float) -> pd.DataFrame:
+    """Per set: the X-tile groups, the median split (training median) and the continuous
+    Rad-score's HR per training SD.
+
+    Returns
+    -------
+    DataFrame
+        ``set``, ``split_by`` ("X-tile", "median", "per SD"), the group sizes and events,
+        ``logrank_p``, ``hr``, ``hr_lower``, ``hr_upper``.
+    """
+    train = (outcome["split"] == "train").to_numpy()
+    median = float(np.median(scores.loc[train, name]))
+    rows = []
+    for s in SPLITS:
+        sel = (outcome["split"] == s).to_numpy()
+        if not sel.any():
+            continue
+        t, e, x = outcome.loc[sel, "time"].to_numpy(), outcome.loc[sel, "event"].to_numpy(), \
+            scores.loc[sel, name].to_numpy()
+        rows.append({"set": s, "split_by": "X-tile", "cut": groups.cutpoint_,
+                     **group_summary(t, e, groups.assign(x))})
+        rows.append({"set": s, "split_by": "median", "cut": median,
+                     **group_summary(t, e, np.where(x > median, "high", "low"))})
+        hr = hazard_ratio_per_sd(x, t, e, sd)
+        rows.append({"set": s, "split_by": "per SD", "hr": hr["hr"], "hr_lower": hr["hr_lower"],
+                     "hr_upper": hr["hr_upper"], "logrank_p": hr["p"]})
+    return pd.DataFrame(rows)
+
+
+def signature_flow_table(dev: Development, labels: Mapping[str, str]) -> pd.DataFrame:
+    """Features in, after each filter, and selected, per signature (the feature-count flow)."""
+    rows = []
+    for name, sig in dev.signatures.items():
+        row = {"Signature": labels[name]}
+        for step, n in sig.flow_:
+            row[step] = n
+        row["lambda"] = f"{sig.lambda_:.4g}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _label(name: str) -> str:
+    if name == STACKED:
+        return STACKED_LABEL
+    return SIGNATURES[name][0]
+
+
+def _fmt_p(p: float) -> str:
+    if not np.isfinite(p):
+        return "–"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _fmt_ci(est: float, lo: float, hi: float, digits: int = 2) -> str:
+    if not np.isfinite(est):
+        return "–"
+    return f"{est:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})"
+
+
+def discrimination_display(disc: pd.DataFrame, oracle: pd.DataFrame | None, published: Mapping[str, Any],
+                           names: list[str], multimodal: str) -> pd.DataFrame:
+    """The discrimination table as the paper prints it: one row per signature (and the
+    oracle), Harrell's C (95% CI) and Uno's C per set, and the study's published values."""
+    rows = []
+    for name in names:
+        row = {"Signature": _label(name) + (" (feeds the models)" if name == multimodal else "")}
+        for s in SPLITS:
+            r = disc[(disc["signature"] == name) & (disc["set"] == s)]
+            row[f"{SPLIT_LABELS[s]} C (95% CI)"] = _fmt_ci(*r[["c", "lower", "upper"]].iloc[0]) if len(r) else "–"
+            row[f"{SPLIT_LABELS[s]} Uno C"] = f"{r['uno_c'].iloc[0]:.2f}" if len(r) else "–"
+        rows.append(row)
+    if oracle is not None:
+        row = {"Signature": "Oracle: the true linear predictor (simulation truth)"}
+        for s in SPLITS:
+            r = oracle[oracle["set"] == s]
+            row[f"{SPLIT_LABELS[s]} C (95% CI)"] = _fmt_ci(*r[["c", "lower", "upper"]].iloc[0]) if len(r) else "–"
+            row[f"{SPLIT_LABELS[s]} Uno C"] = f"{r['uno_c'].iloc[0]:.2f}" if len(r) else "–"
+        rows.append(row)
+    pub = {s: published.get(s) for s in ("internal", "external")}
+    if any(v is not None for v in pub.values()):
+        row = {"Signature": "Published study: multi-modal signature (reported, not computed here)"}
+        for s in SPLITS:
+            v = pub.get(s)
+            row[f"{SPLIT_LABELS[s]} C (95% CI)"] = f"{v:.3f}" if v is not None else "–"
+            row[f"{SPLIT_LABELS[s]} Uno C"] = "–"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def risk_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The multi-modal signature's risk groups per set as the paper prints them."""
+    rows = []
+    for r in table.itertuples(index=False):
+        if r.split_by == "per SD":
+            groups = events = "continuous"
+        else:
+            groups = f"{r.n_low} / {r.n_high}"
+            events = f"{r.events_low} / {r.events_high}"
+        rows.append({"Set": SPLIT_LABELS[r.set], "Split": {"X-tile": "X-tile cut (training)",
+                                                           "median": "Median (training)",
+                                                           "per SD": "Per SD of the Rad-score"}[r.split_by],
+                     "Low / high risk, n": groups, "Events, n": events,
+                     "HR (95% CI)": _fmt_ci(r.hr, r.hr_lower, r.hr_upper),
+                     "P": _fmt_p(r.logrank_p)})
+    return pd.DataFrame(rows)
+
+
+def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFrame | None,
+                        groups: Mapping[str, RiskGroups], risk: pd.DataFrame, params: Mapping[str, Any],
+                        n_features_total: int) -> dict[str, Any]:
+    """The ``signatures`` variables of the manuscript (formatted strings and counts)."""
+    mm = MULTIMODAL
+    v: dict[str, Any] = {
+        "lambda_rule": params["lambda_rule"].replace("_", "."),
+        "n_folds": int(params["n_folds"]),
+        "correlation_threshold": (f"{params['filters']['correlation_threshold']:g}"
+                                  if params["filters"]["correlation_threshold"] is not None else "none"),
+        "univariable_p": (f"{params['filters']['univariable_p']:g}" if params["filters"]["univariable_p"] is not None
+                          else "none"),
+        "n_features_total": int(n_features_total),
+        "multimodal_rule": params["multimodal"]["feeds_models"],
+        "multimodal_choice": "stacked" if dev.multimodal == STACKED else "union",
+        "multimodal_choice_label": _label(dev.multimodal),
+        "n_permutations": int(params["cutpoint"]["n_permutations"]),
+        "n_bootstrap": int(params["cutpoint"]["n_bootstrap"]),
+        "min_prop_pct": f"{100 * params['cutpoint']['min_prop']:.0f}",
+        "max_prop_pct": f"{100 * (1 - params['cutpoint']['min_prop']):.0f}",
+    }
+    if len(dev.comparison):
+        v["cv_c_union"] = f"{dev.comparison['union'].mean():.3f}"
+        v["cv_c_stacked"] = f"{dev.comparison['stacked'].mean():.3f}"
+    for name in [*dev.signatures, *([STACKED] if dev.stacked is not None else []), mm]:
+        entry: dict[str, Any] = {}
+        model = dev.predictors().get(name)
+        if isinstance(model, LassoCoxSignature):
+            entry["n_selected"] = int(len(model.coef_))
+        for s in SPLITS:
+            r = disc[(disc["signature"] == name) & (disc["set"] == s)]
+            if len(r):
+                entry[f"c_{s}"] = f"{r['c'].iloc[0]:.3f}"
+                entry[f"c_{s}_ci"] = f"{r['lower'].iloc[0]:.3f}-{r['upper'].iloc[0]:.3f}"
+        v[name] = entry
+    if oracle is not None:
+        v["oracle"] = {f"c_{r.set}": f"{r.c:.3f}" for r in oracle.itertuples(index=False)}
+    if mm in groups:
+        g = groups[mm]
+        v[mm].update(cut=f"{g.cutpoint_:.3f}", p_uncorrected=_fmt_p(g.p_uncorrected_),
+                     p_lausen=_fmt_p(g.p_lausen_), p_permutation=_fmt_p(g.p_permutation_))
+        if g.bootstrap_cuts_.size:
+            lo, hi = np.percentile(g.bootstrap_cuts_, [2.5, 97.5])
+            v[mm]["cut_bootstrap_95"] = f"{lo:.3f} to {hi:.3f}"
+        for r in risk.itertuples(index=False):
+            key = {"X-tile": "xtile", "median": "median", "per SD": "per_sd"}[r.split_by]
+            v[mm][f"hr_{key}_{r.set}"] = _fmt_ci(r.hr, r.hr_lower, r.hr_upper)
+            v[mm][f"p_{key}_{r.set}"] = _fmt_p(r.logrank_p)
+    return v
+
+
+def write_signature_artefacts(ctx: StageContext, cohort: CohortOutputs, features: FeatureOutputs) -> dict:
+    """Develop the signatures and write every declared output. Returns the variables."""
+    from ..plots.km import km_panels
+    from ..plots.signatures import coefficients_figure, lasso_figure, xtile_figure
+    from ..plots.style import RISK_COLORS
+    from ..stages.readers import read_oracle
+
+    params = ctx.params
+    with ctx.timed("feature matrix"):
+        X, flagged = feature_matrix(features, params["filters"]["drop_icc_flagged"])
+        outcome = outcomes(cohort, X.index, ctx.profile["time_unit"])
+    with ctx.timed("signatures (filters, LASSO-Cox CV) and the multi-modal comparison"):
+        dev = develop_signatures(X, outcome, flagged, params, ctx.seed, resolve_n_jobs(params["n_jobs"]))
+    scores = radscore_table(dev, X, outcome)
+    scores.reset_index().to_csv(ctx.path("radscores.csv"), index=False, lineterminator="\n", float_format="%.10g")
+    names = [*dev.signatures, *([STACKED] if dev.stacked is not None else [])]
+    labels = {n: _label(n) for n in names}
+
+    coefs = {name: sig.coefficients() for name, sig in dev.signatures.items()}
+    pd.concat([c.assign(signature=name) for name, c in coefs.items()], ignore_index=True)[
+        ["signature", "feature", "coef_per_sd", "coef_per_unit", "mean", "sd"]].to_csv(
+        ctx.path("coefficients.csv"), index=False, lineterminator="\n", float_format="%.10g")
+    if dev.stacked is not None:
+        dev.stacked.cox_.summary().rename_axis("component").reset_index().to_csv(
+            ctx.path("stacked_cox.csv"), index=False, lineterminator="\n", float_format="%.10g")
+    if len(dev.comparison):
+        dev.comparison.to_csv(ctx.path("multimodal_comparison.csv"), index=False, lineterminator="\n",
+                              float_format="%.10g")
+
+    with ctx.timed("discrimination"):
+        disc = discrimination(scores, outcome, [*names, MULTIMODAL])
+        disc.to_csv(ctx.path("discrimination.csv"), index=False, lineterminator="\n", float_format="%.10g")
+        eta = read_oracle(ctx.build_dir)  # the oracle row only: the analysis never reads the truth
+        oracle = None
+        if eta is not None:
+            oracle = discrimination(pd.DataFrame({"oracle": eta.reindex(X.index).to_numpy()}, index=X.index),
+                                    outcome, ["oracle"])
+    with ctx.timed("risk groups (X-tile cut, permutations, bootstrap)"):
+        groups = fit_risk_groups(scores, outcome, [*names, MULTIMODAL], params, ctx.seed)
+        train = (outcome["split"] == "train").to_numpy()
+        risk = pd.concat([risk_group_table(scores, outcome, n, groups[n],
+                                           float(np.std(scores.loc[train, n], ddof=1))).assign(signature=n)
+                          for n in groups], ignore_index=True)
+        risk.to_csv(ctx.path("risk_groups.csv"), index=False, lineterminator="\n", float_format="%.10g")
+
+    flow = signature_flow_table(dev, labels)
+    flow.to_csv(ctx.path("signature_flow.csv"), index=False, lineterminator="\n")
+    ctx.write_table(flow, "signature_flow.md", label="signature-flow",
+                    caption="Features per signature after each filter, fitted on the training set: flagged by "
+                            "the segmentation-robustness step, near-zero variance, correlation, and the "
+                            "univariable screen when the profile asks for one; then selected by LASSO-Cox at the "
+                            "cross-validated lambda.")
+    ctx.write_table(discrimination_display(disc, oracle, params["published_c"], names, dev.multimodal),
+                    "discrimination_table.md", label="signatures",
+                    caption="Discrimination of the radiomics signatures: Harrell's C with 95% CI (infinitesimal-"
+                            f"jackknife standard error) and Uno's C truncated at {UNO_TAU_MONTHS:.0f} months, "
+                            "in each set. Every signature was developed on the training set only. The oracle row "
+                            "is the simulation's true linear predictor (the best any model can reach); the "
+                            "published row quotes the study's reported values for comparison.")
+    if MULTIMODAL in groups:
+        mm_risk = risk[risk["signature"] == MULTIMODAL]
+        ctx.write_table(risk_display(mm_risk), "risk_groups_table.md", label="risk-groups",
+                        caption="Risk groups of the multi-modal Rad-score in each set: the X-tile cut chosen on "
+                                "the training set and applied unchanged, the training median as a sensitivity "
+                                "split, and the hazard ratio per training SD of the continuous Rad-score (Cox "
+                                "model). P: log-rank test (Wald test for the continuous score); on the training "
+                                "set the X-tile p is not corrected for the search (see the text).")
+        g = groups[MULTIMODAL]
+        xtile_figure(g.grid_, g.cutpoint_, g.bootstrap_cuts_, ctx.path("fig-xtile.png"),
+                     p_text=f"cut {g.cutpoint_:.3f}; p uncorrected {_fmt_p(g.p_uncorrected_)}, "
+                            f"Lausen-Schumacher {_fmt_p(g.p_lausen_)}, permutation {_fmt_p(g.p_permutation_)}")
+        panels = []
+        for s in SPLITS:
+            sel = (outcome["split"] == s).to_numpy()
+            r = mm_risk[(mm_risk["set"] == s) & (mm_risk["split_by"] == "X-tile")].iloc[0]
+            panels.append({"time": outcome.loc[sel, "time"], "event": outcome.loc[sel, "event"],
+                           "group": g.assign(scores.loc[sel, MULTIMODAL]), "title": SPLIT_LABELS[s],
+                           "annotation": f"HR {_fmt_ci(r.hr, r.hr_lower, r.hr_upper)}\nlog-rank p {_fmt_p(r.logrank_p)}"})
+        km_panels(panels, ctx.path("fig-km-risk.png"), order=("low", "high"),
+                  labels={"low": "Low risk", "high": "High risk"}, colors=RISK_COLORS)
+    lasso_figure({n: dev.signatures[n].cv_ for n in dev.signatures}, ctx.path("fig-lasso.png"),
+                 params["lambda_rule"], labels)
+    coefficients_figure({n: coefs[n] for n in dev.signatures}, ctx.path("fig-coefficients.png"), labels)
+    v = signature_variables(dev, disc, oracle, groups, risk[risk["signature"] == MULTIMODAL] if len(risk) else risk,
+                            params, X.shape[1])
+    ctx.write_variables({"signatures": v})
+    return v
