@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve
+from threadpoolctl import threadpool_limits
 
 from ._checks import as_1d_float, check_survival
 
@@ -71,6 +72,14 @@ _FDEV = 1e-5  # coxnet multiplies it by 100
 _DEVMAX = 0.999  # coxnet rescales it to 0.99
 _MNLAM = 5
 _EPS_FLMIN = 1e-6
+
+
+def _one_blas_thread():
+    """BLAS on one thread while fitting: with more threads OpenBLAS splits the
+    products differently and the last bits of the coefficients change with the
+    machine's core count; the matrices here are small enough that one thread
+    is also the fastest."""
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 # ---------------------------------------------------------------------------
@@ -491,7 +500,8 @@ class LassoCoxPath:
         if not exact:
             return _interp_coef(self.lambdas, self.coef_path, np.array([lam]))[:, 0]
         b0, lam0 = _nearest_warm_start(self.lambdas, self._B_std, lam)
-        b = self._solver.refit(lam, b0, lam0)
+        with _one_blas_thread():
+            b = self._solver.refit(lam, b0, lam0)
         return self._solver.to_original(b[:, None])[:, 0]
 
     def objective(self, coef: np.ndarray, lam: float) -> float:
@@ -615,6 +625,33 @@ def _fit_path(X, t, e, lambdas, nlambda, lambda_min_ratio, standardize, thresh, 
     )
 
 
+def _cv_fits(A, t, e, fold_index, events_per_fold, lambdas, nlambda, lambda_min_ratio, standardize, thresh, max_iter):
+    """Full-data path and cv.glmnet's grouped deviance per fold and lambda (cvraw)."""
+    full = _fit_path(A, t, e, lambdas, nlambda, lambda_min_ratio, standardize, thresh, max_iter)
+    lam = full.lambdas
+    K = events_per_fold.size
+    L = lam.size
+    cvraw = np.empty((K, L))
+    for k in range(K):
+        test = fold_index == k
+        train = ~test
+        if lambdas is None:
+            # cv.glmnet lets each fold build its own default path (its own lambda_max,
+            # lambda.min.ratio and early stop) and takes the coefficients at the
+            # full-data lambdas by glmnet's linear interpolation (predict(s = lambda)).
+            fit_k = _fit_path(A[train], t[train], e[train], None, nlambda, lambda_min_ratio, standardize, thresh, max_iter)
+            coef_k = _interp_coef(fit_k.lambdas, fit_k.coef_path, lam)
+        else:
+            # user lambdas are passed on to the folds unchanged
+            fit_k = _fit_path(A[train], t[train], e[train], lam, nlambda, None, standardize, thresh, max_iter)
+            coef_k = fit_k.coef_path
+        eta_full = A @ coef_k  # centring does not change the partial likelihood
+        dev_full = _breslow_deviance_matrix(t, e, eta_full)
+        dev_train = _breslow_deviance_matrix(t[train], e[train], eta_full[train])
+        cvraw[k] = (dev_full - dev_train) / events_per_fold[k]
+    return full, cvraw
+
+
 def lasso_cox_path(
     X,
     time,
@@ -658,7 +695,8 @@ def lasso_cox_path(
     """
     t, e, _ = check_survival(time, event)
     A = _check_X(X, t.size)
-    return _fit_path(A, t, e, lambdas, nlambda, lambda_min_ratio, standardize, thresh, max_iter)
+    with _one_blas_thread():
+        return _fit_path(A, t, e, lambdas, nlambda, lambda_min_ratio, standardize, thresh, max_iter)
 
 
 def lasso_cox_cv(
@@ -718,28 +756,10 @@ def lasso_cox_cv(
             "the events in each fold"
         )
 
-    full = _fit_path(A, t, e, lambdas, nlambda, lambda_min_ratio, standardize, thresh, max_iter)
+    with _one_blas_thread():
+        full, cvraw = _cv_fits(A, t, e, fold_index, events_per_fold, lambdas, nlambda, lambda_min_ratio, standardize, thresh, max_iter)
     lam = full.lambdas
-    L = lam.size
-    cvraw = np.empty((K, L))
-    for k in range(K):
-        test = fold_index == k
-        train = ~test
-        if lambdas is None:
-            # cv.glmnet lets each fold build its own default path (its own lambda_max,
-            # lambda.min.ratio and early stop) and takes the coefficients at the
-            # full-data lambdas by glmnet's linear interpolation (predict(s = lambda)).
-            fit_k = _fit_path(A[train], t[train], e[train], None, nlambda, lambda_min_ratio, standardize, thresh, max_iter)
-            coef_k = _interp_coef(fit_k.lambdas, fit_k.coef_path, lam)
-        else:
-            # user lambdas are passed on to the folds unchanged
-            fit_k = _fit_path(A[train], t[train], e[train], lam, nlambda, None, standardize, thresh, max_iter)
-            coef_k = fit_k.coef_path
-        eta_full = A @ coef_k  # centring does not change the partial likelihood
-        dev_full = _breslow_deviance_matrix(t, e, eta_full)
-        dev_train = _breslow_deviance_matrix(t[train], e[train], eta_full[train])
-        cvraw[k] = (dev_full - dev_train) / events_per_fold[k]
-
+    K = events_per_fold.size
     w = events_per_fold
     cvm = (w @ cvraw) / w.sum()
     cvsd = np.sqrt((w @ (cvraw - cvm) ** 2) / w.sum() / (K - 1))
