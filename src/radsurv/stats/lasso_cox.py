@@ -67,6 +67,7 @@ lambda attaining min(cvm); ``lambda_1se`` the largest lambda with
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,6 +83,10 @@ _FDEV = 1e-5  # coxnet multiplies it by 100
 _DEVMAX = 0.999  # coxnet rescales it to 0.99
 _MNLAM = 5
 _EPS_FLMIN = 1e-6
+
+
+class _FitError(RuntimeError):
+    """A fit at one lambda that cannot be completed (divergence, no convergence)."""
 
 
 def _one_blas_thread():
@@ -263,7 +268,7 @@ def _lasso_qp(cache: _FactorCache, c: np.ndarray, lam: float, x0: np.ndarray, ma
             # coordinate that just entered is at the KKT boundary): leave it out
             new = A[xa == 0]
             if new.size == 0:
-                raise RuntimeError("lasso_cox: the quadratic subproblem made no progress")
+                raise _FitError("lasso_cox: the quadratic subproblem made no progress")
             theta[new] = 0
             x[new] = 0.0
             solved = True
@@ -273,7 +278,7 @@ def _lasso_qp(cache: _FactorCache, c: np.ndarray, lam: float, x0: np.ndarray, ma
         if best_t == 1.0:
             x[A[np.sign(xn) != theta[A]]] = 0.0
         theta = np.sign(x)
-    raise RuntimeError(f"lasso_cox: the quadratic subproblem did not converge in {max_steps} steps")
+    raise _FitError(f"lasso_cox: the quadratic subproblem did not converge in {max_steps} steps")
 
 
 class _CoxLassoSolver:
@@ -352,7 +357,7 @@ class _CoxLassoSolver:
             while W.size:  # proximal Newton iterations on the working set
                 n_iter += 1
                 if n_iter > self.max_iter:
-                    raise RuntimeError(f"lasso_cox: no convergence at lambda={lam!r} in {self.max_iter} iterations")
+                    raise _FitError(f"lasso_cox: no convergence at lambda={lam!r} in {self.max_iter} iterations")
                 cached = self._hess
                 if refresh or cached is None or not np.array_equal(cached[0], W):
                     cache = self._hessian_at(W, beta, e, b, S)
@@ -362,7 +367,7 @@ class _CoxLassoSolver:
                 exact = np.array_equal(self._hess[1], beta)  # Hessian at this point
                 H = cache.H
                 if not (np.isfinite(H).all() and np.isfinite(gW).all()):
-                    raise RuntimeError(
+                    raise _FitError(
                         f"lasso_cox: the partial likelihood overflowed at lambda={lam!r}: the data are "
                         "(nearly) separable there and the coefficients diverge; use a larger "
                         "lambda_min_ratio or fewer columns"
@@ -421,7 +426,21 @@ class _CoxLassoSolver:
         betas, devs, lams = [], [], []
         lam_prev = None
         for i, lam in enumerate(lambdas):
-            beta = self.solve(lam, beta, lam_prev)
+            try:
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    beta = self.solve(lam, beta, lam_prev)
+            except _FitError as exc:
+                if i == 0:
+                    raise
+                # glmnet: "Numerical error at kth lambda value; solutions for larger
+                # values of lambda returned" (coxnet's jerr <= -30000), a warning
+                warnings.warn(
+                    f"{exc}; the path stops at lambda number {i + 1} of {len(lambdas)} and the "
+                    "solutions for the larger lambdas are returned (as glmnet does)",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                break
             lam_prev = lam
             betas.append(beta.copy())
             devs.append(self.dev_ratio(beta))
@@ -658,9 +677,10 @@ def _cv_fits(A, t, e, fold_index, events_per_fold, lambdas, nlambda, lambda_min_
             fit_k = _fit_path(A[train], t[train], e[train], None, nlambda, lambda_min_ratio, standardize, thresh, max_iter)
             coef_k = _interp_coef(fit_k.lambdas, fit_k.coef_path, lam)
         else:
-            # user lambdas are passed on to the folds unchanged
+            # user lambdas are passed on to the folds unchanged; a fold path that stopped
+            # early carries its last solution on (cv.coxnet fills cvraw with its last value)
             fit_k = _fit_path(A[train], t[train], e[train], lam, nlambda, None, standardize, thresh, max_iter)
-            coef_k = fit_k.coef_path
+            coef_k = fit_k.coef_path[:, np.minimum(np.arange(L), fit_k.lambdas.size - 1)]
         eta_full = A @ coef_k  # centring does not change the partial likelihood
         dev_full = _breslow_deviance_matrix(t, e, eta_full)
         dev_train = _breslow_deviance_matrix(t[train], e[train], eta_full[train])
