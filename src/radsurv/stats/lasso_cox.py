@@ -45,7 +45,11 @@ direction of the rule). The path stops early, as glmnet's Fortran does, once
 at least 5 lambdas are done and the deviance ratio grew by less than
 ``100 * fdev = 1e-3`` (relative) over the last 4 steps, or exceeds 0.99.
 Because the reference path was fitted at thresh = 1e-7, its stopping point can
-differ by one lambda from the converged path (R gives 70 vs 69 here).
+differ by one lambda from the converged path (R gives 70 vs 69 here). A lambda
+whose fit diverges (nearly separable data: the partial likelihood overflows) or
+does not converge ends the path with a ``RuntimeWarning`` and the solutions for
+the larger lambdas are returned, as glmnet does ("Numerical error at kth lambda
+value; solutions for larger values of lambda returned").
 
 Cross-validation (cv.glmnet's default for Cox, ``grouped = TRUE``): each fold k
 is refitted on the other folds with *its own* default lambda path (cv.glmnet
