@@ -42,6 +42,30 @@ def _coef_vec(d, cols):
     return np.array([d.get(c, 0.0) for c in cols])
 
 
+def _kkt_violation(X, time, event, coef, lam):
+    """Max violation of the lasso KKT conditions / lambda, from the Breslow score
+    written out here independently of the solver (as R's kkt_max_violation_rel)."""
+    X = np.asarray(X, float)
+    time, event = np.asarray(time, float), np.asarray(event, float)
+    n = X.shape[0]
+    sd = X.std(axis=0)
+    Xc = X - X.mean(axis=0)
+    eta = Xc @ coef
+    o = np.argsort(time, kind="mergesort")
+    t, e = time[o], event[o]
+    ex = np.exp(eta[o] - eta.max())
+    S_at = np.cumsum(ex[::-1])[::-1][np.searchsorted(t, t, side="left")]
+    # Breslow martingale residual: d_i - exp(eta_i) * sum_{events j: t_j <= t_i} 1 / S(t_j)
+    cum = np.cumsum(np.where(e == 1, 1.0 / S_at, 0.0))
+    resid = e - ex * cum[np.searchsorted(t, t, side="right") - 1]
+    score = Xc[o].T @ resid / n / sd
+    active = coef != 0
+    viol = np.zeros_like(score)
+    viol[active] = np.abs(score[active] - lam * np.sign(coef[active]))
+    viol[~active] = np.maximum(np.abs(score[~active]) - lam, 0)
+    return viol.max() / lam
+
+
 def test_lambda_path(ref, path):
     _, res, _ = ref
     R = np.array(res["path"]["lambda"])
@@ -56,11 +80,15 @@ def test_lambda_path(ref, path):
     np.testing.assert_allclose(path.null_deviance, res["path"]["nulldev"], rtol=1e-9)
     # df of the converged path = cv_tight's nzero (full-data fit at thresh 1e-14)
     np.testing.assert_array_equal(path.df, res["cv_tight"]["nzero"])
-    # R's own path is fitted at thresh = 1e-7: its df differs from the converged one
-    # at a few lambdas where a coefficient is within ~1e-4 of 0, and its dev.ratio
-    # is ~2e-4 absolute below the optimum; compared loosely (loosened, see README).
-    np.testing.assert_allclose(path.dev_ratio[:m], res["path"]["dev_ratio"][:m], rtol=5e-3, atol=1e-12)
-    assert np.mean(path.df[:m] == np.array(res["path"]["df"][:m])) > 0.75
+    # R's own default path is fitted at thresh = 1e-7, not to the optimum (README):
+    # its df is that of the converged path (= R's thresh 1e-14 nzero, exact above)
+    # at 55 of 69 lambdas and off by exactly one at the other 14, where our smallest
+    # nonzero standardised coefficient is 2e-4 to 1.5e-2, i.e. within the ~1e-3
+    # convergence error of R's default fit; its dev.ratio is at most 2.0e-4 below
+    # ours (measured). Checked at those measured levels.
+    np.testing.assert_allclose(path.dev_ratio[:m], res["path"]["dev_ratio"][:m], rtol=0, atol=2.5e-4)
+    assert np.max(np.abs(path.df[:m] - np.array(res["path"]["df"][:m]))) <= 1
+    assert np.sum(path.df[:m] != np.array(res["path"]["df"][:m])) <= 14
 
 
 def test_glmnet_days_quirk(ref, path):
@@ -89,26 +117,9 @@ def test_fixed_lambda_tight(ref, path, k):
     loglik = -(path.objective(coef, lam) - lam * np.sum(sd * np.abs(coef))) * n
     np.testing.assert_allclose(loglik, r["loglik_breslow"], rtol=1e-9)
     # our own KKT check, relative to lambda, as R's kkt_max_violation_rel
-    Xc = X - X.mean(axis=0)
-    eta = Xc @ coef
-    o = np.argsort(data["time"].to_numpy(), kind="mergesort")
-    t, e = data["time"].to_numpy()[o], data["event"].to_numpy()[o]
-    ex = np.exp(eta[o] - eta.max())
-    first = np.searchsorted(t, t, side="left")
-    S = np.cumsum(ex[::-1])[::-1]
-    S_at = S[first]
-    # Breslow martingale residual: d_i - exp(eta_i) * sum_{events j: t_j <= t_i} 1 / S(t_j)
-    inc = np.where(e == 1, 1.0 / S_at, 0.0)
-    cum = np.cumsum(inc)
-    last = np.searchsorted(t, t, side="right") - 1
-    resid = e - ex * cum[last]
-    score = Xc[o].T @ resid / n / sd
-    active = coef != 0
-    viol = np.zeros_like(score)
-    viol[active] = np.abs(score[active] - lam * np.sign(coef[active]))
-    viol[~active] = np.maximum(np.abs(score[~active]) - lam, 0)
-    assert viol.max() / lam < 1e-8
-    assert viol.max() / lam <= max(r["kkt_max_violation_rel"], 1e-8)
+    viol = _kkt_violation(X, data["time"], data["event"], coef, lam)
+    assert viol < 1e-8
+    assert viol <= max(r["kkt_max_violation_rel"], 1e-8)
 
 
 @pytest.mark.parametrize("k", range(5))
@@ -127,13 +138,15 @@ def test_cv_tight(ref, cv):
     R = res["cv_tight"]
     assert cv.lambdas.size == len(R["lambda"])
     np.testing.assert_allclose(cv.lambdas, R["lambda"], rtol=1e-9)
-    np.testing.assert_allclose(cv.cvm, R["cvm"], rtol=1e-6)  # observed 6e-8
+    np.testing.assert_allclose(cv.cvm, R["cvm"], rtol=1e-6)  # observed 5.6e-8
     np.testing.assert_allclose(cv.cvup, R["cvup"], rtol=1e-6)
     np.testing.assert_allclose(cv.cvlo, R["cvlo"], rtol=1e-6)
-    # cvsd is a spread of differences of deviances, so R's remaining convergence
-    # error (thresh 1e-14, not 1e-20) is amplified: observed 1.4e-6 at the last
-    # lambdas of the path. Loosened from 1e-6 to 5e-6.
-    np.testing.assert_allclose(cv.cvsd, R["cvsd"], rtol=5e-6)
+    # cvsd is the spread of per-fold deviances of ~13 that differ by ~0.4, so the
+    # remaining convergence error of R's fold fits (thresh 1e-14, not 1e-20; the
+    # full-data fit at lambda_min still violates KKT by 3.9e-6 of lambda, ours by
+    # 1e-14) is amplified ~30 times: cvm agrees to 5.6e-8, cvsd to 1.45e-6 (at
+    # lambda index 64; below 1e-6 elsewhere). README: 1e-6; here 2e-6 for that reason.
+    np.testing.assert_allclose(cv.cvsd, R["cvsd"], rtol=2e-6)
     np.testing.assert_array_equal(cv.nzero, R["nzero"])
     # README allows +/- 1 grid index; we reproduce them exactly
     assert cv.index_min + 1 == R["index_min"]
@@ -148,31 +161,37 @@ def test_cv_tight_coefficients(ref, cv):
     R = res["cv_tight"]
     c_min = cv.coef("lambda_min")
     assert set(cols[c_min != 0]) == set(R["nonzero_at_lambda_min"])
-    # R's cv_tight full-data fit (thresh 1e-14) is itself ~1e-4 relative from the
-    # optimum for small coefficients (observed 1.3e-4 rel / 3.3e-7 abs); the exact
-    # optimum is checked at 1e-5 in test_fixed_lambda_tight. Loosened accordingly.
-    np.testing.assert_allclose(c_min, _coef_vec(R["nonzero_at_lambda_min"], cols), rtol=5e-4, atol=1e-6)
+    # README tolerance (1e-5 relative or 1e-7 absolute); observed 3.3e-7 absolute on
+    # pnodes (3.5e-6 relative). R's cv_tight fit is not fully converged there: its
+    # KKT violation is 3.9e-6 of lambda; ours is below 1e-8 (checked below).
+    np.testing.assert_allclose(c_min, _coef_vec(R["nonzero_at_lambda_min"], cols), rtol=1e-5, atol=1e-7)
+    data, _, X = ref
+    assert _kkt_violation(X, data["time"], data["event"], c_min, cv.lambda_min) < 1e-8
     c_1se = cv.coef("lambda_1se")
     assert set(cols[c_1se != 0]) == set(R["nonzero_at_lambda_1se"])
     np.testing.assert_allclose(c_1se, _coef_vec(R["nonzero_at_lambda_1se"], cols), rtol=1e-5, atol=1e-7)
+    assert _kkt_violation(X, data["time"], data["event"], c_1se, cv.lambda_1se) < 1e-8
 
 
 def test_cv_default_thresh_loose(ref, cv):
-    # against R's default-thresh CV only loosely (README says ~1e-4; observed
-    # 2.2e-4 for cvm and 5e-3 for cvsd, both R's convergence error)
+    # Against R's default-thresh CV (thresh 1e-7), whose fits are not converged
+    # (its full-data fit at lambda_min violates KKT by 1.9e-2 of lambda): README
+    # says ~1e-4. Measured: cvm 2.2e-4, cvup 2.9e-4, cvlo 1.8e-4, cvsd 5.1e-3,
+    # coefficients 1.3e-3 absolute; checked just above those. The tight checks
+    # (1e-6) are against cv_tight in test_cv_tight.
     _, res, _ = ref
     R = res["cv"]
     m = min(len(R["lambda"]), cv.lambdas.size)
     np.testing.assert_allclose(cv.lambdas[:m], R["lambda"][:m], rtol=1e-9)
-    np.testing.assert_allclose(cv.cvm[:m], R["cvm"][:m], rtol=5e-4)
-    np.testing.assert_allclose(cv.cvup[:m], R["cvup"][:m], rtol=5e-4)
-    np.testing.assert_allclose(cv.cvlo[:m], R["cvlo"][:m], rtol=5e-4)
-    np.testing.assert_allclose(cv.cvsd[:m], R["cvsd"][:m], rtol=1e-2)
+    np.testing.assert_allclose(cv.cvm[:m], R["cvm"][:m], rtol=3e-4)
+    np.testing.assert_allclose(cv.cvup[:m], R["cvup"][:m], rtol=4e-4)
+    np.testing.assert_allclose(cv.cvlo[:m], R["cvlo"][:m], rtol=3e-4)
+    np.testing.assert_allclose(cv.cvsd[:m], R["cvsd"][:m], rtol=6e-3)
     assert abs(cv.index_min + 1 - R["index_min"]) <= 1
     assert abs(cv.index_1se + 1 - R["index_1se"]) <= 1
     cols = np.array(res["columns"])
-    np.testing.assert_allclose(cv.coef("lambda_min"), _coef_vec(R["nonzero_at_lambda_min"], cols), atol=3e-3)
-    np.testing.assert_allclose(cv.coef("lambda_1se"), _coef_vec(R["nonzero_at_lambda_1se"], cols), atol=3e-3)
+    np.testing.assert_allclose(cv.coef("lambda_min"), _coef_vec(R["nonzero_at_lambda_min"], cols), atol=2e-3)
+    np.testing.assert_allclose(cv.coef("lambda_1se"), _coef_vec(R["nonzero_at_lambda_1se"], cols), atol=1e-7)
 
 
 def test_coef_interpolation_and_user_lambdas(ref, path):
@@ -185,3 +204,102 @@ def test_coef_interpolation_and_user_lambdas(ref, path):
     # the exact refit equals a fit on user-supplied lambdas
     user = lasso_cox_path(X, data["time"], data["event"], lambdas=[path.lambdas[0], lam])
     np.testing.assert_allclose(user.coef_path[:, 1], exact, rtol=1e-7, atol=1e-10)
+
+
+def test_cv_folds_use_their_own_lambda_paths(ref, cv):
+    # glmnet 4.1-6 cv.glmnet refits each fold on its own default lambda path and
+    # interpolates at the full-data lambdas (cv.glmnet.raw: "each call generates its
+    # own lambda sequence"). Fitting every fold on the full-data lambdas instead is
+    # a different estimate: it misses R's cv_tight by 2.0e-4 (cvm) and 1.1% (cvsd)
+    # where the rule implemented here agrees to 1e-6.
+    data, res, X = ref
+    R = res["cv_tight"]
+    same_lambdas = lasso_cox_cv(X, data["time"], data["event"], data["foldid"], lambdas=R["lambda"])
+    np.testing.assert_allclose(same_lambdas.lambdas, cv.lambdas, rtol=1e-12)
+    assert np.max(np.abs(same_lambdas.cvm / np.array(R["cvm"]) - 1)) > 1e-4
+    assert np.max(np.abs(same_lambdas.cvsd / np.array(R["cvsd"]) - 1)) > 5e-3
+    np.testing.assert_allclose(cv.cvm, R["cvm"], rtol=1e-6)
+
+
+def _simulated(n, p, seed):
+    """Block-correlated features (rho ~ 0.6 in blocks of 10) and tied event times."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, p // 10))
+    X = np.repeat(z, 10, axis=1) * 0.77 + rng.normal(size=(n, p)) * 0.64
+    beta = np.zeros(p)
+    beta[:5] = [0.6, -0.5, 0.4, -0.3, 0.3]
+    t_ev = rng.exponential(np.exp(-X @ beta) * 3)
+    t_c = rng.uniform(0.5, 6, n)
+    time = np.round(np.minimum(t_ev, t_c) * 50) + 1  # coarse: many ties
+    return X, time, (t_ev <= t_c).astype(int), rng.permutation(np.arange(n) % 5)
+
+
+def test_kkt_along_a_p_greater_than_n_path():
+    # p > n with collinear blocks and ties: the regime of radiomics signatures, where
+    # coordinate descent stops far from the optimum in the tail of the path. Every
+    # fitted lambda must satisfy the KKT conditions (an optimality certificate for
+    # this convex problem), written out independently of the solver.
+    X, time, event, _ = _simulated(n=70, p=150, seed=11)
+    fit = lasso_cox_path(X, time, event)
+    assert fit.lambdas.size >= 20 and fit.df.max() > 20
+    for j, lam in enumerate(fit.lambdas):
+        assert _kkt_violation(X, time, event, fit.coef_path[:, j], lam) < 1e-8, j
+    # the reported df and dev.ratio are those of the reported coefficients
+    np.testing.assert_array_equal(fit.df, (fit.coef_path != 0).sum(axis=0))
+    assert np.all(np.diff(fit.dev_ratio) > 0)
+
+
+def test_diverging_fold_stops_its_path_as_glmnet_does():
+    # n > p, so the default path goes down to 1e-4 * lambda_max; on training fold 4
+    # the data are nearly separable there and the Cox coefficients diverge (the
+    # previous coordinate-descent solver ran into its 100,000-iteration cap and
+    # raised). glmnet stops such a path with a warning ("Numerical error at kth
+    # lambda value; solutions for larger values of lambda returned"); so does this.
+    X, time, event, foldid = _simulated(n=90, p=60, seed=5)
+    train = foldid != 4
+    with pytest.warns(RuntimeWarning, match=r"overflowed.*path stops at lambda number 83 of 100"):
+        fit = lasso_cox_path(X[train], time[train], event[train])
+    assert fit.lambdas.size == 82
+    for j, lam in enumerate(fit.lambdas):  # what is returned is converged
+        assert _kkt_violation(X[train], time[train], event[train], fit.coef_path[:, j], lam) < 1e-6, j
+    # cv.glmnet's rule then uses the fold's last solution for the smaller lambdas
+    with pytest.warns(RuntimeWarning, match="overflowed"):
+        cv = lasso_cox_cv(X, time, event, foldid)
+    assert np.all(np.isfinite(cv.cvm)) and np.all(np.isfinite(cv.cvsd))
+
+
+def test_bitwise_reproducible():
+    X, time, event, foldid = _simulated(n=90, p=120, seed=5)
+    a = lasso_cox_cv(X, time, event, foldid)
+    b = lasso_cox_cv(X, time, event, foldid)
+    assert a.path.coef_path.tobytes() == b.path.coef_path.tobytes()
+    assert a.cvm.tobytes() == b.cvm.tobytes() and a.cvsd.tobytes() == b.cvsd.tobytes()
+    lam = 0.5 * (a.lambdas[10] + a.lambdas[11])
+    assert a.path.coef(lam).tobytes() == b.path.coef(lam).tobytes()
+    # an exact refit does not depend on what was fitted before
+    a.path.coef(a.lambdas[3] * 0.99)
+    assert a.path.coef(lam).tobytes() == b.path.coef(lam).tobytes()
+
+
+def test_same_bits_with_one_or_two_blas_threads(tmp_path):
+    # With more BLAS threads OpenBLAS splits products differently; the fits pin BLAS
+    # to one thread so the coefficients do not depend on the machine's core count.
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import hashlib, sys, numpy as np\n"
+        "sys.path.insert(0, %r)\n"
+        "from test_lasso_cox import _simulated\n"
+        "from radsurv.stats.lasso_cox import lasso_cox_cv\n"
+        "X, t, e, f = _simulated(n=120, p=200, seed=3)\n"
+        "cv = lasso_cox_cv(X, t, e, f)\n"
+        "print(hashlib.sha256(cv.path.coef_path.tobytes() + cv.cvm.tobytes()).hexdigest())\n"
+    ) % str(Path(__file__).parent)
+    digests = []
+    for threads in ("1", "2"):
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+        out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+        digests.append(out.stdout.strip())
+    assert len(digests[0]) == 64 and digests[0] == digests[1]
