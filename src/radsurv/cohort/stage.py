@@ -331,7 +331,7 @@ def write_twin_images(ctx: StageContext, twin: TwinCohort) -> tuple[pd.DataFrame
     from ..imaging.twin import write_cohort_images, write_development_set
 
     img = ctx.profile["imaging"]
-    latents = twin.truth[["patient_id", "center", "a_img", "b_img", "size_mm"]]
+    latents = twin.truth[["patient_id", "center", "a_img", "b_img", "size_img"]].rename(columns={"size_img": "size_mm"})
     paths = write_cohort_images(latents, ctx.path("images/"), scanners=img["scanners"], seed=ctx.seed,
                                 n_jobs=ctx.n_jobs, root=ctx.out_dir, phenotype=img["phenotype"])
     manifest = twin.manifest.merge(

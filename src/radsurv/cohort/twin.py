@@ -13,9 +13,19 @@ and clinical factors, with a centre-specific baseline; censoring comes from
 accrual dates against a study cut-off plus random loss to follow-up.
 
 The images (and the radiologist-read MRI descriptors, which a reader takes from the
-images) are driven by ``a_img`` and ``b_img``. These equal ``a`` and ``b`` except
-in the ``null`` profile, where they are independent draws: the images then carry
-no prognostic information beyond chance, which is the pipeline's leakage guard.
+images) are driven by ``a_img``, ``b_img`` and the imaging tumour size ``size_img``.
+These equal ``a``, ``b`` and the pathological size ``size_mm`` except in the
+``null`` profile, where they are independent draws from the same distributions
+(``size_img`` log-normal and driven by ``a_img`` as ``size_mm`` is by ``a``): the
+images then look like the signal twin's but carry no prognostic information beyond
+chance, which is the pipeline's leakage guard. The pathological T stage and the
+hazard always use the true ``size_mm``.
+
+The random streams: everything the signal profiles draw comes from one generator
+seeded with ``seed``; the null profile's extra imaging latents ``a_img``, ``b_img``
+are drawn from it right after ``a``, ``b``, and its ``size_img`` from a separate
+generator seeded with ``[seed, 2]`` (``[seed, 1]`` is the outcome's), which the
+signal profiles never use and on which no other column of the null profile depends.
 
 All parameters come from the ``cohort.twin`` section of the profile; the values
 and the reasons for them are stated in ``params/paper.yml``.
@@ -46,8 +56,9 @@ class TwinCohort:
     manifest : DataFrame
         Exactly what a user would supply (the input contract), without images.
     truth : DataFrame
-        The hidden truth per patient (latent traits, true linear predictor, event
-        and censoring times). Never read by the analysis, only by the manuscript's
+        The hidden truth per patient (latent traits, including the imaging ones
+        ``a_img``, ``b_img``, ``size_img``; true linear predictor, event and
+        censoring times). Never read by the analysis, only by the manuscript's
         oracle row and by tests.
     """
 
@@ -79,7 +90,7 @@ def simulate_patients(twin: dict, seed: int) -> pd.DataFrame:
     -------
     DataFrame
         One row per patient with latent traits (``a``, ``b``, ``a_img``,
-        ``b_img``, ``size_mm``), clinical and MRI columns.
+        ``b_img``, ``size_mm``, ``size_img``), clinical and MRI columns.
     """
     rng = np.random.default_rng(seed)
     centers = {int(k): int(v) for k, v in twin["n_per_center"].items()}
@@ -99,6 +110,15 @@ def simulate_patients(twin: dict, seed: int) -> pd.DataFrame:
     sz = twin["size"]
     size_mm = np.exp(np.log(sz["median_mm"]) + sz["a_effect"] * a + sz["log_sd"] * rng.standard_normal(n))
     size_mm = np.clip(size_mm, sz["min_mm"], sz["max_mm"])
+    if twin.get("imaging_signal", True):
+        size_img = size_mm.copy()
+    else:
+        # Null profile: the size the images show follows the same law, driven by a_img
+        # as size_mm is by a, from its own stream (the signal profiles' stream, and the
+        # rest of this one, are untouched), so it carries nothing about the hazard.
+        z_img = np.random.default_rng([seed, 2]).standard_normal(n)
+        size_img = np.exp(np.log(sz["median_mm"]) + sz["a_effect"] * a_img + sz["log_sd"] * z_img)
+        size_img = np.clip(size_img, sz["min_mm"], sz["max_mm"])
 
     ag = twin["age"]
     age = np.clip(np.round(rng.normal(ag["mean"], ag["sd"], n)), ag["min"], ag["max"]).astype(int)
@@ -142,10 +162,10 @@ def simulate_patients(twin: dict, seed: int) -> pd.DataFrame:
     )
 
     # Radiologist-read MRI descriptors: what a reader sees in the images, so they are
-    # driven by the imaging latents (a_img, b_img) plus reader noise.
+    # driven by the imaging latents (a_img, b_img, size_img) plus reader noise.
     mr = twin["mri_reading"]
     noise = lambda: mr["reader_noise_sd"] * rng.standard_normal(n)  # noqa: E731
-    mri_size = np.round(size_mm * np.exp(mr["size_log_sd"] * rng.standard_normal(n)), 1)
+    mri_size = np.round(size_img * np.exp(mr["size_log_sd"] * rng.standard_normal(n)), 1)
     mri_shape = np.where(mr["shape_a"] * a_img + noise() > mr["shape_cut"], "irregular", "oval_round").astype(object)
     mri_margin = _cut(mr["margin_a"] * a_img + noise(), mr["margin_cuts"], ["circumscribed", "irregular", "spiculated"])
     mri_enh = _cut(mr["enhancement_a"] * a_img + noise(), mr["enhancement_cuts"], ["homogeneous", "heterogeneous", "rim"])
@@ -161,6 +181,7 @@ def simulate_patients(twin: dict, seed: int) -> pd.DataFrame:
             "a_img": a_img,
             "b_img": b_img,
             "size_mm": size_mm,
+            "size_img": size_img,
             "age": age,
             "menopause": np.where(post, "post", "pre").astype(object),
             "t_stage": t_stage,
@@ -307,7 +328,7 @@ def simulate_cohort(twin: dict, seed: int, id_prefix: str = "TW") -> TwinCohort:
     truth = pd.concat(
         [
             pd.DataFrame({"patient_id": ids}),
-            patients[["center", "a", "b", "a_img", "b_img", "size_mm"]].reset_index(drop=True),
+            patients[["center", "a", "b", "a_img", "b_img", "size_mm", "size_img"]].reset_index(drop=True),
             outcome.drop(columns=["dfs_time", "dfs_event"]).reset_index(drop=True),
         ],
         axis=1,
