@@ -32,3 +32,35 @@ def test_parameter_files_named_in_a_section_are_dependencies(tmp_path):
                             "ring_mm": 5.0, "notes": ["params/radiomics_us.yaml"]}}
     found = _referenced_files(section, tmp_path)
     assert found == [tmp_path / "params" / "radiomics_us.yaml"] * 2
+
+
+def test_names_imported_from_a_hub_package_depend_on_their_defining_modules_only(root):
+    """`from radsurv.stats import kaplan_meier` depends on stats/survival_curves.py, not on
+    stats/lasso_cox.py: editing the LASSO does not re-run the cohort stage."""
+    deps = {p.relative_to(root / "src/radsurv").as_posix() for p in library_files(root / "notebooks/00_cohort.ipynb")}
+    assert {"stats/survival_curves.py", "stats/_checks.py"} <= deps
+    assert "stats/lasso_cox.py" not in deps and "stats/cox.py" not in deps
+    # A hub __init__ (docstring, imports, __all__) is not a dependency itself.
+    assert "stats/__init__.py" not in deps and "stages/__init__.py" not in deps
+
+
+def test_a_package_with_behaviour_of_its_own_is_followed(tmp_path, monkeypatch):
+    """An __init__ that does more than re-export (here a lazy __getattr__) is a file
+    dependency, and a name it does not re-export makes every import of it count."""
+    from radsurv.pipeline import deps
+
+    pkg = tmp_path / "radsurv"
+    (pkg / "hub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text('"""Root."""\n')
+    (pkg / "hub" / "__init__.py").write_text("from .a import fa\nfrom .b import fb\n__all__ = ['fa', 'fb']\n")
+    (pkg / "hub" / "a.py").write_text("def fa(): return 1\n")
+    (pkg / "hub" / "b.py").write_text("def fb(): return 2\n")
+    (pkg / "lazy").mkdir()
+    (pkg / "lazy" / "__init__.py").write_text("from .a import fa\n\ndef __getattr__(name):\n    return 3\n")
+    (pkg / "lazy" / "a.py").write_text("def fa(): return 1\n")
+    (pkg / "lazy" / "c.py").write_text("def fc(): return 4\n")
+    files = lambda *roots: {p.relative_to(pkg).as_posix() for p in deps._closure(roots, pkg)}  # noqa: E731
+    assert files(("radsurv.hub", frozenset({"fa"}))) == {"hub/a.py"}
+    assert files(("radsurv.hub", None)) == {"hub/__init__.py", "hub/a.py", "hub/b.py"}
+    assert files(("radsurv.lazy", frozenset({"fa"}))) == {"lazy/__init__.py", "lazy/a.py"}
+    assert files(("radsurv.lazy", frozenset({"unknown"}))) == {"lazy/__init__.py", "lazy/a.py"}

@@ -182,3 +182,21 @@ def test_command_line_exit_codes(toy, project, capsys, monkeypatch):
     assert "error: stage c failed in notebooks/c.ipynb, code cell 3: RuntimeError: stage c is broken" in out
     assert main(["run", "--profile", "t", "--stage", "zz"]) == 2
     assert "unknown stage 'zz'" in capsys.readouterr().err
+
+
+def test_registering_another_stage_reruns_nothing_but_changing_ones_declaration_does(toy, project):
+    """The registry and the schema are not file dependencies of the stages: a stage
+    depends on its own declaration and validated parameters, which are hashed."""
+    assert run(project).exit_code == 0
+    stages = list(runner.STAGES)
+    # A new stage registered after the others (and the schema extended for it).
+    toy.add_sections("sd")
+    toy.notebook("d", "(out / 'd.txt').write_text('d')")
+    toy.use_stages(*stages, Stage("d", "stage d", ("sd",), outputs=(Artefact("d.txt", "data", "d"),)))
+    assert run(project).executed == ["d"]
+    # Declaring one more output of c re-runs c (and it must write it).
+    c = stages[2]
+    toy.use_stages(stages[0], stages[1], Stage("c", "stage c", ("sc",), outputs=(
+        *c.outputs, Artefact("c2.txt", "data", "more"))), runner.STAGES[-1])
+    r = run(project)
+    assert r.executed == [] and r.failure is not None and r.failure.missing == ["c2.txt"]

@@ -211,7 +211,9 @@ def describe_data(profile: Mapping[str, Any], simulated: bool, summary: Mapping[
         "Radiologist-read MRI descriptors (shape, margin, internal enhancement, time-intensity curve, "
         "peritumoral oedema) are thresholds of the imaging latents plus reader noise. "
         + ("" if sig else "In this `null` profile the images, and the descriptors read from them, are driven by "
-           "latent traits drawn independently of the hazard, so any apparent imaging signal is an artefact. ")
+           "latent traits and a tumour size drawn independently of the hazard (from the same distributions as the "
+           "signal twin's), so any apparent imaging signal is an artefact; the pathological T stage and the hazard "
+           "use the true size. ")
         + "The simulator writes the same manifest a user would supply, and the analysis reads it through the same "
         f"code; the true linear predictor is stored apart and read only for the oracle C-index. Centre "
         f"{', '.join(spec.internal_centers)} ({summary['train']['n'] + summary['internal']['n']} patients) was split "

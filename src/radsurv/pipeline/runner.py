@@ -25,6 +25,7 @@ from doit.tools import config_changed
 
 from ..config import load_profile, profile_path, stage_params
 from ..exceptions import InputError, StageError
+from ..stages.context import stage_declaration
 from ..stages.registry import STAGES, Stage
 from .deps import library_files, module_files
 from .execute import STAMP, execute_stage
@@ -90,8 +91,19 @@ def _referenced_files(value, root: Path) -> list[Path]:
     return []
 
 
+#: Library files every notebook imports whose content a stage depends on only through
+#: what the runner hashes itself: the registry (the stage's own declaration is hashed)
+#: and the schema (the stage's validated parameters, defaults included, are hashed). So
+#: registering stage 04 or adding its section does not re-run stages 00-03.
+_HASHED_ELSEWHERE = ("stages/registry.py", "schema.py")
+
+
 def stage_inputs(stage: Stage, root: Path, profile: dict, build_dir: Path) -> list[Path]:
-    files = [root / stage.notebook, *library_files(root / stage.notebook), root / "requirements.lock"]
+    """The files whose content decides whether ``stage`` is stale."""
+    package = Path(__file__).resolve().parents[1]
+    library = [p for p in library_files(root / stage.notebook)
+               if p.resolve().relative_to(package).as_posix() not in _HASHED_ELSEWHERE]
+    files = [root / stage.notebook, *library, root / "requirements.lock"]
     files += [build_dir / up / STAMP for up in stage.upstream]
     # Parameter files a stage's sections point at (e.g. the PyRadiomics YAML files):
     # their content, not just their name, decides whether the stage is stale.
@@ -110,7 +122,8 @@ def build_tasks(root: Path, profile_file: Path, profile: dict, build_dir: Path, 
     for stage in stages:
         inputs = stage_inputs(stage, root, profile, build_dir)
         params = stage_params(profile, stage.sections)
-        digest = _digest({"files": _file_digest([p for p in inputs if p.suffix != ".json"]), "params": params})
+        declared = {"params": params, "declaration": stage_declaration(stage)}
+        digest = _digest({"files": _file_digest([p for p in inputs if p.suffix != ".json"]), **declared})
 
         def action(stage=stage, digest=digest, params=params):
             try:
@@ -127,7 +140,7 @@ def build_tasks(root: Path, profile_file: Path, profile: dict, build_dir: Path, 
             "actions": [action],
             "file_dep": [str(p) for p in inputs],
             "targets": [str(build_dir / stage.name / STAMP)],
-            "uptodate": [config_changed(params)],
+            "uptodate": [config_changed(declared)],
             "verbosity": 2,
         })
     if render:

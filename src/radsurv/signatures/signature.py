@@ -140,7 +140,8 @@ class LassoCoxSignature:
             raise ValueError(f"X: lacks {len(missing)} feature(s) the signature was developed on, e.g. {missing[:3]}")
         if self.coef_.empty:
             return pd.Series(0.0, index=X.index, name="radscore")
-        Z = self.scaler_.transform(X[self.coef_.index])
+        sel = self.coef_.index
+        Z = (X[sel].astype(float) - self.scaler_.mean_[sel]) / self.scaler_.sd_[sel]
         return pd.Series(Z.to_numpy() @ self.coef_.to_numpy(), index=X.index, name="radscore")
 
     def coefficients(self) -> pd.DataFrame:
@@ -159,8 +160,10 @@ class StackedSignature:
 
     Attributes
     ----------
-    cox_ : CoxFit
-        The Cox model (Efron ties) on the component Rad-scores.
+    used_ : list of str
+        The components with a non-constant training Rad-score.
+    cox_ : CoxFit or None
+        The Cox model (Efron ties) on their Rad-scores (None when no component is used).
     """
 
     components: Mapping[str, LassoCoxSignature]
@@ -172,17 +175,24 @@ class StackedSignature:
         return pd.DataFrame({name: sig.predict(X) for name, sig in self.components.items()}, index=X.index)
 
     def fit(self, X: pd.DataFrame, time, event) -> "StackedSignature":
-        """Fit the Cox model on the components' training Rad-scores."""
+        """Fit the Cox model on the components' training Rad-scores. A component whose
+        LASSO kept no feature (a constant Rad-score) carries nothing and is left out."""
         S = self.scores(X)
-        self.cox_ = fit_cox(S, time, event, ties=self.ties)
+        self.used_ = [c for c in S.columns if np.ptp(S[c].to_numpy()) > 0]
+        if not self.used_:
+            self.cox_ = None
+            return self
+        self.cox_ = fit_cox(S[self.used_], time, event, ties=self.ties)
         # Centred on the training set, as the LASSO Rad-scores are.
-        self.center_ = float(np.mean(S.to_numpy() @ self.cox_.coef.to_numpy()))
+        self.center_ = float(np.mean(S[self.used_].to_numpy() @ self.cox_.coef.to_numpy()))
         return self
 
     def predict(self, X: pd.DataFrame) -> pd.Series:
-        if not hasattr(self, "cox_"):
+        if not hasattr(self, "used_"):
             raise NotFittedError("the stacked signature is not fitted: call fit() on the training set first")
-        S = self.scores(X)
+        if self.cox_ is None:
+            return pd.Series(0.0, index=X.index, name="radscore")
+        S = self.scores(X)[self.used_]
         return pd.Series(S.to_numpy() @ self.cox_.coef.to_numpy() - self.center_, index=X.index, name="radscore")
 
 

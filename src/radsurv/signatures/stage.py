@@ -454,7 +454,7 @@ def write_signature_artefacts(ctx: StageContext, cohort: CohortOutputs, features
     pd.concat([c.assign(signature=name) for name, c in coefs.items()], ignore_index=True)[
         ["signature", "feature", "coef_per_sd", "coef_per_unit", "mean", "sd"]].to_csv(
         ctx.path("coefficients.csv"), index=False, lineterminator="\n", float_format="%.10g")
-    if dev.stacked is not None:
+    if dev.stacked is not None and dev.stacked.cox_ is not None:
         dev.stacked.cox_.summary().rename_axis("component").reset_index().to_csv(
             ctx.path("stacked_cox.csv"), index=False, lineterminator="\n", float_format="%.10g")
     if len(dev.comparison):

@@ -202,6 +202,34 @@ STAGES: tuple[Stage, ...] = (
         ),
         variables=("features",),
     ),
+    Stage(
+        "03_signatures",
+        title="Signatures: LASSO-Cox Rad-scores, discrimination, X-tile risk groups",
+        sections=("signatures",),
+        upstream=("00_cohort", "02_features"),
+        outputs=(
+            Artefact("radscores.csv", "data", "Rad-score per patient and signature, with the patient's set"),
+            Artefact("coefficients.csv", "data", "selected features and coefficients (per SD and per unit) of each "
+                                                 "signature"),
+            Artefact("stacked_cox.csv", "data", "the Cox model on the four regional Rad-scores", optional=True),
+            Artefact("multimodal_comparison.csv", "data", "cross-validated C of the two multi-modal signatures "
+                                                          "on training", optional=True),
+            Artefact("discrimination.csv", "data", "Harrell and Uno C of every signature in every set"),
+            Artefact("risk_groups.csv", "data", "X-tile and median risk groups and HR per SD, per signature and set"),
+            Artefact("signature_flow.csv", "data", "features left after each filter, per signature"),
+            Artefact("signature_flow.md", "table", "the feature-count flow of each signature"),
+            Artefact("discrimination_table.md", "table", "C of every signature per set, the oracle, the published "
+                                                         "values"),
+            Artefact("risk_groups_table.md", "table", "the multi-modal Rad-score's risk groups per set",
+                     optional=True),
+            Artefact("fig-lasso.png", "figure", "LASSO CV curves with both lambdas and coefficient paths"),
+            Artefact("fig-coefficients.png", "figure", "coefficients of each signature"),
+            Artefact("fig-xtile.png", "figure", "log-rank statistic against the cut, and the bootstrap cuts",
+                     optional=True),
+            Artefact("fig-km-risk.png", "figure", "Kaplan-Meier DFS of the risk groups in each set", optional=True),
+        ),
+        variables=("signatures",),
+    ),
 )
 
 STAGE_BY_NAME: dict[str, Stage] = {s.name: s for s in STAGES}
