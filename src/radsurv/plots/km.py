@@ -123,6 +123,7 @@ def km_panels(panels: Sequence[Mapping], path: str | Path, *, order: Sequence[st
     rows = max(len([g for g in order if (np.asarray(p["group"]) == g).any()]) for p in panels)
     table_height = 0.19 * (rows + 1)
     fig, axes = plt.subplots(2, len(panels), figsize=(4.4 * len(panels), 4.0 + table_height), squeeze=False,
+                             sharex="col",
                              gridspec_kw={"height_ratios": [3.4, table_height], "hspace": 0.36, "wspace": 0.35})
     for k, panel in enumerate(panels):
         time, event, group = (np.asarray(panel["time"], float), np.asarray(panel["event"], int),

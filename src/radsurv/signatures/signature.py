@@ -142,7 +142,9 @@ class LassoCoxSignature:
             return pd.Series(0.0, index=X.index, name="radscore")
         sel = self.coef_.index
         Z = (X[sel].astype(float) - self.scaler_.mean_[sel]) / self.scaler_.sd_[sel]
-        return pd.Series(Z.to_numpy() @ self.coef_.to_numpy(), index=X.index, name="radscore")
+        # Row by row (not a matrix product, whose blocking depends on the number of rows):
+        # a patient's Rad-score is the same bits whoever else is scored with them.
+        return pd.Series((Z.to_numpy() * self.coef_.to_numpy()).sum(axis=1), index=X.index, name="radscore")
 
     def coefficients(self) -> pd.DataFrame:
         """The selected features: coefficient per SD, the training mean and SD, and the
@@ -184,7 +186,7 @@ class StackedSignature:
             return self
         self.cox_ = fit_cox(S[self.used_], time, event, ties=self.ties)
         # Centred on the training set, as the LASSO Rad-scores are.
-        self.center_ = float(np.mean(S[self.used_].to_numpy() @ self.cox_.coef.to_numpy()))
+        self.center_ = float(np.mean((S[self.used_].to_numpy() * self.cox_.coef.to_numpy()).sum(axis=1)))
         return self
 
     def predict(self, X: pd.DataFrame) -> pd.Series:
@@ -193,7 +195,8 @@ class StackedSignature:
         if self.cox_ is None:
             return pd.Series(0.0, index=X.index, name="radscore")
         S = self.scores(X)[self.used_]
-        return pd.Series(S.to_numpy() @ self.cox_.coef.to_numpy() - self.center_, index=X.index, name="radscore")
+        lp = (S.to_numpy() * self.cox_.coef.to_numpy()).sum(axis=1)
+        return pd.Series(lp - self.center_, index=X.index, name="radscore")
 
 
 def union_features(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:

@@ -33,7 +33,7 @@ from .preprocess import FeatureFilter
 from .risk_groups import RiskGroups, group_summary, hazard_ratio_per_sd
 from .signature import LassoCoxSignature, StackedSignature, fold_ids
 
-__all__ = ["REGION_SIGNATURES", "SIGNATURES", "Development", "available_signatures", "compare_multimodal", "develop_signatures",
+__all__ = ["REGION_SIGNATURES", "SIGNATURES", "Development", "available_signatures", "compare_multimodal", "describe_signatures", "develop_signatures",
            "discrimination", "feature_matrix", "fit_risk_groups", "outcomes", "radscore_table", "risk_group_table",
            "signature_flow_table", "signature_variables", "write_signature_artefacts"]
 
@@ -370,8 +370,8 @@ def risk_display(table: pd.DataFrame) -> pd.DataFrame:
         if r.split_by == "per SD":
             groups = events = "continuous"
         else:
-            groups = f"{r.n_low} / {r.n_high}"
-            events = f"{r.events_low} / {r.events_high}"
+            groups = f"{int(r.n_low)} / {int(r.n_high)}"
+            events = f"{int(r.events_low)} / {int(r.events_high)}"
         rows.append({"Set": SPLIT_LABELS[r.set], "Split": {"X-tile": "X-tile cut (training)",
                                                            "median": "Median (training)",
                                                            "per SD": "Per SD of the Rad-score"}[r.split_by],
@@ -402,9 +402,9 @@ def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFra
         "min_prop_pct": f"{100 * params['cutpoint']['min_prop']:.0f}",
         "max_prop_pct": f"{100 * (1 - params['cutpoint']['min_prop']):.0f}",
     }
-    if len(dev.comparison):
-        v["cv_c_union"] = f"{dev.comparison['union'].mean():.3f}"
-        v["cv_c_stacked"] = f"{dev.comparison['stacked'].mean():.3f}"
+    compared = len(dev.comparison) > 0
+    v["cv_c_union"] = f"{dev.comparison['union'].mean():.3f}" if compared else "not compared"
+    v["cv_c_stacked"] = f"{dev.comparison['stacked'].mean():.3f}" if compared else "not compared"
     for name in [*dev.signatures, *([STACKED] if dev.stacked is not None else []), mm]:
         entry: dict[str, Any] = {}
         model = dev.predictors().get(name)
@@ -430,6 +430,39 @@ def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFra
             v[mm][f"hr_{key}_{r.set}"] = _fmt_ci(r.hr, r.hr_lower, r.hr_upper)
             v[mm][f"p_{key}_{r.set}"] = _fmt_p(r.logrank_p)
     return v
+
+
+def describe_signatures(v: Mapping[str, Any], published: Mapping[str, Any]) -> str:
+    """The Results paragraph on the signatures, written from the variables: the oracle
+    and the published values are mentioned only where they exist."""
+    mm = v[MULTIMODAL]
+    text = (f"The multi-modal signature that feeds the models ({v['multimodal_choice_label'].lower()}; "
+            f"cross-validated C on training {v['cv_c_union']} for the union and {v['cv_c_stacked']} for the stacked "
+            f"way) reached a C-index of {mm.get('c_internal', '–')} (95% CI {mm.get('c_internal_ci', '–')}) on the "
+            f"internal and {mm.get('c_external', '–')} ({mm.get('c_external_ci', '–')}) on the external test set, "
+            f"against {mm.get('c_train', '–')} on the training set it was developed on (@tbl-signatures).")
+    if "oracle" in v:
+        o = v["oracle"]
+        text += (f" The simulation's true linear predictor, the best any model can reach on these patients, scores "
+                 f"{o.get('c_internal', '–')} and {o.get('c_external', '–')}.")
+    if published.get("internal") is not None and published.get("external") is not None:
+        text += (f" The study reported {published['internal']:.3f} and {published['external']:.3f} for its "
+                 "multi-modal signature.")
+    singles = [v[n] for n in REGION_SIGNATURES if n in v and "c_external" in v[n]]
+    if singles:
+        ext = sorted(float(s["c_external"]) for s in singles)
+        text += (f" The four single-region signatures reached external C-indices from {ext[0]:.3f} to "
+                 f"{ext[-1]:.3f}.")
+    if "cut" in mm:
+        text += (f" The X-tile cut of the multi-modal Rad-score on the training set was {mm['cut']} (bootstrap 95% "
+                 f"range {mm.get('cut_bootstrap_95', '–')}; log-rank p {mm['p_uncorrected']} uncorrected, "
+                 f"{mm['p_lausen']} by the Lausen-Schumacher bound and {mm['p_permutation']} by permutation). "
+                 f"Applied unchanged, it separated high- from low-risk patients with a hazard ratio of "
+                 f"{mm.get('hr_xtile_internal', '–')} in the internal and {mm.get('hr_xtile_external', '–')} in the "
+                 f"external test set; the hazard ratio per SD of the continuous Rad-score was "
+                 f"{mm.get('hr_per_sd_internal', '–')} and {mm.get('hr_per_sd_external', '–')} (@tbl-risk-groups, "
+                 "@fig-km-risk).")
+    return text + "\n"
 
 
 def write_signature_artefacts(ctx: StageContext, cohort: CohortOutputs, features: FeatureOutputs) -> dict:
@@ -517,5 +550,6 @@ def write_signature_artefacts(ctx: StageContext, cohort: CohortOutputs, features
     coefficients_figure({n: coefs[n] for n in dev.signatures}, ctx.path("fig-coefficients.png"), labels)
     v = signature_variables(dev, disc, oracle, groups, risk[risk["signature"] == MULTIMODAL] if len(risk) else risk,
                             params, X.shape[1])
+    ctx.write_text("text-signatures.md", describe_signatures(v, params["published_c"]))
     ctx.write_variables({"signatures": v})
     return v

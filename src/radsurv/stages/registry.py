@@ -222,6 +222,7 @@ STAGES: tuple[Stage, ...] = (
                                                          "values"),
             Artefact("risk_groups_table.md", "table", "the multi-modal Rad-score's risk groups per set",
                      optional=True),
+            Artefact("text-signatures.md", "text", "the Results paragraph on the signatures"),
             Artefact("fig-lasso.png", "figure", "LASSO CV curves with both lambdas and coefficient paths"),
             Artefact("fig-coefficients.png", "figure", "coefficients of each signature"),
             Artefact("fig-xtile.png", "figure", "log-rank statistic against the cut, and the bootstrap cuts",

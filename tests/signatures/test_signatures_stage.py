@@ -1,0 +1,137 @@
+"""The signatures stage's computing parts on a small synthetic cohort: no test-set value
+reaches a fit (poisoned test features change nothing learned), a Rad-score does not
+depend on the other patients, the multi-modal choice uses training data only, and the
+reported C-indices are radsurv.stats'."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from radsurv.config import load_profile
+from radsurv.signatures.stage import (MULTIMODAL, REGION_SIGNATURES, available_signatures, describe_signatures,
+                                      develop_signatures, discrimination, fit_risk_groups, radscore_table,
+                                      signature_variables)
+from radsurv.stats import harrell_c, uno_c
+
+REGIONS = ("us_intra", "us_peri", "mri_intra", "mri_peri")
+
+
+def cohort(seed: int = 0, n: int = 300, p: int = 8):
+    """Four regions of p features; the first feature of each region carries signal."""
+    rng = np.random.default_rng(seed)
+    cols = {f"{r}__f{j}": rng.normal(size=n) for r in REGIONS for j in range(p)}
+    X = pd.DataFrame(cols, index=[f"P{i:03d}" for i in range(n)])
+    lp = 0.6 * X["us_intra__f0"] + 0.5 * X["mri_peri__f0"] + 0.4 * X["us_peri__f0"]
+    t = rng.exponential(60 * np.exp(-lp))
+    c = rng.uniform(20, 120, n)
+    split = np.array(["train", "train", "internal", "external"])[np.arange(n) % 4]
+    outcome = pd.DataFrame({"split": split, "time": np.minimum(t, c), "event": (t <= c).astype(int)}, index=X.index)
+    return X, outcome
+
+
+@pytest.fixture(scope="module")
+def params():
+    p = load_profile("quick")["signatures"]
+    p = {**p, "n_folds": 5, "cutpoint": {**p["cutpoint"], "n_permutations": 19, "n_bootstrap": 10}}
+    return p
+
+
+@pytest.fixture(scope="module")
+def developed(params):
+    X, outcome = cohort()
+    return X, outcome, develop_signatures(X, outcome, set(), params, seed=11, n_jobs=1)
+
+
+def _learned(dev):
+    return {name: (tuple(sig.coef_.index), tuple(np.round(sig.coef_.to_numpy(), 15)), sig.lambda_, tuple(sig.flow_))
+            for name, sig in dev.signatures.items()}
+
+
+def test_seven_signatures_and_the_multimodal_choice(developed):
+    X, outcome, dev = developed
+    assert list(dev.signatures) == ["us_intra", "us_peri", "mri_intra", "mri_peri", "us", "mri", "multimodal_union"]
+    assert set(dev.stacked.components) == set(REGION_SIGNATURES)
+    means = dev.comparison[["union", "stacked"]].mean()
+    assert dev.multimodal == ("multimodal_stacked" if means["stacked"] > means["union"] else "multimodal_union")
+    assert len(dev.comparison) == 5 and dev.comparison["n"].sum() == (outcome.split == "train").sum()
+    # The signal features are found.
+    assert "us_intra__f0" in dev.signatures["us_intra"].coef_.index
+    assert {"us_intra__f0", "mri_peri__f0"} <= set(dev.signatures["multimodal_union"].coef_.index)
+
+
+def test_poisoned_test_sets_change_nothing_learned(developed, params):
+    """NaN or noise in every internal and external patient's features: every signature
+    (features, coefficients, lambda, flow), the multi-modal choice and the cuts are
+    byte-identical."""
+    X, outcome, dev = developed
+    test = (outcome.split != "train").to_numpy()
+    rng = np.random.default_rng(99)
+    for poison in ("nan", "noise"):
+        Xp = X.copy()
+        Xp.loc[test] = np.nan if poison == "nan" else rng.normal(0, 100, size=(test.sum(), X.shape[1]))
+        dp = develop_signatures(Xp, outcome, set(), params, seed=11, n_jobs=1)
+        assert _learned(dp) == _learned(dev), poison
+        assert dp.multimodal == dev.multimodal
+        pd.testing.assert_frame_equal(dp.comparison, dev.comparison)
+        s0, sp = radscore_table(dev, X, outcome), radscore_table(dp, Xp, outcome)
+        pd.testing.assert_frame_equal(s0[~test], sp[~test])
+        g0 = fit_risk_groups(s0, outcome, ["multimodal"], params, 11)
+        gp = fit_risk_groups(sp, outcome, ["multimodal"], params, 11)
+        assert g0["multimodal"].cutpoint_ == gp["multimodal"].cutpoint_
+        assert g0["multimodal"].p_permutation_ == gp["multimodal"].p_permutation_
+
+
+def test_a_patients_radscore_does_not_depend_on_the_other_patients(developed):
+    X, outcome, dev = developed
+    full = radscore_table(dev, X, outcome)
+    external = outcome.split == "external"
+    alone = radscore_table(dev, X[external.to_numpy()].iloc[::-1], outcome[external].iloc[::-1])
+    pd.testing.assert_frame_equal(full[external.to_numpy()], alone.loc[full[external.to_numpy()].index])
+
+
+def test_discrimination_is_radsurv_stats(developed):
+    X, outcome, dev = developed
+    scores = radscore_table(dev, X, outcome)
+    disc = discrimination(scores, outcome, ["us_intra", MULTIMODAL], tau=60.0)
+    for r in disc.itertuples(index=False):
+        sel = (outcome.split == r.set).to_numpy()
+        t, e, x = outcome.time[sel], outcome.event[sel], scores.loc[sel, r.signature]
+        hc = harrell_c(t, e, x)
+        assert (r.c, r.se, r.lower, r.upper) == (hc.c, hc.se, hc.lower, hc.upper)
+        assert r.uno_c == uno_c(t, e, x, tau=60.0).c
+    ext = disc[(disc.signature == MULTIMODAL) & (disc.set == "external")].iloc[0]
+    assert ext.c > 0.6   # the signal survives to the external set
+
+
+def test_variables_and_text(developed, params):
+    X, outcome, dev = developed
+    scores = radscore_table(dev, X, outcome)
+    names = [*dev.signatures, "multimodal_stacked", MULTIMODAL]
+    disc = discrimination(scores, outcome, names)
+    groups = fit_risk_groups(scores, outcome, [MULTIMODAL], params, 11)
+    from radsurv.signatures.stage import risk_group_table
+
+    train = (outcome.split == "train").to_numpy()
+    risk = risk_group_table(scores, outcome, MULTIMODAL, groups[MULTIMODAL],
+                            float(np.std(scores.loc[train, MULTIMODAL], ddof=1)))
+    oracle = disc[disc.signature == "us_intra"].assign(signature="oracle")
+    v = signature_variables(dev, disc, oracle, groups, risk, params, X.shape[1])
+    c_ext = disc[(disc.signature == MULTIMODAL) & (disc.set == "external")].c.iloc[0]
+    assert v[MULTIMODAL]["c_external"] == f"{c_ext:.3f}"
+    assert v["n_features_total"] == 32 and v["multimodal_choice"] in ("union", "stacked")
+    assert v[MULTIMODAL]["cut"] == f"{groups[MULTIMODAL].cutpoint_:.3f}"
+    text = describe_signatures(v, {"internal": 0.734, "external": 0.708})
+    assert f"{v[MULTIMODAL]['c_external']} ({v[MULTIMODAL]['c_external_ci']}) on the external" in text
+    assert "0.734 and 0.708" in text and "true linear predictor" in text
+    no_oracle = {k: val for k, val in v.items() if k != "oracle"}
+    assert "true linear predictor" not in describe_signatures(no_oracle, {"internal": None, "external": None})
+
+
+def test_one_modality_builds_its_own_signatures_only():
+    X, outcome = cohort(p=3)
+    mri = X[[c for c in X.columns if c.startswith("mri_")]]
+    assert available_signatures(mri) == ["mri_intra", "mri_peri", "mri"]
+    assert available_signatures(X) == ["us_intra", "us_peri", "mri_intra", "mri_peri", "us", "mri",
+                                       "multimodal_union"]
