@@ -459,7 +459,7 @@ class MultimodalSection(_Section):
 
     feeds_models: Literal["auto", "union", "stacked"] = Field(
         "auto", description="union: LASSO on the four regions' features together; stacked: a Cox model on the four "
-                            "regional Rad-scores; auto: the one with the higher cross-validated C on training")
+                            "regional Rad-scores; auto: the one with the higher pre-validated C on training")
 
 
 class PublishedC(_Section):
@@ -481,7 +481,41 @@ class SignaturesSection(_Section):
     multimodal: MultimodalSection = Field(default_factory=MultimodalSection)
     published_c: PublishedC = Field(default_factory=PublishedC,
                                     description="the study's multi-modal signature C (quoted, not computed)")
-    n_jobs: int = Field(-1, description="processes for the cross-validated comparison (-1: every core)")
+    n_jobs: int = Field(-1, description="processes over the signatures (-1: every core)")
+
+
+# --------------------------------------------------------------------------- models
+
+
+class SetValues(_Section):
+    internal: float | None = Field(None, ge=0, le=1)
+    external: float | None = Field(None, ge=0, le=1)
+
+
+class PublishedModels(_Section):
+    """The study's reported C-indices per model and test set (quoted, not computed)."""
+
+    clinical: SetValues = Field(default_factory=SetValues)
+    mri: SetValues = Field(default_factory=SetValues)
+    clinical_mri: SetValues = Field(default_factory=SetValues)
+    signature: SetValues = Field(default_factory=lambda: SetValues(internal=0.734, external=0.708))
+    radiomics: SetValues = Field(default_factory=SetValues)
+    imaging: SetValues = Field(default_factory=lambda: SetValues(external=0.795))
+
+
+class ModelsSection(_Section):
+    """Stage ``04_models``: the six Cox models, their discrimination and comparisons."""
+
+    screen_p: float | None = Field(0.05, gt=0, le=1, description="univariable Cox screen: keep variables with "
+                                   "likelihood-ratio p below it, before backward AIC (null: no screen)")
+    ties: Literal["efron", "breslow"] = Field("efron", description="tie handling of the Cox models (R's default)")
+    horizons_months: list[PositiveFloat] = Field(default_factory=lambda: [12.0, 36.0, 60.0],
+                                                 description="horizons of the time-dependent AUCs")
+    uno_tau_months: PositiveFloat = Field(60.0, description="truncation time of Uno's C")
+    reference: Literal["clinical", "mri", "clinical_mri", "signature", "radiomics", "imaging"] = Field(
+        "imaging", description="the model the others are compared with")
+    n_bootstrap: int = Field(1000, ge=0, description="paired bootstrap resamples of the difference in C")
+    published_c: PublishedModels = Field(default_factory=PublishedModels)
 
 
 # --------------------------------------------------------------------------- profile
@@ -499,6 +533,7 @@ class Profile(_Section):
     segmentation: SegmentationSection = Field(default_factory=SegmentationSection)
     features: FeaturesSection = Field(default_factory=FeaturesSection)
     signatures: SignaturesSection = Field(default_factory=SignaturesSection)
+    models: ModelsSection = Field(default_factory=ModelsSection)
 
 
 def sections() -> tuple[str, ...]:

@@ -42,7 +42,7 @@ def _sha(path: Path) -> str:
 
 def test_run_reports_renderer_and_paper(built):
     proj, report = built
-    assert report.executed[:3] == ["00_cohort", "01_segmentation", "02_features"]
+    assert report.executed[:5] == ["00_cohort", "01_segmentation", "02_features", "03_signatures", "04_models"]
     assert report.renderer == "preview"
     assert report.paper == proj / "build/quick/paper/index.html" and report.paper.is_file()
     timings = yaml.safe_load((proj / "build/quick/timings.json").read_text(encoding="utf-8"))
@@ -87,14 +87,16 @@ def test_preview_shows_every_figure_table_and_number(built):
     html = report.paper.read_text(encoding="utf-8")
     assert "{{<" not in html and "@fig-" not in html and "@tbl-" not in html and "@sec-" not in html
     figures = set(re.findall(r'id="(fig-[\w-]+)"', html))
-    assert figures == {"fig-flow", "fig-km-sets", "fig-segmentation", "fig-icc", "fig-imaging-examples"}
+    assert figures == {"fig-flow", "fig-km-sets", "fig-segmentation", "fig-icc", "fig-imaging-examples",
+                       "fig-km-risk", "fig-lasso", "fig-coefficients", "fig-xtile", "fig-forest", "fig-c-models",
+                       "fig-td-roc"}
     assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) == len(figures)
     assert "Figure 1" in html and "Figure 2" in html and "Table 1" in html
     assert 'id="fig-flow"' in html and 'id="fig-km-sets"' in html and 'id="tbl-baseline"' in html
     assert 'id="fig-segmentation"' in html and 'id="tbl-segmentation"' in html
     assert 'id="fig-icc"' in html and 'id="tbl-features"' in html and 'id="tbl-ibsi"' in html
     # Every caption's source links to the executed notebook, rendered beside the preview.
-    for stage in ("00_cohort", "01_segmentation", "02_features"):
+    for stage in ("00_cohort", "01_segmentation", "02_features", "03_signatures", "04_models"):
         assert (f'Source: <a href="executed/{stage}-preview.html"><code>notebooks/{stage}.ipynb</code></a>, '
                 "profile <code>quick</code>") in html
         page = report.paper.parent / "executed" / f"{stage}-preview.html"
@@ -208,6 +210,66 @@ def test_features_every_patient_four_regions_and_robustness(built, quick_profile
     log = (proj / "build/quick/02_features/02_features.ipynb").read_text(encoding="utf-8")
     assert "extracted 0 regions" in log
     assert pd.read_parquet(out / "features.parquet").equals(tidy)
+
+
+def test_signatures_score_every_patient_and_the_paper_prints_their_c(built):
+    """Every analysed patient has a Rad-score for every signature; the C-indices the
+    paper prints are Harrell's C of those Rad-scores (radsurv.stats); the cut and the
+    risk groups come from the training set."""
+    from radsurv.stats import harrell_c
+
+    proj, report = built
+    out = proj / "build/quick/03_signatures"
+    scores = pd.read_csv(out / "radscores.csv", dtype={"patient_id": str})
+    features = pd.read_parquet(proj / "build/quick/02_features/matrix_us_intra.parquet")
+    assert set(scores.patient_id) == set(features.index.astype(str))
+    names = ["us_intra", "us_peri", "mri_intra", "mri_peri", "us", "mri", "multimodal_union",
+             "multimodal_stacked", "multimodal"]
+    assert names == [c for c in scores.columns if c not in ("patient_id", "split")]
+    assert np.isfinite(scores[names].to_numpy()).all()
+    assert abs(scores.loc[scores.split == "train", "multimodal"].mean()) < 1e-9   # centred on training
+    cohort = pd.read_csv(proj / "build/quick/00_cohort/cohort.csv", dtype={"patient_id": str}).set_index("patient_id")
+    html = report.paper.read_text(encoding="utf-8")
+    var = yaml.safe_load((proj / "_variables.yml").read_text(encoding="utf-8"))["signatures"]["multimodal"]
+    for split in ("internal", "external"):
+        sel = scores.split == split
+        c = cohort.loc[scores.loc[sel, "patient_id"]]
+        hc = harrell_c(c.dfs_time, c.dfs_event, scores.loc[sel, "multimodal"])
+        assert var[f"c_{split}"] == f"{hc.c:.3f}" and var[f"c_{split}_ci"] == f"{hc.lower:.3f}-{hc.upper:.3f}"
+        assert f"{hc.c:.3f}" in html
+    flow = pd.read_csv(out / "signature_flow.csv")
+    assert (flow.filter(like="selected").iloc[:, 0] <= flow["features in"]).all()
+
+
+def test_the_six_models_and_the_numbers_the_paper_prints(built):
+    """Six models fitted on training (the Rad-score in models 4-6), every patient scored,
+    and the C-indices the paper prints recomputed from the scores with radsurv.stats."""
+    from radsurv.stats import harrell_c
+
+    proj, report = built
+    out = proj / "build/quick/04_models"
+    scores = pd.read_csv(out / "model_scores.csv", dtype={"patient_id": str})
+    radscores = pd.read_csv(proj / "build/quick/03_signatures/radscores.csv", dtype={"patient_id": str})
+    assert list(scores.patient_id) == list(radscores.patient_id)
+    models = ["clinical", "mri", "clinical_mri", "signature", "radiomics", "imaging"]
+    assert [c for c in scores.columns if c in models] == [m for m in models if m in scores.columns]
+    assert {"signature", "radiomics", "imaging"} <= set(scores.columns)
+    hr = pd.read_csv(out / "hazard_ratios.csv")
+    assert set(hr.loc[hr.model == "signature", "term"]) == {"radscore"}
+    assert "radscore" in set(hr.loc[hr.model == "imaging", "term"])
+    fits = pd.read_csv(out / "fit_statistics.csv").set_index("model")
+    assert (fits["n"] == (scores.split == "train").sum()).all()
+    cohort = pd.read_csv(proj / "build/quick/00_cohort/cohort.csv", dtype={"patient_id": str}).set_index("patient_id")
+    var = yaml.safe_load((proj / "_variables.yml").read_text(encoding="utf-8"))["models"]
+    html = report.paper.read_text(encoding="utf-8")
+    for model in ("signature", "imaging"):
+        sel = scores.split == "external"
+        c = cohort.loc[scores.loc[sel, "patient_id"]]
+        hc = harrell_c(c.dfs_time, c.dfs_event, scores.loc[sel, model])
+        assert var[model]["c_external"] == f"{hc.c:.3f}" and f"{hc.c:.3f}" in html
+    # The signature model's C equals the multi-modal Rad-score's (a Cox model on one score).
+    assert var["signature"]["c_external"] == yaml.safe_load(
+        (proj / "_variables.yml").read_text(encoding="utf-8"))["signatures"]["multimodal"]["c_external"]
 
 
 def test_second_run_does_nothing(built):

@@ -53,9 +53,16 @@ def test_seven_signatures_and_the_multimodal_choice(developed):
     X, outcome, dev = developed
     assert list(dev.signatures) == ["us_intra", "us_peri", "mri_intra", "mri_peri", "us", "mri", "multimodal_union"]
     assert set(dev.stacked.components) == set(REGION_SIGNATURES)
-    means = dev.comparison[["union", "stacked"]].mean()
-    assert dev.multimodal == ("multimodal_stacked" if means["stacked"] > means["union"] else "multimodal_union")
-    assert len(dev.comparison) == 5 and dev.comparison["n"].sum() == (outcome.split == "train").sum()
+    c = dev.comparison.set_index("approach")["c"]
+    assert dev.multimodal == ("multimodal_stacked" if c["stacked"] > c["union"] else "multimodal_union")
+    # The union's pre-validated C is Harrell's C of its pre-validated Rad-score.
+    train = (outcome.split == "train").to_numpy()
+    pv = dev.signatures["multimodal_union"].prevalidated_
+    assert c["union"] == harrell_c(outcome.time[train], outcome.event[train], pv).c
+    # Pre-validated C is below the apparent C of the same signature on the training set.
+    apparent = harrell_c(outcome.time[train], outcome.event[train],
+                         dev.signatures["multimodal_union"].predict(X[train])).c
+    assert c["union"] < apparent
     # The signal features are found.
     assert "us_intra__f0" in dev.signatures["us_intra"].coef_.index
     assert {"us_intra__f0", "mri_peri__f0"} <= set(dev.signatures["multimodal_union"].coef_.index)
@@ -81,6 +88,22 @@ def test_poisoned_test_sets_change_nothing_learned(developed, params):
         gp = fit_risk_groups(sp, outcome, ["multimodal"], params, 11)
         assert g0["multimodal"].cutpoint_ == gp["multimodal"].cutpoint_
         assert g0["multimodal"].p_permutation_ == gp["multimodal"].p_permutation_
+
+
+def test_scrambled_test_outcomes_change_nothing_learned(developed, params):
+    """The test sets' follow-up and events are never used to develop anything."""
+    X, outcome, dev = developed
+    test = (outcome.split != "train").to_numpy()
+    rng = np.random.default_rng(5)
+    scrambled = outcome.copy()
+    scrambled.loc[test, "time"] = rng.uniform(0.1, 200, test.sum())
+    scrambled.loc[test, "event"] = rng.integers(0, 2, test.sum())
+    ds = develop_signatures(X, scrambled, set(), params, seed=11, n_jobs=1)
+    assert _learned(ds) == _learned(dev) and ds.multimodal == dev.multimodal
+    s0, ss = radscore_table(dev, X, outcome), radscore_table(ds, X, scrambled)
+    g0 = fit_risk_groups(s0, outcome, ["multimodal"], params, 11)["multimodal"]
+    gs = fit_risk_groups(ss, scrambled, ["multimodal"], params, 11)["multimodal"]
+    assert (g0.cutpoint_, g0.p_permutation_, g0.p_lausen_) == (gs.cutpoint_, gs.p_permutation_, gs.p_lausen_)
 
 
 def test_a_patients_radscore_does_not_depend_on_the_other_patients(developed):

@@ -303,3 +303,18 @@ def test_same_bits_with_one_or_two_blas_threads(tmp_path):
         out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
         digests.append(out.stdout.strip())
     assert len(digests[0]) == 64 and digests[0] == digests[1]
+
+
+def test_prevalidated_fits_are_each_folds_held_out_predictions(ref, cv):
+    """cv.glmnet(keep = TRUE)$fit.preval: a patient's linear predictor at each lambda from
+    the path fitted without that patient's fold (its own default path, interpolated)."""
+    data, res, X = ref
+    X = np.asarray(X, float)
+    folds = np.asarray(data["foldid"])
+    t, e = np.asarray(data["time"], float), np.asarray(data["event"], int)
+    assert cv.fit_preval.shape == (len(t), cv.lambdas.size)
+    for k in (1, 4):
+        held = folds == k
+        fold_path = lasso_cox_path(X[~held], t[~held], e[~held])
+        coef = np.column_stack([fold_path.coef(lam, exact=False) for lam in cv.lambdas[:40]])
+        np.testing.assert_allclose(cv.fit_preval[held, :40], X[held] @ coef, rtol=1e-10, atol=1e-12)

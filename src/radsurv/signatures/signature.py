@@ -33,7 +33,7 @@ from ..exceptions import NotFittedError
 from ..stats import fit_cox, lasso_cox_cv
 from .preprocess import FeatureFilter, Standardiser
 
-__all__ = ["LassoCoxSignature", "StackedSignature", "fold_ids"]
+__all__ = ["LassoCoxSignature", "StackedSignature", "fold_ids", "grouped_fold_ids"]
 
 
 def fold_ids(event: Sequence[int], n_folds: int, seed: int | Sequence[int]) -> np.ndarray:
@@ -63,6 +63,17 @@ def fold_ids(event: Sequence[int], n_folds: int, seed: int | Sequence[int]) -> n
     return folds
 
 
+def grouped_fold_ids(event: Sequence[int], groups: Sequence, n_folds: int, seed) -> np.ndarray:
+    """:func:`fold_ids` over groups (e.g. the copies of a patient in a bootstrap resample):
+    every copy of a patient lands in the same fold, so no patient is fitted and scored in
+    the same cross-validation split."""
+    g = pd.Series(np.asarray(groups))
+    first = ~g.duplicated().to_numpy()
+    unique_folds = fold_ids(np.asarray(event, dtype=int)[first], n_folds, seed)
+    table = dict(zip(g[first], unique_folds))
+    return np.array([table[x] for x in g])
+
+
 @dataclass
 class LassoCoxSignature:
     """A LASSO-Cox radiomics signature developed on the training set.
@@ -86,6 +97,9 @@ class LassoCoxSignature:
         The cross-validation (curve, both lambdas, the path).
     coef_ : Series
         Nonzero coefficients per standardised feature (empty when LASSO kept none).
+    prevalidated_ : ndarray
+        Pre-validated linear predictor of each training patient at the chosen lambda: from
+        the cross-validation fit without that patient's fold (Tibshirani & Efron 2002).
     flow_ : list of (str, int)
         ``filter_.flow_`` plus the number selected by LASSO.
     """
@@ -122,6 +136,9 @@ class LassoCoxSignature:
         Z = self.scaler_.transform(kept)
         self.cv_ = lasso_cox_cv(Z.to_numpy(), t, e, foldid=np.asarray(foldid), nlambda=self.nlambda)
         self.lambda_ = float(getattr(self.cv_, self.lambda_rule))
+        index = self.cv_.index_min if self.lambda_rule == "lambda_min" else self.cv_.index_1se
+        # Each training patient's linear predictor from the folds without them (pre-validation).
+        self.prevalidated_ = self.cv_.fit_preval[:, index].copy()
         beta = self.cv_.coef(self.lambda_rule)
         coef = pd.Series(beta, index=Z.columns)
         self.coef_ = coef[coef != 0]

@@ -6,9 +6,9 @@ US intra-tumoral, US peri-tumoral, MRI intra-tumoral, MRI peri-tumoral, US (intr
 MRI (intra + peri) and multi-modal (all four regions). The multi-modal signature is built
 two ways: LASSO on the four regions' features together (``union``), and a Cox model on
 the four regional Rad-scores (``stacked``). Which one feeds the models is the profile's
-choice; ``auto`` takes the one with the higher 10-fold cross-validated C on the training
-set, each fold repeating the whole development (filters, LASSO with its inner CV, and for
-``stacked`` the regional signatures and the Cox model): a rule that never sees a test set.
+choice; ``auto`` takes the one with the higher pre-validated C-index on the training set
+(:func:`compare_multimodal`): a rule that never sees a test set and costs no extra LASSO
+fit, so the optimism bootstrap can repeat it in every resample.
 
 Computing: :func:`feature_matrix`, :func:`outcomes`, :func:`develop_signatures`,
 :func:`compare_multimodal`, :func:`radscore_table`, :func:`discrimination`,
@@ -19,7 +19,7 @@ Computing: :func:`feature_matrix`, :func:`outcomes`, :func:`develop_signatures`,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,12 +28,12 @@ from ..cohort.manifest import to_months
 from ..labels import MODALITY_LABELS, REGION_LABELS, SPLIT_LABELS, SPLITS
 from ..stages.context import StageContext, resolve_n_jobs
 from ..stages.readers import CohortOutputs, FeatureOutputs
-from ..stats import harrell_c, uno_c
+from ..stats import fit_cox, harrell_c, uno_c
 from .preprocess import FeatureFilter
 from .risk_groups import RiskGroups, group_summary, hazard_ratio_per_sd
-from .signature import LassoCoxSignature, StackedSignature, fold_ids
+from .signature import LassoCoxSignature, StackedSignature, fold_ids, grouped_fold_ids
 
-__all__ = ["REGION_SIGNATURES", "SIGNATURES", "Development", "available_signatures", "compare_multimodal", "describe_signatures", "develop_signatures",
+__all__ = ["REGION_SIGNATURES", "SIGNATURES", "Development", "available_signatures", "compare_multimodal", "describe_signatures", "develop_signatures", "needed_for_models",
            "discrimination", "feature_matrix", "fit_risk_groups", "outcomes", "radscore_table", "risk_group_table",
            "signature_flow_table", "signature_variables", "write_signature_artefacts"]
 
@@ -139,8 +139,18 @@ class Development:
         return out
 
 
+def needed_for_models(rule: str) -> tuple[str, ...]:
+    """The signatures the multi-modal rule needs (what the optimism bootstrap must rebuild)."""
+    if rule == "union":
+        return ("multimodal_union",)
+    if rule == "stacked":
+        return REGION_SIGNATURES
+    return (*REGION_SIGNATURES, "multimodal_union")
+
+
 def develop_signatures(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], params: Mapping[str, Any],
-                       seed: int, n_jobs: int = 1) -> Development:
+                       seed: int, n_jobs: int = 1, only: Sequence[str] | None = None,
+                       groups: Sequence | None = None) -> Development:
     """Develop every signature on the training patients of ``X``.
 
     Parameters
@@ -154,65 +164,81 @@ def develop_signatures(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str]
     params : mapping
         The ``signatures`` section.
     seed : int
-        The run's seed (folds ``[seed, 3]``, the comparison ``[seed, 4]``).
+        The run's seed (folds ``[seed, 3]``).
     n_jobs : int
-        Processes for the cross-validated comparison of the two multi-modal signatures.
+        Processes over the signatures (the fits are the same whatever the number).
+    only : sequence of str, optional
+        Develop only these signatures (default: every available one).
+    groups : sequence, optional
+        Patient of each training row, for folds that keep a patient's copies together (a
+        bootstrap resample); default: each row its own patient.
     """
     train = outcome["split"] == "train"
     Xtr, t, e = X[train.to_numpy()], outcome.loc[train, "time"].to_numpy(), outcome.loc[train, "event"].to_numpy()
-    foldid = fold_ids(e, params["n_folds"], [seed, 3])
-    names = available_signatures(X)
-    sigs = {name: _fit_one(name, Xtr, t, e, foldid, params, flagged) for name in names}
+    if groups is None:
+        foldid = fold_ids(e, params["n_folds"], [seed, 3])
+    else:
+        foldid = grouped_fold_ids(e, np.asarray(groups)[train.to_numpy()], params["n_folds"], [seed, 3])
+    names = [n for n in available_signatures(X) if only is None or n in only]
+    if n_jobs > 1 and len(names) > 1:
+        from joblib import Parallel, delayed
+
+        fitted = Parallel(n_jobs=n_jobs, backend="loky")(
+            delayed(_fit_one)(name, Xtr, t, e, foldid, params, flagged) for name in names)
+    else:
+        fitted = [_fit_one(name, Xtr, t, e, foldid, params, flagged) for name in names]
+    sigs = dict(zip(names, fitted))
     stacked = None
     if all(r in sigs for r in REGION_SIGNATURES):
         stacked = StackedSignature({r: sigs[r] for r in REGION_SIGNATURES}).fit(Xtr, t, e)
     dev = Development(sigs, stacked, foldid)
     rule = params["multimodal"]["feeds_models"]
     if stacked is not None and "multimodal_union" in sigs:
+        dev.comparison = compare_multimodal(sigs, t, e, foldid)
         if rule == "auto":
-            dev.comparison = compare_multimodal(Xtr, t, e, flagged, params, seed, n_jobs)
-            means = dev.comparison[["union", "stacked"]].mean()
-            dev.multimodal = STACKED if means["stacked"] > means["union"] else "multimodal_union"
+            c = dev.comparison.set_index("approach")["c"]
+            dev.multimodal = STACKED if c["stacked"] > c["union"] else "multimodal_union"
         else:
             dev.multimodal = STACKED if rule == "stacked" else "multimodal_union"
+    elif stacked is not None:
+        dev.multimodal = STACKED
     return dev
 
 
-def _comparison_fold(k: int, Xtr: pd.DataFrame, t, e, outer, flagged, params, seed) -> dict:
-    fit_rows, held = outer != k, outer == k
-    Xf, tf, ef = Xtr[fit_rows], t[fit_rows], e[fit_rows]
-    inner = fold_ids(ef, params["n_folds"], [seed, 4, k])
-    union = _fit_one("multimodal_union", Xf, tf, ef, inner, params, flagged)
-    regional = {r: _fit_one(r, Xf, tf, ef, inner, params, flagged) for r in REGION_SIGNATURES}
-    stacked = StackedSignature(regional).fit(Xf, tf, ef)
-    Xh, th, eh = Xtr[held], t[held], e[held]
-    out = {"fold": int(k), "n": int(held.sum()), "events": int(eh.sum())}
-    for name, model in (("union", union), ("stacked", stacked)):
-        score = model.predict(Xh).to_numpy()
-        out[name] = harrell_c(th, eh, score).c if np.ptp(score) > 0 else 0.5
-    return out
+def compare_multimodal(signatures: Mapping[str, LassoCoxSignature], t, e, foldid) -> pd.DataFrame:
+    """Pre-validated C-index of the two multi-modal signatures on the training set.
 
-
-def compare_multimodal(Xtr: pd.DataFrame, t, e, flagged: set[str], params: Mapping[str, Any], seed: int,
-                       n_jobs: int = 1) -> pd.DataFrame:
-    """Cross-validated Harrell C of the two multi-modal signatures on the training set.
-
-    K folds (stratified by event, seed ``[seed, 4]``); in each, both ways are developed
-    from scratch on the other folds (filters, LASSO with its own inner CV, and for the
-    stacked way the four regional signatures and the Cox model on their Rad-scores) and
-    scored on the held-out fold.
+    Pre-validation (Tibshirani & Efron 2002): each training patient gets the linear
+    predictor of the cross-validation fit made without their fold, so a C-index over the
+    training set is not computed on the data each prediction was fitted to. The union
+    signature's pre-validated Rad-score is its own; the stacked signature's is a Cox model
+    on the four regional pre-validated Rad-scores, itself fitted out of fold (same folds).
+    Nothing beyond the signatures' own cross-validations is fitted except that small Cox
+    model, and no test patient is seen.
 
     Returns
     -------
     DataFrame
-        One row per fold: ``fold``, ``n``, ``events``, ``union``, ``stacked`` (C).
+        One row per way (``approach``: "union", "stacked"): ``c``, ``se``, ``lower``, ``upper``.
     """
-    from joblib import Parallel, delayed
-
-    t, e = np.asarray(t, dtype=float), np.asarray(e, dtype=int)
-    outer = fold_ids(e, params["n_folds"], [seed, 4])
-    rows = Parallel(n_jobs=n_jobs, backend="loky")(
-        delayed(_comparison_fold)(k, Xtr, t, e, outer, flagged, params, seed) for k in sorted(set(outer)))
+    t, e, foldid = np.asarray(t, float), np.asarray(e, int), np.asarray(foldid)
+    rows = []
+    union = signatures["multimodal_union"].prevalidated_
+    P = np.column_stack([signatures[r].prevalidated_ for r in REGION_SIGNATURES])
+    stacked = np.zeros(t.size)
+    for k in np.unique(foldid):
+        held = foldid == k
+        use = [j for j in range(P.shape[1]) if np.ptp(P[~held, j]) > 0]
+        if not use:
+            continue
+        fit = fit_cox(pd.DataFrame(P[~held][:, use]), t[~held], e[~held])
+        stacked[held] = (P[held][:, use] * fit.coef.to_numpy()).sum(axis=1)
+    for name, score in (("union", union), ("stacked", stacked)):
+        if np.ptp(score) == 0:
+            rows.append({"approach": name, "c": 0.5, "se": 0.0, "lower": 0.5, "upper": 0.5})
+            continue
+        hc = harrell_c(t, e, score)
+        rows.append({"approach": name, "c": hc.c, "se": hc.se, "lower": hc.lower, "upper": hc.upper})
     return pd.DataFrame(rows)
 
 
@@ -403,8 +429,9 @@ def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFra
         "max_prop_pct": f"{100 * (1 - params['cutpoint']['min_prop']):.0f}",
     }
     compared = len(dev.comparison) > 0
-    v["cv_c_union"] = f"{dev.comparison['union'].mean():.3f}" if compared else "not compared"
-    v["cv_c_stacked"] = f"{dev.comparison['stacked'].mean():.3f}" if compared else "not compared"
+    c = dev.comparison.set_index("approach")["c"] if compared else {}
+    v["cv_c_union"] = f"{c['union']:.3f}" if compared else "not compared"
+    v["cv_c_stacked"] = f"{c['stacked']:.3f}" if compared else "not compared"
     for name in [*dev.signatures, *([STACKED] if dev.stacked is not None else []), mm]:
         entry: dict[str, Any] = {}
         model = dev.predictors().get(name)
@@ -437,7 +464,7 @@ def describe_signatures(v: Mapping[str, Any], published: Mapping[str, Any]) -> s
     and the published values are mentioned only where they exist."""
     mm = v[MULTIMODAL]
     text = (f"The multi-modal signature that feeds the models ({v['multimodal_choice_label'].lower()}; "
-            f"cross-validated C on training {v['cv_c_union']} for the union and {v['cv_c_stacked']} for the stacked "
+            f"pre-validated C on training {v['cv_c_union']} for the union and {v['cv_c_stacked']} for the stacked "
             f"way) reached a C-index of {mm.get('c_internal', '–')} (95% CI {mm.get('c_internal_ci', '–')}) on the "
             f"internal and {mm.get('c_external', '–')} ({mm.get('c_external_ci', '–')}) on the external test set, "
             f"against {mm.get('c_train', '–')} on the training set it was developed on (@tbl-signatures).")

@@ -23,7 +23,7 @@ from ..exceptions import StageError
 from ..labels import ANALYSIS_MASK
 
 __all__ = ["CohortOutputs", "FeatureOutputs", "SegmentationOutputs", "read_cohort", "read_features", "read_oracle",
-           "read_segmentation", "read_truth"]
+           "read_segmentation", "read_signatures", "read_truth"]
 
 IMAGE_COLUMNS = ("us_image", "us_mask", "mri_image", "mri_mask")
 
@@ -213,3 +213,13 @@ def read_features(build_dir: Path) -> FeatureOutputs:
     icc = pd.read_csv(folder / "icc.csv")
     excluded = pd.read_csv(folder / "excluded.csv", dtype={"patient_id": str})
     return FeatureOutputs(folder, icc, excluded)
+
+
+# --------------------------------------------------------------------------- 03_signatures
+
+
+def read_signatures(build_dir: Path) -> pd.DataFrame:
+    """``03_signatures``' Rad-scores: index ``patient_id``, ``split`` and one column per
+    signature (``multimodal`` is the one that feeds the models)."""
+    folder = _folder(build_dir, "03_signatures")
+    return pd.read_csv(folder / "radscores.csv", dtype={"patient_id": str}).set_index("patient_id")

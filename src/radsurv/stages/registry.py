@@ -212,7 +212,7 @@ STAGES: tuple[Stage, ...] = (
             Artefact("coefficients.csv", "data", "selected features and coefficients (per SD and per unit) of each "
                                                  "signature"),
             Artefact("stacked_cox.csv", "data", "the Cox model on the four regional Rad-scores", optional=True),
-            Artefact("multimodal_comparison.csv", "data", "cross-validated C of the two multi-modal signatures "
+            Artefact("multimodal_comparison.csv", "data", "pre-validated C of the two multi-modal signatures "
                                                           "on training", optional=True),
             Artefact("discrimination.csv", "data", "Harrell and Uno C of every signature in every set"),
             Artefact("risk_groups.csv", "data", "X-tile and median risk groups and HR per SD, per signature and set"),
@@ -230,6 +230,34 @@ STAGES: tuple[Stage, ...] = (
             Artefact("fig-km-risk.png", "figure", "Kaplan-Meier DFS of the risk groups in each set", optional=True),
         ),
         variables=("signatures",),
+    ),
+    Stage(
+        "04_models",
+        title="Models: the six Cox models, hazard ratios, discrimination, comparisons",
+        sections=("models", "cohort"),
+        upstream=("00_cohort", "03_signatures"),
+        outputs=(
+            Artefact("model_scores.csv", "data", "each model's centred linear predictor per patient, with the set"),
+            Artefact("selection.csv", "data", "univariable screen of every candidate variable and what was kept"),
+            Artefact("hazard_ratios.csv", "data", "coefficients, HRs with 95% CI and p of every model"),
+            Artefact("baseline_survival.csv", "data", "each model's baseline DFS at its centred score, per horizon"),
+            Artefact("ph_tests.csv", "data", "proportional-hazards tests per covariate and global", optional=True),
+            Artefact("fit_statistics.csv", "data", "events per parameter, log-likelihood, AIC, BIC per model"),
+            Artefact("collinearity.csv", "data", "VIFs and the Rad-score's correlation with the clinical scores"),
+            Artefact("discrimination.csv", "data", "Harrell and Uno C and td-AUCs per model and set"),
+            Artefact("comparisons.csv", "data", "IPCW, DeLong and bootstrap comparisons with the reference model"),
+            Artefact("published_comparison.csv", "data", "C per model beside the study's and the oracle"),
+            Artefact("hazard_ratios.md", "table", "hazard ratios of the six models"),
+            Artefact("fit_table.md", "table", "fit statistics of the six models"),
+            Artefact("discrimination_table.md", "table", "C and td-AUC of every model in every set"),
+            Artefact("comparisons_table.md", "table", "comparisons with the reference model"),
+            Artefact("published_table.md", "table", "the twin's C beside the study's and the oracle"),
+            Artefact("text-models.md", "text", "the Results paragraph on the models"),
+            Artefact("fig-forest.png", "figure", "forest plot of the hazard ratios"),
+            Artefact("fig-c-models.png", "figure", "C with 95% CI per model and set"),
+            Artefact("fig-td-roc.png", "figure", "time-dependent ROC curves of the models"),
+        ),
+        variables=("models",),
     ),
 )
 

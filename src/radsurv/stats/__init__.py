@@ -20,11 +20,11 @@ from .icc import icc, icc_many
 from .lasso_cox import lasso_cox_cv, lasso_cox_path
 from .screening import univariable_score_tests
 from .survival_curves import kaplan_meier, logrank, median_survival
-from .td_auc import td_auc, td_auc_compare
+from .td_auc import td_auc, td_auc_compare, td_roc_curve
 
 __all__ = [
     "CoxFit", "binary_at_time", "bootstrap_harrell_c", "calibration_table", "delong_auc", "delong_test",
     "fit_cox", "harrell_c", "icc", "icc_many", "kaplan_meier", "lasso_cox_cv", "lasso_cox_path", "logrank",
     "logrank_scores", "median_survival", "net_benefit", "optimal_cutpoint", "risk_groups", "td_auc",
-    "td_auc_compare", "univariable_score_tests", "uno_c",
+    "td_auc_compare", "td_roc_curve", "univariable_score_tests", "uno_c",
 ]

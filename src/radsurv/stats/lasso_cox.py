@@ -564,6 +564,8 @@ class LassoCoxCV:
     index_min, index_1se : int, 0-based positions in ``lambdas``
     path : LassoCoxPath, the full-data fit (``cv$glmnet.fit``)
     cvraw : (K, L) per-fold deviance per event
+    fit_preval : (n, L) pre-validated linear predictors: each patient's, from the fit of
+        the folds without that patient, at every lambda (``cv.glmnet(keep = TRUE)$fit.preval``)
     """
 
     lambdas: np.ndarray
@@ -578,6 +580,7 @@ class LassoCoxCV:
     index_1se: int
     path: LassoCoxPath
     cvraw: np.ndarray = field(repr=False)
+    fit_preval: np.ndarray = field(repr=False, default=None)
 
     @property
     def coef_path(self) -> np.ndarray:
@@ -671,6 +674,7 @@ def _cv_fits(A, t, e, fold_index, events_per_fold, lambdas, nlambda, lambda_min_
     K = events_per_fold.size
     L = lam.size
     cvraw = np.empty((K, L))
+    preval = np.empty((t.size, L))
     for k in range(K):
         test = fold_index == k
         train = ~test
@@ -686,10 +690,11 @@ def _cv_fits(A, t, e, fold_index, events_per_fold, lambdas, nlambda, lambda_min_
             fit_k = _fit_path(A[train], t[train], e[train], lam, nlambda, None, standardize, thresh, max_iter)
             coef_k = fit_k.coef_path[:, np.minimum(np.arange(L), fit_k.lambdas.size - 1)]
         eta_full = A @ coef_k  # centring does not change the partial likelihood
+        preval[test] = eta_full[test]
         dev_full = _breslow_deviance_matrix(t, e, eta_full)
         dev_train = _breslow_deviance_matrix(t[train], e[train], eta_full[train])
         cvraw[k] = (dev_full - dev_train) / events_per_fold[k]
-    return full, cvraw
+    return full, cvraw, preval
 
 
 def lasso_cox_path(
@@ -797,7 +802,8 @@ def lasso_cox_cv(
         )
 
     with _one_blas_thread():
-        full, cvraw = _cv_fits(A, t, e, fold_index, events_per_fold, lambdas, nlambda, lambda_min_ratio, standardize, thresh, max_iter)
+        full, cvraw, preval = _cv_fits(A, t, e, fold_index, events_per_fold, lambdas, nlambda, lambda_min_ratio,
+                                       standardize, thresh, max_iter)
     lam = full.lambdas
     K = events_per_fold.size
     w = events_per_fold
@@ -818,4 +824,5 @@ def lasso_cox_cv(
         index_1se=i_1se,
         path=full,
         cvraw=cvraw,
+        fit_preval=preval,
     )

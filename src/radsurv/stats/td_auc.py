@@ -40,7 +40,7 @@ from scipy import stats
 
 from ._checks import as_1d_float, check_conf_level, check_not_constant, check_survival
 
-__all__ = ["td_auc", "td_auc_compare"]
+__all__ = ["td_auc", "td_auc_compare", "td_roc_curve"]
 
 
 class _Censoring:
@@ -258,3 +258,51 @@ def td_auc_compare(time, event, risk_a, risk_b, times, conf_level: float = 0.95)
             )
         )
     return pd.DataFrame(rows)
+
+
+def td_roc_curve(time, event, risk, t: float) -> pd.DataFrame:
+    """Cumulative/dynamic ROC curve at horizon ``t`` with IPCW, the curve whose area
+    :func:`td_auc` reports.
+
+    Cases are the patients with the event by ``t``, weighted 1/G(T_i-); controls are
+    event-free beyond ``t``, weighted 1/G(t) (equal weights). At each threshold c of the
+    risk score, sensitivity = weighted share of cases with risk > c and 1 - specificity
+    = share of controls with risk > c (``timeROC``'s and riskRegression's definition).
+
+    Parameters
+    ----------
+    time, event, risk : array-like
+    t : float
+        Horizon.
+
+    Returns
+    -------
+    DataFrame
+        ``threshold``, ``fpr``, ``tpr`` from (0, 0) to (1, 1) over the distinct risk values
+        (highest threshold first). Its trapezoidal area equals ``td_auc``'s AUC (ties in
+        risk between a case and a control count one half, as the straight segment does).
+    """
+    tt, e, r = _prepare(time, event, risk=risk)
+    t = float(_check_times([t])[0])
+    cz = _Censoring(tt, e)
+    G_minus = cz.G_minus_subjects()
+    case = (tt <= t) & (e == 1)
+    control = tt > t
+    if not case.any() or not control.any():
+        raise ValueError(f"t: no cases or no controls at horizon {t:g}; the ROC curve is undefined")
+    w_case = np.where(case, 1.0 / G_minus, 0.0)
+    risk_ = r["risk"]
+    thresholds = np.unique(risk_)[::-1]
+    # Sums over risk > c, for c at each distinct value (from the highest down).
+    order = np.argsort(-risk_, kind="mergesort")
+    rs = risk_[order]
+    cum_case = np.cumsum(w_case[order])
+    cum_ctrl = np.cumsum(control[order].astype(float))
+    # index of the last patient with risk > c: patients strictly above each threshold
+    above = np.searchsorted(-rs, -thresholds, side="left")
+    tp = np.where(above > 0, cum_case[np.maximum(above - 1, 0)], 0.0)
+    fp = np.where(above > 0, cum_ctrl[np.maximum(above - 1, 0)], 0.0)
+    # (clipped: the cumulative sum can end a rounding error above the total)
+    tpr = np.r_[np.minimum(tp / w_case.sum(), 1.0), 1.0]
+    fpr = np.r_[np.minimum(fp / control.sum(), 1.0), 1.0]
+    return pd.DataFrame({"threshold": np.r_[thresholds, -np.inf], "fpr": fpr, "tpr": tpr})

@@ -1,0 +1,104 @@
+"""Design matrices of the Cox models: the profile's clinical and MRI variables coded
+once, the same way for every set.
+
+A numeric variable is one column. A categorical variable with K categories is K - 1
+indicator columns ``name[category]``, the first category of the profile's declaration
+being the reference (as R's treatment contrasts). The coding depends only on the
+declaration, never on the data, so the training and test sets get the same columns.
+A variable is selected or dropped as a whole (all its indicators together).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Design", "design_matrix"]
+
+
+@dataclass(frozen=True)
+class Design:
+    """Coded covariates and which columns belong to which variable.
+
+    Attributes
+    ----------
+    X : DataFrame
+        Patients x columns (float).
+    groups : dict of str to list of str
+        Variable -> its columns (one for a numeric variable, K - 1 for a categorical one).
+    labels : dict of str to str
+        Column -> printed name ("Pathological N stage: N1 vs N0").
+    """
+
+    X: pd.DataFrame
+    groups: dict[str, list[str]]
+    labels: dict[str, str]
+
+    def columns(self, variables: Sequence[str]) -> list[str]:
+        """The columns of ``variables``, in their order."""
+        return [c for v in variables for c in self.groups[v]]
+
+    def subset(self, rows) -> "Design":
+        """The same coding for a subset of patients."""
+        return Design(self.X.loc[rows], self.groups, self.labels)
+
+
+def design_matrix(data: pd.DataFrame, columns: Mapping[str, object], labels: Mapping[str, str] | None = None,
+                  extra: pd.DataFrame | None = None) -> Design:
+    """Code the declared variables of ``data``.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The cohort (index: patient) with the variables as declared.
+    columns : mapping
+        Variable -> ``"numeric"`` or the list of its categories (the first is the reference).
+    labels : mapping, optional
+        Printed names of the variables.
+    extra : DataFrame, optional
+        Numeric columns added as variables of their own (e.g. the Rad-score).
+
+    Returns
+    -------
+    Design
+
+    Raises
+    ------
+    ValueError
+        When a declared variable is missing from ``data``, or a value is not a declared category.
+    """
+    labels = dict(labels or {})
+    cols: dict[str, np.ndarray] = {}
+    groups: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
+    for var, kind in columns.items():
+        if var not in data.columns:
+            raise ValueError(f"column {var!r}: declared in the profile but not in the cohort")
+        label = labels.get(var, var)
+        if kind == "numeric":
+            cols[var] = pd.to_numeric(data[var], errors="raise").to_numpy(dtype=float)
+            groups[var] = [var]
+            names[var] = label
+            continue
+        categories = [str(c) for c in kind]
+        values = data[var].astype(object).where(data[var].notna(), None)
+        unknown = sorted({str(v) for v in values if v is not None and str(v) not in categories})
+        if unknown:
+            raise ValueError(f"column {var!r}: value(s) {unknown} are not among the declared categories {categories}")
+        groups[var] = []
+        for level in categories[1:]:
+            name = f"{var}[{level}]"
+            col = np.array([np.nan if v is None else float(str(v) == level) for v in values])
+            cols[name] = col
+            groups[var].append(name)
+            names[name] = f"{label}: {level.replace('_', ' ')} vs {categories[0].replace('_', ' ')}"
+    if extra is not None:
+        for var in extra.columns:
+            cols[var] = extra[var].to_numpy(dtype=float)
+            groups[var] = [var]
+            names[var] = labels.get(var, var)
+    X = pd.DataFrame(cols, index=data.index)
+    return Design(X, groups, names)

@@ -1,0 +1,9 @@
+"""Validation of the models (stage ``05_validation``): optimism bootstrap repeating the
+whole development, calibration, decision curves, the nomogram.
+
+* :mod:`~radsurv.validation.optimism`: Harrell's optimism bootstrap.
+"""
+
+from .optimism import Development, optimism_bootstrap, optimism_summary, resample_once
+
+__all__ = ["Development", "optimism_bootstrap", "optimism_summary", "resample_once"]

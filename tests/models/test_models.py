@@ -1,0 +1,195 @@
+"""The six Cox models: coding, selection (univariable screen and backward AIC, anchored
+on R's AIC for GBSG2), fitting on training only, evaluation from radsurv.stats."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from radsurv.models import (MODELS, Design, backward_aic, design_matrix, develop_models, model_comparisons,
+                            model_discrimination, univariable_screen)
+from radsurv.models.stage import collinearity, fit_table, hazard_ratio_table, published_comparison
+from radsurv.stats import delong_test, binary_at_time, fit_cox, harrell_c, td_auc, td_auc_compare, uno_c
+
+from tests.stats._ref import load_reference
+
+
+def test_design_codes_categories_against_the_first_declared_level():
+    data = pd.DataFrame({"age": [50.0, 61.0, 45.0], "n_stage": ["N0", "N2", "N1"], "lvi": ["no", "yes", None]},
+                        index=["a", "b", "c"])
+    d = design_matrix(data, {"age": "numeric", "n_stage": ["N0", "N1", "N2", "N3"], "lvi": ["no", "yes"]},
+                      {"n_stage": "N stage"}, extra=pd.DataFrame({"radscore": [0.1, -0.2, 0.3]}, index=data.index))
+    assert d.groups == {"age": ["age"], "n_stage": ["n_stage[N1]", "n_stage[N2]", "n_stage[N3]"],
+                        "lvi": ["lvi[yes]"], "radscore": ["radscore"]}
+    assert d.X.loc["b", ["n_stage[N1]", "n_stage[N2]", "n_stage[N3]"]].tolist() == [0.0, 1.0, 0.0]
+    assert np.isnan(d.X.loc["c", "lvi[yes]"]) and d.labels["n_stage[N2]"] == "N stage: N2 vs N0"
+    # The coding depends on the declaration only: a set without N3 patients has the same columns.
+    assert list(design_matrix(data.iloc[:1], {"n_stage": ["N0", "N1", "N2", "N3"]}).X.columns) == [
+        "n_stage[N1]", "n_stage[N2]", "n_stage[N3]"]
+    with pytest.raises(ValueError, match=r"column 'n_stage': value\(s\) \['N9'\]"):
+        design_matrix(data.assign(n_stage=["N9", "N0", "N1"]), {"n_stage": ["N0", "N1"]})
+
+
+@pytest.fixture(scope="module")
+def gbsg2():
+    data, results = load_reference("cox")
+    cols = [c for c in data.columns if c not in ("id", "time", "event")]
+    d = Design(data[cols].astype(float), {c: [c] for c in cols}, {c: c for c in cols})
+    return d, cols, data["time"].to_numpy(), data["event"].to_numpy(), results
+
+
+def test_backward_aic_starts_from_rs_aic_and_drops_while_the_aic_falls(gbsg2):
+    d, cols, t, e, results = gbsg2
+    r = backward_aic(d, cols, t, e)
+    assert r.aic_start == pytest.approx(results["efron"]["aic"], rel=1e-9)   # R: AIC(coxph(...))
+    # Each step dropped the variable whose removal lowered the AIC most...
+    current, aic = list(cols), r.aic_start
+    for dropped, after in r.steps:
+        trials = {v: fit_cox(d.X[[c for c in current if c != v]], t, e).aic for v in current}
+        assert min(trials, key=trials.get) == dropped and trials[dropped] == pytest.approx(after, rel=1e-12)
+        assert after < aic
+        current.remove(dropped)
+        aic = after
+    # ...and no further removal lowers it.
+    assert current == r.selected
+    assert all(fit_cox(d.X[[c for c in current if c != v]], t, e).aic >= aic for v in current)
+    assert [s for s, _ in r.steps] == ["age", "menostat_post"]
+
+
+def test_univariable_screen_is_the_likelihood_ratio_test_of_each_variable(gbsg2):
+    d, cols, t, e, _ = gbsg2
+    screen = univariable_screen(d, cols, t, e)
+    for row in screen.itertuples(index=False):
+        fit = fit_cox(d.X[[row.variable]], t, e)
+        assert row.chisq == pytest.approx(fit.lr_test.statistic, rel=1e-12) and row.p == fit.lr_test.p
+
+
+def synthetic(seed=0, n=600):
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=n)
+    data = pd.DataFrame({
+        "age": rng.normal(50, 10, n),
+        "n_stage": np.array(["N0", "N1", "N2"])[np.minimum((a + rng.normal(size=n) + 1.2).astype(int).clip(0), 2)],
+        "grade": np.array(["G1", "G2", "G3"])[rng.integers(0, 3, n)],
+        "mri_margin": np.array(["smooth", "spiculated"])[(a + rng.normal(size=n) > 0.5).astype(int)],
+        "mri_noise": rng.normal(size=n),
+    }, index=[f"P{i:03d}" for i in range(n)])
+    radscore = 0.8 * a + 0.6 * rng.normal(size=n)
+    lp = 0.7 * a + 0.5 * (data["n_stage"] != "N0")
+    t = rng.exponential(50 * np.exp(-lp))
+    c = rng.uniform(20, 120, n)
+    split = np.array(["train", "train", "internal", "external"])[np.arange(n) % 4]
+    outcome = pd.DataFrame({"split": split, "time": np.minimum(t, c), "event": (t <= c).astype(int)}, index=data.index)
+    columns = {"age": "numeric", "n_stage": ["N0", "N1", "N2"], "grade": ["G1", "G2", "G3"],
+               "mri_margin": ["smooth", "spiculated"], "mri_noise": "numeric"}
+    design = design_matrix(data, columns, extra=pd.DataFrame({"radscore": radscore}, index=data.index))
+    return design, outcome
+
+
+@pytest.fixture(scope="module")
+def six():
+    design, outcome = synthetic()
+    train = (outcome.split == "train").to_numpy()
+    sub = design.subset(design.X.index[train])
+    models = develop_models(sub, ["age", "n_stage", "grade"], ["mri_margin", "mri_noise"],
+                            outcome.time[train], outcome.event[train])
+    return design, outcome, models
+
+
+def test_the_six_models_are_built_from_each_other(six):
+    design, outcome, m = six
+    assert list(m.models) == list(MODELS)
+    clin, mri, both = m.models["clinical"].variables, m.models["mri"].variables, m.models["clinical_mri"].variables
+    assert "n_stage" in clin and "grade" not in clin      # the screen drops the noise variable
+    assert "mri_margin" in mri and "mri_noise" not in mri
+    assert set(both) <= set(clin) | set(mri)
+    assert m.models["signature"].variables == ["radscore"]
+    assert m.models["radiomics"].variables == ["radscore", *clin]
+    assert m.models["imaging"].variables == ["radscore", *both]
+    # Fitted on the training patients only.
+    assert m.models["imaging"].fit_.n == int((outcome.split == "train").sum())
+    # Scores are centred on training and do not depend on other patients.
+    s = m.scores(design)
+    train = (outcome.split == "train").to_numpy()
+    assert abs(s.loc[train, "imaging"].mean()) < 1e-12
+    one = m.scores(design.subset(design.X.index[[5]]))
+    assert one.iloc[0].equals(s.iloc[5])
+
+
+def test_scrambled_test_outcomes_change_no_model(six):
+    design, outcome, m = six
+    train = (outcome.split == "train").to_numpy()
+    scrambled = outcome.copy()
+    rng = np.random.default_rng(1)
+    scrambled.loc[~train, "time"] = rng.uniform(1, 100, (~train).sum())
+    again = develop_models(design.subset(design.X.index[train]), ["age", "n_stage", "grade"],
+                           ["mri_margin", "mri_noise"], scrambled.time[train], scrambled.event[train])
+    for k in m.models:
+        pd.testing.assert_series_equal(m.models[k].fit_.coef, again.models[k].fit_.coef)
+
+
+def test_likelihood_ratio_tests_of_the_radscore(six):
+    design, outcome, m = six
+    lr = m.likelihood_ratio_tests()
+    row = lr[lr.model == "radiomics"].iloc[0]
+    big, small = m.models["radiomics"].fit_, m.models["clinical"].fit_
+    assert row.chisq == pytest.approx(2 * (big.loglik - small.loglik)) and row.df == 1 and row.p < 0.001
+
+
+def test_evaluation_is_radsurv_stats(six):
+    design, outcome, m = six
+    scores = m.scores(design)
+    disc = model_discrimination(scores, outcome, ["clinical", "imaging"], [36.0], uno_tau=60.0)
+    ext = (outcome.split == "external").to_numpy()
+    t, e = outcome.time[ext], outcome.event[ext]
+    row = disc[(disc.model == "imaging") & (disc.set == "external")].set_index("measure")
+    hc = harrell_c(t, e, scores.loc[ext, "imaging"])
+    assert (row.loc["harrell_c", "estimate"], row.loc["harrell_c", "lower"]) == (hc.c, hc.lower)
+    assert row.loc["uno_c", "estimate"] == uno_c(t, e, scores.loc[ext, "imaging"], tau=60.0).c
+    assert row.loc["td_auc", "estimate"] == td_auc(t, e, scores.loc[ext, "imaging"], [36.0]).auc.iloc[0]
+    comp = model_comparisons(scores, outcome, ["clinical", "imaging"], "imaging", [36.0], n_boot=200, seed=0)
+    c = comp[(comp.set == "external")].set_index("test")
+    ref = td_auc_compare(t, e, scores.loc[ext, "clinical"], scores.loc[ext, "imaging"], [36.0]).iloc[0]
+    assert c.loc["ipcw_td_auc", "delta"] == ref.delta and c.loc["ipcw_td_auc", "p"] == ref.p
+    y, keep = binary_at_time(t, e, 36.0)
+    dl = delong_test(y, scores.loc[ext, "clinical"].to_numpy()[keep], scores.loc[ext, "imaging"].to_numpy()[keep])
+    assert c.loc["delong", "p"] == dl.p and c.loc["delong", "n_known"] == keep.sum()
+    assert c.loc["bootstrap_c", "lower"] <= c.loc["bootstrap_c", "delta"] <= c.loc["bootstrap_c", "upper"]
+
+
+def test_fit_table_hazard_ratios_and_collinearity(six):
+    design, outcome, m = six
+    fits = fit_table(m).set_index("model")
+    f = m.models["imaging"].fit_
+    assert fits.loc["imaging", "aic"] == f.aic and fits.loc["imaging", "epv"] == f.n_events / len(f.coef)
+    hr = hazard_ratio_table(m, design)
+    assert np.allclose(hr["hr"], np.exp(hr["coef"]))
+    train = (outcome.split == "train").to_numpy()
+    col = collinearity(design.subset(design.X.index[train]), m)
+    assert (col[col.term != "correlation with the Rad-score"]["vif"] >= 1).all()
+
+
+def test_recovery_share_of_the_oracles_gain():
+    disc = pd.DataFrame({"model": ["clinical", "imaging", "clinical", "imaging"],
+                         "set": ["external", "external", "internal", "internal"],
+                         "measure": "harrell_c", "estimate": [0.60, 0.70, 0.62, 0.71]})
+    pub = published_comparison(disc, {"internal": 0.8, "external": 0.85},
+                               {"imaging": {"internal": None, "external": 0.795}}).set_index("model")
+    assert pub.loc["imaging", "recovery_external"] == pytest.approx((0.70 - 0.60) / (0.85 - 0.60))
+    assert pub.loc["clinical", "recovery_external"] == 0.0 and pub.loc["imaging", "published_external"] == 0.795
+
+
+def test_baseline_survival_gives_the_cox_predicted_survival(six):
+    """S0(t) ** exp(centred score) is the fitted model's predicted DFS (radsurv.stats, R's survfit)."""
+    from radsurv.models.stage import baseline_survival
+
+    design, outcome, m = six
+    base = baseline_survival(m, [36.0, 60.0]).set_index(["model", "horizon"])
+    model = m.models["imaging"]
+    X = design.X[list(model.fit_.coef.index)].iloc[:7]
+    direct = model.fit_.predict_survival(X, [36.0, 60.0])
+    score = model.predict(design.subset(design.X.index[:7])).to_numpy()
+    for j, h in enumerate((36.0, 60.0)):
+        np.testing.assert_allclose(base.loc[("imaging", h), "s0"] ** np.exp(score), np.asarray(direct)[:, j],
+                                   rtol=1e-10)
