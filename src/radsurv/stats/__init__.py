@@ -18,12 +18,13 @@ from .decision_curve import net_benefit
 from .delong import binary_at_time, delong_auc, delong_test
 from .icc import icc, icc_many
 from .lasso_cox import lasso_cox_cv, lasso_cox_path
+from .ph_test import cox_zph
 from .screening import univariable_score_tests
 from .survival_curves import kaplan_meier, logrank, median_survival
 from .td_auc import td_auc, td_auc_compare
 
 __all__ = [
-    "CoxFit", "binary_at_time", "bootstrap_harrell_c", "calibration_table", "delong_auc", "delong_test",
+    "CoxFit", "binary_at_time", "bootstrap_harrell_c", "calibration_table", "cox_zph", "delong_auc", "delong_test",
     "fit_cox", "harrell_c", "icc", "icc_many", "kaplan_meier", "lasso_cox_cv", "lasso_cox_path", "logrank",
     "logrank_scores", "median_survival", "net_benefit", "optimal_cutpoint", "risk_groups", "td_auc",
     "td_auc_compare", "univariable_score_tests", "uno_c",
