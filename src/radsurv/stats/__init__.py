@@ -11,6 +11,7 @@ function once the submodule had been imported elsewhere.
 """
 
 from .calibration import calibration_table, risk_groups
+from .calibration_smooth import SmoothedCalibration, smoothed_calibration
 from .concordance import bootstrap_harrell_c, harrell_c, uno_c
 from .cox import CoxFit, fit_cox
 from .cutpoint import logrank_scores, optimal_cutpoint
@@ -24,8 +25,8 @@ from .survival_curves import kaplan_meier, logrank, median_survival
 from .td_auc import td_auc, td_auc_compare
 
 __all__ = [
-    "CoxFit", "binary_at_time", "bootstrap_harrell_c", "calibration_table", "cox_zph", "delong_auc", "delong_test",
+    "CoxFit", "SmoothedCalibration", "binary_at_time", "bootstrap_harrell_c", "calibration_table", "cox_zph", "delong_auc", "delong_test",
     "fit_cox", "harrell_c", "icc", "icc_many", "kaplan_meier", "lasso_cox_cv", "lasso_cox_path", "logrank",
-    "logrank_scores", "median_survival", "net_benefit", "optimal_cutpoint", "risk_groups", "td_auc",
+    "logrank_scores", "median_survival", "net_benefit", "optimal_cutpoint", "risk_groups", "smoothed_calibration", "td_auc",
     "td_auc_compare", "univariable_score_tests", "uno_c",
 ]
