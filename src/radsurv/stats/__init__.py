@@ -1,5 +1,5 @@
 """Survival and diagnostic statistics matched to R (survival, glmnet, pROC, maxstat,
-riskRegression, irr).
+riskRegression, irr, Hmisc, rms).
 
 Plain arrays in, plain results out. Each function is tested against R's output on
 public data (``tests/data/reference``); the R call each one reproduces is named in
@@ -19,14 +19,16 @@ from .decision_curve import net_benefit
 from .delong import binary_at_time, delong_auc, delong_test
 from .icc import icc, icc_many
 from .lasso_cox import lasso_cox_cv, lasso_cox_path
+from .nomogram_cox import Nomogram, nomogram
 from .ph_test import cox_zph
 from .screening import univariable_score_tests
 from .survival_curves import kaplan_meier, logrank, median_survival
 from .td_auc import td_auc, td_auc_compare
 
 __all__ = [
-    "CoxFit", "SmoothedCalibration", "binary_at_time", "bootstrap_harrell_c", "calibration_table", "cox_zph", "delong_auc", "delong_test",
-    "fit_cox", "harrell_c", "icc", "icc_many", "kaplan_meier", "lasso_cox_cv", "lasso_cox_path", "logrank",
-    "logrank_scores", "median_survival", "net_benefit", "optimal_cutpoint", "risk_groups", "smoothed_calibration", "td_auc",
-    "td_auc_compare", "univariable_score_tests", "uno_c",
+    "CoxFit", "Nomogram", "SmoothedCalibration", "binary_at_time", "bootstrap_harrell_c",
+    "calibration_table", "cox_zph", "delong_auc", "delong_test", "fit_cox", "harrell_c", "icc",
+    "icc_many", "kaplan_meier", "lasso_cox_cv", "lasso_cox_path", "logrank", "logrank_scores",
+    "median_survival", "net_benefit", "nomogram", "optimal_cutpoint", "risk_groups",
+    "smoothed_calibration", "td_auc", "td_auc_compare", "univariable_score_tests", "uno_c",
 ]
