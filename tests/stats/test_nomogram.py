@@ -129,6 +129,11 @@ def test_r_pretty_known_values():
     np.testing.assert_allclose(r_pretty(21, 80, 10), np.arange(20, 81, 5))
     np.testing.assert_allclose(r_pretty(1, 51, 10), np.arange(0, 56, 5))
     np.testing.assert_allclose(r_pretty(3, 120, 10), np.arange(0, 121, 10))
+    # R's step rule: with cell = (hi - lo) / n = c * 10^k, the step is 2 * 10^k for c in
+    # (1.4, 2.8] and 5 * 10^k for c in (2.8, 7] (thresholds (2 + h) / (1 + h) and
+    # (5 + 2 h5) / (1 + h5), h = 1.5, h5 = 0.5 + 1.5 h)
+    np.testing.assert_allclose(r_pretty(0, 30, 10), np.arange(0, 31, 5))  # c = 3.0
+    np.testing.assert_allclose(r_pretty(0, 27, 10), np.arange(0, 29, 2))  # c = 2.7
     with pytest.raises(ValueError, match="lo, hi"):
         r_pretty(2, 1)
 
