@@ -32,6 +32,9 @@ How rms builds it:
   log(log(S) / log(S0)), which differs by the interpolation error: up to
   8.6e-5 points on the GBSG2 reference).
 
+Not reproduced: rms merges the labels of consecutive axis values with equal points
+(a zero coefficient); here every value keeps its own row.
+
 ``cph`` stops Newton-Raphson at ``eps = 1e-4``; fit with
 ``fit_cox(X, time, event, eps=1e-4, max_iter=10)`` to get its coefficients.
 """
@@ -143,7 +146,7 @@ def _r_quantile(x: np.ndarray, probs) -> np.ndarray:
     return np.quantile(x, probs)
 
 
-def datadist_limits(X, q_display=None, q_effect=(0.25, 0.75), n_unique: int = 10) -> pd.DataFrame:
+def datadist_limits(X, q_display=None, q_effect=(0.25, 0.75)) -> pd.DataFrame:
     """Limits of numeric predictors as ``rms::datadist`` (rms 6.5-0).
 
     Parameters
@@ -155,8 +158,6 @@ def datadist_limits(X, q_display=None, q_effect=(0.25, 0.75), n_unique: int = 10
         ``10 / max(n, 200)`` and its complement.
     q_effect : (float, float)
         Quantiles for the effect limits (inter-quartile range).
-    n_unique : int
-        Predictors with at most this many distinct values keep them as ``values``.
 
     Returns
     -------
@@ -194,9 +195,7 @@ def datadist_limits(X, q_display=None, q_effect=(0.25, 0.75), n_unique: int = 10
         rows[name] = {"low_effect": qe[0], "adjust_to": adjust, "high_effect": qe[1],
                       "low_prediction": qd[0], "high_prediction": qd[1], "low": lo, "high": hi,
                       "n_distinct": int(vals.size)}
-    out = pd.DataFrame.from_dict(rows, orient="index")
-    out.attrs["n_unique"] = n_unique
-    return out
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def _approx(x: np.ndarray, y: np.ndarray, xout: np.ndarray) -> np.ndarray:
