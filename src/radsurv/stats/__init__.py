@@ -1,5 +1,5 @@
 """Survival and diagnostic statistics matched to R (survival, glmnet, pROC, maxstat,
-riskRegression, irr).
+riskRegression, irr, Hmisc, rms).
 
 Plain arrays in, plain results out. Each function is tested against R's output on
 public data (``tests/data/reference``); the R call each one reproduces is named in
@@ -11,6 +11,7 @@ function once the submodule had been imported elsewhere.
 """
 
 from .calibration import calibration_table, risk_groups
+from .calibration_smooth import SmoothedCalibration, smoothed_calibration
 from .concordance import bootstrap_harrell_c, harrell_c, uno_c
 from .cox import CoxFit, fit_cox
 from .cutpoint import logrank_scores, optimal_cutpoint
@@ -18,13 +19,16 @@ from .decision_curve import net_benefit
 from .delong import binary_at_time, delong_auc, delong_test
 from .icc import icc, icc_many
 from .lasso_cox import lasso_cox_cv, lasso_cox_path
+from .nomogram_cox import Nomogram, nomogram
+from .ph_test import cox_zph
 from .screening import univariable_score_tests
 from .survival_curves import kaplan_meier, logrank, median_survival
 from .td_auc import td_auc, td_auc_compare, td_roc_curve
 
 __all__ = [
-    "CoxFit", "binary_at_time", "bootstrap_harrell_c", "calibration_table", "delong_auc", "delong_test",
-    "fit_cox", "harrell_c", "icc", "icc_many", "kaplan_meier", "lasso_cox_cv", "lasso_cox_path", "logrank",
-    "logrank_scores", "median_survival", "net_benefit", "optimal_cutpoint", "risk_groups", "td_auc",
-    "td_auc_compare", "td_roc_curve", "univariable_score_tests", "uno_c",
+    "CoxFit", "Nomogram", "SmoothedCalibration", "binary_at_time", "bootstrap_harrell_c",
+    "calibration_table", "cox_zph", "delong_auc", "delong_test", "fit_cox", "harrell_c", "icc",
+    "icc_many", "kaplan_meier", "lasso_cox_cv", "lasso_cox_path", "logrank", "logrank_scores",
+    "median_survival", "net_benefit", "nomogram", "optimal_cutpoint", "risk_groups",
+    "smoothed_calibration", "td_auc", "td_auc_compare", "td_roc_curve", "univariable_score_tests", "uno_c",
 ]
