@@ -4,6 +4,6 @@ whole development, calibration, decision curves, the nomogram.
 * :mod:`~radsurv.validation.optimism`: Harrell's optimism bootstrap.
 """
 
-from .optimism import Development, optimism_bootstrap, optimism_summary, resample_once
+from .optimism import DevelopmentData, optimism_bootstrap, optimism_summary, resample_once
 
-__all__ = ["Development", "optimism_bootstrap", "optimism_summary", "resample_once"]
+__all__ = ["DevelopmentData", "optimism_bootstrap", "optimism_summary", "resample_once"]

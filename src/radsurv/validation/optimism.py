@@ -24,14 +24,15 @@ import numpy as np
 import pandas as pd
 
 from ..models.design import Design
-from ..models.six_models import RADSCORE, develop_models
+from ..models.six_models import MODELS, RADSCORE, develop_models
+from ..signatures.development import MULTIMODAL, develop_signatures, needed_for_models
 from ..stats import fit_cox, harrell_c
 
-__all__ = ["Development", "optimism_bootstrap", "optimism_summary", "resample_once"]
+__all__ = ["DevelopmentData", "optimism_bootstrap", "optimism_summary", "resample_once"]
 
 
 @dataclass(frozen=True)
-class Development:
+class DevelopmentData:
     """What the whole development starts from: the training patients only.
 
     Attributes
@@ -62,11 +63,9 @@ class Development:
     model_params: Mapping[str, Any]
 
 
-def _develop(dev: Development, rows: np.ndarray, seed) -> tuple[dict, Any]:
+def _develop(dev: DevelopmentData, rows: np.ndarray, seed) -> tuple[dict, Any]:
     """The whole development on the training rows ``rows`` (with repeats): returns the
     six models and a function scoring any training rows with the Rad-score."""
-    from ..signatures.stage import MULTIMODAL, develop_signatures, needed_for_models
-
     # Positional labels: a resample repeats patients, and label-based selection would
     # multiply the repeats.
     X = dev.features.iloc[rows].reset_index(drop=True)
@@ -97,7 +96,7 @@ def _measures(lp: np.ndarray, t: np.ndarray, e: np.ndarray) -> tuple[float, floa
     return c, slope
 
 
-def resample_once(dev: Development, b: int, seed: int) -> list[dict]:
+def resample_once(dev: DevelopmentData, b: int, seed: int) -> list[dict]:
     """One bootstrap resample: apparent and test C and slope of each model."""
     n = dev.time.size
     rng = np.random.default_rng([seed, 7, b])
@@ -112,8 +111,6 @@ def resample_once(dev: Development, b: int, seed: int) -> list[dict]:
     design_boot = Design(dev.design.X.iloc[rows].reset_index(drop=True).assign(**{RADSCORE: radscore(rows)}),
                          dev.design.groups, dev.design.labels)
     out = []
-    from ..models.six_models import MODELS
-
     for key in MODELS:
         if key not in models:
             # Nothing selected on this resample: the null model, C = 0.5 on both samples.
@@ -128,7 +125,7 @@ def resample_once(dev: Development, b: int, seed: int) -> list[dict]:
     return out
 
 
-def optimism_bootstrap(dev: Development, n_resamples: int, seed: int, n_jobs: int = 1,
+def optimism_bootstrap(dev: DevelopmentData, n_resamples: int, seed: int, n_jobs: int = 1,
                        progress: bool = True) -> pd.DataFrame:
     """Run the resamples (joblib over processes, a progress bar); one row per resample and model."""
     from joblib import Parallel, delayed
