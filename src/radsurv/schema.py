@@ -518,6 +518,45 @@ class ModelsSection(_Section):
     published_c: PublishedModels = Field(default_factory=PublishedModels)
 
 
+# --------------------------------------------------------------------------- validation
+
+
+class CalibrationSection(_Section):
+    """Grouped and smoothed calibration at the horizons."""
+
+    n_groups: int = Field(4, ge=2, description="groups of predicted risk for the Kaplan-Meier points")
+    min_per_group: int = Field(20, ge=5, description="fewest patients per group (fewer groups in a small set)")
+    min_events: int = Field(5, ge=1, description="fewest events by the horizon for a calibration to be estimated")
+    grid_points: int = Field(50, ge=5, description="points of the bootstrap-corrected calibration curve")
+
+
+class DecisionSection(_Section):
+    """Decision curves: the grid of threshold probabilities."""
+
+    threshold_min: float = Field(0.0, ge=0, lt=1)
+    threshold_max: float = Field(0.6, gt=0, lt=1)
+    threshold_step: float = Field(0.01, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.threshold_max <= self.threshold_min:
+            raise ValueError("threshold_max must be above threshold_min")
+        return self
+
+
+class ValidationSection(_Section):
+    """Stage ``05_validation``: optimism bootstrap, calibration, decision curves, nomogram."""
+
+    n_resamples: int = Field(200, ge=2, description="bootstrap resamples, each repeating the whole development")
+    horizons_months: list[PositiveFloat] = Field(default_factory=lambda: [36.0, 60.0],
+                                                 description="horizons of calibration, decision curves and nomogram")
+    final_model: Literal["clinical", "mri", "clinical_mri", "signature", "radiomics", "imaging"] = Field(
+        "imaging", description="the model drawn as a nomogram and whose calibration curve is bootstrap-corrected")
+    calibration: CalibrationSection = Field(default_factory=CalibrationSection)
+    decision: DecisionSection = Field(default_factory=DecisionSection)
+    n_jobs: int = Field(-1, description="processes over the bootstrap resamples (-1: every core)")
+
+
 # --------------------------------------------------------------------------- profile
 
 
@@ -534,6 +573,7 @@ class Profile(_Section):
     features: FeaturesSection = Field(default_factory=FeaturesSection)
     signatures: SignaturesSection = Field(default_factory=SignaturesSection)
     models: ModelsSection = Field(default_factory=ModelsSection)
+    validation: ValidationSection = Field(default_factory=ValidationSection)
 
 
 def sections() -> tuple[str, ...]:

@@ -42,7 +42,8 @@ def _sha(path: Path) -> str:
 
 def test_run_reports_renderer_and_paper(built):
     proj, report = built
-    assert report.executed[:5] == ["00_cohort", "01_segmentation", "02_features", "03_signatures", "04_models"]
+    assert report.executed[:6] == ["00_cohort", "01_segmentation", "02_features", "03_signatures", "04_models",
+                                   "05_validation"]
     assert report.renderer == "preview"
     assert report.paper == proj / "build/quick/paper/index.html" and report.paper.is_file()
     timings = yaml.safe_load((proj / "build/quick/timings.json").read_text(encoding="utf-8"))
@@ -89,14 +90,14 @@ def test_preview_shows_every_figure_table_and_number(built):
     figures = set(re.findall(r'id="(fig-[\w-]+)"', html))
     assert figures == {"fig-flow", "fig-km-sets", "fig-segmentation", "fig-icc", "fig-imaging-examples",
                        "fig-km-risk", "fig-lasso", "fig-coefficients", "fig-xtile", "fig-forest", "fig-c-models",
-                       "fig-td-roc"}
+                       "fig-td-roc", "fig-calibration", "fig-decision", "fig-nomogram"}
     assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) == len(figures)
     assert "Figure 1" in html and "Figure 2" in html and "Table 1" in html
     assert 'id="fig-flow"' in html and 'id="fig-km-sets"' in html and 'id="tbl-baseline"' in html
     assert 'id="fig-segmentation"' in html and 'id="tbl-segmentation"' in html
     assert 'id="fig-icc"' in html and 'id="tbl-features"' in html and 'id="tbl-ibsi"' in html
     # Every caption's source links to the executed notebook, rendered beside the preview.
-    for stage in ("00_cohort", "01_segmentation", "02_features", "03_signatures", "04_models"):
+    for stage in ("00_cohort", "01_segmentation", "02_features", "03_signatures", "04_models", "05_validation"):
         assert (f'Source: <a href="executed/{stage}-preview.html"><code>notebooks/{stage}.ipynb</code></a>, '
                 "profile <code>quick</code>") in html
         page = report.paper.parent / "executed" / f"{stage}-preview.html"
@@ -272,6 +273,46 @@ def test_the_six_models_and_the_numbers_the_paper_prints(built):
         (proj / "_variables.yml").read_text(encoding="utf-8"))["signatures"]["multimodal"]["c_external"]
 
 
+def test_validation_numbers_and_the_points_calculator(built, quick_profile):
+    """Optimism over every resample with corrected = apparent - optimism, the apparent C
+    being 04's training C; the paper prints the corrected C; the saved nomogram gives back
+    04's score of the final model for every training patient from plain values."""
+    from radsurv.validation import PointsCalculator
+
+    proj, report = built
+    out = proj / "build/quick/05_validation"
+    opt = pd.read_csv(out / "optimism.csv").set_index("model")
+    n_resamples = quick_profile["validation"]["n_resamples"]
+    assert (opt["n_resamples"] == n_resamples).all()
+    assert np.allclose(opt["corrected_c"], opt["apparent_c"] - opt["optimism"], atol=1e-12)
+    disc = pd.read_csv(proj / "build/quick/04_models/discrimination.csv")
+    train_c = disc[(disc.set == "train") & (disc.measure == "harrell_c")].set_index("model")["estimate"]
+    assert np.allclose(opt["apparent_c"], train_c.loc[opt.index], atol=1e-9)
+    boot = pd.read_csv(out / "optimism_resamples.csv")
+    assert boot["resample"].nunique() == n_resamples
+    var = yaml.safe_load((proj / "_variables.yml").read_text(encoding="utf-8"))["validation"]
+    html = report.paper.read_text(encoding="utf-8")
+    assert var["imaging"]["corrected_c"] == f"{opt.loc['imaging', 'corrected_c']:.3f}"
+    assert f"corrected C of {var['imaging']['corrected_c']}" in html
+    # the points calculator from plain cohort values reproduces 04's centred scores
+    calc = PointsCalculator.from_json(out / "nomogram.json")
+    scores = pd.read_csv(proj / "build/quick/04_models/model_scores.csv", dtype={"patient_id": str})
+    radscores = pd.read_csv(proj / "build/quick/03_signatures/radscores.csv", dtype={"patient_id": str})
+    cohort = pd.read_csv(proj / "build/quick/00_cohort/cohort.csv", dtype={"patient_id": str})
+    data = cohort.merge(radscores[["patient_id", "multimodal"]], on="patient_id").rename(
+        columns={"multimodal": "radscore"}).set_index("patient_id")
+    train = scores[scores.split == "train"].set_index("patient_id")["imaging"].dropna()
+    rows = data.loc[train.index, list(calc.coding)]
+    points = calc(rows.reset_index(drop=True))
+    assert np.allclose(points["lp"].to_numpy(), train.to_numpy(), atol=1e-8)
+    assert ((points["3-year DFS"] > 0) & (points["3-year DFS"] < 1)).all()
+    # calibration and decision curves cover every model
+    cal = pd.read_csv(out / "calibration_summary.csv")
+    assert set(cal["model"]) == set(opt.index)
+    dca = pd.read_csv(out / "decision_curves.csv")
+    assert {"all", "none"} <= set(dca["strategy"]) and set(opt.index) <= set(dca["strategy"])
+
+
 def test_second_run_does_nothing(built):
     proj, _ = built
     again = run_pipeline("quick", root=proj, renderer="preview")
@@ -301,6 +342,20 @@ def test_same_profile_and_seed_give_identical_bytes(built):
     before = {n: _sha(out / n) for n in names}
     again = run_pipeline("quick", root=proj, renderer="preview", force=True, stages=["00_cohort"])
     assert again.executed == ["00_cohort"]
+    assert {n: _sha(out / n) for n in names} == before
+
+
+def test_validation_rerun_from_the_cache_gives_identical_bytes(built):
+    """Forced again, the validation stage takes every resample from its cache and writes
+    the same bytes (after test_second_run_does_nothing: a stage-only run leaves the paper
+    to be rendered by the next full run)."""
+    proj, _ = built
+    out = proj / "build/quick/05_validation"
+    names = ("optimism.csv", "optimism_resamples.csv", "calibration_summary.csv", "corrected_calibration.csv",
+             "decision_curves.csv", "nomogram.json", "variables.yml")
+    before = {n: _sha(out / n) for n in names}
+    again = run_pipeline("quick", root=proj, renderer="preview", force=True, stages=["05_validation"])
+    assert again.executed == ["05_validation"]
     assert {n: _sha(out / n) for n in names} == before
 
 

@@ -193,3 +193,38 @@ def test_baseline_survival_gives_the_cox_predicted_survival(six):
     for j, h in enumerate((36.0, 60.0)):
         np.testing.assert_allclose(base.loc[("imaging", h), "s0"] ** np.exp(score), np.asarray(direct)[:, j],
                                    rtol=1e-10)
+
+
+def test_constant_radscore_is_no_covariate(gbsg2):
+    """A LASSO that kept no feature gives a constant Rad-score: no signature model, and
+    models 5 and 6 fall back to the clinical variables of models 1 and 3."""
+    d, cols, t, e, _ = gbsg2
+    X = d.X.assign(radscore=0.0)
+    design = Design(X, {**d.groups, "radscore": ["radscore"]}, d.labels)
+    six = develop_models(design, ["pnodes", "progrec"], ["tsize"], t, e, screen_p=None)
+    assert six.radscore_constant
+    assert "signature" not in six.models
+    assert six.models["radiomics"].variables == six.models["clinical"].variables
+    assert six.models["imaging"].variables == six.models["clinical_mri"].variables
+    with_score = develop_models(Design(d.X.assign(radscore=d.X["pnodes"] * 0.1), design.groups, d.labels),
+                                ["progrec"], ["tsize"], t, e, screen_p=None)
+    assert not with_score.radscore_constant and with_score.models["signature"].variables == ["radscore"]
+
+
+def test_screen_leaves_out_a_category_without_events():
+    """A category with no events makes the univariable likelihood monotone: R's coxph
+    would report an infinite coefficient and a huge LR chi-square; the screen gives the
+    variable no test and says why, so it cannot enter the model."""
+    rng = np.random.default_rng(2)
+    n = 120
+    grade = np.array(["G1"] * 20 + ["G2"] * 50 + ["G3"] * 50)
+    t = rng.exponential(30, n)
+    e = (rng.uniform(size=n) < 0.6).astype(int)
+    e[grade == "G1"] = 0
+    x = rng.normal(size=n)
+    d = design_matrix(pd.DataFrame({"grade": grade, "x": x}), {"grade": ["G1", "G2", "G3"], "x": "numeric"})
+    s = univariable_screen(d, ["grade", "x"], t, e).set_index("variable")
+    assert np.isnan(s.loc["grade", "p"]) and "infinite coefficient" in s.loc["grade", "note"]
+    assert np.isfinite(s.loc["x", "p"]) and s.loc["x", "note"] == ""
+    six = develop_models(d.subset(d.X.index), ["grade", "x"], [], t, e, screen_p=1.0)
+    assert "grade" not in six.models.get("clinical", type("m", (), {"variables": []})).variables

@@ -31,6 +31,8 @@ def na_array(values) -> np.ndarray:
         if isinstance(v, (list, tuple)):
             return [conv(x) for x in v]
         return np.nan if v is None else float(v)
+    if hasattr(values, "to_numpy"):  # a pandas Series
+        values = values.to_numpy()
     return np.asarray(conv(values.tolist() if isinstance(values, np.ndarray) else values), dtype=float)
 
 

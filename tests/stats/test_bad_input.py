@@ -232,3 +232,31 @@ def test_icc_problems():
     long = pd.DataFrame({"subject": [1, 1, 2, 2], "rater": ["a", "a", "a", "b"], "score": [1, 2, 3, 4.0]})
     with pytest.raises(ValueError, match=r"ratings: a subject is rated more than once"):
         icc(long, "ICC(A,1)")
+
+
+def test_cox_monotone_likelihood_as_r():
+    """coxph's answer: stop when the log-likelihood has converged, warn about the
+    covariate, return the fit. The coefficient is large and the likelihood at its
+    supremum (doubling it changes the log-likelihood by less than 1e-8)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(1.0, 41.0)
+    e = np.ones(40, dtype=int)
+    sep = (t <= 10).astype(float)           # every early event has sep = 1; risk sets separate
+    z = rng.normal(size=40)
+    X = pd.DataFrame({"sep": sep, "z": z})
+    with pytest.warns(RuntimeWarning, match=r"converged before sep; coefficient may be infinite"):
+        f = fit_cox(X, t, e, monotone="as_r")
+    assert f.monotone == ("sep",)
+    assert f.coef["sep"] > 10
+    from radsurv.stats.cox import _RiskSets, _loglik_derivs
+
+    Xc = X.to_numpy() - X.to_numpy().mean(0)
+    rs = _RiskSets(t, e)
+    double = _loglik_derivs(Xc, f.coef.to_numpy() * np.array([2.0, 1.0]), rs, "efron")[0]
+    assert abs(double - f.loglik) < 1e-8 * abs(f.loglik)
+    # without separation the option changes nothing
+    g1 = fit_cox(pd.DataFrame({"z": z}), t, e)
+    g2 = fit_cox(pd.DataFrame({"z": z}), t, e, monotone="as_r")
+    assert g2.monotone == () and g1.coef["z"] == g2.coef["z"]
+    with pytest.raises(ValueError, match="monotone: must be 'raise' or 'as_r'"):
+        fit_cox(X, t, e, monotone="ignore")

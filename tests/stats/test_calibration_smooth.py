@@ -60,6 +60,20 @@ def test_explicit_knots_give_the_same_fit(ref):
     assert_close(res.observed, r["rcs"]["observed"], RTOL, what="observed (knots given)")
 
 
+def test_curve_at_any_risk_is_the_fitted_curve(ref):
+    # observed_at on the patients' own predicted risks gives back R's observed risks; on a
+    # grid between them it is a probability
+    df, r = ref
+    res = smoothed_calibration(df["time"], df["event"], r["predicted"], r["t"])
+    assert_close(res.observed_at(r["predicted"]), r["rcs"]["observed"], RTOL, what="observed_at")
+    p = np.sort(np.asarray(r["predicted"]))
+    grid = np.linspace(p[5], p[-5], 50)
+    inside = res.observed_at(grid)
+    assert np.all((inside > 0) & (inside < 1))
+    with pytest.raises(ValueError, match="risk: must be strictly between 0 and 1"):
+        res.observed_at([0.2, 1.0])
+
+
 def test_rcspline_eval_closed_form():
     # knots 0, 1, 2: column = [x^3_+ - (2 (x-1)^3_+ - (x-2)^3_+) / 1] / (2 - 0)^2
     x = np.array([-1.0, 0.5, 1.5, 3.0])

@@ -204,3 +204,81 @@ def test_bad_calculator_input(small):
         nom.points({"a": 0.1, "b": np.nan})
     with pytest.raises(ValueError, match=r"times: \[4.0\] not among"):
         nom.survival([0.0], times=[4.0])
+
+
+# --------------------------------------------------------------------------- factors on one axis
+
+@pytest.fixture(scope="module")
+def grade(ref):
+    """GBSG2 with tumour grade as a three-level factor (I reference; II, III indicators)."""
+    df, r, cov = ref
+    cols = ["horTh_yes", "tgrade_II", "tgrade_III", "pnodes"]
+    fit = fit_cox(df[cols], df["time"], df["event"])
+    factors = {"grade": {"reference": "I", "levels": {"tgrade_II": "II", "tgrade_III": "III"}}}
+    return df, cols, fit, factors
+
+
+def test_factor_is_one_axis_with_rms_points(grade):
+    # rms puts a factor's levels on one axis: term 0 for the reference, beta for each other
+    # level, and the smallest term at 0 points
+    df, cols, fit, factors = grade
+    nom = nomogram(fit, df[cols], times=(THREE_YEARS,), factors=factors)
+    assert nom.axis_names == ["horTh_yes", "grade", "pnodes"]
+    terms = {"I": 0.0, "II": fit.coef["tgrade_II"], "III": fit.coef["tgrade_III"]}
+    low = min(terms.values())
+    ax = nom.axes[nom.axes["predictor"] == "grade"].set_index("value")["points"]
+    for level, term in terms.items():
+        assert_close(ax[level], nom.points_per_unit_lp * (term - low), 1e-12, what=f"grade {level}")
+    # the calculator: per-axis points, and total points = scale * (lp - lp at 0 points)
+    X = df[cols].iloc[:50]
+    out = nom.points(X)
+    level = np.where(X["tgrade_II"] == 1, "II", np.where(X["tgrade_III"] == 1, "III", "I"))
+    assert_close(out["points_grade"], ax.loc[level].to_numpy(), 1e-12, 1e-12, what="grade points")
+    assert_close(out["total_points"], nom.points_per_unit_lp * (out["lp"] - nom.lp_at_zero), 1e-12, 1e-10)
+    assert_close(out["lp"], fit.predict(X) - nom.center, 1e-12, 1e-12, what="lp")
+
+
+def test_two_level_factor_equals_its_indicator(ref):
+    df, r, cov = ref
+    fit = fit_cox(df[cov], df["time"], df["event"], eps=1e-4, max_iter=10)
+    plain = nomogram(fit, df[cov], times=(THREE_YEARS,))
+    grouped = nomogram(fit, df[cov], times=(THREE_YEARS,),
+                       factors={"hormones": {"reference": "no", "levels": {"horTh_yes": "yes"}}})
+    assert_close(grouped.points_per_unit_lp, plain.points_per_unit_lp, 1e-15)
+    assert_close(grouped.lp_at_zero, plain.lp_at_zero, 1e-15)
+    a = grouped.points(df[cov].iloc[:20])
+    b = plain.points(df[cov].iloc[:20])
+    assert_close(a["points_hormones"], b["points_horTh_yes"], 1e-15, 0)
+    assert_close(a["total_points"], b["total_points"], 1e-15, 1e-12)
+
+
+def test_serialised_nomogram_gives_the_same_points(grade):
+    import json
+
+    df, cols, fit, factors = grade
+    nom = nomogram(fit, df[cols], times=(THREE_YEARS, FIVE_YEARS), axis_labels=LABELS, factors=factors)
+    back = Nomogram.from_dict(json.loads(json.dumps(nom.to_dict())))
+    X = df[cols].iloc[:30]
+    pd.testing.assert_frame_equal(back.points(X), nom.points(X), check_exact=True)
+    pd.testing.assert_frame_equal(back.axes, nom.axes)
+    assert back.axis_names == nom.axis_names
+
+
+@pytest.mark.parametrize("factors, pattern", [
+    ({"g": {"reference": "I", "levels": {"nope": "II"}}}, r"column 'nope' of 'g' is not a predictor"),
+    ({"g": {"levels": {"tgrade_II": "II"}}}, r"'g' must be"),
+    ({"g": {"reference": "I", "levels": {"pnodes": "II"}}}, r"columns \['pnodes'\] of 'g' are not 0/1"),
+    ({"g": {"reference": "I", "levels": {"tgrade_II": "II"}},
+      "h": {"reference": "I", "levels": {"tgrade_II": "III"}}}, r"belongs to both 'g' and 'h'"),
+])
+def test_bad_factors(grade, factors, pattern):
+    df, cols, fit, _ = grade
+    with pytest.raises(ValueError, match=pattern):
+        nomogram(fit, df[cols], times=(THREE_YEARS,), factors=factors)
+
+
+def test_calculator_rejects_two_levels_at_once(grade):
+    df, cols, fit, factors = grade
+    nom = nomogram(fit, df[cols], times=(THREE_YEARS,), factors=factors)
+    with pytest.raises(ValueError, match="more than one level of factor 'grade'"):
+        nom.points({"horTh_yes": 0, "tgrade_II": 1, "tgrade_III": 1, "pnodes": 2})

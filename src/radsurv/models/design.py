@@ -30,7 +30,8 @@ class Design:
     groups : dict of str to list of str
         Variable -> its columns (one for a numeric variable, K - 1 for a categorical one).
     labels : dict of str to str
-        Column -> printed name ("Pathological N stage: N1 vs N0").
+        Column -> printed name ("Pathological N stage: N1 vs N0"), and variable -> its
+        printed name ("Pathological N stage").
     """
 
     X: pd.DataFrame
@@ -89,6 +90,7 @@ def design_matrix(data: pd.DataFrame, columns: Mapping[str, object], labels: Map
         if unknown:
             raise ValueError(f"column {var!r}: value(s) {unknown} are not among the declared categories {categories}")
         groups[var] = []
+        names[var] = label
         for level in categories[1:]:
             name = f"{var}[{level}]"
             col = np.array([np.nan if v is None else float(str(v) == level) for v in values])

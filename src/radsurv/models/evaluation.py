@@ -90,7 +90,7 @@ def model_comparisons(scores: pd.DataFrame, outcome: pd.DataFrame, models: Seque
                              "p": r.p})
             for h in horizons:
                 y, keep = binary_at_time(t, e, h)
-                if y.min() == y.max():
+                if min(int(y.sum()), int((1 - y).sum())) < 2:  # DeLong needs 2 cases and 2 controls
                     continue
                 test = delong_test(y, s[m][keep], s[reference][keep])
                 rows.append({**base, "test": "delong", "horizon": float(h), "value_model": test.auc_a,

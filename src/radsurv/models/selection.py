@@ -42,23 +42,35 @@ def null_loglik(time, event, ties: str = "efron") -> float:
 def univariable_screen(design: Design, variables: Sequence[str], time, event, ties: str = "efron") -> pd.DataFrame:
     """Likelihood-ratio test of each variable alone (complete cases of that variable).
 
+    A variable whose Cox fit has no finite maximum (a category without events: the
+    likelihood is monotone, R's coxph warns "coefficient may be infinite") gets no test
+    and is not a candidate; ``note`` says why.
+
     Returns
     -------
     DataFrame
         One row per variable: ``variable``, ``df`` (its columns), ``n``, ``chisq``, ``p``
-        (NaN where the model cannot be fitted, e.g. a category with no events).
+        (NaN where the model cannot be fitted) and ``note``.
     """
+    import warnings
+
     rows = []
     for var in variables:
         X, t, e = _complete(design, [var], time, event)
-        row = {"variable": var, "df": len(design.groups[var]), "n": int(len(t))}
+        row = {"variable": var, "df": len(design.groups[var]), "n": int(len(t)), "chisq": np.nan, "p": np.nan,
+               "note": ""}
         try:
-            fit = fit_cox(X, t, e, ties=ties)
-            row.update(chisq=fit.lr_test.statistic, p=fit.lr_test.p)
-        except ValueError:  # constant or separating: no test
-            row.update(chisq=np.nan, p=np.nan)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                fit = fit_cox(X, t, e, ties=ties, monotone="as_r")
+            if fit.monotone:
+                row["note"] = f"infinite coefficient ({', '.join(fit.monotone)}): a category without events?"
+            else:
+                row.update(chisq=fit.lr_test.statistic, p=fit.lr_test.p)
+        except ValueError as error:  # constant, or no fit at all
+            row["note"] = str(error)
         rows.append(row)
-    return pd.DataFrame(rows, columns=["variable", "df", "n", "chisq", "p"])
+    return pd.DataFrame(rows, columns=["variable", "df", "n", "chisq", "p", "note"])
 
 
 @dataclass
@@ -74,7 +86,7 @@ def _aic(design: Design, variables: Sequence[str], time, event, ties: str) -> fl
     if not variables:
         return -2 * null_loglik(time, event, ties)
     X, t, e = _complete(design, variables, time, event)
-    fit = fit_cox(X, t, e, ties=ties)
+    fit = fit_cox(X, t, e, ties=ties, monotone="as_r")
     return fit.aic
 
 

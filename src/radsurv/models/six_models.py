@@ -9,6 +9,10 @@
 5. **radiomics model**: the Rad-score with the variables of model 1;
 6. **clinical imaging model**: the Rad-score with the variables of model 3.
 
+A covariate that separates events from non-events (a rare category, common in bootstrap
+resamples) is handled as R's ``coxph`` handles it: the fit stops when the log-likelihood
+has converged and warns that the coefficient may be infinite (``fit_cox(monotone="as_r")``).
+
 Each model is a Cox model (Efron ties) on complete cases of its variables; its linear
 predictor is centred on the training set (mean 0 there), like the Rad-score, so that
 scores are comparable across models. The test sets are scored with the training
@@ -66,7 +70,8 @@ class CoxModel:
         X = design.X[design.columns(self.variables)]
         keep = X.notna().all(axis=1).to_numpy()
         self.n_excluded_ = int((~keep).sum())
-        self.fit_ = fit_cox(X[keep], np.asarray(time, float)[keep], np.asarray(event, int)[keep], ties=self.ties)
+        self.fit_ = fit_cox(X[keep], np.asarray(time, float)[keep], np.asarray(event, int)[keep], ties=self.ties,
+                            monotone="as_r")
         self.center_ = float(np.mean(self._lp(X[keep])))
         return self
 
@@ -93,6 +98,8 @@ class SixModels:
     models: dict[str, CoxModel]
     screens: dict[str, pd.DataFrame] = field(default_factory=dict)
     selections: dict[str, SelectionResult] = field(default_factory=dict)
+    #: the Rad-score was constant on training (no feature kept): no model 4
+    radscore_constant: bool = False
 
     def scores(self, design: Design) -> pd.DataFrame:
         """Every model's centred linear predictor for the patients of ``design``."""
@@ -136,6 +143,10 @@ def develop_models(design: Design, clinical: Sequence[str], mri: Sequence[str], 
         Training follow-up and events.
     screen_p : float or None
         Univariable screen: keep variables with LRT p below it (None: no screen).
+
+    A Rad-score that is constant on the training set (a LASSO that kept no feature, as
+    happens on noise) is no covariate: the signature is then the null model (no model
+    4), and models 5 and 6 have the variables of models 1 and 3.
     """
     out = SixModels(models={})
     sel_clin = _selected(design, clinical, time, event, screen_p, ties, "clinical", out)
@@ -143,8 +154,12 @@ def develop_models(design: Design, clinical: Sequence[str], mri: Sequence[str], 
     both = [*sel_clin, *[v for v in sel_mri if v not in sel_clin]]
     sel_both = backward_aic(design, both, time, event, ties=ties).selected if both else []
     out.selections["clinical_mri"] = SelectionResult(selected=sel_both)
-    specs = {"clinical": sel_clin, "mri": sel_mri, "clinical_mri": sel_both, "signature": [RADSCORE],
-             "radiomics": [RADSCORE, *sel_clin], "imaging": [RADSCORE, *sel_both]}
+    rs = design.X[RADSCORE].to_numpy(float) if RADSCORE in design.X else np.zeros(0)
+    rs = rs[np.isfinite(rs)]
+    radscore = [RADSCORE] if rs.size and np.ptp(rs) > 0 else []
+    out.radscore_constant = not radscore
+    specs = {"clinical": sel_clin, "mri": sel_mri, "clinical_mri": sel_both, "signature": radscore,
+             "radiomics": [*radscore, *sel_clin], "imaging": [*radscore, *sel_both]}
     for key, variables in specs.items():
         if variables:
             out.models[key] = CoxModel(key, list(variables), ties).fit(design, time, event)

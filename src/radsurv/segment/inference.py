@@ -101,7 +101,10 @@ def segment_case(
     else:
         mask, action = None, "excluded"
     if res.action != "auto":
-        log.warning("patient %s: %s", pid, res.reason)
+        # Debug level: the reason is in the returned row (segmentation.csv, the patient
+        # flow); at warning level it would print patient identifiers into the executed
+        # notebook, which is published with the paper.
+        log.debug("patient %s: %s", pid, res.reason)
     return {"patient_id": pid, "mask": mask, "source": res.action, "auto_mask": str(auto_path), "flag": flag.reason,
             "reason": res.reason, "action": action}
 

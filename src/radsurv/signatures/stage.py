@@ -51,7 +51,7 @@ def feature_matrix(features: FeatureOutputs, drop_flagged: bool = True) -> tuple
     frames = []
     for modality, region in features.regions():
         m = features.matrix(modality, region)
-        frames.append(m.addprefix(prefix(modality, region)))
+        frames.append(m.add_prefix(prefix(modality, region)))
     if not frames:
         raise ValueError("02_features wrote no feature matrix")
     X = pd.concat(frames, axis=1, join="inner")
@@ -292,7 +292,8 @@ def describe_signatures(v: Mapping[str, Any], published: Mapping[str, Any]) -> s
     """The Results paragraph on the signatures, written from the variables: the oracle
     and the published values are mentioned only where they exist."""
     mm = v[MULTIMODAL]
-    text = (f"The multi-modal signature that feeds the models ({v['multimodal_choice_label'].lower()}; "
+    choice = v["multimodal_choice_label"]
+    text = (f"The multi-modal signature that feeds the models ({choice[:1].lower() + choice[1:]}; "
             f"pre-validated C on training {v['cv_c_union']} for the union and {v['cv_c_stacked']} for the stacked "
             f"way) reached a C-index of {mm.get('c_internal', '–')} (95% CI {mm.get('c_internal_ci', '–')}) on the "
             f"internal and {mm.get('c_external', '–')} ({mm.get('c_external_ci', '–')}) on the external test set, "
@@ -309,6 +310,12 @@ def describe_signatures(v: Mapping[str, Any], published: Mapping[str, Any]) -> s
         ext = sorted(float(s["c_external"]) for s in singles)
         text += (f" The four single-region signatures reached external C-indices from {ext[0]:.3f} to "
                  f"{ext[-1]:.3f}.")
+    modal = {n: v[n]["c_external"] for n in ("us", "mri") if n in v and "c_external" in v[n]}
+    if modal and "c_external" in mm:
+        above = all(float(mm["c_external"]) > float(c) for c in modal.values())
+        shown = " and ".join(f"{c} for the {'ultrasound' if n == 'us' else 'MRI'} signature" for n, c in modal.items())
+        text += (f" On the external set the multi-modal signature was {'above' if above else 'not above'} each "
+                 f"single-modality one ({shown}), {'as in' if above else 'unlike'} the study.")
     if "cut" in mm:
         text += (f" The X-tile cut of the multi-modal Rad-score on the training set was {mm['cut']} (bootstrap 95% "
                  f"range {mm.get('cut_bootstrap_95', '–')}; log-rank p {mm['p_uncorrected']} uncorrected, "

@@ -22,8 +22,8 @@ import pandas as pd
 from ..exceptions import StageError
 from ..labels import ANALYSIS_MASK
 
-__all__ = ["CohortOutputs", "FeatureOutputs", "SegmentationOutputs", "read_cohort", "read_features", "read_oracle",
-           "read_segmentation", "read_signatures", "read_truth"]
+__all__ = ["CohortOutputs", "FeatureOutputs", "ModelOutputs", "SegmentationOutputs", "read_cohort", "read_features",
+           "read_models", "read_oracle", "read_segmentation", "read_signatures", "read_truth"]
 
 IMAGE_COLUMNS = ("us_image", "us_mask", "mri_image", "mri_mask")
 
@@ -223,3 +223,57 @@ def read_signatures(build_dir: Path) -> pd.DataFrame:
     signature (``multimodal`` is the one that feeds the models)."""
     folder = _folder(build_dir, "03_signatures")
     return pd.read_csv(folder / "radscores.csv", dtype={"patient_id": str}).set_index("patient_id")
+
+
+# --------------------------------------------------------------------------- 04_models
+
+
+@dataclass(frozen=True)
+class ModelOutputs:
+    """``04_models``' outputs.
+
+    Attributes
+    ----------
+    scores : DataFrame
+        Index ``patient_id``; ``split`` and each model's centred linear predictor.
+    baseline : DataFrame
+        ``model, horizon, cumhaz_at_zero, center, s0``: predicted DFS = s0 ** exp(score).
+    hazard_ratios : DataFrame
+        ``model, term, label, coef, hr, ...``: each model's terms (coded columns).
+    selection : DataFrame
+        The univariable screens and what was kept.
+    discrimination : DataFrame
+        C-indices and td-AUCs per model and set.
+    """
+
+    scores: pd.DataFrame
+    baseline: pd.DataFrame
+    hazard_ratios: pd.DataFrame
+    selection: pd.DataFrame
+    discrimination: pd.DataFrame
+
+    @property
+    def models(self) -> list[str]:
+        """The fitted models, in the study's order."""
+        return [c for c in self.scores.columns if c != "split"]
+
+    def terms(self, model: str) -> list[str]:
+        """The coded columns of ``model`` in fit order."""
+        return self.hazard_ratios.loc[self.hazard_ratios["model"] == model, "term"].tolist()
+
+    def s0(self, model: str, horizon: float) -> float:
+        """Baseline DFS at ``horizon`` for a centred score of 0."""
+        b = self.baseline[(self.baseline["model"] == model) & (self.baseline["horizon"] == float(horizon))]
+        if b.empty:
+            raise StageError(f"04_models wrote no baseline survival for model {model!r} at {horizon:g} months; "
+                             "add the horizon to models.horizons_months")
+        return float(b["s0"].iloc[0])
+
+
+def read_models(build_dir: Path) -> ModelOutputs:
+    """``04_models``' scores, baseline survival, terms, selection and discrimination."""
+    folder = _folder(build_dir, "04_models")
+    read = lambda name, **kw: pd.read_csv(folder / name, **kw)  # noqa: E731
+    return ModelOutputs(scores=read("model_scores.csv", dtype={"patient_id": str}).set_index("patient_id"),
+                        baseline=read("baseline_survival.csv"), hazard_ratios=read("hazard_ratios.csv"),
+                        selection=read("selection.csv"), discrimination=read("discrimination.csv"))

@@ -259,6 +259,32 @@ STAGES: tuple[Stage, ...] = (
         ),
         variables=("models",),
     ),
+    Stage(
+        "05_validation",
+        title="Validation: optimism bootstrap, calibration, decision curves, nomogram",
+        sections=("validation", "models", "signatures", "cohort"),
+        upstream=("00_cohort", "02_features", "03_signatures", "04_models"),
+        outputs=(
+            Artefact("optimism_resamples.csv", "data", "apparent and test C and slope of every model per resample"),
+            Artefact("optimism.csv", "data", "apparent, optimism and corrected C and calibration slope per model"),
+            Artefact("selection_frequency.csv", "data", "how often each variable was selected across resamples"),
+            Artefact("calibration_summary.csv", "data", "ICI, E50, E90, slope per model, set and horizon"),
+            Artefact("calibration_groups.csv", "data", "Kaplan-Meier observed risk per group of predicted risk"),
+            Artefact("corrected_calibration.csv", "data", "the final model's bootstrap-corrected calibration curve"),
+            Artefact("decision_curves.csv", "data", "net benefit per model, set, horizon and threshold"),
+            Artefact("nomogram.json", "data", "the final model's nomogram and coding: "
+                                              "radsurv.validation.PointsCalculator.from_json reads it"),
+            Artefact("optimism_table.md", "table", "optimism-corrected C and calibration slope"),
+            Artefact("calibration_table.md", "table", "calibration in the test sets"),
+            Artefact("decision_table.md", "table", "net benefit at chosen thresholds"),
+            Artefact("nomogram_table.md", "table", "the nomogram's points in numbers"),
+            Artefact("text-validation.md", "text", "the Results paragraph on validation"),
+            Artefact("fig-calibration.png", "figure", "calibration of the final model per set and horizon"),
+            Artefact("fig-decision.png", "figure", "decision curves per test set and horizon"),
+            Artefact("fig-nomogram.png", "figure", "the final model's nomogram"),
+        ),
+        variables=("validation",),
+    ),
 )
 
 STAGE_BY_NAME: dict[str, Stage] = {s.name: s for s in STAGES}

@@ -152,10 +152,21 @@ class SmoothedCalibration:
     e90: float
     emax: float
     table: pd.DataFrame = field(repr=False)
+    fit: object = field(default=None, repr=False, compare=False)
 
     @property
     def observed(self) -> np.ndarray:
         return self.table["observed"].to_numpy()
+
+    def observed_at(self, risk) -> np.ndarray:
+        """The smoothed observed risk at predicted risks ``risk`` (the calibration curve at
+        any point, e.g. a common grid for a bootstrap correction); beyond the outer knots the
+        spline is linear in the complementary log-log."""
+        p = as_1d_float(np.atleast_1d(risk), "risk")
+        if np.any((p <= 0) | (p >= 1)):
+            raise ValueError("risk: must be strictly between 0 and 1 (its complementary log-log is used)")
+        X = rcspline_eval(np.log(-np.log1p(-p)), self.knots, inclx=True)
+        return 1.0 - self.fit.predict_survival(X, [self.horizon])[:, 0]
 
 
 def _error_summaries(observed: np.ndarray, predicted: np.ndarray) -> dict:
@@ -216,5 +227,5 @@ def smoothed_calibration(time, event, risk, horizon: float, method: str = "rcs",
     fit = fit_cox(X, t, e, ties="efron")
     observed = 1.0 - fit.predict_survival(X, [horizon])[:, 0]
     table = pd.DataFrame({"predicted": p, "observed": observed, "abs_error": np.abs(observed - p)})
-    return SmoothedCalibration(horizon=horizon, method=method, knots=k, table=table,
+    return SmoothedCalibration(horizon=horizon, method=method, knots=k, table=table, fit=fit,
                                **_error_summaries(observed, p))

@@ -131,6 +131,9 @@ class CoxFit:
     _time: np.ndarray = field(repr=False)
     _event: np.ndarray = field(repr=False)
     _lp: np.ndarray = field(repr=False)
+    #: covariates whose coefficient may be infinite (``monotone="as_r"`` only): R's
+    #: "Loglik converged before variable ...; coefficient may be infinite"
+    monotone: tuple = ()
 
     # ---------------------------------------------------------------- summaries
     @property
@@ -243,7 +246,7 @@ def _newton_as_r(Xc, rs: _RiskSets, ties: str, eps: float, max_iter: int):
 
 
 def fit_cox(X, time, event, ties: str = "efron", max_iter: int = 50, tol: float = 1e-12,
-            eps: float | None = None) -> CoxFit:
+            eps: float | None = None, monotone: str = "raise") -> CoxFit:
     """Fit a Cox proportional-hazards model.
 
     Reproduces ``coxph(Surv(time, event) ~ ., data, ties = ties)``: coefficients,
@@ -270,6 +273,14 @@ def fit_cox(X, time, event, ties: str = "efron", max_iter: int = 50, tol: float 
         uses ``eps = 1e-4, iter.max = 10``, which stops before the optimum
         (coefficients up to ~4e-4 relative from it on GBSG2); this option gives
         R's cph coefficients to ~1e-13.
+    monotone : {"raise", "as_r"}
+        When a covariate separates events from non-events the likelihood has no
+        maximum. ``"raise"``: a ValueError. ``"as_r"``: what ``coxph`` does, used
+        where a fit must go on (inside bootstrap resamples): R's iterates with its
+        defaults (eps = 1e-9, iter.max = 20) stop when the log-likelihood has
+        converged, a RuntimeWarning names the covariates whose coefficient may be
+        infinite (R's rule: the next Newton step exceeds eps and sqrt(eps) |beta|),
+        and the fit lists them in ``monotone``.
 
     Returns
     -------
@@ -277,6 +288,8 @@ def fit_cox(X, time, event, ties: str = "efron", max_iter: int = 50, tol: float 
     """
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties: must be 'efron' or 'breslow', got {ties!r}")
+    if monotone not in ("raise", "as_r"):
+        raise ValueError(f"monotone: must be 'raise' or 'as_r', got {monotone!r}")
     Xa, names = _as_matrix(X)
     t, e, _ = check_survival(time, event)
     same_length(X=Xa, time=t)
@@ -316,6 +329,10 @@ def fit_cox(X, time, event, ties: str = "efron", max_iter: int = 50, tol: float 
                     halvings += 1
                     if halvings > 30:
                         break
+                if halvings > 30:
+                    # no step improves the likelihood: a flat ridge (a coefficient running
+                    # off to infinity whose likelihood gains are below rounding), not an optimum
+                    break
                 beta, ll, u, info = new, ll_new, u_new, info_new
                 if np.max(np.abs(step) / (1 + np.abs(beta))) < tol:
                     converged = True
@@ -323,6 +340,23 @@ def fit_cox(X, time, event, ties: str = "efron", max_iter: int = 50, tol: float 
     except np.linalg.LinAlgError:
         # the information matrix became singular: coefficients running off to infinity
         converged = False
+    runaway: tuple = ()
+    r_fit = None
+    if eps is None and converged and np.all(np.isfinite(beta)) and np.any(np.abs(beta) * Xa.std(0) > 10):
+        # A hazard ratio above e^10 per SD: a coefficient may be running off to infinity
+        # with likelihood gains below rounding (the steps then look converged). R's own
+        # iterates stop earlier, where its test for an infinite coefficient still works.
+        r_fit = _as_r_monotone(Xc, rs, ties, names)
+        if r_fit[4]:
+            converged = False
+    if (not converged or not np.all(np.isfinite(beta))) and monotone == "as_r" and eps is None:
+        beta, ll, info, it, runaway = r_fit if r_fit is not None else _as_r_monotone(Xc, rs, ties, names)
+        if runaway:
+            import warnings
+
+            warnings.warn(f"Cox: log-likelihood converged before {', '.join(runaway)}; coefficient may be "
+                          "infinite (monotone likelihood, as R's coxph warns)", RuntimeWarning, stacklevel=2)
+        converged = True
     if not converged or not np.all(np.isfinite(beta)):
         raise ValueError(
             "X: Newton-Raphson did not converge (possible monotone likelihood: a covariate "
@@ -332,7 +366,9 @@ def fit_cox(X, time, event, ties: str = "efron", max_iter: int = 50, tol: float 
     try:
         vcov = np.linalg.inv(info)
     except np.linalg.LinAlgError:
-        raise ValueError("X: information matrix is singular at the estimate") from None
+        if not runaway:
+            raise ValueError("X: information matrix is singular at the estimate") from None
+        vcov = np.full((p, p), np.nan)  # an infinite coefficient has no finite variance
     vcov = (vcov + vcov.T) / 2
     se = np.sqrt(np.diag(vcov))
     z = beta / se
@@ -346,14 +382,40 @@ def fit_cox(X, time, event, ties: str = "efron", max_iter: int = 50, tol: float 
         return pd.Series(v, index=names, dtype=float)
 
     lp = Xa @ beta
+    with np.errstate(over="ignore"):  # an infinite coefficient (monotone="as_r") has an infinite HR
+        hr, hr_lo, hr_hi = np.exp(beta), np.exp(beta - _Z975 * se), np.exp(beta + _Z975 * se)
     return CoxFit(
-        coef=S(beta), se=S(se), z=S(z), p=S(pval), hr=S(np.exp(beta)),
-        hr_lower=S(np.exp(beta - _Z975 * se)), hr_upper=S(np.exp(beta + _Z975 * se)),
+        coef=S(beta), se=S(se), z=S(z), p=S(pval), hr=S(hr), hr_lower=S(hr_lo), hr_upper=S(hr_hi),
         vcov=pd.DataFrame(vcov, index=names, columns=names),
         loglik_null=float(ll0), loglik=float(ll),
         lr_test=ChiSquareTest(float(lrt), k, float(stats.chi2.sf(lrt, k))),
         wald_test=ChiSquareTest(wald, k, float(stats.chi2.sf(wald, k))),
         score_test=ChiSquareTest(score, k, float(stats.chi2.sf(score, k))),
         n=int(t.size), n_events=int(e.sum()), iterations=it, ties=ties, means=S(means),
-        _time=t, _event=e, _lp=lp,
+        _time=t, _event=e, _lp=lp, monotone=runaway,
     )
+
+
+def _runaway(Xc, beta, rs: _RiskSets, ties: str, info, names: list[str], eps: float = 1e-9) -> tuple:
+    """R's test for an infinite coefficient (``coxph.fit``): the next Newton step
+    |U' I^-1| exceeds eps and sqrt(eps) |beta|."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        u = _loglik_derivs(Xc, beta, rs, ties, need_info=False)[1]
+        step = np.abs(u @ np.linalg.pinv(info))
+    flag = (step > eps) & (step > np.sqrt(eps) * np.abs(beta))
+    return tuple(names[i] for i in np.flatnonzero(flag))
+
+
+def _as_r_monotone(Xc, rs: _RiskSets, ties: str, names: list[str]):
+    """coxph's answer to a monotone likelihood: its iterates with eps = 1e-9, iter.max =
+    20, stopping when the log-likelihood has converged, and the covariates R warns about."""
+    eps = 1e-9
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            beta, ll, info, it, _ = _newton_as_r(Xc, rs, ties, eps, 20)
+    except np.linalg.LinAlgError:
+        raise ValueError("X: information matrix is singular at the estimate") from None
+    if not (np.all(np.isfinite(beta)) and np.isfinite(ll)):
+        raise ValueError("X: Newton-Raphson did not converge (possible monotone likelihood: a covariate "
+                         "separates events from non-events)")
+    return beta, ll, info, it, _runaway(Xc, beta, rs, ties, info, names)

@@ -32,6 +32,11 @@ How rms builds it:
   log(log(S) / log(S0)), which differs by the interpolation error: up to
   8.6e-5 points on the GBSG2 reference).
 
+- **Factors.** rms draws a factor on one axis, its levels at their terms (0 for the
+  reference level) and the axis's minimum at 0 points. Give ``factors`` to do the same
+  for dummy-coded columns; without it each indicator is an axis of its own (0/1), which
+  is the same for a two-level factor.
+
 Not reproduced: rms merges the labels of consecutive axis values with equal points
 (a zero coefficient); here every value keeps its own row.
 
@@ -250,10 +255,55 @@ class Nomogram:
     baseline_survival: pd.Series = field(repr=False)
     axis_labels: tuple = ()
     _min_term: pd.Series = field(default=None, repr=False)
+    #: axis -> its columns (one for a numeric predictor, the indicators of a factor)
+    axis_columns: dict = field(default_factory=dict, repr=False)
 
     @property
     def predictors(self) -> list[str]:
         return list(self.coef.index)
+
+    @property
+    def axis_names(self) -> list[str]:
+        """The predictor axes in drawing order (a factor is one axis)."""
+        return list(self.axis_columns) if self.axis_columns else self.predictors
+
+    def to_dict(self) -> dict:
+        """Everything the points calculator and a drawing need, as JSON-ready data."""
+        def frame(df):
+            return {c: [v.item() if hasattr(v, "item") else v for v in df[c]] for c in df.columns}
+
+        return {
+            # ordered pairs, not mappings: the order of predictors and axes is meaningful
+            "coef": [[k, float(v)] for k, v in self.coef.items()], "center": self.center,
+            "points_per_unit_lp": self.points_per_unit_lp, "lp_at_zero": self.lp_at_zero,
+            "maxscale": self.maxscale, "axis_labels": list(self.axis_labels),
+            "min_term": [[k, float(v)] for k, v in self._min_term.items()],
+            "axis_columns": [[k, list(v)] for k, v in self.axis_names_columns().items()],
+            "baseline_survival": {"time": [float(t) for t in self.baseline_survival.index],
+                                  "survival": [float(v) for v in self.baseline_survival]},
+            "limits": {"index": [str(i) for i in self.limits.index], **frame(self.limits)},
+            "axes": frame(self.axes), "total_points_axis": [float(v) for v in self.total_points_axis],
+            "lp_axis": frame(self.lp_axis), "function_axes": frame(self.function_axes),
+        }
+
+    def axis_names_columns(self) -> dict:
+        return dict(self.axis_columns) if self.axis_columns else {c: [c] for c in self.predictors}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Nomogram":
+        """The inverse of :meth:`to_dict`."""
+        limits = pd.DataFrame({k: v for k, v in d["limits"].items() if k != "index"}, index=d["limits"]["index"])
+        return cls(coef=pd.Series(dict(d["coef"]), dtype=float), center=float(d["center"]),
+                   points_per_unit_lp=float(d["points_per_unit_lp"]), lp_at_zero=float(d["lp_at_zero"]),
+                   maxscale=float(d["maxscale"]), limits=limits,
+                   axes=pd.DataFrame(d["axes"])[["predictor", "value", "points"]],
+                   total_points_axis=np.asarray(d["total_points_axis"], float),
+                   lp_axis=pd.DataFrame(d["lp_axis"])[["lp", "points"]],
+                   function_axes=pd.DataFrame(d["function_axes"])[["axis", "time", "survival", "points"]],
+                   baseline_survival=pd.Series(d["baseline_survival"]["survival"],
+                                               index=d["baseline_survival"]["time"], name="baseline_survival"),
+                   axis_labels=tuple(d["axis_labels"]), _min_term=pd.Series(dict(d["min_term"]), dtype=float),
+                   axis_columns={k: list(v) for k, v in d["axis_columns"]})
 
     def survival(self, lp, times=None) -> np.ndarray:
         """S(t | lp) = S0(t)^exp(lp) for centred linear predictors ``lp`` (rows) at
@@ -283,7 +333,8 @@ class Nomogram:
         Returns
         -------
         pandas.DataFrame
-            Columns ``points_<predictor>`` for each predictor, ``total_points``,
+            Columns ``points_<axis>`` for each axis (a predictor, or a factor given to
+            :func:`nomogram`), ``total_points``,
             ``lp`` (= total_points / points_per_unit_lp + lp_at_zero =
             X beta - center) and one survival column per axis label.
         """
@@ -296,11 +347,14 @@ class Nomogram:
         if missing:
             raise ValueError(f"X: missing predictors {missing}")
         vals = as_2d_float(X[self.predictors], "X")
-        terms = vals * self.coef.to_numpy()[None, :]
-        pts = (terms - self._min_term.to_numpy()[None, :]) * self.points_per_unit_lp
-        out = pd.DataFrame(pts, columns=[f"points_{c}" for c in self.predictors], index=X.index)
-        out["total_points"] = pts.sum(1)
-        out["lp"] = terms.sum(1) - self.center
+        terms = pd.DataFrame(vals * self.coef.to_numpy()[None, :], columns=self.predictors, index=X.index)
+        out = pd.DataFrame(index=X.index)
+        for axis, cols in self.axis_names_columns().items():
+            if len(cols) > 1 and ((X[cols] != 0).sum(axis=1) > 1).any():
+                raise ValueError(f"X: more than one level of factor {axis!r} set for a patient")
+            out[f"points_{axis}"] = (terms[cols].sum(axis=1) - self._min_term[axis]) * self.points_per_unit_lp
+        out["total_points"] = out.sum(axis=1)
+        out["lp"] = terms.sum(axis=1) - self.center
         surv = self.survival(out["lp"].to_numpy())
         for j, lab in enumerate(self.axis_labels):
             out[lab] = surv[:, j]
@@ -324,7 +378,7 @@ def _check_fit_and_data(fit, X):
 
 
 def nomogram(fit: CoxFit, X, times=(36, 60), fun_at=None, axis_labels=None,
-             maxscale: float = 100, nint: int = 10, n_unique: int = 10) -> Nomogram:
+             maxscale: float = 100, nint: int = 10, n_unique: int = 10, factors=None) -> Nomogram:
     """Compute an ``rms::nomogram`` of a Cox model with survival axes at ``times``.
 
     Parameters
@@ -352,6 +406,10 @@ def nomogram(fit: CoxFit, X, times=(36, 60), fun_at=None, axis_labels=None,
     n_unique : int
         Predictors with at most this many distinct values are drawn at those
         values (``datadist``'s ``n.unique``).
+    factors : mapping, optional
+        Factors drawn on one axis each, as rms draws them:
+        ``{name: {"reference": level, "levels": {column: level, ...}}}`` where the
+        columns are the factor's 0/1 indicators among the model's predictors.
 
     Returns
     -------
@@ -388,19 +446,26 @@ def nomogram(fit: CoxFit, X, times=(36, 60), fun_at=None, axis_labels=None,
     beta = fit.coef
     center = float(fit.means @ beta)
     limits = datadist_limits(X)
+    axis_columns = _axis_columns(fit.names, X, factors)
 
-    # axis values and their uncentred terms beta * x
+    # axis values and their uncentred terms beta * x (a factor: its levels' coefficients)
     rows, min_term, max_term = [], {}, {}
-    for j, name in enumerate(fit.names):
-        lim = limits.loc[name]
-        if lim["n_distinct"] <= n_unique:
-            values = np.unique(arr[:, j])
+    for axis, cols in axis_columns.items():
+        if axis in (factors or {}):
+            spec = factors[axis]
+            values = np.array([str(spec["reference"]), *[str(spec["levels"][c]) for c in cols]], dtype=object)
+            term = np.array([0.0, *[beta[c] for c in cols]])
         else:
-            values = r_pretty(lim["low"], lim["high"], nint)
-        term = beta[name] * values
-        min_term[name], max_term[name] = term.min(), term.max()
-        rows.append((name, values, term))
-    ranges = np.array([max_term[n] - min_term[n] for n in fit.names])
+            j = fit.names.index(cols[0])
+            lim = limits.loc[cols[0]]
+            if lim["n_distinct"] <= n_unique:
+                values = np.unique(arr[:, j])
+            else:
+                values = r_pretty(lim["low"], lim["high"], nint)
+            term = beta[cols[0]] * values
+        min_term[axis], max_term[axis] = term.min(), term.max()
+        rows.append((axis, values, term))
+    ranges = np.array([max_term[a] - min_term[a] for a in axis_columns])
     if not np.any(ranges > 0):
         raise ValueError("fit: every coefficient is 0; the nomogram has no scale")
     sc = maxscale / ranges.max()
@@ -411,7 +476,7 @@ def nomogram(fit: CoxFit, X, times=(36, 60), fun_at=None, axis_labels=None,
 
     lp_data = arr @ beta.to_numpy() - center
     lp_at = r_pretty(lp_data.min(), lp_data.max(), nint)
-    sum_max = maxscale if len(fit.names) == 1 else max(maxscale, sc * np.max(lp_at - lp_at_zero))
+    sum_max = maxscale if len(axis_columns) == 1 else max(maxscale, sc * np.max(lp_at - lp_at_zero))
     total_axis = r_pretty(0.0, sum_max, nint)
     lp_axis = pd.DataFrame({"lp": lp_at, "points": (lp_at - lp_at_zero) * sc})
 
@@ -433,4 +498,35 @@ def nomogram(fit: CoxFit, X, times=(36, 60), fun_at=None, axis_labels=None,
     return Nomogram(coef=beta.copy(), center=center, points_per_unit_lp=float(sc), lp_at_zero=float(lp_at_zero),
                     maxscale=float(maxscale), limits=limits, axes=axes, total_points_axis=total_axis,
                     lp_axis=lp_axis, function_axes=function_axes, baseline_survival=baseline,
-                    axis_labels=tuple(axis_labels), _min_term=pd.Series(min_term))
+                    axis_labels=tuple(axis_labels), _min_term=pd.Series(min_term, dtype=float),
+                    axis_columns=axis_columns)
+
+
+def _axis_columns(names: list[str], X: pd.DataFrame, factors) -> dict[str, list[str]]:
+    """Axis -> its columns, in the order of the model's first column of each axis."""
+    factors = dict(factors or {})
+    owner = {}
+    for fname, spec in factors.items():
+        if not isinstance(spec, dict) or "reference" not in spec or not isinstance(spec.get("levels"), dict):
+            raise ValueError(f"factors: {fname!r} must be {{'reference': level, 'levels': {{column: level}}}}")
+        for col in spec["levels"]:
+            if col not in names:
+                raise ValueError(f"factors: column {col!r} of {fname!r} is not a predictor of the model")
+            if col in owner:
+                raise ValueError(f"factors: column {col!r} belongs to both {owner[col]!r} and {fname!r}")
+            owner[col] = fname
+        cols = list(spec["levels"])
+        bad = [c for c in cols if not np.isin(X[c].to_numpy(float), (0.0, 1.0)).all()]
+        if bad:
+            raise ValueError(f"factors: columns {bad} of {fname!r} are not 0/1 indicators")
+        if (X[cols].sum(axis=1) > 1).any():
+            raise ValueError(f"factors: a patient has more than one level of {fname!r} set")
+    out: dict[str, list[str]] = {}
+    for c in names:
+        axis = owner.get(c, c)
+        if axis in out:
+            continue
+        if axis in names and axis != c:
+            raise ValueError(f"factors: factor name {axis!r} is also a predictor's name")
+        out[axis] = [k for k in names if owner.get(k, k) == axis]
+    return out

@@ -13,6 +13,12 @@ of B resamples of the training set (drawn with replacement),
 Corrected C = apparent C of the original development - optimism; corrected calibration
 slope = 1 - mean(1 - test slope). A resample where a step cannot be fitted (no event in a
 fold, a separating variable) is counted and left out.
+
+The calibration curve of one model (the final one) is corrected the same way, as
+``rms::calibrate`` does: on a fixed grid of predicted risks at each horizon, the
+smoothed observed risk of the resample's model on the resample (apparent) and on the
+training set (test) give the optimism of observed - predicted at each grid point; the
+corrected curve is the original apparent curve minus it.
 """
 
 from __future__ import annotations
@@ -26,9 +32,9 @@ import pandas as pd
 from ..models.design import Design
 from ..models.six_models import MODELS, RADSCORE, develop_models
 from ..signatures.development import MULTIMODAL, develop_signatures, needed_for_models
-from ..stats import fit_cox, harrell_c
+from ..stats import fit_cox, harrell_c, smoothed_calibration
 
-__all__ = ["DevelopmentData", "optimism_bootstrap", "optimism_summary", "resample_once"]
+__all__ = ["DevelopmentData", "corrected_calibration", "optimism_bootstrap", "optimism_summary", "resample_once"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,10 @@ class DevelopmentData:
         Training follow-up and events.
     signature_params, model_params : mapping
         The ``signatures`` and ``models`` sections.
+    calibration_model : str or None
+        The model whose calibration curve is corrected.
+    calibration_grid : mapping
+        Horizon (months) -> grid of predicted risks for the corrected curve.
     """
 
     features: pd.DataFrame
@@ -61,6 +71,8 @@ class DevelopmentData:
     event: np.ndarray
     signature_params: Mapping[str, Any]
     model_params: Mapping[str, Any]
+    calibration_model: str | None = None
+    calibration_grid: Mapping[float, np.ndarray] | None = None
 
 
 def _develop(dev: DevelopmentData, rows: np.ndarray, seed) -> tuple[dict, Any]:
@@ -92,19 +104,57 @@ def _measures(lp: np.ndarray, t: np.ndarray, e: np.ndarray) -> tuple[float, floa
     if np.ptp(lp[ok]) == 0:
         return 0.5, np.nan
     c = harrell_c(t[ok], e[ok], lp[ok]).c
-    slope = float(fit_cox(pd.DataFrame({"lp": lp[ok]}), t[ok], e[ok]).coef["lp"])
+    slope = float(fit_cox(pd.DataFrame({"lp": lp[ok]}), t[ok], e[ok], monotone="as_r").coef["lp"])
     return c, slope
 
 
-def resample_once(dev: DevelopmentData, b: int, seed: int) -> list[dict]:
-    """One bootstrap resample: apparent and test C and slope of each model."""
+def _risk(model, design: Design, horizon: float) -> np.ndarray:
+    """Predicted risk by ``horizon`` of a fitted CoxModel: 1 - exp(-H0(t) exp(x beta))."""
+    H0 = float(model.fit_.baseline_cumhaz([horizon])[0])
+    return 1.0 - np.exp(-H0 * np.exp(model.predict(design).to_numpy() + model.center_))
+
+
+def _curve(time, event, risk, horizon, grid) -> np.ndarray:
+    ok = np.isfinite(risk)
+    risk = np.clip(risk[ok], 1e-9, 1 - 1e-9)
+    return smoothed_calibration(time[ok], event[ok], risk, horizon, method="rcs", knots=3).observed_at(grid)
+
+
+def resample_once(dev: DevelopmentData, b: int, seed: int) -> dict[str, list[dict]]:
+    """One bootstrap resample: apparent and test C and slope of each model, and the
+    apparent and test calibration curves of ``dev.calibration_model``.
+
+    Cox fits with a covariate separating events on the resample (a rare category drawn
+    into few patients) go on as R's coxph does; their warnings are counted in the rows'
+    ``monotone`` column rather than printed 200 times.
+
+    Returns
+    -------
+    dict
+        ``"models"``: one row per model; ``"calibration"``: one row per horizon and grid
+        point (``apparent``, ``test`` observed risk).
+    """
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with np.errstate(all="ignore"):
+            out = _resample(dev, b, seed)
+    n_monotone = sum("coefficient may be infinite" in str(w.message) for w in caught)
+    for row in out["models"]:
+        row["monotone"] = n_monotone
+    return out
+
+
+def _resample(dev: DevelopmentData, b: int, seed: int) -> dict[str, list[dict]]:
     n = dev.time.size
     rng = np.random.default_rng([seed, 7, b])
     rows = rng.integers(0, n, n)
     try:
         models, radscore = _develop(dev, rows, [seed, 7, b])
     except ValueError as error:  # a step of the development cannot be fitted on this resample
-        return [{"resample": b, "model": None, "failed": f"{type(error).__name__}: {error}"}]
+        return {"models": [{"resample": b, "model": None, "failed": f"{type(error).__name__}: {error}"}],
+                "calibration": []}
     all_rows = np.arange(n)
     design_orig = Design(dev.design.X.assign(**{RADSCORE: radscore(all_rows)}), dev.design.groups,
                          dev.design.labels)
@@ -122,19 +172,139 @@ def resample_once(dev: DevelopmentData, b: int, seed: int) -> list[dict]:
         c_test, slope = _measures(model.predict(design_orig).to_numpy(), dev.time, dev.event)
         out.append({"resample": b, "model": key, "apparent_c": c_app, "test_c": c_test, "test_slope": slope,
                     "variables": ";".join(model.variables), "failed": ""})
-    return out
+    calib = []
+    key = dev.calibration_model
+    if key is not None and key in models and dev.calibration_grid:
+        for h, grid in dev.calibration_grid.items():
+            try:
+                app = _curve(dev.time[rows], dev.event[rows], _risk(models[key], design_boot, h), h, grid)
+                test = _curve(dev.time, dev.event, _risk(models[key], design_orig, h), h, grid)
+            except ValueError:  # too few distinct predictions or events for the spline on this resample
+                continue
+            calib += [{"resample": b, "horizon": float(h), "predicted": float(g), "apparent": float(a),
+                       "test": float(t)} for g, a, t in zip(grid, app, test)]
+    return {"models": out, "calibration": calib}
+
+
+def _cache_key(dev: DevelopmentData, seed: int) -> str:
+    """What a resample's result depends on: the development data, the settings, the seed,
+    and the source of the code that develops and measures (signatures, models, stats,
+    this module)."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    h = hashlib.sha256()
+    for frame in (dev.features, dev.design.X):
+        h.update(json.dumps([str(c) for c in frame.columns]).encode())
+        h.update(np.ascontiguousarray(frame.to_numpy(float)).tobytes())
+    h.update(json.dumps({"flagged": sorted(dev.flagged), "groups": dev.design.groups, "clinical": dev.clinical,
+                         "mri": dev.mri, "sig": dev.signature_params, "models": dev.model_params,
+                         "calibration_model": dev.calibration_model, "seed": seed}, sort_keys=True,
+                        default=str).encode())
+    for arr in (dev.time, dev.event, *[np.asarray(g, float) for g in (dev.calibration_grid or {}).values()]):
+        h.update(np.ascontiguousarray(arr, dtype=float).tobytes())
+    h.update(json.dumps([float(k) for k in (dev.calibration_grid or {})]).encode())
+    root = Path(__file__).resolve().parents[1]
+    for pkg in ("signatures", "models", "stats"):
+        for f in sorted((root / pkg).glob("*.py")):
+            h.update(f.read_bytes())
+    h.update(Path(__file__).read_bytes())
+    return h.hexdigest()[:20]
 
 
 def optimism_bootstrap(dev: DevelopmentData, n_resamples: int, seed: int, n_jobs: int = 1,
-                       progress: bool = True) -> pd.DataFrame:
-    """Run the resamples (joblib over processes, a progress bar); one row per resample and model."""
+                       progress: bool = True, cache_dir=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the resamples (joblib over processes, a progress bar).
+
+    Each resample draws its rows from its own stream ``[seed, 7, b]``, so the result does
+    not depend on ``n_jobs`` or on the order the workers finish.
+
+    Parameters
+    ----------
+    cache_dir : path, optional
+        Each finished resample is written there (one JSON file, under a key of the data,
+        settings, seed and code), so an interrupted run resumes where it stopped and a
+        larger ``n_resamples`` adds only the new resamples.
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        One row per resample and model (:func:`resample_once`'s ``"models"``), and the
+        calibration rows.
+    """
+    import json
+    import os
+    from pathlib import Path
+
     from joblib import Parallel, delayed
     from tqdm import tqdm
 
-    jobs = (delayed(resample_once)(dev, b, seed) for b in range(n_resamples))
-    results = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(jobs)
-    rows = [r for res in tqdm(results, total=n_resamples, disable=not progress, desc="optimism bootstrap",
-                              unit="resample") for r in res]
+    results: dict[int, dict] = {}
+    folder = None
+    if cache_dir is not None:
+        folder = Path(cache_dir) / _cache_key(dev, seed)
+        folder.mkdir(parents=True, exist_ok=True)
+        for b in range(n_resamples):
+            f = folder / f"resample-{b:05d}.json"
+            if f.is_file():
+                results[b] = json.loads(f.read_text(encoding="utf-8"))
+    todo = [b for b in range(n_resamples) if b not in results]
+    if results and progress:
+        print(f"optimism bootstrap: {len(results)} of {n_resamples} resamples from the cache ({folder})")
+    jobs = (delayed(resample_once)(dev, b, seed) for b in todo)
+    done = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(jobs)
+    for b, res in tqdm(zip(todo, done), total=len(todo), disable=not progress or not todo,
+                       desc="optimism bootstrap", unit="resample"):
+        results[b] = res
+        if folder is not None:
+            tmp = folder / f".resample-{b:05d}.json.tmp"
+            tmp.write_text(json.dumps(res, default=_json_default), encoding="utf-8")
+            os.replace(tmp, folder / f"resample-{b:05d}.json")
+    models, calib = [], []
+    for b in range(n_resamples):
+        models += results[b]["models"]
+        calib += results[b]["calibration"]
+    calib_cols = ["resample", "horizon", "predicted", "apparent", "test"]
+    return pd.DataFrame(models), pd.DataFrame(calib, columns=calib_cols)
+
+
+def _json_default(v):
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    raise TypeError(f"not JSON-serialisable: {type(v).__name__}")
+
+
+def corrected_calibration(calib: pd.DataFrame, apparent: Mapping[float, np.ndarray],
+                          grid: Mapping[float, np.ndarray]) -> pd.DataFrame:
+    """Bootstrap-corrected calibration curve (``rms::calibrate``'s ``calibrated.corrected``).
+
+    Parameters
+    ----------
+    calib : DataFrame
+        :func:`optimism_bootstrap`'s calibration rows.
+    apparent : mapping
+        Horizon -> the original model's smoothed observed risk on the training set at ``grid[h]``.
+    grid : mapping
+        Horizon -> grid of predicted risks.
+
+    Returns
+    -------
+    DataFrame
+        ``horizon, predicted, apparent, optimism, corrected, n_resamples``; ``corrected`` is
+        clipped to [0, 1].
+    """
+    rows = []
+    for h, g in grid.items():
+        c = calib[calib["horizon"] == float(h)]
+        opt = (c["apparent"] - c["test"]).groupby(c["predicted"].round(12)).mean()
+        n_res = int(c["resample"].nunique()) if len(c) else 0
+        for j, p in enumerate(g):
+            o = float(opt.get(round(float(p), 12), np.nan))
+            a = float(apparent[h][j])
+            rows.append({"horizon": float(h), "predicted": float(p), "apparent": a, "optimism": o,
+                         "corrected": float(np.clip(a - o, 0.0, 1.0)) if np.isfinite(o) else np.nan,
+                         "n_resamples": n_res})
     return pd.DataFrame(rows)
 
 

@@ -1,0 +1,142 @@
+"""Calibration of the models' predicted DFS at fixed horizons, in every set.
+
+A model's predicted risk of recurrence by horizon t is ``1 - S0(t) ** exp(score)``, with
+``score`` its centred linear predictor and ``S0`` the training baseline at score 0 (both
+written by ``04_models``). For each model, set and horizon:
+
+* **grouped**: patients in equal-size groups of predicted risk, the mean prediction
+  against the Kaplan-Meier risk of the group with its 95% CI (``calibration_table``);
+* **smoothed**: the Cox model of the outcome on a restricted cubic spline of the
+  complementary log-log of the prediction (3 knots) gives every patient an observed
+  risk; ICI, E50 and E90 summarise |observed - predicted| (Austin, Harrell & van
+  Klaveren 2020; ``smoothed_calibration``);
+* **slope**: the coefficient of the linear predictor refitted in the set (1 = ideal;
+  below 1 = predictions too extreme).
+
+A horizon beyond a set's follow-up, or with no event by it, is reported as not
+estimable with the reason, never silently left out.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..labels import SPLITS
+from ..stats import calibration_table, fit_cox, smoothed_calibration
+
+__all__ = ["calibration_by_set", "predicted_risk", "risk_grid"]
+
+
+def predicted_risk(score, s0: float) -> np.ndarray:
+    """Predicted risk of recurrence by the horizon: ``1 - s0 ** exp(score)``.
+
+    Parameters
+    ----------
+    score : array-like
+        Centred linear predictor.
+    s0 : float
+        Baseline DFS at the horizon for a score of 0.
+    """
+    s = np.asarray(score, dtype=float)
+    if not 0 < s0 < 1:
+        raise ValueError(f"s0: baseline survival must be strictly between 0 and 1, got {s0!r}")
+    return 1.0 - np.power(s0, np.exp(s))
+
+
+def risk_grid(risk, n: int = 50, trim: float = 0.02) -> np.ndarray:
+    """A common grid of predicted risks for calibration curves: ``n`` points between the
+    ``trim`` and ``1 - trim`` quantiles of ``risk`` (where the curve has data)."""
+    r = np.asarray(risk, dtype=float)
+    r = r[np.isfinite(r)]
+    lo, hi = np.quantile(r, [trim, 1 - trim])
+    lo, hi = max(lo, 1e-6), min(hi, 1 - 1e-6)
+    if not hi > lo:
+        raise ValueError("risk: no spread of predicted risk to place a calibration grid on")
+    return np.linspace(lo, hi, n)
+
+
+def _not_estimable(t: np.ndarray, e: np.ndarray, horizon: float, min_events: int) -> str:
+    if t.size == 0:
+        return "no patient"
+    if t.max() < horizon:
+        return f"follow-up ends at {t.max():.1f} months, before the horizon"
+    events = int(((t <= horizon) & (e == 1)).sum())
+    if events < min_events:
+        return f"{events} events by the horizon (at least {min_events} needed)"
+    return ""
+
+
+def calibration_by_set(outcome: pd.DataFrame, scores: pd.DataFrame, s0: Mapping[tuple[str, float], float],
+                       models: Sequence[str], horizons: Sequence[float], n_groups: int = 4,
+                       min_per_group: int = 20, min_events: int = 5) -> dict[str, pd.DataFrame]:
+    """Grouped and smoothed calibration of each model in each set at each horizon.
+
+    Parameters
+    ----------
+    outcome : DataFrame
+        ``split``, ``time`` (months), ``event`` per patient.
+    scores : DataFrame
+        Each model's centred linear predictor (same index as ``outcome``).
+    s0 : mapping
+        (model, horizon) -> baseline DFS at score 0.
+    models, horizons : sequence
+    n_groups : int
+        Groups of predicted risk (fewer when a set has fewer than ``n_groups *
+        min_per_group`` patients; at least 2).
+    min_events : int
+        Fewest events by the horizon for a calibration to be estimated.
+
+    Returns
+    -------
+    dict of DataFrame
+        ``summary`` (one row per model, set and horizon: n, events by the horizon, mean
+        predicted and KM observed risk, ICI, E50, E90, Emax, slope, ``note`` when not
+        estimable), ``grouped`` (the grouped tables) and ``curves`` (each patient's
+        predicted and smoothed observed risk, for the figures).
+    """
+    summary, grouped, curves = [], [], []
+    for key in models:
+        for split in SPLITS:
+            sel = (outcome["split"] == split).to_numpy() & scores[key].notna().to_numpy()
+            t = outcome.loc[sel, "time"].to_numpy(float)
+            e = outcome.loc[sel, "event"].to_numpy(int)
+            lp = scores.loc[sel, key].to_numpy(float)
+            for h in horizons:
+                base = {"model": key, "set": split, "horizon": float(h), "n": int(t.size),
+                        "events_by_horizon": int(((t <= h) & (e == 1)).sum())}
+                note = _not_estimable(t, e, h, min_events)
+                if note:
+                    summary.append({**base, "note": note})
+                    continue
+                p = predicted_risk(lp, s0[(key, float(h))])
+                k = int(max(2, min(n_groups, t.size // min_per_group)))
+                tab = calibration_table(t, e, p, h, n_groups=k)
+                grouped.append(tab.assign(model=key, set=split, horizon=float(h)))
+                row = {**base, "mean_predicted": float(p.mean()),
+                       "observed_km": float(1 - _km_at(t, e, h)), "n_groups": k, "note": ""}
+                try:
+                    # a risk that rounds to 0 or 1 has no complementary log-log: clip it to
+                    # just inside, which moves it by less than 1e-9
+                    sm = smoothed_calibration(t, e, np.clip(p, 1e-9, 1 - 1e-9), h, method="rcs", knots=3)
+                    row.update(ici=sm.ici, e50=sm.e50, e90=sm.e90, emax=sm.emax)
+                    curves.append(pd.DataFrame({"model": key, "set": split, "horizon": float(h),
+                                                "predicted": p, "observed": sm.observed}))
+                except ValueError as error:  # too few distinct predictions for 3 knots, a separating fit
+                    row["note"] = f"smoothed curve not estimable: {error}"
+                row["slope"] = float(fit_cox(pd.DataFrame({"lp": lp}), t, e, monotone="as_r").coef["lp"]) if np.ptp(lp) > 0 else np.nan
+                summary.append(row)
+    cols = ["model", "set", "horizon", "n", "events_by_horizon", "n_groups", "mean_predicted", "observed_km", "ici",
+            "e50", "e90", "emax", "slope", "note"]
+    out = {"summary": pd.DataFrame(summary).reindex(columns=cols),
+           "grouped": pd.concat(grouped, ignore_index=True) if grouped else pd.DataFrame(),
+           "curves": pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()}
+    return out
+
+
+def _km_at(t: np.ndarray, e: np.ndarray, h: float) -> float:
+    from ..stats import kaplan_meier
+
+    return float(kaplan_meier(t, e, [h], extend=True)["survival"].iloc[0])

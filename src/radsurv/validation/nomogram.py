@@ -1,0 +1,142 @@
+"""The nomogram of the final model and its points calculator.
+
+The final model's Cox fit (``04_models``' coefficients, refitted here on the same
+training patients) is turned into an ``rms::nomogram`` (``radsurv.stats.nomogram``):
+one axis per predictor, a categorical variable on one axis with its levels (as rms
+draws a factor), total points, and DFS axes at the horizons.
+
+The nomogram is saved as JSON with the variables' coding, so that
+:class:`PointsCalculator` can score a new patient from plain values
+(``{"er": "negative", "ki67": 30, "radscore": 0.4}``) without the training data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..models.design import Design, design_matrix
+from ..stats import Nomogram, fit_cox, nomogram
+
+__all__ = ["PointsCalculator", "model_nomogram"]
+
+
+def _factors(design: Design, variables: Sequence[str], coding: Mapping[str, Any],
+             labels: Mapping[str, str]) -> dict[str, dict]:
+    out = {}
+    for var in variables:
+        kind = coding.get(var, "numeric")
+        if kind == "numeric":
+            continue
+        cats = [str(c) for c in kind]
+        out[labels.get(var, var)] = {"reference": cats[0].replace("_", " "),
+                                     "levels": {f"{var}[{c}]": c.replace("_", " ") for c in cats[1:]}}
+    return out
+
+
+def model_nomogram(design: Design, variables: Sequence[str], time, event, horizons: Sequence[float],
+                   coding: Mapping[str, Any], labels: Mapping[str, str], coef: pd.Series | None = None,
+                   axis_labels: Sequence[str] | None = None) -> tuple[Nomogram, "PointsCalculator"]:
+    """The nomogram of the Cox model on ``variables`` of the training ``design``.
+
+    Parameters
+    ----------
+    design : Design
+        Training patients' coded variables (complete cases of ``variables`` are used, as
+        the model was fitted on them).
+    variables : sequence of str
+        The model's variables (a categorical one stands for its indicator columns).
+    time, event : array-like
+        Training follow-up (months) and events.
+    horizons : sequence of float
+        Months of the DFS axes.
+    coding : mapping
+        Variable -> ``"numeric"`` or its categories (the first is the reference).
+    labels : mapping
+        Printed names of the variables (axis names).
+    coef : Series, optional
+        The coefficients written by ``04_models``: the refit must reproduce them.
+
+    Returns
+    -------
+    (Nomogram, PointsCalculator)
+    """
+    cols = design.columns(variables)
+    X = design.X[cols]
+    keep = X.notna().all(axis=1).to_numpy()
+    fit = fit_cox(X[keep], np.asarray(time, float)[keep], np.asarray(event, int)[keep])
+    if coef is not None:
+        diff = np.abs(fit.coef[cols].to_numpy() - coef[cols].to_numpy()).max()
+        if diff > 1e-6 * (1 + np.abs(coef.to_numpy()).max()):
+            raise ValueError(f"the nomogram's refit differs from 04_models' coefficients by {diff:.2g}: the training "
+                             "data or the model changed since 04_models ran")
+    factors = _factors(design, variables, coding, labels)
+    renamed = {c: labels.get(c, c) for c in cols if not any(c in f["levels"] for f in factors.values())}
+    Xr = X[keep].rename(columns=renamed)
+    fit_r = fit_cox(Xr, np.asarray(time, float)[keep], np.asarray(event, int)[keep])
+    hz = [float(h) for h in horizons]
+    labs = list(axis_labels) if axis_labels else [f"{h / 12:g}-year DFS" for h in hz]
+    nom = nomogram(fit_r, Xr, times=hz, axis_labels=labs, factors=factors)
+    coding_used = {v: coding.get(v, "numeric") for v in variables}
+    return nom, PointsCalculator(nom, coding_used, {v: labels.get(v, v) for v in variables})
+
+
+@dataclass(frozen=True)
+class PointsCalculator:
+    """Points and predicted DFS of a patient from plain variable values.
+
+    Attributes
+    ----------
+    nomogram : Nomogram
+    coding : dict
+        Variable -> ``"numeric"`` or its categories.
+    labels : dict
+        Variable -> the nomogram's axis name for a numeric variable.
+    """
+
+    nomogram: Nomogram
+    coding: dict
+    labels: dict
+
+    def __call__(self, patient: Mapping[str, Any] | pd.DataFrame) -> pd.DataFrame:
+        """Points per axis, total points, linear predictor and DFS at each horizon.
+
+        Parameters
+        ----------
+        patient : mapping or DataFrame
+            The model's variables by name (``{"er": "negative", "ki67": 30, "radscore":
+            0.4}``); a DataFrame scores several patients.
+
+        Raises
+        ------
+        ValueError
+            A variable is missing, a category is not one of the declared ones, or a value
+            is missing.
+        """
+        data = patient if isinstance(patient, pd.DataFrame) else pd.DataFrame(
+            {k: np.atleast_1d(v) for k, v in dict(patient).items()})
+        missing = [v for v in self.coding if v not in data.columns]
+        if missing:
+            raise ValueError(f"patient: missing variable(s) {missing}; the nomogram needs {list(self.coding)}")
+        bad = [v for v in self.coding if data[v].isna().any()]
+        if bad:
+            raise ValueError(f"patient: missing value(s) of {bad}")
+        design = design_matrix(data[list(self.coding)], self.coding)
+        X = design.X.rename(columns={v: self.labels[v] for v, kind in self.coding.items() if kind == "numeric"})
+        return self.nomogram.points(X)
+
+    def to_json(self, path: str | Path) -> None:
+        """Write the nomogram and coding (no patient data: coefficients, axes, baseline)."""
+        doc = {"nomogram": self.nomogram.to_dict(), "coding": self.coding, "labels": self.labels}
+        Path(path).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "PointsCalculator":
+        """Read a calculator written by :meth:`to_json` (e.g. ``build/paper/05_validation/nomogram.json``)."""
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(Nomogram.from_dict(doc["nomogram"]), dict(doc["coding"]), dict(doc["labels"]))

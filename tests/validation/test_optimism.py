@@ -1,0 +1,156 @@
+"""Harrell's optimism bootstrap repeating the whole development: simulation truth (pure
+noise features: the signature's corrected C falls to about 0.5 while its apparent C is
+above), determinism, the test sets never reached, and the corrected calibration curve."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from radsurv.config import load_profile
+from radsurv.models import design_matrix
+from radsurv.models.six_models import RADSCORE
+from radsurv.validation import DevelopmentData, corrected_calibration, optimism_bootstrap, optimism_summary
+from radsurv.validation.stage import development_data, selection_frequency
+
+REGIONS = ("us_intra", "us_peri", "mri_intra", "mri_peri")
+
+
+def _cohort(seed: int, n: int, p: int, signal: float):
+    """``n`` patients, four regions of ``p`` features; ``signal`` scales the first
+    feature of two regions in the true hazard. One clinical variable (ki67) carries
+    signal, one categorical (grade) and one MRI descriptor carry none."""
+    rng = np.random.default_rng(seed)
+    idx = [f"P{i:03d}" for i in range(n)]
+    X = pd.DataFrame({f"{r}__f{j}": rng.normal(size=n) for r in REGIONS for j in range(p)}, index=idx)
+    clin = pd.DataFrame({"ki67": rng.normal(20, 8, n), "grade": rng.choice(["G1", "G2", "G3"], n),
+                         "mri_tic": rng.choice(["persistent", "washout"], n)}, index=idx)
+    lp = signal * (X["us_intra__f0"] + X["mri_peri__f0"]) + 0.05 * (clin["ki67"] - 20)
+    t = rng.exponential(60 * np.exp(-lp))
+    c = rng.uniform(24, 100, n)
+    split = np.where(np.arange(n) < int(0.7 * n), "train", np.where(np.arange(n) % 2, "internal", "external"))
+    outcome = pd.DataFrame({"split": split, "time": np.minimum(t, c), "event": (t <= c).astype(int)}, index=idx)
+    coding = {"ki67": "numeric", "grade": ["G1", "G2", "G3"], "mri_tic": ["persistent", "washout"]}
+    design = design_matrix(clin, coding, extra=pd.DataFrame({RADSCORE: np.zeros(n)}, index=idx))
+    return X, outcome, design
+
+
+@pytest.fixture(scope="module")
+def profile():
+    p = load_profile("quick")
+    sig = {**p["signatures"], "n_folds": 5, "nlambda": 30, "n_jobs": 1}
+    return {**p, "signatures": sig}
+
+
+def _dev(profile, seed=1, n=200, p=6, signal=0.0, poison=None):
+    X, outcome, design = _cohort(seed, n, p, signal)
+    if poison is not None:
+        test = (outcome["split"] != "train").to_numpy()
+        X = X.copy()
+        X.loc[test] = np.nan if poison == "nan" else 1e6
+        design = design.subset(design.X.index)  # the design's test rows are poisoned too
+        design.X.loc[test] = np.nan
+    return development_data(X, set(), design, ["ki67", "grade"], ["mri_tic"], outcome, profile, None, None)
+
+
+@pytest.fixture(scope="module")
+def null_boot(profile):
+    dev = _dev(profile)
+    boot, _ = optimism_bootstrap(dev, 24, seed=5, n_jobs=1, progress=False)
+    return dev, boot
+
+
+def test_only_training_patients_enter(profile):
+    dev = _dev(profile)
+    assert isinstance(dev, DevelopmentData)
+    assert dev.features.shape[0] == dev.time.size == dev.design.X.shape[0] == 140
+
+
+def test_noise_signature_is_corrected_towards_chance(null_boot):
+    """The features are pure noise: whatever LASSO finds is optimism. Every resample is
+    developed (a LASSO that keeps nothing gives the null signature, not a failure); the
+    signature's C on its own resample exceeds its C on the training set, and the
+    corrected C of the original development is closer to 0.5 than its apparent C. With a
+    signature fitted once and reused in every resample the optimism would be about 0."""
+    from radsurv.stats import harrell_c
+    from radsurv.validation.optimism import _develop
+
+    dev, boot = null_boot
+    assert (boot["failed"] == "").all()
+    sig = boot[boot["model"] == "signature"]
+    assert len(sig) == 24
+    optimism = (sig["apparent_c"] - sig["test_c"]).mean()
+    assert optimism > 0.03
+    n = dev.time.size
+    _, radscore = _develop(dev, np.arange(n), 99)
+    apparent = harrell_c(dev.time, dev.event, radscore(np.arange(n))).c
+    assert apparent > 0.55  # the original development found noise
+    summary = optimism_summary(boot, {"signature": apparent}, ["signature"])
+    assert summary["optimism"].iloc[0] == pytest.approx(optimism, abs=1e-12)
+    corrected = summary["corrected_c"].iloc[0]
+    assert abs(corrected - 0.5) < abs(apparent - 0.5)
+    assert abs(corrected - 0.5) < 0.04
+    # the clinical model carries real signal (ki67): little optimism
+    clin = boot[boot["model"] == "clinical"]
+    assert abs((clin["apparent_c"] - clin["test_c"]).mean()) < 0.03
+
+
+def test_result_does_not_depend_on_workers(profile, null_boot):
+    dev, boot = null_boot
+    again, _ = optimism_bootstrap(dev, 4, seed=5, n_jobs=2, progress=False)
+    first = boot[boot["resample"] < 4].reset_index(drop=True)
+    pd.testing.assert_frame_equal(again, first)
+
+
+@pytest.mark.parametrize("poison", ["nan", "huge"])
+def test_poisoned_test_sets_change_nothing(profile, null_boot, poison):
+    dev, boot = null_boot
+    boot_p, _ = optimism_bootstrap(_dev(profile, poison=poison), 4, seed=5, n_jobs=1, progress=False)
+    pd.testing.assert_frame_equal(boot_p, boot[boot["resample"] < 4].reset_index(drop=True))
+
+
+def test_selection_frequency_counts_resamples(null_boot):
+    dev, boot = null_boot
+    freq = selection_frequency(boot, {"ki67": "Ki-67"})
+    ok = boot[(boot["failed"] == "") & (boot["model"] == "clinical")]
+    n_ki67 = sum("ki67" in str(v).split(";") for v in ok["variables"])
+    row = freq[(freq["model"] == "clinical") & (freq["variable"] == "ki67")]
+    assert int(row["resamples"].iloc[0]) == n_ki67
+    assert row["share"].iloc[0] == pytest.approx(n_ki67 / boot[boot["failed"] == ""]["resample"].nunique())
+    assert row["label"].iloc[0] == "Ki-67"
+    # ki67 carries the only clinical signal (HR 1.05 per %): selected in most resamples
+    assert row["share"].iloc[0] > 0.6
+
+
+def test_corrected_calibration_closed_form():
+    grid = {36.0: np.array([0.1, 0.2, 0.3])}
+    calib = pd.DataFrame({"resample": [0, 0, 0, 1, 1, 1], "horizon": 36.0, "predicted": [0.1, 0.2, 0.3] * 2,
+                          "apparent": [0.12, 0.22, 0.35, 0.10, 0.20, 0.31],
+                          "test": [0.10, 0.20, 0.30, 0.10, 0.18, 0.27]})
+    out = corrected_calibration(calib, {36.0: np.array([0.11, 0.19, 0.33])}, grid)
+    assert out["optimism"].tolist() == pytest.approx([0.01, 0.02, 0.045])
+    assert out["corrected"].tolist() == pytest.approx([0.10, 0.17, 0.285])
+    assert out["n_resamples"].tolist() == [2, 2, 2]
+
+
+def test_interrupted_bootstrap_resumes_from_the_cache(profile, null_boot, tmp_path):
+    """Finished resamples are cached: a rerun (or a larger n_resamples) computes only the
+    missing ones and returns exactly the uninterrupted result; other data get another key."""
+    from radsurv.validation import optimism as opt
+
+    dev, boot = null_boot
+    first, _ = optimism_bootstrap(dev, 2, seed=5, progress=False, cache_dir=tmp_path)
+    (folder,) = list(tmp_path.iterdir())
+    assert sorted(f.name for f in folder.iterdir()) == ["resample-00000.json", "resample-00001.json"]
+    calls = []
+    original = opt.resample_once
+    try:
+        opt.resample_once = lambda d, b, s: calls.append(b) or original(d, b, s)
+        more, _ = optimism_bootstrap(dev, 3, seed=5, n_jobs=1, progress=False, cache_dir=tmp_path)
+    finally:
+        opt.resample_once = original
+    assert calls == [2]
+    pd.testing.assert_frame_equal(more, boot[boot["resample"] < 3].reset_index(drop=True))
+    other = _dev(profile, seed=2)
+    assert opt._cache_key(other, 5) != opt._cache_key(dev, 5) != opt._cache_key(dev, 6)
