@@ -318,3 +318,29 @@ def test_prevalidated_fits_are_each_folds_held_out_predictions(ref, cv):
         fold_path = lasso_cox_path(X[~held], t[~held], e[~held])
         coef = np.column_stack([fold_path.coef(lam, exact=False) for lam in cv.lambdas[:40]])
         np.testing.assert_allclose(cv.fit_preval[held, :40], X[held] @ coef, rtol=1e-10, atol=1e-12)
+
+
+def test_cv_stats_is_cv_glmnets_and_leaves_out_overflowed_folds():
+    """cv.glmnet's cvstats: with every fold finite, the events-weighted mean and
+    SD / sqrt(K - 1) (R: weighted.mean and scale, by hand here); a fold whose deviance
+    overflowed at a lambda is left out there, as R's na.rm = TRUE leaves out NA."""
+    from radsurv.stats.lasso_cox import _cv_stats
+
+    cvraw = np.array([[1.0, 2.0, 3.0], [2.0, 2.5, 5.0], [4.0, 1.0, 1.0]])
+    w = np.array([3.0, 1.0, 2.0])
+    cvm, cvsd = _cv_stats(cvraw, w)
+    for j in range(3):
+        m = np.sum(w * cvraw[:, j]) / w.sum()
+        assert cvm[j] == pytest.approx(m, rel=1e-15)
+        assert cvsd[j] == pytest.approx(np.sqrt(np.sum(w * (cvraw[:, j] - m) ** 2) / w.sum() / 2), rel=1e-15)
+    bad = cvraw.copy()
+    bad[1, 2] = -np.inf
+    bad[0, 1] = np.nan
+    with pytest.warns(RuntimeWarning, match=r"deviance of 2 fold fit\(s\) is not finite at 2 lambda"):
+        cvm2, cvsd2 = _cv_stats(bad, w)
+    assert cvm2[0] == cvm[0] and cvsd2[0] == cvsd[0]
+    keep = [0, 2]
+    m = np.sum(w[keep] * cvraw[keep, 2]) / w[keep].sum()
+    assert cvm2[2] == pytest.approx(m, rel=1e-15)
+    assert cvsd2[2] == pytest.approx(np.sqrt(np.sum(w[keep] * (cvraw[keep, 2] - m) ** 2) / w[keep].sum() / 1),
+                                     rel=1e-15)

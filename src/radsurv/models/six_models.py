@@ -32,7 +32,7 @@ from ..stats import fit_cox
 from .design import Design
 from .selection import SelectionResult, backward_aic, lr_test, univariable_screen
 
-__all__ = ["MODELS", "CoxModel", "SixModels", "develop_models"]
+__all__ = ["MODELS", "CoxModel", "SixModels", "develop_models", "model_name"]
 
 #: Model key -> printed name (the study's wording).
 MODELS: dict[str, str] = {
@@ -44,6 +44,13 @@ MODELS: dict[str, str] = {
     "imaging": "Multi-modal clinical imaging model",
 }
 RADSCORE = "radscore"
+
+
+def model_name(key: str) -> str:
+    """The model's name inside a sentence ("the clinical + traditional MRI model"):
+    only the first letter lower-cased, so MRI stays MRI."""
+    name = MODELS[key]
+    return name[:1].lower() + name[1:]
 
 
 @dataclass

@@ -22,7 +22,7 @@ from ..stages.readers import CohortOutputs
 from ..stats import harrell_c
 from .design import Design, design_matrix
 from .evaluation import model_comparisons, model_discrimination
-from .six_models import MODELS, RADSCORE, SixModels, develop_models
+from .six_models import MODELS, RADSCORE, SixModels, develop_models, model_name
 
 __all__ = ["baseline_survival", "cohort_design", "collinearity", "describe_models", "fit_table", "hazard_ratio_table",
            "model_outcomes", "model_variables", "published_comparison", "write_model_artefacts"]
@@ -265,7 +265,7 @@ def describe_models(v: Mapping[str, Any], oracle: Mapping[str, float] | None,
             text += " The clinical imaging model had the highest external C of the six, as in the study."
         else:
             b = v[best]
-            text += (f" Unlike the study, the {MODELS[best].lower()} had a higher external C than the clinical "
+            text += (f" Unlike the study, the {model_name(best)} had a higher external C than the clinical "
                      f"imaging model (difference in C, clinical imaging model minus it, "
                      f"{b.get('boot_delta_external', '–')}; paired bootstrap p "
                      f"{b.get('boot_p_external', '–')}).")
@@ -363,7 +363,7 @@ def write_model_artefacts(ctx: StageContext, cohort: CohortOutputs, radscores: p
                             f"(truncated at {params['uno_tau_months']:g} months) and the IPCW time-dependent AUC at "
                             "each horizon (95% CI).")
     ctx.write_table(comparison_display(comp, params["reference"]), "comparisons_table.md", label="model-comparisons",
-                    caption=f"Each model against the {MODELS[params['reference']].lower()} in the test sets: the "
+                    caption=f"Each model against the {model_name(params['reference'])} in the test sets: the "
                             "difference of IPCW time-dependent AUCs (the censoring-correct primary test), DeLong's "
                             "test at each horizon on the patients whose status at that time is known (the study's "
                             f"method, shown for comparison), and a paired bootstrap ({params['n_bootstrap']} "

@@ -697,6 +697,28 @@ def _cv_fits(A, t, e, fold_index, events_per_fold, lambdas, nlambda, lambda_min_
     return full, cvraw, preval
 
 
+def _cv_stats(cvraw: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """cv.glmnet's ``cvstats``: events-weighted mean over folds of each lambda's deviance,
+    and its SD / sqrt(N - 1), with ``na.rm = TRUE`` (N = the folds that count).
+
+    A fold whose deviance overflowed (a nearly separable fit far down the path, as in
+    bootstrap resamples with repeated patients) is left out like R's NA, with a
+    RuntimeWarning; with every entry finite this is exactly cv.glmnet's formula.
+    """
+    ok = np.isfinite(cvraw)
+    W = w[:, None] * ok
+    x = np.where(ok, cvraw, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cvm = (W * x).sum(0) / W.sum(0)
+        N = ok.sum(0)
+        cvsd = np.sqrt((W * np.where(ok, cvraw - cvm, 0.0) ** 2).sum(0) / W.sum(0) / (N - 1))
+    if not ok.all():
+        bad = np.flatnonzero(~ok.all(0))
+        warnings.warn(f"lasso_cox_cv: the deviance of {int((~ok).sum())} fold fit(s) is not finite at {bad.size} "
+                      "lambda(s); left out of the mean as cv.glmnet leaves out NA", RuntimeWarning, stacklevel=3)
+    return cvm, cvsd
+
+
 def lasso_cox_path(
     X,
     time,
@@ -805,11 +827,10 @@ def lasso_cox_cv(
         full, cvraw, preval = _cv_fits(A, t, e, fold_index, events_per_fold, lambdas, nlambda, lambda_min_ratio,
                                        standardize, thresh, max_iter)
     lam = full.lambdas
-    K = events_per_fold.size
-    w = events_per_fold
-    cvm = (w @ cvraw) / w.sum()
-    cvsd = np.sqrt((w @ (cvraw - cvm) ** 2) / w.sum() / (K - 1))
-    i_min = int(np.flatnonzero(cvm <= cvm.min())[0])  # lambdas decrease: first = largest
+    cvm, cvsd = _cv_stats(cvraw, events_per_fold)
+    if not np.any(np.isfinite(cvm)):
+        raise ValueError("lasso_cox_cv: the cross-validated deviance is not finite at any lambda")
+    i_min = int(np.flatnonzero(cvm <= np.nanmin(cvm))[0])  # lambdas decrease: first = largest
     i_1se = int(np.flatnonzero(cvm <= cvm[i_min] + cvsd[i_min])[0])
     return LassoCoxCV(
         lambdas=lam,

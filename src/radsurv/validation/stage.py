@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..labels import SPLIT_LABELS, SPLITS
 from ..models.design import Design
-from ..models.six_models import MODELS, RADSCORE
+from ..models.six_models import MODELS, RADSCORE, model_name
 from ..models.stage import cohort_design, model_outcomes
 from ..signatures.stage import feature_matrix
 from ..stages.context import StageContext, resolve_n_jobs
@@ -143,7 +143,7 @@ def validation_variables(opt: pd.DataFrame, calib: pd.DataFrame, curves: pd.Data
                          example: pd.DataFrame | None) -> dict[str, Any]:
     """The ``validation`` variables of the manuscript."""
     final = params["final_model"]
-    v: dict[str, Any] = {"n_resamples": n_total, "n_resamples_used": n_ok, "final_model": MODELS[final].lower(),
+    v: dict[str, Any] = {"n_resamples": n_total, "n_resamples_used": n_ok, "final_model": model_name(final),
                          "final_model_key": final,
                          "horizons": ", ".join(f"{h / 12:g}" for h in params["horizons_months"])}
     for r in opt.itertuples(index=False):
@@ -179,7 +179,7 @@ def describe_validation(v: Mapping[str, Any]) -> str:
     final = v["final_model_key"]
     f = v.get(final, {})
     text = (f"Over {v['n_resamples_used']} of {v['n_resamples']} bootstrap resamples, each repeating the whole "
-            f"development, the {v['final_model'].lower()}'s training C of {f.get('apparent_c', '–')} had an optimism "
+            f"development, the {v['final_model']}'s training C of {f.get('apparent_c', '–')} had an optimism "
             f"of {f.get('optimism', '–')}, for a corrected C of {f.get('corrected_c', '–')} and a corrected "
             f"calibration slope of {f.get('corrected_slope', '–')} (@tbl-optimism). ")
     sig = v.get("signature", {})
@@ -310,7 +310,7 @@ def write_validation_artefacts(ctx: StageContext, cohort: CohortOutputs, feature
                     caption="Net benefit of each model and of treating all at threshold probabilities of 10%, 20% "
                             "and 30% in the test sets (treating none: 0). The curves are in @fig-decision.")
     ctx.write_table(nomogram_display(nom), "nomogram_table.md", label="nomogram-points",
-                    caption=f"The nomogram of the {MODELS[final].lower()} in numbers: the points of each axis "
+                    caption=f"The nomogram of the {model_name(final)} in numbers: the points of each axis "
                             "value, and the total points at which the predicted DFS takes each value (as "
                             "rms::nomogram computes them).")
 
