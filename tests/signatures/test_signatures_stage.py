@@ -158,3 +158,19 @@ def test_one_modality_builds_its_own_signatures_only():
     assert available_signatures(mri) == ["mri_intra", "mri_peri", "mri"]
     assert available_signatures(X) == ["us_intra", "us_peri", "mri_intra", "mri_peri", "us", "mri",
                                        "multimodal_union"]
+
+
+def test_text_says_when_no_feature_was_selected(developed, params):
+    """A null run selects nothing: the text must not report C 0.500 (0.500-0.500) as a
+    finding but say the Rad-score is constant and why."""
+    X, outcome, dev = developed
+    scores = radscore_table(dev, X, outcome)
+    names = [*dev.signatures, MULTIMODAL]
+    disc = discrimination(scores, outcome, names)
+    v = signature_variables(dev, disc, None, {}, pd.DataFrame(), params, X.shape[1], constant=names)
+    assert v[MULTIMODAL]["constant"] and v["n_constant"] == len(dev.signatures)
+    text = describe_signatures(v, {"internal": 0.734, "external": 0.708})
+    assert "selected no feature" in text and f"{len(dev.signatures)} of the {len(dev.signatures)}" in text
+    assert "X-tile cut" not in text and "0.500 (95% CI" not in text
+    v = signature_variables(dev, disc, None, {}, pd.DataFrame(), params, X.shape[1])
+    assert not v[MULTIMODAL]["constant"] and v["n_constant"] == 0

@@ -241,6 +241,7 @@ def model_variables(six: SixModels, design: Design, disc: pd.DataFrame, comp: pd
     for r in comp[(comp["test"] == "bootstrap_c") & (comp["set"] == "external")].itertuples(index=False):
         v.setdefault(r.model, {}).update(boot_delta_external=f"{r.delta:.3f}", boot_p_external=_fmt_p(r.p))
     v["reference_key"] = ref
+    v["radscore_constant"] = bool(six.radscore_constant)
     return v
 
 
@@ -251,17 +252,26 @@ def describe_models(v: Mapping[str, Any], oracle: Mapping[str, float] | None,
         e = v.get(key, {})
         return f"{e.get(f'c_{s}', '–')} ({e.get(f'c_{s}_ci', '–')})"
 
-    text = (f"The clinical model kept {v['clinical']['variables'] or 'no variable'}; the traditional MRI model "
-            f"{v.get('mri', {}).get('variables', 'no variable')}; their combination "
-            f"{v.get('clinical_mri', {}).get('variables', 'no variable')} (@tbl-hazard-ratios, @fig-forest). "
-            f"On the external test set the C-index was {c('clinical', 'external')} for the clinical model, "
-            f"{c('signature', 'external')} for the multi-modal radiomics signature, {c('radiomics', 'external')} for "
-            f"the radiomics model and {c('imaging', 'external')} for the clinical imaging model "
-            "(@tbl-model-discrimination, @fig-c-models).")
+    text = (f"The clinical model kept {v['clinical']['variables'] or 'no variable'}; the traditional MRI model kept "
+            f"{v.get('mri', {}).get('variables') or 'no variable'}; their combination "
+            f"{v.get('clinical_mri', {}).get('variables') or 'no variable'} (@tbl-hazard-ratios, @fig-forest). ")
+    constant = bool(v.get("radscore_constant"))
+    if constant:
+        # No Rad-score to add: models 5 and 6 are models 1 and 3, and there is no model 4
+        text += ("The multi-modal Rad-score selected no feature and is the same for every patient, so there is no "
+                 "radiomics signature model, and the radiomics and clinical imaging models are the clinical and the "
+                 "clinical + MRI models. On the external test set the C-index was "
+                 f"{c('clinical', 'external')} for the clinical model and {c('imaging', 'external')} for the "
+                 "clinical imaging model (@tbl-model-discrimination, @fig-c-models).")
+    else:
+        text += (f"On the external test set the C-index was {c('clinical', 'external')} for the clinical model, "
+                 f"{c('signature', 'external')} for the multi-modal radiomics signature, {c('radiomics', 'external')} "
+                 f"for the radiomics model and {c('imaging', 'external')} for the clinical imaging model "
+                 "(@tbl-model-discrimination, @fig-c-models).")
     ext = {k: float(e["c_external"]) for k, e in v.items() if isinstance(e, dict) and "c_external" in e}
-    if "imaging" in ext:
+    if "imaging" in ext and not constant:
         best = max(ext, key=ext.get)
-        if best == "imaging":
+        if ext["imaging"] >= ext[best]:  # a tie is not "unlike the study"
             text += " The clinical imaging model had the highest external C of the six, as in the study."
         else:
             b = v[best]
@@ -269,7 +279,7 @@ def describe_models(v: Mapping[str, Any], oracle: Mapping[str, float] | None,
                      f"imaging model (difference in C, clinical imaging model minus it, "
                      f"{b.get('boot_delta_external', '–')}; paired bootstrap p "
                      f"{b.get('boot_p_external', '–')}).")
-    if "imaging" in v and "lr_p" in v["imaging"]:
+    if "imaging" in v and "lr_p" in v["imaging"] and not constant:
         p = v["imaging"]["lr_p"]
         significant = p.startswith("<") or (p != "–" and float(p) < 0.05)
         verb = "improved" if significant else "did not significantly improve"

@@ -40,3 +40,12 @@ def save_figure(fig, path: str | Path) -> Path:
     fig.savefig(path, metadata={"Software": None}, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def message_figure(path: str | Path, message: str) -> Path:
+    """A small figure that says why there is nothing to draw (the manuscript's reference
+    to the figure still resolves, and the reader sees the reason where the plot would be)."""
+    fig, ax = plt.subplots(figsize=(4, 2))
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+    ax.axis("off")
+    return save_figure(fig, path)

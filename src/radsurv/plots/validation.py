@@ -9,18 +9,9 @@ import numpy as np
 import pandas as pd
 
 from .models import MODEL_COLORS
-from .style import apply_style, plt, save_figure
+from .style import apply_style, message_figure, plt, save_figure
 
 __all__ = ["calibration_figure", "decision_figure", "nomogram_figure"]
-
-
-def _nothing(path: str | Path, message: str) -> Path:
-    """A small figure that says why there is nothing to draw (the manuscript's reference
-    to the figure still resolves)."""
-    fig, ax = plt.subplots(figsize=(4, 2))
-    ax.text(0.5, 0.5, message, ha="center", va="center")
-    ax.axis("off")
-    return save_figure(fig, path)
 
 
 def calibration_figure(grouped: pd.DataFrame, curves: pd.DataFrame, corrected: pd.DataFrame, model: str,
@@ -41,7 +32,7 @@ def calibration_figure(grouped: pd.DataFrame, curves: pd.DataFrame, corrected: p
     sets = [s for s in set_labels if (len(g) and (g["set"] == s).any()) or any(k[0] == s for k in notes)]
     horizons = sorted(set(g["horizon"].unique() if len(g) else []) | {k[1] for k in notes})
     if not sets or not horizons:
-        return _nothing(path, "calibration not estimable")
+        return message_figure(path, "calibration not estimable")
     fig, axes = plt.subplots(len(sets), len(horizons), figsize=(3.1 * len(horizons), 2.9 * len(sets)), squeeze=False)
     for i, s in enumerate(sets):
         for j, h in enumerate(horizons):
@@ -95,7 +86,7 @@ def decision_figure(curves: pd.DataFrame, models: Sequence[str], path: str | Pat
     sets = [s for s in set_labels if s != "train" and (d["set"] == s).any()]
     horizons = sorted(d["horizon"].unique())
     if not sets or not horizons:
-        return _nothing(path, "decision curves not estimable")
+        return message_figure(path, "decision curves not estimable")
     fig, axes = plt.subplots(len(sets), len(horizons), figsize=(3.3 * len(horizons), 2.8 * len(sets)), squeeze=False)
     for i, s in enumerate(sets):
         for j, h in enumerate(horizons):

@@ -19,7 +19,7 @@ Computing: :func:`feature_matrix`, :func:`outcomes`, :func:`develop_signatures`,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -126,6 +126,10 @@ def fit_risk_groups(scores: pd.DataFrame, outcome: pd.DataFrame, names: list[str
                                n_permutations=cp["n_permutations"], n_bootstrap=cp["n_bootstrap"],
                                seed=[seed, 5, k]).fit(x, outcome.loc[train, "time"], outcome.loc[train, "event"])
     return out
+
+
+RISK_GROUP_COLUMNS = ["set", "split_by", "cut", "n_low", "n_high", "events_low", "events_high", "logrank_chisq",
+                      "logrank_p", "hr", "hr_lower", "hr_upper", "signature"]
 
 
 def risk_group_table(scores: pd.DataFrame, outcome: pd.DataFrame, name: str, groups: RiskGroups,
@@ -238,8 +242,12 @@ def risk_display(table: pd.DataFrame) -> pd.DataFrame:
 
 def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFrame | None,
                         groups: Mapping[str, RiskGroups], risk: pd.DataFrame, params: Mapping[str, Any],
-                        n_features_total: int) -> dict[str, Any]:
-    """The ``signatures`` variables of the manuscript (formatted strings and counts)."""
+                        n_features_total: int, constant: Collection[str] = ()) -> dict[str, Any]:
+    """The ``signatures`` variables of the manuscript (formatted strings and counts).
+
+    ``constant`` names the Rad-scores that are the same for every training patient (no
+    feature selected): scores that cannot discriminate by construction, said so in the text.
+    """
     mm = MULTIMODAL
     v: dict[str, Any] = {
         "lambda_rule": params["lambda_rule"].replace("_", "."),
@@ -262,7 +270,7 @@ def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFra
     v["cv_c_union"] = f"{c['union']:.3f}" if compared else "not compared"
     v["cv_c_stacked"] = f"{c['stacked']:.3f}" if compared else "not compared"
     for name in [*dev.signatures, *([STACKED] if dev.stacked is not None else []), mm]:
-        entry: dict[str, Any] = {}
+        entry: dict[str, Any] = {"constant": name in constant}
         model = dev.predictors().get(name)
         if isinstance(model, LassoCoxSignature):
             entry["n_selected"] = int(len(model.coef_))
@@ -272,6 +280,8 @@ def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFra
                 entry[f"c_{s}"] = f"{r['c'].iloc[0]:.3f}"
                 entry[f"c_{s}_ci"] = f"{r['lower'].iloc[0]:.3f}-{r['upper'].iloc[0]:.3f}"
         v[name] = entry
+    v["n_constant"] = sum(bool(v[n]["constant"]) for n in dev.signatures)
+    v["n_signatures"] = len(dev.signatures)
     if oracle is not None:
         v["oracle"] = {f"c_{r.set}": f"{r.c:.3f}" for r in oracle.itertuples(index=False)}
     if mm in groups:
@@ -288,20 +298,34 @@ def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFra
     return v
 
 
+def _oracle_sentence(v: Mapping[str, Any]) -> str:
+    if "oracle" not in v:
+        return ""
+    o = v["oracle"]
+    return (f" The simulation's true linear predictor, the best any model can reach on these patients, scores "
+            f"{o.get('c_internal', '–')} and {o.get('c_external', '–')} on the internal and external test sets.")
+
+
 def describe_signatures(v: Mapping[str, Any], published: Mapping[str, Any]) -> str:
     """The Results paragraph on the signatures, written from the variables: the oracle
     and the published values are mentioned only where they exist."""
     mm = v[MULTIMODAL]
     choice = v["multimodal_choice_label"]
+    if mm.get("constant"):
+        # Nothing was selected: a C of 0.500 with a zero-width CI would read as a finding
+        n0, n = v.get("n_constant", 0), v.get("n_signatures", 0)
+        text = (f"The multi-modal signature that feeds the models ({choice[:1].lower() + choice[1:]}) selected no "
+                f"feature on the training set, so its Rad-score is the same for every patient: it cannot rank "
+                f"patients (C 0.500 by construction in every set, @tbl-signatures) and no risk groups were cut. "
+                f"{n0} of the {n} LASSO signatures selected no feature at lambda {v['lambda_rule']}, which is what "
+                f"images without prognostic signal beyond chance at this sample size give.")
+        return text + _oracle_sentence(v) + "\n"
     text = (f"The multi-modal signature that feeds the models ({choice[:1].lower() + choice[1:]}; "
             f"pre-validated C on training {v['cv_c_union']} for the union and {v['cv_c_stacked']} for the stacked "
             f"way) reached a C-index of {mm.get('c_internal', '–')} (95% CI {mm.get('c_internal_ci', '–')}) on the "
             f"internal and {mm.get('c_external', '–')} ({mm.get('c_external_ci', '–')}) on the external test set, "
             f"against {mm.get('c_train', '–')} on the training set it was developed on (@tbl-signatures).")
-    if "oracle" in v:
-        o = v["oracle"]
-        text += (f" The simulation's true linear predictor, the best any model can reach on these patients, scores "
-                 f"{o.get('c_internal', '–')} and {o.get('c_external', '–')}.")
+    text += _oracle_sentence(v)
     if published.get("internal") is not None and published.get("external") is not None:
         text += (f" The study reported {published['internal']:.3f} and {published['external']:.3f} for its "
                  "multi-modal signature.")
@@ -332,7 +356,7 @@ def write_signature_artefacts(ctx: StageContext, cohort: CohortOutputs, features
     """Develop the signatures and write every declared output. Returns the variables."""
     from ..plots.km import km_panels
     from ..plots.signatures import coefficients_figure, lasso_figure, xtile_figure
-    from ..plots.style import RISK_COLORS
+    from ..plots.style import RISK_COLORS, message_figure
     from ..stages.readers import read_oracle
 
     params = ctx.params
@@ -368,9 +392,13 @@ def write_signature_artefacts(ctx: StageContext, cohort: CohortOutputs, features
     with ctx.timed("risk groups (X-tile cut, permutations, bootstrap)"):
         groups = fit_risk_groups(scores, outcome, [*names, MULTIMODAL], params, ctx.seed)
         train = (outcome["split"] == "train").to_numpy()
-        risk = pd.concat([risk_group_table(scores, outcome, n, groups[n],
-                                           float(np.std(scores.loc[train, n], ddof=1))).assign(signature=n)
-                          for n in groups], ignore_index=True)
+        # A null run may select no feature in any signature: then nothing is cut, and the
+        # table is written with its header only (not a crash, not a silently missing file)
+        risk = pd.DataFrame(columns=RISK_GROUP_COLUMNS)
+        if groups:
+            risk = pd.concat([risk_group_table(scores, outcome, n, groups[n],
+                                               float(np.std(scores.loc[train, n], ddof=1))).assign(signature=n)
+                              for n in groups], ignore_index=True)[RISK_GROUP_COLUMNS]
         risk.to_csv(ctx.path("risk_groups.csv"), index=False, lineterminator="\n", float_format="%.10g")
 
     flow = signature_flow_table(dev, labels)
@@ -408,11 +436,20 @@ def write_signature_artefacts(ctx: StageContext, cohort: CohortOutputs, features
                            "annotation": f"HR {_fmt_ci(r.hr, r.hr_lower, r.hr_upper)}\nlog-rank p {_fmt_p(r.logrank_p)}"})
         km_panels(panels, ctx.path("fig-km-risk.png"), order=("low", "high"),
                   labels={"low": "Low risk", "high": "High risk"}, colors=RISK_COLORS)
+    else:
+        why = ("No risk groups: the multi-modal Rad-score selected no feature on the training set and is the "
+               "same for every patient.")
+        ctx.write_table(pd.DataFrame({"Risk groups": [why]}), "risk_groups_table.md", label="risk-groups",
+                        caption="Risk groups of the multi-modal Rad-score in each set (none in this run).")
+        for name in ("fig-xtile.png", "fig-km-risk.png"):
+            message_figure(ctx.path(name), "No risk groups: the multi-modal Rad-score\nselected no feature and "
+                                           "is constant.")
     lasso_figure({n: dev.signatures[n].cv_ for n in dev.signatures}, ctx.path("fig-lasso.png"),
                  params["lambda_rule"], labels)
     coefficients_figure({n: coefs[n] for n in dev.signatures}, ctx.path("fig-coefficients.png"), labels)
     v = signature_variables(dev, disc, oracle, groups, risk[risk["signature"] == MULTIMODAL] if len(risk) else risk,
-                            params, X.shape[1])
+                            params, X.shape[1],
+                            constant=[n for n in [*names, MULTIMODAL] if np.ptp(scores.loc[train, n].to_numpy()) == 0])
     ctx.write_text("text-signatures.md", describe_signatures(v, params["published_c"]))
     ctx.write_variables({"signatures": v})
     return v
