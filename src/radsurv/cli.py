@@ -1,4 +1,4 @@
-"""Command line: ``radsurv run``, ``radsurv validate``, ``radsurv render``.
+"""Command line: ``radsurv run``, ``radsurv validate``, ``radsurv render``, ``radsurv prerender``.
 
 Exit codes: 0 success, 1 a stage or the render failed, 2 bad input (profile, manifest
 or images: nothing was run and ``build/`` is unchanged).
@@ -94,6 +94,12 @@ def _cmd_render(args) -> int:
     return 0
 
 
+def _cmd_prerender(args) -> int:
+    from .pipeline.prerender import prerender
+
+    return prerender(args.params or args.profile)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="radsurv", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -119,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     profile_args(d)
     d.add_argument("--renderer", choices=["auto", "quarto", "preview"], default="auto")
     d.set_defaults(func=_cmd_render)
+
+    q = sub.add_parser("prerender", help="Quarto's pre-render step: run what is stale and publish (no render)")
+    q.add_argument("--profile", default=None, help="profile name (default: $RADSURV_PROFILE, else paper)")
+    q.add_argument("--params", help="path to a profile YAML (overrides --profile)")
+    q.set_defaults(func=_cmd_prerender)
     return p
 
 

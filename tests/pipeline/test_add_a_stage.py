@@ -120,3 +120,43 @@ def test_a_misspelt_key_of_the_new_section_fails_before_any_work(toy):
     with pytest.raises(ProfileError, match=r"toy\.valeu: unknown key; did you mean 'toy\.value'\?"):
         runner.run_pipeline("t", root=toy, renderer="preview")
     assert not (toy / "build").exists()
+
+
+def test_quarto_prerender_runs_what_is_stale_and_publishes(toy, monkeypatch, capsys):
+    """`quarto render` runs `radsurv prerender` first (_quarto.yml): on a fresh clone it
+    builds and publishes the profile of $RADSURV_PROFILE; a second call runs nothing; and
+    inside `radsurv run`'s own Quarto render it does nothing at all."""
+    from radsurv.pipeline.prerender import prerender
+
+    monkeypatch.chdir(toy)
+    monkeypatch.setenv("RADSURV_PROFILE", "t")
+    monkeypatch.delenv("RADSURV_PRERENDER", raising=False)
+    assert prerender(root=toy) == 0
+    out = capsys.readouterr().out
+    assert "stages run: 90_toy" in out and "published profile t" in out
+    assert yaml.safe_load((toy / "_variables.yml").read_text(encoding="utf-8"))["toy"] == {"n": "4"}
+    assert (toy / "tables/90_toy/toy_table.md").is_file() and not (toy / "build/t/paper").exists()
+
+    (toy / "tables/90_toy/toy_table.md").unlink()     # published files are restored from the build
+    assert prerender(root=toy) == 0
+    assert "everything up to date" in capsys.readouterr().out
+    assert (toy / "tables/90_toy/toy_table.md").is_file()
+
+    (toy / "_variables.yml").unlink()
+    monkeypatch.setenv("RADSURV_PRERENDER", "skip")
+    assert prerender(root=toy) == 0
+    assert "nothing to do" in capsys.readouterr().out and not (toy / "_variables.yml").exists()
+
+
+def test_quarto_prerender_stops_quarto_on_a_broken_manuscript_or_profile(toy, monkeypatch, capsys):
+    from radsurv.pipeline.prerender import prerender
+
+    monkeypatch.chdir(toy)
+    monkeypatch.delenv("RADSURV_PRERENDER", raising=False)
+    (toy / "index.qmd").write_text(INDEX + "\nAnd {{< var toy.missing >}}.\n", encoding="utf-8")
+    assert prerender("t", root=toy) == 1
+    assert "unresolved variable 'toy.missing'" in capsys.readouterr().err
+    assert prerender("no_such_profile", root=toy) == 2
+    from radsurv.cli import main
+
+    assert main(["prerender", "--profile", "no_such_profile"]) == 2   # the command _quarto.yml runs

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,29 @@ def test_render_manuscript_with_quarto(tmp_path: Path) -> None:
     assert result.output == root / "_manuscript" / "index.html"
     html = result.output.read_text(encoding="utf-8")
     assert "480" in html and "fig-km" in html
+
+
+def test_quarto_from_radsurv_skips_the_prerender_and_finds_radsurv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """_quarto.yml's pre-render command is `radsurv prerender`: when radsurv itself calls
+    Quarto it has just published, so the step must be told to skip, and `radsurv` must be
+    on Quarto's PATH even when the environment was not activated."""
+    root = make_manuscript(tmp_path / "paper")
+    script = _stand_in_quarto(tmp_path / "bin")
+    script.write_text(script.read_text(encoding="utf-8").replace(
+        "pwd >> called-with.txt\n",
+        'pwd >> called-with.txt\necho "$RADSURV_PRERENDER" > env.txt\ncommand -v radsurv >> env.txt\n'))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin") + os.pathsep + "/usr/bin:/bin")
+    monkeypatch.delenv("QUARTO_PATH", raising=False)
+    monkeypatch.delenv("RADSURV_PRERENDER", raising=False)
+    render_manuscript(root, tmp_path / "out", renderer="auto")
+    skip, radsurv = (root / "env.txt").read_text(encoding="utf-8").splitlines()
+    assert skip == "skip" and Path(radsurv).parent == Path(sys.executable).parent
+    assert os.environ.get("RADSURV_PRERENDER") is None   # only the child's environment
+
+
+def test_the_project_prerenders_with_radsurv_and_has_no_scholar_tags(root: Path) -> None:
+    import yaml
+
+    config = yaml.safe_load((root / "_quarto.yml").read_text(encoding="utf-8"))
+    assert config["project"]["pre-render"] == "radsurv prerender"
+    assert config["google-scholar"] is False

@@ -7,7 +7,8 @@
   (:mod:`radsurv.stages.registry`), namespaced by stage so no stage can overwrite
   another's;
 * ``_variables.yml``: every stage's ``variables.yml`` merged (a variable set twice to
-  different values is an error), including each stage's ``provenance`` line;
+  different values is an error), including each stage's ``provenance`` line, every
+  value written as a quoted string;
 * ``executed/<stage>.ipynb``: the executed notebooks of the profile, which Quarto lists
   as the manuscript's notebooks and every "Source:" line links to.
 
@@ -27,7 +28,7 @@ import yaml
 from ..exceptions import ManuscriptError
 from ..report.qmd import check_manuscript
 from ..report.render import RenderResult, render_manuscript
-from ..report.variables import merge_variables, write_variables
+from ..report.variables import as_strings, merge_variables, write_variables
 from ..stages.registry import PUBLISHED_KINDS, STAGES, Stage
 
 __all__ = ["EXECUTED", "VARIABLES", "last_render", "publish", "publish_and_render", "published_profile"]
@@ -104,7 +105,8 @@ def publish(root: Path, build_dir: Path, stages: Sequence[Stage] = STAGES) -> di
         if var_file.is_file():
             layers.append(yaml.safe_load(var_file.read_text(encoding="utf-8")) or {})
     merged = merge_variables(layers)
-    write_variables(merged, root / VARIABLES)
+    # strings only: pandoc would reformat an unquoted number (0.01 -> 1.0e-2)
+    write_variables(as_strings(merged), root / VARIABLES)
     return merged
 
 

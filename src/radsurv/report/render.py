@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +97,12 @@ def render_manuscript(project_root: Path, output_dir: Path, renderer: str = "aut
 
 def _render_with_quarto(quarto: str, root: Path) -> Path:
     """Run ``quarto render`` in the project root and return the article's HTML."""
-    proc = subprocess.run([quarto, "render"], cwd=root, capture_output=True, text=True, check=False)
+    # radsurv run has just published: the project's pre-render step (`radsurv prerender`)
+    # must not run the pipeline again inside its render, and must be found on PATH even
+    # when the environment is not activated (radsurv was started as .venv/bin/radsurv)
+    env = {**os.environ, "RADSURV_PRERENDER": "skip",
+           "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+    proc = subprocess.run([quarto, "render"], cwd=root, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr)[-_ERROR_TAIL:]
         raise RenderError(f"quarto render failed in {root} (exit code {proc.returncode}):\n{tail}")
