@@ -156,7 +156,9 @@ def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path,
     missing, undeclared = check_outputs(stage, partial)
     if missing or undeclared:
         raise StageOutputsError(stage.name, missing, undeclared, folder=partial)
-    record = {"wall_s": round(wall, 2), "peak_rss_mb": round(mem.peak_mb, 1)}
+    # the cores the stage could use: its wall time means little without them
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    record = {"wall_s": round(wall, 2), "peak_rss_mb": round(mem.peak_mb, 1), "cpus": cpus}
     steps = partial / "steps.json"
     if steps.is_file():
         record["steps_s"] = json.loads(steps.read_text(encoding="utf-8"))

@@ -10,7 +10,9 @@
   different values is an error), including each stage's ``provenance`` line, every
   value written as a quoted string;
 * ``executed/<stage>.ipynb``: the executed notebooks of the profile, which Quarto lists
-  as the manuscript's notebooks and every "Source:" line links to.
+  as the manuscript's notebooks and every "Source:" line links to;
+* ``tables/run/``: the run's computational cost (from ``timings.json``) and software
+  versions (from ``requirements.lock``), :mod:`radsurv.report.run_tables`.
 
 So the paper always shows the profile that was published last, and says which in its
 front matter.
@@ -28,6 +30,7 @@ import yaml
 from ..exceptions import ManuscriptError
 from ..report.qmd import check_manuscript
 from ..report.render import RenderResult, render_manuscript
+from ..report.run_tables import write_run_tables
 from ..report.variables import as_strings, merge_variables, write_variables
 from ..stages.registry import PUBLISHED_KINDS, STAGES, Stage
 
@@ -104,6 +107,8 @@ def publish(root: Path, build_dir: Path, stages: Sequence[Stage] = STAGES) -> di
         var_file = sdir / "variables.yml"
         if var_file.is_file():
             layers.append(yaml.safe_load(var_file.read_text(encoding="utf-8")) or {})
+    write_run_tables(root, build_dir, {s.name: s.title.split(":")[0] for s in stages},
+                     build_dir.name)
     merged = merge_variables(layers)
     # strings only: pandoc would reformat an unquoted number (0.01 -> 1.0e-2)
     write_variables(as_strings(merged), root / VARIABLES)

@@ -277,6 +277,7 @@ STAGES: tuple[Stage, ...] = (
             Artefact("decision_table.md", "table", "net benefit at chosen thresholds"),
             Artefact("nomogram_table.md", "table", "the nomogram's points in numbers"),
             Artefact("text-validation.md", "text", "the Results paragraph on validation"),
+            Artefact("text-discussion.md", "text", "the Discussion's paragraphs on what this run found"),
             Artefact("fig-calibration.png", "figure", "calibration of the final model per set and horizon"),
             Artefact("fig-decision.png", "figure", "decision curves per test set and horizon"),
             Artefact("fig-nomogram.png", "figure", "the final model's nomogram"),

@@ -21,10 +21,11 @@ from ..models.six_models import MODELS, RADSCORE, model_name
 from ..models.stage import cohort_design, model_outcomes
 from ..signatures.stage import feature_matrix
 from ..stages.context import StageContext, resolve_n_jobs
-from ..stages.readers import CohortOutputs, FeatureOutputs, ModelOutputs
+from ..stages.readers import CohortOutputs, FeatureOutputs, ModelOutputs, read_variables
 from ..stats import smoothed_calibration
 from .calibration import calibration_by_set, predicted_risk, risk_grid
 from .decision import benefit_range, decision_curves
+from .discussion import describe_discussion
 from .nomogram import model_nomogram
 from .optimism import DevelopmentData, corrected_calibration, optimism_bootstrap, optimism_summary
 
@@ -323,5 +324,10 @@ def write_validation_artefacts(ctx: StageContext, cohort: CohortOutputs, feature
     v = validation_variables(opt, cal["summary"], dca, corrected, freq, params, n_total - n_failed, n_total,
                              example_points)
     ctx.write_text("text-validation.md", describe_validation(v))
+    ctx.write_text("text-discussion.md", describe_discussion(
+        read_variables(ctx.build_dir, "03_signatures").get("signatures", {}),
+        read_variables(ctx.build_dir, "04_models").get("models", {}), v,
+        profile["signatures"]["published_c"], (profile["models"]["published_c"].get("imaging") or {}).get("external"),
+        simulated=profile["cohort"]["source"] != "manifest"))
     ctx.write_variables({"validation": v})
     return v
