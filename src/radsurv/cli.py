@@ -73,6 +73,7 @@ def _cmd_validate(args) -> int:
 def _cmd_render(args) -> int:
     from .config import load_profile, project_root
     from .exceptions import InputError, ManuscriptError, RenderError
+    from .pipeline import runner
     from .pipeline.publish import publish_and_render
 
     try:
@@ -86,7 +87,9 @@ def _cmd_render(args) -> int:
         print(f"error: {build_dir} does not exist: run `radsurv run --profile {profile['profile']}` first", file=sys.stderr)
         return 2
     try:
-        res = publish_and_render(root, build_dir, profile["profile"], build_dir / "paper", renderer=args.renderer)
+        # the stages the runner builds (its registry) are the ones published
+        res = publish_and_render(root, build_dir, profile["profile"], build_dir / "paper", renderer=args.renderer,
+                                 stages=runner.STAGES)
     except (ManuscriptError, RenderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

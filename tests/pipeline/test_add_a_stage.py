@@ -172,3 +172,20 @@ def test_stage_kernels_are_encrypted_and_quiet(toy, capfd):
     err = capfd.readouterr().err
     if zmq.has("curve"):
         assert "without encryption" not in err
+
+
+def test_radsurv_render_of_an_existing_build(toy, monkeypatch, capsys):
+    """`radsurv render` publishes a finished build and renders it (exit 0), and stops with
+    exit 1 and the unresolved item when the manuscript does not resolve."""
+    from radsurv.cli import main
+
+    monkeypatch.chdir(toy)
+    assert runner.run_pipeline("t", root=toy, render=False).exit_code == 0
+    assert main(["render", "--profile", "t", "--renderer", "preview"]) == 0
+    out = capsys.readouterr().out
+    assert "renderer: preview" in out and (toy / "build/t/paper/index.html").is_file()
+    html = (toy / "build/t/paper/index.html").read_text(encoding="utf-8")
+    assert "The toy stage counted 4 values" in html
+    (toy / "index.qmd").write_text(INDEX.replace("toy.n", "toy.m"), encoding="utf-8")
+    assert main(["render", "--profile", "t", "--renderer", "preview"]) == 1
+    assert "unresolved variable 'toy.m'" in capsys.readouterr().err

@@ -101,7 +101,6 @@ def _simulated(seed: int = 0):
 
 
 def test_km_table_equals_lifelines_implementation():
-    pytest.importorskip("lifelines")
     time, event, group = _simulated()
     order = ["train", "internal", "external"]
     first_event = min(time[(group == g) & (event == 1)].min() for g in order)

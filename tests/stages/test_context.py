@@ -75,7 +75,10 @@ def test_timed_records_each_step_even_when_it_raises(tmp_path, capsys):
             raise RuntimeError("boom")
     steps = json.loads((tmp_path / "steps.json").read_text(encoding="utf-8"))
     assert set(steps) == {"first", "second (renamed)"} and all(v >= 0 for v in steps.values())
-    assert "first: 0.0 s" in capsys.readouterr().out
+    import re
+
+    # the step is reported with its measured time, whatever it was on this machine
+    assert re.search(r"first: \d+\.\d s", capsys.readouterr().out)
 
 
 def test_resolve_n_jobs():

@@ -8,7 +8,7 @@ import pytest
 from radsurv.stats import calibration_table
 from radsurv.stats.calibration import risk_groups
 
-from _ref import assert_close, load_reference
+from ._ref import assert_close, load_reference
 
 RTOL, ATOL = 1e-9, 1e-12  # README: dca, calibration with the exported p / decile
 

@@ -9,7 +9,7 @@ import pytest
 from radsurv.stats import fit_cox, smoothed_calibration
 from radsurv.stats.calibration_smooth import rcspline_eval, rcspline_knots
 
-from _ref import assert_close, load_reference
+from ._ref import assert_close, load_reference
 
 # README (calibration_smooth): 1e-6 relative when observed comes from our own Cox fit.
 # Measured with R's exported predicted risk: knots 3.4e-15, observed 2.5e-11,

@@ -8,7 +8,7 @@ import pytest
 from radsurv.stats import harrell_c, uno_c
 from radsurv.stats.concordance import bootstrap_harrell_c
 
-from _ref import assert_close, load_reference
+from ._ref import assert_close, load_reference
 
 RTOL_C = 1e-9  # README: concordance value
 RTOL_SE = 1e-6  # README: infinitesimal-jackknife std_err

@@ -7,7 +7,7 @@ import pytest
 
 from radsurv.stats import CoxFit, fit_cox
 
-from _ref import assert_close, load_reference
+from ._ref import assert_close, load_reference
 
 # README suggests 1e-6; the fit is at the optimum, so 1e-8 holds (R's own
 # coefficients are within ~5e-11 of it). p-values near 1e-21 are checked at 1e-7.

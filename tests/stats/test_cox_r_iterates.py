@@ -7,7 +7,7 @@ import pytest
 
 from radsurv.stats import fit_cox
 
-from _ref import assert_close, load_reference
+from ._ref import assert_close, load_reference
 
 # measured: coxph (eps 1e-9) coefficients 1.3e-14, cph (eps 1e-4) 1.2e-13 relative
 RTOL = 1e-12

@@ -9,7 +9,7 @@ import pytest
 from radsurv.stats import cox_zph, fit_cox
 from radsurv.stats.ph_test import zph_time_transform
 
-from _ref import assert_close, load_reference
+from ._ref import assert_close, load_reference
 
 # README (cox_zph): 1e-6 relative. With our own fit (coefficients at the optimum,
 # R's within ~5e-11 of it) the measured max deviation is 4.7e-10 (chisq) and

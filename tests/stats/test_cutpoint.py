@@ -8,7 +8,7 @@ import pytest
 from radsurv.stats import optimal_cutpoint
 from radsurv.stats.cutpoint import logrank_scores
 
-from _ref import assert_close, load_reference
+from ._ref import assert_close, load_reference
 
 RTOL = 1e-9  # README: grid, statistic; cutpoint exact
 RTOL_P = 1e-8  # README: Lau94 / Lau92

@@ -7,7 +7,7 @@ import pytest
 
 from radsurv.stats import net_benefit
 
-from _ref import assert_close, load_reference
+from ._ref import assert_close, load_reference
 
 RTOL, ATOL = 1e-9, 1e-12  # README; the absolute floor covers nb_treat_none = 0
 

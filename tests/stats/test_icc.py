@@ -13,7 +13,7 @@ import pytest
 from radsurv.stats import icc
 from radsurv.stats.icc import ICCArrays, icc_many
 
-from _ref import assert_close, load_reference
+from ._ref import assert_close, load_reference
 
 RTOL = 1e-9  # README: icc
 ATTRS = ("value", "F", "df1", "df2", "p", "lower", "upper")
@@ -79,7 +79,7 @@ def test_values_against_psych(ref, name):
 
 # ------------------------------------------------------------------ pingouin cross-check
 def _pingouin_table(Y: np.ndarray) -> pd.DataFrame:
-    pg = pytest.importorskip("pingouin")
+    import pingouin as pg  # pinned: imported plainly
     n, k = Y.shape
     long = pd.DataFrame({"s": np.repeat(np.arange(n), k), "r": np.tile(np.arange(k), n), "y": Y.ravel()})
     saved = dict(pg.options)

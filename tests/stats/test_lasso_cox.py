@@ -288,15 +288,17 @@ def test_same_bits_with_one_or_two_blas_threads(tmp_path):
     import subprocess
     import sys
 
+    import inspect
+
+    # the simulation's own source goes into the child (no test module imported, no sys.path edit)
     script = (
-        "import hashlib, sys, numpy as np\n"
-        "sys.path.insert(0, %r)\n"
-        "from test_lasso_cox import _simulated\n"
-        "from radsurv.stats.lasso_cox import lasso_cox_cv\n"
+        "import hashlib, numpy as np\n"
+        + inspect.getsource(_simulated)
+        + "from radsurv.stats.lasso_cox import lasso_cox_cv\n"
         "X, t, e, f = _simulated(n=120, p=200, seed=3)\n"
         "cv = lasso_cox_cv(X, t, e, f)\n"
         "print(hashlib.sha256(cv.path.coef_path.tobytes() + cv.cvm.tobytes()).hexdigest())\n"
-    ) % str(Path(__file__).parent)
+    )
     digests = []
     for threads in ("1", "2"):
         env = dict(os.environ, OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)

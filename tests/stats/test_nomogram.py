@@ -9,7 +9,7 @@ import pytest
 from radsurv.stats import Nomogram, fit_cox, nomogram
 from radsurv.stats.nomogram_cox import datadist_limits, r_pretty
 
-from _ref import assert_close, load_reference
+from ._ref import assert_close, load_reference
 
 # No README tolerance for this item; the computation is closed form given cph's
 # coefficients. Measured with fit_cox(eps=1e-4, max_iter=10) (= cph's iterates):

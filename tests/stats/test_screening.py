@@ -9,7 +9,7 @@ import pytest
 
 from radsurv.stats import fit_cox, univariable_score_tests
 
-from _ref import load_reference
+from ._ref import load_reference
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 from radsurv.stats import kaplan_meier, logrank
 from radsurv.stats.survival_curves import median_survival
 
-from _ref import assert_close, load_reference
+from ._ref import assert_close, load_reference
 
 RTOL = 1e-9  # README: km_logrank closed form; medians and counts exact
 

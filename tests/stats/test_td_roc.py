@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _ref import load_reference
+from ._ref import load_reference
 
 from radsurv.stats import td_auc, td_roc_curve
 
