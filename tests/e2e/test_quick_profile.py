@@ -40,6 +40,16 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _forced(proj: Path, stage: str):
+    """Force one stage to run again, then bring the project back to "up to date and
+    rendered" (a stage-only run leaves the paper for the next full run), so that no test
+    of this module depends on which ran before it."""
+    again = run_pipeline("quick", root=proj, renderer="preview", force=True, stages=[stage])
+    restored = run_pipeline("quick", root=proj, renderer="preview")
+    assert restored.exit_code == 0 and restored.executed == [], restored.failure
+    return again
+
+
 def test_run_reports_renderer_and_paper(built):
     proj, report = built
     assert report.executed[:6] == ["00_cohort", "01_segmentation", "02_features", "03_signatures", "04_models",
@@ -206,7 +216,7 @@ def test_features_every_patient_four_regions_and_robustness(built, quick_profile
     assert len(ibsi) >= 80 and ibsi["pass"].all()
     text = (out / "features_table.md").read_text(encoding="utf-8")
     assert not any(p in text for p in cohort.patient_id)
-    again = run_pipeline("quick", root=proj, renderer="preview", force=True, stages=["02_features"])
+    again = _forced(proj, "02_features")
     assert again.executed == ["02_features"]
     log = (proj / "build/quick/02_features/02_features.ipynb").read_text(encoding="utf-8")
     assert "extracted 0 regions" in log
@@ -340,21 +350,20 @@ def test_same_profile_and_seed_give_identical_bytes(built):
     out = proj / "build/quick/00_cohort"
     names = ("manifest.csv", "cohort.csv", "table1.csv", "table1.md", "variables.yml")
     before = {n: _sha(out / n) for n in names}
-    again = run_pipeline("quick", root=proj, renderer="preview", force=True, stages=["00_cohort"])
+    again = _forced(proj, "00_cohort")
     assert again.executed == ["00_cohort"]
     assert {n: _sha(out / n) for n in names} == before
 
 
 def test_validation_rerun_from_the_cache_gives_identical_bytes(built):
     """Forced again, the validation stage takes every resample from its cache and writes
-    the same bytes (after test_second_run_does_nothing: a stage-only run leaves the paper
-    to be rendered by the next full run)."""
+    the same bytes."""
     proj, _ = built
     out = proj / "build/quick/05_validation"
     names = ("optimism.csv", "optimism_resamples.csv", "calibration_summary.csv", "corrected_calibration.csv",
              "decision_curves.csv", "nomogram.json", "variables.yml")
     before = {n: _sha(out / n) for n in names}
-    again = run_pipeline("quick", root=proj, renderer="preview", force=True, stages=["05_validation"])
+    again = _forced(proj, "05_validation")
     assert again.executed == ["05_validation"]
     assert {n: _sha(out / n) for n in names} == before
 
