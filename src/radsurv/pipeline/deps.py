@@ -34,34 +34,15 @@ def _module_file(module: str, pkg_dir: Path) -> Path | None:
 
 
 def _imports_of_source(source: str, current_module: str, is_package: bool) -> set[str]:
-    """Absolute names of the radsurv modules a source imports (relative imports resolved)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return set()
+    """Absolute names of the radsurv modules a source imports (relative imports resolved).
+
+    ``from radsurv.stats import harrell_c`` may name submodules as well, so each imported
+    name is added under its module; a lazy ``import_module`` export stands for the whole
+    package (``radsurv.stats.*``)."""
     found: set[str] = set()
-    pkg_parts = current_module.split(".") if is_package else current_module.split(".")[:-1]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.split(".")[0] == PACKAGE:
-                    found.add(alias.name)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = pkg_parts[: len(pkg_parts) - node.level + 1] if node.level > 1 else pkg_parts
-                mod = ".".join(base + ([node.module] if node.module else []))
-            else:
-                mod = node.module or ""
-            if mod.split(".")[0] != PACKAGE:
-                continue
-            found.add(mod)
-            # `from radsurv.stats import harrell_c` may name submodules as well.
-            for alias in node.names:
-                found.add(f"{mod}.{alias.name}")
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "import_module":
-            # Lazy exports (radsurv.stats.__getattr__): import_module(f"{__name__}.x") is not
-            # resolvable statically, so a package with lazy exports depends on all its modules.
-            found.add(f"{current_module}.*" if is_package else f"{'.'.join(pkg_parts)}.*")
+    for mod, names in _import_statements(source, current_module, is_package):
+        found.add(mod)
+        found.update(f"{mod}.{name}" for name in names or ())
     return found
 
 
