@@ -162,18 +162,6 @@ def test_quarto_prerender_stops_quarto_on_a_broken_manuscript_or_profile(toy, mo
     assert main(["prerender", "--profile", "no_such_profile"]) == 2   # the command _quarto.yml runs
 
 
-def test_stage_kernels_are_encrypted_and_quiet(toy, capfd):
-    """Each stage's kernel gets CurveZMQ keys from its manager: no plain-text local TCP and
-    no ipykernel warning about it at every stage (the console shows progress, not noise)."""
-    import zmq
-
-    report = runner.run_pipeline("t", root=toy, render=False)
-    assert report.exit_code == 0, report.failure
-    err = capfd.readouterr().err
-    if zmq.has("curve"):
-        assert "without encryption" not in err
-
-
 def test_radsurv_render_of_an_existing_build(toy, monkeypatch, capsys):
     """`radsurv render` publishes a finished build and renders it (exit 0), and stops with
     exit 1 and the unresolved item when the manuscript does not resolve."""

@@ -141,7 +141,7 @@ def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path,
             pm.execute_notebook(
                 str(root / stage.notebook), str(executed), parameters=params, cwd=str(root),
                 kernel_name="python3", progress_bar=progress, log_output=log_output,
-                stdout_file=None, stderr_file=None, kernel_manager_class=_kernel_manager_class(),
+                stdout_file=None, stderr_file=None,
             )
     except PapermillExecutionError as exc:
         raise StageFailure(stage.name, stage.notebook, _failing_cell(executed),
@@ -205,24 +205,6 @@ def check_outputs(stage: Stage, folder: Path) -> tuple[list[str], list[str]]:
         keys = set(yaml.safe_load(variables.read_text(encoding="utf-8")) or {})
         undeclared += [f"variables.yml key '{k}'" for k in sorted(keys - set(stage.variables) - {"provenance"})]
     return missing, undeclared
-
-
-def _kernel_manager_class():
-    """The kernel manager papermill starts each stage's kernel with: CurveZMQ transport
-    encryption where the kernel and libzmq support it ("auto"), so the kernel neither
-    talks in plain text over local TCP nor prints ipykernel's warning about it at every
-    stage."""
-    import zmq
-    from jupyter_client.manager import AsyncKernelManager
-
-    policy = "auto" if zmq.has("curve") else "disabled"   # "auto" is refused without CurveZMQ
-
-    class EncryptedKernelManager(AsyncKernelManager):
-        def __init__(self, **kwargs):
-            kwargs.setdefault("transport_encryption", policy)
-            super().__init__(**kwargs)
-
-    return EncryptedKernelManager
 
 
 def _update_timings(build_dir: Path, stage: str, record: dict) -> None:
