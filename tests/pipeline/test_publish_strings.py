@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from radsurv.pipeline.publish import as_strings
+from radsurv.report.variables import as_strings
 from radsurv.report.variables import write_variables
 
 

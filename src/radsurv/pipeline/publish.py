@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Sequence
 
 import yaml
 
@@ -31,35 +31,16 @@ from ..exceptions import ManuscriptError
 from ..report.qmd import check_manuscript
 from ..report.render import RenderResult, render_manuscript
 from ..report.run_tables import write_run_tables
-from ..report.variables import merge_variables, write_variables
+from ..report.variables import as_strings, merge_variables, write_variables
 from ..stages.registry import PUBLISHED_KINDS, STAGES, Stage
 
-__all__ = ["EXECUTED", "VARIABLES", "as_strings", "last_render", "publish", "publish_and_render", "published_profile"]
+__all__ = ["EXECUTED", "VARIABLES", "last_render", "publish", "publish_and_render", "published_profile"]
 
 VARIABLES = "_variables.yml"
 #: Where the executed notebooks are published (and, beside the preview, rendered).
 EXECUTED = "executed"
 #: Files of the published folders that are part of the repository, never removed.
 _KEEP = {".gitkeep", "README.md"}
-
-
-def as_strings(value: Any) -> Any:
-    """The same mapping with every scalar as a string (``True`` -> ``"true"``, ``3`` -> ``"3"``).
-
-    Quarto's ``{{< var >}}`` hands a YAML value to pandoc, which prints an unquoted number
-    its own way (``0.01`` becomes ``1.0e-2``); as quoted strings the manuscript shows the
-    values exactly as the stages formatted them. Floats should not reach here (stages
-    format numbers); one that does is written with Python's shortest repr.
-    """
-    if isinstance(value, Mapping):
-        return {k: as_strings(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [as_strings(v) for v in value]
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def published_profile(root: Path) -> str | None:

@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-__all__ = ["merge_variables", "write_variables"]
+__all__ = ["as_strings", "merge_variables", "write_variables"]
 
 
 class _Dumper(yaml.SafeDumper):
@@ -111,3 +111,23 @@ def _copy(value: Any) -> Any:
     if isinstance(value, list):
         return [_copy(v) for v in value]
     return value
+
+
+def as_strings(value: Any) -> Any:
+    """The same mapping with every scalar as a string (``True`` -> ``"true"``, ``3`` -> ``"3"``).
+
+    Quarto's ``{{< var >}}`` hands a YAML value to pandoc, which prints an unquoted number
+    its own way (``0.01`` becomes ``1.0e-2``); as quoted strings the manuscript shows the
+    values exactly as the stages formatted them. Floats should not reach here (stages
+    format numbers); one that does is written with Python's shortest repr.
+    """
+    if isinstance(value, Mapping):
+        return {k: as_strings(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [as_strings(v) for v in value]
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+

@@ -23,7 +23,7 @@ from ..exceptions import StageError
 from ..labels import ANALYSIS_MASK
 
 __all__ = ["CohortOutputs", "FeatureOutputs", "ModelOutputs", "SegmentationOutputs", "read_cohort", "read_features",
-           "read_models", "read_oracle", "read_segmentation", "read_signatures", "read_truth"]
+           "read_models", "read_oracle", "read_segmentation", "read_signatures", "read_truth", "read_variables"]
 
 IMAGE_COLUMNS = ("us_image", "us_mask", "mri_image", "mri_mask")
 
@@ -277,3 +277,14 @@ def read_models(build_dir: Path) -> ModelOutputs:
     return ModelOutputs(scores=read("model_scores.csv", dtype={"patient_id": str}).set_index("patient_id"),
                         baseline=read("baseline_survival.csv"), hazard_ratios=read("hazard_ratios.csv"),
                         selection=read("selection.csv"), discrimination=read("discrimination.csv"))
+
+
+def read_variables(build_dir: Path, stage: str) -> dict:
+    """The manuscript variables a finished stage wrote (its declared ``variables.yml``),
+    for a later stage's text that compares results across stages."""
+    import yaml
+
+    path = _folder(build_dir, stage) / "variables.yml"
+    if not path.is_file():
+        raise StageError(f"{path} is missing: run stage {stage} first")
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}

@@ -10,7 +10,6 @@ Computing: :func:`development_data`, :func:`validation_variables`,
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -22,7 +21,7 @@ from ..models.six_models import MODELS, RADSCORE, model_name
 from ..models.stage import cohort_design, model_outcomes
 from ..signatures.stage import feature_matrix
 from ..stages.context import StageContext, resolve_n_jobs
-from ..stages.readers import CohortOutputs, FeatureOutputs, ModelOutputs
+from ..stages.readers import CohortOutputs, FeatureOutputs, ModelOutputs, read_variables
 from ..stats import smoothed_calibration
 from .calibration import calibration_by_set, predicted_risk, risk_grid
 from .decision import benefit_range, decision_curves
@@ -208,19 +207,6 @@ def describe_validation(v: Mapping[str, Any]) -> str:
     return text.strip() + "\n"
 
 
-def _upstream_variables(build_dir, stage: str, key: str) -> dict:
-    """What an upstream stage wrote for the manuscript (its declared ``variables.yml``),
-    for the Discussion, which compares results across stages."""
-    import yaml
-
-    from ..exceptions import StageError
-
-    path = Path(build_dir) / stage / "variables.yml"
-    if not path.is_file():
-        raise StageError(f"{path} is missing: run stage {stage} first")
-    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get(key, {})
-
-
 def write_validation_artefacts(ctx: StageContext, cohort: CohortOutputs, features: FeatureOutputs,
                                radscores: pd.DataFrame, models: ModelOutputs) -> dict:
     """Run the validation and write every declared output. Returns the variables."""
@@ -339,8 +325,8 @@ def write_validation_artefacts(ctx: StageContext, cohort: CohortOutputs, feature
                              example_points)
     ctx.write_text("text-validation.md", describe_validation(v))
     ctx.write_text("text-discussion.md", describe_discussion(
-        _upstream_variables(ctx.build_dir, "03_signatures", "signatures"),
-        _upstream_variables(ctx.build_dir, "04_models", "models"), v,
+        read_variables(ctx.build_dir, "03_signatures").get("signatures", {}),
+        read_variables(ctx.build_dir, "04_models").get("models", {}), v,
         profile["signatures"]["published_c"], (profile["models"]["published_c"].get("imaging") or {}).get("external"),
         simulated=profile["cohort"]["source"] != "manifest"))
     ctx.write_variables({"validation": v})
