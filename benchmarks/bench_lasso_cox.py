@@ -12,7 +12,7 @@ Timed in this process, one BLAS thread, wall and CPU seconds:
 1. radsurv ``lasso_cox_cv`` (glmnet's CV rule: each fold on its own default
    path, interpolated at the full-data lambdas; every fit converged to
    ``thresh = 1e-14``).
-2. The previous pure-numpy solver (coordinate descent in Python), read from
+2. The first pure-numpy solver (coordinate descent in Python), read from
    git at commit ``a9e37c0`` (it is no longer in the package). It needs about
    100 s for one full-data path of the 2,000-feature problem and some 20-25
    minutes for its CV, so it is timed on the full-data path only, stopped
@@ -27,7 +27,10 @@ Timed in this process, one BLAS thread, wall and CPU seconds:
    glmnet-standardised X, glmnet's lambdas, each fold on its own path and
    interpolated; its default ``tol = 1e-7``. For (b) the agreement with
    radsurv and the KKT violation of its full-data path are printed.
-4. R 4.2.2 / glmnet 4.1-6, not run here (R is not installed on the project's
+4. On the signature-sized problem and on a bootstrap resample of it: the
+   same proximal-Newton solver written in numpy, read from git at commit
+   ``6e171be`` (before its loops were compiled with numba).
+5. R 4.2.2 / glmnet 4.1-6, not run here (R is not installed on the project's
    machines)::
 
        cv.glmnet(x, Surv(t, e), family = "cox", foldid = foldid)
@@ -62,6 +65,7 @@ from radsurv.stats.lasso_cox import (
 
 R_SECONDS = 16.0  # cv.glmnet on the 311 x 2,000 problem, 1 core (issue 11)
 OLD_COMMIT = "a9e37c0"  # last commit with the pure-numpy coordinate-descent solver
+NUMPY_COMMIT = "6e171be"  # last commit with this proximal-Newton solver written in numpy (before numba)
 OLD_CAP_S = 120.0
 
 
@@ -93,20 +97,20 @@ class Timer:
         return f"{self.wall:7.2f} s wall {self.cpu:7.2f} s CPU"
 
 
-def load_old_solver():
-    """The module as it was at OLD_COMMIT, imported under another name (or None)."""
+def load_old_solver(commit=OLD_COMMIT):
+    """The module as it was at ``commit``, imported under another name (or None)."""
     root = Path(__file__).resolve().parents[1]
     try:
         src = subprocess.run(
-            ["git", "show", f"{OLD_COMMIT}:src/radsurv/stats/lasso_cox.py"],
+            ["git", "show", f"{commit}:src/radsurv/stats/lasso_cox.py"],
             cwd=root, capture_output=True, text=True, check=True,
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
-    mod = types.ModuleType("radsurv.stats._lasso_cox_old")
+    mod = types.ModuleType(f"radsurv.stats._lasso_cox_{commit}")
     mod.__package__ = "radsurv.stats"
     sys.modules[mod.__name__] = mod  # dataclasses look their module up
-    exec(compile(src, f"{OLD_COMMIT}:lasso_cox.py", "exec"), mod.__dict__)
+    exec(compile(src, f"{commit}:lasso_cox.py", "exec"), mod.__dict__)
     return mod
 
 
@@ -249,6 +253,26 @@ def main():
             grouped_cv(sksurv_glmnet_path, Xs, ts_, es, fs)
         print(f"[311 x 300]  sksurv Coxnet, glmnet's rule   : {tss}  radsurv/sksurv = {ts.cpu / tss.cpu:.2f} (CPU)")
         print(f"    200 bootstrap resamples x this call: ~{200 * ts.cpu / 60:.0f} min of CPU on one core")
+
+        # ---- the same solver in numpy, and a bootstrap resample ---------------------
+        numpy_solver = load_old_solver(NUMPY_COMMIT)
+        rows = np.random.default_rng(7).integers(0, Xs.shape[0], Xs.shape[0])  # a resample: repeated rows
+        Xb, tb_, eb, fb = Xs[rows], ts_[rows], es[rows], fs[rows]
+        with Timer() as tsb:
+            lasso_cox_cv(Xb, tb_, eb, fb)
+        print(f"[311 x 300]  radsurv, a bootstrap resample   : {tsb}  (its {np.unique(rows).size} distinct "
+              "patients fitted once each, with case weights)")
+        if numpy_solver is None:
+            print(f"the same solver in numpy: not available (needs git and commit {NUMPY_COMMIT})")
+        else:
+            with Timer() as tnp:
+                numpy_solver.lasso_cox_cv(Xs, ts_, es, fs)
+            with Timer() as tnb:
+                numpy_solver.lasso_cox_cv(Xb, tb_, eb, fb)
+            print(f"[311 x 300]  same solver in numpy ({NUMPY_COMMIT})  : {tnp}  compiled/numpy = "
+                  f"{ts.cpu / tnp.cpu:.2f} (CPU)")
+            print(f"[311 x 300]  numpy, the bootstrap resample   : {tnb}  compiled/numpy = "
+                  f"{tsb.cpu / tnb.cpu:.2f} (CPU)")
 
 
 if __name__ == "__main__":

@@ -87,8 +87,10 @@ def near_zero_variance(X: pd.DataFrame, freq_ratio: float = 95 / 5, unique_pct: 
     X = _frame(X)
     flagged = []
     n = len(X)
-    for name, col in X.items():
-        counts = col.value_counts(dropna=True).to_numpy()
+    values = X.to_numpy()
+    for j, name in enumerate(X.columns):
+        col = values[:, j]
+        _, counts = np.unique(col[~np.isnan(col)], return_counts=True)
         if counts.size <= 1:
             flagged.append(name)
             continue
@@ -127,10 +129,14 @@ def correlation_filter(X: pd.DataFrame, strength: pd.Series, threshold: float = 
     Z = X[order].to_numpy()
     Z = (Z - Z.mean(axis=0)) / np.where(Z.std(axis=0) > 0, Z.std(axis=0), 1.0) / np.sqrt(len(Z))
     kept: list[int] = []
+    # largest |r| of each feature with the features kept so far, updated as each is kept
+    # (one product per kept feature rather than one per candidate)
+    r_max = np.zeros(Z.shape[1])
     for j in range(Z.shape[1]):
-        if kept and np.max(np.abs(Z[:, kept].T @ Z[:, j])) > threshold:
+        if r_max[j] > threshold:
             continue
         kept.append(j)
+        np.maximum(r_max, np.abs(Z.T @ Z[:, j]), out=r_max)
     keep = {order[j] for j in kept}
     return [c for c in names if c in keep]
 

@@ -21,21 +21,30 @@ strong rules and a KKT check over all columns, as glmnet's coxnet, but each
 fit is a proximal Newton method rather than coordinate descent: (1) the
 quadratic model uses the exact Hessian of the partial likelihood on the
 working set; (2) its lasso problem is solved exactly by an active-set method
-(feature-sign search: Cholesky solves on the active set and signs, LAPACK
-through scipy), not by coordinate passes; (3) an Armijo line search on the
-penalised objective sets the step; (4) a Hessian is reused while its steps
-shrink fast, and convergence is only declared on a true Newton step, with
-glmnet's rule ``max_j H_jj step_j^2 < thresh * null deviance``. The default
-``thresh = 1e-14`` gives the converged optimum (KKT violations ~1e-14 of
-lambda on the reference data), which R only approaches with ``thresh = 1e-20``
-(``fixed_lambda_tight`` in the reference). Fits at glmnet's default
-``thresh = 1e-7`` differ from that optimum by up to ~1e-3 absolute, so they
-are *not* reproduced digit for digit (and should not be). Coordinate descent,
-glmnet's and that of the compiled engines adelie and scikit-survival, crawls
-on strongly collinear columns (x, x^2 and products; radiomics features) and
-in the p > n tail of the path, where it stops far from the optimum at its
-default tolerance; the Newton steps do not. BLAS runs on one thread during
-the fits, so results are bitwise identical whatever the machine's core count.
+(feature-sign search: Cholesky solves on the active set and signs), not by
+coordinate passes; (3) an Armijo line search on the penalised objective sets
+the step; (4) a Hessian is reused while its steps shrink fast. A fit has
+converged when a step moves less than glmnet's ``max_j H_jj step_j^2 < thresh
+* null deviance`` and either that step was a true Newton step (Hessian at its
+starting point; such a step is taken whole, since at that size the line
+search would only compare rounding errors) or the KKT conditions on the
+working set hold to 1e-10 of lambda (a certificate that needs no new
+Hessian). The default ``thresh = 1e-14`` gives the converged optimum (KKT
+violations below ~1e-12 of lambda at every lambda of the reference path),
+which R only approaches with ``thresh = 1e-20`` (``fixed_lambda_tight`` in
+the reference). Fits at glmnet's default ``thresh = 1e-7`` differ from that
+optimum by up to ~1e-3 absolute, so they are *not* reproduced digit for digit
+(and should not be). Coordinate descent, glmnet's and that of the compiled
+engines adelie and scikit-survival, crawls on strongly collinear columns (x,
+x^2 and products; radiomics features) and in the p > n tail of the path,
+where it stops far from the optimum at its default tolerance; the Newton steps
+do not. The loops are compiled with numba (:mod:`._coxnet_kernel`; the
+same steps in numpy spent 90% of their time in the interpreter); BLAS runs on
+one thread during the fits, so results are bitwise identical whatever the
+machine's core count. Rows identical in X, time and event (a bootstrap
+resample's copies of a patient) are fitted as one row with a case weight,
+which leaves the likelihood, its derivatives and glmnet's standardisation as
+they are.
 
 Lambda path (glmnet's default): ``lambda_max = max_j |x_j' (d - H0)| / n`` on
 the standardised x (the gradient at beta = 0), ``nlambda = 100`` values
@@ -75,9 +84,9 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
 from threadpoolctl import threadpool_limits
 
+from . import _coxnet_kernel as _kernel
 from ._checks import as_1d_float, check_survival
 
 __all__ = ["LassoCoxPath", "LassoCoxCV", "lasso_cox_path", "lasso_cox_cv"]
@@ -107,56 +116,46 @@ def _one_blas_thread():
 
 
 class _Breslow:
-    """Breslow log partial likelihood, gradient and Hessian on sorted data.
+    """Breslow log partial likelihood and its gradient on sorted data (the compiled
+    functions of :mod:`._coxnet_kernel`).
 
     Observation weights are 1/n, as glmnet normalises them, so the scaled
-    log-likelihood is ``loglik / n`` up to an additive constant.
+    log-likelihood is ``loglik / n`` up to an additive constant. A row may stand
+    for ``w_i`` identical patients (case weights, e.g. a bootstrap resample's
+    copies): its weight is then ``w_i / n`` with ``n = sum(w)``, which gives the
+    likelihood of the rows written out ``w_i`` times.
     """
 
-    def __init__(self, time_sorted: np.ndarray, event_sorted: np.ndarray):
-        n = time_sorted.size
+    def __init__(self, time_sorted: np.ndarray, event_sorted: np.ndarray, weights_sorted: np.ndarray | None = None):
+        w = np.ones(time_sorted.size) if weights_sorted is None else np.asarray(weights_sorted, float)
+        n = float(w.sum())
+        self.rows = time_sorted.size
         self.n = n
         self.q = 1.0 / n
+        self.qw = np.ascontiguousarray(w * self.q)
         ev = event_sorted.astype(bool)
-        self.dq = ev * self.q
+        self.dq = np.ascontiguousarray(ev * self.qw)
         self.t_event = np.unique(time_sorted[ev])  # distinct event times t_k
         # first sorted position in the risk set of t_k: T >= t_k
-        self.first = np.searchsorted(time_sorted, self.t_event, side="left")
+        self.first = np.searchsorted(time_sorted, self.t_event, side="left").astype(np.int64)
         # number of event times <= T_i: index into cumulative sums over k
-        self.k_of = np.searchsorted(self.t_event, time_sorted, side="right")
-        d_count = np.bincount(np.searchsorted(self.t_event, time_sorted[ev]), minlength=self.t_event.size)
+        self.k_of = np.searchsorted(self.t_event, time_sorted, side="right").astype(np.int64)
+        d_count = np.bincount(np.searchsorted(self.t_event, time_sorted[ev]), weights=w[ev],
+                              minlength=self.t_event.size)
         self.d_count = d_count.astype(float)
         self.D = self.d_count * self.q  # weighted deaths per event time (glmnet's dk)
 
     def eval(self, eta: np.ndarray):
-        """Scaled loglik, working weights and residuals at linear predictor eta."""
-        m = eta.max()
-        e = self.q * np.exp(eta - m)
-        S = np.cumsum(e[::-1])[::-1][self.first]  # risk-set sums (shifted by exp(-m))
-        b = np.concatenate([[0.0], np.cumsum(self.D / S)])[self.k_of]
-        c = np.concatenate([[0.0], np.cumsum(self.D / S**2)])[self.k_of]
-        ll = float(self.dq @ eta - self.D @ (np.log(S) + m))
-        wr = self.dq - e * b  # gradient of the scaled loglik w.r.t. eta
-        return ll, e, b, S, wr
+        """Scaled loglik, exp weights, b, risk-set sums and the gradient w.r.t. eta."""
+        return _kernel.breslow_eval(np.ascontiguousarray(eta, dtype=float), self.qw, self.first, self.k_of,
+                                    self.D, self.dq)
 
     def loglik(self, eta: np.ndarray) -> float:
-        m = eta.max()
-        e = self.q * np.exp(eta - m)
-        S = np.cumsum(e[::-1])[::-1][self.first]
-        return float(self.dq @ eta - self.D @ (np.log(S) + m))
-
-    def hessian(self, Xw: np.ndarray, e: np.ndarray, b: np.ndarray, S: np.ndarray) -> np.ndarray:
-        """Negative Hessian of the scaled loglik w.r.t. beta on the columns Xw."""
-        # -d2 loglik / d eta2 = diag(e b) - sum_k D_k / S_k^2 (e 1_Rk)(e 1_Rk)'
-        Z = np.cumsum((e[:, None] * Xw)[::-1], axis=0)[::-1][self.first]
-        H = Xw.T @ ((e * b)[:, None] * Xw)
-        Zs = Z * np.sqrt(self.D / S**2)[:, None]
-        H -= Zs.T @ Zs
-        return H
+        return _kernel.breslow_loglik(np.ascontiguousarray(eta, dtype=float), self.qw, self.first, self.D, self.dq)
 
     def null_quantities(self):
         """glmnet's r0 (scaled null loglik) and dev0 = -(sum dk log dk + r0)."""
-        r0 = self.loglik(np.zeros(self.n))
+        r0 = self.loglik(np.zeros(self.rows))
         dev0 = -(float(self.D @ np.log(self.D)) + r0)
         return r0, dev0
 
@@ -188,113 +187,38 @@ def _breslow_loglik_matrix(time: np.ndarray, event: np.ndarray, eta: np.ndarray)
 # Solver
 # ---------------------------------------------------------------------------
 
-
-class _FactorCache:
-    """Cholesky factors of principal submatrices H[A, A] of one matrix H.
-
-    Successive Newton steps often keep the same H (it is reused while it still
-    contracts well) and the same active set, so the O(|A|^3) factorisation is
-    done once and every further step costs two triangular solves.
-    """
-
-    def __init__(self, H: np.ndarray):
-        self.H = H
-        self._key = None
-        self._factor = None
-
-    def solve(self, A: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-        key = A.tobytes()
-        if key != self._key:
-            sub = self.H[np.ix_(A, A)]
-            try:
-                self._factor = cho_factor(sub, check_finite=False)
-            except LinAlgError:  # not positive definite in floating point: least squares
-                self._key, self._factor = None, None
-                return np.linalg.lstsq(sub, rhs, rcond=None)[0]
-            self._key = key
-        return cho_solve(self._factor, rhs, check_finite=False)
-
-
-def _lasso_qp(cache: _FactorCache, c: np.ndarray, lam: float, x0: np.ndarray, max_steps: int = 100_000) -> np.ndarray:
-    """Minimise  0.5 x'Hx - c'x + lam ||x||_1  (H = cache.H positive definite), from x0.
-
-    Feature-sign search (Lee, Battle, Raina & Ng 2007), an active-set method:
-    on the current active set A and signs s the minimiser of the smooth
-    quadratic solves H[A, A] x_A = c_A - lam s_A exactly; if that point
-    changes a sign, the step goes to the best point of the segment (the
-    objective is checked at every sign change, and the coordinate that reaches
-    zero leaves A); once x is optimal on A, the zero coordinate with the largest
-    |gradient| > lam enters A with the sign that decreases the objective. Every
-    step lowers the objective, so the active set never repeats and the search
-    ends at the exact minimiser in finitely many steps. Warm-started from the
-    previous solution it typically needs one or two solves.
-    """
-    H = cache.H
-    x = x0.copy()
-    theta = np.sign(x)
-    solved = False  # x solves the stationarity equations on its active set and signs
-    add_tol = lam * (1.0 + 1e-10)
-
-    def objective(z):
-        return 0.5 * z @ (H @ z) - c @ z + lam * np.abs(z).sum()
-
-    for _ in range(max_steps):
-        if solved or not theta.any():
-            grad = H @ x - c
-            gz = np.where(theta == 0, np.abs(grad), -np.inf)
-            i = int(np.argmax(gz))
-            if not gz[i] > add_tol:
-                return x
-            theta[i] = -np.sign(grad[i])
-        A = np.flatnonzero(theta)
-        xa = x[A]
-        xn = cache.solve(A, c[A] - lam * theta[A])
-        if np.all(np.sign(xn) == theta[A]):
-            x[A] = xn
-            solved = True
-            continue
-        solved = False
-        d = xn - xa
-        # points of the segment xa + t d (0 < t < 1) where a nonzero coordinate reaches 0
-        cross = (xa != 0) & (np.sign(xn) != np.sign(xa))
-        t_cross = np.full(A.size, np.inf)
-        t_cross[cross] = -xa[cross] / d[cross]
-        best_t, best_f = 0.0, objective(x)
-        for t in np.append(np.unique(t_cross[(t_cross > 0) & (t_cross < 1)]), 1.0):
-            z = x.copy()
-            z[A] = xa + t * d
-            z[A[t_cross == t]] = 0.0
-            f = objective(z)
-            if f < best_f:
-                best_t, best_f = t, f
-        if best_t == 0.0:
-            # no decrease along the segment (only possible through rounding, when the
-            # coordinate that just entered is at the KKT boundary): leave it out
-            new = A[xa == 0]
-            if new.size == 0:
-                raise _FitError("lasso_cox: the quadratic subproblem made no progress")
-            theta[new] = 0
-            x[new] = 0.0
-            solved = True
-            continue
-        x[A] = xa + best_t * d
-        x[A[t_cross == best_t]] = 0.0
-        if best_t == 1.0:
-            x[A[np.sign(xn) != theta[A]]] = 0.0
-        theta = np.sign(x)
-    raise _FitError(f"lasso_cox: the quadratic subproblem did not converge in {max_steps} steps")
+_FAILURES = {
+    _kernel.OVERFLOW: ("the partial likelihood overflowed at lambda={lam!r}: the data are (nearly) separable "
+                       "there and the coefficients diverge; use a larger lambda_min_ratio or fewer columns"),
+    _kernel.NO_CONVERGENCE: "no convergence at lambda={lam!r} in {max_iter} iterations",
+    _kernel.QP_STALL: "the quadratic subproblem made no progress at lambda={lam!r}",
+    _kernel.QP_MAX_STEPS: "the quadratic subproblem did not converge at lambda={lam!r}",
+}
 
 
 class _CoxLassoSolver:
-    """Standardised design and warm-started fits at arbitrary lambdas."""
+    """Standardised design and warm-started fits at arbitrary lambdas.
 
-    def __init__(self, X, time, event, standardize=True, thresh=1e-14, max_iter=100_000):
+    Each fit at a lambda is proximal Newton on a working set (see the module
+    docstring and :func:`._coxnet_kernel.solve_lambda`): the quadratic model uses
+    the exact Hessian of the partial likelihood, its lasso problem is solved
+    exactly by feature-sign search, and an Armijo line search on the penalised
+    objective sets the step. A Hessian is reused (also from the previous lambda)
+    while the steps it gives shrink fast; convergence is only declared on a true
+    Newton step, with glmnet's rule ``max_j H_jj step_j^2 < thresh * null
+    deviance``. The working set starts from the sequential strong rule and grows
+    by every KKT violator.
+    """
+
+    def __init__(self, X, time, event, standardize=True, thresh=1e-14, max_iter=100_000, weights=None):
         o = np.argsort(time, kind="mergesort")
         self.order = o
         Xs = X[o]
-        self.xm = Xs.mean(axis=0)
+        w = None if weights is None else np.asarray(weights, float)[o]
+        # glmnet standardises with the observation weights (here: case weights)
+        self.xm = Xs.mean(axis=0) if w is None else (w @ Xs) / w.sum()
         Xs = Xs - self.xm
-        sd = np.sqrt(np.mean(Xs**2, axis=0))
+        sd = np.sqrt(np.mean(Xs**2, axis=0) if w is None else (w @ Xs**2) / w.sum())
         self.ok = sd > 0  # glmnet's chkvars: constant columns are left out (coef 0)
         if standardize:
             self.xs = np.where(self.ok, sd, 1.0)
@@ -304,160 +228,61 @@ class _CoxLassoSolver:
         Xs[:, ~self.ok] = 0.0
         self.X = np.asfortranarray(Xs)
         self.p = X.shape[1]
-        self.lik = _Breslow(time[o], event[o])
+        self.lik = _Breslow(time[o], event[o], w)
         self.r0, self.dev0 = self.lik.null_quantities()
         self.thresh = thresh
         self.max_iter = max_iter
         self.cthr = thresh * self.dev0
-        self._hess = None  # (working set, point, factor cache) of the last Hessian
 
     def gradient(self, eta):
         ll, e, b, S, wr = self.lik.eval(eta)
         return ll, e, b, S, self.X.T @ wr
 
     def lambda_max(self) -> float:
-        _, _, _, _, g = self.gradient(np.zeros(self.lik.n))
+        _, _, _, _, g = self.gradient(np.zeros(self.lik.rows))
         return float(np.max(np.abs(g[self.ok])))
-
-    def objective(self, ll, beta, lam):
-        return -ll + lam * np.abs(beta).sum()
-
-    def _hessian_at(self, W, beta, e, b, S) -> _FactorCache:
-        H = self.lik.hessian(self.X[:, W], e, b, S)
-        # a tiny ridge keeps H positive definite when columns are collinear
-        H[np.diag_indices_from(H)] += 1e-12 * max(1.0, np.abs(H).max())
-        self._hess = (W, beta.copy(), _FactorCache(H))
-        return self._hess[2]
-
-    def solve(self, lam, beta, strong_prev_lam=None):
-        """Fit at lam warm-started at beta (standardised scale). Returns beta.
-
-        Proximal Newton on the working set: the quadratic model uses the exact
-        Hessian of the partial likelihood, its lasso problem is solved exactly
-        (:func:`_lasso_qp`), and an Armijo line search on the penalised
-        objective sets the step. A Hessian is reused (also from the previous
-        lambda) while the steps it gives shrink fast: no backtracking and each
-        move at most 1% of the previous one. Reuse changes the speed, not the
-        optimum, which is fixed by the exact gradient; and convergence is only
-        declared on a step whose Hessian was computed at its starting point
-        (a true Newton step), with glmnet's rule: max_j H_jj * step_j^2 below
-        ``thresh`` times the null deviance. The working set starts from the
-        sequential strong rule and grows by every KKT violator.
-        """
-        beta = beta.copy()
-        ll, e, b, S, wr = self.lik.eval(self.X @ beta)
-        g = self.X.T @ wr
-        lam_prev = lam if strong_prev_lam is None else strong_prev_lam
-        # sequential strong rule (Tibshirani et al. 2012), as coxnet's ixx set
-        work = (beta != 0) | (np.abs(g) > 2 * lam - lam_prev)
-        work &= self.ok
-        n_iter = 0
-        refresh = False
-        while True:
-            W = np.flatnonzero(work)
-            XW = self.X[:, W]
-            gW = g[W]
-            prev_move = np.inf
-            while W.size:  # proximal Newton iterations on the working set
-                n_iter += 1
-                if n_iter > self.max_iter:
-                    raise _FitError(f"lasso_cox: no convergence at lambda={lam!r} in {self.max_iter} iterations")
-                cached = self._hess
-                if refresh or cached is None or not np.array_equal(cached[0], W):
-                    cache = self._hessian_at(W, beta, e, b, S)
-                    refresh = False
-                else:
-                    cache = cached[2]
-                exact = np.array_equal(self._hess[1], beta)  # Hessian at this point
-                H = cache.H
-                if not (np.isfinite(H).all() and np.isfinite(gW).all()):
-                    raise _FitError(
-                        f"lasso_cox: the partial likelihood overflowed at lambda={lam!r}: the data are "
-                        "(nearly) separable there and the coefficients diverge; use a larger "
-                        "lambda_min_ratio or fewer columns"
-                    )
-                bW = _lasso_qp(cache, gW + H @ beta[W], lam, beta[W])
-                step = bW - beta[W]
-                if not np.any(step):
-                    if exact:
-                        break
-                    refresh = True
-                    continue
-                f0 = self.objective(ll, beta, lam)
-                # Armijo backtracking on the penalised objective
-                decrease = -gW @ step + lam * (np.abs(bW).sum() - np.abs(beta[W]).sum())
-                t = 1.0
-                while True:
-                    cand = beta.copy()
-                    cand[W] = beta[W] + t * step
-                    eta_c = XW @ cand[W]
-                    ll_c = self.lik.loglik(eta_c)
-                    f1 = self.objective(ll_c, cand, lam)
-                    if f1 <= f0 + 1e-4 * t * decrease + 1e-15 * abs(f0) or t < 1e-10:
-                        break
-                    t *= 0.5
-                beta = cand
-                ll, e, b, S, wr = self.lik.eval(eta_c)
-                gW = XW.T @ wr
-                move = float(np.max(np.diag(H) * (t * step) ** 2))
-                if move < self.cthr:
-                    if exact:
-                        break
-                    refresh = True  # confirm with a true Newton step
-                elif t < 1.0 or move > 1e-2 * prev_move:
-                    refresh = True  # the reused Hessian contracts too slowly
-                prev_move = move
-            # KKT check over the columns outside the working set
-            g = self.X.T @ wr
-            viol = (~work) & self.ok & (np.abs(g) > lam)
-            if not viol.any():
-                return beta
-            work |= viol
 
     def dev_ratio(self, beta) -> float:
         ll = self.lik.loglik(self.X @ beta)
         return (ll - self.r0) / self.dev0
 
+    def _run(self, lambdas, beta0, lam_prev, early_stop):
+        lik = self.lik
+        devmax = _DEVMAX * float(np.float32(0.99)) / float(np.float32(0.999))  # coxnet's rescaling
+        return _kernel.fit_path(self.X, self.ok, lik.qw, lik.first, lik.k_of, lik.D, lik.dq,
+                                np.ascontiguousarray(lambdas, dtype=float), np.ascontiguousarray(beta0, dtype=float),
+                                -1.0 if lam_prev is None else float(lam_prev), bool(early_stop), self.cthr,
+                                int(self.max_iter), self.r0, self.dev0, _MNLAM, devmax, _FDEV * 100)
+
+    def _failure(self, status, lam) -> str:
+        return "lasso_cox: " + _FAILURES[status].format(lam=float(lam), max_iter=self.max_iter)
+
     def refit(self, lam, beta, strong_prev_lam=None):
-        """A fit that does not depend on earlier calls (no Hessian carried over)."""
-        self._hess = None
-        return self.solve(lam, beta, strong_prev_lam)
+        """A fit at ``lam`` from ``beta`` (standardised scale) that does not depend on
+        earlier calls. Returns beta."""
+        B, _, n_done, status = self._run(np.array([lam], float), beta, strong_prev_lam, False)
+        if n_done == 0:
+            raise _FitError(self._failure(status, lam))
+        return B[:, 0]
 
     def path(self, lambdas, early_stop):
-        self._hess = None
-        p = self.p
-        beta = np.zeros(p)
-        betas, devs, lams = [], [], []
-        lam_prev = None
-        for i, lam in enumerate(lambdas):
-            try:
-                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    beta = self.solve(lam, beta, lam_prev)
-            except _FitError as exc:
-                if i == 0:
-                    raise
-                # glmnet: "Numerical error at kth lambda value; solutions for larger
-                # values of lambda returned" (coxnet's jerr <= -30000), a warning
-                warnings.warn(
-                    f"{exc}; the path stops at lambda number {i + 1} of {len(lambdas)} and the "
-                    "solutions for the larger lambdas are returned (as glmnet does)",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-                break
-            lam_prev = lam
-            betas.append(beta.copy())
-            devs.append(self.dev_ratio(beta))
-            lams.append(lam)
-            if early_stop and i + 1 >= _MNLAM:
-                d = devs[-1]
-                # coxnet: devmax = devmax * 0.99 / 0.999 (single-precision literals)
-                if d > _DEVMAX * float(np.float32(0.99)) / float(np.float32(0.999)):
-                    break
-                if d != 0 and (d - devs[-_MNLAM]) / d < _FDEV * 100:
-                    break
-        B = np.array(betas).T
-        return np.asarray(lams), B, np.asarray(devs)
+        """Warm-started fits down ``lambdas`` from beta = 0, with glmnet's early stop.
+        Returns (lambdas done, B (p x L) standardised, deviance ratios)."""
+        lambdas = np.asarray(lambdas, float)
+        B, devs, n_done, status = self._run(lambdas, np.zeros(self.p), None, early_stop)
+        if status != _kernel.OK:
+            message = self._failure(status, lambdas[n_done])
+            if n_done == 0:
+                raise _FitError(message)
+            # glmnet: "Numerical error at kth lambda value; solutions for larger
+            # values of lambda returned" (coxnet's jerr <= -30000), a warning
+            warnings.warn(
+                f"{message}; the path stops at lambda number {n_done + 1} of {len(lambdas)} and the "
+                "solutions for the larger lambdas are returned (as glmnet does)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        return lambdas[:n_done].copy(), B, devs
 
     def to_original(self, B):
         return np.where(self.ok[:, None], B / self.xs[:, None], 0.0)
@@ -643,9 +468,30 @@ def _check_lambdas(lambdas) -> np.ndarray:
     return np.sort(lam)[::-1]  # glmnet fits user lambdas in decreasing order
 
 
+def _identical_rows(X, t, e):
+    """Rows equal in X, time and event merged into one with a case weight (their count),
+    or None when every row is distinct.
+
+    A bootstrap resample repeats about a third of its patients; the Breslow likelihood,
+    its derivatives and glmnet's standardisation of the merged rows are those of the
+    rows written out, so the fit is the same (to rounding) on ~1/3 fewer rows.
+    """
+    key = np.column_stack([t, e, X])
+    _, first, counts = np.unique(key, axis=0, return_index=True, return_counts=True)
+    if first.size == key.shape[0]:
+        return None
+    order = np.argsort(first)  # each distinct row at its first copy, in the original order
+    return first[order], counts[order].astype(float)
+
+
 def _fit_path(X, t, e, lambdas, nlambda, lambda_min_ratio, standardize, thresh, max_iter):
     n, p = X.shape
-    solver = _CoxLassoSolver(X, t, e, standardize, thresh, max_iter)
+    merged = _identical_rows(X, t, e)
+    if merged is None:
+        solver = _CoxLassoSolver(X, t, e, standardize, thresh, max_iter)
+    else:
+        index, weights = merged
+        solver = _CoxLassoSolver(X[index], t[index], e[index], standardize, thresh, max_iter, weights=weights)
     if lambdas is None:
         lam_seq, lmax = _default_lambdas(solver, n, p, nlambda, lambda_min_ratio)
         early = True
