@@ -179,10 +179,10 @@ def test_readme_own_cohort_recipe_verbatim(root, tmp_path, monkeypatch, capsys):
 
     declared = yaml.load(profile_text, Loader=_ProfileLoader)["cohort"]
     centres = declared["centers"]["internal"] + declared["centers"]["external"]
-    rows = ["patient_id,center,dfs_time,dfs_event,age,n_stage"]
+    rows = ["patient_id,center,dfs_time,dfs_event,age,grade"]
     for i in range(300):
         rows.append(f"H{i:04d},{centres[i % len(centres)]},{200 + 37 * i},{int(i % 3 == 0)},{40 + i % 30},"
-                    f"N{i % 4}")
+                    f"G{1 + i % 3}")
     write(study / "manifest.csv", "\n".join(rows) + "\n")
     monkeypatch.chdir(study)
     validate = commands[0].split()[1:]
@@ -191,4 +191,4 @@ def test_readme_own_cohort_recipe_verbatim(root, tmp_path, monkeypatch, capsys):
     run = commands[1].split()[1:] + ["--stage", "00_cohort", "--no-render"]
     assert main(run) == 0, capsys.readouterr()
     cohort = (proj / "build" / "mystudy" / "00_cohort" / "cohort.csv").read_text(encoding="utf-8")
-    assert cohort.splitlines()[0].startswith("patient_id,center,dfs_time,dfs_event,age,n_stage")
+    assert cohort.splitlines()[0].startswith("patient_id,center,dfs_time,dfs_event,age,grade")

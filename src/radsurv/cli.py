@@ -49,11 +49,18 @@ def _cmd_validate(args) -> int:
         raw = read_manifest(manifest)
         report = validate_manifest(raw, spec, base_dir=manifest.resolve().parent, check_images=True,
                                    n_jobs=resolve_n_jobs(profile["n_jobs"]))
-        cohort = profile["cohort"]
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    cohort = profile["cohort"]
+    try:
         # The checks on the rows that pass (split, training events), as the run makes them.
         load_cohort(raw, spec, source=str(manifest), seed=int(profile["seed"]), split_params=cohort["split"],
                     on_invalid="exclude", report=report)
     except InputError as exc:
+        # The row problems first (they may be why too few rows are left), then this.
+        if not report.ok:
+            print(ManifestError(str(manifest), report.problems), file=sys.stderr)
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if report.ok:

@@ -49,3 +49,11 @@ def centre_sort_key(centre: object) -> tuple[int, float, str]:
         return (0, float(text), text)
     except ValueError:
         return (1, 0.0, text)
+
+
+def in_sentence(name: str) -> str:
+    """A printed name inside a sentence: first letter lower-cased ("the multi-modal
+    signature"), unless the name starts with an acronym ("MRI (intra + peri)")."""
+    if len(name) > 1 and name[1].isupper():
+        return name
+    return name[:1].lower() + name[1:]

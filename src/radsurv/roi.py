@@ -40,7 +40,7 @@ import SimpleITK as sitk
 from scipy import ndimage as ndi
 
 __all__ = ["DEFAULT_RING_MM", "DEFAULT_SWEEP_MM", "distance_outside_mm", "intratumoral", "peritumoral_ring",
-           "peritumoral_rings"]
+           "peritumoral_rings", "ring_clipped_fraction"]
 
 DEFAULT_RING_MM = 5.0
 DEFAULT_SWEEP_MM = (2.0, 4.0, 6.0, 8.0, 10.0)
@@ -329,3 +329,39 @@ def peritumoral_rings(
             raise ValueError(f"empty peri-tumoral ring at {width} mm after tissue clipping")
         rings[width] = _to_mask_image(ring, mask)
     return rings
+
+
+def ring_clipped_fraction(mask: sitk.Image, width_mm: float, label: int = 1) -> float:
+    """Share of the ``width_mm`` ring that falls outside the image (0 when it fits).
+
+    The ring of :func:`peritumoral_ring` is computed on the mask's grid, so a lesion
+    nearer the border than ``width_mm`` (a tight ROI crop) gets a ring cut at the border.
+    This measures how much: the same ring on the grid padded by ``width_mm`` on every
+    side, and the part of it beyond the original extent. Tissue and air clipping are
+    not counted (they are anatomy, not the crop).
+
+    Parameters
+    ----------
+    mask
+        Lesion label image.
+    width_mm
+        Ring width in mm.
+    label
+        Lesion label value.
+
+    Returns
+    -------
+    float
+        Fraction in [0, 1).
+    """
+    lesion = _binary_array(mask, label)
+    if not lesion.any():
+        raise ValueError(f"empty mask: no voxel has label {label}")
+    spacing = np.array([float(s) for s in reversed(mask.GetSpacing())])[-lesion.ndim:]
+    pad = [int(np.ceil(width_mm / s)) + 1 for s in spacing]
+    padded = np.pad(lesion, [(p, p) for p in pad])
+    distance = distance_outside_mm(padded, mask.GetSpacing())
+    ring = (~padded) & (distance <= width_mm * (1 + 1e-9))
+    inside = ring[tuple(slice(p, p + n) for p, n in zip(pad, lesion.shape))]
+    total = int(ring.sum())
+    return 0.0 if total == 0 else float(1.0 - inside.sum() / total)

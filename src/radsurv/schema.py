@@ -323,6 +323,10 @@ class ImagingSection(_Section):
     enabled: bool = Field(True, description="the twin writes one US and one MRI study per patient")
     border_margin_mm: PositiveFloat = Field(10.0, description="a supplied mask's lesion must lie this far from the "
                                                               "image border: room for the widest peri-tumoral ring")
+    ring_at_border: Literal["refuse", "clip"] = Field(
+        "refuse", description="a supplied mask's lesion closer than border_margin_mm to the image border (a tight "
+                              "ROI crop): refuse the image, or clip the peri-tumoral ring at the border and report "
+                              "the clipped share of the ring")
     mask_label: int | None = Field(None, description="lesion label in multi-label masks (null: binary masks)")
     scanners: Annotated[dict[Centre, Any] | None, AfterValidator(_check_scanners)] = None
     phenotype: Annotated[dict[str, Any] | None, AfterValidator(_check_phenotype)] = None

@@ -143,6 +143,18 @@ def test_lesion_too_close_to_the_border(tmp_path, mri_pair, us_pair):
     assert "x low 6.00 mm" in _one(check_image_pair("P7", us_pair[0], path3, "us"), "ring_room").message
 
 
+def test_ring_at_border_clip_accepts_a_tight_crop_and_nothing_else(tmp_path, mri_pair):
+    mask = np.zeros((40, 40, 40), np.uint8)
+    mask[2:8, 17:23, 17:23] = 1
+    path = _write(mask, tmp_path / "edge.nii.gz", (1.0, 1.0, 1.0))
+    assert check_image_pair("P7", mri_pair[0], path, "mri", ring_at_border="clip") == []
+    # the policy is about room only: an empty mask is still refused
+    empty = _write(np.zeros((40, 40, 40), np.uint8), tmp_path / "empty.nii.gz", (1.0, 1.0, 1.0))
+    _one(check_image_pair("P7", mri_pair[0], empty, "mri", ring_at_border="clip"), "empty_mask")
+    with pytest.raises(ValueError, match="ring_at_border"):
+        check_image_pair("P7", mri_pair[0], path, "mri", ring_at_border="clipp")
+
+
 def test_dimension_per_modality(tmp_path, mri_pair, us_pair):
     problem = _one(check_image_pair("P7", mri_pair[0], None, "us"), "dimension")
     assert "US image must be 2D" in problem.message

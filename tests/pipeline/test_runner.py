@@ -184,6 +184,23 @@ def test_command_line_exit_codes(toy, project, capsys, monkeypatch):
     assert "unknown stage 'zz'" in capsys.readouterr().err
 
 
+def test_doit_does_not_print_its_own_line_for_a_stage_radsurv_reports():
+    # "TaskFailed - taskid:c / Python Task failed: ... returned False", printed above
+    # radsurv's error, read as the error; a task that raised is still printed.
+    import io
+
+    from doit.exceptions import TaskError, TaskFailed
+    from doit.task import Task
+
+    stream = io.StringIO()
+    reporter = runner._Reporter(stream, {})
+    task = Task("c", [lambda: False])
+    reporter.add_failure(task, TaskFailed("Python Task failed: returned False"))
+    assert stream.getvalue() == "" and len(reporter.failures) == 1
+    reporter.add_failure(task, TaskError("boom"))
+    assert "TaskError - taskid:c" in stream.getvalue() and "boom" in stream.getvalue()
+
+
 def test_registering_another_stage_reruns_nothing_but_changing_ones_declaration_does(toy, project):
     """The registry and the schema are not file dependencies of the stages: a stage
     depends on its own declaration and validated parameters, which are hashed."""

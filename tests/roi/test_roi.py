@@ -180,3 +180,27 @@ def test_intratumoral_selects_label():
     intra = sitk.GetArrayFromImage(intratumoral(mask, label=2))
     assert intra.dtype == np.uint8
     np.testing.assert_array_equal(intra, arr == 2)  # the 125 voxels of label 2, not label 1
+
+
+def test_ring_clipped_fraction_is_the_share_of_the_ring_beyond_the_border():
+    from radsurv.roi import peritumoral_ring, ring_clipped_fraction
+
+    def image(array, spacing):
+        im = sitk.GetImageFromArray(array.astype(np.uint8))
+        im.SetSpacing(spacing)
+        return im
+
+    spacing = (0.7, 0.7, 2.0)
+    lesion = np.zeros((20, 40, 40), bool)
+    lesion[8:12, 15:25, 0:6] = True  # touching the low-x border
+    # independently: the ring on the grid as it is, and on the grid padded by 12 mm
+    pad = ((6, 6), (18, 18), (18, 18))
+    cut = sitk.GetArrayFromImage(peritumoral_ring(image(lesion, spacing), 5.0)).sum()
+    full = sitk.GetArrayFromImage(peritumoral_ring(image(np.pad(lesion, pad), spacing), 5.0)).sum()
+    expected = 1 - cut / full
+    assert 0.15 < expected < 0.5
+    assert ring_clipped_fraction(image(lesion, spacing), 5.0) == pytest.approx(expected, abs=1e-12)
+    # the mirror image is cut by as much; a lesion in the middle not at all
+    assert ring_clipped_fraction(image(lesion[:, :, ::-1], spacing), 5.0) == pytest.approx(expected, abs=1e-12)
+    middle = np.roll(lesion, 17, axis=2)
+    assert ring_clipped_fraction(image(middle, spacing), 5.0) == 0.0

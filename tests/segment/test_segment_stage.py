@@ -89,7 +89,13 @@ def test_segmentation_variables_count_fallbacks_and_exclusions():
     assert (v["n_excluded"], v["n_analysed"], v["reference"], v["policy"]) == (1, 2, "truth", "reader")
     assert (v["us"]["n_fallback"], v["us"]["n_excluded"], v["mri"]["n_fallback"]) == (1, 1, 2)
     assert v["us"]["unet"]["dice_external"] == "0.86" and v["mri"]["reader"]["dice_devtest"] == "0.81"
-    assert "dice_internal" not in v["us"]["unet"]
+    # a set with no case reads "–" (the paper's reference still resolves)
+    assert v["us"]["unet"]["dice_internal"] == "–"
+    # a modality the cohort lacks (an MRI-only cohort) has every entry, unmeasured
+    mri_only = segmentation_variables({"mri": tables["mri"]}, _metrics().query("modality == 'mri'"),
+                                      {"mri": training["mri"]}, "reader", "reader", n_patients=3)
+    assert mri_only["us"]["n_dev_train"] == 0 and mri_only["us"]["unet"]["dice_external"] == "–"
+    assert mri_only["mri"]["n_fallback"] == 2
 
 
 def test_overlay_examples_take_the_10th_50th_and_90th_percentile_of_the_external_set():

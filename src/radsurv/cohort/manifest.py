@@ -64,6 +64,7 @@ class ManifestSpec:
     min_train_events: int = 0
     image_columns: tuple[str, ...] = ()
     border_margin_mm: float = 10.0        # room the peri-tumoral ring needs around the lesion
+    ring_at_border: str = "refuse"        # or "clip": a lesion nearer the border is accepted, its ring clipped
     mask_label: int | None = None         # lesion label in multi-label masks
 
     @classmethod
@@ -79,6 +80,7 @@ class ManifestSpec:
             min_train_events=int(cohort["min_train_events"]),
             image_columns=tuple(cohort["image_columns"]),
             border_margin_mm=float(profile["imaging"]["border_margin_mm"]),
+            ring_at_border=str(profile["imaging"]["ring_at_border"]),
             mask_label=profile["imaging"]["mask_label"],
         )
 
@@ -268,7 +270,7 @@ def validate_images(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path, n_jobs
         i, modality, img, mask = job
         pid = _pid(df, i) or f"row {i + 1}"
         return i, img, mask, modality, check_image_pair(pid, img, mask, modality, border_margin_mm=spec.border_margin_mm,
-                                                        label=spec.mask_label)
+                                                        label=spec.mask_label, ring_at_border=spec.ring_at_border)
 
     results = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(j) for j in jobs)
     problems = []

@@ -56,7 +56,9 @@ def analysis_masks(seg: SegmentationOutputs) -> pd.DataFrame:
 
 def reproducibility_subset(cohort: pd.DataFrame, masks: pd.DataFrame, n: int, seed: int) -> list[str]:
     """Seeded random training patients whose analysis masks are the U-Net's in every
-    modality (so that auto-vs-reader agreement measures the U-Net, not a fallback).
+    modality (so that auto-vs-reader agreement measures the U-Net, not a fallback), or,
+    when the profile keeps the cohort's own masks, the user's in every modality (then
+    only the perturbation ICC is measured: the reader's mask is the analysis mask).
 
     Parameters
     ----------
@@ -70,8 +72,9 @@ def reproducibility_subset(cohort: pd.DataFrame, masks: pd.DataFrame, n: int, se
         The run's seed (the subset's stream is ``[seed, 2]``).
     """
     train = set(cohort.loc[cohort["split"] == "train", "patient_id"])
-    auto = masks.groupby("patient_id")["source"].agg(lambda s: bool((s == "auto").all()))
-    eligible = sorted(p for p in train if auto.get(p, False))
+    one_kind = masks.groupby("patient_id")["source"].agg(
+        lambda s: bool((s == "auto").all() or (s == "user").all()))
+    eligible = sorted(p for p in train if one_kind.get(p, False))
     if n <= 0 or not eligible:
         return []
     rng = np.random.default_rng([int(seed), 2])
@@ -114,17 +117,23 @@ def _region_files(patient: str, modality: str, source: str, mask_path: str, out_
 
 def _regions_for(job: dict, out_dir: Path, ring_width_mm: float, air_threshold: Mapping[str, Any]) -> dict:
     """Regions of one (patient, modality) for every mask source; errors are returned."""
+    from ..roi import ring_clipped_fraction
+
     masks: dict[tuple[str, str], str] = {}
     failures = []
+    clipped = None
     for source, path, perturb in job["sources"]:
         try:
             masks.update(_region_files(job["patient"], job["modality"], source, path, out_dir, ring_width_mm,
                                        perturb, job["image"], air_threshold[job["modality"]]))
+            if source == ANALYSIS_MASK:
+                # how much of the ring a tight crop cut off (imaging.ring_at_border: clip)
+                clipped = ring_clipped_fraction(sitk.ReadImage(masks[("intra", source)]), ring_width_mm)
         except Exception as error:  # noqa: BLE001 - reported per patient, region and source
             for region in ("intra", "peri"):
                 failures.append({"patient": job["patient"], "modality": job["modality"], "region": region,
                                  "mask_source": source, "reason": f"region: {type(error).__name__}: {error}"})
-    return {"masks": masks, "failures": failures}
+    return {"masks": masks, "failures": failures, "ring_clipped": clipped}
 
 
 def build_cases(cohort: CohortOutputs, seg: SegmentationOutputs, truth: pd.DataFrame | None,
@@ -157,7 +166,8 @@ def build_cases(cohort: CohortOutputs, seg: SegmentationOutputs, truth: pd.DataF
         m = row.modality
         sources = [(ANALYSIS_MASK, row.mask, None)]
         if row.patient_id in subset:
-            sources.append(("reader", c.loc[row.patient_id, f"{m}_mask"], None))
+            if row.source == "auto":  # a user's mask is the reader's: nothing to compare
+                sources.append(("reader", c.loc[row.patient_id, f"{m}_mask"], None))
             if true is not None:
                 sources.append(("true", true.loc[row.patient_id, f"{m}_true_mask"], None))
             k = place[row.patient_id]
@@ -173,11 +183,17 @@ def build_cases(cohort: CohortOutputs, seg: SegmentationOutputs, truth: pd.DataF
         joblib.delayed(_regions_for)(job, out_dir, float(params["ring_width_mm"]), params["air_threshold"])
         for job in jobs)
     outputs = list(tqdm(outputs, total=len(jobs), disable=not progress, desc="regions", unit="image"))
-    cases, failures = [], []
+    cases, failures, clipping = [], [], []
     for job, out in zip(jobs, outputs):
         failures.extend(out["failures"])
         if out["masks"]:
             cases.append(Case(job["patient"], job["modality"], job["image"], out["masks"]))
+        if out["ring_clipped"] is not None:
+            clipping.append({"patient": job["patient"], "modality": job["modality"],
+                             "ring_clipped_fraction": out["ring_clipped"]})
+    # The ring's share cut off at the image border, per analysis region (0: it fits).
+    pd.DataFrame(clipping, columns=["patient", "modality", "ring_clipped_fraction"]).to_csv(
+        Path(out_dir) / "ring_clipping.csv", index=False, lineterminator="\n", float_format="%.6g")
     return cases, pd.DataFrame(failures, columns=["patient", "modality", "region", "mask_source", "reason"]), sorted(subset)
 
 
@@ -224,10 +240,17 @@ def robustness(tidy: pd.DataFrame, subset: list[str], params: Mapping[str, Any])
 
     form, threshold = params["icc"]["form"], float(params["icc"]["threshold"])
     sub = tidy[tidy["patient"].isin(subset)]
-    reader = icc_table(sub, sources=(ANALYSIS_MASK, "reader"), form=form, threshold=threshold)
     perturbed = sorted(s for s in sub["mask_source"].unique() if s.startswith("perturbed"))
-    out = reader.rename(columns={"icc": "icc_reader", "lower": "icc_reader_lower", "upper": "icc_reader_upper",
-                                 "flag_below_threshold": "flag_reader"})
+    if "reader" in set(sub["mask_source"]):
+        reader = icc_table(sub, sources=(ANALYSIS_MASK, "reader"), form=form, threshold=threshold)
+        out = reader.rename(columns={"icc": "icc_reader", "lower": "icc_reader_lower",
+                                     "upper": "icc_reader_upper", "flag_below_threshold": "flag_reader"})
+    else:
+        # The analysis masks are the user's own (segmentation.use_supplied_masks): there is
+        # no second delineation, so only the perturbations measure robustness.
+        keys = ["modality", "region", "feature"]
+        out = sub[sub["mask_source"] == ANALYSIS_MASK][keys].drop_duplicates().reset_index(drop=True)
+        out = out.assign(icc_reader=np.nan, icc_reader_lower=np.nan, icc_reader_upper=np.nan, flag_reader=False)
     if perturbed:
         pert = icc_table(sub, sources=(ANALYSIS_MASK, *perturbed), form=form, threshold=threshold)
         out = out.merge(pert.rename(columns={"icc": "icc_perturbation", "lower": "icc_perturbation_lower",
@@ -292,6 +315,19 @@ def ibsi_display(t: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return show, notes
 
 
+def ring_clipping_text(clipping: pd.DataFrame) -> str:
+    """One sentence on the rings cut at the image border (``ring_clipping.csv``)."""
+    if clipping.empty:
+        return "No peri-tumoral ring was built."
+    f = clipping["ring_clipped_fraction"].to_numpy(float)
+    cut = f[f > 0]
+    if cut.size == 0:
+        return f"Every peri-tumoral ring lay inside its image ({len(f)} images)."
+    return (f"In {cut.size} of {len(f)} images the lesion lay nearer the image border than the ring width and the "
+            f"ring was clipped at the border (median {100 * np.median(cut):.0f}% of the ring cut off, at most "
+            f"{100 * cut.max():.0f}%).")
+
+
 def feature_variables(params: Mapping[str, Any], tidy: pd.DataFrame, icc: pd.DataFrame, ibsi: pd.DataFrame,
                       n_subset: int, n_excluded: int, n_failures: int) -> dict[str, Any]:
     """The ``features`` variables of the manuscript (formatted strings and counts)."""
@@ -315,9 +351,12 @@ def feature_variables(params: Mapping[str, Any], tidy: pd.DataFrame, icc: pd.Dat
     for m in MODALITIES:
         for r in REGIONS:
             sel = icc[(icc["modality"] == m) & (icc["region"] == r)]
+            # a modality the cohort lacks still resolves in the paper
+            v.setdefault(m, {})[r] = {"icc_reader_median": "–", "pct_robust": "–"}
             if len(sel):
                 v.setdefault(m, {})[r] = {
-                    "icc_reader_median": f"{sel['icc_reader'].median():.2f}",
+                    "icc_reader_median": (f"{sel['icc_reader'].median():.2f}" if sel["icc_reader"].notna().any()
+                                          else "not measured"),
                     "pct_robust": f"{100 * (~sel['flag']).mean():.0f}",
                 }
     return v
@@ -380,5 +419,7 @@ def write_feature_artefacts(ctx: StageContext, cohort: CohortOutputs, result: Ex
     ctx.save_flow(cohort.data, cohort.centers, cohort.simulated)
 
     v = feature_variables(params, tidy, icc, ibsi, len(subset), len(excluded_ids), len(failures))
+    clipping = pd.read_csv(ctx.path("ring_clipping.csv"))
+    v["ring_clipping"] = ring_clipping_text(clipping[~clipping["patient"].isin(excluded_ids)])
     ctx.write_variables({"features": v})
     return v

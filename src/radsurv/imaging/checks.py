@@ -154,6 +154,7 @@ def check_image_pair(
     modality: str,
     border_margin_mm: float = 10.0,
     label: int | None = None,
+    ring_at_border: str = "refuse",
 ) -> list[ImageProblem]:
     """Check one patient's image and (optional) mask.
 
@@ -174,6 +175,10 @@ def check_image_pair(
     label
         Label value of the lesion in a multi-label mask (None: the mask must hold
         exactly one non-zero value).
+    ring_at_border
+        ``"refuse"``: a lesion closer than ``border_margin_mm`` to the border is a
+        problem; ``"clip"``: it is not (the ring is clipped at the border, and the
+        features stage reports the clipped share).
 
     Returns
     -------
@@ -225,7 +230,9 @@ def check_image_pair(
         for side, mm in (("low", low), ("high", high))
         if mm < border_margin_mm - 1e-6
     ]
-    if short:
+    if ring_at_border not in ("refuse", "clip"):
+        raise ValueError(f"ring_at_border: expected 'refuse' or 'clip', got {ring_at_border!r}")
+    if short and ring_at_border != "clip":
         problems.append(
             ImageProblem(
                 pid,

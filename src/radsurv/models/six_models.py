@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import NotFittedError
+from ..labels import in_sentence
 from ..stats import fit_cox
 from .design import Design
 from .selection import SelectionResult, backward_aic, lr_test, univariable_screen
@@ -49,8 +50,7 @@ RADSCORE = "radscore"
 def model_name(key: str) -> str:
     """The model's name inside a sentence ("the clinical + traditional MRI model"):
     only the first letter lower-cased, so MRI stays MRI."""
-    name = MODELS[key]
-    return name[:1].lower() + name[1:]
+    return in_sentence(MODELS[key])
 
 
 @dataclass

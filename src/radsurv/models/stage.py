@@ -252,7 +252,7 @@ def describe_models(v: Mapping[str, Any], oracle: Mapping[str, float] | None,
         e = v.get(key, {})
         return f"{e.get(f'c_{s}', '–')} ({e.get(f'c_{s}_ci', '–')})"
 
-    text = (f"The clinical model kept {v['clinical']['variables'] or 'no variable'}; the traditional MRI model kept "
+    text = (f"The clinical model kept {v.get('clinical', {}).get('variables') or 'no variable'}; the traditional MRI model kept "
             f"{v.get('mri', {}).get('variables') or 'no variable'}; their combination "
             f"{v.get('clinical_mri', {}).get('variables') or 'no variable'} (@tbl-hazard-ratios, @fig-forest). ")
     constant = bool(v.get("radscore_constant"))
@@ -424,5 +424,11 @@ def write_model_artefacts(ctx: StageContext, cohort: CohortOutputs, radscores: p
 
     v = model_variables(six, design, disc, comp, fits, lr, pub, params)
     ctx.write_text("text-models.md", describe_models(v, oracle, params["published_c"]))
+    for key in MODELS:
+        # A model with no variable (nothing passed the screen, e.g. a user's cohort with
+        # few clinical columns) is not fitted; the paper's references to it still resolve.
+        if key not in v:
+            v[key] = {"label": MODELS[key], "variables": "", "n_variables": 0, "df": 0,
+                      **{f"c_{s}": "–" for s in SPLITS}, **{f"c_{s}_ci": "no variable selected" for s in SPLITS}}
     ctx.write_variables({"models": v})
     return v

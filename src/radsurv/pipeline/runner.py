@@ -21,6 +21,8 @@ from typing import Sequence
 
 from doit.cmd_base import TaskLoader2
 from doit.doit_cmd import DoitMain
+from doit.exceptions import TaskFailed
+from doit.reporter import ConsoleReporter
 from doit.tools import config_changed
 
 from ..config import load_profile, profile_path, stage_params
@@ -62,6 +64,19 @@ class RunReport:
     exit_code: int = 0
 
 
+class _Reporter(ConsoleReporter):
+    """doit's console reporter, without its "TaskFailed ... Python Task failed: ...
+    returned False" for a stage whose failure radsurv reports itself (notebook, cell,
+    error): printed above the real error, it read as the error. Other failures (a task
+    that raised) are printed as doit prints them."""
+
+    def add_failure(self, task, fail):
+        if isinstance(fail, TaskFailed):
+            self.failures.append({"task": task, "exception": fail})
+            return
+        super().add_failure(task, fail)
+
+
 class _Loader(TaskLoader2):
     def __init__(self, tasks: list[dict], dep_file: Path):
         super().__init__()
@@ -72,7 +87,7 @@ class _Loader(TaskLoader2):
         pass
 
     def load_doit_config(self):
-        return {"dep_file": str(self._dep_file), "backend": "json", "verbosity": 2}
+        return {"dep_file": str(self._dep_file), "backend": "json", "verbosity": 2, "reporter": _Reporter}
 
     def load_tasks(self, cmd, pos_args):
         from doit.task import dict_to_task

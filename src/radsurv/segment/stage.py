@@ -91,6 +91,34 @@ def train_unet(cohort: CohortOutputs, modality: str, params: Mapping[str, Any], 
     return model, train, test
 
 
+#: What the paper says when the profile keeps the cohort's own masks.
+SUPPLIED_NOTE = ("In this cohort the analysis used the lesion masks supplied with the images "
+                 "(segmentation.use_supplied_masks: true): the automatic segmentation described here was not run.")
+
+#: The columns of :func:`radsurv.segment.metrics.evaluate`'s rows, for a run that evaluates nothing.
+METRIC_COLUMNS = ["case_id", "modality", "method", "set", "dice", "hd95_mm", "rel_volume_diff"]
+
+
+def supplied_masks(cohort: CohortOutputs, modality: str) -> pd.DataFrame:
+    """The analysis masks when the profile keeps the cohort's own
+    (``segmentation.use_supplied_masks: true``): no network is trained or run, and a
+    patient with an image but no mask is excluded, named in the patient flow.
+
+    Returns the per-patient table in :func:`segment_modality`'s columns.
+    """
+    c = cohort.data
+    has = c[f"{modality}_image"].notna()
+    rows = []
+    for pid, mask in zip(c.loc[has, "patient_id"], c.loc[has, f"{modality}_mask"]):
+        ok = isinstance(mask, str) and mask.strip() != ""
+        rows.append({"patient_id": pid, "modality": modality, "mask": mask if ok else None,
+                     "source": "user" if ok else "excluded", "auto_mask": None, "flag": None,
+                     "reason": "user-supplied mask" if ok else "no mask supplied (segmentation.use_supplied_masks)",
+                     "action": "kept user mask" if ok else "excluded", "baseline_mask": None})
+    return pd.DataFrame(rows, columns=["patient_id", "modality", "mask", "source", "auto_mask", "flag", "reason",
+                                       "action", "baseline_mask"])
+
+
 def evaluate_development(model, baseline, test: pd.DataFrame, modality: str) -> pd.DataFrame:
     """U-Net, baseline and reader against the true masks of the development-test part."""
     preds_u = [model.predict(p) for p in test["image"]]
@@ -217,18 +245,19 @@ def segmentation_variables(tables: dict[str, pd.DataFrame], metrics: pd.DataFram
     fallback = seg[seg["source"] == "reader"]
     v: dict[str, Any] = {"reference": reference, "n_excluded": int(excluded["patient_id"].nunique()),
                          "n_analysed": int(n_patients - excluded["patient_id"].nunique()), "policy": str(policy)}
-    for modality in tables:
+    for modality in MODALITIES:
+        # Every modality's entries, measured or not (a cohort without that modality, or
+        # with the user's own masks, has "–"), so that the paper's references resolve.
         mv: dict[str, Any] = {
             "n_fallback": int((fallback["modality"] == modality).sum()),
             "n_excluded": int((excluded["modality"] == modality).sum()),
-            "n_dev_train": int(training[modality]["n_train"]),
-            "n_dev_test": int(training[modality]["n_test"]),
+            "n_dev_train": int(training.get(modality, {}).get("n_train", 0)),
+            "n_dev_test": int(training.get(modality, {}).get("n_test", 0)),
         }
         for method in ("unet", "baseline", "reader"):
             for set_ in ("devtest", *SPLITS):
-                d = median_dice(metrics, modality, method, set_)
-                if not np.isnan(d):
-                    mv.setdefault(method, {})[f"dice_{set_}"] = f"{d:.2f}"
+                d = median_dice(metrics, modality, method, set_) if len(metrics) else float("nan")
+                mv.setdefault(method, {})[f"dice_{set_}"] = f"{d:.2f}" if not np.isnan(d) else "–"
         v[modality] = mv
     return v
 
@@ -249,14 +278,25 @@ def write_segmentation_artefacts(ctx: StageContext, cohort: CohortOutputs, truth
     metrics.to_csv(ctx.path("metrics.csv"), index=False, lineterminator="\n", float_format="%.6g")
 
     reference = "true masks" if truth is not None else "the reader's masks (no truth exists for this cohort)"
-    tbl = segmentation_table(metrics)
+    if metrics.empty:
+        # segmentation.use_supplied_masks: nothing was segmented, so nothing is compared
+        tbl = pd.DataFrame({"Segmentation": [SUPPLIED_NOTE]})
+    else:
+        tbl = segmentation_table(metrics)
     tbl.to_csv(ctx.path("seg_table.csv"), index=False, lineterminator="\n")
     ctx.write_table(tbl, "seg_table.md", label="segmentation",
                     caption=f"Agreement of automatic segmentation with {reference}: median [IQR] Dice, 95% Hausdorff "
                             "distance (HD95) and relative volume difference, on the held-out development test set and "
                             "on each set of the survival cohort. The reader row is the human yardstick.")
-    examples = overlay_examples(cohort, truth, tables, metrics)
-    if examples:
+    examples = overlay_examples(cohort, truth, tables, metrics) if len(metrics) else []
+    if not examples:
+        from ..plots.style import message_figure
+
+        message_figure(ctx.path("fig-segmentation.png"),
+                       "No automatic mask to show: " + ("the cohort's own masks were analysed"
+                                                        if ctx.params["use_supplied_masks"] else
+                                                        "no external-test case was segmented"))
+    else:
         # One row per modality: the 10th, 50th and 90th percentile cases side by side.
         overlay_figure(examples, ctx.path("fig-segmentation.png"),
                        columns=max(sum(e["title"].startswith(lbl) for e in examples) for lbl in ("US", "MRI")))
@@ -272,5 +312,6 @@ def write_segmentation_artefacts(ctx: StageContext, cohort: CohortOutputs, truth
 
     v = segmentation_variables(tables, metrics, training, "truth" if truth is not None else "reader",
                                ctx.params["policy"], len(cohort.data))
+    v["supplied_note"] = SUPPLIED_NOTE if ctx.params["use_supplied_masks"] else ""
     ctx.write_variables({"segmentation": v})
     return v

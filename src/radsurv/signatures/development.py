@@ -89,8 +89,14 @@ class Development:
         return out
 
 
-def needed_for_models(rule: str) -> tuple[str, ...]:
-    """The signatures the multi-modal rule needs (what the optimism bootstrap must rebuild)."""
+def needed_for_models(rule: str, available: Sequence[str] | None = None) -> tuple[str, ...]:
+    """The signatures the multi-modal rule needs (what the optimism bootstrap must rebuild).
+
+    ``available``: the signatures the features allow (:func:`available_signatures`);
+    with one modality only, that modality's intra + peri signature is what feeds the
+    models."""
+    if available is not None and "multimodal_union" not in available:
+        return tuple(m for m in ("mri", "us") if m in available)[:1]
     if rule == "union":
         return ("multimodal_union",)
     if rule == "stacked":
@@ -152,6 +158,12 @@ def develop_signatures(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str]
             dev.multimodal = STACKED if rule == "stacked" else "multimodal_union"
     elif stacked is not None:
         dev.multimodal = STACKED
+    else:
+        # One modality only (a user's MRI-only or US-only cohort): its intra + peri
+        # signature takes the multi-modal signature's place, and the paper says so.
+        single = [m for m in ("mri", "us") if m in sigs]
+        if single:
+            dev.multimodal = single[0]
     return dev
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..cohort.manifest import to_months
-from ..labels import MODALITY_LABELS, REGION_LABELS, SPLIT_LABELS, SPLITS
+from ..labels import MODALITY_LABELS, REGION_LABELS, SPLIT_LABELS, SPLITS, in_sentence
 from ..stages.context import StageContext, resolve_n_jobs
 from ..stages.readers import CohortOutputs, FeatureOutputs
 from ..stats import harrell_c, uno_c
@@ -314,13 +314,13 @@ def describe_signatures(v: Mapping[str, Any], published: Mapping[str, Any]) -> s
     if mm.get("constant"):
         # Nothing was selected: a C of 0.500 with a zero-width CI would read as a finding
         n0, n = v.get("n_constant", 0), v.get("n_signatures", 0)
-        text = (f"The multi-modal signature that feeds the models ({choice[:1].lower() + choice[1:]}) selected no "
+        text = (f"The multi-modal signature that feeds the models ({in_sentence(choice)}) selected no "
                 f"feature on the training set, so its Rad-score is the same for every patient: it cannot rank "
                 f"patients (C 0.500 by construction in every set, @tbl-signatures) and no risk groups were cut. "
                 f"{n0} of the {n} LASSO signatures selected no feature at lambda {v['lambda_rule']}, which is what "
                 f"images without prognostic signal beyond chance at this sample size give.")
         return text + _oracle_sentence(v) + "\n"
-    text = (f"The multi-modal signature that feeds the models ({choice[:1].lower() + choice[1:]}; "
+    text = (f"The multi-modal signature that feeds the models ({in_sentence(choice)}; "
             f"pre-validated C on training {v['cv_c_union']} for the union and {v['cv_c_stacked']} for the stacked "
             f"way) reached a C-index of {mm.get('c_internal', '–')} (95% CI {mm.get('c_internal_ci', '–')}) on the "
             f"internal and {mm.get('c_external', '–')} ({mm.get('c_external_ci', '–')}) on the external test set, "

@@ -193,6 +193,7 @@ STAGES: tuple[Stage, ...] = (
             Artefact("icc.csv", "data", "ICC per feature (U-Net vs reader, perturbations) and the selection flag"),
             Artefact("ibsi_table.csv", "data", "IBSI 1 phantom compliance"),
             Artefact("failures.csv", "data", "failed regions or non-finite features, with patient, region, reason"),
+            Artefact("ring_clipping.csv", "data", "share of each analysis ring cut off at the image border"),
             Artefact("excluded.csv", "data", "patients excluded for a failed analysis region"),
             _FLOW,
             Artefact("features_table.md", "table", "features per modality and region and their robustness"),

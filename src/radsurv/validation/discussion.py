@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ..labels import in_sentence
+
 __all__ = ["describe_discussion"]
 
 
@@ -68,7 +70,7 @@ def describe_discussion(signatures: Mapping[str, Any], models: Mapping[str, Any]
                      f"to the clinical and MRI variables (likelihood-ratio p {lr}). ")
         if final.get("corrected_c"):
             name = str(validation.get("final_model", "final model"))
-            text += (f"The bootstrap put the optimism of the {name[:1].lower() + name[1:]}'s "
+            text += (f"The bootstrap put the optimism of the {in_sentence(name)}'s "
                      f"training C at {final.get('optimism', '–')} (corrected C {final.get('corrected_c', '–')}, "
                      f"corrected calibration slope {final.get('corrected_slope', '–')}): "
                      + ("its predictions should be shrunk before use elsewhere."
@@ -78,7 +80,7 @@ def describe_discussion(signatures: Mapping[str, Any], models: Mapping[str, Any]
         order = []
         if c_img is not None:
             ext = {k: _f(e, "c_external") for k, e in models.items() if isinstance(e, dict) and "c_external" in e}
-            best = max(ext.values())
+            best = max(c for c in ext.values() if c is not None)  # unfitted models read "–"
             order.append("the clinical imaging model was the best of the six on the external set" if c_img >= best
                          else "the clinical imaging model was not the best of the six on the external set")
         mm, us, mri = (_f(signatures.get(k), "c_external") for k in ("multimodal", "us", "mri"))

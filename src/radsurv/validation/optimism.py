@@ -31,7 +31,7 @@ import pandas as pd
 
 from ..models.design import Design
 from ..models.six_models import MODELS, RADSCORE, develop_models
-from ..signatures.development import MULTIMODAL, develop_signatures, needed_for_models
+from ..signatures.development import MULTIMODAL, available_signatures, develop_signatures, needed_for_models
 from ..stats import fit_cox, harrell_c, smoothed_calibration
 
 __all__ = ["DevelopmentData", "corrected_calibration", "optimism_bootstrap", "optimism_summary", "resample_once"]
@@ -84,7 +84,7 @@ def _develop(dev: DevelopmentData, rows: np.ndarray, seed) -> tuple[dict, Any]:
     outcome = pd.DataFrame({"split": "train", "time": dev.time[rows], "event": dev.event[rows]}, index=X.index)
     sp = dev.signature_params
     sigs = develop_signatures(X, outcome, set(dev.flagged), sp, seed=seed, n_jobs=1,
-                              only=needed_for_models(sp["multimodal"]["feeds_models"]),
+                              only=needed_for_models(sp["multimodal"]["feeds_models"], available_signatures(X)),
                               groups=np.asarray(rows))
     model = sigs.predictors()[MULTIMODAL]
 
