@@ -183,3 +183,17 @@ def test_crossref_options_and_unnumbered_section() -> None:
     assert stringify(figure["c"][1][1]) == "Fig 1. A."
     assert stringify(doc["blocks"][-1]) == "See fig. 1 and Extra."
     assert stringify(doc["blocks"][0]) == "Extra"  # unnumbered: no number added
+
+
+def test_cross_reference_in_the_front_matter_is_reported(project: Path) -> None:
+    # Quarto resolves cross-references only in the body: the abstract would show "?@fig-km".
+    qmd = project / "index.qmd"
+    qmd.write_text(INDEX_QMD.replace("patients (profile", "patients (@fig-km; profile"), encoding="utf-8")
+    line = _line_of(qmd, "(@fig-km; profile")
+    assert check_manuscript(project) == [
+        f"index.qmd:{line}: cross-reference '@fig-km' in the front matter: Quarto resolves cross-references "
+        "only in the body (name the table or figure instead)"]
+    # an e-mail address or a citation there is not a cross-reference
+    qmd.write_text(INDEX_QMD.replace("patients (profile", "patients (a@b-c.org, [@lambin2017]; profile"),
+                   encoding="utf-8")
+    assert check_manuscript(project) == []

@@ -1003,10 +1003,37 @@ def manuscript_problems(m: Manuscript) -> list[Problem]:
                 (_display(m.qmd_path, root), None)]:
             problems.append(Problem(path, line, f"cross-reference label '{label}' defined more than once"))
     problems += _citation_problems(m, source, labels)
+    problems += _front_matter_crossrefs(m)
     problems += _image_problems(m, source)
     csl = m.option("csl")
     if csl and not (m.qmd_path.parent / str(csl)).is_file():
         problems.append(Problem(_display(m.qmd_path, root), None, f"citation style (csl) {csl} not found"))
+    return problems
+
+
+def _front_matter_crossrefs(m: Manuscript) -> list[Problem]:
+    """Cross-references in the front matter (an abstract's "@tbl-models", often from a
+    variable): Quarto resolves them only in the body, so the rendered abstract would show
+    "?@tbl-models". Reported at the line of the front matter that holds them."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.extend(re.findall(r"(?<![\w@.])@([A-Za-z]+-[\w-]*\w)", value))
+        elif isinstance(value, Mapping):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v)
+
+    walk(m.metadata)
+    problems = []
+    for key in dict.fromkeys(k for k in found if is_crossref_key(k)):
+        where = _locate(m.front, re.compile(r"@" + re.escape(key) + r"(?![\w-])"), m.project_root)
+        path, line = where[0] if where else (_display(m.qmd_path, m.project_root), None)
+        problems.append(Problem(path, line, f"cross-reference '@{key}' in the front matter: Quarto resolves "
+                                            "cross-references only in the body (name the table or figure instead)"))
     return problems
 
 
