@@ -260,3 +260,20 @@ def test_results_text_follows_the_ordering_and_the_constant_radscore():
     text = describe_models(v, {"external": 0.887}, published)
     assert "selected no feature" in text and "no radiomics signature model" in text
     assert "– (–)" not in text and "likelihood-ratio" not in text and "Unlike" not in text
+
+
+def test_complete_case_sentence_counts_each_models_left_out_patients(gbsg2):
+    from radsurv.models.stage import complete_case_text
+
+    d, cols, t, e, _ = gbsg2
+    X = d.X.assign(radscore=np.random.default_rng(3).normal(size=len(d.X)))
+    groups = {**d.groups, "radscore": ["radscore"]}
+    assert complete_case_text(develop_models(Design(X, groups, d.labels), ["pnodes", "progrec"], ["tsize"], t, e,
+                                             screen_p=None)) == \
+        "No training patient had a missing value in a model's variables."
+    X.loc[X.index[:7], "tsize"] = np.nan  # an MRI-like variable missing for 7 patients
+    six = develop_models(Design(X, groups, d.labels), ["pnodes", "progrec"], ["tsize"], t, e, screen_p=None)
+    text = complete_case_text(six)
+    left = {k: m.n_excluded_ for k, m in six.models.items()}
+    assert left["clinical"] == 0 and left["mri"] == 7
+    assert "no imputation" in text and "traditional MRI model 7" in text and "clinical model 0" not in text

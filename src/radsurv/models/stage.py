@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..cohort.manifest import to_months
-from ..labels import SPLIT_LABELS, SPLITS
+from ..labels import SPLIT_LABELS, SPLITS, in_sentence
 from ..stages.context import StageContext
 from ..stages.readers import CohortOutputs
 from ..stats import harrell_c
@@ -210,6 +210,16 @@ def fit_display(fits: pd.DataFrame, lr: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def complete_case_text(six: SixModels) -> str:
+    """One sentence on the training patients each model left out for a missing value."""
+    left = {MODELS[k]: int(getattr(m, "n_excluded_", 0)) for k, m in six.models.items()}
+    if not any(left.values()):
+        return "No training patient had a missing value in a model's variables."
+    parts = [f"{in_sentence(name)} {n}" for name, n in left.items() if n]
+    return ("Each model was fitted on the training patients with complete values of its variables (no imputation); "
+            f"patients left out: {'; '.join(parts)}.")
+
+
 def model_variables(six: SixModels, design: Design, disc: pd.DataFrame, comp: pd.DataFrame, fits: pd.DataFrame,
                     lr: pd.DataFrame, pub: pd.DataFrame, params: Mapping[str, Any]) -> dict[str, Any]:
     """The ``models`` variables of the manuscript."""
@@ -232,6 +242,7 @@ def model_variables(six: SixModels, design: Design, disc: pd.DataFrame, comp: pd
             rec = p["recovery_external"].iloc[0]
             entry["recovery_external_pct"] = f"{100 * rec:.0f}" if np.isfinite(rec) else "–"
         v[key] = entry
+    v["complete_cases"] = complete_case_text(six)
     for r in lr.itertuples(index=False):
         v[r.model]["lr_p"] = _fmt_p(r.p)
         v[r.model]["lr_chisq"] = f"{r.chisq:.1f}"
