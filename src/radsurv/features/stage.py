@@ -84,9 +84,11 @@ def reproducibility_subset(cohort: pd.DataFrame, masks: pd.DataFrame, n: int, se
 
 def _region_files(patient: str, modality: str, source: str, mask_path: str, out_dir: Path, ring_width_mm: float,
                   perturb: dict | None = None, image_path: str | None = None,
-                  air_threshold: float | None = None) -> dict[tuple[str, str], str]:
-    """Write the intra-tumoral mask and its ring for one (patient, modality, source)."""
-    from ..roi import intratumoral, peritumoral_ring
+                  air_threshold: float | None = None) -> tuple[dict[tuple[str, str], str], float | None]:
+    """Write the intra-tumoral mask and its ring for one (patient, modality, source).
+    Returns their paths and, for the analysis mask, the share of the ring cut off at the
+    image border (imaging.ring_at_border: clip)."""
+    from ..roi import intratumoral, peritumoral_ring, ring_clipped_fraction
     from .robustness import perturb_mask
 
     folder = out_dir / "rois" / modality
@@ -112,23 +114,22 @@ def _region_files(patient: str, modality: str, source: str, mask_path: str, out_
         tmp = path.with_name(path.name.replace(".nii.gz", ".tmp.nii.gz"))
         sitk.WriteImage(image, str(tmp), True)
         os.replace(tmp, path)
-    return {("intra", source): str(intra_path), ("peri", source): str(peri_path)}
+    clipped = ring_clipped_fraction(intra, ring_width_mm) if source == ANALYSIS_MASK else None
+    return {("intra", source): str(intra_path), ("peri", source): str(peri_path)}, clipped
 
 
 def _regions_for(job: dict, out_dir: Path, ring_width_mm: float, air_threshold: Mapping[str, Any]) -> dict:
     """Regions of one (patient, modality) for every mask source; errors are returned."""
-    from ..roi import ring_clipped_fraction
-
     masks: dict[tuple[str, str], str] = {}
     failures = []
     clipped = None
     for source, path, perturb in job["sources"]:
         try:
-            masks.update(_region_files(job["patient"], job["modality"], source, path, out_dir, ring_width_mm,
-                                       perturb, job["image"], air_threshold[job["modality"]]))
-            if source == ANALYSIS_MASK:
-                # how much of the ring a tight crop cut off (imaging.ring_at_border: clip)
-                clipped = ring_clipped_fraction(sitk.ReadImage(masks[("intra", source)]), ring_width_mm)
+            paths, cut = _region_files(job["patient"], job["modality"], source, path, out_dir, ring_width_mm,
+                                       perturb, job["image"], air_threshold[job["modality"]])
+            masks.update(paths)
+            if cut is not None:
+                clipped = cut
         except Exception as error:  # noqa: BLE001 - reported per patient, region and source
             for region in ("intra", "peri"):
                 failures.append({"patient": job["patient"], "modality": job["modality"], "region": region,

@@ -256,7 +256,7 @@ def segmentation_variables(tables: dict[str, pd.DataFrame], metrics: pd.DataFram
         }
         for method in ("unet", "baseline", "reader"):
             for set_ in ("devtest", *SPLITS):
-                d = median_dice(metrics, modality, method, set_) if len(metrics) else float("nan")
+                d = median_dice(metrics, modality, method, set_)
                 mv.setdefault(method, {})[f"dice_{set_}"] = f"{d:.2f}" if not np.isnan(d) else "–"
         v[modality] = mv
     return v
@@ -288,7 +288,7 @@ def write_segmentation_artefacts(ctx: StageContext, cohort: CohortOutputs, truth
                     caption=f"Agreement of automatic segmentation with {reference}: median [IQR] Dice, 95% Hausdorff "
                             "distance (HD95) and relative volume difference, on the held-out development test set and "
                             "on each set of the survival cohort. The reader row is the human yardstick.")
-    examples = overlay_examples(cohort, truth, tables, metrics) if len(metrics) else []
+    examples = overlay_examples(cohort, truth, tables, metrics)
     if not examples:
         from ..plots.style import message_figure
 

@@ -89,10 +89,12 @@ def breslow_loglik(eta, qw, first, D, dq):
 
 
 @njit(cache=True, error_model="numpy")
-def _scaled_risk_sums(XW, e, S, first, D):
-    """Z[k] = sqrt(D_k) / S_k * sum_{i in R_k} e_i x_i (K x w)."""
+def breslow_hessian(XW, e, b, S, first, D):
+    """Negative Hessian of the scaled loglik w.r.t. beta on the columns XW:
+    X' diag(e b) X - sum_k D_k / S_k^2 (X' e 1_Rk)(X' e 1_Rk)'."""
     n, w = XW.shape
     K = first.size
+    # Z[k] = sqrt(D_k) / S_k * sum_{i in R_k} e_i x_i
     Z = np.zeros((K, w))
     run = np.zeros(w)
     k = K - 1
@@ -104,43 +106,21 @@ def _scaled_risk_sums(XW, e, S, first, D):
             for j in range(w):
                 Z[k, j] = run[j] * f
             k -= 1
-    return Z
-
-
-@njit(cache=True, error_model="numpy")
-def _weighted(XW, e, b, cols):
-    """diag(e b) XW[:, cols]."""
-    n = XW.shape[0]
-    out = np.empty((n, cols.size))
+    WX = np.empty((n, w))
     for i in range(n):
         eb = e[i] * b[i]
-        for c in range(cols.size):
-            out[i, c] = eb * XW[i, cols[c]]
-    return out
-
-
-@njit(cache=True, error_model="numpy")
-def _add_ridge(H, cols):
+        for j in range(w):
+            WX[i, j] = eb * XW[i, j]
+    H = XW.T @ WX - Z.T @ Z
     # a tiny ridge keeps H positive definite when columns are collinear
     big = 1.0
-    for i in range(H.shape[0]):
-        for j in range(H.shape[1]):
+    for i in range(w):
+        for j in range(w):
             a = abs(H[i, j])
             if a > big:
                 big = a
-    for c in cols:
-        H[c, c] += 1e-12 * big
-
-
-@njit(cache=True, error_model="numpy")
-def breslow_hessian(XW, e, b, S, first, D):
-    """Negative Hessian of the scaled loglik w.r.t. beta on the columns XW:
-    X' diag(e b) X - sum_k D_k / S_k^2 (X' e 1_Rk)(X' e 1_Rk)'."""
-    w = XW.shape[1]
-    every = np.arange(w)
-    Z = _scaled_risk_sums(XW, e, S, first, D)
-    H = XW.T @ _weighted(XW, e, b, every) - Z.T @ Z
-    _add_ridge(H, every)
+    for i in range(w):
+        H[i, i] += 1e-12 * big
     return H
 
 
