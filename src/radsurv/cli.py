@@ -38,6 +38,7 @@ def _cmd_validate(args) -> int:
     """The checks ``run`` applies before any work: the profile, every manifest row, every
     image and mask, the split and the training events."""
     from .cohort.manifest import ManifestSpec, load_cohort, read_manifest, validate_manifest
+    from .cohort.masks import load_development_set
     from .config import load_profile
     from .exceptions import InputError, ManifestError
     from .stages.context import resolve_n_jobs
@@ -52,11 +53,28 @@ def _cmd_validate(args) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if report.notes:
+        # Not problems: what the run will do to usable inputs, said before it does it.
+        print(f"{len(report.notes)} mask(s) lie on another voxel grid over the same physical volume as their image "
+              "and will be resampled onto the image grid (nearest neighbour):")
+        for note in report.notes:
+            print(f"  {note}")
     cohort = profile["cohort"]
     try:
         # The checks on the rows that pass (split, training events), as the run makes them.
-        load_cohort(raw, spec, source=str(manifest), seed=int(profile["seed"]), split_params=cohort["split"],
-                    on_invalid="exclude", report=report)
+        loaded = load_cohort(raw, spec, source=str(manifest), seed=int(profile["seed"]),
+                             split_params=cohort["split"], on_invalid="exclude", report=report)
+        # A user's development sets: the same image checks, and no test-set image.
+        for m in ("us", "mri"):
+            dev_path = profile["imaging"]["development"][m]["manifest"]
+            if dev_path:
+                dev, dropped = load_development_set(dev_path, m, profile["imaging"], loaded.data,
+                                                    manifest.resolve().parent, None, on_invalid=cohort["on_invalid"],
+                                                    n_jobs=resolve_n_jobs(profile["n_jobs"]))
+                print(f"{dev_path}: {len(dev)} development images usable"
+                      + (f", {len(dropped)} left out:" if len(dropped) else ""))
+                for r in dropped.itertuples():
+                    print(f"  row {r.row}, patient {r.patient_id!r}: {r.reason}")
     except InputError as exc:
         # The row problems first (they may be why too few rows are left), then this.
         if not report.ok:

@@ -206,11 +206,20 @@ def _where(key: str, layers: list[tuple[Path, dict]]) -> str:
     return ""
 
 
+#: Keys holding file paths, made absolute against the profile file that states them.
+PATH_KEYS = ("cohort.manifest", "imaging.development.us.manifest", "imaging.development.mri.manifest",
+             "segmentation.us.weights", "segmentation.mri.weights")
+
+
 def _absolutise_paths(layer: dict, base: Path) -> None:
-    cohort = layer.get("cohort")
-    if isinstance(cohort, dict) and cohort.get("manifest"):
-        m = Path(cohort["manifest"])
-        cohort["manifest"] = str(m if m.is_absolute() else (base / m).resolve())
+    for key in PATH_KEYS:
+        *parents, leaf = key.split(".")
+        node: Any = layer
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(leaf), str) and node[leaf].strip():
+            value = Path(node[leaf])
+            node[leaf] = str(value if value.is_absolute() else (base / value).resolve())
 
 
 def stage_params(profile: Mapping[str, Any], sections: tuple[str, ...] | str) -> dict:

@@ -309,6 +309,9 @@ def _check_phenotype(value: Any) -> Any:
 
 class DevelopmentSet(_Section):
     n: int = Field(0, ge=0, description="patients without outcome simulated for training the segmenter")
+    manifest: str | None = Field(None, description="a user's segmentation-development set: a CSV with columns "
+                                                   "image and mask (and optionally patient_id), paths relative to "
+                                                   "the CSV (the CSV relative to the profile file)")
 
 
 class DevelopmentSection(_Section):
@@ -356,14 +359,21 @@ def _check_baseline(modality: str):
     return check
 
 
+_WEIGHTS = ("trained U-Net weights to use instead of training one (a file written by radsurv: "
+            "UNetSegmenter.save, or a run's build/<profile>/cache/segment/unet_<modality>_*.pt), relative to the "
+            "profile file; read locally, nothing is downloaded")
+
+
 class UsSegmenters(_Section):
     unet: Annotated[dict[str, Any], AfterValidator(_check_unet("us"))] = Field(default_factory=dict)
     baseline: Annotated[dict[str, Any], AfterValidator(_check_baseline("us"))] = Field(default_factory=dict)
+    weights: str | None = Field(None, description=_WEIGHTS)
 
 
 class MriSegmenters(_Section):
     unet: Annotated[dict[str, Any], AfterValidator(_check_unet("mri"))] = Field(default_factory=dict)
     baseline: Annotated[dict[str, Any], AfterValidator(_check_baseline("mri"))] = Field(default_factory=dict)
+    weights: str | None = Field(None, description=_WEIGHTS)
 
 
 class SegmentationSection(_Section):

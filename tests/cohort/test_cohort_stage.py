@@ -134,3 +134,31 @@ def test_imaging_statistics_are_printed_with_three_significant_digits():
     shown = imaging_statistics(stats)
     assert list(shown.columns) == ["Centre", "Modality", "n", "Spacing x, mm", "SNR", "Lesion volume, mm³"]
     assert shown.iloc[0].tolist() == ["1", "MRI", 4, "0.861", "–", "1.23e+03"]
+
+
+def test_describe_user_imaging_follows_the_cohort():
+    from radsurv.cohort.stage import describe_user_imaging
+
+    base = {"n_us": 0, "n_mri": 60, "n_mask_us": 0, "n_mask_mri": 58, "n_dev_us": 0, "n_dev_mri": 0,
+            "n_masks_resampled": 0, "mask_label": None}
+    text = describe_user_imaging(base)
+    assert text.startswith("The cohort has DCE-MRI volumes of 60 patients (58 with a lesion mask)")
+    assert "The cohort has no ultrasound: the ultrasound signatures were not built" in text
+    assert "resampled" not in text and "label" not in text and "development set" not in text
+    text = describe_user_imaging({**base, "n_masks_resampled": 7, "mask_label": 2, "n_dev_mri": 40,
+                                  "n_dev_excluded_mri": 3})
+    assert "The masks of 7 patients were stored on a voxel grid other than their image's" in text
+    assert "The lesion is label 2 of the supplied masks" in text
+    assert "A segmentation-development set of 40 MRI images with masks and no outcome was supplied and checked in " \
+           "the same way (3 left out by a check); none of its images belongs to a test-set patient." in text
+    both = describe_user_imaging({**base, "n_us": 12, "n_mask_us": 12})
+    assert "breast ultrasound images of 12 patients (12 with a lesion mask) and DCE-MRI volumes of 60" in both
+    assert "has no" not in both
+
+
+def test_describe_data_names_only_the_modalities_the_manifest_has(quick_profile):
+    summary = {"n_total": 60, "n_centres": 2, "n_excluded": 0, "train": {"n": 27}, "internal": {"n": 15},
+               "external": {"n": 18}}
+    text = describe_data(quick_profile, False, summary, ("mri",))
+    assert "and the paths of the MRI images." in text and "ultrasound" not in text
+    assert "Patients of centre 1 form the development cohort" in text and "those of centres 2, 3 form" in text

@@ -204,3 +204,14 @@ def test_derived_split_is_stratified_seeded_and_external_by_centre(tmp_path):
     assert abs(rates["train"] - rates["internal"]) <= 1 / 10
     again = derive_split(df.drop(columns="split"), SPEC, 20, seed=3)
     assert (again.to_numpy() == df.split.to_numpy()).all()
+
+
+def test_image_checks_show_a_progress_bar_on_large_cohorts(image_manifest, capsys):
+    from radsurv.cohort.manifest import validate_images
+
+    df, tmp_path = image_manifest
+    validate_images(df, SPEC, tmp_path)                      # 40 images: no bar by default
+    assert "image checks" not in capsys.readouterr().err
+    validate_images(df, SPEC, tmp_path, progress=True)
+    err = capsys.readouterr().err
+    assert "image checks: 100%" in err and "40/40" in err

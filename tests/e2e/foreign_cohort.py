@@ -11,6 +11,10 @@ What differs from the twin, as a real user's data would:
 - images as NRRD, NIfTI (.nii.gz) and DICOM series (one folder of slices per patient),
   masks as NRRD or NIfTI, every volume a transformed copy of the breast crop (flips,
   intensity scale and offset, smoothing, noise, a one-voxel dilated or eroded mask);
+- multi-label masks: the lesion is label 1, and a second structure (label 2, a block
+  of tissue away from the lesion, as segmentation tools export) must be ignored;
+- every other DICOM patient's NIfTI mask stored in the opposite slice order (its origin
+  on the last slice, the slice axis reversed): the same physical volume, another grid;
 - a survival outcome that depends on the smoothing and noise of the image (so the
   texture features carry a real signal) and on grade.
 """
@@ -62,6 +66,20 @@ def _write_dicom_series(image: sitk.Image, folder: Path, patient: str) -> None:
         writer.Execute(sl)
 
 
+def _reverse_slices(mask: sitk.Image) -> sitk.Image:
+    """The same mask stored with the opposite slice order (as some converters write a
+    DICOM series' segmentation): voxels reversed along z, origin moved to the last
+    slice, the slice direction negated. Same physical content, different grid."""
+    arr = sitk.GetArrayFromImage(mask)[::-1].copy()
+    out = sitk.GetImageFromArray(arr)
+    out.SetSpacing(mask.GetSpacing())
+    out.SetOrigin(mask.TransformIndexToPhysicalPoint((0, 0, mask.GetDepth() - 1)))
+    d = np.array(mask.GetDirection()).reshape(3, 3)
+    d[:, 2] *= -1
+    out.SetDirection(tuple(d.ravel()))
+    return out
+
+
 def write_foreign_cohort(folder: Path, n: int = 44, seed: int = 7) -> Path:
     """Write the images, masks and ``manifest.csv`` under ``folder``; returns the manifest."""
     folder = Path(folder)
@@ -94,7 +112,19 @@ def write_foreign_cohort(folder: Path, n: int = 44, seed: int = 7) -> Path:
             m = sitk.BinaryDilate(m, [1, 1, 0])
         elif change == 2:
             m = sitk.BinaryErode(m, [1, 1, 0])
+        # a second structure, label 2: a block of tissue in the corner farthest from the lesion
+        labels = sitk.GetArrayFromImage(m)
+        z, y, x = labels.shape
+        hit = np.argwhere(labels > 0).mean(axis=0)
+        ys = slice(0, 4) if hit[1] > y / 2 else slice(y - 4, y)
+        xs = slice(0, 4) if hit[2] > x / 2 else slice(x - 4, x)
+        labels[:, ys, xs] = np.where(labels[:, ys, xs] == 0, 2, labels[:, ys, xs])
+        m2 = sitk.GetImageFromArray(labels)
+        m2.CopyInformation(m)
+        m = m2
         fmt = i % 3
+        if fmt == 2 and i % 6 == 5:
+            m = _reverse_slices(m)
         if fmt == 0:
             image_path, mask_path = f"images/{pid}_t1.nrrd", f"images/{pid}_seg.nrrd"
             sitk.WriteImage(out, str(folder / image_path), useCompression=True)

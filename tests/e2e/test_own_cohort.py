@@ -28,6 +28,8 @@ from .test_quick_profile import copy_project
 pytestmark = pytest.mark.slow
 
 N = 60
+#: Patients (by position) whose mask the fixture stores in the opposite slice order.
+REVERSED = [i for i in range(N) if i % 3 == 2 and i % 6 == 5]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +57,12 @@ def test_readme_validate_command_passes_on_the_cohort(study, monkeypatch, capsys
     assert validate == ".venv/bin/radsurv validate manifest.csv --params mystudy.yml"
     monkeypatch.chdir(folder)
     assert cli(validate.split()[1:]) == 0
-    assert f"{N} patients, no problems found" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{N} patients, no problems found" in out
+    # the masks stored in the opposite slice order are named, not refused
+    assert f"{len(REVERSED)} mask(s) lie on another voxel grid over the same physical volume" in out
+    assert len(re.findall(r"patient 'HN-\d+', column 'mri_mask': images/HN-\d+_seg\.nii\.gz: mask resampled", out)) \
+        == len(REVERSED)
     # the same command with the default ring policy names the tight crops, by patient
     strict = folder / "strict.yml"
     strict.write_text((folder / "mystudy.yml").read_text(encoding="utf-8").replace(
@@ -95,6 +102,36 @@ def test_supplied_masks_are_analysed_and_no_network_is_trained(built):
     assert "01_segmentation" in timings and "U-Net training" not in timings
 
 
+def test_masks_are_put_on_the_image_grid_and_reduced_to_the_lesion_label(built):
+    import SimpleITK as sitk
+
+    proj, folder, _ = built
+    out = proj / "build/mystudy/00_cohort"
+    prepared = pd.read_csv(out / "prepared_masks.csv")
+    manifest = pd.read_csv(folder / "manifest.csv")
+    # every mask is prepared (mask_label: 1), the reversed ones also resampled
+    assert len(prepared) == N and set(prepared["modality"]) == {"mri"}
+    resampled = prepared[prepared["action"].str.contains("resampled")]
+    assert sorted(resampled["patient_id"]) == sorted(manifest["patient_id"].iloc[REVERSED])
+    assert set(prepared["action"]) == {"label 1 kept", "resampled onto the image grid, label 1 kept"}
+    for row in resampled.itertuples():
+        src = manifest.set_index("patient_id").loc[row.patient_id]
+        image = sitk.ReadImage(str(sorted((folder / src["mri_image"]).glob("*.dcm"))[0]))  # one slice: the x-y grid
+        mask = sitk.ReadImage(str(out / row.mask))
+        supplied = sitk.ReadImage(str(folder / src["mri_mask"]))
+        assert mask.GetDirection() != supplied.GetDirection()          # the supplied grid was the other one
+        np.testing.assert_allclose(mask.GetSpacing()[:2], image.GetSpacing()[:2])
+        a, b = sitk.GetArrayFromImage(mask), sitk.GetArrayFromImage(supplied)
+        assert set(np.unique(a)) == {0, 1}                             # label 2 is gone
+        np.testing.assert_array_equal(a, (b[::-1] == 1).astype(a.dtype))  # same voxels, slice order restored
+    # later stages read the prepared masks, the paper counts them
+    seg = pd.read_csv(proj / "build/mystudy/01_segmentation/segmentation.csv")
+    assert all("00_cohort/masks/mri/" in str(m) for m in seg["mask"])
+    html = (proj / "build/mystudy/paper/index.html").read_text(encoding="utf-8")
+    assert f"The masks of {len(REVERSED)} patients were stored on a voxel grid other than their image" in html
+    assert "The lesion is label 1 of the supplied masks" in html
+
+
 def test_mri_only_features_and_the_single_modality_signature(built):
     proj, _, _ = built
     out = proj / "build/mystudy/02_features"
@@ -121,6 +158,12 @@ def test_no_patient_identifier_reaches_the_paper(built):
     html = (proj / "build/mystudy/paper/index.html").read_text(encoding="utf-8")
     assert "the lesion masks supplied with the images" in html
     assert "60 patients" in html
+    # the Methods describe this cohort, not the twin's design
+    assert "The cohort has no ultrasound" in html and "Three signatures were developed" in html
+    assert "U-Net reached" not in html and "0 US and 0 MRI" not in html
+    assert "Across the random perturbations of the supplied masks the median ICC was" in html
+    assert "the ICC across random perturbations of the supplied masks, per modality" in html   # what fig-icc shows
+    assert "No automatic segmentation was run" in html and "U-Net Dice" not in html
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -12,7 +12,7 @@ import pytest
 
 from radsurv.features.extract import ExtractionError
 from radsurv.features.stage import (analysis_exclusions, analysis_masks, feature_variables, features_table,
-                                    ibsi_display, reproducibility_subset, robustness)
+                                    ibsi_display, reproducibility_subset, robustness, robustness_texts)
 from radsurv.stages.readers import SegmentationOutputs
 
 
@@ -86,6 +86,26 @@ def test_features_table_and_variables():
     assert (v["ring_mm"], v["n_per_region"], v["n_total"], v["n_flagged"], v["n_robust"]) == ("5", 3, 3, 1, 2)
     assert v["ibsi"] == {"n_mapped": 3, "n_pass": 2, "n_convention": 2}
     assert v["us"]["intra"]["pct_robust"] == "67" and v["icc_threshold"] == "0.75"
+    n_pert = sum(s.startswith("perturbed") for s in tidy["mask_source"].unique())
+    assert v["robustness_sources"] == (f"whose regions were also built from the reader's mask and from {n_pert} "
+                                       "random perturbations of the U-Net's mask")
+    assert v["flag_rule"] == "in either comparison" and v["regions"] == "one region"
+    median = icc.loc[(icc["modality"] == "us") & (icc["region"] == "intra"), "icc_reader"].median()
+    assert v["icc_results"] == (f"Between the U-Net's and the reader's masks the median ICC was {median:.2f} "
+                                "(ultrasound, intra-tumoral); 2 features were robust in both comparisons")
+
+
+def test_robustness_texts_without_a_second_delineation():
+    # the cohort's own masks are the analysis masks: only the perturbations measure robustness
+    icc = pd.DataFrame({"modality": ["mri"] * 4, "region": ["intra", "intra", "peri", "peri"],
+                        "feature": list("abab"), "icc_reader": [np.nan] * 4,
+                        "icc_perturbation": [0.9, 0.5, 0.8, 0.95], "flag": [False, True, False, False]})
+    t = robustness_texts(icc, 2)
+    assert t["robustness_sources"] == "whose regions were also built from 2 random perturbations of the supplied mask"
+    assert t["flag_rule"] == "in that comparison"
+    assert t["icc_results"] == ("Across the random perturbations of the supplied masks the median ICC was 0.70 "
+                                "(MRI, intra-tumoral) and 0.88 (MRI, peri-tumoral); 3 features were robust in that "
+                                "comparison")
 
 
 def test_ibsi_display_explains_each_convention_once_by_letter():

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from radsurv.imaging.checks import CODES, check_image_pair
+from radsurv.imaging.checks import (CODES, RESAMPLED, GeometryMismatch, check_image_pair, extent_gap_mm,
+                                     mask_on_image_grid)
 
 
 def _write(array: np.ndarray, path: Path, spacing=None, origin=None, direction=None) -> Path:
@@ -220,3 +221,92 @@ def test_every_code_is_produced_by_a_case(tmp_path, mri_pair, us_pair):
         folder.mkdir()
         produced |= {p.code for p in build(folder, mri_pair, us_pair)}
     assert produced == set(CODES), f"never produced: {set(CODES) - produced}; unknown: {produced - set(CODES)}"
+
+
+# --------------------------------------------------------------------------- geometry tolerance
+
+
+def _image(array: np.ndarray, spacing, origin=(0.0, 0.0, 0.0), direction=None) -> sitk.Image:
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing(spacing)
+    image.SetOrigin(origin)
+    if direction is not None:
+        image.SetDirection(direction)
+    return image
+
+
+@pytest.fixture
+def anisotropic():
+    """An image of 0.7 x 0.7 x 2 mm voxels and a two-label mask on its grid."""
+    img = _image(np.zeros((20, 30, 40), np.int16), (0.7, 0.7, 2.0), (10.0, -5.0, 30.0))
+    arr = np.zeros((20, 30, 40), np.uint8)
+    arr[5:12, 10:20, 8:30] = 1
+    arr[5, 10, 8] = 2
+    mask = _image(arr, img.GetSpacing(), img.GetOrigin())
+    return img, mask, arr
+
+
+def _reversed_slices(mask: sitk.Image) -> sitk.Image:
+    out = _image(sitk.GetArrayFromImage(mask)[::-1].copy(), mask.GetSpacing(),
+                 mask.TransformIndexToPhysicalPoint((0, 0, mask.GetDepth() - 1)), (1, 0, 0, 0, 1, 0, 0, 0, -1))
+    return out
+
+
+def test_a_mask_in_the_opposite_slice_order_is_resampled_voxel_for_voxel(anisotropic):
+    img, mask, arr = anisotropic
+    flipped = _reversed_slices(mask)
+    assert extent_gap_mm(img, flipped) < 1e-9
+    out, note = mask_on_image_grid(img, flipped)
+    assert "same physical volume" in note and "origin differs" in note and "direction differs" in note
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(out), arr)  # both labels, every voxel back in place
+    assert out.GetOrigin() == img.GetOrigin() and out.GetDirection() == img.GetDirection()
+
+
+def test_permuted_axes_and_a_finer_grid_over_the_same_volume_are_resampled(anisotropic):
+    img, mask, arr = anisotropic
+    permuted = sitk.PermuteAxes(mask, [2, 1, 0])
+    out, note = mask_on_image_grid(img, permuted)
+    assert "size differs" in note
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(out), arr)
+    # the same field of view in voxels half as large in-plane (corners at the voxel edges agree)
+    fine_origin = img.TransformContinuousIndexToPhysicalPoint((-0.25, -0.25, 0.0))
+    fine = sitk.Resample(mask, [80, 60, 20], sitk.Transform(), sitk.sitkNearestNeighbor, fine_origin,
+                         (0.35, 0.35, 2.0), img.GetDirection(), 0, mask.GetPixelID())
+    assert extent_gap_mm(img, fine) < 1e-9
+    out, _ = mask_on_image_grid(img, fine)
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(out), arr)
+
+
+def test_a_mask_over_another_volume_is_refused_with_the_distance(anisotropic):
+    img, mask, _ = anisotropic
+    shifted = sitk.Image(mask)
+    shifted.SetOrigin((10.0, -5.0, 32.0))  # one slice off
+    with pytest.raises(GeometryMismatch, match=r"origin differs.*corners lie up to 2 mm apart, tolerance 0.035 mm"):
+        mask_on_image_grid(img, shifted)
+    # a rounding-size offset (well under the 5 % tolerance) is the same volume
+    rounded = sitk.Image(mask)
+    rounded.SetOrigin((10.02, -5.0, 30.0))
+    out, note = mask_on_image_grid(img, rounded)
+    assert note and "origin differs" in note
+    # identical geometry: the mask itself, no note
+    same, none = mask_on_image_grid(img, mask)
+    assert same is mask and none is None
+
+
+def test_check_image_pair_accepts_a_resampled_mask_with_a_note(tmp_path, anisotropic):
+    img, mask, _ = anisotropic
+    arr = sitk.GetArrayFromImage(img)
+    arr[:] = np.random.default_rng(1).integers(0, 500, arr.shape)
+    big = _image(arr, img.GetSpacing(), img.GetOrigin())
+    sitk.WriteImage(big, str(tmp_path / "img.nii.gz"))
+    sitk.WriteImage(_reversed_slices(mask), str(tmp_path / "mask.nii.gz"))
+    notes: list = []
+    problems = check_image_pair("P7", tmp_path / "img.nii.gz", tmp_path / "mask.nii.gz", "mri", border_margin_mm=1.0,
+                                label=1, notes=notes)
+    assert problems == []
+    assert [n.code for n in notes] == [RESAMPLED] and notes[0].patient_id == "P7"
+    # the later checks see the mask on the image grid: the lesion's room is measured there
+    # (lesion at z 5-11 of 20 slices of 2 mm: 10 mm below, 16 mm above, in the image's order)
+    problems = check_image_pair("P7", tmp_path / "img.nii.gz", tmp_path / "mask.nii.gz", "mri", border_margin_mm=12.0,
+                                label=1)
+    assert [p.code for p in problems] == ["ring_room"] and "z low 10.00 mm" in problems[0].message

@@ -111,3 +111,118 @@ def test_overlay_examples_take_the_10th_50th_and_90th_percentile_of_the_external
     assert ex[0]["title"] == "US, external test, U-Net Dice 0.55" and ex[1]["true"] == "true5"
     assert "baseline" not in ex[0] and ex[2]["unet"] == "auto9"
     assert "true" not in overlay_examples(cohort_outputs(data), None, {"us": table}, metrics)[0]
+
+
+# --------------------------------------------------------------------------- a user's weights, the texts
+
+
+@pytest.fixture
+def saved_us_unet(tmp_path):
+    """A (randomly initialised) 2D U-Net written as radsurv writes trained weights."""
+    import torch
+
+    from radsurv.segment.unet import UNetSegmenter
+
+    torch.manual_seed(0)
+    seg = UNetSegmenter("us", device="cpu", spacing_mm=(0.3, 0.3), patch=(48, 48), channels=(8, 16, 32),
+                        strides=(2, 2))
+    seg.model_ = seg._build()
+    seg.history_, seg.best_epoch_, seg.fit_info_ = [], 0, {"n_train": 0, "n_val": 0}
+    return seg, seg.save(tmp_path / "weights" / "unet_us_mine.pt")
+
+
+def test_supplied_weights_are_loaded_and_nothing_is_trained(saved_us_unet, monkeypatch):
+    import SimpleITK as sitk
+
+    from radsurv.segment import stage, unet
+
+    from ._segment_synth import disc_case
+
+    seg, path = saved_us_unet
+    monkeypatch.setattr(unet, "train_or_load", lambda *a, **k: pytest.fail("trained although weights were given"))
+    dev = pd.DataFrame({"patient_id": ["D1", "D2", "D3"], "image": ["i1", "i2", "i3"], "mask": ["m1", "m2", "m3"],
+                        "reader_mask": [None] * 3})
+    params = {"dev_test_fraction": 0.2, "us": {"unet": {}, "weights": str(path)}}
+    model, train, test = stage.train_unet(cohort_outputs(pd.DataFrame(), {"us": dev}), "us", params, 1, Path("."))
+    assert train.empty and list(test["patient_id"]) == ["D1", "D2", "D3"]   # all of it evaluates, none trains
+    img = disc_case(3)[0]
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(model.predict_proba(img)),
+                                  sitk.GetArrayFromImage(seg.predict_proba(img)))
+    info = stage.training_info(cohort_outputs(pd.DataFrame(), {"us": dev}), "us", model, train, test)
+    assert info == {"n_train": 0, "n_test": 3, "loaded": True, "source": "weights", "weights": "unet_us_mine.pt"}
+    # without a development set nothing is held out: the cohort's sets evaluate it
+    model, train, test = stage.train_unet(cohort_outputs(pd.DataFrame()), "us", params, 1, Path("."))
+    assert train.empty and test.empty
+
+
+def test_unusable_weights_are_refused_by_key(saved_us_unet, tmp_path):
+    from radsurv.exceptions import StageError
+    from radsurv.segment.stage import load_weights
+
+    _, path = saved_us_unet
+    with pytest.raises(StageError, match=r"segmentation.mri.weights: .*unet_us_mine.pt holds a U-Net for US, not MRI"):
+        load_weights(path, "mri")
+    with pytest.raises(StageError, match=r"segmentation.us.weights: .*absent.pt does not exist"):
+        load_weights(tmp_path / "absent.pt", "us")
+    import torch
+
+    torch.save({"state_dict": {}}, tmp_path / "other.pt")
+    with pytest.raises(StageError, match=r"other.pt is not a radsurv U-Net file"):
+        load_weights(tmp_path / "other.pt", "us")
+
+
+SEG_PARAMS = {"use_supplied_masks": False, "policy": "reader"}
+
+
+def test_segmentation_methods_say_what_each_network_learned_from():
+    from radsurv.segment.stage import describe_segmentation
+
+    twin = describe_segmentation(SEG_PARAMS, ["us", "mri"], {
+        "us": {"n_train": 496, "n_test": 124, "source": "devset", "weights": None},
+        "mri": {"n_train": 199, "n_test": 50, "source": "devset", "weights": None}}, "truth")
+    assert "a 2D network for ultrasound and a 3D network for MRI" in twin
+    assert ("The ultrasound and MRI networks were trained on the segmentation-development set (496 ultrasound and "
+            "199 MRI patients with images and masks but no outcome)") in twin
+    assert "A held-out part of the development set (124 ultrasound patients and 50 MRI patients)" in twin
+    assert "with the true masks" in twin and "and for the reader" in twin
+    assert "the peri-tumoral ring needs, was replaced by the reader's mask (segmentation.policy: reader)" in twin
+
+    user = describe_segmentation({**SEG_PARAMS, "policy": "exclude"}, ["mri"], {
+        "mri": {"n_train": 0, "n_test": 0, "source": "weights", "weights": "unet_mri_x.pt"}}, "reader")
+    assert "ultrasound" not in user and "a 3D network for MRI." in user
+    assert "The MRI network's trained weights were supplied (`unet_mri_x.pt`, segmentation.mri.weights)" in user
+    assert "Training used" not in user                           # nothing was trained here
+    assert user.count("Every set of the survival cohort measured agreement with the reader's masks") == 1
+    assert "for the reader" not in user and "excluded the patient (segmentation.policy: exclude)" in user
+
+    own = describe_segmentation(SEG_PARAMS, ["mri"], {"mri": {"n_train": 30, "n_test": 8, "source": "training",
+                                                              "weights": None}}, "reader")
+    assert "trained on the supplied masks of 30 training-set patients" in own and "(8 MRI patients)" in own
+
+    supplied = describe_segmentation({**SEG_PARAMS, "use_supplied_masks": True}, ["mri"], {}, "reader")
+    assert supplied.startswith("In this cohort the analysis used the lesion masks supplied with the images")
+    assert "U-Net" not in supplied and "network" not in supplied
+
+
+def test_segmentation_results_for_the_twin_a_user_and_supplied_masks():
+    from radsurv.segment.stage import describe_segmentation_results
+
+    tables = {m: pd.DataFrame({"patient_id": ["a", "b", "c"], "modality": m,
+                               "source": ["auto", "reader", "excluded" if m == "mri" else "auto"]})
+              for m in ("us", "mri")}
+    v = segmentation_variables(tables, _metrics(), {}, "truth", "reader", n_patients=3)
+    text = describe_segmentation_results(v, ["us", "mri"], False)
+    assert text.startswith("On the external test set the U-Net reached a median Dice against the true masks of "
+                           "0.86 for ultrasound (reader 0.81, classical segmenter 0.66) and 0.86 for MRI")
+    assert "failed the checks in 1 ultrasound and 2 MRI images; 1 ultrasound and 1 MRI images fell back" in text
+    assert "and 1 patient was excluded" in text
+    us_only = segmentation_variables({"us": tables["us"]}, _metrics().query("modality == 'us'"), {}, "truth",
+                                     "reader", n_patients=3)
+    assert "failed the checks in 1 ultrasound images, which fell back to the reader's mask, and 0 patients were " \
+           "excluded" in describe_segmentation_results(us_only, ["us"], False)
+    mri_only = segmentation_variables({"mri": tables["mri"]}, _metrics().query("modality == 'mri' and method != 'reader'"),
+                                      {}, "reader", "reader", n_patients=3)
+    text = describe_segmentation_results(mri_only, ["mri"], False)
+    assert "against the reader's masks of 0.86 for MRI (classical segmenter 0.66)" in text and "ultrasound" not in text
+    supplied = describe_segmentation_results({**mri_only, "n_excluded": 0}, ["mri"], True)
+    assert supplied.startswith("No automatic segmentation was run") and "0 patients were excluded" in supplied

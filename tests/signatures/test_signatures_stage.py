@@ -174,3 +174,21 @@ def test_text_says_when_no_feature_was_selected(developed, params):
     assert "X-tile cut" not in text and "0.500 (95% CI" not in text
     v = signature_variables(dev, disc, None, {}, pd.DataFrame(), params, X.shape[1])
     assert not v[MULTIMODAL]["constant"] and v["n_constant"] == 0
+
+
+def test_the_design_paragraph_follows_the_modalities_and_the_rule():
+    from radsurv.signatures.stage import describe_design
+
+    both = describe_design(["us_intra", "us_peri", "mri_intra", "mri_peri", "us", "mri", "multimodal_union"], "auto")
+    assert both.startswith("Seven signatures were developed on the training set only")
+    assert "the one with the higher pre-validated C-index" in both and "(rule: auto)" in both
+    fixed = describe_design(["us_intra", "us_peri", "mri_intra", "mri_peri", "us", "mri", "multimodal_union"],
+                            "stacked")
+    assert "the Cox model on the regional Rad-scores fed the models, as the profile fixes" in fixed
+    assert "higher pre-validated" not in fixed
+    mri = describe_design(["mri_intra", "mri_peri", "mri"], "auto")
+    assert mri.startswith("Three signatures were developed on the training set only: one per region (MRI intra- and "
+                          "peri-tumoral)")
+    assert "The cohort has no ultrasound, so no multi-modal signature could be built" in mri
+    assert "The MRI signature took the multi-modal signature's place in the models" in mri
+    assert "ultrasound signature" not in mri and "four regions" not in mri

@@ -95,6 +95,9 @@ class ValidationReport:
 
     problems: list[Problem] = field(default_factory=list)
     n_rows: int = 0
+    #: What the run will do to usable inputs, not problems: masks stored on another grid
+    #: over the same physical volume are resampled onto their image's grid.
+    notes: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -237,19 +240,26 @@ def validate_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | Non
                 if not check_images and not (Path(base_dir) / str(v)).exists():
                     add(Problem(i + 1, _pid(df, i), col, f"file not found: {v}"))
         if check_images:
-            rep.problems.extend(validate_images(df, spec, Path(base_dir), n_jobs=n_jobs))
+            rep.problems.extend(validate_images(df, spec, Path(base_dir), n_jobs=n_jobs, notes=rep.notes))
     return rep
 
 
-def validate_images(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path, n_jobs: int = 1) -> list[Problem]:
+def validate_images(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path, n_jobs: int = 1,
+                    notes: list[Problem] | None = None, progress: bool | None = None) -> list[Problem]:
     """Read every listed image and mask and check them (the input contract).
 
     Each problem names the row, the patient, the column and the file: missing or
-    unreadable file, image and mask differing in size/spacing/origin/direction, empty
-    mask, multi-label mask with no label chosen, lesion closer to the border than the
-    peri-tumoral ring needs, wrong dimensionality for the modality.
+    unreadable file, image and mask covering different physical volumes (with their
+    size/spacing/origin/direction), empty mask, multi-label mask with no label chosen,
+    lesion closer to the border than the peri-tumoral ring needs (unless the profile
+    clips the ring), wrong dimensionality for the modality.
+
+    ``notes`` (when given) receives the masks that are usable after resampling onto
+    their image's grid (same physical volume, other voxel order or spacing). A progress
+    bar is shown for more than 50 image checks (``progress=None``), or as told.
     """
     from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
 
     from ..imaging.checks import check_image_pair
 
@@ -269,16 +279,22 @@ def validate_images(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path, n_jobs
     def run(job):
         i, modality, img, mask = job
         pid = _pid(df, i) or f"row {i + 1}"
-        return i, img, mask, modality, check_image_pair(pid, img, mask, modality, border_margin_mm=spec.border_margin_mm,
-                                                        label=spec.mask_label, ring_at_border=spec.ring_at_border)
+        found_notes: list = []
+        found = check_image_pair(pid, img, mask, modality, border_margin_mm=spec.border_margin_mm,
+                                 label=spec.mask_label, ring_at_border=spec.ring_at_border, notes=found_notes)
+        return i, img, mask, modality, found, found_notes
 
-    results = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(run)(j) for j in jobs)
+    show = len(jobs) > 50 if progress is None else progress
+    results = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(delayed(run)(j) for j in jobs)
+    results = list(tqdm(results, total=len(jobs), desc="image checks", unit="image", disable=not show))
     problems = []
-    for i, img, mask, modality, found in results:
-        for p in found:
+    for i, img, mask, modality, found, found_notes in results:
+        for p, out in [(p, problems) for p in found] + [(p, notes) for p in found_notes]:
+            if out is None:
+                continue
             column = f"{modality}_image" if p.file == img else f"{modality}_mask"
             rel = Path(p.file).relative_to(base_dir) if Path(p.file).is_relative_to(base_dir) else p.file
-            problems.append(Problem(i + 1, _pid(df, i), column, f"{rel}: {p.message}"))
+            out.append(Problem(i + 1, _pid(df, i), column, f"{rel}: {p.message}"))
     return problems
 
 
@@ -358,6 +374,8 @@ class LoadedCohort:
     data: pd.DataFrame
     excluded: pd.DataFrame      # patient_id, row, reason (one line per excluded row)
     source: str
+    #: Masks of kept patients to be resampled onto their image's grid (``ValidationReport.notes``).
+    notes: list[Problem] = field(default_factory=list)
 
 
 def load_cohort(df: pd.DataFrame, spec: ManifestSpec, *, source: str, seed: int, split_params: Mapping[str, Any],
@@ -398,7 +416,8 @@ def load_cohort(df: pd.DataFrame, spec: ManifestSpec, *, source: str, seed: int,
     problems = check_events(data, spec)
     if problems:
         raise ManifestError(source, problems)
-    return LoadedCohort(data=data, excluded=excluded, source=source)
+    notes = [n for n in rep.notes if n.row not in bad]
+    return LoadedCohort(data=data, excluded=excluded, source=source, notes=notes)
 
 
 def summarise_problems(problems: Iterable[Problem]) -> str:

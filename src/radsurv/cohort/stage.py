@@ -23,11 +23,13 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from ..exceptions import StageError
 from ..labels import SPLIT_LABELS, SPLITS, centre_sort_key
 from ..plots.style import SET_COLORS
 from ..stages.context import StageContext, resolve_n_jobs
 from ..stats import kaplan_meier, logrank, median_survival
 from .manifest import MONTHS_PER_DAY, LoadedCohort, ManifestSpec, load_cohort, read_manifest, to_months
+from .masks import load_development_set, prepare_masks
 from .table1 import baseline_table
 from .twin import TwinCohort, simulate_cohort
 
@@ -173,19 +175,26 @@ def run_variables(profile: Mapping[str, Any], simulated: bool, n_total: int) -> 
     }
 
 
-def describe_data(profile: Mapping[str, Any], simulated: bool, summary: Mapping[str, Any]) -> str:
+def describe_data(profile: Mapping[str, Any], simulated: bool, summary: Mapping[str, Any],
+                  modalities: tuple[str, ...] = ("us", "mri")) -> str:
     """The Methods paragraph on the data, written from the profile (so a user's cohort
-    is described without any simulation language, and the twin with its parameters)."""
+    is described without any simulation language, and the twin with its parameters).
+    ``modalities``: those the cohort's manifest has images of."""
     cohort = profile["cohort"]
     spec = ManifestSpec.from_profile(profile)
     ext = ", ".join(spec.external_centers)
     if not simulated:
+        def centres(names: tuple[str, ...]) -> str:
+            return ("centre " if len(names) == 1 else "centres ") + ", ".join(names)
+
+        images = " and ".join({"us": "ultrasound", "mri": "MRI"}[m] for m in modalities)
         return (
             f"The cohort comprises {summary['n_total']} patients from {summary['n_centres']} centres, read from a "
-            f"manifest that lists each patient's centre, follow-up and clinical variables and the paths of the "
-            f"ultrasound and MRI images. Patients of centre {', '.join(spec.internal_centers)} form the "
-            f"development cohort, split into a training set and an internal test set; centres {ext} form the "
-            f"external test set. Every row was checked against the input contract before any analysis; "
+            "manifest that lists each patient's centre, follow-up and clinical variables"
+            + (f" and the paths of the {images} images" if modalities else "") + ". "
+            f"Patients of {centres(spec.internal_centers)} form the development cohort, split into a training set "
+            f"and an internal test set; those of {centres(spec.external_centers)} form the external test set. "
+            "Every row was checked against the input contract before any analysis; "
             f"{summary.get('n_excluded', 0)} patients were excluded by a check (@fig-flow).\n"
         )
     twin = cohort["twin"]
@@ -279,13 +288,48 @@ def _reader_dice(truth: pd.DataFrame, data: pd.DataFrame, modality: str, n_jobs:
         delayed(one)(r, t) for r, t in zip(pairs[f"{modality}_mask"], pairs[f"{modality}_true_mask"])))
 
 
+def _patients(n: int) -> str:
+    return f"{n} patient" + ("" if n == 1 else "s")
+
+
+def describe_user_imaging(v: Mapping[str, Any]) -> str:
+    """Methods paragraph on a user's images: which modalities the cohort has (and what
+    the design does without the other), the checks, the masks resampled onto their
+    image grid, the lesion label, and a supplied development set."""
+    names = {"us": "breast ultrasound images", "mri": "DCE-MRI volumes"}
+    have = [m for m in ("us", "mri") if v[f"n_{m}"] > 0]
+    parts = [f"{names[m]} of {_patients(v[f'n_{m}'])} ({v[f'n_mask_{m}']} with a lesion mask)" for m in have]
+    text = "The cohort has " + " and ".join(parts) + ", read with SimpleITK. "
+    if len(have) == 1:
+        other = {"us": "ultrasound", "mri": "MRI"}[{"us": "mri", "mri": "us"}[have[0]]]
+        own = {"us": "ultrasound", "mri": "MRI"}[have[0]]
+        text += (f"The cohort has no {other}: the {other} signatures were not built, and the {own} signature "
+                 "(intra- and peri-tumoral features together) took the place of the multi-modal one in the models. ")
+    text += ("Every image and mask was checked before any analysis (readable files, the modality's "
+             "dimensionality, the mask on the image's physical volume, a non-empty lesion, room for the "
+             "peri-tumoral ring). ")
+    if v.get("n_masks_resampled"):
+        text += (f"The masks of {_patients(v['n_masks_resampled'])} were stored on a voxel grid other than their "
+                 "image's (another slice order, spacing or axis order) over the same physical volume; they were "
+                 "resampled onto the image grid by nearest neighbour, as PyRadiomics' correctMask does, and masks "
+                 "over any other volume were refused. ")
+    if v.get("mask_label") is not None:
+        text += f"The lesion is label {v['mask_label']} of the supplied masks; other labels were ignored. "
+    for m in have:
+        if v.get(f"n_dev_{m}"):
+            dropped = v.get(f"n_dev_excluded_{m}", 0)
+            text += (f"A segmentation-development set of {v[f'n_dev_{m}']} {'ultrasound' if m == 'us' else 'MRI'} "
+                     "images with masks and no outcome was supplied and checked in the same way"
+                     + (f" ({dropped} left out by a check)" if dropped else "")
+                     + "; none of its images belongs to a test-set patient. ")
+    return text + ("Example images are shown in @fig-imaging-examples and per-centre image statistics in "
+                   "@tbl-imaging-stats.\n")
+
+
 def describe_imaging(profile: Mapping[str, Any], simulated: bool, v: Mapping[str, Any]) -> str:
     """Methods paragraph on the images (the twin's simulator, or the user's files)."""
     if not simulated:
-        return (f"Each patient has a breast ultrasound image ({v['n_us']} patients) and a DCE-MRI volume "
-                f"({v['n_mri']} patients), read with SimpleITK and checked before any analysis (geometry of image "
-                "and mask, non-empty single-label masks, room for the peri-tumoral ring). Example images are "
-                "shown in @fig-imaging-examples and per-centre image statistics in @tbl-imaging-stats.\n")
+        return describe_user_imaging(v)
     from ..imaging.scanners import resolve_scanners
 
     sc = resolve_scanners(profile["imaging"]["scanners"])
@@ -404,6 +448,7 @@ def write_cohort_artefacts(ctx: StageContext, loaded: LoadedCohort, source: Mani
         "centers": {"internal": list(spec.internal_centers), "external": list(spec.external_centers)},
     }, indent=1) + "\n", encoding="utf-8")
     loaded.excluded.to_csv(ctx.path("excluded.csv"), index=False, lineterminator="\n")
+    prepared = write_user_masks(ctx, loaded, source)
 
     tbl = baseline_table(data, spec.columns, cohort["labels"])
     tbl.to_csv(ctx.path("table1.csv"), index=False, lineterminator="\n")
@@ -429,24 +474,68 @@ def write_cohort_artefacts(ctx: StageContext, loaded: LoadedCohort, source: Mani
     }
     if source.simulated:
         variables["twin"] = twin_variables(cohort["twin"])
-    ctx.write_text("text-data.md", describe_data(profile, source.simulated, variables["cohort"]))
-    imaging = write_imaging_artefacts(ctx, loaded, source)
+    modalities = tuple(m for m in ("us", "mri") if f"{m}_image" in data and data[f"{m}_image"].notna().any())
+    ctx.write_text("text-data.md", describe_data(profile, source.simulated, variables["cohort"], modalities))
+    imaging = write_imaging_artefacts(ctx, loaded, source, prepared)
     if imaging:
         variables["imaging"] = imaging
     ctx.write_variables(variables)
     return variables
 
 
-def write_imaging_artefacts(ctx: StageContext, loaded: LoadedCohort, source: ManifestSource) -> dict:
+def write_user_masks(ctx: StageContext, loaded: LoadedCohort, source: ManifestSource) -> pd.DataFrame:
+    """A user's masks on their image grids and a user's development sets
+    (:mod:`radsurv.cohort.masks`).
+
+    Writes ``prepared_masks.csv`` (every mask later stages read in place of the
+    supplied one, with what was done), the prepared masks under ``masks/``, and for
+    each ``imaging.development.<modality>.manifest`` the checked ``devset_<modality>.csv``
+    with its ``devset_<modality>_excluded.csv``. Returns the prepared-masks table.
+    """
+    imaging = ctx.profile["imaging"]
+    n_jobs = ctx.n_jobs
+    root = Path(source.path).resolve().parent
+    prepared = prepare_masks(loaded.data, loaded.notes, imaging["mask_label"], root, ctx.out_dir, n_jobs=n_jobs)
+    prepared.to_csv(ctx.path("prepared_masks.csv"), index=False, lineterminator="\n")
+    for m in ("us", "mri"):
+        path = imaging["development"][m]["manifest"]
+        if not path:
+            continue
+        if source.simulated:
+            raise StageError(f"imaging.development.{m}.manifest is for a user's cohort: the digital twin simulates "
+                             f"its development set (imaging.development.{m}.n)")
+        with ctx.timed(f"{m} development set (checks)"):
+            dev, excluded = load_development_set(path, m, imaging, loaded.data, root, ctx.out_dir,
+                                                 on_invalid=ctx.profile["cohort"]["on_invalid"], n_jobs=n_jobs)
+        dev.to_csv(ctx.path(f"devset_{m}.csv"), index=False, lineterminator="\n")
+        excluded.to_csv(ctx.path(f"devset_{m}_excluded.csv"), index=False, lineterminator="\n")
+    return prepared
+
+
+def _with_prepared_masks(data: pd.DataFrame, prepared: pd.DataFrame | None, out_dir: Path) -> pd.DataFrame:
+    """The cohort with each prepared mask (absolute path) in place of the supplied one."""
+    if prepared is None or prepared.empty:
+        return data
+    data = data.copy()
+    position = {pid: i for i, pid in enumerate(data["patient_id"].astype(str))}
+    for row in prepared.itertuples():
+        data.iloc[position[row.patient_id], data.columns.get_loc(f"{row.modality}_mask")] = str(
+            (out_dir / row.mask).resolve())
+    return data
+
+
+def write_imaging_artefacts(ctx: StageContext, loaded: LoadedCohort, source: ManifestSource,
+                            prepared: pd.DataFrame | None = None) -> dict:
     """Example images with contours, per-centre image statistics, and the imaging variables.
 
     Writes ``fig-imaging-examples.png``, ``imaging_stats.md/.csv``, ``text-imaging.md``
     and returns the ``imaging`` variables (empty when the cohort has no images).
+    ``prepared`` (:func:`write_user_masks`) replaces the masks later stages read.
     """
     from ..plots.imaging import example_cases_figure, image_statistics_table
     from ..stages.readers import read_truth
 
-    data = loaded.data
+    data = _with_prepared_masks(loaded.data, prepared, ctx.out_dir)
     root = Path(source.path).resolve().parent
     if "us_image" not in data.columns and "mri_image" not in data.columns:
         return {}
@@ -480,6 +569,12 @@ def write_imaging_artefacts(ctx: StageContext, loaded: LoadedCohort, source: Man
     for m in ("us", "mri"):
         dev = ctx.out_dir / f"devset_{m}.csv"
         variables[f"n_dev_{m}"] = int(len(pd.read_csv(dev))) if dev.is_file() else 0
+        dev_excluded = ctx.out_dir / f"devset_{m}_excluded.csv"
+        variables[f"n_dev_excluded_{m}"] = int(len(pd.read_csv(dev_excluded))) if dev_excluded.is_file() else 0
+        variables[f"n_mask_{m}"] = int(data[f"{m}_mask"].notna().sum()) if f"{m}_mask" in data else 0
+    actions = prepared["action"] if prepared is not None else pd.Series([], dtype=str)
+    variables["n_masks_resampled"] = int(actions.str.contains("resampled").sum())
+    variables["mask_label"] = ctx.profile["imaging"]["mask_label"]
     if truth is not None:
         absolute = data.assign(**{f"{m}_mask": data[f"{m}_mask"].map(lambda v: str(root / v))
                                   for m in ("us", "mri") if f"{m}_mask" in data})

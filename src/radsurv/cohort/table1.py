@@ -38,6 +38,12 @@ def baseline_table(data: pd.DataFrame, columns: Mapping[str, object], labels: Ma
     """
     labels = dict(labels or {})
     cols = [c for c in columns if c in data.columns]
+    if not cols:
+        # A cohort declaring no clinical variable: Table 1 is the set sizes.
+        n = data["split"].value_counts()
+        row = {"Characteristic": "Patients, n", "Level": "", "Overall": len(data),
+               **{SPLIT_LABELS[s]: int(n.get(s, 0)) for s in SPLITS}, "P-value": "", "Test": ""}
+        return pd.DataFrame([row])
     categorical = [c for c in cols if columns[c] != "numeric"]
     df = data[cols + ["split"]].copy()
     df["split"] = pd.Categorical(df["split"].map(SPLIT_LABELS), categories=[SPLIT_LABELS[s] for s in SPLITS])

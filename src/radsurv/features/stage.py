@@ -329,6 +329,55 @@ def ring_clipping_text(clipping: pd.DataFrame) -> str:
             f"{100 * cut.max():.0f}%).")
 
 
+def robustness_texts(icc: pd.DataFrame, n_perturbations: int) -> dict[str, str]:
+    """The robustness phrases of the paper, for the comparisons this run made.
+
+    With a second delineation (the reader's mask beside the U-Net's) both comparisons
+    are named; with the cohort's own masks as analysis masks
+    (``segmentation.use_supplied_masks``) only the perturbations are.
+
+    Returns
+    -------
+    dict
+        ``robustness_sources`` (Methods: what the regions were also built from),
+        ``flag_rule`` (which comparisons flag a feature) and ``icc_results`` (Results:
+        the median ICC per modality and region, and the robust count; the paper adds
+        the cross-references, which Quarto does not resolve inside a variable).
+    """
+    names = {"us": "ultrasound", "mri": "MRI"}
+    has_reader = bool(icc["icc_reader"].notna().any())
+    has_pert = "icc_perturbation" in icc and bool(icc["icc_perturbation"].notna().any())
+    k = int(n_perturbations)
+    mask = "the U-Net's mask" if has_reader else "the supplied mask"
+    sources = (["the reader's mask"] if has_reader else []) + (
+        [f"{k} random perturbation{'s' if k != 1 else ''} of {mask}"] if k else [])
+    column = "icc_reader" if has_reader else "icc_perturbation"
+    lead = ("Between the U-Net's and the reader's masks" if has_reader else
+            "Across the random perturbations of the supplied masks")
+    parts = []
+    for m in MODALITIES:
+        for r in REGIONS:
+            sel = icc[(icc["modality"] == m) & (icc["region"] == r)]
+            if len(sel) and column in sel and sel[column].notna().any():
+                parts.append(f"{sel[column].median():.2f} ({names[m]}, {r}-tumoral)")
+    both = has_reader and has_pert
+    robust = int((~icc["flag"]).sum())
+    if parts:
+        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        results = (f"{lead} the median ICC was {listed}; {robust} features were robust in "
+                   f"{'both comparisons' if both else 'that comparison'}")
+    else:
+        results = "Robustness to segmentation was not measured in this run"
+    return {
+        "robustness_sources": ("whose regions were also built from " + " and from ".join(sources)) if sources
+        else "whose regions were built from the analysis mask only",
+        "flag_rule": "in either comparison" if both else "in that comparison",
+        "icc_compared": ("between features from the U-Net's and the reader's masks" if has_reader else
+                         "across random perturbations of the supplied masks"),
+        "icc_results": results,
+    }
+
+
 def feature_variables(params: Mapping[str, Any], tidy: pd.DataFrame, icc: pd.DataFrame, ibsi: pd.DataFrame,
                       n_subset: int, n_excluded: int, n_failures: int) -> dict[str, Any]:
     """The ``features`` variables of the manuscript (formatted strings and counts)."""
@@ -344,11 +393,16 @@ def feature_variables(params: Mapping[str, Any], tidy: pd.DataFrame, icc: pd.Dat
         "icc_threshold": f"{float(params['icc']['threshold']):.2f}",
         "n_per_region": int(per_region.max()),
         "n_total": int(per_region.sum()),
+        "regions": {1: "one region", 2: "two regions", 3: "three regions", 4: "four regions"}.get(
+            len(per_region), f"{len(per_region)} regions"),
         "n_flagged": int(icc["flag"].sum()),
         "n_robust": int((~icc["flag"]).sum()),
         "ibsi": {"n_mapped": int(len(ibsi)), "n_pass": int(ibsi["pass"].sum()),
                  "n_convention": int((ibsi["reason"].fillna("") != "").sum())},
     }
+    # the perturbations this run made (not the profile's number: a run may have made none)
+    n_perturbed = sum(str(src).startswith("perturbed") for src in tidy["mask_source"].unique())
+    v.update(robustness_texts(icc, n_perturbed))
     for m in MODALITIES:
         for r in REGIONS:
             sel = icc[(icc["modality"] == m) & (icc["region"] == r)]
@@ -396,17 +450,24 @@ def write_feature_artefacts(ctx: StageContext, cohort: CohortOutputs, result: Ex
     icc = robustness(tidy, subset, params)
     icc.to_csv(ctx.path("icc.csv"), index=False, lineterminator="\n", float_format="%.6g")
     threshold = float(params["icc"]["threshold"])
-    plot = icc.rename(columns={"icc_reader": "icc", "icc_reader_lower": "lower", "icc_reader_upper": "upper",
-                               "flag_reader": "flag_below_threshold"})
+    # The figure shows the U-Net-vs-reader ICC; without a second delineation (the cohort's
+    # own masks analysed), the ICC across perturbations, the only comparison made.
+    has_reader = bool(icc["icc_reader"].notna().any())
+    shown = "reader" if has_reader or "icc_perturbation" not in icc else "perturbation"
+    plot = icc.rename(columns={f"icc_{shown}": "icc", f"icc_{shown}_lower": "lower", f"icc_{shown}_upper": "upper",
+                               f"flag_{shown}": "flag_below_threshold"})
     plot = plot.assign(modality=plot["modality"].map(MODALITY_LABELS))
     icc_figure(plot, ctx.path("fig-icc.png"), threshold=threshold)
 
+    compared = ("between features from the U-Net's and the reader's masks, and across random perturbations of the "
+                "U-Net's mask" if has_reader else "across random perturbations of the supplied masks (no second "
+                "delineation exists)")
     ctx.write_table(
         features_table(tidy, icc, n_patients), "features_table.md", label="features",
         caption=f"Radiomic features per modality and region and their robustness to segmentation: ICC "
-                f"({params['icc']['form']}, median [IQR] over features) between features from the U-Net's and the "
-                f"reader's masks, and across random perturbations of the U-Net's mask, in {len(subset)} training "
-                f"patients; a feature is robust when both ICCs reach {threshold:.2f}.")
+                f"({params['icc']['form']}, median [IQR] over features) {compared}, in {len(subset)} training "
+                f"patients; a feature is robust when {'both ICCs reach' if has_reader else 'its ICC reaches'} "
+                f"{threshold:.2f}.")
     ibsi = compliance_table()
     ibsi.to_csv(ctx.path("ibsi_table.csv"), index=False, lineterminator="\n")
     show, notes = ibsi_display(ibsi)

@@ -7,6 +7,7 @@ caller decides whether a problem stops the run or excludes the patient.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import SimpleITK as sitk
 
 from .io import ImageReadError, read_image
 
-__all__ = ["check_image_pair", "CODES", "ImageProblem", "lesion_room_mm"]
+__all__ = ["check_image_pair", "CODES", "EXTENT_TOLERANCE", "GeometryMismatch", "ImageProblem", "RESAMPLED",
+           "extent_gap_mm", "lesion_room_mm", "mask_on_image_grid"]
 
 #: Problem codes, in the order they are checked.
 CODES = (
@@ -29,7 +31,20 @@ CODES = (
     "ring_room",
 )
 
+#: Code of the note (not a problem) for a mask resampled onto its image's grid.
+RESAMPLED = "mask_resampled"
+
+#: Largest distance between the corners of an image's and a mask's grids, as a share of
+#: the finer voxel, for the two to count as the same physical volume: header rounding
+#: (float32 NIfTI origins, DICOM positions printed to a few decimals) stays far below
+#: it, and nearest-neighbour resampling within it moves no voxel.
+EXTENT_TOLERANCE = 0.05
+
 _AXES = "xyz"
+
+
+class GeometryMismatch(ValueError):
+    """An image and its mask that cover different physical volumes (the message has the numbers)."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +126,65 @@ def _geometry_problems(image: sitk.Image, mask: sitk.Image) -> list[str]:
     return out
 
 
+def _grid_corners(image: sitk.Image) -> np.ndarray:
+    """Physical positions of the 2^d outer corners of an image's voxels (voxel edges, not
+    centres), so that grids of different spacing over the same field of view agree."""
+    edges = [(-0.5, n - 0.5) for n in image.GetSize()]
+    return np.array([image.TransformContinuousIndexToPhysicalPoint(c) for c in itertools.product(*edges)])
+
+
+def extent_gap_mm(image: sitk.Image, mask: sitk.Image) -> float:
+    """How far apart the physical volumes of two grids are, mm.
+
+    The largest distance from a corner of either grid's box to the nearest corner of
+    the other's: 0 when the two boxes are the same whatever the voxel order, spacing or
+    axis directions (a DICOM series and a NIfTI mask stored with the opposite slice
+    order, a mask on a finer grid over the same field of view).
+    """
+    a, b = _grid_corners(image), _grid_corners(mask)
+    d = np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1)
+    return float(max(d.min(axis=1).max(), d.min(axis=0).max()))
+
+
+def mask_on_image_grid(image: sitk.Image, mask: sitk.Image) -> tuple[sitk.Image, str | None]:
+    """The mask on its image's voxel grid.
+
+    A mask with the image's geometry is returned as it is. A mask stored on another grid
+    that covers the same physical volume (within :data:`EXTENT_TOLERANCE` of the finer
+    voxel) is resampled onto the image grid by nearest neighbour, as PyRadiomics'
+    ``correctMask`` does; any other mask is refused.
+
+    Parameters
+    ----------
+    image, mask
+        The pair, as read.
+
+    Returns
+    -------
+    (mask, note)
+        The mask on the image grid, and what was done (None when nothing was).
+
+    Raises
+    ------
+    GeometryMismatch
+        The two cover different physical volumes; the message gives the differences
+        and the distance with its tolerance.
+    """
+    diffs = _geometry_problems(image, mask)
+    if not diffs:
+        return mask, None
+    if image.GetDimension() != mask.GetDimension():
+        raise GeometryMismatch(diffs[0])
+    finer = min(min(image.GetSpacing()), min(mask.GetSpacing()))
+    tolerance = EXTENT_TOLERANCE * finer
+    gap = extent_gap_mm(image, mask)
+    if gap > tolerance:
+        raise GeometryMismatch(f"{'; '.join(diffs)}; the two cover different physical volumes (their corners lie up "
+                               f"to {gap:.4g} mm apart, tolerance {tolerance:.2g} mm)")
+    resampled = sitk.Resample(mask, image, sitk.Transform(), sitk.sitkNearestNeighbor, 0, mask.GetPixelID())
+    return resampled, f"mask resampled onto the image grid (same physical volume, {'; '.join(diffs)})"
+
+
 def _fmt(values) -> str:
     """Compact tuple of numbers for messages."""
     return "(" + ", ".join(f"{v:.6g}" for v in np.asarray(values, dtype=float)) + ")"
@@ -155,6 +229,7 @@ def check_image_pair(
     border_margin_mm: float = 10.0,
     label: int | None = None,
     ring_at_border: str = "refuse",
+    notes: list[ImageProblem] | None = None,
 ) -> list[ImageProblem]:
     """Check one patient's image and (optional) mask.
 
@@ -179,6 +254,10 @@ def check_image_pair(
         ``"refuse"``: a lesion closer than ``border_margin_mm`` to the border is a
         problem; ``"clip"``: it is not (the ring is clipped at the border, and the
         features stage reports the clipped share).
+    notes
+        When given, a mask stored on another grid over the same physical volume (which
+        is resampled onto the image grid, :func:`mask_on_image_grid`, and then checked)
+        is recorded here with code :data:`RESAMPLED`; it is not a problem.
 
     Returns
     -------
@@ -198,8 +277,13 @@ def check_image_pair(
     if mask is None:
         return problems
     if image is not None:
-        for why in _geometry_problems(image, mask):
-            problems.append(ImageProblem(pid, str(mask_path), "geometry", f"image and mask {why}"))
+        try:
+            mask, note = mask_on_image_grid(image, mask)
+        except GeometryMismatch as err:
+            problems.append(ImageProblem(pid, str(mask_path), "geometry", f"image and mask {err}"))
+        else:
+            if note and notes is not None:
+                notes.append(ImageProblem(pid, str(mask_path), RESAMPLED, note))
 
     values = sitk.GetArrayViewFromImage(mask)
     if values.dtype.kind == "f" and not np.all(np.isfinite(values) & (values == np.round(values))):

@@ -87,7 +87,11 @@ class _Loader(TaskLoader2):
         pass
 
     def load_doit_config(self):
-        return {"dep_file": str(self._dep_file), "backend": "json", "verbosity": 2, "reporter": _Reporter}
+        # doit's default outfile is the sys.stdout of the moment doit was first imported
+        # (a default argument): name the current one, or a stream replaced since (pytest's
+        # capture, a notebook) is written to after it was closed.
+        return {"dep_file": str(self._dep_file), "backend": "json", "verbosity": 2, "reporter": _Reporter,
+                "outfile": sys.stdout}
 
     def load_tasks(self, cmd, pos_args):
         from doit.task import dict_to_task

@@ -35,8 +35,9 @@ from ..stages.readers import CohortOutputs
 from .inference import segment_cohort
 from .metrics import evaluate, summary_table
 
-__all__ = ["FALLBACK_REASON", "development_split", "evaluate_development", "median_dice", "overlay_examples",
-           "segment_modality", "segmentation_table", "segmentation_variables", "train_unet", "training_data",
+__all__ = ["FALLBACK_REASON", "describe_segmentation", "describe_segmentation_results", "development_split",
+           "evaluate_development", "load_weights", "median_dice", "overlay_examples", "segment_modality",
+           "segmentation_table", "segmentation_variables", "train_unet", "training_data", "training_info",
            "write_segmentation_artefacts"]
 
 #: How a fallback to the reader's mask reads in the patient flow.
@@ -73,16 +74,63 @@ def training_data(cohort: CohortOutputs, modality: str) -> pd.DataFrame:
     return d.reset_index(drop=True)
 
 
+def load_weights(path: str | Path, modality: str):
+    """A user's trained U-Net (``segmentation.<modality>.weights``), read from disk.
+
+    Parameters
+    ----------
+    path
+        A file written by :meth:`radsurv.segment.unet.UNetSegmenter.save` (a run's
+        ``build/<profile>/cache/segment/unet_<modality>_*.pt`` is one).
+    modality
+        The modality it must segment.
+
+    Returns
+    -------
+    UNetSegmenter
+        With ``cache_ = {"loaded": True, "supplied": True, "path": ...}``.
+
+    Raises
+    ------
+    StageError
+        The file is missing, not a radsurv U-Net, or for the other modality.
+    """
+    from ..exceptions import StageError
+    from .unet import UNetSegmenter
+
+    key = f"segmentation.{modality}.weights"
+    path = Path(path)
+    if not path.is_file():
+        raise StageError(f"{key}: {path} does not exist")
+    try:
+        model = UNetSegmenter.load(path, device=None)
+    except (ValueError, KeyError, RuntimeError, OSError) as err:
+        raise StageError(f"{key}: {path} is not a radsurv U-Net file ({err})") from None
+    if model.modality != modality:
+        raise StageError(f"{key}: {path} holds a U-Net for {model.modality.upper()}, not {modality.upper()}")
+    model.cache_ = {"loaded": True, "supplied": True, "path": str(path)}
+    return model
+
+
 def train_unet(cohort: CohortOutputs, modality: str, params: Mapping[str, Any], seed: int, cache_dir: Path):
-    """Train (or load from the cache) the U-Net of one modality on the development-training part.
+    """Train (or load from the cache) the U-Net of one modality on the development-training part;
+    with ``segmentation.<modality>.weights``, load the user's trained U-Net instead.
 
     Returns
     -------
     (model, development-training part, development-test part)
-        ``model.cache_["loaded"]`` says whether the weights came from the cache.
+        ``model.cache_["loaded"]`` says whether the weights came from the cache or the
+        user's file (``cache_["supplied"]``). With supplied weights nothing is trained
+        here: the training part is empty and the whole development set (if any)
+        evaluates the network.
     """
     from .unet import train_or_load
 
+    weights = params[modality].get("weights")
+    if weights:
+        model = load_weights(weights, modality)
+        dev = cohort.devsets.get(modality, pd.DataFrame(columns=["patient_id", "image", "mask", "reader_mask"]))
+        return model, dev.iloc[:0], dev.reset_index(drop=True)
     dev = training_data(cohort, modality)
     train, test = development_split(dev, float(params["dev_test_fraction"]), seed)
     unet_params = dict(params[modality]["unet"])
@@ -91,9 +139,23 @@ def train_unet(cohort: CohortOutputs, modality: str, params: Mapping[str, Any], 
     return model, train, test
 
 
+def training_info(cohort: CohortOutputs, modality: str, model, dev_train: pd.DataFrame,
+                  dev_test: pd.DataFrame) -> dict[str, Any]:
+    """What the paper says of a modality's segmenter: what it learned from and how many.
+
+    ``source`` is ``"weights"`` (a user's trained U-Net), ``"devset"`` (a development
+    set: the twin's or the user's) or ``"training"`` (the training set's supplied masks,
+    for a cohort without a development set).
+    """
+    supplied = bool(getattr(model, "cache_", {}).get("supplied"))
+    source = "weights" if supplied else ("devset" if modality in cohort.devsets else "training")
+    return {"n_train": int(len(dev_train)), "n_test": int(len(dev_test)), "loaded": bool(model.cache_["loaded"]),
+            "source": source, "weights": Path(model.cache_["path"]).name if supplied else None}
+
+
 #: What the paper says when the profile keeps the cohort's own masks.
 SUPPLIED_NOTE = ("In this cohort the analysis used the lesion masks supplied with the images "
-                 "(segmentation.use_supplied_masks: true): the automatic segmentation described here was not run.")
+                 "(segmentation.use_supplied_masks: true): no automatic segmentation was run.")
 
 #: The columns of :func:`radsurv.segment.metrics.evaluate`'s rows, for a run that evaluates nothing.
 METRIC_COLUMNS = ["case_id", "modality", "method", "set", "dice", "hd95_mm", "rel_volume_diff"]
@@ -120,15 +182,22 @@ def supplied_masks(cohort: CohortOutputs, modality: str) -> pd.DataFrame:
 
 
 def evaluate_development(model, baseline, test: pd.DataFrame, modality: str) -> pd.DataFrame:
-    """U-Net, baseline and reader against the true masks of the development-test part."""
+    """U-Net, baseline and reader against the reference masks of the development-test part
+    (the twin's true masks, or a user's development masks, which have no second reader)."""
+    if test.empty:
+        return pd.DataFrame(columns=METRIC_COLUMNS)
     preds_u = [model.predict(p) for p in test["image"]]
     preds_b = [baseline.predict(p) for p in test["image"]]
     ids = list(test["patient_id"])
-    return pd.concat([
+    frames = [
         evaluate(preds_u, list(test["mask"]), ids, modality=modality, method="unet", set="devtest"),
         evaluate(preds_b, list(test["mask"]), ids, modality=modality, method="baseline", set="devtest"),
-        evaluate(list(test["reader_mask"]), list(test["mask"]), ids, modality=modality, method="reader", set="devtest"),
-    ], ignore_index=True)
+    ]
+    readers = test["reader_mask"] if "reader_mask" in test else pd.Series([None] * len(test))
+    if readers.map(lambda v: isinstance(v, str) and v != "").all():
+        frames.append(evaluate(list(readers), list(test["mask"]), ids, modality=modality, method="reader",
+                               set="devtest"))
+    return pd.concat(frames, ignore_index=True)
 
 
 def segment_modality(cohort: CohortOutputs, truth: pd.DataFrame | None, model, baseline, modality: str,
@@ -262,6 +331,107 @@ def segmentation_variables(tables: dict[str, pd.DataFrame], metrics: pd.DataFram
     return v
 
 
+_NAMES = {"us": "ultrasound", "mri": "MRI"}
+
+
+def _n(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+def describe_segmentation(params: Mapping[str, Any], modalities: list[str], training: Mapping[str, Mapping[str, Any]],
+                          reference: str) -> str:
+    """The Methods paragraph on segmentation, for what this run did.
+
+    Parameters
+    ----------
+    params
+        The stage's parameters (``segmentation`` section).
+    modalities
+        The cohort's modalities.
+    training
+        Per modality, :func:`training_info`.
+    reference
+        ``"truth"`` (the twin's true masks) or ``"reader"`` (a user's cohort).
+    """
+    if not modalities:
+        return "The cohort has no images: nothing was segmented.\n"
+    if params["use_supplied_masks"]:
+        return (SUPPLIED_NOTE + " The supplied mask of each patient was the "
+                "analysis mask; a patient with an image but no mask was excluded and is named in the patient flow "
+                "(@fig-flow).\n")
+    nets = " and ".join(("a 2D network for ultrasound" if m == "us" else "a 3D network for MRI") for m in modalities)
+    text = (f"The lesion was segmented automatically in every image with a U-Net [@ronneberger2015] built with "
+            f"MONAI [@cardoso2022]: {nets}. ")
+    on_devset = [m for m in modalities if training[m]["source"] == "devset"]
+    if on_devset:
+        sizes = " and ".join(f"{training[m]['n_train']} {_NAMES[m]}" for m in on_devset)
+        nets = "networks were" if len(on_devset) > 1 else "network was"
+        text += (f"The {' and '.join(_NAMES[m] for m in on_devset)} {nets} trained on the segmentation-development "
+                 f"set ({sizes} patients with images and masks but no outcome). ")
+    for m in modalities:
+        t, name = training[m], _NAMES[m]
+        if t["source"] == "weights":
+            text += (f"The {name} network's trained weights were supplied (`{t['weights']}`, "
+                     f"segmentation.{m}.weights) and read from disk; it was not retrained here. ")
+        elif t["source"] == "training":
+            text += (f"The {name} network was trained on the supplied masks of {_n(t['n_train'], 'training-set patient')} "
+                     "(no development set was supplied; the test sets' masks were never used). ")
+    if any(training[m]["source"] != "weights" for m in modalities):
+        text += ("Training used a Dice plus cross-entropy loss, data augmentation (flips, small rotations and "
+                 "scaling, intensity scaling and shift) and per-image intensity normalisation, with the checkpoint "
+                 "chosen on a validation split of the training data only. ")
+    if "mri" in modalities:
+        text += "MRI volumes were segmented with a sliding window. "
+    text += "The largest connected component was kept and its holes filled. "
+    held = [f"{_n(training[m]['n_test'], _NAMES[m] + ' patient')}" for m in modalities if training[m]["n_test"]]
+    ref = ("the true masks" if reference == "truth" else "the reader's masks (no true mask exists for this cohort)")
+    compared = ("for the U-Net, for a classical SimpleITK segmenter (smoothing, Otsu thresholding near a seed, "
+                "connected components) and for the reader" if reference == "truth" else
+                "for the U-Net and for a classical SimpleITK segmenter (smoothing, Otsu thresholding near a seed, "
+                "connected components)")
+    where = (("A held-out part of the development set (" + " and ".join(held) + ") and every set of the survival "
+              "cohort") if held else "Every set of the survival cohort")
+    text += (f"{where} measured agreement with {ref} by the Dice coefficient, the 95% Hausdorff distance and the "
+             f"relative volume difference, {compared}. ")
+    fallback = ("was replaced by the reader's mask" if params["policy"] == "reader" else "excluded the patient")
+    text += ("An automatic mask that was empty, or that came closer to the image border than the peri-tumoral ring "
+             f"needs, {fallback} (segmentation.policy: {params['policy']}).\n")
+    return text
+
+
+def describe_segmentation_results(v: Mapping[str, Any], modalities: list[str], use_supplied: bool) -> str:
+    """The Results paragraph on segmentation, from the ``segmentation`` variables."""
+    if not modalities:
+        return "The cohort has no images.\n"
+    if use_supplied:
+        return ("No automatic segmentation was run: the analysis used the cohort's own masks "
+                f"(@tbl-segmentation). {_n(v['n_excluded'], 'patient')} "
+                f"{'was' if v['n_excluded'] == 1 else 'were'} excluded for want of a mask.\n")
+    parts = []
+    for m in modalities:
+        mv = v[m]
+        part = f"{mv['unet']['dice_external']} for {_NAMES[m]}"
+        if v["reference"] == "truth":
+            part += f" (reader {mv['reader']['dice_external']}, classical segmenter {mv['baseline']['dice_external']})"
+        else:
+            part += f" (classical segmenter {mv['baseline']['dice_external']})"
+        parts.append(part)
+    ref = "the true masks" if v["reference"] == "truth" else "the reader's masks"
+    text = (f"On the external test set the U-Net reached a median Dice against {ref} of " + " and ".join(parts)
+            + " (@tbl-segmentation). ")
+    fails = " and ".join(f"{v[m]['n_fallback'] + v[m]['n_excluded']} {_NAMES[m]}" for m in modalities)
+    text += f"The automatic mask failed the checks in {fails} images"
+    if v["policy"] == "reader" and any(v[m]["n_fallback"] for m in modalities):
+        if all(v[m]["n_excluded"] == 0 for m in modalities):
+            text += ", which fell back to the reader's mask"
+        else:
+            falls = " and ".join(f"{v[m]['n_fallback']} {_NAMES[m]}" for m in modalities)
+            text += f"; {falls} images fell back to the reader's mask"
+    text += (f", and {_n(v['n_excluded'], 'patient')} {'was' if v['n_excluded'] == 1 else 'were'} excluded for want "
+             "of a usable mask. Typical cases and the tails of the external set are shown in @fig-segmentation.\n")
+    return text
+
+
 def write_segmentation_artefacts(ctx: StageContext, cohort: CohortOutputs, truth: pd.DataFrame | None,
                                  tables: dict[str, pd.DataFrame], metrics: pd.DataFrame,
                                  training: dict[str, dict]) -> dict:
@@ -280,14 +450,17 @@ def write_segmentation_artefacts(ctx: StageContext, cohort: CohortOutputs, truth
     reference = "true masks" if truth is not None else "the reader's masks (no truth exists for this cohort)"
     if metrics.empty:
         # segmentation.use_supplied_masks: nothing was segmented, so nothing is compared
-        tbl = pd.DataFrame({"Segmentation": [SUPPLIED_NOTE]})
+        tbl = pd.DataFrame({"Segmentation": ["No automatic segmentation was run: the analysis used the lesion "
+                                             "masks supplied with the images (segmentation.use_supplied_masks: true)."]})
     else:
         tbl = segmentation_table(metrics)
     tbl.to_csv(ctx.path("seg_table.csv"), index=False, lineterminator="\n")
-    ctx.write_table(tbl, "seg_table.md", label="segmentation",
-                    caption=f"Agreement of automatic segmentation with {reference}: median [IQR] Dice, 95% Hausdorff "
-                            "distance (HD95) and relative volume difference, on the held-out development test set and "
-                            "on each set of the survival cohort. The reader row is the human yardstick.")
+    caption = ("Segmentation: the cohort's own masks were analysed, so nothing was compared."
+               if metrics.empty else
+               f"Agreement of automatic segmentation with {reference}: median [IQR] Dice, 95% Hausdorff distance "
+               "(HD95) and relative volume difference, on the held-out development test set and on each set of the "
+               "survival cohort." + (" The reader row is the human yardstick." if truth is not None else ""))
+    ctx.write_table(tbl, "seg_table.md", label="segmentation", caption=caption)
     examples = overlay_examples(cohort, truth, tables, metrics)
     if not examples:
         from ..plots.style import message_figure
@@ -312,6 +485,15 @@ def write_segmentation_artefacts(ctx: StageContext, cohort: CohortOutputs, truth
 
     v = segmentation_variables(tables, metrics, training, "truth" if truth is not None else "reader",
                                ctx.params["policy"], len(cohort.data))
-    v["supplied_note"] = SUPPLIED_NOTE if ctx.params["use_supplied_masks"] else ""
+    v["figure_caption"] = (
+        "No automatic segmentation was run: the cohort's own masks were analysed." if ctx.params["use_supplied_masks"]
+        else "Automatic segmentation on the external test set: the cases at the 10th, 50th and 90th percentile of "
+             "U-Net Dice for each modality, with "
+             + ("the true contour, the reader's, " if truth is not None else "the reader's contour (the reference), ")
+             + "the U-Net's and the classical segmenter's.")
     ctx.write_variables({"segmentation": v})
+    modalities = cohort.modalities()
+    ctx.write_text("text-segmentation.md", describe_segmentation(ctx.params, modalities, training, v["reference"]))
+    ctx.write_text("text-seg-results.md", describe_segmentation_results(v, modalities,
+                                                                        bool(ctx.params["use_supplied_masks"])))
     return v

@@ -34,7 +34,7 @@ from .development import (MULTIMODAL, REGION_SIGNATURES, SIGNATURES, STACKED, ST
 from .risk_groups import RiskGroups, group_summary, hazard_ratio_per_sd
 from .signature import LassoCoxSignature
 
-__all__ = ["REGION_SIGNATURES", "SIGNATURES", "Development", "available_signatures", "compare_multimodal", "describe_signatures", "develop_signatures", "needed_for_models",
+__all__ = ["REGION_SIGNATURES", "SIGNATURES", "Development", "available_signatures", "compare_multimodal", "describe_design", "describe_signatures", "develop_signatures", "needed_for_models",
            "discrimination", "feature_matrix", "fit_risk_groups", "outcomes", "radscore_table", "risk_group_table",
            "signature_flow_table", "signature_variables", "write_signature_artefacts"]
 
@@ -238,6 +238,42 @@ def risk_display(table: pd.DataFrame) -> pd.DataFrame:
                      "HR (95% CI)": _fmt_ci(r.hr, r.hr_lower, r.hr_upper),
                      "P": _fmt_p(r.logrank_p)})
     return pd.DataFrame(rows)
+
+
+_COUNT = {1: "One", 2: "Two", 3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven"}
+
+
+def describe_design(signatures: list[str], rule: str) -> str:
+    """The Methods paragraph on which signatures were built and which fed the models,
+    for the modalities the cohort has (both: the study's seven; one: three, the
+    modality's own standing in for the multi-modal signature)."""
+    names = {"us": "ultrasound", "mri": "MRI"}
+    modalities = [m for m in ("us", "mri") if m in signatures]
+    n = len(signatures)
+    count = _COUNT.get(n, str(n))
+    if len(modalities) == 2:
+        design = (f"{count} signatures were developed on the training set only: one per region (ultrasound and MRI, "
+                  "intra- and peri-tumoral), one per modality (its intra- and peri-tumoral features together) and "
+                  "a multi-modal one (all four regions).")
+        multimodal = ("The multi-modal signature was built two ways, LASSO on the four regions' features together "
+                      "and a Cox model on the four regional Rad-scores; "
+                      + ("the one with the higher pre-validated C-index on the training set (each patient scored by "
+                         "the cross-validation fit made without them [@tibshirani2002]) fed the models (rule: auto)."
+                         if rule == "auto" else
+                         f"the {'Cox model on the regional Rad-scores' if rule == 'stacked' else 'LASSO on all four regions'}"
+                         f" fed the models, as the profile fixes (signatures.multimodal.feeds_models: {rule})."))
+    elif len(modalities) == 1:
+        m = modalities[0]
+        other = names["mri" if m == "us" else "us"]
+        design = (f"{count} signatures were developed on the training set only: one per region ({names[m]} intra- "
+                  f"and peri-tumoral) and one for the modality (both regions' features together). The cohort has no "
+                  f"{other}, so no multi-modal signature could be built.")
+        multimodal = (f"The {names[m]} signature took the multi-modal signature's place in the models; the "
+                      "multi-modal rule (two constructions compared by pre-validated C-index) did not apply.")
+    else:
+        design = f"{count} signatures were developed on the training set only."
+        multimodal = ""
+    return design + (" " + multimodal if multimodal else "") + "\n"
 
 
 def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFrame | None,
@@ -451,5 +487,7 @@ def write_signature_artefacts(ctx: StageContext, cohort: CohortOutputs, features
                             params, X.shape[1],
                             constant=[n for n in [*names, MULTIMODAL] if np.ptp(scores.loc[train, n].to_numpy()) == 0])
     ctx.write_text("text-signatures.md", describe_signatures(v, params["published_c"]))
+    ctx.write_text("text-signature-methods.md", describe_design(list(dev.signatures),
+                                                                 params["multimodal"]["feeds_models"]))
     ctx.write_variables({"signatures": v})
     return v

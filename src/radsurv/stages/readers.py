@@ -88,6 +88,15 @@ def read_cohort(build_dir: Path) -> CohortOutputs:
     for col in IMAGE_COLUMNS:
         if col in data:
             data[col] = _absolute(data[col], manifest_dir)
+    # Masks the cohort stage put on their image grid (or reduced to the lesion's label)
+    # replace the supplied files (radsurv.cohort.masks).
+    prepared = folder / "prepared_masks.csv"
+    if prepared.is_file():
+        table = pd.read_csv(prepared, dtype={"patient_id": str})
+        position = {pid: i for i, pid in enumerate(data["patient_id"])}
+        for row in table.itertuples():
+            data.iloc[position[row.patient_id], data.columns.get_loc(f"{row.modality}_mask")] = str(
+                (folder / row.mask).resolve())
     excluded = pd.read_csv(folder / "excluded.csv", dtype={"patient_id": str})
     devsets = {}
     for m in ("us", "mri"):

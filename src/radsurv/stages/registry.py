@@ -138,8 +138,18 @@ STAGES: tuple[Stage, ...] = (
                                               "read only through radsurv.stages.readers.read_truth", optional=True),
             Artefact("images/", "data", "the twin's images and masks (NIfTI)", optional=True),
             Artefact("devsets/", "data", "the twin's segmentation-development images", optional=True),
-            Artefact("devset_us.csv", "data", "US development set: images, true and reader masks", optional=True),
-            Artefact("devset_mri.csv", "data", "MRI development set: images, true and reader masks", optional=True),
+            Artefact("devset_us.csv", "data", "US development set: images, true (or a user's) and reader masks",
+                     optional=True),
+            Artefact("devset_mri.csv", "data", "MRI development set: images, true (or a user's) and reader masks",
+                     optional=True),
+            Artefact("devset_us_excluded.csv", "data", "rows of a user's US development set left out by a check",
+                     optional=True),
+            Artefact("devset_mri_excluded.csv", "data", "rows of a user's MRI development set left out by a check",
+                     optional=True),
+            Artefact("masks/", "data", "a user's masks put on their image grid or reduced to the lesion's label "
+                                       "(NIfTI)", optional=True),
+            Artefact("prepared_masks.csv", "data", "the masks later stages read in place of the supplied ones, "
+                                                   "with what was done (resampled onto the image grid, label kept)"),
             Artefact("cohort.csv", "data", "the validated cohort with its split: what later stages read"),
             Artefact("source.json", "data", "where the manifest lies and whether it is simulated"),
             Artefact("excluded.csv", "data", "rows removed by a check, with the reason"),
@@ -171,6 +181,9 @@ STAGES: tuple[Stage, ...] = (
             Artefact("excluded.csv", "data", "patients without a usable mask, with the reason"),
             _FLOW,
             Artefact("seg_table.md", "table", "agreement of U-Net, baseline and reader with the reference"),
+            Artefact("text-segmentation.md", "text", "the Methods paragraph on segmentation: what each network learned "
+                                                     "from (development set, training masks or supplied weights)"),
+            Artefact("text-seg-results.md", "text", "the Results paragraph on segmentation"),
             _FLOW_FIG,
             Artefact("fig-segmentation.png", "figure", "external-set cases at the 10th, 50th and 90th percentile "
                                                        "of Dice", optional=True),
@@ -223,6 +236,8 @@ STAGES: tuple[Stage, ...] = (
                                                          "values"),
             Artefact("risk_groups_table.md", "table", "the multi-modal Rad-score's risk groups per set (or why none)"),
             Artefact("text-signatures.md", "text", "the Results paragraph on the signatures"),
+            Artefact("text-signature-methods.md", "text", "the Methods paragraph on which signatures were built "
+                                                          "and which fed the models"),
             Artefact("fig-lasso.png", "figure", "LASSO CV curves with both lambdas and coefficient paths"),
             Artefact("fig-coefficients.png", "figure", "coefficients of each signature"),
             Artefact("fig-xtile.png", "figure", "log-rank statistic against the cut, and the bootstrap cuts"),
