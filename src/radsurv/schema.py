@@ -571,6 +571,26 @@ class ValidationSection(_Section):
     n_jobs: int = Field(-1, description="processes over the bootstrap resamples (-1: every core)")
 
 
+# --------------------------------------------------------------------------- sensitivity
+
+
+class PermutationNullSection(_Section):
+    n: int = Field(100, ge=0, description="permutations of the training outcomes, each repeating the whole "
+                                          "development of the multi-modal signature (0: none)")
+
+
+class CutpointCheckSection(_Section):
+    n_folds: int = Field(10, ge=3, description="folds of the cross-validated X-tile split of the training set")
+
+
+class SensitivitySection(_Section):
+    """Stage ``06_sensitivity``: the permutation null of the development and the cut-point check."""
+
+    permutation: PermutationNullSection = Field(default_factory=PermutationNullSection)
+    cutpoint: CutpointCheckSection = Field(default_factory=CutpointCheckSection)
+    n_jobs: int = Field(-1, description="processes over the permutations (-1: every core)")
+
+
 # --------------------------------------------------------------------------- profile
 
 
@@ -588,6 +608,7 @@ class Profile(_Section):
     signatures: SignaturesSection = Field(default_factory=SignaturesSection)
     models: ModelsSection = Field(default_factory=ModelsSection)
     validation: ValidationSection = Field(default_factory=ValidationSection)
+    sensitivity: SensitivitySection = Field(default_factory=SensitivitySection)
 
 
 def sections() -> tuple[str, ...]:

@@ -323,6 +323,35 @@ def test_validation_numbers_and_the_points_calculator(built, quick_profile):
     assert {"all", "none"} <= set(dca["strategy"]) and set(opt.index) <= set(dca["strategy"])
 
 
+def test_sensitivity_permutation_null_and_cutpoints(built, quick_profile):
+    """The permutation table follows from the null's rows and 03's observed C; the paper
+    prints the p; the cut-point table's X-tile rows are 03's risk groups."""
+    from radsurv.sensitivity.permutation import permutation_p
+
+    proj, report = built
+    out = proj / "build/quick/06_sensitivity"
+    null = pd.read_csv(out / "permutation_null.csv")
+    n = quick_profile["sensitivity"]["permutation"]["n"]
+    assert list(null["permutation"]) == list(range(1, n + 1)) and null["failed"].isna().all()
+    summary = pd.read_csv(out / "permutation_summary.csv").set_index("set")
+    disc = pd.read_csv(proj / "build/quick/03_signatures/discrimination.csv")
+    for s in ("internal", "external"):
+        obs = disc[(disc.signature == "multimodal") & (disc.set == s)]["c"].iloc[0]
+        assert summary.loc[s, "observed_c"] == pytest.approx(obs, abs=1e-9)      # 03's C, recomputed
+        assert summary.loc[s, "p"] == pytest.approx(permutation_p(null[f"c_{s}"].to_numpy(), obs))
+        assert 1 / (n + 1) <= summary.loc[s, "p"] <= 1
+    cut = pd.read_csv(out / "cutpoints.csv")
+    risk = pd.read_csv(proj / "build/quick/03_signatures/risk_groups.csv")
+    for s in ("train", "internal", "external"):
+        mine = cut[(cut.set == s) & (cut.split_by == "X-tile")].iloc[0]
+        theirs = risk[(risk.signature == "multimodal") & (risk.set == s) & (risk.split_by == "X-tile")].iloc[0]
+        assert mine["cut"] == pytest.approx(theirs["cut"]) and mine["hr"] == pytest.approx(theirs["hr"], nan_ok=True)
+    var = yaml.safe_load((proj / "_variables.yml").read_text(encoding="utf-8"))["sensitivity"]
+    html = report.paper.read_text(encoding="utf-8")
+    assert f"permutation p {var['permutation']['external']['p']}" in html
+    assert "Permutation null of the whole development" in html
+
+
 def test_second_run_does_nothing(built):
     proj, _ = built
     again = run_pipeline("quick", root=proj, renderer="preview")

@@ -300,6 +300,25 @@ STAGES: tuple[Stage, ...] = (
         ),
         variables=("validation",),
     ),
+    Stage(
+        "06_sensitivity",
+        title="Sensitivity: permutation null of the development, cut-points",
+        sections=("sensitivity", "signatures"),
+        upstream=("00_cohort", "02_features", "03_signatures"),
+        outputs=(
+            Artefact("permutation_null.csv", "data", "test-set C of the multi-modal signature developed on each "
+                                                     "permutation of the training outcomes"),
+            Artefact("permutation_summary.csv", "data", "observed test C, null mean, SD, 95th percentile and "
+                                                        "permutation p per test set"),
+            Artefact("cutpoints.csv", "data", "X-tile, cross-validated X-tile, median and tertile splits per set"),
+            Artefact("permutation_table.md", "table", "the observed test C against the permutation null"),
+            Artefact("cutpoints_table.md", "table", "the X-tile cut against cuts without a search"),
+            Artefact("text-sensitivity-methods.md", "text", "the Methods paragraph on the sensitivity analyses"),
+            Artefact("text-sensitivity.md", "text", "the Results paragraph on the sensitivity analyses"),
+            Artefact("fig-permutation.png", "figure", "the permutation null of the test C, per test set"),
+        ),
+        variables=("sensitivity",),
+    ),
 )
 
 STAGE_BY_NAME: dict[str, Stage] = {s.name: s for s in STAGES}
