@@ -100,12 +100,16 @@ class StageFailure(StageError):
     cell: int | None
     error: str
     executed: Path
+    #: The failing cell's first line of code (comments skipped), to find it at a glance.
+    line: str | None = None
 
     def __post_init__(self) -> None:
         super().__init__(str(self))
 
     def __str__(self) -> str:
         where = f"code cell {self.cell}" if self.cell is not None else "before the first cell"
+        if self.cell is not None and self.line:
+            where += f" (`{self.line}`)"
         return (f"stage {self.stage} failed in {self.notebook}, {where}: {self.error}\n"
                 f"  executed notebook (with the traceback): {self.executed}\n"
                 f"  earlier stages' outputs are intact; fix the problem and run again to resume")

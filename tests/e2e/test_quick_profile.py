@@ -100,14 +100,15 @@ def test_preview_shows_every_figure_table_and_number(built):
     figures = set(re.findall(r'id="(fig-[\w-]+)"', html))
     assert figures == {"fig-flow", "fig-km-sets", "fig-segmentation", "fig-icc", "fig-imaging-examples",
                        "fig-km-risk", "fig-lasso", "fig-coefficients", "fig-xtile", "fig-forest", "fig-c-models",
-                       "fig-td-roc", "fig-calibration", "fig-decision", "fig-nomogram"}
+                       "fig-td-roc", "fig-calibration", "fig-decision", "fig-nomogram", "fig-permutation"}
     assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) == len(figures)
     assert "Figure 1" in html and "Figure 2" in html and "Table 1" in html
     assert 'id="fig-flow"' in html and 'id="fig-km-sets"' in html and 'id="tbl-baseline"' in html
     assert 'id="fig-segmentation"' in html and 'id="tbl-segmentation"' in html
     assert 'id="fig-icc"' in html and 'id="tbl-features"' in html and 'id="tbl-ibsi"' in html
     # Every caption's source links to the executed notebook, rendered beside the preview.
-    for stage in ("00_cohort", "01_segmentation", "02_features", "03_signatures", "04_models", "05_validation"):
+    for stage in ("00_cohort", "01_segmentation", "02_features", "03_signatures", "04_models", "05_validation",
+                  "06_sensitivity"):
         assert (f'Source: <a href="executed/{stage}-preview.html"><code>notebooks/{stage}.ipynb</code></a>, '
                 "profile <code>quick</code>") in html
         page = report.paper.parent / "executed" / f"{stage}-preview.html"

@@ -179,7 +179,8 @@ def test_command_line_exit_codes(toy, project, capsys, monkeypatch):
     set_param(project, "sc", 4)
     assert main(["run", "--profile", "t", "--no-render"]) == 1
     out = capsys.readouterr().out
-    assert "error: stage c failed in notebooks/c.ipynb, code cell 3: RuntimeError: stage c is broken" in out
+    assert ("error: stage c failed in notebooks/c.ipynb, code cell 3 (`raise RuntimeError('stage c is broken')`): "
+            "RuntimeError: stage c is broken") in out
     assert main(["run", "--profile", "t", "--stage", "zz"]) == 2
     assert "unknown stage 'zz'" in capsys.readouterr().err
 
@@ -217,3 +218,14 @@ def test_registering_another_stage_reruns_nothing_but_changing_ones_declaration_
         *c.outputs, Artefact("c2.txt", "data", "more"))), runner.STAGES[-1])
     r = run(project)
     assert r.executed == [] and r.failure is not None and r.failure.missing == ["c2.txt"]
+
+
+def test_stage_kernels_start_without_the_transport_warning(project, capfd):
+    """ipykernel warns at every start over unencrypted TCP; the stages' kernels are
+    started with CurveZMQ keys, so the console shows no such line (pyzmq has Curve)."""
+    import zmq
+
+    assert zmq.has("curve")
+    assert run(project, stages=["a"]).exit_code == 0
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.err + captured.out

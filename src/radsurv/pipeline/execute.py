@@ -64,21 +64,48 @@ class PeakMemory:
         return self.peak / 2**20
 
 
-def _failing_cell(executed: Path) -> int | None:
+def kernel_manager_class():
+    """The kernel manager papermill starts each stage's kernel with.
+
+    ipykernel >= 7.3 warns at every start ("Kernel is running over TCP without
+    encryption") unless the kernel manager provisions CurveZMQ keys; with pyzmq's Curve
+    support the kernel and papermill talk encrypted and the console stays readable. Without
+    it, jupyter_client's default (and the warning) remain.
+    """
+    import zmq
+    from jupyter_client.manager import KernelManager
+
+    class EncryptedKernelManager(KernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            if zmq.has("curve"):
+                self.transport_encryption = "auto"
+
+    return EncryptedKernelManager
+
+
+def _failing_cell(executed: Path) -> tuple[int | None, str | None]:
     """Number of the code cell that raised (1-based, as in the source notebook: the
-    cell papermill injects with the parameters is not counted)."""
+    cell papermill injects with the parameters is not counted), and its first line of
+    code (comments and blank lines skipped; shortened past 80 characters)."""
     try:
         nb = json.loads(executed.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
+        return None, None
     n = 0
     for cell in nb.get("cells", []):
         if cell.get("cell_type") != "code" or "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             continue
         n += 1
         if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-            return n
-    return None
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else source
+            lines = [line.strip() for line in source.splitlines() if line.strip() and not line.strip().startswith("#")]
+            first = lines[0] if lines else None
+            if first and len(first) > 80:
+                first = first[:77] + "..."
+            return n, first
+    return None, None
 
 
 def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path, inputs_digest: str,
@@ -141,14 +168,14 @@ def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path,
             pm.execute_notebook(
                 str(root / stage.notebook), str(executed), parameters=params, cwd=str(root),
                 kernel_name="python3", progress_bar=progress, log_output=log_output,
-                stdout_file=None, stderr_file=None,
+                stdout_file=None, stderr_file=None, kernel_manager_class=kernel_manager_class(),
             )
     except PapermillExecutionError as exc:
-        raise StageFailure(stage.name, stage.notebook, _failing_cell(executed),
-                           f"{exc.ename}: {exc.evalue}", executed) from None
+        cell, line = _failing_cell(executed)
+        raise StageFailure(stage.name, stage.notebook, cell, f"{exc.ename}: {exc.evalue}", executed, line) from None
     except Exception as exc:  # kernel died, notebook unreadable...
-        raise StageFailure(stage.name, stage.notebook, _failing_cell(executed),
-                           f"{type(exc).__name__}: {exc}", executed) from None
+        cell, line = _failing_cell(executed)
+        raise StageFailure(stage.name, stage.notebook, cell, f"{type(exc).__name__}: {exc}", executed, line) from None
     finally:
         pm_logger.removeHandler(handler)
         handler.close()
