@@ -220,6 +220,28 @@ def test_registering_another_stage_reruns_nothing_but_changing_ones_declaration_
     assert r.executed == [] and r.failure is not None and r.failure.missing == ["c2.txt"]
 
 
+def test_progress_inside_a_stage_reaches_the_console(toy, project, capfd):
+    """A bar of radsurv.progress inside a stage's cell is written to the kernel's own
+    stderr: the console of the run shows it (and the executed notebook keeps a copy)."""
+    toy.notebook("a", "from radsurv.progress import tqdm\nfor _ in tqdm(range(3), desc='toy-progress'):\n    pass\n"
+                      + A_BODY)
+    assert run(project, stages=["a"]).exit_code == 0
+    captured = capfd.readouterr()
+    assert "toy-progress: 100%" in captured.err and "3/3" in captured.err
+
+
+def test_progress_stream_outside_and_inside_a_kernel(monkeypatch):
+    import io
+    import sys
+
+    from radsurv.progress import progress_stream
+
+    assert progress_stream() is sys.stderr or "ipykernel" in sys.modules
+    monkeypatch.setitem(sys.modules, "ipykernel", sys)         # any module stands for "in a kernel"
+    monkeypatch.setattr(sys, "stderr", io.StringIO())          # the kernel's stream to the notebook
+    assert progress_stream() is sys.__stderr__
+
+
 def test_stage_kernels_start_without_the_transport_warning(project, capfd):
     """ipykernel warns at every start over unencrypted TCP; the stages' kernels are
     started with CurveZMQ keys, so the console shows no such line (pyzmq has Curve)."""

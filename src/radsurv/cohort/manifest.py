@@ -259,7 +259,7 @@ def validate_images(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path, n_jobs
     bar is shown for more than 50 image checks (``progress=None``), or as told.
     """
     from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
+    from ..progress import tqdm
 
     from ..imaging.checks import check_image_pair
 

@@ -775,7 +775,7 @@ def extract_patients(
         ``features`` (tidy), ``failures``, counts and timings.
     """
     import joblib
-    from tqdm import tqdm
+    from radsurv.progress import tqdm
 
     if on_error not in ("skip", "raise"):
         raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")

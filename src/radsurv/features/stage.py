@@ -154,7 +154,7 @@ def build_cases(cohort: CohortOutputs, seg: SegmentationOutputs, truth: pd.DataF
     region building, and the subset's patient ids.
     """
     import joblib
-    from tqdm import tqdm
+    from ..progress import tqdm
 
     rep = params["reproducibility"]
     masks = analysis_masks(seg)

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 from joblib import Parallel, delayed
-from tqdm import tqdm
+from ..progress import tqdm
 
 from .scanners import resolve_phenotype, resolve_scanners
 from .simulate_mri import simulate_mri

@@ -175,7 +175,7 @@ def segment_cohort(
         runner = Parallel(n_jobs=n_workers, backend=backend, return_as="generator")
         rows = runner(jobs)
         if progress:
-            from tqdm import tqdm
+            from radsurv.progress import tqdm
 
             rows = tqdm(rows, total=len(records), desc="segmentation", unit="patient")
         rows = list(rows)

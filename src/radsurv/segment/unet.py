@@ -201,7 +201,7 @@ class UNetSegmenter:
         t_start = time.perf_counter()
         epochs = range(1, int(p["epochs"]) + 1)
         if progress:
-            from tqdm import tqdm
+            from radsurv.progress import tqdm
 
             epochs = tqdm(epochs, desc=f"U-Net {self.modality}", unit="epoch")
         for epoch in epochs:

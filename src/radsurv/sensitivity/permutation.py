@@ -123,7 +123,7 @@ def permutation_null(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], 
         :data:`NULL_COLUMNS`, one row per permutation (``failed`` names why a permutation
         could not be developed; its C-indices are NaN).
     """
-    from tqdm.auto import tqdm
+    from ..progress import tqdm
 
     todo = range(1, int(n_permutations) + 1)
     bar = dict(total=int(n_permutations), desc="permutation null", unit="permutation", disable=not progress)

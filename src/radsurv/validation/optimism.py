@@ -241,7 +241,7 @@ def optimism_bootstrap(dev: DevelopmentData, n_resamples: int, seed: int, n_jobs
     from pathlib import Path
 
     from joblib import Parallel, delayed
-    from tqdm import tqdm
+    from ..progress import tqdm
 
     results: dict[int, dict] = {}
     folder = None
