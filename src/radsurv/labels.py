@@ -12,6 +12,7 @@ __all__ = [
     "METHOD_LABELS",
     "MODALITIES",
     "MODALITY_LABELS",
+    "MODALITY_NAMES",
     "REGIONS",
     "REGION_LABELS",
     "SET_LABELS",
@@ -29,6 +30,8 @@ SET_LABELS: dict[str, str] = {"devtest": "Development test", **SPLIT_LABELS}
 
 MODALITIES: tuple[str, ...] = ("us", "mri")
 MODALITY_LABELS: dict[str, str] = {"us": "US", "mri": "MRI"}
+#: The modalities as running text names them ("the ultrasound network").
+MODALITY_NAMES: dict[str, str] = {"us": "ultrasound", "mri": "MRI"}
 
 REGIONS: tuple[str, ...] = ("intra", "peri")
 REGION_LABELS: dict[str, str] = {"intra": "Intra-tumoral", "peri": "Peri-tumoral"}

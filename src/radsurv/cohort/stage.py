@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import StageError
-from ..labels import SPLIT_LABELS, SPLITS, centre_sort_key
+from ..labels import MODALITY_NAMES, SPLIT_LABELS, SPLITS, centre_sort_key
 from ..plots.style import SET_COLORS
 from ..stages.context import StageContext, resolve_n_jobs
 from ..stats import kaplan_meier, logrank, median_survival
@@ -187,7 +187,7 @@ def describe_data(profile: Mapping[str, Any], simulated: bool, summary: Mapping[
         def centres(names: tuple[str, ...]) -> str:
             return ("centre " if len(names) == 1 else "centres ") + ", ".join(names)
 
-        images = " and ".join({"us": "ultrasound", "mri": "MRI"}[m] for m in modalities)
+        images = " and ".join(MODALITY_NAMES[m] for m in modalities)
         return (
             f"The cohort comprises {summary['n_total']} patients from {summary['n_centres']} centres, read from a "
             "manifest that lists each patient's centre, follow-up and clinical variables"
@@ -301,8 +301,8 @@ def describe_user_imaging(v: Mapping[str, Any]) -> str:
     parts = [f"{names[m]} of {_patients(v[f'n_{m}'])} ({v[f'n_mask_{m}']} with a lesion mask)" for m in have]
     text = "The cohort has " + " and ".join(parts) + ", read with SimpleITK. "
     if len(have) == 1:
-        other = {"us": "ultrasound", "mri": "MRI"}[{"us": "mri", "mri": "us"}[have[0]]]
-        own = {"us": "ultrasound", "mri": "MRI"}[have[0]]
+        own = MODALITY_NAMES[have[0]]
+        other = MODALITY_NAMES["mri" if have[0] == "us" else "us"]
         text += (f"The cohort has no {other}: the {other} signatures were not built, and the {own} signature "
                  "(intra- and peri-tumoral features together) took the place of the multi-modal one in the models. ")
     text += ("Every image and mask was checked before any analysis (readable files, the modality's "
@@ -318,7 +318,7 @@ def describe_user_imaging(v: Mapping[str, Any]) -> str:
     for m in have:
         if v.get(f"n_dev_{m}"):
             dropped = v.get(f"n_dev_excluded_{m}", 0)
-            text += (f"A segmentation-development set of {v[f'n_dev_{m}']} {'ultrasound' if m == 'us' else 'MRI'} "
+            text += (f"A segmentation-development set of {v[f'n_dev_{m}']} {MODALITY_NAMES[m]} "
                      "images with masks and no outcome was supplied and checked in the same way"
                      + (f" ({dropped} left out by a check)" if dropped else "")
                      + "; none of its images belongs to a test-set patient. ")
@@ -512,18 +512,6 @@ def write_user_masks(ctx: StageContext, loaded: LoadedCohort, source: ManifestSo
     return prepared
 
 
-def _with_prepared_masks(data: pd.DataFrame, prepared: pd.DataFrame | None, out_dir: Path) -> pd.DataFrame:
-    """The cohort with each prepared mask (absolute path) in place of the supplied one."""
-    if prepared is None or prepared.empty:
-        return data
-    data = data.copy()
-    position = {pid: i for i, pid in enumerate(data["patient_id"].astype(str))}
-    for row in prepared.itertuples():
-        data.iloc[position[row.patient_id], data.columns.get_loc(f"{row.modality}_mask")] = str(
-            (out_dir / row.mask).resolve())
-    return data
-
-
 def write_imaging_artefacts(ctx: StageContext, loaded: LoadedCohort, source: ManifestSource,
                             prepared: pd.DataFrame | None = None) -> dict:
     """Example images with contours, per-centre image statistics, and the imaging variables.
@@ -533,9 +521,9 @@ def write_imaging_artefacts(ctx: StageContext, loaded: LoadedCohort, source: Man
     ``prepared`` (:func:`write_user_masks`) replaces the masks later stages read.
     """
     from ..plots.imaging import example_cases_figure, image_statistics_table
-    from ..stages.readers import read_truth
+    from ..stages.readers import read_truth, with_prepared_masks
 
-    data = _with_prepared_masks(loaded.data, prepared, ctx.out_dir)
+    data = with_prepared_masks(loaded.data, prepared, ctx.out_dir) if prepared is not None else loaded.data
     root = Path(source.path).resolve().parent
     if "us_image" not in data.columns and "mri_image" not in data.columns:
         return {}

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
-from ..labels import ANALYSIS_MASK, MODALITIES, MODALITY_LABELS, REGION_LABELS, REGIONS
+from ..labels import ANALYSIS_MASK, MODALITIES, MODALITY_LABELS, MODALITY_NAMES, REGION_LABELS, REGIONS
 from ..stages.context import StageContext
 from ..stages.readers import CohortOutputs, SegmentationOutputs
 from .extract import Case, ExtractionError, ExtractionResult, extract_patients, wide_matrix
@@ -344,7 +344,6 @@ def robustness_texts(icc: pd.DataFrame, n_perturbations: int) -> dict[str, str]:
         the median ICC per modality and region, and the robust count; the paper adds
         the cross-references, which Quarto does not resolve inside a variable).
     """
-    names = {"us": "ultrasound", "mri": "MRI"}
     has_reader = bool(icc["icc_reader"].notna().any())
     has_pert = "icc_perturbation" in icc and bool(icc["icc_perturbation"].notna().any())
     k = int(n_perturbations)
@@ -359,7 +358,7 @@ def robustness_texts(icc: pd.DataFrame, n_perturbations: int) -> dict[str, str]:
         for r in REGIONS:
             sel = icc[(icc["modality"] == m) & (icc["region"] == r)]
             if len(sel) and column in sel and sel[column].notna().any():
-                parts.append(f"{sel[column].median():.2f} ({names[m]}, {r}-tumoral)")
+                parts.append(f"{sel[column].median():.2f} ({MODALITY_NAMES[m]}, {r}-tumoral)")
     both = has_reader and has_pert
     robust = int((~icc["flag"]).sum())
     if parts:

@@ -29,7 +29,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..labels import METHOD_LABELS, MODALITIES, MODALITY_LABELS, SET_LABELS, SPLITS
+from ..labels import METHOD_LABELS, MODALITIES, MODALITY_LABELS, MODALITY_NAMES, SET_LABELS, SPLITS
 from ..stages.context import StageContext, resolve_n_jobs
 from ..stages.readers import CohortOutputs
 from .inference import segment_cohort
@@ -331,9 +331,6 @@ def segmentation_variables(tables: dict[str, pd.DataFrame], metrics: pd.DataFram
     return v
 
 
-_NAMES = {"us": "ultrasound", "mri": "MRI"}
-
-
 def _n(n: int, what: str) -> str:
     return f"{n} {what}" + ("" if n == 1 else "s")
 
@@ -364,12 +361,12 @@ def describe_segmentation(params: Mapping[str, Any], modalities: list[str], trai
             f"MONAI [@cardoso2022]: {nets}. ")
     on_devset = [m for m in modalities if training[m]["source"] == "devset"]
     if on_devset:
-        sizes = " and ".join(f"{training[m]['n_train']} {_NAMES[m]}" for m in on_devset)
+        sizes = " and ".join(f"{training[m]['n_train']} {MODALITY_NAMES[m]}" for m in on_devset)
         nets = "networks were" if len(on_devset) > 1 else "network was"
-        text += (f"The {' and '.join(_NAMES[m] for m in on_devset)} {nets} trained on the segmentation-development "
+        text += (f"The {' and '.join(MODALITY_NAMES[m] for m in on_devset)} {nets} trained on the segmentation-development "
                  f"set ({sizes} patients with images and masks but no outcome). ")
     for m in modalities:
-        t, name = training[m], _NAMES[m]
+        t, name = training[m], MODALITY_NAMES[m]
         if t["source"] == "weights":
             text += (f"The {name} network's trained weights were supplied (`{t['weights']}`, "
                      f"segmentation.{m}.weights) and read from disk; it was not retrained here. ")
@@ -383,7 +380,7 @@ def describe_segmentation(params: Mapping[str, Any], modalities: list[str], trai
     if "mri" in modalities:
         text += "MRI volumes were segmented with a sliding window. "
     text += "The largest connected component was kept and its holes filled. "
-    held = [f"{_n(training[m]['n_test'], _NAMES[m] + ' patient')}" for m in modalities if training[m]["n_test"]]
+    held = [f"{_n(training[m]['n_test'], MODALITY_NAMES[m] + ' patient')}" for m in modalities if training[m]["n_test"]]
     ref = ("the true masks" if reference == "truth" else "the reader's masks (no true mask exists for this cohort)")
     compared = ("for the U-Net, for a classical SimpleITK segmenter (smoothing, Otsu thresholding near a seed, "
                 "connected components) and for the reader" if reference == "truth" else
@@ -410,7 +407,7 @@ def describe_segmentation_results(v: Mapping[str, Any], modalities: list[str], u
     parts = []
     for m in modalities:
         mv = v[m]
-        part = f"{mv['unet']['dice_external']} for {_NAMES[m]}"
+        part = f"{mv['unet']['dice_external']} for {MODALITY_NAMES[m]}"
         if v["reference"] == "truth":
             part += f" (reader {mv['reader']['dice_external']}, classical segmenter {mv['baseline']['dice_external']})"
         else:
@@ -419,13 +416,13 @@ def describe_segmentation_results(v: Mapping[str, Any], modalities: list[str], u
     ref = "the true masks" if v["reference"] == "truth" else "the reader's masks"
     text = (f"On the external test set the U-Net reached a median Dice against {ref} of " + " and ".join(parts)
             + " (@tbl-segmentation). ")
-    fails = " and ".join(f"{v[m]['n_fallback'] + v[m]['n_excluded']} {_NAMES[m]}" for m in modalities)
+    fails = " and ".join(f"{v[m]['n_fallback'] + v[m]['n_excluded']} {MODALITY_NAMES[m]}" for m in modalities)
     text += f"The automatic mask failed the checks in {fails} images"
     if v["policy"] == "reader" and any(v[m]["n_fallback"] for m in modalities):
         if all(v[m]["n_excluded"] == 0 for m in modalities):
             text += ", which fell back to the reader's mask"
         else:
-            falls = " and ".join(f"{v[m]['n_fallback']} {_NAMES[m]}" for m in modalities)
+            falls = " and ".join(f"{v[m]['n_fallback']} {MODALITY_NAMES[m]}" for m in modalities)
             text += f"; {falls} images fell back to the reader's mask"
     text += (f", and {_n(v['n_excluded'], 'patient')} {'was' if v['n_excluded'] == 1 else 'were'} excluded for want "
              "of a usable mask. Typical cases and the tails of the external set are shown in @fig-segmentation.\n")

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..cohort.manifest import to_months
-from ..labels import MODALITY_LABELS, REGION_LABELS, SPLIT_LABELS, SPLITS, in_sentence
+from ..labels import MODALITY_LABELS, MODALITY_NAMES, REGION_LABELS, SPLIT_LABELS, SPLITS, in_sentence
 from ..stages.context import StageContext, resolve_n_jobs
 from ..stages.readers import CohortOutputs, FeatureOutputs
 from ..stats import harrell_c, uno_c
@@ -247,7 +247,6 @@ def describe_design(signatures: list[str], rule: str) -> str:
     """The Methods paragraph on which signatures were built and which fed the models,
     for the modalities the cohort has (both: the study's seven; one: three, the
     modality's own standing in for the multi-modal signature)."""
-    names = {"us": "ultrasound", "mri": "MRI"}
     modalities = [m for m in ("us", "mri") if m in signatures]
     n = len(signatures)
     count = _COUNT.get(n, str(n))
@@ -264,11 +263,11 @@ def describe_design(signatures: list[str], rule: str) -> str:
                          f" fed the models, as the profile fixes (signatures.multimodal.feeds_models: {rule})."))
     elif len(modalities) == 1:
         m = modalities[0]
-        other = names["mri" if m == "us" else "us"]
-        design = (f"{count} signatures were developed on the training set only: one per region ({names[m]} intra- "
+        other = MODALITY_NAMES["mri" if m == "us" else "us"]
+        design = (f"{count} signatures were developed on the training set only: one per region ({MODALITY_NAMES[m]} intra- "
                   f"and peri-tumoral) and one for the modality (both regions' features together). The cohort has no "
                   f"{other}, so no multi-modal signature could be built.")
-        multimodal = (f"The {names[m]} signature took the multi-modal signature's place in the models; the "
+        multimodal = (f"The {MODALITY_NAMES[m]} signature took the multi-modal signature's place in the models; the "
                       "multi-modal rule (two constructions compared by pre-validated C-index) did not apply.")
     else:
         design = f"{count} signatures were developed on the training set only."

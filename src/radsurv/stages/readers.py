@@ -79,6 +79,18 @@ class CohortOutputs:
         return [m for m in ("us", "mri") if f"{m}_image" in self.data and self.data[f"{m}_image"].notna().any()]
 
 
+def with_prepared_masks(data: pd.DataFrame, prepared: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """``data`` with each prepared mask (``prepared_masks.csv``: ``patient_id``,
+    ``modality``, ``mask`` relative to ``folder``) in place of the supplied one, as an
+    absolute path. The cohort stage uses it on its own outputs before they are read back."""
+    data = data.copy()
+    position = {pid: i for i, pid in enumerate(data["patient_id"].astype(str))}
+    for row in prepared.itertuples():
+        data.iloc[position[row.patient_id], data.columns.get_loc(f"{row.modality}_mask")] = str(
+            (Path(folder) / row.mask).resolve())
+    return data
+
+
 def read_cohort(build_dir: Path) -> CohortOutputs:
     """Read ``00_cohort``'s outputs."""
     folder = _folder(build_dir, "00_cohort")
@@ -92,11 +104,7 @@ def read_cohort(build_dir: Path) -> CohortOutputs:
     # replace the supplied files (radsurv.cohort.masks).
     prepared = folder / "prepared_masks.csv"
     if prepared.is_file():
-        table = pd.read_csv(prepared, dtype={"patient_id": str})
-        position = {pid: i for i, pid in enumerate(data["patient_id"])}
-        for row in table.itertuples():
-            data.iloc[position[row.patient_id], data.columns.get_loc(f"{row.modality}_mask")] = str(
-                (folder / row.mask).resolve())
+        data = with_prepared_masks(data, pd.read_csv(prepared, dtype={"patient_id": str}), folder)
     excluded = pd.read_csv(folder / "excluded.csv", dtype={"patient_id": str})
     devsets = {}
     for m in ("us", "mri"):
