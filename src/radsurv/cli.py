@@ -114,7 +114,7 @@ def _cmd_render(args) -> int:
     try:
         # the stages the runner builds (its registry) are the ones published
         res = publish_and_render(root, build_dir, profile["profile"], build_dir / "paper", renderer=args.renderer,
-                                 stages=runner.STAGES)
+                                 stages=runner.STAGES, profile_config=profile)
     except (ManuscriptError, RenderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -68,8 +68,9 @@ def test_every_figure_caption_names_its_own_stage(root):
     for caption, stage, name in figures:
         assert (stage, name) in declared, f"figures/{stage}/{name} is not declared by {stage}"
         assert f"Source: {{{{< var provenance.{stage} >}}}}." in caption, name
+    from radsurv.pipeline.publish import CLEAR_TABLE, TRIPOD_TABLE
     from radsurv.report.run_tables import COST_TABLE, SOFTWARE_TABLE
 
-    run_tables = {tuple(t.split("/")) for t in (COST_TABLE, SOFTWARE_TABLE)}   # written by publish, not a stage
+    run_tables = {tuple(t.split("/")) for t in (COST_TABLE, SOFTWARE_TABLE, TRIPOD_TABLE, CLEAR_TABLE)}   # written by publish
     for stage, name in re.findall(r"\{\{< include tables/([^/]+)/([^ ]+) >\}\}", qmd):
         assert (stage, name) in {(s.name, a.name) for s in STAGES for a in s.artefacts("table")} | run_tables, name

@@ -44,7 +44,7 @@ def prerender(profile: str | Path | None = None, root: Path | None = None, strea
         0 when the manuscript's inputs are ready, 1 when a stage failed or the manuscript
         does not resolve (Quarto then stops before rendering), 2 for a bad profile.
     """
-    from ..config import project_root
+    from ..config import load_profile, project_root
     from ..exceptions import InputError
     from ..report.qmd import check_manuscript
     from . import runner
@@ -66,7 +66,7 @@ def prerender(profile: str | Path | None = None, root: Path | None = None, strea
     runner.print_report(report, stream)
     if report.exit_code != 0:
         return 1
-    publish(root, report.build_dir, runner.STAGES)
+    publish(root, report.build_dir, runner.STAGES, profile=load_profile(profile, root))
     problems = check_manuscript(root)
     if problems:
         print("error: the manuscript does not resolve:\n" + "\n".join(f"  - {p}" for p in problems), file=sys.stderr)

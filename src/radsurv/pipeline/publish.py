@@ -12,7 +12,9 @@
 * ``executed/<stage>.ipynb``: the executed notebooks of the profile, which Quarto lists
   as the manuscript's notebooks and every "Source:" line links to;
 * ``tables/run/``: the run's computational cost (from ``timings.json``) and software
-  versions (from ``requirements.lock``), :mod:`radsurv.report.run_tables`.
+  versions (from ``requirements.lock``), :mod:`radsurv.report.run_tables`, and the
+  reporting checklists (TRIPOD+AI; CLEAR's segmentation, pre-processing and extraction
+  items from the PyRadiomics parameter files), :mod:`radsurv.report.checklist`.
 
 So the paper always shows the profile that was published last, and says which in its
 front matter.
@@ -23,14 +25,17 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import yaml
 
+from ..config import load_profile
 from ..exceptions import ManuscriptError
 from ..report.qmd import check_manuscript
 from ..report.render import RenderResult, render_manuscript
-from ..report.run_tables import write_run_tables
+from ..report.checklist import checklist_table, clear_checklist, coverage, tripod_ai_checklist
+from ..report.run_tables import pinned_versions, write_run_tables
+from ..report.tables import write_markdown_table
 from ..report.variables import as_strings, merge_variables, write_variables
 from ..stages.registry import PUBLISHED_KINDS, STAGES, Stage
 
@@ -67,7 +72,53 @@ def _clear(folder: Path) -> None:
             item.unlink()
 
 
-def publish(root: Path, build_dir: Path, stages: Sequence[Stage] = STAGES) -> dict:
+FEATURES_STAGE = "02_features"
+TRIPOD_TABLE = "run/tripod_ai_checklist.md"
+CLEAR_TABLE = "run/clear_checklist.md"
+
+
+def write_checklists(root: Path, profile: Mapping[str, Any], variables: Mapping[str, Any]) -> dict:
+    """Write the TRIPOD+AI and CLEAR tables for this run; return their ``checklist`` variables.
+
+    The CLEAR answers are read from the parameter files the features stage used (with
+    the profile's ``image_types``), for the modalities the cohort has.
+    """
+    from ..features.extract import read_params
+    from ..features.stage import extraction_params
+
+    root = Path(root)
+    own = (profile.get("cohort") or {}).get("source") == "manifest"
+    settings = {}
+    for modality, params in extraction_params(profile["features"], root).items():
+        n_images = ((variables.get("imaging") or {}).get(f"n_{modality}"))
+        if n_images is not None and int(n_images) == 0:
+            continue  # a modality the cohort does not have
+        settings[modality] = read_params(params)
+    version = pinned_versions(root / "requirements.lock").get("pyradiomics-bhklab", "unpinned")
+    tripod = tripod_ai_checklist(own_cohort=own)
+    clear = clear_checklist(settings, segmentation=profile.get("segmentation") or {},
+                            features=profile["features"], variables=variables,
+                            extractor=f"PyRadiomics (pyradiomics-bhklab {version})", own_cohort=own)
+    source = f"`src/radsurv/report/checklists/tripod_ai.yml` and the run's profile `{profile['profile']}`"
+    write_markdown_table(
+        checklist_table(tripod), root / "tables" / TRIPOD_TABLE, label="tripod-ai", source=source,
+        caption="TRIPOD+AI checklist [@collins2024]: each item in short (the statement has the full wording), "
+                "where this paper answers it, and what the pipeline cannot know, left for the authors.")
+    write_markdown_table(
+        checklist_table(clear, answer="This run"), root / "tables" / CLEAR_TABLE, label="clear",
+        source=", ".join(f"`{p}`" for p in profile["features"]["params"].values())
+        + f" and profile `{profile['profile']}`",
+        caption="CLEAR items on segmentation, image pre-processing, feature extraction and segmentation "
+                "reliability [@kocak2023], answered with the values this run used.")
+    t, c = coverage(tripod), coverage(clear)
+    return {"checklist": {
+        "tripod_n": t["total"], "tripod_reported": t["reported"], "tripod_partly": t["partly"],
+        "tripod_na": t["not_applicable"], "tripod_authors": t["authors"],
+        "clear_n": c["total"], "clear_reported": c["reported"], "clear_authors": c["authors"]}}
+
+
+def publish(root: Path, build_dir: Path, stages: Sequence[Stage] = STAGES,
+            profile: Mapping[str, Any] | None = None) -> dict:
     """Copy every finished stage's declared figures, tables, texts and executed notebook
     to the project root and merge the variables.
 
@@ -79,6 +130,8 @@ def publish(root: Path, build_dir: Path, stages: Sequence[Stage] = STAGES) -> di
         ``build/<profile>``.
     stages : sequence of Stage
         The registry (default: the study's stages).
+    profile : mapping, optional
+        The loaded profile (default: the one named like ``build_dir``), for the checklists.
 
     Returns
     -------
@@ -110,13 +163,20 @@ def publish(root: Path, build_dir: Path, stages: Sequence[Stage] = STAGES) -> di
     write_run_tables(root, build_dir, {s.name: s.title.split(":")[0] for s in stages},
                      build_dir.name)
     merged = merge_variables(layers)
+    # The checklists answer from the features stage's parameter files: written when the
+    # registry has that stage and this build ran it (a project with other stages has none).
+    if any(s.name == FEATURES_STAGE for s in stages) and (build_dir / FEATURES_STAGE).is_dir():
+        if profile is None:
+            profile = load_profile(build_dir.name, root)
+        merged = merge_variables([merged, write_checklists(root, profile, merged)])
     # strings only: pandoc would reformat an unquoted number (0.01 -> 1.0e-2)
     write_variables(as_strings(merged), root / VARIABLES)
     return merged
 
 
 def publish_and_render(root: Path, build_dir: Path, profile: str, out_dir: Path, renderer: str = "auto",
-                       stages: Sequence[Stage] = STAGES) -> RenderResult:
+                       stages: Sequence[Stage] = STAGES, profile_config: Mapping[str, Any] | None = None
+                       ) -> RenderResult:
     """Publish ``build_dir``'s artefacts, check that the manuscript resolves, render it.
 
     With the pandoc preview, the executed notebooks are rendered beside it
@@ -130,7 +190,7 @@ def publish_and_render(root: Path, build_dir: Path, profile: str, out_dir: Path,
     """
     from ..report.preview import render_notebook_preview
 
-    publish(root, build_dir, stages)
+    publish(root, build_dir, stages, profile=profile_config)
     problems = check_manuscript(Path(root))
     if problems:
         raise ManuscriptError(problems)

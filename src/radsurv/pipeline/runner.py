@@ -174,7 +174,7 @@ def build_tasks(root: Path, profile_file: Path, profile: dict, build_dir: Path, 
 
         def render_action():
             res = publish.publish_and_render(root, build_dir, profile["profile"], out_dir, renderer=renderer,
-                                             stages=stages)
+                                             stages=stages, profile_config=profile)
             report.renderer, report.paper = res.renderer, res.output
             return True
 

@@ -17,7 +17,8 @@ import pandas as pd
 
 from .tables import write_markdown_table
 
-__all__ = ["COST_TABLE", "SOFTWARE", "SOFTWARE_TABLE", "cost_table", "software_table", "write_run_tables"]
+__all__ = ["COST_TABLE", "SOFTWARE", "SOFTWARE_TABLE", "cost_table", "pinned_versions", "software_table",
+           "write_run_tables"]
 
 COST_TABLE = "run/cost_table.md"
 SOFTWARE_TABLE = "run/software_table.md"
@@ -77,15 +78,21 @@ def cost_table(timings: Mapping, titles: Mapping[str, str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Stage", "Wall time", "Peak memory (GB)", "Cores", "Longest steps"])
 
 
-def software_table(lock: Path, packages: Sequence[tuple[str, str]] = SOFTWARE) -> pd.DataFrame:
-    """The pinned version of each package the analysis rests on, from the lock file, and
-    the Python that ran it. A package missing from the lock is an error (the table would
-    otherwise claim a version nobody pinned)."""
+def pinned_versions(lock: Path) -> dict[str, str]:
+    """Package (normalised name: lower case, ``-`` for ``_``/``.``) -> its pinned version."""
     pins = {}
     for line in Path(lock).read_text(encoding="utf-8").splitlines():
         m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*==\s*([^\s;#]+)", line)
         if m:
             pins[re.sub(r"[-_.]+", "-", m.group(1)).lower()] = m.group(2)
+    return pins
+
+
+def software_table(lock: Path, packages: Sequence[tuple[str, str]] = SOFTWARE) -> pd.DataFrame:
+    """The pinned version of each package the analysis rests on, from the lock file, and
+    the Python that ran it. A package missing from the lock is an error (the table would
+    otherwise claim a version nobody pinned)."""
+    pins = pinned_versions(lock)
     rows = [{"Role": "Language", "Package": "Python", "Version": platform.python_version()}]
     for role, name in packages:
         key = re.sub(r"[-_.]+", "-", name).lower()
