@@ -583,11 +583,49 @@ class CutpointCheckSection(_Section):
     n_folds: int = Field(10, ge=3, description="folds of the cross-validated X-tile split of the training set")
 
 
+class HarmonisationSection(_Section):
+    run: bool = Field(True, description="ComBat harmonisation of the features across centres (reference: training)")
+    parametric: bool = Field(True, description="ComBat's parametric empirical-Bayes priors (false: non-parametric)")
+    alpha: float = Field(0.05, gt=0, lt=1, description="Benjamini-Hochberg level at which a feature's distribution "
+                                                          "differs between centres (Kruskal-Wallis)")
+
+
+class FeatureClasses(_Section):
+    us: list[str] | None = None
+    mri: list[str] | None = None
+
+
+class RegionVariantsSection(_Section):
+    run: bool = Field(True, description="signatures developed again from other masks and ring widths")
+    sources: list[Literal["reader", "true"]] = Field(
+        default_factory=lambda: ["reader", "true"],
+        description="mask sources compared with the analysis masks (true: the digital twin only)")
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _yaml_true(cls, value: Any) -> Any:
+        # YAML reads a bare `true` as the boolean: [reader, true] means the true masks
+        return ["true" if v is True else v for v in value] if isinstance(value, list) else value
+
+    widths_mm: list[PositiveFloat] = Field(
+        default_factory=lambda: [1.0, 2.0, 3.0, 5.0, 7.0, 10.0],
+        description="peri-tumoral ring widths of the sweep, in mm (grown around the analysis masks)")
+    image_types: ImageTypes = Field(
+        default_factory=lambda: ImageTypes(us={"Original": {}}, mri={"Original": {}}),
+        description="the reduced image types every variant (and the analysis masks' reference) is extracted "
+                    "with (null: the parameter file's own)")
+    feature_classes: FeatureClasses = Field(
+        default_factory=lambda: FeatureClasses(),
+        description="the feature classes every variant is extracted with (null: the parameter file's own)")
+
+
 class SensitivitySection(_Section):
-    """Stage ``06_sensitivity``: the permutation null of the development and the cut-point check."""
+    """Stage ``06_sensitivity``: the permutation null of the development, the cut-point
+    check and ComBat harmonisation."""
 
     permutation: PermutationNullSection = Field(default_factory=PermutationNullSection)
     cutpoint: CutpointCheckSection = Field(default_factory=CutpointCheckSection)
+    harmonisation: HarmonisationSection = Field(default_factory=HarmonisationSection)
+    variants: RegionVariantsSection = Field(default_factory=RegionVariantsSection)
     n_jobs: int = Field(-1, description="processes over the permutations (-1: every core)")
 
 

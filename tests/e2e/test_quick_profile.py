@@ -353,6 +353,46 @@ def test_sensitivity_permutation_null_and_cutpoints(built, quick_profile):
     assert "Permutation null of the whole development" in html
 
 
+def test_combat_harmonisation_reuses_03s_signatures_and_removes_centre_effects(built):
+    """The external C as extracted is 03's (the signatures developed again are 03's), the
+    centre effects shrink, and the paper prints both tables and the numbers."""
+    proj, report = built
+    out = proj / "build/quick/06_sensitivity"
+    combat = pd.read_csv(out / "combat_discrimination.csv").set_index("signature")
+    disc = pd.read_csv(proj / "build/quick/03_signatures/discrimination.csv")
+    ext = disc[disc.set == "external"].set_index("signature")
+    for name in combat.index:
+        assert combat.loc[name, "c_raw"] == pytest.approx(ext.loc[name, "c"], abs=1e-12)
+    assert (combat["c_harmonised"] != combat["c_raw"]).any()     # harmonisation changed the external inputs
+    effects = pd.read_csv(out / "combat_centre_effects.csv")
+    assert (effects["n_differ_after"] < effects["n_differ_before"]).all()
+    var = yaml.safe_load((proj / "_variables.yml").read_text(encoding="utf-8"))["sensitivity"]["harmonisation"]
+    assert int(var["pct_after"]) < int(var["pct_before"])
+    html = report.paper.read_text(encoding="utf-8")
+    assert f"after ComBat {var['pct_after']}%" in html
+    assert "reference-batch ComBat" in html and "Differ by centre, after ComBat" in html
+
+
+def test_mask_source_and_ring_width(built, quick_profile):
+    """Every source and width was developed on the same patients; the ring at the
+    analysis width is the analysis masks' own; the paper prints the numbers."""
+    proj, report = built
+    out = proj / "build/quick/06_sensitivity"
+    src = pd.read_csv(out / "mask_source.csv")
+    assert set(src["source"]) == {"auto", "reader", "true"}
+    assert src.groupby(["signature", "set"])["n"].nunique().eq(1).all()         # same patients per source
+    widths = pd.read_csv(out / "ring_width.csv")
+    assert sorted(widths["width_mm"].unique()) == sorted(quick_profile["sensitivity"]["variants"]["widths_mm"])
+    ring = quick_profile["features"]["ring_width_mm"]
+    at_ring = widths[widths["width_mm"] == ring].set_index(["signature", "set"])["c"]
+    auto = src[src["source"] == "auto"].set_index(["signature", "set"])["c"]
+    pd.testing.assert_series_equal(at_ring.sort_index(), auto.sort_index(), check_names=False)
+    var = yaml.safe_load((proj / "_variables.yml").read_text(encoding="utf-8"))["sensitivity"]["variants"]
+    html = report.paper.read_text(encoding="utf-8")
+    assert f"reached an external C of {var['auto']['c_external']}" in html
+    assert "fig-ring-width" in html
+
+
 def test_second_run_does_nothing(built):
     proj, _ = built
     again = run_pipeline("quick", root=proj, renderer="preview")
@@ -414,3 +454,51 @@ def test_index_qmd_resolves_completely(built):
         assert any("fig-missing" in p for p in problems) and any("cohort.nope" in p for p in problems)
     finally:
         qmd.write_text(text)
+
+
+def test_the_preview_in_a_real_browser(built):
+    """Headless Chromium opens the preview: every figure loads, no reference or shortcode
+    is left unresolved, every table has rows, nothing asks the network, and the page
+    paints. Skipped without a Chromium unless RADSURV_REQUIRE_BROWSER is set (CI)."""
+    import os
+
+    from radsurv.report.browser import BrowserNotFoundError, find_chromium, inspect_page
+
+    try:
+        find_chromium()
+    except BrowserNotFoundError as exc:
+        if os.environ.get("RADSURV_REQUIRE_BROWSER"):
+            pytest.fail(f"RADSURV_REQUIRE_BROWSER is set but {exc}")
+        pytest.skip(f"no Chromium to drive ({exc})")
+    proj, report = built
+    shot = proj / "build/quick/paper-screenshot.png"
+    page = inspect_page(report.paper, shot)
+    html = report.paper.read_text(encoding="utf-8")
+    assert page.problems == []
+    assert page.title and page.title in html
+    assert page.n_images == len(re.findall(r"<img\b", html)) >= 15 and page.broken_images == []
+    assert page.unresolved == []
+    assert page.n_tables == len(re.findall(r"<table\b", html)) >= 10 and page.empty_tables == []
+    stats = page.screenshot
+    assert shot.is_file() and stats.width == 1280 and stats.height > 10 * 800   # the whole paper, not a window
+    # A paper is mostly white page: well off blank, some tenth of it text, figures and rules.
+    assert not stats.is_blank() and stats.std > 10 and stats.dominant_share < 0.98 and stats.n_colours > 100
+
+
+def test_reporting_checklists_in_the_paper(built, quick_profile, root):
+    """The TRIPOD+AI table has its 52 items, the counts the text prints add up to them,
+    and the CLEAR table states the bin widths of the parameter files."""
+    from radsurv.features.extract import read_params
+
+    proj, report = built
+    var = yaml.safe_load((proj / "_variables.yml").read_text(encoding="utf-8"))["checklist"]
+    counts = [int(var[k]) for k in ("tripod_reported", "tripod_partly", "tripod_na", "tripod_authors")]
+    assert int(var["tripod_n"]) == sum(counts) == 52
+    tripod = (proj / "tables/run/tripod_ai_checklist.md").read_text(encoding="utf-8")
+    assert len([line for line in tripod.splitlines() if line.startswith("| ") and "---" not in line]) == 53
+    clear = (proj / "tables/run/clear_checklist.md").read_text(encoding="utf-8")
+    for modality, path in quick_profile["features"]["params"].items():
+        width = read_params(root / path)["setting"]["binWidth"]
+        assert f"fixed bin width {width:g}" in clear, modality
+    html = report.paper.read_text(encoding="utf-8")
+    assert "TRIPOD+AI checklist" in html and f"of its {var['tripod_n']} items and" in html

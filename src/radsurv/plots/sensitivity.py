@@ -45,3 +45,33 @@ def permutation_figure(null: pd.DataFrame, summary: pd.DataFrame, path: str | Pa
     axes[0, 0].legend(fontsize=7, frameon=False, loc="upper left")
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def ring_width_figure(widths: pd.DataFrame, path: str | Path, prespecified_mm: float,
+                      set_labels: Mapping[str, str], signature_labels: Mapping[str, str]) -> Path:
+    """One panel per test set: each signature's Harrell's C (95% CI) against the
+    peri-tumoral ring width, the pre-specified width marked (dashed) and C = 0.5 dotted."""
+    apply_style()
+    sets = [s for s in set_labels if s in set(widths["set"])]
+    if not sets:
+        return message_figure(path, "No ring-width result")
+    fig, axes = plt.subplots(1, len(sets), figsize=(3.6 * len(sets), 2.9), squeeze=False, sharey=True)
+    markers = ["o", "s", "^", "D"]
+    names = [n for n in signature_labels if n in set(widths["signature"])]
+    offsets = np.linspace(-0.15, 0.15, max(len(names), 1))
+    for ax, s in zip(axes[0], sets):
+        for k, name in enumerate(names):
+            d = widths[(widths["signature"] == name) & (widths["set"] == s)].sort_values("width_mm")
+            x = d["width_mm"].to_numpy(dtype=float) + offsets[k]
+            c = d["c"].to_numpy(dtype=float)
+            ax.errorbar(x, c, yerr=[c - d["lower"].to_numpy(dtype=float), d["upper"].to_numpy(dtype=float) - c],
+                        marker=markers[k % len(markers)], markersize=3.5, linewidth=1.0, capsize=2,
+                        label=signature_labels[name])
+        ax.axvline(prespecified_mm, color="0.3", linestyle="--", linewidth=0.9)
+        ax.axhline(0.5, color="0.5", linestyle=":", linewidth=0.8)
+        ax.set_title(set_labels[s], fontsize=8)
+        ax.set_xlabel("Peri-tumoral ring width (mm)")
+    axes[0, 0].set_ylabel("Harrell's C (95% CI)")
+    axes[0, 0].legend(fontsize=6.5, frameon=False, loc="lower left")
+    fig.tight_layout()
+    return save_figure(fig, path)

@@ -302,9 +302,9 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "06_sensitivity",
-        title="Sensitivity: permutation null of the development, cut-points",
-        sections=("sensitivity", "signatures"),
-        upstream=("00_cohort", "02_features", "03_signatures"),
+        title="Sensitivity: permutation null, cut-points, ComBat, mask source and ring width",
+        sections=("sensitivity", "signatures", "features"),
+        upstream=("00_cohort", "01_segmentation", "02_features", "03_signatures"),
         outputs=(
             Artefact("permutation_null.csv", "data", "test-set C of the multi-modal signature developed on each "
                                                      "permutation of the training outcomes"),
@@ -316,6 +316,18 @@ STAGES: tuple[Stage, ...] = (
             Artefact("text-sensitivity-methods.md", "text", "the Methods paragraph on the sensitivity analyses"),
             Artefact("text-sensitivity.md", "text", "the Results paragraph on the sensitivity analyses"),
             Artefact("fig-permutation.png", "figure", "the permutation null of the test C, per test set"),
+            Artefact("combat_centre_effects.csv", "data", "features differing by centre before and after ComBat, "
+                                                          "per modality and region"),
+            Artefact("combat_discrimination.csv", "data", "each signature's external C as extracted and after "
+                                                          "ComBat"),
+            Artefact("centre_effects_table.md", "table", "centre effects before and after ComBat"),
+            Artefact("harmonisation_table.md", "table", "the signatures' external C with and without ComBat"),
+            Artefact("mask_source.csv", "data", "test-set C and selected features of the signatures developed from "
+                                                "the analysis, reader's and true masks (reduced image types)"),
+            Artefact("ring_width.csv", "data", "test-set C of the signatures developed with each peri-tumoral ring "
+                                               "width (reduced image types)"),
+            Artefact("mask_source_table.md", "table", "the signatures from each mask source"),
+            Artefact("fig-ring-width.png", "figure", "test-set C against the peri-tumoral ring width"),
         ),
         variables=("sensitivity",),
     ),

@@ -17,6 +17,7 @@ from .cox import CoxFit, fit_cox
 from .cutpoint import logrank_scores, optimal_cutpoint
 from .decision_curve import net_benefit
 from .delong import binary_at_time, delong_auc, delong_test
+from .group_tests import bh_adjust, kruskal_wallis
 from .icc import icc, icc_many
 from .lasso_cox import lasso_cox_cv, lasso_cox_path
 from .nomogram_cox import Nomogram, nomogram
@@ -26,9 +27,9 @@ from .survival_curves import kaplan_meier, logrank, median_survival
 from .td_auc import td_auc, td_auc_compare, td_roc_curve
 
 __all__ = [
-    "CoxFit", "Nomogram", "SmoothedCalibration", "binary_at_time", "bootstrap_harrell_c",
+    "CoxFit", "Nomogram", "SmoothedCalibration", "bh_adjust", "binary_at_time", "bootstrap_harrell_c",
     "calibration_table", "cox_zph", "delong_auc", "delong_test", "fit_cox", "harrell_c", "icc",
-    "icc_many", "kaplan_meier", "lasso_cox_cv", "lasso_cox_path", "logrank", "logrank_scores",
+    "icc_many", "kaplan_meier", "kruskal_wallis", "lasso_cox_cv", "lasso_cox_path", "logrank", "logrank_scores",
     "median_survival", "net_benefit", "nomogram", "optimal_cutpoint", "risk_groups",
     "smoothed_calibration", "td_auc", "td_auc_compare", "td_roc_curve", "univariable_score_tests", "uno_c",
 ]
