@@ -38,7 +38,9 @@ def null_build(tmp_path_factory, root):
     (proj / "params" / "quicknull.yml").write_text(
         "extends: quick\ncohort:\n  twin:\n    imaging_signal: false\n"
         "imaging:\n  development:\n    us: {n: 0}\n    mri: {n: 0}\n"
-        "segmentation:\n  use_supplied_masks: true\n", encoding="utf-8")
+        "segmentation:\n  use_supplied_masks: true\n"
+        # the mask-source and ring-width analyses are not the guard's (the quick test runs them)
+        "sensitivity:\n  variants: {run: false}\n", encoding="utf-8")
     # Up to the signatures and the permutation null: the guard is theirs (the models'
     # stages run on the same code in the quick test; a whole null run is
     # `radsurv run --profile null`)

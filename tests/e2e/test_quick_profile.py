@@ -100,7 +100,8 @@ def test_preview_shows_every_figure_table_and_number(built):
     figures = set(re.findall(r'id="(fig-[\w-]+)"', html))
     assert figures == {"fig-flow", "fig-km-sets", "fig-segmentation", "fig-icc", "fig-imaging-examples",
                        "fig-km-risk", "fig-lasso", "fig-coefficients", "fig-xtile", "fig-forest", "fig-c-models",
-                       "fig-td-roc", "fig-calibration", "fig-decision", "fig-nomogram", "fig-permutation"}
+                       "fig-td-roc", "fig-calibration", "fig-decision", "fig-nomogram", "fig-permutation",
+                       "fig-ring-width"}
     assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) == len(figures)
     assert "Figure 1" in html and "Figure 2" in html and "Table 1" in html
     assert 'id="fig-flow"' in html and 'id="fig-km-sets"' in html and 'id="tbl-baseline"' in html
@@ -379,7 +380,7 @@ def test_mask_source_and_ring_width(built, quick_profile):
     proj, report = built
     out = proj / "build/quick/06_sensitivity"
     src = pd.read_csv(out / "mask_source.csv")
-    assert set(src["source"]) == {"auto", "reader", "true"}
+    assert set(src["source"]) == {"auto", *quick_profile["sensitivity"]["variants"]["sources"]}
     assert src.groupby(["signature", "set"])["n"].nunique().eq(1).all()         # same patients per source
     widths = pd.read_csv(out / "ring_width.csv")
     assert sorted(widths["width_mm"].unique()) == sorted(quick_profile["sensitivity"]["variants"]["widths_mm"])

@@ -67,6 +67,7 @@ def ring_width_figure(widths: pd.DataFrame, path: str | Path, prespecified_mm: f
             ax.errorbar(x, c, yerr=[c - d["lower"].to_numpy(dtype=float), d["upper"].to_numpy(dtype=float) - c],
                         marker=markers[k % len(markers)], markersize=3.5, linewidth=1.0, capsize=2,
                         label=signature_labels[name])
+        ax.set_xticks(sorted(widths["width_mm"].unique()))
         ax.axvline(prespecified_mm, color="0.3", linestyle="--", linewidth=0.9)
         ax.axhline(0.5, color="0.5", linestyle=":", linewidth=0.8)
         ax.set_title(set_labels[s], fontsize=8)

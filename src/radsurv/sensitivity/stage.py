@@ -219,8 +219,13 @@ def region_variants_analysis(cohort: CohortOutputs, seg: SegmentationOutputs, tr
                                     else float("nan") for s, n in zip(by_source["source"], by_source["signature"])]
     rows = []
     for w, src in zip(widths, sweep):
-        X = variant_matrix(tidy, {(m, r): (src if r == "peri" else ANALYSIS_MASK) for m, r in blocks}, patients)
-        disc, _ = _develop_and_score(X, outcomes(cohort, X.index, profile["time_unit"]), flagged, sp, seed, n_jobs)
+        if src == ANALYSIS_MASK:   # the analysis ring: the development above, on the same matrix
+            disc = by_source[by_source["source"] == ANALYSIS_MASK].drop(columns=["source", "n_selected",
+                                                                                  "jaccard_vs_auto"])
+        else:
+            X = variant_matrix(tidy, {(m, r): (src if r == "peri" else ANALYSIS_MASK) for m, r in blocks}, patients)
+            disc, _ = _develop_and_score(X, outcomes(cohort, X.index, profile["time_unit"]), flagged, sp, seed,
+                                         n_jobs)
         rows.append(disc.assign(width_mm=w))
     by_width = pd.concat(rows, ignore_index=True)
     return {"sources": by_source, "widths": by_width, "n_patients": len(patients), "failures": result.failures,
@@ -250,7 +255,8 @@ def write_variant_artefacts(ctx: StageContext, variants: Mapping[str, Any] | Non
                           {n: _signature_label(n) for n in ("us_peri", "mri_peri", MULTIMODAL)})
     ctx.write_table(table, "mask_source_table.md", label="mask-source",
                     caption="The signatures developed again, with every step of the development, from the analysis "
-                            "masks, the reader's masks and (simulated cohort) the true lesion masks, on the same "
+                            "masks and, where the cohort has them, the reader's masks and (simulated cohort) the true "
+                            "lesion masks, on the same "
                             "patients and sets and with the same reduced set of image types: Harrell's C on the test "
                             "sets, the features selected and their overlap with the signature from the analysis masks.")
 
@@ -261,8 +267,9 @@ _CLASS_NAMES = {"shape": "shape", "shape2D": "shape", "firstorder": "first order
 
 def variant_variables(variants: Mapping[str, Any] | None, params: Mapping[str, Any]) -> dict[str, Any]:
     """The ``sensitivity.variants`` variables."""
+    widths = [f"{w:g}" for w in sorted(params["variants"]["widths_mm"])]
     v: dict[str, Any] = {"run": "yes" if variants is not None else "no",
-                         "widths": ", ".join(f"{w:g}" for w in params["variants"]["widths_mm"])}
+                         "widths": ", ".join(widths[:-1]) + " and " + widths[-1] if len(widths) > 1 else widths[0]}
     if variants is None:
         return {"variants": v}
     types = variants["image_types"]
