@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "ANALYSIS_MASK",
+    "FEATURE_CLASS_LABELS",
     "METHOD_LABELS",
     "MODALITIES",
     "MODALITY_LABELS",
@@ -35,6 +36,11 @@ MODALITY_NAMES: dict[str, str] = {"us": "ultrasound", "mri": "MRI"}
 
 REGIONS: tuple[str, ...] = ("intra", "peri")
 REGION_LABELS: dict[str, str] = {"intra": "Intra-tumoral", "peri": "Peri-tumoral"}
+
+#: PyRadiomics' feature classes as the paper names them.
+FEATURE_CLASS_LABELS: dict[str, str] = {"shape": "3D shape", "shape2D": "2D shape", "firstorder": "first order",
+                                        "glcm": "GLCM", "glrlm": "GLRLM", "glszm": "GLSZM", "gldm": "GLDM",
+                                        "ngtdm": "NGTDM"}
 
 #: Segmentation methods compared in the segmentation stage.
 METHOD_LABELS: dict[str, str] = {"unet": "U-Net", "baseline": "Baseline (SimpleITK)", "reader": "Reader"}

@@ -24,7 +24,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 import yaml
 
-from ..labels import MODALITY_LABELS
+from ..labels import FEATURE_CLASS_LABELS, MODALITY_LABELS
 
 __all__ = ["STATUS_LABELS", "ChecklistItem", "checklist_table", "clear_checklist", "coverage", "tripod_ai_checklist"]
 
@@ -99,8 +99,6 @@ PYRADIOMICS_DEFAULTS: dict[str, Any] = {"normalize": False, "normalizeScale": 1,
                                         "binWidth": 25, "binCount": None, "wavelet": "coif1", "start_level": 0,
                                         "level": 1}
 
-_CLASS_NAMES = {"shape": "3D shape", "shape2D": "2D shape", "firstorder": "first order", "glcm": "GLCM",
-                "glrlm": "GLRLM", "glszm": "GLSZM", "gldm": "GLDM", "ngtdm": "NGTDM"}
 
 
 def _setting(settings: Mapping[str, Any], key: str) -> Any:
@@ -166,7 +164,7 @@ def _image_types(s: Mapping[str, Any]) -> str:
 def _classes(s: Mapping[str, Any]) -> str:
     out = []
     for name, feats in (s.get("featureClass") or {}).items():
-        label = _CLASS_NAMES.get(name, name)
+        label = FEATURE_CLASS_LABELS.get(name, name)
         out.append(label if not feats else f"{label} ({len(feats)} named features)")
     return ", ".join(out) + " (every feature of a class unless named)"
 

@@ -24,13 +24,14 @@ reports. Writing: :func:`write_sensitivity_artefacts` (the outputs declared in
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from ..exceptions import StageError
-from ..labels import ANALYSIS_MASK, MODALITY_LABELS, REGION_LABELS, SPLIT_LABELS
+from ..labels import ANALYSIS_MASK, FEATURE_CLASS_LABELS, MODALITY_LABELS, REGION_LABELS, SPLIT_LABELS
 from ..signatures.development import MULTIMODAL, REGION_SIGNATURES, SIGNATURES, develop_signatures
 from ..signatures.risk_groups import RiskGroups
 from ..signatures.stage import discrimination, feature_matrix, outcomes
@@ -261,10 +262,6 @@ def write_variant_artefacts(ctx: StageContext, variants: Mapping[str, Any] | Non
                             "sets, the features selected and their overlap with the signature from the analysis masks.")
 
 
-_CLASS_NAMES = {"shape": "shape", "shape2D": "shape", "firstorder": "first order", "glcm": "GLCM", "glrlm": "GLRLM",
-                "glszm": "GLSZM", "gldm": "GLDM", "ngtdm": "NGTDM"}
-
-
 def variant_variables(variants: Mapping[str, Any] | None, params: Mapping[str, Any]) -> dict[str, Any]:
     """The ``sensitivity.variants`` variables."""
     widths = [f"{w:g}" for w in sorted(params["variants"]["widths_mm"])]
@@ -275,7 +272,8 @@ def variant_variables(variants: Mapping[str, Any] | None, params: Mapping[str, A
     types = variants["image_types"]
     names = {"Original": "original", "LoG": "Laplacian-of-Gaussian", "Wavelet": "wavelet"}
     phrase = {m: " and ".join(names.get(t, t) for t in ts) for m, ts in types.items()}
-    classes = {m: ", ".join(_CLASS_NAMES.get(c, c) for c in cs) for m, cs in variants["feature_classes"].items()}
+    classes = {m: ", ".join(FEATURE_CLASS_LABELS.get(c, c) for c in cs)
+               for m, cs in variants["feature_classes"].items()}
     phrase = {m: f"{p} image ({classes[m]})" for m, p in phrase.items()}
     v["image_types"] = (f"the {next(iter(phrase.values()))}" if len(set(phrase.values())) == 1 else
                         "; ".join(f"{MODALITY_LABELS[m]}: the {p}" for m, p in phrase.items()))
@@ -610,8 +608,6 @@ def write_sensitivity_artefacts(ctx: StageContext, cohort: CohortOutputs, featur
 
     variants = None
     if params["variants"]["run"] and segmentation is not None:
-        from pathlib import Path
-
         with ctx.timed("mask source and ring width (regions, reduced extraction, developments)"):
             variants = region_variants_analysis(cohort, segmentation, truth, flagged, ctx.profile,
                                                 params["variants"], ctx.seed, ctx.build_dir / "cache" / "features",

@@ -24,8 +24,9 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from ..features.extract import Case, _collect, extract_case, params_hash, read_params
+from ..features.extract import Case, _collect, extract_case, params_hash, read_params, wide_matrix
 from ..labels import ANALYSIS_MASK
+from ..signatures.development import prefix
 
 __all__ = ["SOURCE_LABELS", "common_patients", "extract_variants", "jaccard", "ring_source", "selected_features",
            "variant_jobs", "variant_matrix"]
@@ -153,14 +154,8 @@ def variant_matrix(tidy: pd.DataFrame, sources: Mapping[tuple[str, str], str],
     patients : sequence of str, optional
         Keep these patients (default: those with every block).
     """
-    frames = []
-    for (modality, region), source in sources.items():
-        sel = tidy[(tidy["modality"] == modality) & (tidy["region"] == region) & (tidy["mask_source"] == source)]
-        if sel.empty:
-            raise ValueError(f"no features for {modality} {region} from mask source {source!r}")
-        order = list(dict.fromkeys(sel["feature"]))
-        wide = sel.pivot(index="patient", columns="feature", values="value")[order]
-        frames.append(wide.add_prefix(f"{modality}_{region}__"))
+    frames = [wide_matrix(tidy, modality, region, source).add_prefix(prefix(modality, region))
+              for (modality, region), source in sources.items()]
     X = pd.concat(frames, axis=1, join="inner")
     X.index = X.index.astype(str)
     X.index.name = "patient_id"
