@@ -62,6 +62,70 @@ def test_shared_filters_equal_pyradiomics_execute(params, size, spacing, radius)
     assert any(n.startswith("wavelet-") and "_glszm_" in n for n in names)
 
 
+def _original_only(params_file, classes=("firstorder", "glcm", "glszm", "shape")) -> dict:
+    """A parameter file cut to the original image (the sensitivity analyses' reduced set)."""
+    from radsurv.features.extract import read_params
+
+    params = read_params(params_file)
+    params["imageType"] = {"Original": {}}
+    shape = "shape2D" if "force2D" in params["setting"] else "shape"
+    params["featureClass"] = {(shape if c == "shape" else c): None for c in classes}
+    return params
+
+
+@pytest.mark.parametrize("params_file,size,spacing,radius", [
+    (MRI_PARAMS, (40, 40, 16), (0.7, 0.7, 2.0), 5.0),   # resampled: one B-spline resampling for all masks
+    (US_PARAMS, (90, 90), (0.1, 0.1), 2.5),             # not resampled: the union crop
+], ids=["mri3d", "us2d"])
+def test_one_grid_for_all_masks_gives_each_masks_own_values(monkeypatch, params_file, size, spacing, radius):
+    """The union crop of PyRadiomics' lattice holds each mask's own grid: the values
+    equal ``execute`` per mask (to the round-off of where the grid points are computed),
+    with one resampling of the image instead of one per mask."""
+    from radiomics import imageoperations
+
+    image, masks = textured_case(size, spacing, radius, seed=4)
+    masks[("peri", "wide")] = textured_case(size, spacing, radius, seed=4, ring_mm=6.0)[1][("peri", "true")]
+    params = _original_only(params_file)
+    calls = []
+    resample = imageoperations.resampleImage
+    monkeypatch.setattr(imageoperations, "resampleImage", lambda *a, **k: calls.append(1) or resample(*a, **k))
+    shared, errors = SharedFilterExtractor(params).extract(image, masks)
+    assert not errors and len(shared) == 5
+    resampled = "resampledPixelSpacing" in params["setting"] and params["setting"]["resampledPixelSpacing"]
+    assert len(calls) == (1 if resampled else 0)
+    calls.clear()
+    own, _ = SharedFilterExtractor(params, union_grid=False).extract(image, masks)
+    assert len(calls) == (5 if resampled else 0)
+    for key, mask in masks.items():
+        # against PyRadiomics as the other tests (the fast MCC agrees to ~1e-8) ...
+        assert _largest_relative_difference(shared[key], _execute(params, image, mask)) < 1e-6, key
+        # ... and against each mask on its own grid: the same voxels, to round-off
+        assert _largest_relative_difference(shared[key], own[key]) < 1e-11, key
+        if not resampled:            # a crop: not even round-off
+            assert shared[key] == own[key]
+    assert any("_glcm_ClusterProminence" in n for n in shared[("intra", "true")])
+
+
+def test_one_grid_only_where_it_is_exact(monkeypatch):
+    """Filtered images depend on where the grid ends, and a mask on another grid has
+    another lattice: then every mask keeps its own grid."""
+    from radiomics import imageoperations
+
+    image, masks = textured_case((40, 40, 16), (0.7, 0.7, 2.0), 5.0, seed=5)
+    calls = []
+    resample = imageoperations.resampleImage
+    monkeypatch.setattr(imageoperations, "resampleImage", lambda *a, **k: calls.append(1) or resample(*a, **k))
+    with_log = _original_only(MRI_PARAMS)
+    with_log["imageType"]["LoG"] = {"sigma": [1.0]}
+    SharedFilterExtractor(with_log).extract(image, masks)
+    assert len(calls) == 4
+    calls.clear()
+    moved = sitk.Image(masks[("intra", "reader")])
+    moved.SetOrigin(tuple(o + 0.35 for o in moved.GetOrigin()))
+    _, errors = SharedFilterExtractor(_original_only(MRI_PARAMS)).extract(image, {**masks, ("intra", "moved"): moved})
+    assert len(calls) == 5
+
+
 def test_masks_on_same_grid_are_filtered_once(monkeypatch):
     image, masks = textured_case((90, 90), (0.1, 0.1), 2.5, seed=1)
     extractor = SharedFilterExtractor(US_PARAMS)
@@ -168,3 +232,31 @@ def test_non_finite_values_are_failures():
     reasons = _non_finite({("intra", "auto"): {"a": 1.0, "b": float("nan")}, ("peri", "auto"): {"a": 2.0}})
     assert list(reasons) == [("intra", "auto")]
     assert "b" in reasons[("intra", "auto")]
+
+
+def test_fast_glcm_equals_pyradiomics_class():
+    """GLCMFastMCC's diagonal sums and cluster features are PyRadiomics' own values
+    summed in another order (grey levels missing from the region included: the sums
+    run over the levels present, as PyRadiomics' do)."""
+    from radiomics import imageoperations
+    from radiomics.glcm import RadiomicsGLCM
+
+    from radsurv.features.extract import GLCMFastMCC
+
+    image, masks = textured_case((40, 40, 16), (0.7, 0.7, 2.0), 5.0, seed=6)
+    settings = {"binWidth": 1, "symmetricalGLCM": True, "distances": [1], "label": 1}
+    for mask in (masks[("intra", "true")], masks[("peri", "reader")]):
+        box, _ = imageoperations.checkMask(image, mask, label=1)
+        img, msk = imageoperations.cropToTumorMask(image, mask, box)
+        ours, theirs = GLCMFastMCC(img, msk, **settings), RadiomicsGLCM(img, msk, **settings)
+        for glcm in (ours, theirs):
+            glcm.enableAllFeatures()
+            glcm._initCalculation()
+        n_levels = ours.coefficients["Ng"]
+        assert len(ours.coefficients["grayLevels"]) < n_levels      # some levels absent: the hard case
+        for name in ("pxAddy", "pxSuby", "HXY", "ux", "px"):
+            np.testing.assert_allclose(ours.coefficients[name], theirs.coefficients[name], rtol=1e-12, atol=1e-15)
+        for feature in ("ClusterProminence", "ClusterShade", "ClusterTendency", "SumEntropy", "DifferenceVariance"):
+            a = getattr(ours, f"get{feature}FeatureValue")()
+            b = getattr(theirs, f"get{feature}FeatureValue")()
+            np.testing.assert_allclose(a, b, rtol=1e-10, err_msg=feature)

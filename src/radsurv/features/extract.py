@@ -26,6 +26,11 @@ Where cropping changes results (and why we do not filter a union crop)
     wavelet wraps periodically at the grid edge and pads odd sizes. Filtering a padded union crop
     therefore does *not* reproduce PyRadiomics; we filter exactly the grid PyRadiomics
     filters, once per distinct grid, and the tests check equality with ``execute``.
+    The original image is different: PyRadiomics' resampling grids are crops of one
+    lattice anchored at the image's origin, so when the original image is the only
+    image type, one resampling onto the crop around all of an image's masks serves
+    every mask with its own values (``SharedFilterExtractor._union_grid``; the many
+    regions of the sensitivity analyses).
 
 The one deviation from PyRadiomics' code: MCC
     GLCM's Maximal Correlation Coefficient takes the general (non-symmetric)
@@ -280,8 +285,45 @@ def _symmetric_mcc(p_glcm: np.ndarray, px: np.ndarray) -> np.ndarray | None:
     return np.array([np.nanmean(np.sqrt(second))])
 
 
+def _diagonal_sums(p_glcm: np.ndarray, index: np.ndarray, n_bins: int) -> np.ndarray:
+    """Sums of the GLCM over the cells sharing ``index`` (i + j - 2 or |i - j|).
+
+    Parameters
+    ----------
+    p_glcm
+        GLCM, shape (Nv, Ng, Ng, n_angles).
+    index
+        Bin of each (i, j) cell, shape (Ng, Ng), in ``[0, n_bins)``.
+    n_bins
+        Number of bins (2 Ng - 1 for i + j, Ng for |i - j|).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (Nv, n_bins, n_angles): PyRadiomics' ``pxAddy`` / ``pxSuby``.
+    """
+    n_v, n_g, _, n_a = p_glcm.shape
+    flat = p_glcm.reshape(n_v, n_g * n_g, n_a)
+    # one bincount over (volume, angle, bin): bin + n_bins * (angle + n_a * volume)
+    offsets = n_bins * (np.arange(n_a)[None, None, :] + n_a * np.arange(n_v)[:, None, None])
+    keys = index.reshape(1, -1, 1) + offsets
+    sums = np.bincount(keys.ravel(), weights=flat.ravel(), minlength=n_v * n_a * n_bins)
+    return sums.reshape(n_v, n_a, n_bins).transpose(0, 2, 1)
+
+
 class GLCMFastMCC(RadiomicsGLCM):
-    """PyRadiomics' GLCM class with the symmetric-eigenvalue MCC (see module doc)."""
+    """PyRadiomics' GLCM class with the symmetric-eigenvalue MCC (see module doc) and
+    its diagonal sums computed in one pass.
+
+    PyRadiomics builds ``pxAddy`` and ``pxSuby`` (the GLCM summed along its
+    anti-diagonals i + j = k and diagonals |i - j| = k) with one boolean mask of the
+    whole matrix per k, O(Ng^3), and the cluster features raise an (Ng, Ng, angles)
+    array to a power: together most of the class's time for the 50-120 grey levels of
+    a normalised MRI region. Here the sums take one ``bincount`` and the cluster
+    features use the identity sum_ij (i + j - mu_x - mu_y)^n p(i, j) =
+    sum_k (k - mu_x - mu_y)^n p_{x+y}(k). The same values, summed in another order
+    (agreement to round-off, checked against PyRadiomics in the tests).
+    """
 
     def __init__(self, inputImage, inputMask, **kwargs):  # noqa: N803 - PyRadiomics naming
         super().__init__(inputImage, inputMask, **kwargs)
@@ -302,6 +344,44 @@ class GLCMFastMCC(RadiomicsGLCM):
             if value is not None:
                 return value
         return super().getMCCFeatureValue()
+
+    def _calculateCoefficients(self):  # noqa: N802 - PyRadiomics naming
+        """PyRadiomics' coefficients, with ``pxAddy``/``pxSuby`` from :func:`_diagonal_sums`."""
+        n_g = self.coefficients["Ng"]
+        grey = self.coefficients["grayLevels"].astype("float")
+        i, j = np.meshgrid(grey, grey, indexing="ij", sparse=True)
+        p = self.P_glcm
+        eps = np.spacing(1)
+        self.coefficients["eps"] = eps
+        self.coefficients["i"] = i
+        self.coefficients["j"] = j
+        self.coefficients["kValuesSum"] = np.arange(2, (n_g * 2) + 1, dtype="float")
+        self.coefficients["kValuesDiff"] = np.arange(0, n_g, dtype="float")
+        self.coefficients["px"] = p.sum(2, keepdims=True)
+        self.coefficients["py"] = p.sum(1, keepdims=True)
+        self.coefficients["ux"] = np.sum(i[None, :, :, None] * p, (1, 2), keepdims=True)
+        self.coefficients["uy"] = np.sum(j[None, :, :, None] * p, (1, 2), keepdims=True)
+        self.coefficients["pxAddy"] = _diagonal_sums(p, (i + j).astype(np.intp) - 2, 2 * n_g - 1)
+        self.coefficients["pxSuby"] = _diagonal_sums(p, np.abs(i - j).astype(np.intp), n_g)
+        self.coefficients["HXY"] = (-1) * np.sum((p * np.log2(p + eps)), (1, 2))
+
+    def _cluster(self, power: int) -> np.ndarray:
+        """sum_k (k - mu_x - mu_y)^power p_{x+y}(k), averaged over angles."""
+        c = self.coefficients
+        centred = c["kValuesSum"][None, :, None] - c["ux"][:, 0] - c["uy"][:, 0]   # (Nv, 2Ng-1, angles)
+        return np.nanmean(np.sum(c["pxAddy"] * centred ** power, 1), 1)
+
+    def getClusterProminenceFeatureValue(self):  # noqa: N802 - PyRadiomics naming
+        """Cluster Prominence (PyRadiomics' definition, from ``pxAddy``)."""
+        return self._cluster(4)
+
+    def getClusterShadeFeatureValue(self):  # noqa: N802 - PyRadiomics naming
+        """Cluster Shade (PyRadiomics' definition, from ``pxAddy``)."""
+        return self._cluster(3)
+
+    def getClusterTendencyFeatureValue(self):  # noqa: N802 - PyRadiomics naming
+        """Cluster Tendency (PyRadiomics' definition, from ``pxAddy``)."""
+        return self._cluster(2)
 
 
 # --------------------------------------------------------------------------- extractor
@@ -341,6 +421,9 @@ class SharedFilterExtractor:
         PyRadiomics parameter file or dict (same as for the CLI).
     fast_mcc
         Use the symmetric-eigenvalue MCC (see module docstring).
+    union_grid
+        Map every mask of an image onto one crop of PyRadiomics' lattice when that
+        gives each mask's own values (:meth:`_union_grid`); False: each mask on its own.
 
     Attributes
     ----------
@@ -349,8 +432,10 @@ class SharedFilterExtractor:
         ``features``, accumulated over calls.
     """
 
-    def __init__(self, params: str | os.PathLike | Mapping[str, Any], fast_mcc: bool = True):
+    def __init__(self, params: str | os.PathLike | Mapping[str, Any], fast_mcc: bool = True,
+                 union_grid: bool = True):
         self.params = read_params(params)
+        self.union_grid = union_grid
         self.extractor = make_extractor(self.params)
         self.extractor._setTolerance()  # geometryTolerance is a global SimpleITK setting
         self.settings = dict(self.extractor.settings)
@@ -365,7 +450,7 @@ class SharedFilterExtractor:
             return imageoperations.normalizeImage(image, **self.settings)
         return image
 
-    def _prepare(self, normalised: sitk.Image, mask: sitk.Image) -> _Prepared:
+    def _prepare(self, normalised: sitk.Image, mask: sitk.Image, grid: sitk.Image | None = None) -> _Prepared:
         """``loadImage`` (resample or pre-crop) then ``checkMask`` for one mask.
 
         Parameters
@@ -374,6 +459,10 @@ class SharedFilterExtractor:
             The (normalised) image.
         mask
             The raw mask.
+        grid
+            The image already on a crop of the mask's processing lattice (see
+            :meth:`_union_grid`): the mask is only mapped onto it (nearest neighbour,
+            as ``resampleImage`` maps masks) and the image is not resampled again.
 
         Returns
         -------
@@ -383,7 +472,10 @@ class SharedFilterExtractor:
         settings = self.settings
         mask = imageoperations.getMask(mask, **settings)
         image = normalised
-        if settings.get("interpolator") is not None and settings.get("resampledPixelSpacing") is not None:
+        if grid is not None:
+            image = grid
+            mask = sitk.Resample(mask, grid, sitk.Transform(), sitk.sitkNearestNeighbor, 0, mask.GetPixelID())
+        elif settings.get("interpolator") is not None and settings.get("resampledPixelSpacing") is not None:
             image, mask = imageoperations.resampleImage(image, mask, **settings)
         elif settings.get("preCrop", False):
             box, corrected = imageoperations.checkMask(image, mask, **settings)
@@ -403,6 +495,59 @@ class SharedFilterExtractor:
             shape_mask = resegmented if settings.get("resegmentShape", False) else mask
             return _Prepared(image, resegmented, shape_mask, box)
         return _Prepared(image, mask, mask, box)
+
+    def _union_grid(self, normalised: sitk.Image, masks: Mapping[MaskKey, sitk.Image]) -> sitk.Image | None:
+        """The image on one grid that every mask's processing grid is a crop of, or None.
+
+        PyRadiomics' resampling grid is a crop of a lattice anchored at the image's
+        origin (``resampleImage``: the new bounds are whole multiples of the new spacing
+        from the first voxel), the mask's bounding box plus ``padDistance``; without
+        resampling the grid is the image itself. So the crop of the same lattice around
+        the union of an image's masks holds, voxel for voxel, the values each mask's own
+        grid would hold (the same interpolation at the same points of the same image),
+        and one resampling serves all the masks: for the many regions of one image in
+        the sensitivity analyses this replaces one B-spline resampling per region.
+        Filters are another matter (module docstring: they depend on where the grid
+        ends), so this is used only when the original image is the only image type,
+        and only where the lattices provably agree: every mask on the image's own grid
+        and spanning more than one voxel along the same axes as the union (PyRadiomics
+        does not resample along an axis a mask spans with one voxel).
+        """
+        settings = self.settings
+        if len(masks) < 2 or list(self.extractor.enabledImagetypes) != ["Original"]:
+            return None
+        label = int(settings.get("label", 1))
+        geometry = (normalised.GetSize(), normalised.GetSpacing())
+        union = None
+        flat_axes = None
+        shape = sitk.LabelShapeStatisticsImageFilter()
+        for mask in masks.values():
+            if (mask.GetSize(), mask.GetSpacing()) != geometry or not (
+                    np.allclose(mask.GetOrigin(), normalised.GetOrigin(), atol=1e-6)
+                    and np.allclose(mask.GetDirection(), normalised.GetDirection(), atol=1e-9)):
+                return None
+            binary = sitk.Cast(sitk.Equal(sitk.Cast(mask, sitk.sitkUInt32), label), sitk.sitkUInt32)
+            shape.Execute(binary)
+            if not shape.HasLabel(1):
+                return None                     # the per-mask path reports it
+            size = np.array(shape.GetBoundingBox(1))[normalised.GetDimension():]
+            flat = tuple(size == 1)
+            if flat_axes is None:
+                flat_axes = flat
+            elif flat != flat_axes:
+                return None
+            union = binary if union is None else sitk.Or(union, binary)
+        union = sitk.Cast(union * label, sitk.sitkUInt32)
+        union.CopyInformation(normalised)
+        if settings.get("interpolator") is not None and settings.get("resampledPixelSpacing") is not None:
+            image, _ = imageoperations.resampleImage(normalised, union, **settings)
+            return image
+        box, _ = imageoperations.checkMask(normalised, union, **settings)
+        if box is None:
+            return None
+        pad = settings.get("padDistance", 0) if settings.get("preCrop", False) else 0
+        image, _ = imageoperations.cropToTumorMask(normalised, union, box, padDistance=pad)
+        return image
 
     def _filtered_images(self, image: sitk.Image, mask: sitk.Image) -> list[tuple[sitk.Image, str, dict]]:
         """All enabled image types of ``image`` (PyRadiomics' generators, same order).
@@ -489,9 +634,13 @@ class SharedFilterExtractor:
         normalised = self._normalised(pyradiomics_safe(image))
         prepared: dict[MaskKey, _Prepared] = {}
         errors: dict[MaskKey, str] = {}
+        try:
+            grid = self._union_grid(normalised, masks) if self.union_grid else None
+        except Exception:  # noqa: BLE001 - any doubt: each mask on its own grid, as PyRadiomics
+            grid = None
         for key, mask in masks.items():
             try:
-                prepared[key] = self._prepare(normalised, mask)
+                prepared[key] = self._prepare(normalised, mask, grid)
             except Exception as error:  # noqa: BLE001 - reported per mask, never silent
                 errors[key] = f"{type(error).__name__}: {error}"
         self.timings["load"] += time.perf_counter() - start
@@ -554,9 +703,16 @@ def content_hash(path_or_image: PathOrImage) -> str:
     return image_digest(path_or_image)
 
 
+#: Raised whenever radsurv's own feature code changes a value, even by round-off (2: the
+#: GLCM's diagonal sums and cluster features from one bincount), so that a cache never
+#: mixes values of two versions.
+FEATURE_CODE_VERSION = 2
+
+
 def _versions_tag(fast_mcc: bool) -> str:
     """Code versions that can change feature values."""
-    return f"radsurv={radsurv.__version__};pyradiomics={radiomics.__version__};fast_mcc={fast_mcc}"
+    return (f"radsurv={radsurv.__version__};pyradiomics={radiomics.__version__};fast_mcc={fast_mcc};"
+            f"features={FEATURE_CODE_VERSION}")
 
 
 def cache_key(image_hash: str, mask_hash: str, params_digest: str, fast_mcc: bool) -> str:
