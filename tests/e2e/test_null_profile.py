@@ -63,7 +63,7 @@ def test_the_observed_signature_is_not_in_the_permutation_tail(null_build):
     of its own development: neither test set puts it in the tail."""
     summary = pd.read_csv(null_build / "build/quicknull/06_sensitivity/permutation_summary.csv").set_index("set")
     assert list(summary.index) == ["internal", "external"]
-    assert (summary["n_permutations"] == 20).all()
+    assert (summary["n_permutations"] == 50).all()
     assert (summary["p"] > 0.05).all(), summary
     assert (summary["null_mean"] - 0.5).abs().max() < 0.1, summary
 
