@@ -9,11 +9,12 @@ PROFILE ?= paper
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.radsurv-installed
 
-.PHONY: paper quick test setup run stage render validate bench clean lock help
+.PHONY: paper quick test calibration setup run stage render validate bench clean lock help
 
 help:
 	@echo "make paper            build the paper (profile $(PROFILE)) from nothing: environment, pipeline, manuscript"
 	@echo "make test             set up the environment and run the test suite"
+	@echo "make calibration      the twin's segmentation against public benchmarks (U-Nets trained as for the paper)"
 	@echo "make quick            the small profile (minutes), same code"
 	@echo "make run PROFILE=null any profile in params/"
 	@echo "make stage STAGE=00_cohort PROFILE=quick   one stage (and what it needs)"
@@ -50,6 +51,10 @@ validate: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Not part of `make test` (its U-Nets train as the paper's do, about 12 minutes); CI runs both.
+calibration: $(STAMP)
+	$(BIN)/python -m pytest -m calibration tests/calibration $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

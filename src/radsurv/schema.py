@@ -376,6 +376,21 @@ class MriSegmenters(_Section):
     weights: str | None = Field(None, description=_WEIGHTS)
 
 
+class DiceBenchmark(_Section):
+    """A published range of automatic segmentation's agreement with experts."""
+
+    unet_dice: tuple[float, float] = Field(..., description="median Dice range of the best published networks")
+    reference: str = Field(..., description="bib key of the benchmark (references.bib)")
+
+
+class SegmentationBenchmarks(_Section):
+    """What the twin's segmentation difficulty is calibrated to (tests/calibration)."""
+
+    us: DiceBenchmark = Field(default_factory=lambda: DiceBenchmark(unet_dice=(0.78, 0.88), reference="thomas2023"))
+    mri: DiceBenchmark = Field(default_factory=lambda: DiceBenchmark(unet_dice=(0.72, 0.86), reference="hirsch2022"))
+    reader_dice: tuple[float, float] = Field((0.80, 0.90), description="Dice range between radiologists")
+
+
 class SegmentationSection(_Section):
     """Stage ``01_segmentation``: U-Nets, the classical baseline and what a failed mask does."""
 
@@ -386,9 +401,13 @@ class SegmentationSection(_Section):
                                                               "image border (room for the peri-tumoral ring)")
     dev_test_fraction: float = Field(0.2, gt=0.0, lt=1.0,
                                      description="development patients held out to evaluate the segmenters")
+    development_labels: Literal["reader", "true"] = Field(
+        "reader", description="what the U-Nets learn from: the development set's expert delineations (as in any "
+                              "real study) or, for the twin only, its true masks")
     n_jobs: int = Field(-1, description="threads for cohort inference (-1: every core)")
     us: UsSegmenters = Field(default_factory=UsSegmenters)
     mri: MriSegmenters = Field(default_factory=MriSegmenters)
+    benchmarks: SegmentationBenchmarks = Field(default_factory=SegmentationBenchmarks)
 
 
 # --------------------------------------------------------------------------- features

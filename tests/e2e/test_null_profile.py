@@ -11,13 +11,13 @@ C-indices far beyond it), and the seven signatures' mean within 0.5 +/- 0.1."""
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from radsurv.pipeline.runner import run_pipeline
+
+from .._project import copy_project
 
 pytestmark = pytest.mark.slow
 
@@ -26,11 +26,7 @@ SIGNATURES = ("us_intra", "us_peri", "mri_intra", "mri_peri", "us", "mri", "mult
 
 @pytest.fixture(scope="module")
 def null_build(tmp_path_factory, root):
-    proj = tmp_path_factory.mktemp("quicknull")
-    for name in ("notebooks", "params"):
-        shutil.copytree(root / name, proj / name)
-    for name in ("requirements.lock", "index.qmd", "_quarto.yml", "references.bib"):
-        shutil.copy(root / name, proj / name)
+    proj = copy_project(root, tmp_path_factory.mktemp("quicknull"))
     # The readers' masks are the analysis masks here (no U-Net is trained or run, and no
     # development set is simulated): a segmenter cannot put into the masks a prognostic
     # signal the images do not have, and the null run of the paper (`--profile null`)

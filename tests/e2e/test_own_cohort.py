@@ -23,7 +23,7 @@ from radsurv.pipeline.runner import run_pipeline
 
 from ..test_profiles import readme_recipe
 from .foreign_cohort import write_foreign_cohort
-from .test_quick_profile import copy_project
+from .._project import copy_project
 
 pytestmark = pytest.mark.slow
 

@@ -4,8 +4,8 @@ the project. Asserts on the artefacts and on what the paper shows."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,17 +15,9 @@ import yaml
 
 from radsurv.pipeline.runner import run_pipeline
 
+from .._project import copy_project
+
 pytestmark = pytest.mark.slow
-
-PROJECT_FILES = ("requirements.lock", "index.qmd", "_quarto.yml", "references.bib")
-
-
-def copy_project(root: Path, dest: Path) -> Path:
-    for name in ("notebooks", "params"):
-        shutil.copytree(root / name, dest / name)
-    for name in PROJECT_FILES:
-        shutil.copy(root / name, dest / name)
-    return dest
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +152,15 @@ def test_segmentation_covers_every_patient_and_flags_failures(built):
     assert float(us["unet"]["dice_external"]) > 0.8
     assert float(us["unet"]["dice_external"]) > float(us["baseline"]["dice_external"])
     assert us["n_fallback"] == int((seg[seg.modality == "us"].flag != "ok").sum())
+    # The patient flow counts the fallbacks by kind of failure (missed lesion, leak to the border).
+    from radsurv.segment.stage import FALLBACK_REASONS
+
+    events = json.loads((proj / "build/quick/01_segmentation/flow.json").read_text(encoding="utf-8"))["events"]
+    for modality in ("us", "mri"):
+        for kind, reason in FALLBACK_REASONS.items():
+            mine = [e for e in events if e["kind"] == "fallback" and e["modality"] == modality and e["reason"] == reason]
+            expected = sorted(seg[(seg.modality == modality) & (seg.flag == kind)].patient_id.astype(str))
+            assert sorted(p for e in mine for p in e["patients"]) == expected, (modality, kind)
     # No identifier in the table or the figure's source table.
     text = (proj / "build/quick/01_segmentation/seg_table.md").read_text(encoding="utf-8")
     assert not any(pid in text for pid in cohort.patient_id)

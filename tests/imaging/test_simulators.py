@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage as ndi
 import pytest
 import SimpleITK as sitk
 
@@ -32,8 +33,16 @@ def test_us_case_geometry_and_ring_room(center, size_mm):
     room = lesion_room_mm(mask, case.image.GetSpacing())
     assert min(room["x"]) >= 10.0
     assert room["y"][1] >= 10.0 and room["y"][0] >= 12.0
-    # The lesion is hypoechoic: darker than its surroundings.
-    assert image[mask > 0].mean() < 0.75 * np.median(image[mask == 0])
+    # The lesion is hypoechoic, markedly so unless it drew a mildly hypo- to isoechoic
+    # interior (half of lesions; the echo ratio is a nuisance draw).
+    # Compared where the blurred margin does not reach: the core (over 1 mm inside)
+    # against the tissue 1-3 mm outside, which the ratio refers to.
+    ratio = case.info["echo_ratio"]
+    spacing = case.image.GetSpacing()[::-1]
+    core = ndi.distance_transform_edt(mask > 0, sampling=spacing) > 1.0
+    outside = ndi.distance_transform_edt(mask == 0, sampling=spacing)
+    shell = (outside > 1.0) & (outside <= 3.0)
+    assert image[core].mean() < (0.75 if ratio < 0.3 else 1.0) * np.median(image[shell]), ratio
     # Lesion diameter about as asked (irregularity adds spicules, not bulk).
     area = mask.sum() * np.prod(case.image.GetSpacing())
     assert 0.3 * size_mm**2 < area < 1.2 * size_mm**2

@@ -226,3 +226,21 @@ def test_segmentation_results_for_the_twin_a_user_and_supplied_masks():
     assert "against the reader's masks of 0.86 for MRI (classical segmenter 0.66)" in text and "ultrasound" not in text
     supplied = describe_segmentation_results({**mri_only, "n_excluded": 0}, ["mri"], True)
     assert supplied.startswith("No automatic segmentation was run") and "0 patients were excluded" in supplied
+
+
+def test_the_twins_dice_beside_the_benchmarks_it_was_calibrated_to():
+    from radsurv.schema import SegmentationBenchmarks
+    from radsurv.segment.stage import describe_segmentation_results
+
+    benchmarks = SegmentationBenchmarks().model_dump()
+    tables = {m: pd.DataFrame({"patient_id": ["a", "b", "c"], "modality": m, "source": "auto"}) for m in ("us", "mri")}
+    v = segmentation_variables(tables, _metrics(), {}, "truth", "reader", n_patients=3)
+    text = describe_segmentation_results(v, ["us", "mri"], False, benchmarks)
+    assert ("the U-Net's median external Dice was 0.86 for ultrasound against 0.78-0.88 for breast ultrasound "
+            "(BUS-Set") in text
+    assert "[@thomas2023]" in text and "[@hirsch2022]" in text and "0.72-0.86 for breast DCE-MRI" in text
+    assert "the simulated reader's was 0.81 and" in text and "within the 0.80-0.90 reported between radiologists" in text
+    assert text.endswith(".\n") and text.count("\n") == 1
+    # a user's cohort has no truth: no benchmark sentence
+    user = segmentation_variables(tables, _metrics().query("method != 'reader'"), {}, "reader", "reader", n_patients=3)
+    assert "BUS-Set" not in describe_segmentation_results(user, ["us", "mri"], False, benchmarks)

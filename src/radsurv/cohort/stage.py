@@ -378,6 +378,10 @@ def write_twin_images(ctx: StageContext, twin: TwinCohort) -> tuple[pd.DataFrame
 
     img = ctx.profile["imaging"]
     latents = twin.truth[["patient_id", "center", "a_img", "b_img", "size_img"]].rename(columns={"size_img": "size_mm"})
+    if "mri_bpe" in twin.manifest:
+        # the background enhancement the radiologist reads is the one in the image
+        latents = latents.merge(twin.manifest[["patient_id", "mri_bpe"]], on="patient_id", how="left",
+                                validate="one_to_one")
     paths = write_cohort_images(latents, ctx.path("images/"), scanners=img["scanners"], seed=ctx.seed,
                                 n_jobs=ctx.n_jobs, root=ctx.out_dir, phenotype=img["phenotype"])
     manifest = twin.manifest.merge(

@@ -13,6 +13,7 @@ from typing import Any, Callable
 import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage as ndi
+from scipy.special import ndtri
 
 
 @dataclass
@@ -394,3 +395,29 @@ def to_sitk(array: np.ndarray, spacing_xyz: tuple[float, ...], origin_xyz: tuple
     image.SetSpacing(tuple(float(s) for s in spacing_xyz))
     image.SetOrigin(tuple(float(o) for o in origin_xyz))
     return image
+
+
+def hide_margin(interior: np.ndarray, surroundings: np.ndarray, mask: np.ndarray, spacing: tuple[float, ...],
+                 spec: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """Blend patches of the lesion's margin into the tissue around it.
+
+    Where a real lesion's edge has the echo (or enhancement) of the tissue beside it,
+    no image shows where it ends, and every reader or network guesses. Patches of the
+    margin (a smooth random field over ``corr_mm``, thresholded so that a share drawn
+    uniformly on ``[0, max_fraction]`` of the lesion is affected) take the surrounding
+    tissue's signal, fully at the margin and fading inwards over ``depth_mm``. Nuisance:
+    independent of the latents.
+
+    Returns
+    -------
+    interior, fraction
+        The blended interior and the share drawn.
+    """
+    fraction = float(rng.uniform(0.0, float(spec["max_fraction"])))
+    field = coarse_field(rng, mask.shape, spacing, float(spec["corr_mm"]))
+    if fraction <= 0.0:
+        return interior, 0.0
+    patches = sigmoid(np.clip((field - ndtri(1.0 - fraction)) / 0.25, -50.0, 50.0))
+    depth = ndi.distance_transform_edt(mask, sampling=spacing)
+    weight = (patches * np.exp(-depth / float(spec["depth_mm"]))).astype(np.float32)
+    return interior * (1.0 - weight) + surroundings * weight, fraction

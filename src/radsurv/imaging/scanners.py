@@ -114,6 +114,22 @@ DEFAULT_PHENOTYPE: dict[str, Any] = {
         "halo": [0.15, 2.0],               # halo gain: base + slope * s(b)
         "halo_width_mm": [1.0, 2.0],       # base + slope * s(b); halo stays within 5 mm
         "distortion": [0.2, 1.2],          # radial streak contrast: base + slope * s(b)
+        # What makes breast US hard to segment (nuisance: independent of the latents
+        # except the margin blur, which grows with a as indistinct margins do).
+        # Interior echo relative to the tissue around the lesion: markedly hypoechoic
+        # (log-normal around -11 dB), or, for half, mildly hypo- to isoechoic.
+        "echo_ratio": {"median": 0.28, "log_sd": 0.5, "iso_fraction": 0.5, "iso_range": [0.4, 0.9]},
+        "margin_blur_mm": [0.1, 0.8],      # Gaussian SD of the margin: (base + slope * s(a)) x U(0.5, 1.5)
+        # Look-alikes: Poisson counts per image of simple cysts and fat lobules.
+        "lookalikes": {"cysts": 0.6, "fat_lobules": 1.2, "size_mm": [3.0, 10.0], "gap_mm": 1.0,
+                       "cyst_enhancement_db_per_mm": 0.6},
+        # An edge or ligament shadow through one side of the lesion.
+        "partial_shadow": {"prob": 0.35, "width_mm": [1.0, 3.0], "loss_db": [6.0, 15.0]},
+        "operator_gain_sd_db": 3.0,        # overall gain set by the sonographer
+        # Patches of the margin with the surrounding tissue's echo (share of the lesion
+        # uniform on [0, max_fraction]; fading inwards over depth_mm): where no image
+        # shows the edge.
+        "hidden_margin": {"max_fraction": 1.0, "corr_mm": 4.0, "depth_mm": 5.0},
     },
     "mri": {
         "lobulation": [0.03, 0.10],
@@ -125,6 +141,22 @@ DEFAULT_PHENOTYPE: dict[str, Any] = {
         "necrosis": [0.0, 0.55],           # necrotic core radius fraction at high a
         "peritumoral": [0.04, 0.75],       # oedema/enhancement: base + slope * s(b)
         "peritumoral_width_mm": [1.0, 1.5],
+        # What makes breast DCE-MRI hard to segment (nuisance, independent of the latents).
+        # Background parenchymal enhancement by BI-RADS category (relative enhancement
+        # ranges; the lesion enhances about 0.8), the category as the radiologist reads it
+        # in the cohort (probabilities for patients without a record).
+        "bpe": {"levels": {"minimal": [0.03, 0.08], "mild": [0.08, 0.18], "moderate": [0.18, 0.35],
+                           "marked": [0.35, 0.60]},
+                "probs": [0.21, 0.41, 0.27, 0.11]},
+        "margin_blur_mm": [0.3, 0.9],      # Gaussian SD of the margin: (base + slope * s(a)) x U(0.5, 1.5)
+        # Non-mass enhancement spurs leaving the lesion (ductal extension).
+        "nme": {"prob": 0.3, "n": [1, 3], "length_mm": [4.0, 12.0], "width_mm": [1.0, 2.5], "level": [0.4, 0.9]},
+        # Intramammary lymph nodes (Poisson mean per crop): enhancing ovals, fatty hilum.
+        "lymph_nodes": {"mean": 0.5, "size_mm": [4.0, 9.0], "gap_mm": 2.0, "level": [0.5, 0.9]},
+        "vessels_near_lesion": 0.35,       # chance a vessel runs past the lesion's margin
+        "motion": {"prob": 0.25, "ghost": [0.05, 0.20]},   # phase-encode ghosting
+        # Patches of the margin enhancing like the tissue around it (as for US).
+        "hidden_margin": {"max_fraction": 1.0, "corr_mm": 4.0, "depth_mm": 3.0},
     },
     "reader": {
         # Boundary SD as a fraction of the radius; 2D outlines need a larger relative

@@ -29,6 +29,7 @@ from ._common import (
     SimulatedCase,
     affine,
     coarse_field,
+    hide_margin,
     radial_function_3d,
     random_rotation_3d,
     reader_mask,
@@ -175,7 +176,25 @@ def _lesion_coordinates(geometry: dict[str, Any], grid: dict[str, Any]) -> tuple
     return rho.astype(np.float32), directions.astype(np.float32)
 
 
-def _background(grid: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, dict[str, float]]:
+#: BI-RADS background parenchymal enhancement categories, in order.
+BPE_CATEGORIES = ("minimal", "mild", "moderate", "marked")
+
+
+def _bpe_level(spec: dict[str, Any], category: str | None, rng: np.random.Generator) -> tuple[float, str | None]:
+    """Relative enhancement of the gland: from the BI-RADS category (given, as read in
+    the cohort, or drawn with ``bpe.probs``) when the phenotype has ``bpe``; else the
+    former uniform draw."""
+    bpe = spec.get("bpe")
+    if bpe is None:
+        return float(rng.uniform(0.04, 0.3)), None
+    if category is None or category not in bpe["levels"]:
+        category = str(rng.choice(BPE_CATEGORIES, p=np.asarray(bpe["probs"], float) / np.sum(bpe["probs"])))
+    low, high = bpe["levels"][category]
+    return float(rng.uniform(low, high)), category
+
+
+def _background(grid: dict[str, Any], rng: np.random.Generator, bpe: float | None = None,
+                vessels_near_lesion: float = 0.0) -> tuple[np.ndarray, dict[str, float]]:
     """Subtraction signal of the breast without the lesion: fat, gland with BPE, vessels.
 
     Parameters
@@ -184,6 +203,11 @@ def _background(grid: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndar
         Output of :func:`_grid`.
     rng
         Random generator.
+    bpe
+        Gland enhancement (None: the former uniform draw on [0.04, 0.3]).
+    vessels_near_lesion
+        Probability that each vessel passes close to the lesion (a distractor that
+        touches it) instead of being kept off the centre.
 
     Returns
     -------
@@ -192,7 +216,8 @@ def _background(grid: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndar
     """
     shape, spacing = grid["shape_zyx"], grid["spacing_zyx"]
     gland_fraction = rng.uniform(0.2, 0.65)
-    bpe = rng.uniform(0.04, 0.3)
+    if bpe is None:
+        bpe = rng.uniform(0.04, 0.3)
     density = coarse_field(rng, shape, spacing, 4.0)
     gland = sigmoid((density - ndtri(1.0 - gland_fraction)) / 0.15)
     texture = np.exp(0.35 * random_field(rng, shape, spacing, 1.5))
@@ -208,8 +233,11 @@ def _background(grid: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndar
     n_vessels = int(rng.integers(0, 3))
     for _ in range(n_vessels):
         point = rng.uniform(0.0, 1.0, 3) * extent
-        # Keep vessels off the centre where the lesion is.
-        if np.all(np.abs(point - extent / 2) < extent / 4):
+        if vessels_near_lesion and rng.random() < vessels_near_lesion:
+            # through the lesion's neighbourhood: it touches or crosses the margin
+            point = extent / 2 + rng.uniform(-0.12, 0.12, 3) * extent
+        elif np.all(np.abs(point - extent / 2) < extent / 4):
+            # keep vessels off the centre where the lesion is
             point[0] = rng.choice([0.1, 0.9]) * extent[0]
         direction = rng.standard_normal(3)
         direction /= np.linalg.norm(direction)
@@ -219,6 +247,80 @@ def _background(grid: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndar
         radius = rng.uniform(0.6, 1.4)
         signal = signal + rng.uniform(0.6, 1.0) * np.exp(-dist2 / (2 * radius**2))
     return signal.astype(np.float32), {"gland_fraction": gland_fraction, "bpe": bpe, "n_vessels": n_vessels}
+
+
+def _distractors(signal: np.ndarray, mask: np.ndarray, grid: dict[str, Any], enhancement: float,
+                 spec: dict[str, Any], rng: np.random.Generator) -> dict[str, int]:
+    """What automatic segmenters confuse with the lesion on DCE-MRI, drawn into
+    ``signal`` in place, outside the true mask.
+
+    - Non-mass enhancement spurs (``nme``): thin enhancing tubes leaving the lesion's
+      surface (ductal extension), ``length_mm`` long, enhancing at ``level`` x the
+      lesion's enhancement;
+    - intramammary lymph nodes (``lymph_nodes``, Poisson mean): enhancing ovals with a
+      fatty hilum, at least ``gap_mm`` from the lesion.
+
+    Returns
+    -------
+    dict
+        ``n_nme`` and ``n_lymph_nodes`` drawn.
+    """
+    out = {"n_nme": 0, "n_lymph_nodes": 0}
+    shape, spacing = grid["shape_zyx"], grid["spacing_zyx"]
+    axes = [np.arange(n, dtype=np.float32) * d for n, d in zip(shape, spacing)]
+    z, y, x = axes[0][:, None, None], axes[1][None, :, None], axes[2][None, None, :]
+    nme = spec.get("nme")
+    if nme and rng.random() < float(nme["prob"]):
+        surface = np.argwhere(mask & ~ndi.binary_erosion(mask))
+        centre = np.argwhere(mask).mean(axis=0)
+        for _ in range(int(rng.integers(int(nme["n"][0]), int(nme["n"][1]) + 1))):
+            start = surface[rng.integers(len(surface))]
+            direction = (start - centre) * np.asarray(spacing)
+            direction = direction / (np.linalg.norm(direction) + 1e-9) + rng.normal(0.0, 0.3, 3)
+            direction /= np.linalg.norm(direction)
+            p0 = start * np.asarray(spacing, dtype=np.float32)
+            length = float(rng.uniform(*nme["length_mm"]))
+            width = float(rng.uniform(*nme["width_mm"]))
+            dz, dy, dx_ = z - p0[0], y - p0[1], x - p0[2]
+            along = dz * direction[0] + dy * direction[1] + dx_ * direction[2]
+            dist2 = dz * dz + dy * dy + dx_ * dx_ - along * along
+            tube = np.exp(-dist2 / (2 * (0.5 * width) ** 2)) * sigmoid(np.clip(along / 0.5, -50, 50)) \
+                * sigmoid(np.clip((length - along) / 1.0, -50, 50))
+            level = float(rng.uniform(*nme["level"])) * enhancement
+            signal += np.where(mask, 0.0, level * tube).astype(np.float32)
+            out["n_nme"] += 1
+    nodes = spec.get("lymph_nodes")
+    if nodes:
+        distance = ndi.distance_transform_edt(~mask, sampling=spacing)
+        extent = np.array([n * d for n, d in zip(shape, spacing)])
+        for _ in range(int(rng.poisson(float(nodes["mean"])))):
+            radius = 0.5 * float(rng.uniform(*nodes["size_mm"]))
+            for _attempt in range(20):
+                c = rng.uniform(radius, np.maximum(extent - radius, radius + 1e-3))
+                index = tuple(np.minimum((c / np.asarray(spacing)).astype(int), np.array(shape) - 1))
+                if distance[index] > radius + float(nodes["gap_mm"]):
+                    break
+            else:
+                continue
+            rho = np.sqrt(((z - c[0]) / (0.6 * radius)) ** 2 + ((y - c[1]) / radius) ** 2 + ((x - c[2]) / radius) ** 2)
+            shell = sigmoid(np.clip((1.0 - rho) / 0.08, -50, 50)) * (1.0 - sigmoid(np.clip((0.45 - rho) / 0.08, -50, 50)))
+            if (shell > 0.5)[mask].any():
+                continue
+            signal += (float(rng.uniform(*nodes["level"])) * enhancement * shell).astype(np.float32)
+            out["n_lymph_nodes"] += 1
+    return out
+
+
+def _motion_ghost(signal: np.ndarray, spec: dict[str, Any] | None, rng: np.random.Generator) -> float:
+    """Respiratory or cardiac motion: a faint copy of the volume shifted along the
+    phase-encoding direction (in-plane y), added in place with probability ``prob``.
+    The lesion's ghost is a lesion-like blob elsewhere in the crop. Returns its gain."""
+    if not spec or rng.random() >= float(spec["prob"]):
+        return 0.0
+    gain = float(rng.uniform(*spec["ghost"]))
+    shift = int(round(signal.shape[1] * rng.uniform(0.25, 0.45))) * (1 if rng.random() < 0.5 else -1)
+    signal += gain * np.roll(signal, shift, axis=1)
+    return gain
 
 
 def _bias_field(grid: dict[str, Any], strength: float, rng: np.random.Generator) -> np.ndarray:
@@ -253,6 +355,7 @@ def simulate_mri(
     rng: np.random.Generator,
     *,
     phenotype: dict | None = None,
+    bpe_category: str | None = None,
 ) -> SimulatedCase:
     """Simulate one 3D DCE-MRI subtraction volume of a breast lesion.
 
@@ -272,6 +375,9 @@ def simulate_mri(
         Random generator (the only source of randomness).
     phenotype
         Optional overrides of :data:`radsurv.imaging.scanners.DEFAULT_PHENOTYPE`.
+    bpe_category
+        The BI-RADS background parenchymal enhancement the radiologist reads for this
+        patient (:data:`BPE_CATEGORIES`; None: drawn), so that image and record agree.
 
     Returns
     -------
@@ -297,7 +403,9 @@ def simulate_mri(
     del directions
     mask = depth <= 1.0
 
-    signal, nuisance = _background(grid, rng)
+    bpe, category = _bpe_level(spec, bpe_category, rng)
+    signal, nuisance = _background(grid, rng, bpe, float(spec.get("vessels_near_lesion", 0.0)))
+    nuisance["bpe_category"] = category
 
     # Lesion: enhancement level and heterogeneity grow with a; aggressive lesions
     # enhance at the rim more than in the core, and the core may be necrotic.
@@ -311,7 +419,18 @@ def simulate_mri(
     lesion = lesion * (1.0 - rim_contrast + 1.3 * rim_contrast * rim)
     necrotic = sigmoid((necrosis_radius * (1.0 + 0.2 * texture) - depth) / 0.05)
     lesion = lesion * (1.0 - 0.9 * necrotic)
-    signal = np.where(mask, lesion, signal)
+    hidden = 0.0
+    if spec.get("hidden_margin") is not None:
+        lesion, hidden = hide_margin(lesion, signal, mask, spacing, spec["hidden_margin"], rng)
+    blur_mm = None
+    if spec.get("margin_blur_mm") is not None:
+        # indistinct margins (more often in aggressive tumours): the enhancement fades
+        # over a millimetre or two instead of stopping at the surface
+        blur_mm = affine(spec["margin_blur_mm"], s_a) * float(rng.uniform(0.5, 1.5))
+        soft = ndi.gaussian_filter(mask.astype(np.float32), [blur_mm / d for d in spacing], truncate=3.0)
+        signal = (signal * (1.0 - soft) + lesion * soft).astype(np.float32)
+    else:
+        signal = np.where(mask, lesion, signal)
 
     # Peri-tumoral enhancement / oedema: outside the mask only, fading within 5 mm.
     outside = ndi.distance_transform_edt(~mask, sampling=spacing).astype(np.float32)
@@ -321,9 +440,12 @@ def simulate_mri(
     taper = np.clip(5.0 - outside, 0.0, 1.0)
     # Scaled to the typical (not this lesion's) enhancement so it depends on b alone.
     peri = peri_gain * float(spec["enhancement"][0]) * np.exp(-outside / peri_width) * np.clip(peri_texture, 0.0, None) * taper
-    signal = np.where(mask, signal, signal + peri)
+    signal = np.where(mask, signal, signal + peri).astype(np.float32)
+    nuisance.update(_distractors(signal, mask, grid, enhancement, spec, rng))
 
-    # Acquisition: slight blur (point-spread, partial volume), bias field, Rician noise.
+    # Acquisition: motion ghosting, slight blur (point-spread, partial volume), bias
+    # field, Rician noise.
+    nuisance["motion_ghost"] = _motion_ghost(signal, spec.get("motion"), rng)
     signal = ndi.gaussian_filter(signal, (0.35, 0.45, 0.45), truncate=2.5)
     signal = signal * _bias_field(grid, float(scanner["bias_strength"]), rng)
     noise_sd = float(spec["enhancement"][0]) / float(scanner["snr"])
@@ -352,6 +474,8 @@ def simulate_mri(
         "rim_contrast": rim_contrast,
         "necrosis_radius": necrosis_radius,
         "peritumoral_gain": peri_gain,
+        "margin_blur_mm": blur_mm,
+        "hidden_margin": hidden,
         **nuisance,
     }
     return SimulatedCase(

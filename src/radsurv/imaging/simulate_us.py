@@ -28,6 +28,7 @@ from ._common import (
     SimulatedCase,
     affine,
     coarse_field,
+    hide_margin,
     radial_profile_2d,
     reader_mask,
     sigmoid,
@@ -220,6 +221,16 @@ def _background(layout: dict[str, Any], dx: float, rng: np.random.Generator) -> 
     return echo.astype(np.float32)
 
 
+def _draw_echo_ratio(spec: dict[str, Any], rng: np.random.Generator) -> float:
+    """Interior-to-surroundings backscatter ratio: markedly hypoechoic (log-normal
+    around ``echo_ratio.median``) or, with probability ``echo_ratio.iso_fraction``,
+    mildly hypo- to isoechoic (uniform on ``echo_ratio.iso_range``)."""
+    ratio = spec["echo_ratio"]
+    if rng.random() < float(ratio["iso_fraction"]):
+        return float(rng.uniform(*ratio["iso_range"]))
+    return float(np.exp(rng.normal(np.log(float(ratio["median"])), float(ratio["log_sd"]))))
+
+
 def _lesion_fields(
     a: float,
     b: float,
@@ -281,7 +292,9 @@ def _lesion_fields(
     # micro-calcifications (bright foci) in aggressive tumours.
     heterogeneity = affine(spec["heterogeneity"], s_a)
     texture = coarse_field(rng, crop_shape, (dx, dx), rng.uniform(0.5, 0.9))
-    interior = spec["lesion_echo"] * np.exp(heterogeneity * texture - 0.5 * heterogeneity**2)
+    # (with ``echo_ratio`` the level is set in simulate_us, relative to the tissue around)
+    level = float(spec["lesion_echo"]) if spec.get("echo_ratio") is None else 1.0
+    interior = level * np.exp(heterogeneity * texture - 0.5 * heterogeneity**2)
     area_mm2 = float(mask.sum()) * dx * dx
     n_calc = int(rng.poisson(area_mm2 / 100.0 * 3.0 * s_a**2))
     if n_calc:
@@ -325,6 +338,86 @@ def _lesion_fields(
     }
 
 
+def _lookalikes(echo: np.ndarray, box, mask: np.ndarray, layout: dict[str, Any], dx: float,
+                spec: dict[str, Any] | None, rng: np.random.Generator) -> dict[str, int]:
+    """Benign structures that look like the lesion, drawn into ``echo`` in place.
+
+    Simple cysts (anechoic, circumscribed, with posterior enhancement) and fat lobules
+    (oval, as dark as subcutaneous fat) anywhere in the breast below the skin, never
+    overlapping the lesion (at least ``gap_mm`` from its margin); they are what
+    automatic segmenters mistake for lesions on breast US. Counts are Poisson.
+
+    Returns
+    -------
+    dict
+        ``cysts`` and ``fat_lobules`` drawn.
+    """
+    counts = {"cysts": 0, "fat_lobules": 0}
+    if not spec:
+        return counts
+    h, w = echo.shape
+    full = np.zeros((h, w), bool)
+    full[box] = mask
+    distance = ndi.distance_transform_edt(~full, sampling=(dx, dx))
+    z = ((np.arange(h) + 0.5) * dx)[:, None]
+    x = ((np.arange(w) + 0.5) * dx)[None, :]
+    for kind, mean in (("cysts", spec["cysts"]), ("fat_lobules", spec["fat_lobules"])):
+        for _ in range(int(rng.poisson(float(mean)))):
+            radius = 0.5 * float(rng.uniform(*spec["size_mm"]))
+            aspect = float(rng.uniform(0.5, 0.9))        # wider than tall, parallel to the skin
+            for _attempt in range(20):
+                # in the breast: below the skin, above the pectoralis
+                zc = rng.uniform(layout["skin"] + 1.0 + radius, max(layout["pectoralis"] - radius, layout["skin"] + 1.5 + radius))
+                xc = rng.uniform(radius, w * dx - radius)
+                if distance[min(int(zc / dx), h - 1), min(int(xc / dx), w - 1)] > radius + float(spec["gap_mm"]):
+                    break
+            else:
+                continue
+            rho = np.sqrt(((x - xc) / radius) ** 2 + ((z - zc) / (radius * aspect)) ** 2)
+            inside = rho <= 1.0
+            if (inside & (distance <= float(spec["gap_mm"]))).any():
+                continue
+            counts[kind] += 1
+            if kind == "cysts":
+                soft = sigmoid(np.clip((1.0 - rho) * radius / 0.1, -50.0, 50.0)).astype(np.float32)
+                echo *= 1.0 - 0.97 * soft
+                # posterior acoustic enhancement below the cyst, fading with depth
+                column = np.clip(np.sum(inside, axis=0) * dx, 0.0, None)[None, :]
+                below = (z > zc) & (column > 0)
+                gain_db = float(spec["cyst_enhancement_db_per_mm"]) * column * np.exp(-(z - zc) / 15.0)
+                echo[below] *= (10 ** (np.broadcast_to(gain_db, echo.shape)[below] / 20.0)).astype(np.float32)
+            else:
+                soft = sigmoid(np.clip((1.0 - rho) * radius / 0.4, -50.0, 50.0)).astype(np.float32)
+                texture = np.exp(0.25 * coarse_field(rng, echo.shape, (dx, dx), 0.8))
+                echo[:] = echo * (1 - soft) + TISSUE_ECHO["fat"] * texture * soft
+    return counts
+
+
+def _partial_shadow(echo: np.ndarray, box, mask: np.ndarray, dx: float, spec: dict[str, Any] | None,
+                    rng: np.random.Generator) -> bool:
+    """A shadow that hides part of the margin, in place, with probability ``prob``.
+
+    Refraction at a curved margin (an edge shadow) or a Cooper's ligament above the
+    lesion casts a narrow acoustic shadow down through one side of it: a vertical band
+    of ``width_mm``, ``loss_db`` darker, from above the lesion (ligament) or from its
+    widest point (edge) to the bottom of the image.
+    """
+    if not spec or rng.random() >= float(spec["prob"]):
+        return False
+    rows, cols = np.nonzero(mask)
+    side = cols.min() if rng.random() < 0.5 else cols.max()
+    centre_px = box[1].start + side + rng.normal(0.0, 1.0 / dx)
+    width_px = float(rng.uniform(*spec["width_mm"])) / dx
+    loss_db = float(rng.uniform(*spec["loss_db"]))
+    top_px = box[0].start + (rows.min() - int(3.0 / dx) if rng.random() < 0.5 else int(np.median(rows)))
+    h, w = echo.shape
+    x = np.arange(w)[None, :]
+    z = np.arange(h)[:, None]
+    band = np.exp(-0.5 * ((x - centre_px) / (0.5 * width_px)) ** 2) * sigmoid(np.clip((z - max(top_px, 0)) / (0.5 / dx), -50.0, 50.0))
+    echo *= (10 ** (-loss_db * band / 20.0)).astype(np.float32)
+    return True
+
+
 def _speckle(echo: np.ndarray, scanner: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
     """Envelope of complex scatterers weighted by ``echo`` and blurred by the PSF.
 
@@ -353,7 +446,8 @@ def _speckle(echo: np.ndarray, scanner: dict[str, Any], rng: np.random.Generator
     return (np.hypot(real, imag) / np.sqrt(2.0 * kernel_energy)).astype(np.float32)
 
 
-def _display(envelope: np.ndarray, layout: dict[str, Any], scanner: dict[str, Any], rng) -> np.ndarray:
+def _display(envelope: np.ndarray, layout: dict[str, Any], scanner: dict[str, Any], rng,
+             operator_gain_sd_db: float = 1.0) -> np.ndarray:
     """Depth gain, log compression to the dynamic range, 8-bit quantisation.
 
     Parameters
@@ -366,6 +460,8 @@ def _display(envelope: np.ndarray, layout: dict[str, Any], scanner: dict[str, An
         US scanner settings.
     rng
         Random generator.
+    operator_gain_sd_db
+        SD of the overall gain the sonographer sets, around the scanner's default.
 
     Returns
     -------
@@ -379,7 +475,7 @@ def _display(envelope: np.ndarray, layout: dict[str, Any], scanner: dict[str, An
     focus = layout["z0"] + rng.normal(0.0, 3.0)
     gain_db = (
         float(scanner["gain_db"])
-        + rng.normal(0.0, 1.0)
+        + rng.normal(0.0, operator_gain_sd_db)
         + slope * z / 10.0
         + float(scanner["focus_gain_db"]) * np.exp(-0.5 * ((z - focus) / 6.0) ** 2)
     )
@@ -438,11 +534,30 @@ def simulate_us(
     lesion = _lesion_fields(a, b, radius, shape, layout, dx, spec, rng)
     box, mask = lesion["box"], lesion["mask"]
 
-    # Lesion echo replaces the tissue inside a slightly soft margin, then the
-    # invasive front modulates the tissue around it.
-    soft = ndi.gaussian_filter(mask.astype(np.float32), 0.12 / dx)
+    # Lesion echo replaces the tissue inside a soft margin (ill-defined, "indistinct"
+    # margins, more often in aggressive tumours, blur it over up to a millimetre or
+    # two), then the invasive front modulates the tissue around it.
     crop = echo[box]
-    echo[box] = (crop * (1 - soft) + lesion["interior"] * soft) * lesion["front"]
+    interior = lesion["interior"]
+    echo_ratio = None
+    if spec.get("echo_ratio") is not None:
+        # relative to the tissue the lesion sits in (fat or gland): the median echo of
+        # a 1-3 mm shell around it
+        outside = ndi.distance_transform_edt(~mask, sampling=(dx, dx))
+        shell = (outside > 1.0) & (outside <= 3.0)
+        if not shell.any():
+            shell = ~mask
+        echo_ratio = _draw_echo_ratio(spec, rng)
+        interior = interior * echo_ratio * float(np.median(crop[shell]))
+    hidden = 0.0
+    if spec.get("hidden_margin") is not None:
+        interior, hidden = hide_margin(interior, crop, mask, (dx, dx), spec["hidden_margin"], rng)
+    blur_mm = 0.12
+    if spec.get("margin_blur_mm") is not None:
+        blur_mm = affine(spec["margin_blur_mm"], float(sigmoid(1.2 * a))) * float(rng.uniform(0.5, 1.5))
+    soft = ndi.gaussian_filter(mask.astype(np.float32), max(blur_mm, 0.12) / dx)
+    echo[box] = (crop * (1 - soft) + interior * soft) * lesion["front"]
+    lookalikes = _lookalikes(echo, box, mask, layout, dx, spec.get("lookalikes"), rng)
 
     # Posterior features: attenuation along each scan line through the lesion.
     shadow_db_per_mm = affine(spec["shadow_db_per_mm"], a)
@@ -452,8 +567,9 @@ def simulate_us(
     echo[rows, cols] *= 10 ** (-shadow_db_per_mm * path_mm / 20.0)
     echo[rows.stop :, cols] *= 10 ** (-shadow_db_per_mm * path_mm[-1:, :] / 20.0)
 
+    shadowed = _partial_shadow(echo, box, mask, dx, spec.get("partial_shadow"), rng)
     envelope = _speckle(echo, scanner, rng)
-    image = _display(envelope, layout, scanner, rng)
+    image = _display(envelope, layout, scanner, rng, float(spec.get("operator_gain_sd_db", 1.0)))
 
     true_mask = np.zeros(image.shape, np.uint8)
     true_mask[box] = mask
@@ -473,6 +589,12 @@ def simulate_us(
         "lesion_center_mm": (layout["x0"], layout["z0"]),
         "shadow_db_per_mm": shadow_db_per_mm,
         **{k: lesion[k] for k in ("heterogeneity", "halo_gain", "n_calcifications", "n_distortion_lines")},
+        "echo_ratio": echo_ratio,
+        "margin_blur_mm": blur_mm,
+        "n_cysts": lookalikes["cysts"],
+        "n_fat_lobules": lookalikes["fat_lobules"],
+        "partial_shadow": shadowed,
+        "hidden_margin": hidden,
     }
     return SimulatedCase(
         image=to_sitk(image, spacing, origin),

@@ -175,8 +175,11 @@ def _simulate_patient(patient, modalities, folders, flat, scanners, phenotype, s
     for modality in modalities:
         rng = patient_rng(seed, pid, f"{stream}{modality}")
         scanner = dict(scanners.get(center, scanners[2])[modality], center=center)
+        extra = {"bpe_category": patient["mri_bpe"]} if modality == "mri" and isinstance(
+            patient.get("mri_bpe"), str) else {}
         case = _SIMULATORS[modality](
-            float(patient["a_img"]), float(patient["b_img"]), float(patient["size_mm"]), scanner, rng, phenotype=phenotype
+            float(patient["a_img"]), float(patient["b_img"]), float(patient["size_mm"]), scanner, rng,
+            phenotype=phenotype, **extra
         )
         paths = write_case(case, folders[modality], _file_stem(pid))
         prefix = "" if flat else f"{modality}_"
@@ -210,7 +213,8 @@ def write_cohort_images(
     latents
         One row per patient: ``patient_id``, ``center``, ``a_img``, ``b_img``,
         ``size_mm`` (what the images see; in the null profile these are independent
-        of the hazard, which this function neither knows nor needs).
+        of the hazard, which this function neither knows nor needs), and optionally
+        ``mri_bpe``, the BI-RADS background enhancement the MRI shows.
     out_dir
         Folder to write into (``us/`` and ``mri/`` are created inside).
     scanners
@@ -251,7 +255,8 @@ def write_cohort_images(
     folders = {m: out_dir / m for m in modalities}
     table = resolve_scanners(scanners)
     pheno = resolve_phenotype(phenotype)
-    records = latents[["patient_id", "center", "a_img", "b_img", "size_mm"]].to_dict("records")
+    records = latents[["patient_id", "center", "a_img", "b_img", "size_mm",
+                       *(["mri_bpe"] if "mri_bpe" in latents else [])]].to_dict("records")
     tasks = [
         delayed(_simulate_and_write)(r, modalities, folders, False, table, pheno, int(seed), "") for r in records
     ]
