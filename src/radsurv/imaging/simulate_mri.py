@@ -193,7 +193,7 @@ def _bpe_level(spec: dict[str, Any], category: str | None, rng: np.random.Genera
     return float(rng.uniform(low, high)), category
 
 
-def _background(grid: dict[str, Any], rng: np.random.Generator, bpe: float | None = None,
+def _background(grid: dict[str, Any], rng: np.random.Generator, bpe: float,
                 vessels_near_lesion: float = 0.0) -> tuple[np.ndarray, dict[str, float]]:
     """Subtraction signal of the breast without the lesion: fat, gland with BPE, vessels.
 
@@ -204,7 +204,7 @@ def _background(grid: dict[str, Any], rng: np.random.Generator, bpe: float | Non
     rng
         Random generator.
     bpe
-        Gland enhancement (None: the former uniform draw on [0.04, 0.3]).
+        Gland enhancement (:func:`_bpe_level`).
     vessels_near_lesion
         Probability that each vessel passes close to the lesion (a distractor that
         touches it) instead of being kept off the centre.
@@ -216,8 +216,6 @@ def _background(grid: dict[str, Any], rng: np.random.Generator, bpe: float | Non
     """
     shape, spacing = grid["shape_zyx"], grid["spacing_zyx"]
     gland_fraction = rng.uniform(0.2, 0.65)
-    if bpe is None:
-        bpe = rng.uniform(0.04, 0.3)
     density = coarse_field(rng, shape, spacing, 4.0)
     gland = sigmoid((density - ndtri(1.0 - gland_fraction)) / 0.15)
     texture = np.exp(0.35 * random_field(rng, shape, spacing, 1.5))

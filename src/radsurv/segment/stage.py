@@ -34,18 +34,19 @@ from ..stages.context import StageContext, resolve_n_jobs
 from ..stages.readers import CohortOutputs
 from .inference import segment_cohort
 from .metrics import evaluate, summary_table
+from .postprocess import BORDER, EMPTY
 
-__all__ = ["FALLBACK_REASON", "FALLBACK_REASONS", "describe_segmentation", "describe_segmentation_results", "development_labels", "development_split",
-           "evaluate_development", "load_weights", "median_dice", "overlay_examples", "segment_modality",
-           "segmentation_table", "segmentation_variables", "train_unet", "training_data", "training_info",
-           "write_segmentation_artefacts"]
+__all__ = ["FALLBACK_REASON", "FALLBACK_REASONS", "describe_benchmarks", "describe_segmentation",
+           "describe_segmentation_results", "development_labels", "development_split", "evaluate_development",
+           "load_weights", "median_dice", "overlay_examples", "segment_modality", "segmentation_table",
+           "segmentation_variables", "train_unet", "training_data", "training_info", "write_segmentation_artefacts"]
 
 #: How a fallback to the reader's mask reads in the patient flow (any failure).
 FALLBACK_REASON = "Automatic mask failed the checks and was replaced by the reader's"
 #: The same, by kind of failure (``SegmentationFlag`` kinds), so that the flow counts them.
 FALLBACK_REASONS = {
-    "empty": "No lesion found by the U-Net (a missed lesion); the reader's mask was used",
-    "border": "The U-Net's mask reached the image border (a leak beyond the lesion); the reader's mask was used",
+    EMPTY: "No lesion found by the U-Net (a missed lesion); the reader's mask was used",
+    BORDER: "The U-Net's mask reached the image border (a leak beyond the lesion); the reader's mask was used",
 }
 
 
