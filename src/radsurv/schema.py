@@ -404,6 +404,9 @@ class SegmentationSection(_Section):
     development_labels: Literal["reader", "true"] = Field(
         "reader", description="what the U-Nets learn from: the development set's expert delineations (as in any "
                               "real study) or, for the twin only, its true masks")
+    failure_dice: Probability = Field(
+        0.7, description="Dice below which an automatic mask counts as failed in the failure analysis (by kind: "
+                         "none found, on another structure, part of the lesion missed, leaked beyond it)")
     n_jobs: int = Field(-1, description="threads for cohort inference (-1: every core)")
     us: UsSegmenters = Field(default_factory=UsSegmenters)
     mri: MriSegmenters = Field(default_factory=MriSegmenters)

@@ -105,3 +105,33 @@ def test_evaluate_and_summary_table():
     assert u["hd95_mm"] == "2.00 [1.50, 2.50]" and u["n_hd95_undefined"] == 1
     m = summary_table(toy, metrics=("dice",), stat="mean_sd", digits=3).set_index("method")
     assert m.loc["b", "dice"] == f"0.300 ± {np.std([0.2, 0.4], ddof=1):.3f}"
+
+
+def test_sensitivity_precision_and_the_kind_of_failure_on_squares():
+    """A 10 x 10 lesion and masks whose overlap is counted by hand: its left half
+    (sensitivity 0.5, precision 1, Dice 2/3: part missed), a 20 x 20 square around it
+    (sensitivity 1, precision 0.25, Dice 0.4: a leak), a square beside it (no overlap:
+    on another structure), nothing (none found) and itself (no failure)."""
+    def sq(y0, y1, x0, x1):
+        a = np.zeros((40, 40), np.uint8)
+        a[y0:y1, x0:x1] = 1
+        return make_image(a, (0.5, 0.5))
+
+    from radsurv.segment.metrics import FAILURE_KINDS, failure_kinds
+
+    true = sq(10, 20, 10, 20)
+    preds = {"half": sq(10, 20, 10, 15), "leak": sq(5, 25, 5, 25), "beside": sq(25, 35, 25, 35),
+             "empty": sq(0, 0, 0, 0), "same": sq(10, 20, 10, 20), "slight": sq(10, 20, 10, 19)}
+    df = evaluate(list(preds.values()), [true] * len(preds), case_ids=list(preds))
+    m = df.set_index("case_id")
+    assert (m.loc["half", "sensitivity"], m.loc["half", "precision"]) == (0.5, 1.0)
+    assert m.loc["half", "dice"] == pytest.approx(2 / 3)
+    assert (m.loc["leak", "sensitivity"], m.loc["leak", "precision"]) == (1.0, 0.25)
+    assert m.loc["leak", "dice"] == pytest.approx(0.4)
+    assert m.loc["beside", "sensitivity"] == 0.0 and math.isnan(m.loc["empty", "precision"])
+    kinds = failure_kinds(df, dice_threshold=0.7).set_axis(df["case_id"])
+    assert kinds.to_dict() == {"half": "missed_part", "leak": "leak", "beside": "elsewhere", "empty": "none",
+                               "same": "", "slight": ""}  # slight: Dice 0.947
+    # the threshold decides what fails: at 0.5 the half mask (Dice 0.67) passes
+    assert failure_kinds(df, dice_threshold=0.5).tolist() == ["", "leak", "elsewhere", "none", "", ""]
+    assert set(FAILURE_KINDS) == {"none", "elsewhere", "missed_part", "leak"}

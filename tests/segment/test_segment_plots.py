@@ -94,3 +94,19 @@ def test_same_inputs_same_bytes(cases, tmp_path):
     path, examples = _figure(cases, tmp_path / "a.png", 12)
     again = overlay_figure(examples, tmp_path / "b.png")
     assert again.read_bytes() == path.read_bytes()
+
+
+def test_a_none_example_leaves_its_panel_empty(cases, tmp_path):
+    """None pads a row (each modality keeps its own row): the top right panel stays
+    blank and the MRI case moves to the second row."""
+    us, us_mask, mri, mri_mask = cases
+    path = overlay_figure([{"image": us, "true": us_mask}, None, {"image": mri, "true": mri_mask}],
+                          tmp_path / "padded.png", columns=2)
+    rgb = (mpimg.imread(path)[..., :3] * 255).round().astype(int)
+    height, width = rgb.shape[:2]
+    top, bottom = rgb[: int(0.45 * height)], rgb[int(0.5 * height): int(0.9 * height)]
+    assert _colour_hits(top[:, : width // 2], "true").sum() > 100
+    assert _colour_hits(top[:, width // 2:], "true").sum() == 0
+    assert _colour_hits(bottom[:, : width // 2], "true").sum() > 100
+    with pytest.raises(ValueError, match="at least one example"):
+        overlay_figure([None], tmp_path / "none.png")

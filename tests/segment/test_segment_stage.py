@@ -67,6 +67,45 @@ def _metrics() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def test_overlay_examples_add_a_typical_failure_of_the_two_commonest_kinds():
+    """After the percentile cases, the median case of each of the two commonest failure
+    kinds: from the external set, else from the internal test set; an empty mask
+    (nothing to draw) gets no panel."""
+    ids = [f"E{i}" for i in range(11)] + ["I0", "I1"]
+    failure = ["leak", "leak", "leak", "none", "none", "none", "none", "", "", "", ""] + ["missed_part", "elsewhere"]
+    metrics = pd.DataFrame({"case_id": ids, "modality": "us", "method": "unet",
+                            "set": ["external"] * 11 + ["internal"] * 2,
+                            "dice": list(np.linspace(0.1, 1.0, 11)) + [0.6, 0.0], "failure": failure})
+    data = pd.DataFrame({"patient_id": ids, "us_image": [f"img{p}" for p in ids], "us_mask": "r"})
+    table = pd.DataFrame({"patient_id": ids, "auto_mask": "a", "baseline_mask": None})
+    ex = overlay_examples(cohort_outputs(data), None, {"us": table}, metrics)
+    assert [e["image"] for e in ex][3:] == ["imgE1", "imgI0"]
+    assert ex[3]["title"] == "US, external test, Dice 0.19:\nleaked beyond the lesion"
+    assert ex[4]["title"] == "US, internal test, Dice 0.60:\nmissed part of the lesion"
+    assert all(e["modality"] == "us" for e in ex)
+    assert len(overlay_examples(cohort_outputs(data), None, {"us": table}, metrics, n_failures=0)) == 3
+
+
+def test_failure_counts_and_the_sentence_on_them():
+    from radsurv.segment.stage import describe_failures, failure_counts
+
+    m = _metrics()
+    m["failure"] = ""
+    ext_us = (m.modality == "us") & (m.method == "unet") & (m.set == "external")
+    m.loc[ext_us, "failure"] = ["leak", "leak", "missed_part", "", ""]
+    m.loc[(m.method == "reader") & (m.set == "external"), "failure"] = "leak"  # not the U-Net's: not counted
+    f = failure_counts(m, "us")
+    assert f == {"n": 5, "failed": 3, "none": 0, "elsewhere": 0, "missed_part": 1, "leak": 2}
+    assert failure_counts(m, "mri")["failed"] == 0
+    tables = {mod: pd.DataFrame({"patient_id": ["a"], "modality": mod, "source": "auto"}) for mod in ("us", "mri")}
+    v = segmentation_variables(tables, m, {}, "truth", "reader", n_patients=1, failure_dice=0.75)
+    assert v["failure_dice"] == "0.75" and v["us"]["failures_external"] == f
+    assert describe_failures(v, ["us", "mri"]) == (
+        "The U-Net's mask agreed with the true mask at a Dice below 0.75 (segmentation.failure_dice) in 3 of 5 "
+        "ultrasound images (1 missed part of the lesion, 2 leaked beyond the lesion) and 0 of 5 MRI images of the "
+        "external test set. ")
+
+
 def test_segmentation_table_and_median_dice():
     m = _metrics()
     assert median_dice(m, "us", "unet", "external") == pytest.approx(0.86)
@@ -171,7 +210,7 @@ def test_unusable_weights_are_refused_by_key(saved_us_unet, tmp_path):
         load_weights(tmp_path / "other.pt", "us")
 
 
-SEG_PARAMS = {"use_supplied_masks": False, "policy": "reader"}
+SEG_PARAMS = {"use_supplied_masks": False, "policy": "reader", "failure_dice": 0.7}
 
 
 def test_segmentation_methods_say_what_each_network_learned_from():
@@ -185,6 +224,7 @@ def test_segmentation_methods_say_what_each_network_learned_from():
             "199 MRI patients with images and masks but no outcome)") in twin
     assert "A held-out part of the development set (124 ultrasound patients and 50 MRI patients)" in twin
     assert "with the true masks" in twin and "and for the reader" in twin
+    assert "An automatic mask with a Dice below 0.70 counted as a failure, of one of four kinds" in twin
     assert "the peri-tumoral ring needs, was replaced by the reader's mask (segmentation.policy: reader)" in twin
 
     user = describe_segmentation({**SEG_PARAMS, "policy": "exclude"}, ["mri"], {

@@ -77,6 +77,7 @@ def overlay_figure(
         ``true``, ``reader``, ``unet``, ``baseline`` (masks or paths, same geometry),
         plus an optional ``title`` (e.g. "US, external test, Dice 0.86"). Never put
         patient identifiers in titles: panels are numbered "Case k" by default.
+        ``None`` leaves a panel empty (to start a new row).
     path
         PNG to write.
     margin_mm
@@ -91,17 +92,21 @@ def overlay_figure(
     """
     apply_style()
     n = len(examples)
-    if n == 0:
+    if not any(e is not None for e in examples):
         raise ValueError("overlay_figure needs at least one example")
     ncol = columns or min(4, n)
     nrow = int(np.ceil(n / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(2.6 * ncol, 2.6 * nrow + 0.4), squeeze=False)
+    # Two-line titles (a failure's kind under its Dice) need more room above each row.
+    title_lines = max(str((e or {}).get("title") or "").count("\n") + 1 for e in examples)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.6 * ncol, (2.45 + 0.2 * title_lines) * nrow + 0.4), squeeze=False)
     used = set()
     for k, ax in enumerate(axes.ravel()):
         ax.axis("off")
         if k >= n:
             continue
         ex = examples[k]
+        if ex is None:  # padding, so that each modality keeps its own row
+            continue
         image = _image(ex["image"])
         masks = {key: _image(ex.get(key)) for key in CONTOURS}
         arr, marr, (sx, sy) = _plane(image, masks)

@@ -25,7 +25,8 @@ from scipy import ndimage
 
 from radsurv.segment._common import ImageLike, as_image, same_geometry, spacing_numpy
 
-__all__ = ["case_metrics", "dice", "evaluate", "hausdorff95", "hausdorff95_sitk", "summary_table", "volume"]
+__all__ = ["FAILURE_KINDS", "case_metrics", "dice", "evaluate", "failure_kinds", "hausdorff95", "hausdorff95_sitk",
+           "summary_table", "volume"]
 
 
 def _pair(pred: ImageLike, true: ImageLike) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
@@ -142,19 +143,75 @@ def case_metrics(pred: ImageLike, true: ImageLike) -> dict[str, float]:
     -------
     dict
         ``dice``, ``hd95_mm``, ``volume_true``, ``volume_pred`` (mm^d),
-        ``abs_volume_diff`` = |Vp - Vt| (mm^d) and ``rel_volume_diff`` = (Vp - Vt) / Vt
-        (signed, a fraction; NaN when the true mask is empty).
+        ``abs_volume_diff`` = |Vp - Vt| (mm^d), ``rel_volume_diff`` = (Vp - Vt) / Vt
+        (signed, a fraction; NaN when the true mask is empty), ``sensitivity`` =
+        |P ∩ T| / |T| (the share of the lesion the mask covers; NaN when T is empty) and
+        ``precision`` = |P ∩ T| / |P| (the share of the mask on the lesion; NaN when P
+        is empty). The last two say how a mask fails: :func:`failure_kinds`.
     """
     p, t = as_image(pred), as_image(true)
     vp, vt = volume(p), volume(t)
+    pa, ta, _ = _pair(p, t)
+    overlap, n_p, n_t = int(np.logical_and(pa, ta).sum()), int(pa.sum()), int(ta.sum())
     return {
-        "dice": dice(p, t),
+        "dice": 1.0 if n_p + n_t == 0 else 2.0 * overlap / (n_p + n_t),  # = dice(p, t), arrays read once
         "hd95_mm": hausdorff95(p, t),
         "volume_true": vt,
         "volume_pred": vp,
         "abs_volume_diff": abs(vp - vt),
         "rel_volume_diff": (vp - vt) / vt if vt > 0 else float("nan"),
+        "sensitivity": overlap / n_t if n_t else float("nan"),
+        "precision": overlap / n_p if n_p else float("nan"),
     }
+
+
+#: How an automatic mask fails, in the order :func:`failure_kinds` tests them, with the
+#: words the paper uses.
+FAILURE_KINDS = {
+    "none": "found no lesion",
+    "elsewhere": "lay on another structure",
+    "missed_part": "missed part of the lesion",
+    "leak": "leaked beyond the lesion",
+}
+
+
+def failure_kinds(metrics: pd.DataFrame, dice_threshold: float, elsewhere_sensitivity: float = 0.1) -> pd.Series:
+    """Classify each case of a :func:`evaluate` table by how its mask failed.
+
+    A case fails when its Dice is below ``dice_threshold``. A failed mask is
+
+    * ``none``: empty (no lesion found);
+    * ``elsewhere``: covering less than ``elsewhere_sensitivity`` of the lesion, i.e.
+      drawn on another structure (a look-alike, a lymph node, a vessel);
+    * ``missed_part``: mostly on the lesion but short of it (sensitivity below
+      precision: the missed lesion outweighs the mask outside it);
+    * ``leak``: reaching beyond the lesion (precision below sensitivity).
+
+    Parameters
+    ----------
+    metrics
+        Per-case table with ``dice``, ``volume_pred``, ``sensitivity`` and ``precision``.
+    dice_threshold
+        Dice below which a case counts as failed (``segmentation.failure_dice``).
+    elsewhere_sensitivity
+        Share of the lesion below which a mask is taken to lie on something else.
+
+    Returns
+    -------
+    pandas.Series
+        Same index; one of :data:`FAILURE_KINDS` or ``""`` (not failed). A case whose
+        reference is empty cannot be classified and is ``""`` unless its Dice is low.
+    """
+    d = metrics["dice"].to_numpy(dtype=float)
+    sens = metrics["sensitivity"].to_numpy(dtype=float)
+    prec = metrics["precision"].to_numpy(dtype=float)
+    empty = metrics["volume_pred"].to_numpy(dtype=float) == 0
+    failed = d < dice_threshold
+    kind = np.select(
+        [failed & empty, failed & (np.nan_to_num(sens) < elsewhere_sensitivity),
+         failed & (sens <= prec), failed],
+        ["none", "elsewhere", "missed_part", "leak"], default="")
+    return pd.Series(kind, index=metrics.index, name="failure")
 
 
 def evaluate(

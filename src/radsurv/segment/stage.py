@@ -33,13 +33,14 @@ from ..labels import METHOD_LABELS, MODALITIES, MODALITY_LABELS, MODALITY_NAMES,
 from ..stages.context import StageContext, resolve_n_jobs
 from ..stages.readers import CohortOutputs
 from .inference import segment_cohort
-from .metrics import evaluate, summary_table
+from .metrics import FAILURE_KINDS, evaluate, failure_kinds, summary_table
 from .postprocess import BORDER, EMPTY
 
-__all__ = ["FALLBACK_REASON", "FALLBACK_REASONS", "describe_benchmarks", "describe_segmentation",
-           "describe_segmentation_results", "development_labels", "development_split", "evaluate_development",
-           "load_weights", "median_dice", "overlay_examples", "segment_modality", "segmentation_table",
-           "segmentation_variables", "train_unet", "training_data", "training_info", "write_segmentation_artefacts"]
+__all__ = ["FAILURE_PANELS", "FALLBACK_REASON", "FALLBACK_REASONS", "describe_benchmarks", "describe_failures",
+           "describe_segmentation", "describe_segmentation_results", "development_labels", "development_split",
+           "evaluate_development", "failure_counts", "load_weights", "median_dice", "overlay_examples",
+           "segment_modality", "segmentation_table", "segmentation_variables", "train_unet", "training_data",
+           "training_info", "write_segmentation_artefacts"]
 
 #: How a fallback to the reader's mask reads in the patient flow (any failure).
 FALLBACK_REASON = "Automatic mask failed the checks and was replaced by the reader's"
@@ -299,10 +300,33 @@ def median_dice(metrics: pd.DataFrame, modality: str, method: str, set_: str) ->
     return float(np.median(metrics.loc[sel, "dice"])) if sel.any() else float("nan")
 
 
+def _example(cohort: CohortOutputs, truth: pd.DataFrame | None, table: pd.DataFrame, modality: str, pid: str,
+             title: str) -> dict:
+    t = table.set_index("patient_id")
+    c = cohort.data.set_index("patient_id")
+    ex = {"image": c.loc[pid, f"{modality}_image"], "reader": c.loc[pid, f"{modality}_mask"], "title": title,
+          "modality": modality}
+    if isinstance(t.loc[pid, "auto_mask"], str):
+        ex["unet"] = t.loc[pid, "auto_mask"]
+    if isinstance(t.loc[pid, "baseline_mask"], str):
+        ex["baseline"] = t.loc[pid, "baseline_mask"]
+    if truth is not None:
+        ex["true"] = truth.set_index("patient_id").loc[pid, f"{modality}_true_mask"]
+    return ex
+
+
+#: Failure kinds worth a panel (an empty mask has nothing to draw), most telling first.
+FAILURE_PANELS = ("missed_part", "leak", "elsewhere")
+
+
 def overlay_examples(cohort: CohortOutputs, truth: pd.DataFrame | None, tables: dict[str, pd.DataFrame],
-                     metrics: pd.DataFrame) -> list[dict]:
+                     metrics: pd.DataFrame, n_failures: int = 2) -> list[dict]:
     """For each modality, the external-test patients at the 10th, 50th and 90th
-    percentile of U-Net Dice: a typical case and the tails, not the best ones."""
+    percentile of U-Net Dice (a typical case and the tails, not the best ones), then
+    a typical failure of each of the ``n_failures`` commonest kinds
+    (:func:`radsurv.segment.metrics.failure_kinds`; needs a ``failure`` column): the
+    failed case with the median Dice of its kind, from the external set, or the
+    internal test or training set when the external set has none of that kind."""
     examples = []
     for modality, table in tables.items():
         m = metrics[(metrics["modality"] == modality) & (metrics["method"] == "unet")]
@@ -310,32 +334,48 @@ def overlay_examples(cohort: CohortOutputs, truth: pd.DataFrame | None, tables: 
         if ext.empty:
             continue
         picks = sorted({int(round(q * (len(ext) - 1))) for q in (0.1, 0.5, 0.9)})
-        t = table.set_index("patient_id")
-        c = cohort.data.set_index("patient_id")
-        true = truth.set_index("patient_id") if truth is not None else None
         for i in picks:
-            pid = ext.loc[i, "case_id"]
-            ex = {"image": c.loc[pid, f"{modality}_image"], "reader": c.loc[pid, f"{modality}_mask"],
-                  "title": f"{MODALITY_LABELS[modality]}, external test, U-Net Dice {ext.loc[i, 'dice']:.2f}"}
-            if isinstance(t.loc[pid, "auto_mask"], str):
-                ex["unet"] = t.loc[pid, "auto_mask"]
-            if isinstance(t.loc[pid, "baseline_mask"], str):
-                ex["baseline"] = t.loc[pid, "baseline_mask"]
-            if true is not None:
-                ex["true"] = true.loc[pid, f"{modality}_true_mask"]
-            examples.append(ex)
+            examples.append(_example(cohort, truth, table, modality, ext.loc[i, "case_id"],
+                                     f"{MODALITY_LABELS[modality]}, external test, U-Net Dice {ext.loc[i, 'dice']:.2f}"))
+        if "failure" not in m or not n_failures:
+            continue
+        cohort_sets = m[m["set"].isin(SPLITS)]
+        counts = cohort_sets["failure"].value_counts()
+        kinds = sorted((k for k in FAILURE_PANELS if counts.get(k, 0)), key=lambda k: (-counts[k], FAILURE_PANELS.index(k)))
+        for kind in kinds[:n_failures]:
+            for set_ in ("external", "internal", "train"):
+                f = m[(m["set"] == set_) & (m["failure"] == kind)].sort_values(["dice", "case_id"]).reset_index(drop=True)
+                if len(f):
+                    row = f.loc[(len(f) - 1) // 2]
+                    examples.append(_example(
+                        cohort, truth, table, modality, row["case_id"],
+                        f"{MODALITY_LABELS[modality]}, {SET_LABELS[set_].lower()}, Dice {row['dice']:.2f}:\n"
+                        f"{FAILURE_KINDS[kind]}"))
+                    break
     return examples
 
 
+def failure_counts(metrics: pd.DataFrame, modality: str, set_: str = "external", method: str = "unet") -> dict[str, int]:
+    """How many of a set's automatic masks failed, by kind (``failure`` column of the
+    metrics), with ``n`` (cases) and ``failed`` (all kinds)."""
+    sel = metrics[(metrics["modality"] == modality) & (metrics["method"] == method) & (metrics["set"] == set_)]
+    out = {"n": int(len(sel)), "failed": int((sel["failure"] != "").sum()) if "failure" in sel else 0}
+    for kind in FAILURE_KINDS:
+        out[kind] = int((sel["failure"] == kind).sum()) if "failure" in sel else 0
+    return out
+
+
 def segmentation_variables(tables: dict[str, pd.DataFrame], metrics: pd.DataFrame, training: dict[str, dict],
-                           reference: str, policy: str, n_patients: int) -> dict[str, Any]:
-    """The ``segmentation`` variables: reference, exclusions, fallbacks, set sizes and
-    median Dice per modality, method and set (formatted strings)."""
+                           reference: str, policy: str, n_patients: int, failure_dice: float = 0.7) -> dict[str, Any]:
+    """The ``segmentation`` variables: reference, exclusions, fallbacks, set sizes,
+    median Dice per modality, method and set (formatted strings), and the U-Net's
+    external-set failures by kind (needs the metrics' ``failure`` column; zero without)."""
     seg = pd.concat(list(tables.values()), ignore_index=True)
     excluded = seg[seg["source"] == "excluded"]
     fallback = seg[seg["source"] == "reader"]
     v: dict[str, Any] = {"reference": reference, "n_excluded": int(excluded["patient_id"].nunique()),
-                         "n_analysed": int(n_patients - excluded["patient_id"].nunique()), "policy": str(policy)}
+                         "n_analysed": int(n_patients - excluded["patient_id"].nunique()), "policy": str(policy),
+                         "failure_dice": f"{failure_dice:.2f}"}
     for modality in MODALITIES:
         # Every modality's entries, measured or not (a cohort without that modality, or
         # with the user's own masks, has "–"), so that the paper's references resolve.
@@ -349,6 +389,8 @@ def segmentation_variables(tables: dict[str, pd.DataFrame], metrics: pd.DataFram
             for set_ in ("devtest", *SPLITS):
                 d = median_dice(metrics, modality, method, set_)
                 mv.setdefault(method, {})[f"dice_{set_}"] = f"{d:.2f}" if not np.isnan(d) else "–"
+        # The U-Net's failures on the external set, by kind (failure_kinds).
+        mv["failures_external"] = failure_counts(metrics, modality)
         v[modality] = mv
     return v
 
@@ -412,6 +454,10 @@ def describe_segmentation(params: Mapping[str, Any], modalities: list[str], trai
               "cohort") if held else "Every set of the survival cohort")
     text += (f"{where} measured agreement with {ref} by the Dice coefficient, the 95% Hausdorff distance and the "
              f"relative volume difference, {compared}. ")
+    text += (f"An automatic mask with a Dice below {float(params['failure_dice']):.2f} counted as a failure, of one of "
+             "four kinds: no lesion found, a mask on another structure (covering less than a tenth of the lesion), "
+             "part of the lesion missed (the mask's sensitivity below its precision) or a leak beyond the lesion "
+             "(its precision below its sensitivity). ")
     fallback = ("was replaced by the reader's mask" if params["policy"] == "reader" else "excluded the patient")
     text += ("An automatic mask that was empty, or that came closer to the image border than the peri-tumoral ring "
              f"needs, {fallback} (segmentation.policy: {params['policy']}).\n")
@@ -436,6 +482,23 @@ def describe_benchmarks(v: Mapping[str, Any], modalities: list[str], benchmarks:
     return ("The digital twin's images were made as hard to segment as real ones: the U-Net's median external Dice "
             "was " + "; ".join(parts) + f"; the simulated reader's was {readers}, within the {low:.2f}-{high:.2f} "
             "reported between radiologists (segmentation.benchmarks). ")
+
+
+def describe_failures(v: Mapping[str, Any], modalities: list[str]) -> str:
+    """A sentence on how the U-Net's external-set masks failed, by kind."""
+    parts = []
+    for m in modalities:
+        f = v[m].get("failures_external")
+        if not f or not f["n"]:
+            continue
+        kinds = [f"{f[k]} {words}" for k, words in FAILURE_KINDS.items() if f[k]]
+        part = f"{f['failed']} of {f['n']} {MODALITY_NAMES[m]} images"
+        parts.append(part + (f" ({', '.join(kinds)})" if kinds else ""))
+    if not parts:
+        return ""
+    ref = "the true mask" if v["reference"] == "truth" else "the reader's mask"
+    return (f"The U-Net's mask agreed with {ref} at a Dice below {v['failure_dice']} (segmentation.failure_dice) in "
+            + " and ".join(parts) + " of the external test set. ")
 
 
 def describe_segmentation_results(v: Mapping[str, Any], modalities: list[str], use_supplied: bool,
@@ -469,7 +532,9 @@ def describe_segmentation_results(v: Mapping[str, Any], modalities: list[str], u
             falls = " and ".join(f"{v[m]['n_fallback']} {MODALITY_NAMES[m]}" for m in modalities)
             text += f"; {falls} images fell back to the reader's mask"
     text += (f", and {_n(v['n_excluded'], 'patient')} {'was' if v['n_excluded'] == 1 else 'were'} excluded for want "
-             "of a usable mask. Typical cases and the tails of the external set are shown in @fig-segmentation.")
+             "of a usable mask. ")
+    text += describe_failures(v, modalities)
+    text += "Typical cases, the tails of the external set and typical failures are shown in @fig-segmentation."
     if benchmarks is not None:
         text = text + " " + describe_benchmarks(v, modalities, benchmarks).rstrip()
     return text.rstrip() + "\n"
@@ -488,8 +553,11 @@ def write_segmentation_artefacts(ctx: StageContext, cohort: CohortOutputs, truth
     for col in ("mask", "auto_mask", "baseline_mask"):
         seg[col] = seg[col].map(lambda v: os.path.relpath(v, ctx.out_dir) if isinstance(v, str) else None)
     seg.to_csv(ctx.path("segmentation.csv"), index=False, lineterminator="\n")
-    metrics.to_csv(ctx.path("metrics.csv"), index=False, lineterminator="\n", float_format="%.6g")
 
+    failure_dice = float(ctx.params["failure_dice"])
+    if not metrics.empty:
+        metrics = metrics.assign(failure=failure_kinds(metrics, failure_dice))
+    metrics.to_csv(ctx.path("metrics.csv"), index=False, lineterminator="\n", float_format="%.6g")
     reference = "true masks" if truth is not None else "the reader's masks (no truth exists for this cohort)"
     if metrics.empty:
         # segmentation.use_supplied_masks: nothing was segmented, so nothing is compared
@@ -513,9 +581,12 @@ def write_segmentation_artefacts(ctx: StageContext, cohort: CohortOutputs, truth
                                                         if ctx.params["use_supplied_masks"] else
                                                         "no external-test case was segmented"))
     else:
-        # One row per modality: the 10th, 50th and 90th percentile cases side by side.
-        overlay_figure(examples, ctx.path("fig-segmentation.png"),
-                       columns=max(sum(e["title"].startswith(lbl) for e in examples) for lbl in ("US", "MRI")))
+        # One row per modality: the 10th, 50th and 90th percentile cases, then the failures.
+        rows = [[e for e in examples if e["modality"] == m] for m in MODALITIES]
+        rows = [r for r in rows if r]
+        ncol = max(len(r) for r in rows)
+        overlay_figure([e for r in rows for e in r + [None] * (ncol - len(r))], ctx.path("fig-segmentation.png"),
+                       columns=ncol)
 
     excluded = seg[seg["source"] == "excluded"][["patient_id", "modality", "reason"]]
     excluded.to_csv(ctx.path("excluded.csv"), index=False, lineterminator="\n")
@@ -531,11 +602,12 @@ def write_segmentation_artefacts(ctx: StageContext, cohort: CohortOutputs, truth
     ctx.save_flow(cohort.data, cohort.centers, cohort.simulated)
 
     v = segmentation_variables(tables, metrics, training, "truth" if truth is not None else "reader",
-                               ctx.params["policy"], len(cohort.data))
+                               ctx.params["policy"], len(cohort.data), failure_dice)
     v["figure_caption"] = (
         "No automatic segmentation was run: the cohort's own masks were analysed." if ctx.params["use_supplied_masks"]
         else "Automatic segmentation on the external test set: the cases at the 10th, 50th and 90th percentile of "
-             "U-Net Dice for each modality, with "
+             "U-Net Dice for each modality, then a typical failure (the median case of a kind of failure, Dice below "
+             f"{failure_dice:.2f}) of each of the two commonest kinds, with "
              + ("the true contour, the reader's, " if truth is not None else "the reader's contour (the reference), ")
              + "the U-Net's and the classical segmenter's.")
     ctx.write_variables({"segmentation": v})
