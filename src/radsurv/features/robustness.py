@@ -35,7 +35,7 @@ from scipy import ndimage as ndi
 from ..stats.icc import icc_many
 
 __all__ = ["DEFAULT_THRESHOLD", "ICC_COLUMNS", "icc_figure", "ICC_FORMS", "icc_single", "icc_table",
-           "MIN_SUBJECTS", "perturb_mask"]
+           "low_agreement", "MIN_SUBJECTS", "perturb_mask", "POOR_ICC"]
 
 ICC_FORMS = {"ICC(2,1)": "ICC(A,1)", "ICC(3,1)": "ICC(C,1)", "ICC(1,1)": "ICC(1,1)"}
 DEFAULT_THRESHOLD = 0.75
@@ -43,6 +43,72 @@ ICC_COLUMNS = ["modality", "region", "feature", "icc", "lower", "upper", "flag_b
 
 
 MIN_SUBJECTS = 3  # fewer complete subjects: the ICC is reported as undefined
+POOR_ICC = 0.5  # Koo & Li 2016: below 0.5 is "poor" reliability
+
+
+def _family(feature: str) -> str:
+    """The image a PyRadiomics feature was computed on, as a family: ``log``
+    (Laplacian of Gaussian, any sigma), ``wavelet`` (any band), ``original``, or the
+    filter's own name (``square``, ``gradient``...)."""
+    image_type = feature.split("_", 1)[0].lower()
+    return "log" if image_type.startswith("log-sigma") else image_type.split("-", 1)[0]
+
+
+def low_agreement(icc: pd.DataFrame, modality: str, region: str, below: float = POOR_ICC) -> dict | None:
+    """What the features of one region with poor agreement between mask sources are,
+    and whether they are as fragile to a random displacement of the contour.
+
+    Parameters
+    ----------
+    icc
+        The stage's ICC table: ``modality, region, feature, icc_reader`` and, where
+        perturbations were made, ``icc_perturbation``.
+    modality, region
+        The region to describe.
+    below
+        ICC (U-Net vs reader) under which a feature counts as poorly reproduced.
+
+    Returns
+    -------
+    dict or None
+        None if the region has no reader ICC. Else ``n`` (features with an ICC),
+        ``n_low`` (below ``below``), ``families`` (share of the low features per
+        image family, largest first), ``families_all`` (the same over all the
+        region's features, to compare with), ``classes`` (share per feature class),
+        ``sigmas_mm`` (the LoG sigmas among them), ``firstorder`` (the commonest
+        first-order statistics among them, up to five), and, with perturbations,
+        ``pert_low`` / ``pert_rest`` (median perturbation ICC of the low features
+        and of the others) and ``spearman`` (rank correlation of the two ICCs over
+        the region's features).
+    """
+    sel = icc[(icc["modality"] == modality) & (icc["region"] == region)]
+    if "icc_reader" not in sel or not sel["icc_reader"].notna().any():
+        return None
+    sel = sel[sel["icc_reader"].notna()]
+    low = sel[sel["icc_reader"] < below]
+    parts = low["feature"].str.split("_", n=2, expand=True) if len(low) else None
+    out: dict = {"n": int(len(sel)), "n_low": int(len(low)), "below": float(below)}
+    if parts is None:
+        return out
+    family = low["feature"].map(_family)
+    out["families_all"] = sel["feature"].map(_family).value_counts(normalize=True).round(4).to_dict()
+    out["families"] = (family.value_counts(normalize=True, sort=False)
+                       .sort_values(ascending=False, kind="stable").round(4).to_dict())
+    out["classes"] = (parts[1].value_counts(normalize=True, sort=False)
+                      .sort_values(ascending=False, kind="stable").round(4).to_dict())
+    sig = parts[0][family.to_numpy() == "log"].str.extract(r"log-sigma-(\d+)-(\d+)-mm", expand=True).dropna()
+    out["sigmas_mm"] = sorted({float(f"{a}.{b}") for a, b in sig.itertuples(index=False)})
+    fo = parts[2][parts[1].to_numpy() == "firstorder"].value_counts(sort=False).sort_values(ascending=False,
+                                                                                            kind="stable")
+    out["firstorder"] = list(fo.index[:5])
+    if "icc_perturbation" in sel and sel["icc_perturbation"].notna().sum() >= 3:
+        rest = sel[sel["icc_reader"] >= below]
+        out["pert_low"] = float(low["icc_perturbation"].median())
+        out["pert_rest"] = float(rest["icc_perturbation"].median()) if len(rest) else float("nan")
+        both = sel[["icc_reader", "icc_perturbation"]].dropna()
+        varies = both.nunique().min() > 1  # a constant ICC has no ranks to correlate
+        out["spearman"] = float(both["icc_reader"].rank().corr(both["icc_perturbation"].rank())) if varies else np.nan
+    return out
 
 
 def _icc_features(Y: np.ndarray, form: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -42,7 +42,7 @@ from ..stages.readers import CohortOutputs, SegmentationOutputs
 from .extract import Case, ExtractionError, ExtractionResult, extract_patients, wide_matrix
 
 __all__ = ["analysis_masks", "analysis_exclusions", "build_cases", "extract_features", "extraction_params",
-           "feature_variables", "features_table", "ibsi_display", "reproducibility_subset", "robustness",
+           "describe_low_agreement", "feature_variables", "features_table", "ibsi_display", "reproducibility_subset", "robustness",
            "write_feature_artefacts"]
 
 
@@ -377,6 +377,72 @@ def robustness_texts(icc: pd.DataFrame, n_perturbations: int) -> dict[str, str]:
     }
 
 
+CLASS_NAMES = {"firstorder": "first-order", "glcm": "GLCM", "glrlm": "GLRLM", "glszm": "GLSZM", "gldm": "GLDM",
+               "ngtdm": "NGTDM", "shape": "shape", "shape2D": "shape"}
+
+
+def _words(name: str) -> str:
+    """A PyRadiomics feature name in words: ``10Percentile`` -> "10th percentile",
+    ``MeanAbsoluteDeviation`` -> "mean absolute deviation"."""
+    import re
+
+    name = re.sub(r"^(\d+)Percentile$", r"\1th Percentile", name)
+    return " ".join(w if w.isupper() or w[0].isdigit() else w.lower()
+                    for w in re.findall(r"\d+th|[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name))
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+FAMILY_NAMES = {"log": "Laplacian-of-Gaussian-filtered images", "wavelet": "wavelet bands",
+                "original": "the original image"}
+
+
+def describe_low_agreement(icc: pd.DataFrame, jitter_mm: float, threshold: float = 0.75,
+                           min_share: float = 0.1) -> str:
+    """The Results sentences on the region whose features agree worst between the
+    U-Net's and the reader's masks: which features they are, and whether a random
+    displacement of the contour moves them as much (:func:`~radsurv.features.robustness.low_agreement`).
+
+    Returns "" when no region has at least ``min_share`` of its features below
+    :data:`~radsurv.features.robustness.POOR_ICC` (or no reader ICC exists).
+    """
+    from .robustness import POOR_ICC, low_agreement
+
+    found = [(m, r, s) for m in MODALITIES for r in REGIONS if (s := low_agreement(icc, m, r)) and s["n"]]
+    found = [f for f in found if f[2]["n_low"] / f[2]["n"] >= min_share]
+    if not found:
+        return ""
+    m, r, s = max(found, key=lambda f: (f[2]["n_low"] / f[2]["n"], f[2]["n_low"]))
+    fams = [(f"{100 * share:.0f}% from {FAMILY_NAMES.get(k, k + '-filtered images')}",
+             f"{100 * s['families_all'].get(k, 0):.0f}%") for k, share in s["families"].items()]
+    listed = [f"{fams[0][0]} (which make up {fams[0][1]} of the region's features)"] + [f"{a} ({b})" for a, b in fams[1:]]
+    text = (f"Agreement was poorest in the {MODALITY_NAMES[m]} {r}-tumoral region, where {s['n_low']} of {s['n']} "
+            f"features had an ICC below {POOR_ICC:.2f} (poor reliability on Koo and Li's scale): "
+            + _and(listed))
+    if s.get("sigmas_mm"):
+        text += f"; LoG sigma {_and([f'{x:g}' for x in s['sigmas_mm']])} mm"
+    classes = [CLASS_NAMES.get(c, c) for c in list(s["classes"])[:3]]
+    text += f"; mostly {_and(classes)} features"
+    if s.get("firstorder"):
+        text += f" (first-order: {', '.join(_words(x) for x in s['firstorder'][:4])})"
+    text += ". "
+    if "pert_low" in s and np.isfinite(s["pert_low"]):
+        fragile = s["pert_rest"] - s["pert_low"] >= 0.2
+        text += (f"The same features were {'also fragile' if fragile else 'stable'} under random displacements of "
+                 f"the U-Net's own contour by about {jitter_mm:g} mm (median ICC {s['pert_low']:.2f}, against "
+                 f"{s['pert_rest']:.2f} for the region's other features"
+                 + (f"; rank correlation of the two ICCs over the region's features {s['spearman']:.2f}"
+                    if np.isfinite(s["spearman"]) else "") + ")")
+        text += (": they are driven by the pixels at the lesion's edge, where the lesion meets the tissue around it "
+                 "and where the filters respond most, so they move with wherever a contour lies rather than with who "
+                 "draws it" + (f", and the robustness filter (ICC below {threshold:.2f}) flags them. "
+                                if threshold >= POOR_ICC else ". ") if fragile else
+                 ": what moves them is how the reader's contour differs from the U-Net's, not contour noise. ")
+    return text
+
+
 def feature_variables(params: Mapping[str, Any], tidy: pd.DataFrame, icc: pd.DataFrame, ibsi: pd.DataFrame,
                       n_subset: int, n_excluded: int, n_failures: int) -> dict[str, Any]:
     """The ``features`` variables of the manuscript (formatted strings and counts)."""
@@ -402,6 +468,8 @@ def feature_variables(params: Mapping[str, Any], tidy: pd.DataFrame, icc: pd.Dat
     # the perturbations this run made (not the profile's number: a run may have made none)
     n_perturbed = sum(str(src).startswith("perturbed") for src in tidy["mask_source"].unique())
     v.update(robustness_texts(icc, n_perturbed))
+    v["icc_low"] = describe_low_agreement(icc, float(params["reproducibility"]["jitter_mm"]),
+                                          float(params["icc"]["threshold"])).rstrip()
     for m in MODALITIES:
         for r in REGIONS:
             sel = icc[(icc["modality"] == m) & (icc["region"] == r)]
