@@ -34,3 +34,14 @@ def test_the_scripts_cohort_is_the_simulators_and_a_new_outcome_seed_moves_only_
     pd.testing.assert_frame_equal(other.drop(columns=outcome), data.drop(columns=outcome))
     assert np.array_equal(eta_other, eta)        # same patients, same true risk
     assert (other["dfs_time"] != data["dfs_time"]).mean() > 0.9
+
+
+def test_the_share_of_draws_in_the_studys_bands(root):
+    script = _script(root)
+    table = pd.DataFrame({"log_hr_a": [0.7] * 4, "log_hr_b": [0.55] * 4,
+                          "signature_internal": [0.734, 0.78, 0.70, 0.74],      # 0.78 is 0.046 away
+                          "signature_external": [0.708, 0.70, 0.60, 0.747],
+                          "imaging_external": [0.795, 0.80, 0.80, 0.70]})
+    share = script.in_band(table).iloc[0]
+    assert share.to_dict() == {"signature_internal": 0.75, "signature_external": 0.75, "imaging_external": 0.75,
+                               "all": 0.25}
