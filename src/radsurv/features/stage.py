@@ -29,6 +29,7 @@ Computing: :func:`analysis_masks`, :func:`reproducibility_subset`,
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -41,9 +42,9 @@ from ..stages.context import StageContext
 from ..stages.readers import CohortOutputs, SegmentationOutputs
 from .extract import Case, ExtractionError, ExtractionResult, extract_patients, wide_matrix
 
-__all__ = ["analysis_masks", "analysis_exclusions", "build_cases", "extract_features", "extraction_params",
-           "describe_low_agreement", "feature_variables", "features_table", "ibsi_display", "reproducibility_subset", "robustness",
-           "write_feature_artefacts"]
+__all__ = ["analysis_masks", "analysis_exclusions", "build_cases", "describe_low_agreement", "extract_features",
+           "extraction_params", "feature_variables", "features_table", "ibsi_display", "reproducibility_subset",
+           "robustness", "write_feature_artefacts"]
 
 
 def analysis_masks(seg: SegmentationOutputs) -> pd.DataFrame:
@@ -384,8 +385,6 @@ CLASS_NAMES = {"firstorder": "first-order", "glcm": "GLCM", "glrlm": "GLRLM", "g
 def _words(name: str) -> str:
     """A PyRadiomics feature name in words: ``10Percentile`` -> "10th percentile",
     ``MeanAbsoluteDeviation`` -> "mean absolute deviation"."""
-    import re
-
     name = re.sub(r"^(\d+)Percentile$", r"\1th Percentile", name)
     return " ".join(w if w.isupper() or w[0].isdigit() else w.lower()
                     for w in re.findall(r"\d+th|[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name))

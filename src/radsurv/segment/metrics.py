@@ -150,9 +150,10 @@ def case_metrics(pred: ImageLike, true: ImageLike) -> dict[str, float]:
         is empty). The last two say how a mask fails: :func:`failure_kinds`.
     """
     p, t = as_image(pred), as_image(true)
-    vp, vt = volume(p), volume(t)
     pa, ta, _ = _pair(p, t)
     overlap, n_p, n_t = int(np.logical_and(pa, ta).sum()), int(pa.sum()), int(ta.sum())
+    voxel = float(np.prod(t.GetSpacing()))  # same grid (checked by _pair): volume() from the counts
+    vp, vt = n_p * voxel, n_t * voxel
     return {
         "dice": 1.0 if n_p + n_t == 0 else 2.0 * overlap / (n_p + n_t),  # = dice(p, t), arrays read once
         "hd95_mm": hausdorff95(p, t),

@@ -300,18 +300,18 @@ def median_dice(metrics: pd.DataFrame, modality: str, method: str, set_: str) ->
     return float(np.median(metrics.loc[sel, "dice"])) if sel.any() else float("nan")
 
 
-def _example(cohort: CohortOutputs, truth: pd.DataFrame | None, table: pd.DataFrame, modality: str, pid: str,
+def _example(c: pd.DataFrame, true: pd.DataFrame | None, t: pd.DataFrame, modality: str, pid: str,
              title: str) -> dict:
-    t = table.set_index("patient_id")
-    c = cohort.data.set_index("patient_id")
+    """One panel: the cohort row ``c``, the truth ``true`` and the masks table ``t``,
+    each indexed by patient."""
     ex = {"image": c.loc[pid, f"{modality}_image"], "reader": c.loc[pid, f"{modality}_mask"], "title": title,
           "modality": modality}
     if isinstance(t.loc[pid, "auto_mask"], str):
         ex["unet"] = t.loc[pid, "auto_mask"]
     if isinstance(t.loc[pid, "baseline_mask"], str):
         ex["baseline"] = t.loc[pid, "baseline_mask"]
-    if truth is not None:
-        ex["true"] = truth.set_index("patient_id").loc[pid, f"{modality}_true_mask"]
+    if true is not None:
+        ex["true"] = true.loc[pid, f"{modality}_true_mask"]
     return ex
 
 
@@ -328,14 +328,17 @@ def overlay_examples(cohort: CohortOutputs, truth: pd.DataFrame | None, tables: 
     failed case with the median Dice of its kind, from the external set, or the
     internal test or training set when the external set has none of that kind."""
     examples = []
+    c = cohort.data.set_index("patient_id")
+    true = truth.set_index("patient_id") if truth is not None else None
     for modality, table in tables.items():
+        t = table.set_index("patient_id")
         m = metrics[(metrics["modality"] == modality) & (metrics["method"] == "unet")]
         ext = m[m["set"] == "external"].sort_values(["dice", "case_id"]).reset_index(drop=True)
         if ext.empty:
             continue
         picks = sorted({int(round(q * (len(ext) - 1))) for q in (0.1, 0.5, 0.9)})
         for i in picks:
-            examples.append(_example(cohort, truth, table, modality, ext.loc[i, "case_id"],
+            examples.append(_example(c, true, t, modality, ext.loc[i, "case_id"],
                                      f"{MODALITY_LABELS[modality]}, external test, U-Net Dice {ext.loc[i, 'dice']:.2f}"))
         if "failure" not in m or not n_failures:
             continue
@@ -348,7 +351,7 @@ def overlay_examples(cohort: CohortOutputs, truth: pd.DataFrame | None, tables: 
                 if len(f):
                     row = f.loc[(len(f) - 1) // 2]
                     examples.append(_example(
-                        cohort, truth, table, modality, row["case_id"],
+                        c, true, t, modality, row["case_id"],
                         f"{MODALITY_LABELS[modality]}, {SET_LABELS[set_].lower()}, Dice {row['dice']:.2f}:\n"
                         f"{FAILURE_KINDS[kind]}"))
                     break
