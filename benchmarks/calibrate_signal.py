@@ -19,13 +19,19 @@ training patients, and a different split would draw other patients), and the
 reproducibility of the result across twins is not measured (one seed). The profile's
 values are confirmed by running the pipeline itself (``radsurv run --profile paper``).
 
+Other parameters of the twin that leave the images unchanged (those of the clinical
+variables, the radiologist's MRI reading and the hazard) are varied with ``--set``: the
+images read only the imaging latents, the size and the background enhancement, and the
+random draws do not depend on these values, so the features stay valid.
+
 Usage::
 
-    python benchmarks/calibrate_signal.py --build build/paper --a 0.55 0.45 --b 0.45 0.35
+    python benchmarks/calibrate_signal.py --build build/paper --a 0.55 0.45 --b 0.45 0.35 \
+        --set mri_reading.reader_noise_sd=0.8,1.2 --outcome-seeds 1 2 3
 
-prints one row per (a, b): training events, Harrell's C of the multi-modal signature
-and of the six models on the internal and external test sets, and the oracle's C (the
-true linear predictor) on both.
+prints one row per setting (the product of all the values given): training events,
+Harrell's C of the multi-modal signature and of the six models on the internal and
+external test sets, and the oracle's C (the true linear predictor) on both.
 """
 
 from __future__ import annotations
@@ -56,12 +62,17 @@ STUDY = {"signature_internal": 0.734, "signature_external": 0.708, "imaging_exte
 BAND = 0.04
 
 
+def setting_columns(table: pd.DataFrame) -> list[str]:
+    """The columns that name a setting: the log HRs and any ``--set`` key."""
+    return [c for c in table.columns if c.startswith("log_hr_") or "." in c]
+
+
 def in_band(table: pd.DataFrame) -> pd.DataFrame:
     """Share of the rows (outcome draws) whose C lies within :data:`BAND` of the study's,
     for each of :data:`STUDY` and for all of them at once, per setting."""
     hits = pd.DataFrame({k: (table[k] - v).abs() <= BAND for k, v in STUDY.items()})
     hits["all"] = hits.all(axis=1)
-    return hits.groupby([table["log_hr_a"], table["log_hr_b"]]).mean()
+    return hits.groupby([table[c] for c in setting_columns(table)]).mean()
 
 
 def c_index(score: np.ndarray, time_: np.ndarray, event: np.ndarray) -> float:
@@ -84,10 +95,41 @@ def twin_cohort(twin: dict, seed: int, outcome_seed: int | None = None) -> tuple
     return data, outcome["eta"].to_numpy()
 
 
+#: Sections of ``cohort.twin`` whose values leave the images (and so the features) as they are.
+SETTABLE = ("clinical", "treatment", "mri_reading", "hazard")
+
+
+def parse_set(items: list[str]) -> dict[str, list]:
+    """``["mri_reading.reader_noise_sd=0.8,1.2"]`` -> ``{"mri_reading.reader_noise_sd": [0.8, 1.2]}``;
+    a key outside :data:`SETTABLE` is refused, since it would change the images."""
+    out: dict[str, list] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not values:
+            raise SystemExit(f"--set {item!r}: expected section.key=value[,value...]")
+        if key.split(".")[0] not in SETTABLE:
+            raise SystemExit(f"--set {item!r}: only {', '.join(SETTABLE)} leave the images unchanged")
+        out[key] = [float(v) for v in values.split(",")]
+    return out
+
+
+def apply_set(twin: dict, settings: dict[str, float]) -> None:
+    """Write ``{"section.key[.key]": value}`` into the twin's section, refusing unknown keys."""
+    for key, value in settings.items():
+        *path, last = key.split(".")
+        node = twin
+        for part in path:
+            node = node[part]
+        if last not in node:
+            raise KeyError(f"cohort.twin.{key} is not a parameter of the twin")
+        node[last] = value
+
+
 def one_setting(profile: dict, X: pd.DataFrame, flagged: set[str], log_hr: dict, n_jobs: int,
-                outcome_seed: int | None = None) -> dict:
+                outcome_seed: int | None = None, settings: dict[str, float] | None = None) -> dict:
     p = copy.deepcopy(profile)
     p["cohort"]["twin"]["hazard"]["log_hr"].update(log_hr)
+    apply_set(p["cohort"]["twin"], settings or {})
     seed = int(p["seed"])
     data, eta = twin_cohort(p["cohort"]["twin"], seed, outcome_seed)
     eta = pd.Series(eta, index=data["patient_id"])
@@ -109,7 +151,7 @@ def one_setting(profile: dict, X: pd.DataFrame, flagged: set[str], log_hr: dict,
                              outcome.loc[train, "time"], outcome.loc[train, "event"],
                              screen_p=p["models"]["screen_p"], ties=p["models"]["ties"])
     eta = eta.loc[X.index].to_numpy()
-    row = {**{f"log_hr_{k}": v for k, v in log_hr.items()}, "outcome_seed": outcome_seed,
+    row = {**{f"log_hr_{k}": v for k, v in log_hr.items()}, **(settings or {}), "outcome_seed": outcome_seed,
            "train_events": int(outcome["event"][train].sum()),
            "imaging_variables": " ".join(six.models["imaging"].variables),
            "clinical_variables": " ".join(six.models["clinical"].variables)}
@@ -133,28 +175,32 @@ def main() -> None:
     ap.add_argument("--outcome-seeds", nargs="+", type=int, default=None,
                     help="draw the outcomes from these seeds too (same patients and images): the spread of C that "
                          "the outcome's randomness alone gives")
+    ap.add_argument("--set", nargs="+", default=[], metavar="SECTION.KEY=V1,V2",
+                    help=f"other twin parameters (sections {', '.join(SETTABLE)}), e.g. clinical.grade_noise_sd=0.8,1.2")
     ap.add_argument("--n-jobs", type=int, default=2)
     ap.add_argument("--out", type=Path, default=None, help="CSV of the rows")
     args = ap.parse_args()
     profile = load_profile(args.profile)
     base = profile["cohort"]["twin"]["hazard"]["log_hr"]
     X, flagged = feature_matrix(read_features(args.build))
+    grid = parse_set(args.set)
     rows = []
-    for a, b, o in itertools.product(args.a or [base["a"]], args.b or [base["b"]], args.outcome_seeds or [None]):
+    for a, b, values, o in itertools.product(args.a or [base["a"]], args.b or [base["b"]],
+                                             itertools.product(*grid.values()), args.outcome_seeds or [None]):
         t0 = time.perf_counter()
-        rows.append(one_setting(profile, X, flagged, {"a": a, "b": b}, args.n_jobs, o))
+        rows.append(one_setting(profile, X, flagged, {"a": a, "b": b}, args.n_jobs, o, dict(zip(grid, values))))
         rows[-1]["seconds"] = round(time.perf_counter() - t0, 1)
         print(pd.DataFrame(rows[-1:]).round(3).to_string(index=False), flush=True)
     table = pd.DataFrame(rows)
     if args.out:
         table.to_csv(args.out, index=False)
-    cols = ["log_hr_a", "log_hr_b", "outcome_seed", "train_events", "signature_internal", "signature_external", "imaging_internal",
-            "imaging_external", "clinical_external", "oracle_internal", "oracle_external"]
-    print(table[cols].round(3).to_string(index=False))
+    keys = setting_columns(table)
+    c_cols = ["signature_internal", "signature_external", "imaging_internal", "imaging_external", "clinical_external",
+              "mri_external", "clinical_mri_external", "oracle_internal", "oracle_external"]
+    print(table[keys + ["outcome_seed", "train_events"] + c_cols].round(3).to_string(index=False))
     if args.outcome_seeds:
-        keys = ["log_hr_a", "log_hr_b"]
         print("mean (SD) over the outcome draws")
-        print(table.groupby(keys)[cols[4:]].agg(["mean", "std"]).round(3).to_string())
+        print(table.groupby(keys)[c_cols].agg(["mean", "std"]).round(3).T.to_string())
         print(f"share of the draws within {BAND} of the study's C")
         print(in_band(table).round(2).to_string())
 

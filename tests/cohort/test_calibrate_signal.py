@@ -1,15 +1,18 @@
 """benchmarks/calibrate_signal.py redraws the twin's outcomes without touching its
-patients (so that a build's images and features stay valid): its cohort must be the
-simulator's, column for column, and another outcome seed must change the outcomes only."""
+patients' images (so that a build's images and features stay valid): its cohort must be
+the simulator's, column for column; another outcome seed must change the outcomes only;
+and the parameters it lets ``--set`` change must leave what the images read untouched."""
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from radsurv.cohort.twin import simulate_cohort
+from radsurv.cohort.twin import simulate_cohort, simulate_outcome, simulate_patients
 
 
 def _script(root):
@@ -45,3 +48,38 @@ def test_the_share_of_draws_in_the_studys_bands(root):
     share = script.in_band(table).iloc[0]
     assert share.to_dict() == {"signature_internal": 0.75, "signature_external": 0.75, "imaging_external": 0.75,
                                "all": 0.25}
+
+
+#: What the image simulator reads of a patient (radsurv.cohort.stage passes these on).
+IMAGE_INPUTS = ["center", "a_img", "b_img", "size_img", "mri_bpe"]
+
+
+def test_set_changes_the_clinical_reading_and_hazard_but_never_what_the_images_read(paper_profile, root):
+    script = _script(root)
+    grid = script.parse_set(["clinical.n_a=0.25", "mri_reading.reader_noise_sd=1.2,1.6",
+                             "hazard.log_hr.n_stage.N2=1.0"])
+    assert grid == {"clinical.n_a": [0.25], "mri_reading.reader_noise_sd": [1.2, 1.6],
+                    "hazard.log_hr.n_stage.N2": [1.0]}
+    with pytest.raises(SystemExit, match="leave the images unchanged"):
+        script.parse_set(["latent.rho_ab=0.5"])          # a and b are what the images show
+    with pytest.raises(SystemExit, match="expected section.key=value"):
+        script.parse_set(["clinical.n_a"])
+
+    seed = int(paper_profile["seed"])
+    base_cfg = paper_profile["cohort"]["twin"]
+    changed_cfg = copy.deepcopy(base_cfg)
+    script.apply_set(changed_cfg, {"clinical.n_a": 0.25, "clinical.grade_noise_sd": 1.3,
+                                   "mri_reading.reader_noise_sd": 1.6, "hazard.log_hr.n_stage.N2": 1.0})
+    assert changed_cfg["hazard"]["log_hr"]["n_stage"] == {**base_cfg["hazard"]["log_hr"]["n_stage"], "N2": 1.0}
+    with pytest.raises(KeyError, match="cohort.twin.clinical.n_c"):
+        script.apply_set(copy.deepcopy(base_cfg), {"clinical.n_c": 1.0})
+
+    base, changed = simulate_patients(base_cfg, seed), simulate_patients(changed_cfg, seed)
+    pd.testing.assert_frame_equal(changed[IMAGE_INPUTS], base[IMAGE_INPUTS])
+    # ...while the settings did act: nodal stage, grade and the MRI reading moved, and so
+    # did the true risk (nodal stage and its log HR are in it).
+    for col in ("n_stage", "grade", "mri_margin"):
+        assert (changed[col] != base[col]).mean() > 0.05, col
+    eta_base = simulate_outcome(base, base_cfg, seed)["eta"].to_numpy()
+    eta_changed = simulate_outcome(changed, changed_cfg, seed)["eta"].to_numpy()
+    assert not np.allclose(eta_changed, eta_base)
