@@ -69,9 +69,14 @@ def setting_columns(table: pd.DataFrame) -> list[str]:
 
 def in_band(table: pd.DataFrame) -> pd.DataFrame:
     """Share of the rows (outcome draws) whose C lies within :data:`BAND` of the study's,
-    for each of :data:`STUDY` and for all of them at once, per setting."""
+    for each of :data:`STUDY` and for all of them at once, per setting; and, where the
+    table has the six models' external C, the share in which the clinical imaging model
+    is the best of them on the external set, as it was in the study."""
     hits = pd.DataFrame({k: (table[k] - v).abs() <= BAND for k, v in STUDY.items()})
     hits["all"] = hits.all(axis=1)
+    external = [f"{m}_external" for m in MODELS]
+    if all(c in table for c in external):
+        hits["imaging_best"] = table["imaging_external"] >= table[external].max(axis=1)
     return hits.groupby([table[c] for c in setting_columns(table)]).mean()
 
 

@@ -48,6 +48,12 @@ def test_the_share_of_draws_in_the_studys_bands(root):
     share = script.in_band(table).iloc[0]
     assert share.to_dict() == {"signature_internal": 0.75, "signature_external": 0.75, "imaging_external": 0.75,
                                "all": 0.25}
+    # With the six models' external C: the share of draws in which the clinical imaging
+    # model is the best (ties count, as >=), the study's ordering.
+    others = {f"{m}_external": [0.70] * 4 for m in ("clinical", "mri", "radiomics")}
+    others["clinical_mri_external"] = [0.79, 0.81, 0.70, 0.60]   # beats it in draw 2
+    share = script.in_band(table.assign(**others)).iloc[0]       # the signature beats it in draw 4
+    assert share["imaging_best"] == 0.5 and share["all"] == 0.25
 
 
 #: What the image simulator reads of a patient (radsurv.cohort.stage passes these on).
