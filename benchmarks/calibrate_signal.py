@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from radsurv.cohort.manifest import ManifestSpec, derive_split
-from radsurv.cohort.twin import CLINICAL_COLUMNS, MRI_COLUMNS, simulate_outcome, simulate_patients
+from radsurv.cohort.twin import simulate_cohort
 from radsurv.config import load_profile
 from radsurv.models.design import design_matrix
 from radsurv.models.six_models import MODELS, RADSCORE, develop_models
@@ -89,15 +89,9 @@ def twin_cohort(twin: dict, seed: int, outcome_seed: int | None = None) -> tuple
     """The twin's manifest (without images) and true linear predictor, as
     :func:`radsurv.cohort.twin.simulate_cohort` makes them; ``outcome_seed`` draws the
     outcomes from another stream (same patients, same images)."""
-    patients = simulate_patients(twin, seed)
-    outcome = simulate_outcome(patients, twin, seed if outcome_seed is None else outcome_seed)
-    width = max(4, len(str(len(patients))))
-    data = pd.DataFrame({"patient_id": [f"TW{i + 1:0{width}d}" for i in range(len(patients))],
-                         "center": patients["center"].astype(str).to_numpy(),  # as the manifest reader types it
-                         "dfs_time": outcome["dfs_time"].to_numpy(), "dfs_event": outcome["dfs_event"].to_numpy()})
-    for col in CLINICAL_COLUMNS + MRI_COLUMNS:
-        data[col] = patients[col].to_numpy()
-    return data, outcome["eta"].to_numpy()
+    twin_ = simulate_cohort(twin, seed, outcome_seed=outcome_seed)
+    data = twin_.manifest.assign(center=twin_.manifest["center"].astype(str))  # as the manifest reader types it
+    return data, twin_.truth["eta"].to_numpy()
 
 
 #: Sections of ``cohort.twin`` whose values leave the images (and so the features) as they are.

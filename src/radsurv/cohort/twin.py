@@ -300,7 +300,7 @@ MRI_COLUMNS = [
 ]
 
 
-def simulate_cohort(twin: dict, seed: int, id_prefix: str = "TW") -> TwinCohort:
+def simulate_cohort(twin: dict, seed: int, id_prefix: str = "TW", outcome_seed: int | None = None) -> TwinCohort:
     """Simulate the whole clinical twin: the manifest a user would supply, and the truth.
 
     Parameters
@@ -311,13 +311,16 @@ def simulate_cohort(twin: dict, seed: int, id_prefix: str = "TW") -> TwinCohort:
         Seed; the same seed gives byte-identical output.
     id_prefix : str
         Prefix of the synthetic patient identifiers.
+    outcome_seed : int, optional
+        Draw the follow-up and events from this seed's outcome stream instead (same
+        patients, same images: benchmarks/calibrate_signal.py).
 
     Returns
     -------
     TwinCohort
     """
     patients = simulate_patients(twin, seed)
-    outcome = simulate_outcome(patients, twin, seed)
+    outcome = simulate_outcome(patients, twin, seed if outcome_seed is None else outcome_seed)
     width = max(4, len(str(len(patients))))
     ids = [f"{id_prefix}{i + 1:0{width}d}" for i in range(len(patients))]
     manifest = pd.DataFrame({"patient_id": ids, "center": patients["center"].to_numpy()})
