@@ -9,7 +9,7 @@ PROFILE ?= paper
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.radsurv-installed
 
-.PHONY: paper quick test calibration setup run stage render validate bench clean lock help
+.PHONY: paper quick test calibration setup run stage render validate bench clean lock help lab
 
 help:
 	@echo "make paper            build the paper (profile $(PROFILE)) from nothing: environment, pipeline, manuscript"
@@ -20,6 +20,7 @@ help:
 	@echo "make stage STAGE=00_cohort PROFILE=quick   one stage (and what it needs)"
 	@echo "make validate MANIFEST=path/to/manifest.csv"
 	@echo "make bench            benchmarks (print speed ratios)"
+	@echo "make lab              JupyterLab on notebooks/, the quick build made first (LAB_PROFILE=paper: the paper's)"
 
 setup: $(STAMP)
 
@@ -45,6 +46,13 @@ stage: $(STAMP)
 
 render: $(STAMP)
 	$(BIN)/radsurv render --profile $(PROFILE)
+
+# Reviewers and teachers: the notebooks, run by hand, read build/<profile>/ and write to
+# build/<profile>/explore/<stage>/ (README, "Re-run or explore a notebook").
+LAB_PROFILE ?= quick
+lab: $(STAMP)
+	$(BIN)/radsurv run --profile $(LAB_PROFILE) --no-render
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks
 
 validate: $(STAMP)
 	$(BIN)/radsurv validate $(MANIFEST)

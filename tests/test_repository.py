@@ -72,9 +72,21 @@ def test_every_stage_notebook_opens_its_stage_with_the_kit(root):
         code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
         params = code[0]
         names = re.findall(r"^(\w+) = ", params, re.M)
-        assert names == ["stage", "profile_path", "build_dir", "out_dir", "params"], stage.name
+        assert names[:5] == ["stage", "profile_path", "build_dir", "out_dir", "params"], stage.name
         assert f'stage = "{stage.name}"' in params and "params = None" in params
-        assert "ctx = open_stage(stage, profile_path, build_dir, out_dir, params)" in code[1], stage.name
+        # run by hand, the notebook finds the project and writes to build/<profile>/explore/
+        assert 'profile_path = "quick"' in params and "build_dir = None" in params and "out_dir = None" in params
+        # one "Try it" value per notebook, None by default (the pipeline follows the profile), and
+        # each handed to open_stage under a key of the stage's own sections
+        try_names = names[5:]
+        assert len(try_names) == 1, stage.name
+        assert all(re.search(rf"^{n} = None\b", params, re.M) for n in try_names), stage.name
+        call = re.search(r"ctx = open_stage\(stage, profile_path, build_dir, out_dir, params, try_it=\{(.*)\}\)",
+                         code[1])
+        assert call, stage.name
+        keys = dict(re.findall(r'"([\w.]+)": (\w+)', call.group(1)))
+        assert sorted(keys.values()) == sorted(try_names), stage.name
+        assert all(k.split(".")[0] in stage.sections for k in keys), stage.name
         # Steps are timed through the kit, not by hand.
         assert not any("perf_counter" in c or "record_step" in c for c in code), stage.name
 

@@ -134,7 +134,8 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
-def load_profile(profile_or_path: str | Path, root: Path | None = None) -> dict:
+def load_profile(profile_or_path: str | Path, root: Path | None = None,
+                 overrides: Mapping[str, Any] | None = None) -> dict:
     """Load a profile with its ``extends`` chain resolved and validated.
 
     Relative paths inside the file (``cohort.manifest``) are made absolute against
@@ -147,6 +148,11 @@ def load_profile(profile_or_path: str | Path, root: Path | None = None) -> dict:
         A profile name in ``params/`` or a path to a YAML file.
     root : Path, optional
         The project root.
+    overrides : mapping, optional
+        Dotted keys and values set over the merged file before validation
+        (``{"signatures.lambda_rule": "lambda_1se"}``): a notebook's "Try it" values.
+        They are validated like the file's own keys; a misspelt one fails with its
+        nearest valid key.
 
     Returns
     -------
@@ -183,11 +189,25 @@ def load_profile(profile_or_path: str | Path, root: Path | None = None) -> dict:
     # The profile name is the file's own name unless the file says otherwise.
     if "profile" not in layers[0][1]:
         data["profile"] = path.stem
+    for key, value in (overrides or {}).items():
+        _set_dotted(data, key, value)
     try:
         return validate_profile(_plain(data))
     except ProfileSchemaError as exc:
         lines = [f"  - {_where(key, layers)}{key}: {msg}" for key, msg in exc.errors]
         raise ProfileError(f"{path}: {len(lines)} problem(s) in the profile\n" + "\n".join(lines)) from None
+
+
+def _set_dotted(data: dict, key: str, value: Any) -> None:
+    """Set ``data["a"]["b"]`` for ``key`` ``"a.b"``, creating mappings on the way."""
+    *parents, leaf = key.split(".")
+    node = data
+    for part in parents:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[leaf] = value
 
 
 def _where(key: str, layers: list[tuple[Path, dict]]) -> str:

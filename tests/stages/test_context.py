@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from radsurv.config import load_profile, stage_params
+from radsurv.exceptions import ProfileError
 from radsurv.stages import Artefact, Stage, open_stage, provenance, resolve_n_jobs, stage_declaration
 from radsurv.stages.timing import timed
 
@@ -35,8 +36,16 @@ def test_open_stage_from_the_injected_declaration_and_params(ctx, tmp_path):
     assert ctx.provenance == "[`notebooks/50_demo.ipynb`](executed/50_demo-preview.html), profile `quick`"
 
 
+def _upstream_built(build, stage="02_features"):
+    from radsurv.stages import stage_by_name
+
+    for name in stage_by_name(stage).upstream:
+        (build / name).mkdir(parents=True, exist_ok=True)
+
+
 def test_open_stage_by_name_reads_the_profile(tmp_path, root, monkeypatch):
     monkeypatch.chdir(root)
+    _upstream_built(tmp_path)
     ctx = open_stage("02_features", "quick", tmp_path, tmp_path / "out")
     assert ctx.stage.name == "02_features" and ctx.params["icc"]["threshold"] == 0.75
     with pytest.raises(KeyError, match="unknown stage '99_none'"):
@@ -91,3 +100,90 @@ def test_resolve_n_jobs():
 def test_provenance_line():
     assert provenance("03_signatures", "paper") == (
         "[`notebooks/03_signatures.ipynb`](executed/03_signatures-preview.html), profile `paper`")
+
+
+# -- hand runs (Jupyter, Binder) -------------------------------------------------------------
+
+
+def test_hand_run_from_the_notebooks_folder_writes_to_explore(tmp_path, root, monkeypatch, capsys):
+    """Opened from notebooks/ with the parameters cell's defaults (build_dir and out_dir
+    None), a stage finds the project, reads build/<profile>/ and writes to
+    build/<profile>/explore/<stage>/, emptied first."""
+    monkeypatch.chdir(root / "notebooks")
+    build = tmp_path / "build" / "quick"
+    _upstream_built(build)
+    stale = build / "explore" / "02_features" / "stale.csv"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("from an earlier hand run")
+    ctx = open_stage("02_features", "quick", build, None)
+    assert ctx.hand_run and ctx.build_dir == build and ctx.out_dir == build / "explore" / "02_features"
+    assert ctx.out_dir.is_dir() and not stale.exists()
+    assert ctx.params["ring_width_mm"] == 5.0
+    assert "hand run: reads" in capsys.readouterr().out
+    # a path relative to the project root works from notebooks/ too (it did not: issue 26)
+    assert open_stage("02_features", "params/quick.yml", build, None).profile["profile"] == "quick"
+
+
+def test_hand_run_default_build_is_the_projects(tmp_path, root, monkeypatch):
+    """With build_dir None the hand run reads the project's build/<profile>/; an
+    upstream stage that is not built is named with the command that builds it."""
+    monkeypatch.chdir(root / "notebooks")
+    if (root / "build" / "quick" / "00_cohort").is_dir():
+        pytest.skip("the checkout has a quick build")
+    with pytest.raises(FileNotFoundError, match=r"reads 00_cohort.*radsurv run --profile quick --stage 03_signatures"):
+        open_stage("03_signatures", "quick")
+
+
+def test_try_it_changes_a_hand_run_only(tmp_path, root, monkeypatch):
+    monkeypatch.chdir(root / "notebooks")
+    _upstream_built(tmp_path)
+    ctx = open_stage("02_features", "quick", tmp_path, None, try_it={"features.ring_width_mm": 3.0,
+                                                                     "features.icc.threshold": None})
+    assert ctx.params["ring_width_mm"] == 3.0 and ctx.params["icc"]["threshold"] == 0.75
+    # validated like the profile's own keys: the key and the problem are named
+    with pytest.raises(ProfileError, match=r"features.ring_width_mm"):
+        open_stage("02_features", "quick", tmp_path, None, try_it={"features.ring_width_mm": -1})
+    with pytest.raises(ProfileError, match=r"ring_widht_mm"):
+        open_stage("02_features", "quick", tmp_path, None, try_it={"features.ring_widht_mm": 3.0})
+    # only the stage's own sections (a change elsewhere would not be this stage's to make)
+    with pytest.raises(ValueError, match=r"'signatures.lambda_rule' is not in stage 02_features"):
+        open_stage("02_features", "quick", tmp_path, None, try_it={"signatures.lambda_rule": "lambda_1se"})
+    # under the pipeline (params injected) the profile rules
+    params = stage_params(load_profile("quick", root), ("features",))
+    with pytest.raises(ValueError, match="apply to hand runs only"):
+        open_stage("02_features", "quick", tmp_path, tmp_path / "02_features.partial", params,
+                   try_it={"features.ring_width_mm": 3.0})
+    ctx = open_stage("02_features", "quick", tmp_path, tmp_path / "02_features.partial", params,
+                     try_it={"features.ring_width_mm": None})
+    assert not ctx.hand_run and ctx.params["ring_width_mm"] == 5.0
+
+
+@pytest.mark.parametrize("folder", ["02_features", "02_features.partial", "03_signatures", "00_cohort/sub"])
+def test_hand_run_never_writes_into_a_pipeline_folder(tmp_path, root, monkeypatch, folder):
+    monkeypatch.chdir(root)
+    _upstream_built(tmp_path)
+    with pytest.raises(ValueError, match="may not write into the pipeline's folder"):
+        open_stage("02_features", "quick", tmp_path, tmp_path / folder)
+    assert not (tmp_path / "02_features").exists() and not (tmp_path / "02_features.partial").exists()
+
+
+def test_every_notebooks_try_it_example_is_a_valid_change(root):
+    """The value each notebook suggests in its "Try it" comment passes the profile's
+    schema and differs from the quick profile's own."""
+    import ast
+    import re
+
+    from radsurv.stages import STAGES
+
+    quick = load_profile("quick", root)
+    for stage in STAGES:
+        nb = json.loads((root / stage.notebook).read_text(encoding="utf-8"))
+        code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+        name, example = re.search(r"^(\w+) = None  # e\.g\. (.+?): ", code[0], re.M).groups()
+        key = re.search(rf'"([\w.]+)": {name}\b', code[1]).group(1)
+        value = ast.literal_eval(example)
+        changed = load_profile("quick", root, overrides={key: value})
+        node_new, node_old = changed, quick
+        for part in key.split("."):
+            node_new, node_old = node_new[part], node_old[part]
+        assert node_new == value and node_old != value, (stage.name, key)

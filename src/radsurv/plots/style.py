@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+# Headless everywhere (pipeline, tests, a cluster) unless a backend was chosen: a Jupyter
+# kernel sets MPLBACKEND to its inline backend, so that a result's plot() shows in the
+# notebook (PNG bytes written by save_figure are the same: both draw with Agg).
+if not os.environ.get("MPLBACKEND"):
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 __all__ = ["apply_style", "RC", "RISK_COLORS", "save_figure", "SET_COLORS"]

@@ -16,11 +16,23 @@ it). Run by hand, ``params`` is None and the profile is loaded from ``profile_pa
 ctx.timed("extraction"):``), paths of declared artefacts (``ctx.path("table1.csv")``),
 writers that add the provenance line (``ctx.write_table``) or check declared keys
 (``ctx.write_variables``), and the patient flow (``ctx.flow``).
+
+**Hand runs.** Opened in Jupyter or Binder (from ``notebooks/`` or anywhere inside the
+project), a notebook's parameters cell leaves ``build_dir``, ``out_dir`` and ``params``
+as None: :func:`open_stage` then finds the project root, loads the profile (a name in
+``params/``, default ``quick``), reads the upstream stages from the pipeline's
+``build/<profile>/`` and writes to ``build/<profile>/explore/<stage>/``, which it
+empties first: a hand run never writes into the pipeline's stage folders, so later
+stages and the manuscript cannot mix its outputs with the pipeline's. The notebook's
+"Try it" values (``try_it={"signatures.lambda_rule": "lambda_1se"}``; None means "as
+the profile says") change the profile of a hand run only; under the pipeline a value
+that is not None is refused, since the paper must follow its profile.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +40,15 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from ..config import load_profile, stage_params
+from ..config import GLOBAL_KEYS, load_profile, profile_path as resolve_profile_path, project_root, stage_params
 from .flow import PatientFlow, draw_flow
 from .registry import Artefact, Stage, provenance, stage_by_name
 from .timing import StepTimer, timed
 
-__all__ = ["StageContext", "open_stage", "resolve_n_jobs"]
+__all__ = ["EXPLORE", "StageContext", "open_stage", "resolve_n_jobs"]
+
+#: Folder of ``build/<profile>/`` that hand runs write to, one sub-folder per stage.
+EXPLORE = "explore"
 
 
 def resolve_n_jobs(value: int | None, default: int | None = None) -> int:
@@ -79,6 +94,8 @@ class StageContext:
     build_dir: Path
     out_dir: Path
     flow: PatientFlow = field(default_factory=PatientFlow)
+    hand_run: bool = False  # opened by hand (Jupyter, Binder): writes to build/<profile>/explore/<stage>/
+    root: Path = field(default_factory=Path.cwd)  # the project: what the profile's relative paths start from
 
     # -- parameters -------------------------------------------------------------------------
     @property
@@ -186,8 +203,9 @@ class StageContext:
         return draw_flow(self.flow, cohort, centers, self.path("fig-flow.png"), simulated)
 
 
-def open_stage(stage: Stage | str | Mapping[str, Any], profile_path: str | Path, build_dir: str | Path,
-               out_dir: str | Path, params: Mapping[str, Any] | None = None) -> StageContext:
+def open_stage(stage: Stage | str | Mapping[str, Any], profile_path: str | Path = "quick",
+               build_dir: str | Path | None = None, out_dir: str | Path | None = None,
+               params: Mapping[str, Any] | None = None, try_it: Mapping[str, Any] | None = None) -> StageContext:
     """Open a stage for running: its parameters, its output folder, the flow so far.
 
     Parameters
@@ -195,24 +213,108 @@ def open_stage(stage: Stage | str | Mapping[str, Any], profile_path: str | Path,
     stage : Stage, str or mapping
         The stage's declaration (the runner injects it as a mapping), or a registered name.
     profile_path : str or Path
-        The profile (a name in ``params/`` or a YAML path); read only when ``params`` is None.
-    build_dir : str or Path
-        ``build/<profile>``.
-    out_dir : str or Path
-        Where this run of the stage writes (``build/<profile>/<stage>.partial`` under the runner).
+        The profile: a name in ``params/`` (``quick``) or a YAML path (relative to the
+        working directory or to the project root); read only when ``params`` is None.
+    build_dir : str or Path, optional
+        ``build/<profile>`` (the runner injects it). None: the project's
+        ``build/<profile>/``.
+    out_dir : str or Path, optional
+        Where this run of the stage writes (the runner injects
+        ``build/<profile>/<stage>.partial``). None: ``build/<profile>/explore/<stage>/``,
+        emptied first. A hand run may not write into a pipeline stage's folder.
     params : mapping, optional
-        The validated global keys and stage sections (the runner injects them).
+        The validated global keys and stage sections (the runner injects them); None
+        for a hand run, whose profile is read from ``profile_path``.
+    try_it : mapping, optional
+        Dotted profile keys of the stage's own sections (or the global keys) and the
+        values a hand run uses instead of the profile's; None values are ignored.
 
     Returns
     -------
     StageContext
+
+    Raises
+    ------
+    ValueError
+        When a "Try it" value is set under the pipeline, names a key outside the
+        stage's sections, or a hand run's ``out_dir`` is a pipeline stage's folder.
+    FileNotFoundError
+        When a hand run's upstream stage has not been built.
     """
     declaration = _stage_from(stage)
-    out = Path(out_dir)
+    chosen = {k: v for k, v in (try_it or {}).items() if v is not None}
+    for key in chosen:
+        head = key.split(".")[0]
+        if head not in declaration.sections and head not in GLOBAL_KEYS:
+            raise ValueError(f"Try-it key {key!r} is not in stage {declaration.name}'s profile sections "
+                             f"({', '.join(declaration.sections) or 'none'}) or the global keys")
+    hand_run = params is None
+    if not hand_run and chosen:
+        raise ValueError(f"Try-it values {chosen} apply to hand runs only: under the pipeline the stage follows "
+                         "its profile (set them to None in the notebook, or change the profile)")
+    if hand_run:
+        root = project_root()
+        profile_path = _profile_from(profile_path, root)
+        profile = load_profile(profile_path, root, overrides=chosen)
+        params = stage_params(profile, declaration.sections)
+        build = Path(build_dir) if build_dir is not None else root / "build" / profile["profile"]
+        build = build if build.is_absolute() else root / build
+        out = _hand_run_folder(declaration, build, out_dir, root)
+        _check_upstream(declaration, build, profile["profile"])
+    else:
+        # papermill runs the notebook in the project root
+        root, build, out = Path.cwd(), Path(build_dir), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if params is None:
-        params = stage_params(load_profile(profile_path), declaration.sections)
-    ctx = StageContext(declaration, dict(params), Path(build_dir), out)
+    ctx = StageContext(declaration, dict(params), build, out, hand_run=hand_run, root=root)
     ctx.read_flow()
     print(f"stage {declaration.name}: profile {ctx.profile['profile']}, seed {ctx.seed}, {ctx.n_jobs} worker(s)")
+    if hand_run:
+        changed = "; Try it: " + ", ".join(f"{k} = {v!r}" for k, v in chosen.items()) if chosen else ""
+        print(f"hand run: reads {_shown(build, root)}/, writes {_shown(out, root)}/{changed}")
     return ctx
+
+
+def _profile_from(profile_path: str | Path, root: Path) -> str | Path:
+    """A relative YAML path that does not exist from here, taken from the project root
+    (``params/quick.yml`` opened from ``notebooks/``)."""
+    p = Path(profile_path)
+    if p.suffix in (".yml", ".yaml") and not p.is_absolute() and not p.is_file() and (root / p).is_file():
+        return root / p
+    return resolve_profile_path(profile_path, root)
+
+
+def _hand_run_folder(declaration: Stage, build: Path, out_dir: str | Path | None, root: Path) -> Path:
+    """Where a hand run writes: ``build/<profile>/explore/<stage>/`` (emptied), or the
+    ``out_dir`` asked for, unless it is a pipeline stage's folder."""
+    from .registry import STAGES
+
+    if out_dir is None:
+        out = build / EXPLORE / declaration.name
+        if out.exists():
+            shutil.rmtree(out)
+        return out
+    out = Path(out_dir)
+    out = (out if out.is_absolute() else Path.cwd() / out).resolve()
+    pipeline = {(build / s.name).resolve() for s in STAGES} | {(build / f"{s.name}.partial").resolve() for s in STAGES}
+    pipeline.add((build / declaration.name).resolve())
+    if out in pipeline or any(p in out.parents for p in pipeline):
+        raise ValueError(f"a hand run of {declaration.name} may not write into the pipeline's folder {out}: leave "
+                         f"out_dir as None (it then writes to {build / EXPLORE / declaration.name}), or run the "
+                         f"stage through the pipeline (radsurv run --stage {declaration.name})")
+    return out
+
+
+def _check_upstream(declaration: Stage, build: Path, profile: str) -> None:
+    """A hand run reads its upstream stages from the pipeline's build: they must exist."""
+    missing = [u for u in declaration.upstream if not (build / u).is_dir()]
+    if missing:
+        raise FileNotFoundError(f"stage {declaration.name} reads {', '.join(missing)}, not built in {build}: run "
+                                f"`radsurv run --profile {profile} --stage {declaration.name} --no-render` (or "
+                                f"`make stage STAGE={declaration.name} PROFILE={profile}`) first; it builds what "
+                                "the stage needs")
+
+
+def _shown(path: Path, root: Path) -> str:
+    """``path`` relative to the project root when inside it (no machine's folders in outputs)."""
+    path = Path(path).resolve()
+    return path.relative_to(root.resolve()).as_posix() if path.is_relative_to(root.resolve()) else str(path)
