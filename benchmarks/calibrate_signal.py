@@ -5,9 +5,10 @@ The study reports a multi-modal radiomics signature with C 0.734 (internal) and 
 asks what the twin gives for other hazard effect sizes of the imaging latents, without
 re-running the images:
 
-* the twin draws the outcomes from a random stream of their own (``[seed, 1]``), so new
-  effect sizes change the follow-up and events only: the patients, their images, the
-  masks and the features of an existing ``paper`` build stay valid and are reused;
+* the twin draws the outcomes from a random stream of their own (``[seed,
+  STREAM_TWIN_OUTCOME]``, :mod:`radsurv.seeds`), so new effect sizes change the follow-up
+  and events only: the patients, their images, the masks and the features of an existing
+  ``paper`` build stay valid and are reused;
 * the split is redrawn from the new outcomes exactly as ``00_cohort`` draws it
   (stratified by the DFS event);
 * the development is the one ``03_signatures`` and ``04_models`` run (filters, LASSO-Cox
@@ -52,7 +53,6 @@ from radsurv.config import load_profile
 from radsurv.models.design import design_matrix
 from radsurv.models.six_models import MODELS, RADSCORE, develop_models
 from radsurv.signatures.development import MULTIMODAL, develop_signatures
-from radsurv.signatures.stage import feature_matrix
 from radsurv.stages.readers import read_features
 from radsurv.stats import harrell_c
 
@@ -181,7 +181,7 @@ def main() -> None:
     args = ap.parse_args()
     profile = load_profile(args.profile)
     base = profile["cohort"]["twin"]["hazard"]["log_hr"]
-    X, flagged = feature_matrix(read_features(args.build))
+    X, flagged = read_features(args.build).wide()
     grid = parse_set(args.set)
     rows = []
     for a, b, values, o in itertools.product(args.a or [base["a"]], args.b or [base["b"]],

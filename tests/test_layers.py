@@ -1,9 +1,12 @@
 """The package's layers (docs/design.md, "Layers"): every module imports only from its
 own layer or the layers below it, so the manuscript tools never import the pipeline,
-a library never imports a stage, and nothing imports the command line."""
+a library never imports a stage, and nothing imports the command line. Within the
+stages' layer no stage module imports another, and neither the pipeline nor the stage
+kit imports a stage module."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -40,6 +43,7 @@ LAYERS: list[tuple[str, int]] = [
     ("radsurv.sensitivity", 1),
     ("radsurv.exceptions", 0),
     ("radsurv.labels", 0),
+    ("radsurv.seeds", 0),
     ("radsurv", 0),
 ]
 
@@ -85,6 +89,52 @@ def test_imports_go_down_the_layers(module, path):
         if layer_of(target) > own:
             upward.append(f"{target} (layer {layer_of(target)})")
     assert not upward, f"{module} (layer {own}) imports upward: {sorted(set(upward))}"
+
+
+#: A stage module: ``radsurv.<package>.stage`` (not the stage kit, ``radsurv.stages``).
+STAGE_MODULE = re.compile(r"radsurv\.[a-z_]+\.stage")
+
+
+def is_stage_module(module: str) -> bool:
+    return STAGE_MODULE.fullmatch(module) is not None
+
+
+def stage_modules_imported(module: str, path: Path) -> set[str]:
+    """The stage modules that ``module`` imports (lazy imports inside functions too)."""
+    is_package = path.name == "__init__.py"
+    targets = {_resolve(name.rstrip(".*"))
+               for name in _imports_of_source(path.read_text(encoding="utf-8"), module, is_package)}
+    return {t for t in targets if t is not None and t != module and is_stage_module(t)}
+
+
+def test_the_stage_modules_are_the_stages_layer():
+    stages = {m for m, _ in modules() if is_stage_module(m)}
+    assert stages == {prefix for prefix, layer in LAYERS if layer == 4}
+    assert not any(is_stage_module(m) for m, _ in modules() if m == "radsurv.stages" or m.startswith("radsurv.stages."))
+
+
+KEPT_APART = [(m, p) for m, p in modules()
+              if is_stage_module(m) or m.split(".")[:2] in (["radsurv", "pipeline"], ["radsurv", "stages"])]
+
+
+@pytest.mark.parametrize("module, path", KEPT_APART, ids=[m for m, _ in KEPT_APART])
+def test_no_stage_module_imports_another_and_the_pipeline_and_kit_import_none(module, path):
+    """What two stages share lives below them, in the typed readers (``radsurv.stages.readers``)
+    or a library module; the pipeline runs the stages' notebooks and imports none of them.
+    So a stage can be changed without touching another, and the pipeline's inputs of a
+    stage (:mod:`radsurv.pipeline.deps`) are only what its notebook imports."""
+    imported = stage_modules_imported(module, path)
+    assert not imported, f"{module} imports the stage module(s) {sorted(imported)}: move what they share " \
+                         "to radsurv.stages.readers or a library module"
+
+
+def test_the_readers_import_only_layer_0():
+    """Every stage imports the readers, so whatever they import is an input of every stage
+    (radsurv.pipeline.deps): a library module there would re-run every stage when it changes."""
+    path = PACKAGE / "stages" / "readers.py"
+    imported = {_resolve(n.rstrip(".*")) for n in _imports_of_source(path.read_text(encoding="utf-8"),
+                                                                      "radsurv.stages.readers", False)}
+    assert {m: layer_of(m) for m in imported if m is not None and layer_of(m) > 0} == {}
 
 
 def test_the_layer_table_matches_the_design_doc(root):

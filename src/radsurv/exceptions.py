@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 __all__ = [
-    "ConvergenceError",
     "ConvergenceWarning",
     "ImageReadError",
     "InputError",
@@ -144,10 +143,6 @@ class StageOutputsError(StageError):
                          "outputs in radsurv/stages/registry.py)")
         where = f"; its output is kept in {folder}" if folder else ""
         super().__init__(f"stage {stage} " + " and ".join(parts) + where)
-
-
-class ConvergenceError(RadsurvError, RuntimeError):
-    """An iterative fit did not converge and no usable result exists."""
 
 
 class ConvergenceWarning(UserWarning):

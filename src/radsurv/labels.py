@@ -20,6 +20,7 @@ __all__ = [
     "SPLITS",
     "SPLIT_LABELS",
     "centre_sort_key",
+    "region_prefix",
 ]
 
 #: The three sets of the study, in the order tables and figures show them.
@@ -36,6 +37,13 @@ MODALITY_NAMES: dict[str, str] = {"us": "ultrasound", "mri": "MRI"}
 
 REGIONS: tuple[str, ...] = ("intra", "peri")
 REGION_LABELS: dict[str, str] = {"intra": "Intra-tumoral", "peri": "Peri-tumoral"}
+
+
+def region_prefix(modality: str, region: str) -> str:
+    """The prefix of a region's features in the matrices of all regions side by side
+    (``us_intra__`` for ``us_intra__original_firstorder_Mean``)."""
+    return f"{modality}_{region}__"
+
 
 #: PyRadiomics' feature classes as the paper names them.
 FEATURE_CLASS_LABELS: dict[str, str] = {"shape": "3D shape", "shape2D": "2D shape", "firstorder": "first order",

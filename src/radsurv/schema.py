@@ -43,19 +43,6 @@ class _Section(BaseModel):
 # --------------------------------------------------------------------------- helpers
 
 
-def _template_checker(template: Mapping[str, Any], where: str, depth: int = 2):
-    """A validator that accepts a mapping whose keys (to ``depth`` levels) are those of
-    ``template``, keeping the mapping as given (the library merges its own defaults)."""
-
-    def check(value: Any) -> Any:
-        if value is None:
-            return value
-        _check_keys(value, template, where, depth)
-        return value
-
-    return check
-
-
 def _check_keys(value: Any, template: Mapping[str, Any], where: str, depth: int) -> None:
     if not isinstance(value, Mapping):
         raise ValueError(f"{where}: expected a mapping, got {type(value).__name__}")

@@ -10,7 +10,7 @@ import pytest
 import SimpleITK as sitk
 
 from radsurv.cohort.manifest import (
-    ManifestError, ManifestSpec, derive_split, load_cohort, read_manifest, validate_manifest,
+    ManifestError, ManifestSpec, cohort_outcomes, derive_split, load_cohort, read_manifest, validate_manifest,
 )
 
 SPEC = ManifestSpec(
@@ -215,3 +215,15 @@ def test_image_checks_show_a_progress_bar_on_large_cohorts(image_manifest, capsy
     validate_images(df, SPEC, tmp_path, progress=True)
     err = capsys.readouterr().err
     assert "image checks: 100%" in err and "40/40" in err
+
+
+def test_outcomes_in_months_for_the_patients_asked_in_their_order():
+    data = pd.DataFrame({"patient_id": ["A", "B", "C"], "split": ["train", "internal", "external"],
+                         "dfs_time": [365.25, 730.5, 30.4375], "dfs_event": [1.0, 0.0, 1.0]})
+    out = cohort_outcomes(data, pd.Index(["C", "A"], name="patient_id"), "days")
+    assert list(out.index) == ["C", "A"] and list(out.columns) == ["split", "time", "event"]
+    assert out["split"].tolist() == ["external", "train"]
+    np.testing.assert_allclose(out["time"], [1.0, 12.0])
+    assert out["event"].tolist() == [1, 1] and out["event"].dtype == int
+    months = cohort_outcomes(data.assign(dfs_time=[3.0, 4.0, 5.0]), pd.Index(["B"]), "months")
+    assert months["time"].tolist() == [4.0] and months["event"].tolist() == [0]

@@ -1,30 +1,16 @@
-"""The computing parts of the radiomics stage: which masks are analysed, the seeded
-reproducibility subset, failures that exclude or stop, ICC flags, the tables and the
-variables."""
+"""The computing parts of the radiomics stage: the seeded reproducibility subset,
+failures that exclude or stop, ICC flags, the tables and the variables (which masks are
+analysed: tests/stages/test_readers.py)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from radsurv.features.extract import ExtractionError
-from radsurv.features.stage import (analysis_exclusions, analysis_masks, feature_variables, features_table,
-                                    ibsi_display, reproducibility_subset, robustness, robustness_texts)
-from radsurv.stages.readers import SegmentationOutputs
-
-
-def test_analysis_masks_leave_out_every_excluded_patient():
-    masks = pd.DataFrame({"patient_id": ["P1", "P1", "P2", "P2", "P3", "P3"],
-                          "modality": ["us", "mri"] * 3,
-                          "mask": ["a", "b", "c", None, "e", "f"],
-                          "source": ["auto", "reader", "auto", "excluded", "auto", "auto"]})
-    seg = SegmentationOutputs(Path("."), masks, pd.DataFrame({"patient_id": ["P2"], "modality": ["mri"],
-                                                              "reason": ["x"]}), pd.DataFrame())
-    kept = analysis_masks(seg)
-    assert list(zip(kept.patient_id, kept.modality)) == [("P1", "us"), ("P1", "mri"), ("P3", "us"), ("P3", "mri")]
+from radsurv.features.stage import (analysis_exclusions, feature_variables, features_table, ibsi_display,
+                                    reproducibility_subset, robustness, robustness_texts)
 
 
 def test_reproducibility_subset_is_seeded_and_drawn_from_all_auto_training_patients():

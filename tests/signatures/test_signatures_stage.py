@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from radsurv.config import load_profile
+from radsurv.signatures.evaluation import discrimination
 from radsurv.signatures.stage import (MULTIMODAL, REGION_SIGNATURES, available_signatures, describe_signatures,
-                                      develop_signatures, discrimination, fit_risk_groups, radscore_table,
-                                      signature_variables)
+                                      develop_signatures, fit_risk_groups, radscore_table, signature_variables)
 from radsurv.stats import harrell_c, uno_c
 
 REGIONS = ("us_intra", "us_peri", "mri_intra", "mri_peri")

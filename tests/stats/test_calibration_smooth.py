@@ -133,9 +133,10 @@ def _small():
     return t, e, p
 
 
-def test_hare_not_implemented():
+def test_hare_is_refused_as_not_implemented():
+    """polspline's hazard regression is not a method: asked for, it is refused by name."""
     t, e, p = _small()
-    with pytest.raises(NotImplementedError, match="method: 'hare'"):
+    with pytest.raises(ValueError, match=r"method: must be 'rcs' .*'hare' is not implemented\), got 'hare'"):
         smoothed_calibration(t, e, p, 3.0, method="hare")
 
 

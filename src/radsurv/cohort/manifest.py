@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -24,8 +24,8 @@ from ..exceptions import ManifestError
 from ..labels import SPLITS
 
 __all__ = ["IMAGE_COLUMNS", "MONTHS_PER_DAY", "LoadedCohort", "ManifestError", "ManifestSpec", "Problem", "REQUIRED_COLUMNS",
-           "ValidationReport", "check_events", "coerce_types", "derive_split", "load_cohort", "read_manifest",
-           "to_months", "validate_images", "validate_manifest"]
+           "ValidationReport", "check_events", "coerce_types", "cohort_outcomes", "derive_split", "load_cohort",
+           "load_cohort_from_profile", "read_manifest", "to_months", "validate_images", "validate_manifest"]
 
 REQUIRED_COLUMNS = ("patient_id", "center", "dfs_time", "dfs_event")
 #: Months in a day: follow-up given in days is reported in months (1 month = 365.25/12 days).
@@ -128,6 +128,15 @@ def to_months(time, unit: str) -> np.ndarray:
     if unit == "days":
         return t * MONTHS_PER_DAY
     raise ValueError(f"time_unit: expected 'months' or 'days', got {unit!r}")
+
+
+def cohort_outcomes(data: pd.DataFrame, patients: pd.Index, time_unit: str) -> pd.DataFrame:
+    """Split, follow-up in months and DFS event of ``patients`` (index ``patient_id``), from
+    the cohort table ``data`` (``patient_id``, ``split``, ``dfs_time`` in ``time_unit``,
+    ``dfs_event``): what the signatures, models, validation and sensitivity stages analyse."""
+    d = data.set_index("patient_id").loc[patients]
+    return pd.DataFrame({"split": d["split"].to_numpy(), "time": to_months(d["dfs_time"], time_unit),
+                         "event": d["dfs_event"].to_numpy(dtype=int)}, index=patients)
 
 
 def _pid(df: pd.DataFrame, i: int) -> str | None:
@@ -420,5 +429,15 @@ def load_cohort(df: pd.DataFrame, spec: ManifestSpec, *, source: str, seed: int,
     return LoadedCohort(data=data, excluded=excluded, source=source, notes=notes)
 
 
-def summarise_problems(problems: Iterable[Problem]) -> str:
-    return "\n".join(str(p) for p in problems)
+def load_cohort_from_profile(profile: Mapping[str, Any], manifest: Path, n_jobs: int) -> LoadedCohort:
+    """Read and validate a manifest with the profile's contract (:meth:`ManifestSpec.from_profile`,
+    ``cohort.split``, ``cohort.on_invalid``), checking every image with ``n_jobs`` workers;
+    derive the split if absent."""
+    spec = ManifestSpec.from_profile(profile)
+    raw = read_manifest(manifest)
+    cohort = profile["cohort"]
+    return load_cohort(
+        raw, spec, source=str(manifest), seed=int(profile["seed"]), split_params=cohort["split"],
+        on_invalid=cohort["on_invalid"], base_dir=Path(manifest).resolve().parent,
+        check_images=True, n_jobs=n_jobs,
+    )

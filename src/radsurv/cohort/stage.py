@@ -26,9 +26,10 @@ import pandas as pd
 from ..exceptions import StageError
 from ..labels import MODALITY_NAMES, SPLIT_LABELS, SPLITS, centre_sort_key
 from ..plots.style import SET_COLORS
+from ..report.formatting import format_p
 from ..stages.context import StageContext, resolve_n_jobs
 from ..stats import kaplan_meier, logrank, median_survival
-from .manifest import MONTHS_PER_DAY, LoadedCohort, ManifestSpec, load_cohort, read_manifest, to_months
+from .manifest import MONTHS_PER_DAY, LoadedCohort, ManifestSpec, load_cohort_from_profile, to_months
 from .masks import load_development_set, prepare_masks
 from .table1 import baseline_table
 from .twin import TwinCohort, simulate_cohort
@@ -52,10 +53,6 @@ class ManifestSource:
 
 
 # --------------------------------------------------------------------------- computing
-
-
-def _fmt_p(p: float) -> str:
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _pct(x: float, decimals: int = 1) -> str:
@@ -119,7 +116,7 @@ def cohort_summary(data: pd.DataFrame, time_months: np.ndarray, landmarks: list[
     for r in overall.itertuples(index=False):
         out[f"dfs_{int(round(r.time / 12))}y"] = f"{100 * r.survival:.1f}"
     lr = logrank(time_months, event, split)
-    out["logrank_sets_p"] = _fmt_p(lr.p)
+    out["logrank_sets_p"] = format_p(lr.p, missing=None)
     # Words for the text, chosen by the result (the manuscript types no conclusion).
     out["sets_comparison"] = "no clear difference between the sets" if lr.p >= 0.05 else "a difference between the sets"
     out["logrank_sets_chisq"] = f"{lr.statistic:.2f}"
@@ -421,15 +418,9 @@ def prepare_manifest(ctx: StageContext) -> ManifestSource:
 
 
 def load_from_profile(profile: Mapping[str, Any], manifest: Path) -> LoadedCohort:
-    """Read and validate a manifest with the profile's contract; derive the split if absent."""
-    spec = ManifestSpec.from_profile(profile)
-    raw = read_manifest(manifest)
-    cohort = profile["cohort"]
-    return load_cohort(
-        raw, spec, source=str(manifest), seed=int(profile["seed"]), split_params=cohort["split"],
-        on_invalid=cohort["on_invalid"], base_dir=Path(manifest).resolve().parent,
-        check_images=True, n_jobs=resolve_n_jobs(profile["n_jobs"]),
-    )
+    """Read and validate a manifest with the profile's contract; derive the split if absent
+    (:func:`radsurv.cohort.manifest.load_cohort_from_profile` with the profile's ``n_jobs``)."""
+    return load_cohort_from_profile(profile, manifest, n_jobs=resolve_n_jobs(profile["n_jobs"]))
 
 
 def write_cohort_artefacts(ctx: StageContext, loaded: LoadedCohort, source: ManifestSource) -> dict:

@@ -24,8 +24,9 @@ hazard always use the true ``size_mm``.
 The random streams: everything the signal profiles draw comes from one generator
 seeded with ``seed``; the null profile's extra imaging latents ``a_img``, ``b_img``
 are drawn from it right after ``a``, ``b``, and its ``size_img`` from a separate
-generator seeded with ``[seed, 2]`` (``[seed, 1]`` is the outcome's), which the
-signal profiles never use and on which no other column of the null profile depends.
+generator seeded with ``[seed, STREAM_TWIN_IMAGING]`` (``[seed, STREAM_TWIN_OUTCOME]`` is
+the outcome's; :mod:`radsurv.seeds`), which the signal profiles never use and on which no
+other column of the null profile depends.
 
 All parameters come from the ``cohort.twin`` section of the profile; the values
 and the reasons for them are stated in ``params/paper.yml``.
@@ -39,6 +40,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 from scipy.special import expit
+
+from ..seeds import STREAM_TWIN_IMAGING, STREAM_TWIN_OUTCOME
 
 __all__ = ["CLINICAL_COLUMNS", "DAYS_PER_MONTH", "MRI_COLUMNS", "simulate_cohort", "simulate_outcome",
            "simulate_patients", "true_linear_predictor", "TwinCohort"]
@@ -116,7 +119,7 @@ def simulate_patients(twin: dict, seed: int) -> pd.DataFrame:
         # Null profile: the size the images show follows the same law, driven by a_img
         # as size_mm is by a, from its own stream (the signal profiles' stream, and the
         # rest of this one, are untouched), so it carries nothing about the hazard.
-        z_img = np.random.default_rng([seed, 2]).standard_normal(n)
+        z_img = np.random.default_rng([seed, STREAM_TWIN_IMAGING]).standard_normal(n)
         size_img = np.exp(np.log(sz["median_mm"]) + sz["a_effect"] * a_img + sz["log_sd"] * z_img)
         size_img = np.clip(size_img, sz["min_mm"], sz["max_mm"])
 
@@ -249,7 +252,7 @@ def simulate_outcome(patients: pd.DataFrame, twin: dict, seed: int) -> pd.DataFr
     ``event_time``, ``admin_censor_time``, ``loss_time``, ``accrual_date``,
     ``dfs_time`` (months, 2 decimals) and ``dfs_event``.
     """
-    rng = np.random.default_rng([seed, 1])
+    rng = np.random.default_rng([seed, STREAM_TWIN_OUTCOME])
     hz = twin["hazard"]
     n = len(patients)
     eta = true_linear_predictor(patients, hz)

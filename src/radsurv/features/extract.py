@@ -82,7 +82,7 @@ from radsurv.exceptions import StageError
 from radsurv.imaging.io import as_image, image_digest
 
 __all__ = ["cache_key", "Case", "content_hash", "extract_case", "extract_patients", "ExtractionError",
-           "ExtractionResult", "FAILURE_COLUMNS", "GLCMFastMCC", "make_extractor", "params_hash",
+           "ExtractionResult", "extraction_params", "FAILURE_COLUMNS", "GLCMFastMCC", "make_extractor", "params_hash",
            "pyradiomics_safe", "read_params", "SharedFilterExtractor", "TIDY_COLUMNS", "wide_matrix"]
 
 TIDY_COLUMNS = ["patient", "modality", "region", "mask_source", "feature", "value"]
@@ -200,6 +200,38 @@ def read_params(params: str | os.PathLike | Mapping[str, Any]) -> dict[str, Any]
         return json.loads(json.dumps(params))
     with open(params, encoding="utf-8") as handle:
         return yaml.safe_load(handle) or {}
+
+
+def extraction_params(params: Mapping[str, Any], root: Path) -> dict[str, Any]:
+    """The PyRadiomics parameters per modality: the profile's parameter files, with the
+    profile's ``image_types`` (if any) in place of their ``imageType`` section.
+
+    Parameters
+    ----------
+    params : mapping
+        The profile's ``features`` section (``params``, ``image_types``).
+    root : Path
+        The folder the parameter files' paths start from (the project's root).
+
+    Returns
+    -------
+    dict
+        Modality -> the parameter file's path (as text), or the parameter dict when the
+        profile replaces its image types.
+    """
+    out: dict[str, Any] = {}
+    for modality, file in params["params"].items():
+        path = Path(root) / file
+        if not path.is_file():
+            raise FileNotFoundError(f"features.params.{modality}: PyRadiomics parameter file {path} does not exist")
+        image_types = params["image_types"][modality]
+        if image_types is None:
+            out[modality] = str(path)
+        else:
+            settings = read_params(path)
+            settings["imageType"] = {k: (v or {}) for k, v in image_types.items()}
+            out[modality] = settings
+    return out
 
 
 def params_hash(params: str | os.PathLike | Mapping[str, Any]) -> str:

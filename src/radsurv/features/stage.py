@@ -19,8 +19,8 @@ A failed extraction, or a NaN or infinite feature, in a patient's analysis regio
 reported with the patient, modality, region and reason; ``features.on_error`` decides
 whether the patient is excluded (and shown in the patient flow) or the stage stops.
 
-Computing: :func:`analysis_masks`, :func:`reproducibility_subset`,
-:func:`analysis_exclusions`, :func:`robustness`, :func:`features_table`,
+Reading: the analysis masks (:meth:`radsurv.stages.readers.SegmentationOutputs.analysis_masks`).
+Computing: :func:`reproducibility_subset`, :func:`analysis_exclusions`, :func:`robustness`, :func:`features_table`,
 :func:`ibsi_display`, :func:`feature_variables`; regions and extraction:
 :func:`build_cases`, :func:`extract_features`; writing: :func:`write_feature_artefacts`
 (the outputs declared in :mod:`radsurv.stages.registry`).
@@ -38,21 +38,13 @@ import pandas as pd
 import SimpleITK as sitk
 
 from ..labels import ANALYSIS_MASK, MODALITIES, MODALITY_LABELS, MODALITY_NAMES, REGION_LABELS, REGIONS
+from ..seeds import STREAM_REPRODUCIBILITY
 from ..stages.context import StageContext
 from ..stages.readers import CohortOutputs, SegmentationOutputs
-from .extract import Case, ExtractionError, ExtractionResult, extract_patients, wide_matrix
+from .extract import Case, ExtractionError, ExtractionResult, extract_patients, extraction_params, wide_matrix
 
-__all__ = ["analysis_masks", "analysis_exclusions", "build_cases", "describe_low_agreement", "extract_features",
-           "extraction_params", "feature_variables", "features_table", "ibsi_display", "reproducibility_subset",
-           "robustness", "write_feature_artefacts"]
-
-
-def analysis_masks(seg: SegmentationOutputs) -> pd.DataFrame:
-    """One row per (patient, modality) with a usable analysis mask (patients the
-    segmentation stage excluded are left out)."""
-    masks = seg.masks
-    keep = (masks["source"] != "excluded") & masks["mask"].notna() & ~masks["patient_id"].isin(seg.excluded["patient_id"])
-    return masks[keep].reset_index(drop=True)
+__all__ = ["analysis_exclusions", "build_cases", "describe_low_agreement", "extract_features", "feature_variables",
+           "features_table", "ibsi_display", "reproducibility_subset", "robustness", "write_feature_artefacts"]
 
 
 def reproducibility_subset(cohort: pd.DataFrame, masks: pd.DataFrame, n: int, seed: int) -> list[str]:
@@ -66,11 +58,12 @@ def reproducibility_subset(cohort: pd.DataFrame, masks: pd.DataFrame, n: int, se
     cohort : DataFrame
         ``patient_id``, ``split``.
     masks : DataFrame
-        The analysis masks (:func:`analysis_masks`): ``patient_id``, ``source``.
+        The analysis masks (:meth:`~radsurv.stages.readers.SegmentationOutputs.analysis_masks`):
+        ``patient_id``, ``source``.
     n : int
         Patients wanted (fewer when fewer are eligible).
     seed : int
-        The run's seed (the subset's stream is ``[seed, 2]``).
+        The run's seed (the subset's stream is ``[seed, STREAM_REPRODUCIBILITY]``).
     """
     train = set(cohort.loc[cohort["split"] == "train", "patient_id"])
     one_kind = masks.groupby("patient_id")["source"].agg(
@@ -78,7 +71,7 @@ def reproducibility_subset(cohort: pd.DataFrame, masks: pd.DataFrame, n: int, se
     eligible = sorted(p for p in train if one_kind.get(p, False))
     if n <= 0 or not eligible:
         return []
-    rng = np.random.default_rng([int(seed), 2])
+    rng = np.random.default_rng([int(seed), STREAM_REPRODUCIBILITY])
     chosen = rng.choice(len(eligible), size=min(n, len(eligible)), replace=False)
     return sorted(eligible[i] for i in chosen)
 
@@ -158,7 +151,7 @@ def build_cases(cohort: CohortOutputs, seg: SegmentationOutputs, truth: pd.DataF
     from ..progress import tqdm
 
     rep = params["reproducibility"]
-    masks = analysis_masks(seg)
+    masks = seg.analysis_masks()
     subset = set(reproducibility_subset(cohort.data, masks, int(rep["n"]), seed))
     true = truth.set_index("patient_id") if truth is not None else None
     c = cohort.data.set_index("patient_id")
@@ -197,26 +190,6 @@ def build_cases(cohort: CohortOutputs, seg: SegmentationOutputs, truth: pd.DataF
     pd.DataFrame(clipping, columns=["patient", "modality", "ring_clipped_fraction"]).to_csv(
         Path(out_dir) / "ring_clipping.csv", index=False, lineterminator="\n", float_format="%.6g")
     return cases, pd.DataFrame(failures, columns=["patient", "modality", "region", "mask_source", "reason"]), sorted(subset)
-
-
-def extraction_params(params: Mapping[str, Any], root: Path) -> dict[str, Any]:
-    """The PyRadiomics parameters per modality: the profile's parameter files, with the
-    profile's ``image_types`` (if any) in place of their ``imageType`` section."""
-    from .extract import read_params
-
-    out: dict[str, Any] = {}
-    for modality, file in params["params"].items():
-        path = Path(root) / file
-        if not path.is_file():
-            raise FileNotFoundError(f"features.params.{modality}: PyRadiomics parameter file {path} does not exist")
-        image_types = params["image_types"][modality]
-        if image_types is None:
-            out[modality] = str(path)
-        else:
-            settings = read_params(path)
-            settings["imageType"] = {k: (v or {}) for k, v in image_types.items()}
-            out[modality] = settings
-    return out
 
 
 def extract_features(cases: list[Case], params: Mapping[str, Any], root: Path, cache_dir: Path, n_jobs: int):

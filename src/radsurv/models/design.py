@@ -11,12 +11,16 @@ A variable is selected or dropped as a whole (all its indicators together).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Design", "design_matrix"]
+__all__ = ["RADSCORE", "RADSCORE_LABEL", "Design", "cohort_design", "design_matrix"]
+
+#: The design's column of the multi-modal Rad-score, and its printed name.
+RADSCORE = "radscore"
+RADSCORE_LABEL = "Multi-modal Rad-score"
 
 
 @dataclass(frozen=True)
@@ -104,3 +108,33 @@ def design_matrix(data: pd.DataFrame, columns: Mapping[str, object], labels: Map
             names[var] = labels.get(var, var)
     X = pd.DataFrame(cols, index=data.index)
     return Design(X, groups, names)
+
+
+def cohort_design(cohort: pd.DataFrame, radscores: pd.DataFrame, columns: Mapping[str, Mapping[str, Any]],
+                  labels: Mapping[str, str]) -> tuple[Design, list[str], list[str]]:
+    """The coded clinical and MRI variables and the multi-modal Rad-score of the patients
+    with a Rad-score.
+
+    Parameters
+    ----------
+    cohort : DataFrame
+        The cohort table (``patient_id`` and the declared variables).
+    radscores : DataFrame
+        ``03_signatures``' Rad-scores (index ``patient_id``; the ``multimodal`` column is used).
+    columns : mapping
+        The profile's ``cohort.columns`` (``clinical`` and ``mri`` declarations).
+    labels : mapping
+        The profile's ``cohort.labels``.
+
+    Returns
+    -------
+    (Design, list of str, list of str)
+        The design (index ``patient_id``) and the clinical and MRI candidate variables.
+    """
+    data = cohort.set_index("patient_id").loc[radscores.index]
+    clinical = [c for c in columns["clinical"] if c in data.columns]
+    mri = [c for c in columns["mri"] if c in data.columns]
+    declared = {**{c: columns["clinical"][c] for c in clinical}, **{c: columns["mri"][c] for c in mri}}
+    extra = radscores[["multimodal"]].rename(columns={"multimodal": RADSCORE})
+    design = design_matrix(data, declared, {**labels, RADSCORE: RADSCORE_LABEL}, extra=extra)
+    return design, clinical, mri

@@ -22,7 +22,7 @@ coefficients unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,7 +30,7 @@ import pandas as pd
 from ..exceptions import NotFittedError
 from ..labels import in_sentence
 from ..stats import fit_cox
-from .design import Design
+from .design import RADSCORE, Design
 from .selection import SelectionResult, backward_aic, lr_test, univariable_screen
 
 __all__ = ["MODELS", "CoxModel", "SixModels", "develop_models", "model_name"]
@@ -44,7 +44,6 @@ MODELS: dict[str, str] = {
     "radiomics": "Multi-modal radiomics model",
     "imaging": "Multi-modal clinical imaging model",
 }
-RADSCORE = "radscore"
 
 
 def model_name(key: str) -> str:

@@ -1,11 +1,12 @@
 """The models stage (``notebooks/04_models.ipynb``): the six Cox models on the training
 set, their hazard ratios, fit, discrimination and comparisons in every set.
 
-Computing: :func:`cohort_design`, :func:`model_outcomes`, :func:`hazard_ratio_table`,
-:func:`fit_table`, :func:`collinearity`, :func:`published_comparison`,
-:func:`model_variables`, :func:`describe_models`; the models themselves are in
-:mod:`radsurv.models.six_models` and their evaluation in :mod:`radsurv.models.evaluation`;
-writing: :func:`write_model_artefacts`.
+Reading: the design (:func:`radsurv.models.design.cohort_design`) and the outcomes
+(:func:`radsurv.cohort.manifest.cohort_outcomes`). Computing:
+:func:`hazard_ratio_table`, :func:`fit_table`, :func:`collinearity`,
+:func:`published_comparison`, :func:`model_variables`, :func:`describe_models`; the models
+themselves are in :mod:`radsurv.models.six_models` and their evaluation in
+:mod:`radsurv.models.evaluation`; writing: :func:`write_model_artefacts`.
 """
 
 from __future__ import annotations
@@ -15,43 +16,19 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..cohort.manifest import to_months
+from ..cohort.manifest import cohort_outcomes
 from ..labels import SPLIT_LABELS, SPLITS, in_sentence
+from ..report.formatting import format_ci, format_p
+from ..seeds import STREAM_MODEL_COMPARISON
 from ..stages.context import StageContext
 from ..stages.readers import CohortOutputs
 from ..stats import harrell_c
-from .design import Design, design_matrix
+from .design import Design, cohort_design
 from .evaluation import model_comparisons, model_discrimination
-from .six_models import MODELS, RADSCORE, SixModels, develop_models, model_name
+from .six_models import MODELS, SixModels, develop_models, model_name
 
-__all__ = ["baseline_survival", "cohort_design", "collinearity", "describe_models", "fit_table", "hazard_ratio_table",
-           "model_outcomes", "model_variables", "published_comparison", "write_model_artefacts"]
-
-
-def cohort_design(cohort: CohortOutputs, radscores: pd.DataFrame, columns: Mapping[str, Mapping[str, Any]],
-                  labels: Mapping[str, str]) -> tuple[Design, list[str], list[str]]:
-    """The coded clinical and MRI variables and the multi-modal Rad-score of the patients
-    with a Rad-score.
-
-    Returns
-    -------
-    (Design, list of str, list of str)
-        The design (index ``patient_id``) and the clinical and MRI candidate variables.
-    """
-    data = cohort.data.set_index("patient_id").loc[radscores.index]
-    clinical = [c for c in columns["clinical"] if c in data.columns]
-    mri = [c for c in columns["mri"] if c in data.columns]
-    declared = {**{c: columns["clinical"][c] for c in clinical}, **{c: columns["mri"][c] for c in mri}}
-    extra = radscores[["multimodal"]].rename(columns={"multimodal": RADSCORE})
-    design = design_matrix(data, declared, {**labels, RADSCORE: "Multi-modal Rad-score"}, extra=extra)
-    return design, clinical, mri
-
-
-def model_outcomes(cohort: CohortOutputs, patients: pd.Index, time_unit: str) -> pd.DataFrame:
-    """Split, follow-up in months and DFS event of ``patients``."""
-    d = cohort.data.set_index("patient_id").loc[patients]
-    return pd.DataFrame({"split": d["split"].to_numpy(), "time": to_months(d["dfs_time"], time_unit),
-                         "event": d["dfs_event"].to_numpy(dtype=int)}, index=patients)
+__all__ = ["baseline_survival", "collinearity", "describe_models", "fit_table", "hazard_ratio_table",
+           "model_variables", "published_comparison", "write_model_artefacts"]
 
 
 def hazard_ratio_table(six: SixModels, design: Design) -> pd.DataFrame:
@@ -149,21 +126,11 @@ def published_comparison(disc: pd.DataFrame, oracle: Mapping[str, float] | None,
     return pd.DataFrame(rows)
 
 
-def _fmt_p(p: float) -> str:
-    if p is None or not np.isfinite(p):
-        return "–"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _ci(est, lo, hi, digits=2) -> str:
-    return "–" if not np.isfinite(est) else f"{est:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})"
-
-
 def hazard_ratio_display(hr: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"Model": hr["model"].map(MODELS).where(~hr["model"].duplicated(), ""),
                          "Covariate": hr["label"],
-                         "HR (95% CI)": [_ci(r.hr, r.hr_lower, r.hr_upper) for r in hr.itertuples()],
-                         "P": hr["p"].map(_fmt_p)})
+                         "HR (95% CI)": [format_ci(r.hr, r.hr_lower, r.hr_upper) for r in hr.itertuples()],
+                         "P": hr["p"].map(format_p)})
 
 
 def discrimination_display(disc: pd.DataFrame, horizons) -> pd.DataFrame:
@@ -174,11 +141,13 @@ def discrimination_display(disc: pd.DataFrame, horizons) -> pd.DataFrame:
             if d.empty:
                 continue
             hc = d[d["measure"] == "harrell_c"].iloc[0]
-            row = {"Model": MODELS[key], "Set": SPLIT_LABELS[s], "C (95% CI)": _ci(hc.estimate, hc.lower, hc.upper),
+            row = {"Model": MODELS[key], "Set": SPLIT_LABELS[s],
+                   "C (95% CI)": format_ci(hc.estimate, hc.lower, hc.upper),
                    "Uno C": f"{d[d['measure'] == 'uno_c']['estimate'].iloc[0]:.2f}"}
             for h in horizons:
                 a = d[(d["measure"] == "td_auc") & (d["horizon"] == h)]
-                row[f"AUC {h / 12:g} y (95% CI)"] = _ci(*a[["estimate", "lower", "upper"]].iloc[0]) if len(a) else "–"
+                row[f"AUC {h / 12:g} y (95% CI)"] = (format_ci(*a[["estimate", "lower", "upper"]].iloc[0]) if len(a)
+                                                     else "–")
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -194,7 +163,7 @@ def comparison_display(comp: pd.DataFrame, reference: str) -> pd.DataFrame:
         rows.append({"Model": MODELS[r.model], "Set": SPLIT_LABELS[r.set], "Measure": what,
                      "Model value": f"{r.value_model:.3f}", f"{MODELS[reference]}": f"{r.value_reference:.3f}",
                      "Difference (95% CI)": f"{r.delta:.3f} ({ci})" if ci != "–" else f"{r.delta:.3f}",
-                     "P": _fmt_p(r.p)})
+                     "P": format_p(r.p)})
     return pd.DataFrame(rows)
 
 
@@ -204,8 +173,8 @@ def fit_display(fits: pd.DataFrame, lr: pd.DataFrame) -> pd.DataFrame:
         test = lr[lr["model"] == r.model]
         rows.append({"Model": MODELS[r.model], "Patients / events": f"{r.n} / {r.events}", "Parameters": r.df,
                      "Events per parameter": f"{r.epv:.1f}", "AIC": f"{r.aic:.1f}", "BIC": f"{r.bic:.1f}",
-                     "PH test, global p": _fmt_p(getattr(r, "ph_global_p", np.nan)),
-                     "Rad-score added (LR test)": (f"χ² {test['chisq'].iloc[0]:.1f}, p {_fmt_p(test['p'].iloc[0])}"
+                     "PH test, global p": format_p(getattr(r, "ph_global_p", np.nan)),
+                     "Rad-score added (LR test)": (f"χ² {test['chisq'].iloc[0]:.1f}, p {format_p(test['p'].iloc[0])}"
                                                    if len(test) else "")})
     return pd.DataFrame(rows)
 
@@ -244,13 +213,13 @@ def model_variables(six: SixModels, design: Design, disc: pd.DataFrame, comp: pd
         v[key] = entry
     v["complete_cases"] = complete_case_text(six)
     for r in lr.itertuples(index=False):
-        v[r.model]["lr_p"] = _fmt_p(r.p)
+        v[r.model]["lr_p"] = format_p(r.p)
         v[r.model]["lr_chisq"] = f"{r.chisq:.1f}"
     ref = params["reference"]
     for r in comp[(comp["test"] == "ipcw_td_auc") & (comp["set"] == "external")].itertuples(index=False):
-        v.setdefault(r.model, {})[f"ipcw_p_external_{r.horizon / 12:g}y"] = _fmt_p(r.p)
+        v.setdefault(r.model, {})[f"ipcw_p_external_{r.horizon / 12:g}y"] = format_p(r.p)
     for r in comp[(comp["test"] == "bootstrap_c") & (comp["set"] == "external")].itertuples(index=False):
-        v.setdefault(r.model, {}).update(boot_delta_external=f"{r.delta:.3f}", boot_p_external=_fmt_p(r.p))
+        v.setdefault(r.model, {}).update(boot_delta_external=f"{r.delta:.3f}", boot_p_external=format_p(r.p))
     v["reference_key"] = ref
     v["radscore_constant"] = bool(six.radscore_constant)
     return v
@@ -315,8 +284,8 @@ def write_model_artefacts(ctx: StageContext, cohort: CohortOutputs, radscores: p
 
     params = ctx.params
     columns, labels = ctx.profile["cohort"]["columns"], ctx.profile["cohort"]["labels"]
-    design, clinical, mri = cohort_design(cohort, radscores, columns, labels)
-    outcome = model_outcomes(cohort, design.X.index, ctx.profile["time_unit"])
+    design, clinical, mri = cohort_design(cohort.data, radscores, columns, labels)
+    outcome = cohort_outcomes(cohort.data, design.X.index, ctx.profile["time_unit"])
     train = (outcome["split"] == "train").to_numpy()
     with ctx.timed("selection and fits (training)"):
         six = develop_models(design.subset(design.X.index[train]), clinical, mri, outcome.loc[train, "time"],
@@ -358,7 +327,7 @@ def write_model_artefacts(ctx: StageContext, cohort: CohortOutputs, radscores: p
         disc = model_discrimination(scores, outcome, keys, horizons, params["uno_tau_months"])
         disc.to_csv(ctx.path("discrimination.csv"), index=False, lineterminator="\n", float_format="%.10g")
         comp = model_comparisons(scores, outcome, keys, params["reference"], horizons, params["n_bootstrap"],
-                                 [ctx.seed, 6])
+                                 [ctx.seed, STREAM_MODEL_COMPARISON])
         comp.to_csv(ctx.path("comparisons.csv"), index=False, lineterminator="\n", float_format="%.10g")
     eta = read_oracle(ctx.build_dir)  # the oracle row only
     oracle = None

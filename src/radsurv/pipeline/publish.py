@@ -83,8 +83,7 @@ def write_checklists(root: Path, profile: Mapping[str, Any], variables: Mapping[
     The CLEAR answers are read from the parameter files the features stage used (with
     the profile's ``image_types``), for the modalities the cohort has.
     """
-    from ..features.extract import read_params
-    from ..features.stage import extraction_params
+    from ..features.extract import extraction_params, read_params
 
     root = Path(root)
     own = (profile.get("cohort") or {}).get("source") == "manifest"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -27,13 +26,12 @@ from doit.tools import config_changed
 
 from ..config import load_profile, profile_path, stage_params
 from ..exceptions import InputError, StageError
-from ..stages.context import stage_declaration
+from ..stages.context import resolve_n_jobs, stage_declaration
 from ..stages.registry import STAGES, Stage
 from .deps import library_files, module_files
 from .execute import STAMP, execute_stage
 
-__all__ = ["MANUSCRIPT_SOURCES", "RunReport", "build_tasks", "clean_partial", "print_report", "run_pipeline",
-           "stage_inputs"]
+__all__ = ["MANUSCRIPT_SOURCES", "RunReport", "build_tasks", "print_report", "run_pipeline", "stage_inputs"]
 
 MANUSCRIPT_SOURCES = ("index.qmd", "_quarto.yml", "references.bib")
 
@@ -214,7 +212,7 @@ def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, sta
     -------
     RunReport
     """
-    from ..cohort.stage import load_from_profile
+    from ..cohort.manifest import load_cohort_from_profile
     from ..config import project_root
 
     t0 = time.perf_counter()
@@ -223,7 +221,7 @@ def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, sta
     prof = load_profile(pfile, root)
     # Validate a user's manifest before any work: a broken manifest must not touch build/.
     if prof["cohort"]["source"] == "manifest":
-        load_from_profile(prof, Path(prof["cohort"]["manifest"]))
+        load_cohort_from_profile(prof, Path(prof["cohort"]["manifest"]), n_jobs=resolve_n_jobs(prof["n_jobs"]))
     build_dir = root / "build" / prof["profile"]
     report = RunReport(profile=prof["profile"], build_dir=build_dir)
     known = [s.name for s in STAGES]
@@ -243,12 +241,6 @@ def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, sta
     report.exit_code = code
     report.wall_s = time.perf_counter() - t0
     return report
-
-
-def clean_partial(build_dir: Path) -> None:
-    """Remove leftovers of interrupted stages (``*.partial``)."""
-    for p in Path(build_dir).glob("*.partial"):
-        shutil.rmtree(p)
 
 
 def print_report(report: RunReport, stream=None) -> None:

@@ -21,8 +21,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from ..seeds import STREAM_PERMUTATION
 from ..signatures.development import MULTIMODAL, available_signatures, develop_signatures, needed_for_models
-from ..stats import harrell_c
+from ..signatures.evaluation import score_concordance
 
 __all__ = ["NULL_COLUMNS", "TEST_SETS", "permutation_null", "permutation_p", "permutation_summary",
            "permuted_outcome", "c_on_set"]
@@ -48,14 +49,13 @@ def permuted_outcome(outcome: pd.DataFrame, rng: np.random.Generator) -> pd.Data
 
 
 def c_on_set(score: pd.Series, outcome: pd.DataFrame, split: str) -> float:
-    """Harrell's C of ``score`` on one set (0.5 for a constant score: nothing selected)."""
+    """Harrell's C of ``score`` on one set (0.5 for a constant score: nothing selected;
+    :func:`radsurv.signatures.evaluation.score_concordance`)."""
     sel = (outcome["split"] == split).to_numpy()
     x = score.to_numpy()[sel]
     if not sel.any() or outcome["event"].to_numpy()[sel].sum() == 0:
         return float("nan")
-    if np.ptp(x) == 0:
-        return 0.5
-    return float(harrell_c(outcome["time"].to_numpy()[sel], outcome["event"].to_numpy()[sel], x).c)
+    return float(score_concordance(outcome["time"].to_numpy()[sel], outcome["event"].to_numpy()[sel], x)["c"])
 
 
 def _one(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], params: Mapping[str, Any], seed: int,
@@ -63,7 +63,7 @@ def _one(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], params: Mapp
     """Permutation ``b``: develop on permuted training outcomes, score the test sets."""
     import warnings
 
-    rng = np.random.default_rng([seed, 11, b])
+    rng = np.random.default_rng([seed, STREAM_PERMUTATION, b])
     permuted = permuted_outcome(outcome, rng)
     only = needed_for_models(params["multimodal"]["feeds_models"], available_signatures(X))
     row: dict[str, Any] = {"permutation": b}
@@ -108,8 +108,8 @@ def permutation_null(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], 
     params : mapping
         The ``signatures`` section (filters, LASSO, the multi-modal rule).
     seed : int
-        The run's seed; permutation ``b`` draws from ``[seed, 11, b]``, so the table does
-        not depend on ``n_jobs``.
+        The run's seed; permutation ``b`` draws from ``[seed, STREAM_PERMUTATION, b]``, so
+        the table does not depend on ``n_jobs``.
     n_permutations : int
         B.
     n_jobs : int

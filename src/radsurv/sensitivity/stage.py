@@ -24,17 +24,19 @@ reports. Writing: :func:`write_sensitivity_artefacts` (the outputs declared in
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
+from ..cohort.manifest import cohort_outcomes
 from ..exceptions import StageError
 from ..labels import ANALYSIS_MASK, FEATURE_CLASS_LABELS, MODALITY_LABELS, REGION_LABELS, SPLIT_LABELS
+from ..report.formatting import format_ci, format_p
+from ..seeds import STREAM_CUTPOINT_CV
 from ..signatures.development import MULTIMODAL, REGION_SIGNATURES, SIGNATURES, develop_signatures
+from ..signatures.evaluation import discrimination
 from ..signatures.risk_groups import RiskGroups
-from ..signatures.stage import discrimination, feature_matrix, outcomes
 from ..stages.context import StageContext
 from ..stages.readers import CohortOutputs, FeatureOutputs, SegmentationOutputs
 from .cutpoints import cutpoint_comparison, shrinkage
@@ -47,16 +49,6 @@ __all__ = ["cutpoint_display", "describe_sensitivity", "describe_sensitivity_met
            "harmonisation_display", "permutation_display", "sensitivity_variables", "write_sensitivity_artefacts"]
 
 
-def _p(p: float) -> str:
-    if not np.isfinite(p):
-        return "–"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _ci(hr: float, lo: float, hi: float) -> str:
-    return "–" if not np.isfinite(hr) else f"{hr:.2f} ({lo:.2f}-{hi:.2f})"
-
-
 def permutation_display(summary: pd.DataFrame) -> pd.DataFrame:
     """The permutation table as the paper prints it."""
     return pd.DataFrame({
@@ -65,7 +57,7 @@ def permutation_display(summary: pd.DataFrame) -> pd.DataFrame:
         "Null C, mean (SD)": [f"{m:.3f} ({sd:.3f})" for m, sd in zip(summary["null_mean"], summary["null_sd"])],
         "Null C, 95th percentile": [f"{q:.3f}" for q in summary["null_q95"]],
         "Permutations": summary["n_permutations"].astype(int),
-        "Permutation p": [_p(p) for p in summary["p"]],
+        "Permutation p": [format_p(p) for p in summary["p"]],
     })
 
 
@@ -80,7 +72,8 @@ def cutpoint_display(comparison: pd.DataFrame) -> pd.DataFrame:
         rows.append({"Set": SPLIT_LABELS[r.set], "Split": _SPLIT_BY[r.split_by],
                      "Cut": "–" if not np.isfinite(r.cut) else f"{r.cut:.3f}",
                      "Low / high, n (events)": f"{r.n_low} ({r.events_low}) / {r.n_high} ({r.events_high})",
-                     "HR high vs low (95% CI)": _ci(r.hr, r.hr_lower, r.hr_upper), "Log-rank p": _p(r.logrank_p)})
+                     "HR high vs low (95% CI)": format_ci(r.hr, r.hr_lower, r.hr_upper),
+                     "Log-rank p": format_p(r.logrank_p)})
     return pd.DataFrame(rows)
 
 
@@ -167,14 +160,12 @@ def region_variants_analysis(cohort: CohortOutputs, seg: SegmentationOutputs, tr
         width, signature and test set: C and CI), ``n_patients``, ``failures``; None
         when not run.
     """
-    from ..features.extract import read_params
-    from ..features.stage import analysis_masks, extraction_params
-    from ..signatures.stage import outcomes
+    from ..features.extract import extraction_params, read_params
 
     if not params["run"]:
         return None
     fp = profile["features"]
-    analysis = analysis_masks(seg)
+    analysis = seg.analysis_masks()
     data = cohort.data.set_index("patient_id")
     images = {(p, m): data.loc[p, f"{m}_image"] for p, m in zip(analysis["patient_id"], analysis["modality"])}
     others: dict[str, dict] = {}
@@ -212,7 +203,8 @@ def region_variants_analysis(cohort: CohortOutputs, seg: SegmentationOutputs, tr
     rows, feats = [], {}
     for src in sources:
         X = variant_matrix(tidy, {b: src for b in blocks}, patients)
-        disc, sel = _develop_and_score(X, outcomes(cohort, X.index, profile["time_unit"]), flagged, sp, seed, n_jobs)
+        outcome = cohort_outcomes(cohort.data, X.index, profile["time_unit"])
+        disc, sel = _develop_and_score(X, outcome, flagged, sp, seed, n_jobs)
         feats[src] = sel
         rows.append(disc.assign(source=src, n_selected=disc["signature"].map(lambda n: len(sel[n]))))
     by_source = pd.concat(rows, ignore_index=True)
@@ -225,8 +217,8 @@ def region_variants_analysis(cohort: CohortOutputs, seg: SegmentationOutputs, tr
                                                                                   "jaccard_vs_auto"])
         else:
             X = variant_matrix(tidy, {(m, r): (src if r == "peri" else ANALYSIS_MASK) for m, r in blocks}, patients)
-            disc, _ = _develop_and_score(X, outcomes(cohort, X.index, profile["time_unit"]), flagged, sp, seed,
-                                         n_jobs)
+            outcome = cohort_outcomes(cohort.data, X.index, profile["time_unit"])
+            disc, _ = _develop_and_score(X, outcome, flagged, sp, seed, n_jobs)
         rows.append(disc.assign(width_mm=w))
     by_width = pd.concat(rows, ignore_index=True)
     return {"sources": by_source, "widths": by_width, "n_patients": len(patients), "failures": result.failures,
@@ -401,14 +393,14 @@ def sensitivity_variables(params: Mapping[str, Any], null: pd.DataFrame, summary
         if r.n_permutations == 0:
             continue
         v["permutation"][r.set] = {"observed_c": f"{r.observed_c:.3f}", "null_mean": f"{r.null_mean:.3f}",
-                                   "null_q95": f"{r.null_q95:.3f}", "p": _p(r.p)}
+                                   "null_q95": f"{r.null_q95:.3f}", "p": format_p(r.p)}
     cp = v["cutpoint"]
     cp["shrinkage"] = f"{shrink:.2f}" if np.isfinite(shrink) else "–"
     if comparison is not None and len(comparison):
         for r in comparison.itertuples(index=False):
             key = {"X-tile": "xtile", "X-tile, cross-validated": "xtile_cv", "median": "median",
                    "tertiles": "tertiles"}[r.split_by]
-            cp.setdefault(r.set, {})[key] = _ci(r.hr, r.hr_lower, r.hr_upper)
+            cp.setdefault(r.set, {})[key] = format_ci(r.hr, r.hr_lower, r.hr_upper)
     hv: dict[str, Any] = {"run": "yes" if harmonisation is not None else "no",
                           "alpha": f"{float(params['harmonisation']['alpha']):g}"}
     if harmonisation is not None:
@@ -525,8 +517,8 @@ def write_sensitivity_artefacts(ctx: StageContext, cohort: CohortOutputs, featur
     params = ctx.params
     sp = ctx.profile["signatures"]
     with ctx.timed("feature matrix"):
-        X, flagged = feature_matrix(features, sp["filters"]["drop_icc_flagged"])
-        outcome = outcomes(cohort, X.index, ctx.profile["time_unit"])
+        X, flagged = features.wide(sp["filters"]["drop_icc_flagged"])
+        outcome = cohort_outcomes(cohort.data, X.index, ctx.profile["time_unit"])
     if not radscores.index.sort_values().equals(X.index.sort_values()):
         raise StageError("06_sensitivity: the feature matrix and 03_signatures' Rad-scores cover different patients; "
                          "run 03_signatures again")
@@ -562,7 +554,7 @@ def write_sensitivity_artefacts(ctx: StageContext, cohort: CohortOutputs, featur
                                 n_bootstrap=0).fit(score.to_numpy()[train], outcome.loc[train, "time"],
                                                    outcome.loc[train, "event"])
             comparison = cutpoint_comparison(score, outcome, groups, int(params["cutpoint"]["n_folds"]),
-                                             [ctx.seed, 13])
+                                             [ctx.seed, STREAM_CUTPOINT_CV])
             shrink = shrinkage(comparison)
             comparison.to_csv(ctx.path("cutpoints.csv"), index=False, lineterminator="\n", float_format="%.10g")
             table = cutpoint_display(comparison)
@@ -611,7 +603,7 @@ def write_sensitivity_artefacts(ctx: StageContext, cohort: CohortOutputs, featur
         with ctx.timed("mask source and ring width (regions, reduced extraction, developments)"):
             variants = region_variants_analysis(cohort, segmentation, truth, flagged, ctx.profile,
                                                 params["variants"], ctx.seed, ctx.build_dir / "cache" / "features",
-                                                Path.cwd(), n_jobs=ctx.n_jobs)
+                                                ctx.root, n_jobs=ctx.n_jobs)
     write_variant_artefacts(ctx, variants, params)
 
     v = sensitivity_variables(params, null, summary, comparison, shrink, harmonisation)

@@ -25,8 +25,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from ..features.extract import Case, _collect, extract_case, params_hash, read_params, wide_matrix
-from ..labels import ANALYSIS_MASK
-from ..signatures.development import prefix
+from ..labels import ANALYSIS_MASK, region_prefix
 
 __all__ = ["SOURCE_LABELS", "common_patients", "extract_variants", "jaccard", "ring_source", "selected_features",
            "variant_jobs", "variant_matrix"]
@@ -154,7 +153,7 @@ def variant_matrix(tidy: pd.DataFrame, sources: Mapping[tuple[str, str], str],
     patients : sequence of str, optional
         Keep these patients (default: those with every block).
     """
-    frames = [wide_matrix(tidy, modality, region, source).add_prefix(prefix(modality, region))
+    frames = [wide_matrix(tidy, modality, region, source).add_prefix(region_prefix(modality, region))
               for (modality, region), source in sources.items()]
     X = pd.concat(frames, axis=1, join="inner")
     X.index = X.index.astype(str)

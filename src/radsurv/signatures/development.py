@@ -13,12 +13,15 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..stats import fit_cox, harrell_c
+from ..labels import region_prefix
+from ..seeds import STREAM_FOLDS
+from ..stats import fit_cox
+from .evaluation import score_concordance
 from .preprocess import FeatureFilter
 from .signature import LassoCoxSignature, StackedSignature, fold_ids, grouped_fold_ids
 
 __all__ = ["MULTIMODAL", "REGION_SIGNATURES", "SIGNATURES", "STACKED", "Development", "available_signatures",
-           "compare_multimodal", "develop_signatures", "needed_for_models", "prefix"]
+           "compare_multimodal", "develop_signatures", "needed_for_models"]
 
 #: Signature -> (printed name, its (modality, region) pairs).
 SIGNATURES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
@@ -35,12 +38,6 @@ REGION_SIGNATURES = ("us_intra", "us_peri", "mri_intra", "mri_peri")
 STACKED = "multimodal_stacked"
 STACKED_LABEL = "Multi-modal (Cox on the four regional Rad-scores)"
 MULTIMODAL = "multimodal"
-#: Uno's C is truncated at 5 years (months), where every set still has patients at risk.
-UNO_TAU_MONTHS = 60.0
-
-
-def prefix(modality: str, region: str) -> str:
-    return f"{modality}_{region}__"
 
 
 def _filter(params: Mapping[str, Any], flagged: set[str]) -> FeatureFilter:
@@ -52,14 +49,14 @@ def _filter(params: Mapping[str, Any], flagged: set[str]) -> FeatureFilter:
 
 
 def _columns(X: pd.DataFrame, name: str) -> list[str]:
-    prefixes = tuple(prefix(m, r) for m, r in SIGNATURES[name][1])
+    prefixes = tuple(region_prefix(m, r) for m, r in SIGNATURES[name][1])
     return [c for c in X.columns if c.startswith(prefixes)]
 
 
 def available_signatures(X: pd.DataFrame) -> list[str]:
     """The signatures whose regions all have features (all seven for a two-modality cohort)."""
     return [name for name, (_, regions) in SIGNATURES.items()
-            if all(any(c.startswith(prefix(m, r)) for c in X.columns) for m, r in regions)]
+            if all(any(c.startswith(region_prefix(m, r)) for c in X.columns) for m, r in regions)]
 
 
 def _fit_one(name: str, X: pd.DataFrame, t, e, foldid, params, flagged) -> LassoCoxSignature:
@@ -120,7 +117,7 @@ def develop_signatures(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str]
     params : mapping
         The ``signatures`` section.
     seed : int
-        The run's seed (folds ``[seed, 3]``).
+        The run's seed (folds ``[seed, STREAM_FOLDS]``).
     n_jobs : int
         Processes over the signatures (the fits are the same whatever the number).
     only : sequence of str, optional
@@ -132,9 +129,9 @@ def develop_signatures(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str]
     train = outcome["split"] == "train"
     Xtr, t, e = X[train.to_numpy()], outcome.loc[train, "time"].to_numpy(), outcome.loc[train, "event"].to_numpy()
     if groups is None:
-        foldid = fold_ids(e, params["n_folds"], [seed, 3])
+        foldid = fold_ids(e, params["n_folds"], [seed, STREAM_FOLDS])
     else:
-        foldid = grouped_fold_ids(e, np.asarray(groups)[train.to_numpy()], params["n_folds"], [seed, 3])
+        foldid = grouped_fold_ids(e, np.asarray(groups)[train.to_numpy()], params["n_folds"], [seed, STREAM_FOLDS])
     names = [n for n in available_signatures(X) if only is None or n in only]
     if n_jobs > 1 and len(names) > 1:
         from joblib import Parallel, delayed
@@ -196,11 +193,7 @@ def compare_multimodal(signatures: Mapping[str, LassoCoxSignature], t, e, foldid
         fit = fit_cox(pd.DataFrame(P[~held][:, use]), t[~held], e[~held])
         stacked[held] = (P[held][:, use] * fit.coef.to_numpy()).sum(axis=1)
     for name, score in (("union", union), ("stacked", stacked)):
-        if np.ptp(score) == 0:
-            rows.append({"approach": name, "c": 0.5, "se": 0.0, "lower": 0.5, "upper": 0.5})
-            continue
-        hc = harrell_c(t, e, score)
-        rows.append({"approach": name, "c": hc.c, "se": hc.se, "lower": hc.lower, "upper": hc.upper})
+        rows.append({"approach": name, **score_concordance(t, e, score)})
     return pd.DataFrame(rows)
 
 

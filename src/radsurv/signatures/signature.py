@@ -24,7 +24,7 @@ second way of building the multi-modal signature).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -214,12 +214,3 @@ class StackedSignature:
         S = self.scores(X)[self.used_]
         lp = (S.to_numpy() * self.cox_.coef.to_numpy()).sum(axis=1)
         return pd.Series(lp - self.center_, index=X.index, name="radscore")
-
-
-def union_features(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """Columns of several regions' feature frames side by side (same patients)."""
-    frames = list(frames)
-    out = pd.concat(frames, axis=1, join="inner")
-    if out.columns.duplicated().any():
-        raise ValueError("feature names repeat across regions; prefix them with the region")
-    return out

@@ -10,65 +10,37 @@ choice; ``auto`` takes the one with the higher pre-validated C-index on the trai
 (:func:`compare_multimodal`): a rule that never sees a test set and costs no extra LASSO
 fit, so the optimism bootstrap can repeat it in every resample.
 
-Computing: :func:`feature_matrix`, :func:`outcomes`, :func:`develop_signatures`,
-:func:`compare_multimodal`, :func:`radscore_table`, :func:`discrimination`,
-:func:`fit_risk_groups`, :func:`risk_group_table`, :func:`signature_flow_table`,
-:func:`signature_variables`; writing: :func:`write_signature_artefacts`.
+Reading: the feature matrix (:meth:`radsurv.stages.readers.FeatureOutputs.wide`) and the
+outcomes (:func:`radsurv.cohort.manifest.cohort_outcomes`). Computing:
+:func:`develop_signatures`, :func:`compare_multimodal`, :func:`radscore_table`,
+:func:`~radsurv.signatures.evaluation.discrimination`, :func:`fit_risk_groups`,
+:func:`risk_group_table`, :func:`signature_flow_table`, :func:`signature_variables`;
+writing: :func:`write_signature_artefacts`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Collection, Mapping, Sequence
+from typing import Any, Collection, Mapping
 
 import numpy as np
 import pandas as pd
 
-from ..cohort.manifest import to_months
-from ..labels import MODALITY_LABELS, MODALITY_NAMES, REGION_LABELS, SPLIT_LABELS, SPLITS, in_sentence
+from ..cohort.manifest import cohort_outcomes
+from ..labels import MODALITY_NAMES, SPLIT_LABELS, SPLITS, in_sentence
+from ..report.formatting import format_ci, format_p
+from ..seeds import STREAM_XTILE
 from ..stages.context import StageContext, resolve_n_jobs
 from ..stages.readers import CohortOutputs, FeatureOutputs
-from ..stats import harrell_c, uno_c
-from .development import (MULTIMODAL, REGION_SIGNATURES, SIGNATURES, STACKED, STACKED_LABEL, UNO_TAU_MONTHS, Development,
-                          available_signatures, compare_multimodal, develop_signatures, needed_for_models, prefix)
+from .development import (MULTIMODAL, REGION_SIGNATURES, SIGNATURES, STACKED, STACKED_LABEL, Development,
+                          available_signatures, compare_multimodal, develop_signatures, needed_for_models)
+from .evaluation import UNO_TAU_MONTHS, discrimination, is_constant
 from .risk_groups import RiskGroups, group_summary, hazard_ratio_per_sd
 from .signature import LassoCoxSignature
 
-__all__ = ["REGION_SIGNATURES", "SIGNATURES", "Development", "available_signatures", "compare_multimodal", "describe_design", "describe_signatures", "develop_signatures", "needed_for_models",
-           "discrimination", "feature_matrix", "fit_risk_groups", "outcomes", "radscore_table", "risk_group_table",
-           "signature_flow_table", "signature_variables", "write_signature_artefacts"]
-
-def feature_matrix(features: FeatureOutputs, drop_flagged: bool = True) -> tuple[pd.DataFrame, set[str]]:
-    """All regions' features side by side, named ``<modality>_<region>__<feature>``, for
-    the patients with every region; and the names flagged by the ICC step.
-
-    Returns
-    -------
-    (DataFrame, set of str)
-        Patients (index ``patient_id``) x features, and the flagged feature names (empty
-        when ``drop_flagged`` is False).
-    """
-    frames = []
-    for modality, region in features.regions():
-        m = features.matrix(modality, region)
-        frames.append(m.add_prefix(prefix(modality, region)))
-    if not frames:
-        raise ValueError("02_features wrote no feature matrix")
-    X = pd.concat(frames, axis=1, join="inner")
-    X.index = X.index.astype(str)
-    X.index.name = "patient_id"
-    flagged: set[str] = set()
-    if drop_flagged and "flag" in features.icc:
-        f = features.icc[features.icc["flag"].astype(bool)]
-        flagged = {prefix(m, r) + feat for m, r, feat in zip(f["modality"], f["region"], f["feature"])}
-    return X.sort_index(), flagged
-
-
-def outcomes(cohort: CohortOutputs, patients: pd.Index, time_unit: str) -> pd.DataFrame:
-    """Split, follow-up in months and DFS event of ``patients`` (index ``patient_id``)."""
-    d = cohort.data.set_index("patient_id").loc[patients]
-    return pd.DataFrame({"split": d["split"].to_numpy(), "time": to_months(d["dfs_time"], time_unit),
-                         "event": d["dfs_event"].to_numpy(dtype=int)}, index=patients)
+__all__ = ["REGION_SIGNATURES", "SIGNATURES", "Development", "available_signatures", "compare_multimodal",
+           "describe_design", "describe_signatures", "develop_signatures", "needed_for_models", "fit_risk_groups",
+           "radscore_table", "risk_group_table", "signature_flow_table", "signature_variables",
+           "write_signature_artefacts"]
 
 
 def radscore_table(dev: Development, X: pd.DataFrame, outcome: pd.DataFrame) -> pd.DataFrame:
@@ -84,47 +56,20 @@ def radscore_table(dev: Development, X: pd.DataFrame, outcome: pd.DataFrame) -> 
     return pd.concat([outcome[["split"]], pd.DataFrame(scores, index=X.index)], axis=1)
 
 
-def discrimination(scores: pd.DataFrame, outcome: pd.DataFrame, names: list[str],
-                   tau: float = UNO_TAU_MONTHS) -> pd.DataFrame:
-    """Harrell's C (R's standard error and Wald CI) and Uno's C (truncated at ``tau``)
-    of each Rad-score in each set.
-
-    Returns
-    -------
-    DataFrame
-        ``signature``, ``set``, ``n``, ``events``, ``c``, ``se``, ``lower``, ``upper``, ``uno_c``.
-    """
-    rows = []
-    for name in names:
-        for s in SPLITS:
-            sel = (outcome["split"] == s).to_numpy()
-            if not sel.any() or outcome.loc[sel, "event"].sum() == 0:
-                continue
-            t, e, r = outcome.loc[sel, "time"].to_numpy(), outcome.loc[sel, "event"].to_numpy(), \
-                scores.loc[sel, name].to_numpy()
-            row = {"signature": name, "set": s, "n": int(sel.sum()), "events": int(e.sum())}
-            if np.ptp(r) == 0:
-                row.update(c=0.5, se=0.0, lower=0.5, upper=0.5, uno_c=0.5)
-            else:
-                hc = harrell_c(t, e, r)
-                row.update(c=hc.c, se=hc.se, lower=hc.lower, upper=hc.upper, uno_c=uno_c(t, e, r, tau=tau).c)
-            rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def fit_risk_groups(scores: pd.DataFrame, outcome: pd.DataFrame, names: list[str], params: Mapping[str, Any],
                     seed: int) -> dict[str, RiskGroups]:
-    """The X-tile cut of each Rad-score on the training set (seed ``[seed, 5, k]``)."""
+    """The X-tile cut of each Rad-score on the training set (seed ``[seed, STREAM_XTILE, k]``)."""
     cp = params["cutpoint"]
     train = (outcome["split"] == "train").to_numpy()
     out = {}
     for k, name in enumerate(names):
         x = scores.loc[train, name].to_numpy()
-        if np.ptp(x) == 0:
+        if is_constant(x):
             continue  # no feature selected: nothing to cut
         out[name] = RiskGroups(min_prop=cp["min_prop"], max_prop=1 - cp["min_prop"],
                                n_permutations=cp["n_permutations"], n_bootstrap=cp["n_bootstrap"],
-                               seed=[seed, 5, k]).fit(x, outcome.loc[train, "time"], outcome.loc[train, "event"])
+                               seed=[seed, STREAM_XTILE, k]).fit(x, outcome.loc[train, "time"],
+                                                                 outcome.loc[train, "event"])
     return out
 
 
@@ -180,18 +125,6 @@ def _label(name: str) -> str:
     return SIGNATURES[name][0]
 
 
-def _fmt_p(p: float) -> str:
-    if not np.isfinite(p):
-        return "–"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def _fmt_ci(est: float, lo: float, hi: float, digits: int = 2) -> str:
-    if not np.isfinite(est):
-        return "–"
-    return f"{est:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})"
-
-
 def discrimination_display(disc: pd.DataFrame, oracle: pd.DataFrame | None, published: Mapping[str, Any],
                            names: list[str], multimodal: str) -> pd.DataFrame:
     """The discrimination table as the paper prints it: one row per signature (and the
@@ -201,14 +134,14 @@ def discrimination_display(disc: pd.DataFrame, oracle: pd.DataFrame | None, publ
         row = {"Signature": _label(name) + (" (feeds the models)" if name == multimodal else "")}
         for s in SPLITS:
             r = disc[(disc["signature"] == name) & (disc["set"] == s)]
-            row[f"{SPLIT_LABELS[s]} C (95% CI)"] = _fmt_ci(*r[["c", "lower", "upper"]].iloc[0]) if len(r) else "–"
+            row[f"{SPLIT_LABELS[s]} C (95% CI)"] = format_ci(*r[["c", "lower", "upper"]].iloc[0]) if len(r) else "–"
             row[f"{SPLIT_LABELS[s]} Uno C"] = f"{r['uno_c'].iloc[0]:.2f}" if len(r) else "–"
         rows.append(row)
     if oracle is not None:
         row = {"Signature": "Oracle: the true linear predictor (simulation truth)"}
         for s in SPLITS:
             r = oracle[oracle["set"] == s]
-            row[f"{SPLIT_LABELS[s]} C (95% CI)"] = _fmt_ci(*r[["c", "lower", "upper"]].iloc[0]) if len(r) else "–"
+            row[f"{SPLIT_LABELS[s]} C (95% CI)"] = format_ci(*r[["c", "lower", "upper"]].iloc[0]) if len(r) else "–"
             row[f"{SPLIT_LABELS[s]} Uno C"] = f"{r['uno_c'].iloc[0]:.2f}" if len(r) else "–"
         rows.append(row)
     pub = {s: published.get(s) for s in ("internal", "external")}
@@ -235,8 +168,8 @@ def risk_display(table: pd.DataFrame) -> pd.DataFrame:
                                                            "median": "Median (training)",
                                                            "per SD": "Per SD of the Rad-score"}[r.split_by],
                      "Low / high risk, n": groups, "Events, n": events,
-                     "HR (95% CI)": _fmt_ci(r.hr, r.hr_lower, r.hr_upper),
-                     "P": _fmt_p(r.logrank_p)})
+                     "HR (95% CI)": format_ci(r.hr, r.hr_lower, r.hr_upper),
+                     "P": format_p(r.logrank_p)})
     return pd.DataFrame(rows)
 
 
@@ -321,15 +254,15 @@ def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFra
         v["oracle"] = {f"c_{r.set}": f"{r.c:.3f}" for r in oracle.itertuples(index=False)}
     if mm in groups:
         g = groups[mm]
-        v[mm].update(cut=f"{g.cutpoint_:.3f}", p_uncorrected=_fmt_p(g.p_uncorrected_),
-                     p_lausen=_fmt_p(g.p_lausen_), p_permutation=_fmt_p(g.p_permutation_))
+        v[mm].update(cut=f"{g.cutpoint_:.3f}", p_uncorrected=format_p(g.p_uncorrected_),
+                     p_lausen=format_p(g.p_lausen_), p_permutation=format_p(g.p_permutation_))
         if g.bootstrap_cuts_.size:
             lo, hi = np.percentile(g.bootstrap_cuts_, [2.5, 97.5])
             v[mm]["cut_bootstrap_95"] = f"{lo:.3f} to {hi:.3f}"
         for r in risk.itertuples(index=False):
             key = {"X-tile": "xtile", "median": "median", "per SD": "per_sd"}[r.split_by]
-            v[mm][f"hr_{key}_{r.set}"] = _fmt_ci(r.hr, r.hr_lower, r.hr_upper)
-            v[mm][f"p_{key}_{r.set}"] = _fmt_p(r.logrank_p)
+            v[mm][f"hr_{key}_{r.set}"] = format_ci(r.hr, r.hr_lower, r.hr_upper)
+            v[mm][f"p_{key}_{r.set}"] = format_p(r.logrank_p)
     return v
 
 
@@ -396,8 +329,8 @@ def write_signature_artefacts(ctx: StageContext, cohort: CohortOutputs, features
 
     params = ctx.params
     with ctx.timed("feature matrix"):
-        X, flagged = feature_matrix(features, params["filters"]["drop_icc_flagged"])
-        outcome = outcomes(cohort, X.index, ctx.profile["time_unit"])
+        X, flagged = features.wide(params["filters"]["drop_icc_flagged"])
+        outcome = cohort_outcomes(cohort.data, X.index, ctx.profile["time_unit"])
     with ctx.timed("signatures (filters, LASSO-Cox CV) and the multi-modal comparison"):
         dev = develop_signatures(X, outcome, flagged, params, ctx.seed, resolve_n_jobs(params["n_jobs"]))
     scores = radscore_table(dev, X, outcome)
@@ -460,15 +393,16 @@ def write_signature_artefacts(ctx: StageContext, cohort: CohortOutputs, features
                                 "set the X-tile p is not corrected for the search (see the text).")
         g = groups[MULTIMODAL]
         xtile_figure(g.grid_, g.cutpoint_, g.bootstrap_cuts_, ctx.path("fig-xtile.png"),
-                     p_text=f"cut {g.cutpoint_:.3f}; p uncorrected {_fmt_p(g.p_uncorrected_)}, "
-                            f"Lausen-Schumacher {_fmt_p(g.p_lausen_)}, permutation {_fmt_p(g.p_permutation_)}")
+                     p_text=f"cut {g.cutpoint_:.3f}; p uncorrected {format_p(g.p_uncorrected_)}, "
+                            f"Lausen-Schumacher {format_p(g.p_lausen_)}, permutation {format_p(g.p_permutation_)}")
         panels = []
         for s in SPLITS:
             sel = (outcome["split"] == s).to_numpy()
             r = mm_risk[(mm_risk["set"] == s) & (mm_risk["split_by"] == "X-tile")].iloc[0]
             panels.append({"time": outcome.loc[sel, "time"], "event": outcome.loc[sel, "event"],
                            "group": g.assign(scores.loc[sel, MULTIMODAL]), "title": SPLIT_LABELS[s],
-                           "annotation": f"HR {_fmt_ci(r.hr, r.hr_lower, r.hr_upper)}\nlog-rank p {_fmt_p(r.logrank_p)}"})
+                           "annotation": f"HR {format_ci(r.hr, r.hr_lower, r.hr_upper)}\n"
+                                         f"log-rank p {format_p(r.logrank_p)}"})
         km_panels(panels, ctx.path("fig-km-risk.png"), order=("low", "high"),
                   labels={"low": "Low risk", "high": "High risk"}, colors=RISK_COLORS)
     else:
@@ -484,7 +418,7 @@ def write_signature_artefacts(ctx: StageContext, cohort: CohortOutputs, features
     coefficients_figure({n: coefs[n] for n in dev.signatures}, ctx.path("fig-coefficients.png"), labels)
     v = signature_variables(dev, disc, oracle, groups, risk[risk["signature"] == MULTIMODAL] if len(risk) else risk,
                             params, X.shape[1],
-                            constant=[n for n in [*names, MULTIMODAL] if np.ptp(scores.loc[train, n].to_numpy()) == 0])
+                            constant=[n for n in [*names, MULTIMODAL] if is_constant(scores.loc[train, n].to_numpy())])
     ctx.write_text("text-signatures.md", describe_signatures(v, params["published_c"]))
     ctx.write_text("text-signature-methods.md", describe_design(list(dev.signatures),
                                                                  params["multimodal"]["feeds_models"]))

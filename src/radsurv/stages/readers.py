@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..exceptions import StageError
-from ..labels import ANALYSIS_MASK
+from ..labels import ANALYSIS_MASK, region_prefix
 
 __all__ = ["CohortOutputs", "FeatureOutputs", "ModelOutputs", "SegmentationOutputs", "read_cohort", "read_features",
            "read_models", "read_oracle", "read_segmentation", "read_signatures", "read_truth", "read_variables"]
@@ -169,6 +169,14 @@ class SegmentationOutputs:
     excluded: pd.DataFrame
     metrics: pd.DataFrame
 
+    def analysis_masks(self) -> pd.DataFrame:
+        """One row per (patient, modality) with a usable analysis mask (patients the
+        segmentation stage excluded are left out)."""
+        masks = self.masks
+        keep = ((masks["source"] != "excluded") & masks["mask"].notna()
+                & ~masks["patient_id"].isin(self.excluded["patient_id"]))
+        return masks[keep].reset_index(drop=True)
+
 
 def read_segmentation(build_dir: Path) -> SegmentationOutputs:
     """Read ``01_segmentation``'s outputs."""
@@ -217,6 +225,31 @@ class FeatureOutputs:
                 if (self.folder / f"matrix_{m}_{r}.parquet").is_file():
                     out.append((m, r))
         return out
+
+    def wide(self, drop_flagged: bool = True) -> tuple[pd.DataFrame, set[str]]:
+        """All regions' features side by side, named ``<modality>_<region>__<feature>``, for
+        the patients with every region; and the names flagged by the ICC step.
+
+        Returns
+        -------
+        (DataFrame, set of str)
+            Patients (index ``patient_id``) x features, and the flagged feature names (empty
+            when ``drop_flagged`` is False).
+        """
+        frames = []
+        for modality, region in self.regions():
+            m = self.matrix(modality, region)
+            frames.append(m.add_prefix(region_prefix(modality, region)))
+        if not frames:
+            raise ValueError("02_features wrote no feature matrix")
+        X = pd.concat(frames, axis=1, join="inner")
+        X.index = X.index.astype(str)
+        X.index.name = "patient_id"
+        flagged: set[str] = set()
+        if drop_flagged and "flag" in self.icc:
+            f = self.icc[self.icc["flag"].astype(bool)]
+            flagged = {region_prefix(m, r) + feat for m, r, feat in zip(f["modality"], f["region"], f["feature"])}
+        return X.sort_index(), flagged
 
     def tidy(self, mask_source: str | None = ANALYSIS_MASK) -> pd.DataFrame:
         """The tidy feature table, of one mask source (default the analysis masks) or all (None)."""

@@ -13,7 +13,8 @@ absolute differences between observed and predicted risk. Reproduces::
     ICI <- mean(err); E50 <- median(err); E90 <- quantile(err, 0.9); Emax <- max(err)
 
 (quantiles of type 7, R's default). The hazard-regression variant of the paper
-(``polspline::hare``/``phare``) is not implemented: see ``smoothed_calibration``.
+(``polspline::hare``/``phare``) is not implemented: its stepwise knot search and
+numerical integration could not be matched to R.
 """
 
 from __future__ import annotations
@@ -192,10 +193,8 @@ def smoothed_calibration(time, event, risk, horizon: float, method: str = "rcs",
     horizon : float
         Positive time (same units as ``time``).
     method : {"rcs"}
-        ``"rcs"``: Cox model on a restricted cubic spline. ``"hare"``
-        (polspline hazard regression) raises NotImplementedError: its stepwise
-        knot search and numerical integration are not reproduced here, so its
-        values could not be matched to R.
+        ``"rcs"``: Cox model on a restricted cubic spline, the only method (the
+        hazard-regression one is not implemented: see the module docstring).
     knots : int or array-like
         Number of knots placed as Hmisc does (``rcspline_knots``; default 3), or
         the knots themselves on the cll scale.
@@ -204,13 +203,9 @@ def smoothed_calibration(time, event, risk, horizon: float, method: str = "rcs",
     -------
     SmoothedCalibration
     """
-    if method == "hare":
-        raise NotImplementedError(
-            "method: 'hare' (polspline::hare/phare) is not implemented; its adaptive "
-            "linear-spline hazard regression is not reproduced, so its values cannot be "
-            "matched to R. Use method='rcs'.")
     if method != "rcs":
-        raise ValueError(f"method: must be 'rcs' (or 'hare', not implemented), got {method!r}")
+        raise ValueError(f"method: must be 'rcs' (restricted cubic spline; polspline's hazard regression "
+                         f"'hare' is not implemented), got {method!r}")
     t, e, other = check_survival(time, event, risk=risk)
     p = other["risk"]
     if np.any((p <= 0) | (p >= 1)):

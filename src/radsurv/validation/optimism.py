@@ -29,9 +29,11 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..models.design import Design
-from ..models.six_models import MODELS, RADSCORE, develop_models
+from ..models.design import RADSCORE, Design
+from ..models.six_models import MODELS, develop_models
+from ..seeds import STREAM_OPTIMISM
 from ..signatures.development import MULTIMODAL, available_signatures, develop_signatures, needed_for_models
+from ..signatures.evaluation import NULL_C, is_constant
 from ..stats import fit_cox, harrell_c, smoothed_calibration
 
 __all__ = ["DevelopmentData", "corrected_calibration", "optimism_bootstrap", "optimism_summary", "resample_once"]
@@ -101,8 +103,8 @@ def _develop(dev: DevelopmentData, rows: np.ndarray, seed) -> tuple[dict, Any]:
 
 def _measures(lp: np.ndarray, t: np.ndarray, e: np.ndarray) -> tuple[float, float]:
     ok = np.isfinite(lp)
-    if np.ptp(lp[ok]) == 0:
-        return 0.5, np.nan
+    if is_constant(lp[ok]):
+        return NULL_C, np.nan
     c = harrell_c(t[ok], e[ok], lp[ok]).c
     slope = float(fit_cox(pd.DataFrame({"lp": lp[ok]}), t[ok], e[ok], monotone="as_r").coef["lp"])
     return c, slope
@@ -148,10 +150,10 @@ def resample_once(dev: DevelopmentData, b: int, seed: int) -> dict[str, list[dic
 
 def _resample(dev: DevelopmentData, b: int, seed: int) -> dict[str, list[dict]]:
     n = dev.time.size
-    rng = np.random.default_rng([seed, 7, b])
+    rng = np.random.default_rng([seed, STREAM_OPTIMISM, b])
     rows = rng.integers(0, n, n)
     try:
-        models, radscore = _develop(dev, rows, [seed, 7, b])
+        models, radscore = _develop(dev, rows, [seed, STREAM_OPTIMISM, b])
     except ValueError as error:  # a step of the development cannot be fitted on this resample
         return {"models": [{"resample": b, "model": None, "failed": f"{type(error).__name__}: {error}"}],
                 "calibration": []}
@@ -164,7 +166,7 @@ def _resample(dev: DevelopmentData, b: int, seed: int) -> dict[str, list[dict]]:
     for key in MODELS:
         if key not in models:
             # Nothing selected on this resample: the null model, C = 0.5 on both samples.
-            out.append({"resample": b, "model": key, "apparent_c": 0.5, "test_c": 0.5, "test_slope": np.nan,
+            out.append({"resample": b, "model": key, "apparent_c": NULL_C, "test_c": NULL_C, "test_slope": np.nan,
                         "variables": "", "failed": ""})
             continue
         model = models[key]
@@ -220,8 +222,8 @@ def optimism_bootstrap(dev: DevelopmentData, n_resamples: int, seed: int, n_jobs
                        progress: bool = True, cache_dir=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run the resamples (joblib over processes, a progress bar).
 
-    Each resample draws its rows from its own stream ``[seed, 7, b]``, so the result does
-    not depend on ``n_jobs`` or on the order the workers finish.
+    Each resample draws its rows from its own stream ``[seed, STREAM_OPTIMISM, b]``, so the
+    result does not depend on ``n_jobs`` or on the order the workers finish.
 
     Parameters
     ----------

@@ -15,11 +15,10 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..labels import SPLIT_LABELS, SPLITS
-from ..models.design import Design
-from ..models.six_models import MODELS, RADSCORE, model_name
-from ..models.stage import cohort_design, model_outcomes
-from ..signatures.stage import feature_matrix
+from ..cohort.manifest import cohort_outcomes
+from ..labels import SPLIT_LABELS
+from ..models.design import RADSCORE, RADSCORE_LABEL, Design, cohort_design
+from ..models.six_models import MODELS, model_name
 from ..stages.context import StageContext, resolve_n_jobs
 from ..stages.readers import CohortOutputs, FeatureOutputs, ModelOutputs, read_variables
 from ..stats import smoothed_calibration
@@ -215,8 +214,8 @@ def write_validation_artefacts(ctx: StageContext, cohort: CohortOutputs, feature
     params = ctx.params
     profile = ctx.profile
     columns, labels = profile["cohort"]["columns"], profile["cohort"]["labels"]
-    design, clinical, mri = cohort_design(cohort, radscores, columns, labels)
-    outcome = model_outcomes(cohort, design.X.index, profile["time_unit"])
+    design, clinical, mri = cohort_design(cohort.data, radscores, columns, labels)
+    outcome = cohort_outcomes(cohort.data, design.X.index, profile["time_unit"])
     check_scores(models, design)
     keys = models.models
     scores = models.scores.loc[design.X.index, keys]
@@ -245,7 +244,7 @@ def write_validation_artefacts(ctx: StageContext, cohort: CohortOutputs, feature
     variables = [v for v in design.groups if any(c in hr["term"].tolist() for c in design.groups[v])]
     variables.sort(key=lambda v: hr["term"].tolist().index(design.groups[v][0]))
     coding = {**{c: columns["clinical"][c] for c in clinical}, **{c: columns["mri"][c] for c in mri}}
-    var_labels = {**labels, RADSCORE: "Multi-modal Rad-score"}
+    var_labels = {**labels, RADSCORE: RADSCORE_LABEL}
     dtrain = design.subset(design.X.index[train])
     nom, calculator = model_nomogram(dtrain, variables, outcome.loc[train, "time"], outcome.loc[train, "event"],
                                      horizons, coding, var_labels, coef=hr.set_index("term")["coef"])
@@ -258,7 +257,7 @@ def write_validation_artefacts(ctx: StageContext, cohort: CohortOutputs, feature
     example_points = calculator(example)
 
     # ---- optimism bootstrap repeating the whole development (training only)
-    X, flagged = feature_matrix(features, drop_flagged=profile["signatures"]["filters"]["drop_icc_flagged"])
+    X, flagged = features.wide(drop_flagged=profile["signatures"]["filters"]["drop_icc_flagged"])
     risk_train = {h: predicted_risk(scores.loc[train, final].dropna().to_numpy(), s0[(final, h)]) for h in horizons}
     grid, apparent_curve = {}, {}
     for h in horizons:
