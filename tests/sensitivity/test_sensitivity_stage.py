@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from radsurv.sensitivity.stage import (cutpoint_display, describe_sensitivity, describe_sensitivity_methods,
-                                       harmonisation_display, permutation_display, sensitivity_variables)
+from radsurv.manuscript.sensitivity import describe_sensitivity, describe_sensitivity_methods
+from radsurv.sensitivity.stage import (cutpoint_display, harmonisation_display, permutation_display,
+                                       sensitivity_variables)
 
 PARAMS = {"permutation": {"n": 4}, "cutpoint": {"n_folds": 10},
           "harmonisation": {"run": True, "parametric": True, "alpha": 0.05}}

@@ -11,8 +11,10 @@ import pytest
 
 from radsurv.config import load_profile
 from radsurv.signatures.evaluation import discrimination
-from radsurv.signatures.stage import (MULTIMODAL, REGION_SIGNATURES, available_signatures, describe_signatures,
-                                      develop_signatures, fit_risk_groups, radscore_table, signature_variables)
+from radsurv.signatures import (MULTIMODAL, REGION_SIGNATURES, available_signatures, develop_signatures,
+                                fit_risk_groups, radscore_table)
+from radsurv.manuscript.signatures import describe_signatures
+from radsurv.signatures.stage import signature_variables
 from radsurv.stats import harrell_c, uno_c
 
 REGIONS = ("us_intra", "us_peri", "mri_intra", "mri_peri")
@@ -134,7 +136,7 @@ def test_variables_and_text(developed, params):
     names = [*dev.signatures, "multimodal_stacked", MULTIMODAL]
     disc = discrimination(scores, outcome, names)
     groups = fit_risk_groups(scores, outcome, [MULTIMODAL], params, 11)
-    from radsurv.signatures.stage import risk_group_table
+    from radsurv.signatures import risk_group_table
 
     train = (outcome.split == "train").to_numpy()
     risk = risk_group_table(scores, outcome, MULTIMODAL, groups[MULTIMODAL],
@@ -177,7 +179,7 @@ def test_text_says_when_no_feature_was_selected(developed, params):
 
 
 def test_the_design_paragraph_follows_the_modalities_and_the_rule():
-    from radsurv.signatures.stage import describe_design
+    from radsurv.manuscript.signatures import describe_design
 
     both = describe_design(["us_intra", "us_peri", "mri_intra", "mri_peri", "us", "mri", "multimodal_union"], "auto")
     assert both.startswith("Seven signatures were developed on the training set only")

@@ -218,13 +218,14 @@ def check_outputs(stage: Stage, folder: Path) -> tuple[list[str], list[str]]:
     (missing, undeclared)
         Required declared artefacts that are absent (``variables.yml`` counts when the
         stage declares variables), and publishable files (``fig-*.png``, ``*.md`` at the
-        top of the folder) that it does not declare.
+        top of the folder) that it does not declare, or that are rendered when the paper
+        is published (:mod:`radsurv.manuscript`) and so are not the stage's to write.
     """
     folder = Path(folder)
-    missing = [a.name for a in stage.outputs if not a.optional and not (folder / a.name.rstrip("/")).exists()]
+    missing = [a.name for a in stage.written() if not a.optional and not (folder / a.name.rstrip("/")).exists()]
     if stage.variables and not (folder / "variables.yml").is_file():
         missing.append("variables.yml")
-    declared = {a.name for a in stage.outputs if a.kind in PUBLISHED_KINDS}
+    declared = {a.name for a in stage.written() if a.kind in PUBLISHED_KINDS}
     written = {p.name for p in folder.glob("fig-*.png")} | {p.name for p in folder.glob("*.md")}
     undeclared = sorted(written - declared)
     variables = folder / "variables.yml"

@@ -5,7 +5,8 @@
 * ``figures/<stage>/fig-*.png``, ``tables/<stage>/*.md``, ``texts/<stage>/*.md``:
   copies of the figures, tables and texts each stage declares
   (:mod:`radsurv.stages.registry`), namespaced by stage so no stage can overwrite
-  another's;
+  another's; the texts declared ``rendered`` are written here from the stages'
+  variables by :mod:`radsurv.manuscript`;
 * ``_variables.yml``: every stage's ``variables.yml`` merged (a variable set twice to
   different values is an error), including each stage's ``provenance`` line, every
   value written as a quoted string;
@@ -31,6 +32,7 @@ import yaml
 
 from ..config import load_profile
 from ..exceptions import ManuscriptError
+from ..manuscript import render_text
 from ..report.qmd import check_manuscript
 from ..report.render import RenderResult, render_manuscript
 from ..report.checklist import checklist_table, clear_checklist, coverage, tripod_ai_checklist
@@ -143,11 +145,15 @@ def publish(root: Path, build_dir: Path, stages: Sequence[Stage] = STAGES,
     for folder in (*PUBLISHED_KINDS.values(), EXECUTED):
         _clear(root / folder)
     layers = []
+    rendered = []
     for stage in stages:
         sdir = build_dir / stage.name
         if not sdir.is_dir():
             continue
         for artefact in stage.published():
+            if artefact.rendered:
+                rendered.append((stage.name, artefact.name))
+                continue
             src = sdir / artefact.name
             if src.is_file():
                 dest = root / PUBLISHED_KINDS[artefact.kind] / stage.name / artefact.name
@@ -162,6 +168,15 @@ def publish(root: Path, build_dir: Path, stages: Sequence[Stage] = STAGES,
     write_run_tables(root, build_dir, {s.name: s.title.split(":")[0] for s in stages},
                      build_dir.name)
     merged = merge_variables(layers)
+    if rendered:
+        # The prose, written from the variables now: a wording edit re-runs no stage.
+        if profile is None:
+            profile = load_profile(build_dir.name, root)
+        for stage_name, name in rendered:
+            dest = root / PUBLISHED_KINDS["text"] / stage_name / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with open(dest, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(render_text(stage_name, name, merged, profile))
     # The checklists answer from the features stage's parameter files: written when the
     # registry has that stage and this build ran it (a project with other stages has none).
     if any(s.name == FEATURES_STAGE for s in stages) and (build_dir / FEATURES_STAGE).is_dir():

@@ -10,7 +10,8 @@ import pandas as pd
 
 from .style import apply_style, plt, save_figure
 
-__all__ = ["coefficients_figure", "lasso_figure", "xtile_figure"]
+__all__ = ["coefficients_figure", "draw_bootstrap_cuts", "draw_coefficients", "draw_coefficient_path", "draw_cv_curve", "draw_xtile",
+           "lasso_figure", "xtile_figure"]
 
 
 def lasso_figure(cvs: Mapping[str, object], path: str | Path, lambda_rule: str = "lambda_min",
@@ -36,28 +37,61 @@ def lasso_figure(cvs: Mapping[str, object], path: str | Path, lambda_rule: str =
     fig, axes = plt.subplots(2, len(names), figsize=(3.1 * len(names), 5.4), squeeze=False, sharex="col")
     for k, name in enumerate(names):
         cv = cvs[name]
-        x = np.log(cv.lambdas)
         top, bottom = axes[0, k], axes[1, k]
-        top.errorbar(x, cv.cvm, yerr=cv.cvsd, fmt="o", ms=2.2, color="#D55E00", ecolor="#999999", elinewidth=0.6,
-                     capsize=0)
-        for rule, style in (("lambda_min", "-"), ("lambda_1se", "--")):
-            top.axvline(np.log(getattr(cv, rule)), color="#333333", lw=0.8,
-                        linestyle=style if rule == lambda_rule else ":")
-            bottom.axvline(np.log(getattr(cv, rule)), color="#333333", lw=0.8,
-                           linestyle=style if rule == lambda_rule else ":")
-        top.set_title(f"{labels.get(name, name)}\n{int(np.count_nonzero(cv.coef(lambda_rule)))} features",
-                      fontsize=8)
-        if k == 0:
-            top.set_ylabel("Partial-likelihood deviance")
-            bottom.set_ylabel("Coefficient (per SD)")
-        path_ = np.asarray(cv.coef_path)
-        for row in path_[np.any(path_ != 0, axis=1)]:
-            bottom.plot(x, row, lw=0.7)
-        bottom.axhline(0, color="#999999", lw=0.5)
-        bottom.set_xlabel("log(lambda)")
-        bottom.invert_xaxis()
+        draw_cv_curve(top, cv, lambda_rule, title=f"{labels.get(name, name)}\n"
+                                                  f"{int(np.count_nonzero(cv.coef(lambda_rule)))} features")
+        draw_coefficient_path(bottom, cv, lambda_rule)
+        top.set_xlabel("")
+        if k > 0:
+            top.set_ylabel("")
+            bottom.set_ylabel("")
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def _lambda_lines(ax, cv, lambda_rule: str) -> None:
+    """Both cross-validated lambdas: the one the signature uses solid (lambda_min) or
+    dashed (lambda_1se), the other dotted."""
+    for rule, style in (("lambda_min", "-"), ("lambda_1se", "--")):
+        ax.axvline(np.log(getattr(cv, rule)), color="#333333", lw=0.8, linestyle=style if rule == lambda_rule else ":")
+
+
+def draw_cv_curve(ax, cv, lambda_rule: str = "lambda_min", title: str | None = None):
+    """The cross-validation curve of a LASSO-Cox fit on ``ax``: mean partial-likelihood
+    deviance with +-1 SE bars against log lambda, both lambdas marked (as glmnet's
+    ``plot.cv.glmnet``). Returns the Axes.
+
+    Parameters
+    ----------
+    cv : LassoCoxCV
+        ``lambdas``, ``cvm``, ``cvsd``, ``lambda_min``, ``lambda_1se``.
+    """
+    ax.errorbar(np.log(cv.lambdas), cv.cvm, yerr=cv.cvsd, fmt="o", ms=2.2, color="#D55E00", ecolor="#999999",
+                elinewidth=0.6, capsize=0)
+    _lambda_lines(ax, cv, lambda_rule)
+    if title is not None:
+        ax.set_title(title, fontsize=8)
+    ax.set_ylabel("Partial-likelihood deviance")
+    ax.set_xlabel("log(lambda)")
+    if not ax.xaxis_inverted():  # the largest penalty (the null model) on the left, as the path
+        ax.invert_xaxis()
+    return ax
+
+
+def draw_coefficient_path(ax, cv, lambda_rule: str = "lambda_min"):
+    """The LASSO coefficient path on ``ax``: each feature's coefficient (per SD) against
+    log lambda, largest lambda on the left, both lambdas marked. Returns the Axes."""
+    x = np.log(cv.lambdas)
+    _lambda_lines(ax, cv, lambda_rule)
+    path_ = np.asarray(cv.coef_path)
+    for row in path_[np.any(path_ != 0, axis=1)]:
+        ax.plot(x, row, lw=0.7)
+    ax.axhline(0, color="#999999", lw=0.5)
+    ax.set_xlabel("log(lambda)")
+    ax.set_ylabel("Coefficient (per SD)")
+    if not ax.xaxis_inverted():
+        ax.invert_xaxis()
+    return ax
 
 
 def coefficients_figure(coefs: Mapping[str, pd.DataFrame], path: str | Path,
@@ -78,21 +112,38 @@ def coefficients_figure(coefs: Mapping[str, pd.DataFrame], path: str | Path,
     fig, axes = plt.subplots(len(names), 1, figsize=(7.2, 0.9 + 0.2 * sum(heights) + 0.45 * len(names)),
                              squeeze=False, gridspec_kw={"height_ratios": [h + 1.5 for h in heights]})
     for ax, name in zip(axes[:, 0], names):
-        c = coefs[name].reindex(coefs[name]["coef_per_sd"].abs().sort_values(ascending=False).index)
-        shown = c.head(max_features)
-        extra = len(c) - len(shown)
-        y = np.arange(len(shown))[::-1]
-        colors = np.where(shown["coef_per_sd"] > 0, "#D55E00", "#0072B2")
-        ax.barh(y, shown["coef_per_sd"], color=colors)
-        ax.set_yticks(y, [_short(f) for f in shown["feature"]], fontsize=6.5)
-        ax.axvline(0, color="#333333", lw=0.6)
-        title = f"{labels.get(name, name)}: {len(c)} feature{'s' if len(c) != 1 else ''}"
-        ax.set_title(title + (f" ({extra} smaller not shown)" if extra > 0 else ""), fontsize=8, loc="left")
-        if c.empty:
-            ax.text(0.5, 0.5, "no feature selected", transform=ax.transAxes, ha="center", va="center", fontsize=8)
+        draw_coefficients(ax, coefs[name], labels.get(name, name), max_features)
+        ax.set_xlabel("")
     axes[-1, 0].set_xlabel("Coefficient per SD of the feature (log hazard ratio)")
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def draw_coefficients(ax, coefs: pd.DataFrame, label: str, max_features: int = 15):
+    """Horizontal bars of one signature's coefficients per SD on ``ax`` (largest |coef|
+    first; red raises the hazard, blue lowers it). Returns the Axes.
+
+    Parameters
+    ----------
+    coefs : DataFrame
+        ``feature`` and ``coef_per_sd``.
+    label : str
+        The signature's printed name.
+    """
+    c = coefs.reindex(coefs["coef_per_sd"].abs().sort_values(ascending=False).index)
+    shown = c.head(max_features)
+    extra = len(c) - len(shown)
+    y = np.arange(len(shown))[::-1]
+    colors = np.where(shown["coef_per_sd"] > 0, "#D55E00", "#0072B2")
+    ax.barh(y, shown["coef_per_sd"], color=colors)
+    ax.set_yticks(y, [_short(f) for f in shown["feature"]], fontsize=6.5)
+    ax.axvline(0, color="#333333", lw=0.6)
+    title = f"{label}: {len(c)} feature{'s' if len(c) != 1 else ''}"
+    ax.set_title(title + (f" ({extra} smaller not shown)" if extra > 0 else ""), fontsize=8, loc="left")
+    if c.empty:
+        ax.text(0.5, 0.5, "no feature selected", transform=ax.transAxes, ha="center", va="center", fontsize=8)
+    ax.set_xlabel("Coefficient per SD of the feature (log hazard ratio)")
+    return ax
 
 
 def _short(feature: str) -> str:
@@ -120,16 +171,29 @@ def xtile_figure(grid: pd.DataFrame, cutpoint: float, bootstrap_cuts: Sequence[f
     """
     apply_style()
     fig, (ax, hist) = plt.subplots(2, 1, figsize=(6.2, 4.4), sharex=True, gridspec_kw={"height_ratios": [3, 1.2]})
+    draw_xtile(ax, grid, cutpoint, p_text)
+    draw_bootstrap_cuts(hist, bootstrap_cuts, cutpoint)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def draw_xtile(ax, grid: pd.DataFrame, cutpoint: float, p_text: str = ""):
+    """The log-rank chi-square of every admissible cut of the training Rad-score, with
+    the chosen cut, on ``ax``. Returns the Axes."""
     ax.plot(grid["cut"], grid["logrank_chisq"], color="#0072B2", lw=1.1)
     ax.axvline(cutpoint, color="#D55E00", lw=1.0)
     ax.set_ylabel("Log-rank chi-square (training)")
     if p_text:
         ax.text(0.02, 0.97, p_text, transform=ax.transAxes, va="top", fontsize=7.5)
+    return ax
+
+
+def draw_bootstrap_cuts(ax, bootstrap_cuts: Sequence[float], cutpoint: float):
+    """The cuts chosen in bootstrap resamples of the training set, and the chosen one."""
     cuts = np.asarray(bootstrap_cuts, dtype=float)
     if cuts.size:
-        hist.hist(cuts, bins=min(30, max(5, cuts.size // 5)), color="#999999")
-    hist.axvline(cutpoint, color="#D55E00", lw=1.0)
-    hist.set_ylabel("Bootstrap\ncuts")
-    hist.set_xlabel("Rad-score cut")
-    fig.tight_layout()
-    return save_figure(fig, path)
+        ax.hist(cuts, bins=min(30, max(5, cuts.size // 5)), color="#999999")
+    ax.axvline(cutpoint, color="#D55E00", lw=1.0)
+    ax.set_ylabel("Bootstrap\ncuts")
+    ax.set_xlabel("Rad-score cut")
+    return ax

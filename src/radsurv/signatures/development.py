@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..labels import region_prefix
+from ..results import ShowsItself
 from ..seeds import STREAM_FOLDS
 from ..stats import fit_cox
 from .evaluation import score_concordance
@@ -21,7 +22,8 @@ from .preprocess import FeatureFilter
 from .signature import LassoCoxSignature, StackedSignature, fold_ids, grouped_fold_ids
 
 __all__ = ["MULTIMODAL", "REGION_SIGNATURES", "SIGNATURES", "STACKED", "Development", "available_signatures",
-           "compare_multimodal", "develop_signatures", "needed_for_models"]
+           "compare_multimodal", "develop_signatures", "example_signature", "needed_for_models", "radscore_table",
+           "signature_columns", "signature_estimator", "signature_label"]
 
 #: Signature -> (printed name, its (modality, region) pairs).
 SIGNATURES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
@@ -40,17 +42,41 @@ STACKED_LABEL = "Multi-modal (Cox on the four regional Rad-scores)"
 MULTIMODAL = "multimodal"
 
 
-def _filter(params: Mapping[str, Any], flagged: set[str]) -> FeatureFilter:
+def signature_label(name: str) -> str:
+    """The printed name of a signature (or of the stacked multi-modal one)."""
+    return STACKED_LABEL if name == STACKED else SIGNATURES[name][0]
+
+
+def signature_estimator(params: Mapping[str, Any], flagged: set[str]) -> LassoCoxSignature:
+    """An unfitted LASSO-Cox signature with the profile's filters, lambda rule and path.
+
+    Parameters
+    ----------
+    params : mapping
+        The ``signatures`` section.
+    flagged : set of str
+        Features flagged by the segmentation-robustness (ICC) step.
+    """
     f = params["filters"]
-    return FeatureFilter(flagged=flagged, freq_ratio=f["near_zero_variance"]["freq_ratio"],
-                         unique_pct=f["near_zero_variance"]["unique_pct"],
-                         correlation_threshold=f["correlation_threshold"], screen_p=f["univariable_p"],
-                         ties=params["ties"])
+    feature_filter = FeatureFilter(flagged=flagged, freq_ratio=f["near_zero_variance"]["freq_ratio"],
+                                   unique_pct=f["near_zero_variance"]["unique_pct"],
+                                   correlation_threshold=f["correlation_threshold"], screen_p=f["univariable_p"],
+                                   ties=params["ties"])
+    return LassoCoxSignature(filter=feature_filter, lambda_rule=params["lambda_rule"], nlambda=params["nlambda"])
 
 
-def _columns(X: pd.DataFrame, name: str) -> list[str]:
+def signature_columns(X: pd.DataFrame, name: str) -> list[str]:
+    """The columns of ``X`` (prefixed features) that signature ``name`` is developed on."""
     prefixes = tuple(region_prefix(m, r) for m, r in SIGNATURES[name][1])
     return [c for c in X.columns if c.startswith(prefixes)]
+
+
+def example_signature(available: Sequence[str]) -> str:
+    """The signature a walkthrough develops by hand: MRI intra-tumoral where the cohort has
+    MRI, else the first available one."""
+    if not available:
+        raise ValueError("no signature can be developed: the features cover no region")
+    return "mri_intra" if "mri_intra" in available else available[0]
 
 
 def available_signatures(X: pd.DataFrame) -> list[str]:
@@ -60,14 +86,15 @@ def available_signatures(X: pd.DataFrame) -> list[str]:
 
 
 def _fit_one(name: str, X: pd.DataFrame, t, e, foldid, params, flagged) -> LassoCoxSignature:
-    sig = LassoCoxSignature(filter=_filter(params, flagged), lambda_rule=params["lambda_rule"],
-                            nlambda=params["nlambda"])
-    return sig.fit(X[_columns(X, name)], t, e, foldid)
+    return signature_estimator(params, flagged).fit(X[signature_columns(X, name)], t, e, foldid)
 
 
 @dataclass
-class Development:
-    """Everything the stage learned on the training set."""
+class Development(ShowsItself):
+    """Everything the stage learned on the training set: the signatures, the stacked
+    multi-modal signature, the folds, the comparison of the two multi-modal signatures and
+    which one feeds the models. Shown by :meth:`summary` (features left after each filter,
+    the lambda and the selected count of every signature)."""
 
     signatures: dict[str, LassoCoxSignature]
     stacked: StackedSignature | None
@@ -84,6 +111,44 @@ class Development:
         if self.multimodal in out:
             out[MULTIMODAL] = out[self.multimodal]
         return out
+
+    def names(self) -> list[str]:
+        """The developed signatures, then the stacked one where it exists."""
+        return [*self.signatures, *([STACKED] if self.stacked is not None else [])]
+
+    def flow_table(self) -> pd.DataFrame:
+        """Features in, after each filter, and selected, per signature (the feature-count
+        flow the paper prints), with the lambda as text."""
+        rows = []
+        for name, sig in self.signatures.items():
+            row = {"Signature": signature_label(name)}
+            for step, n in sig.flow_:
+                row[step] = n
+            row["lambda"] = f"{sig.lambda_:.4g}"
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def title(self) -> str:
+        folds = len(np.unique(self.foldid))
+        return (f"{len(self.signatures)} signatures developed on {len(self.foldid)} training patients "
+                f"({folds}-fold cross-validation); feeding the models: {signature_label(self.multimodal)}")
+
+    def summary(self) -> pd.DataFrame:
+        """:meth:`flow_table` indexed by the signature's printed name."""
+        return self.flow_table().set_index("Signature")
+
+
+def radscore_table(dev: Development, X: pd.DataFrame, outcome: pd.DataFrame) -> pd.DataFrame:
+    """Rad-score of every patient for every signature, with the patient's set.
+
+    Returns
+    -------
+    DataFrame
+        Index ``patient_id``; ``split`` and one column per signature (``multimodal`` the
+        one that feeds the models).
+    """
+    scores = {name: model.predict(X) for name, model in dev.predictors().items()}
+    return pd.concat([outcome[["split"]], pd.DataFrame(scores, index=X.index)], axis=1)
 
 
 def needed_for_models(rule: str, available: Sequence[str] | None = None) -> tuple[str, ...]:

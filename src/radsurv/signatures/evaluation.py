@@ -17,7 +17,7 @@ import pandas as pd
 from ..labels import SPLITS
 from ..stats import harrell_c, uno_c
 
-__all__ = ["NULL_C", "UNO_TAU_MONTHS", "discrimination", "is_constant", "score_concordance"]
+__all__ = ["NULL_C", "UNO_TAU_MONTHS", "discrimination", "is_constant", "oracle_discrimination", "score_concordance"]
 
 #: Uno's C is truncated at 5 years (months), where every set still has patients at risk.
 UNO_TAU_MONTHS = 60.0
@@ -68,3 +68,20 @@ def discrimination(scores: pd.DataFrame, outcome: pd.DataFrame, names: list[str]
             row["uno_c"] = NULL_C if is_constant(r) else uno_c(t, e, r, tau=tau).c
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def oracle_discrimination(eta: pd.Series | None, outcome: pd.DataFrame) -> pd.DataFrame | None:
+    """:func:`discrimination` of the digital twin's true linear predictor (the best any
+    model can reach on these patients), as the ``oracle`` row; None for a real cohort.
+
+    Parameters
+    ----------
+    eta : Series or None
+        The true linear predictor per patient (:func:`radsurv.stages.readers.read_oracle`).
+    outcome : DataFrame
+        ``split``, ``time``, ``event`` of the analysed patients (its index).
+    """
+    if eta is None:
+        return None
+    return discrimination(pd.DataFrame({"oracle": eta.reindex(outcome.index).to_numpy()}, index=outcome.index),
+                          outcome, ["oracle"])

@@ -16,20 +16,30 @@ continuous Rad-score's hazard ratio per training SD and a median split are repor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..exceptions import NotFittedError
+from ..labels import SPLITS
+from ..report.formatting import format_p
+from ..results import ShowsItself, new_axes
+from ..seeds import STREAM_XTILE
 from ..stats import fit_cox, logrank, optimal_cutpoint
+from .evaluation import is_constant
 
-__all__ = ["RiskGroups", "group_summary", "hazard_ratio_per_sd"]
+__all__ = ["RISK_GROUP_COLUMNS", "RiskGroups", "fit_risk_groups", "group_summary", "hazard_ratio_per_sd",
+           "risk_group_table", "risk_group_tables"]
 
 
 @dataclass
-class RiskGroups:
+class RiskGroups(ShowsItself):
     """Choose the cut on training (:meth:`fit`); assign any patient (:meth:`assign`).
+
+    Shown by the cut and its three p-values (:meth:`summary`) and the X-tile plot
+    (:meth:`plot`: the log-rank statistic of every admissible cut; :meth:`plot_bootstrap`:
+    the cuts chosen in bootstrap resamples).
 
     Parameters
     ----------
@@ -53,6 +63,8 @@ class RiskGroups:
         ``(1 + #{B: max statistic >= observed}) / (B + 1)``.
     grid_ : DataFrame
         Every candidate cut with its statistics (the X-tile plot).
+    n_train_ : int
+        Training patients the cut was chosen on.
     bootstrap_cuts_ : ndarray
         The cut chosen in each bootstrap resample.
     """
@@ -69,6 +81,7 @@ class RiskGroups:
         t = np.asarray(time, dtype=float)
         e = np.asarray(event, dtype=int)
         res = optimal_cutpoint(t, e, x, min_prop=self.min_prop, max_prop=self.max_prop)
+        self.n_train_ = int(t.size)
         self.cutpoint_ = res.cutpoint
         self.statistic_ = res.statistic
         self.p_lausen_ = res.p_value
@@ -100,6 +113,51 @@ class RiskGroups:
             raise NotFittedError("RiskGroups is not fitted: call fit() on the training set first")
         x = np.asarray(score, dtype=float)
         return np.where(x > self.cutpoint_, "high", "low")
+
+    # -- showing itself -----------------------------------------------------------------
+    def _fitted(self) -> bool:
+        return hasattr(self, "cutpoint_")
+
+    def _check_fitted(self) -> None:
+        if not self._fitted():
+            raise NotFittedError("RiskGroups is not fitted: call fit() on the training set first")
+
+    def title(self) -> str:
+        if not self._fitted():
+            return "RiskGroups (not fitted)"
+        low = int(self.grid_.loc[self.grid_["cut"] == self.cutpoint_, "n_low"].iloc[0])
+        return (f"X-tile cut {self.cutpoint_:.3f} of the training Rad-score ({self.n_train_ - low} of "
+                f"{self.n_train_} training patients above it: high risk); log-rank p "
+                f"{format_p(self.p_uncorrected_)} uncorrected, {format_p(self.p_lausen_)} Lausen-Schumacher, "
+                f"{format_p(self.p_permutation_)} by {self.n_permutations} permutations")
+
+    def summary(self) -> pd.DataFrame:
+        """The cut, the maximally selected statistic, the three p-values and the bootstrap
+        range of the cut (one ``value`` per row)."""
+        self._check_fitted()
+        cuts = self.bootstrap_cuts_
+        lo, hi = np.percentile(cuts, [2.5, 97.5]) if cuts.size else (np.nan, np.nan)
+        rows = {"cut": self.cutpoint_, "maximally selected log-rank statistic": self.statistic_,
+                "p uncorrected (the chosen split's log-rank test)": self.p_uncorrected_,
+                "p Lausen-Schumacher (1994) bound": self.p_lausen_,
+                f"p permutation ({self.n_permutations} permutations)": self.p_permutation_,
+                f"bootstrap cut, 2.5th percentile ({cuts.size} resamples)": lo,
+                "bootstrap cut, 97.5th percentile": hi}
+        return pd.DataFrame({"value": list(rows.values())}, index=pd.Index(list(rows), name="X-tile"))
+
+    def plot(self, ax=None, p_text: str = ""):
+        """The X-tile plot: the log-rank chi-square of every admissible cut, the chosen cut."""
+        from ..plots.signatures import draw_xtile
+
+        self._check_fitted()
+        return draw_xtile(new_axes(ax), self.grid_, self.cutpoint_, p_text)
+
+    def plot_bootstrap(self, ax=None):
+        """The cuts chosen in bootstrap resamples of the training set, and the chosen cut."""
+        from ..plots.signatures import draw_bootstrap_cuts
+
+        self._check_fitted()
+        return draw_bootstrap_cuts(new_axes(ax, figsize=(5.0, 1.8)), self.bootstrap_cuts_, self.cutpoint_)
 
 
 def group_summary(time, event, group) -> dict:
@@ -138,3 +196,81 @@ def hazard_ratio_per_sd(score, time, event, sd: float) -> dict:
     fit = fit_cox(pd.DataFrame({"per_sd": x}), time, event)
     return {"hr": float(fit.hr["per_sd"]), "hr_lower": float(fit.hr_lower["per_sd"]),
             "hr_upper": float(fit.hr_upper["per_sd"]), "p": float(fit.p["per_sd"])}
+
+
+def fit_risk_groups(scores: pd.DataFrame, outcome: pd.DataFrame, names: Sequence[str], params: Mapping[str, Any],
+                    seed: int) -> dict[str, RiskGroups]:
+    """The X-tile cut of each Rad-score on the training set.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Rad-scores per patient (one column per signature).
+    outcome : DataFrame
+        ``split``, ``time``, ``event`` per patient.
+    names : sequence of str
+        The Rad-scores to cut; a constant one (no feature selected) is skipped.
+    params : mapping
+        The ``signatures`` section (its ``cutpoint`` settings).
+    seed : int
+        The run's seed; the k-th Rad-score draws from ``[seed, STREAM_XTILE, k]``.
+    """
+    cp = params["cutpoint"]
+    train = (outcome["split"] == "train").to_numpy()
+    out = {}
+    for k, name in enumerate(names):
+        x = scores.loc[train, name].to_numpy()
+        if is_constant(x):
+            continue  # no feature selected: nothing to cut
+        out[name] = RiskGroups(min_prop=cp["min_prop"], max_prop=1 - cp["min_prop"],
+                               n_permutations=cp["n_permutations"], n_bootstrap=cp["n_bootstrap"],
+                               seed=[seed, STREAM_XTILE, k]).fit(x, outcome.loc[train, "time"],
+                                                                 outcome.loc[train, "event"])
+    return out
+
+
+RISK_GROUP_COLUMNS = ["set", "split_by", "cut", "n_low", "n_high", "events_low", "events_high", "logrank_chisq",
+                      "logrank_p", "hr", "hr_lower", "hr_upper", "signature"]
+
+
+def risk_group_table(scores: pd.DataFrame, outcome: pd.DataFrame, name: str, groups: RiskGroups,
+                     sd: float) -> pd.DataFrame:
+    """Per set: the X-tile groups, the median split (training median) and the continuous
+    Rad-score's HR per training SD.
+
+    Returns
+    -------
+    DataFrame
+        ``set``, ``split_by`` ("X-tile", "median", "per SD"), the group sizes and events,
+        ``logrank_p``, ``hr``, ``hr_lower``, ``hr_upper``.
+    """
+    train = (outcome["split"] == "train").to_numpy()
+    median = float(np.median(scores.loc[train, name]))
+    rows = []
+    for s in SPLITS:
+        sel = (outcome["split"] == s).to_numpy()
+        if not sel.any():
+            continue
+        t, e, x = outcome.loc[sel, "time"].to_numpy(), outcome.loc[sel, "event"].to_numpy(), \
+            scores.loc[sel, name].to_numpy()
+        rows.append({"set": s, "split_by": "X-tile", "cut": groups.cutpoint_,
+                     **group_summary(t, e, groups.assign(x))})
+        rows.append({"set": s, "split_by": "median", "cut": median,
+                     **group_summary(t, e, np.where(x > median, "high", "low"))})
+        hr = hazard_ratio_per_sd(x, t, e, sd)
+        rows.append({"set": s, "split_by": "per SD", "hr": hr["hr"], "hr_lower": hr["hr_lower"],
+                     "hr_upper": hr["hr_upper"], "logrank_p": hr["p"]})
+    return pd.DataFrame(rows)
+
+
+def risk_group_tables(scores: pd.DataFrame, outcome: pd.DataFrame, groups: Mapping[str, RiskGroups]) -> pd.DataFrame:
+    """:func:`risk_group_table` of every cut Rad-score, one below the other (column
+    ``signature``), the HR per SD taken per the Rad-score's training SD. With no cut (a
+    null run may select no feature in any signature) the table has its header only."""
+    train = (outcome["split"] == "train").to_numpy()
+    risk = pd.DataFrame(columns=RISK_GROUP_COLUMNS)
+    if groups:
+        risk = pd.concat([risk_group_table(scores, outcome, n, groups[n],
+                                           float(np.std(scores.loc[train, n], ddof=1))).assign(signature=n)
+                          for n in groups], ignore_index=True)[RISK_GROUP_COLUMNS]
+    return risk

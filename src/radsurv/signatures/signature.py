@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import NotFittedError
+from ..results import ShowsItself, new_axes
 from ..stats import fit_cox, lasso_cox_cv
 from .preprocess import FeatureFilter, Standardiser
 
@@ -75,8 +76,12 @@ def grouped_fold_ids(event: Sequence[int], groups: Sequence, n_folds: int, seed)
 
 
 @dataclass
-class LassoCoxSignature:
+class LassoCoxSignature(ShowsItself):
     """A LASSO-Cox radiomics signature developed on the training set.
+
+    Shown in a notebook by its selected features (:meth:`summary`), the features left
+    after each filter (:meth:`flow`), the cross-validation curve (:meth:`plot`), the
+    coefficient path (:meth:`plot_path`) and its coefficients (:meth:`plot_coefficients`).
 
     Parameters
     ----------
@@ -171,6 +176,53 @@ class LassoCoxSignature:
         return pd.DataFrame({"feature": sel, "coef_per_sd": self.coef_.to_numpy(),
                              "mean": self.scaler_.mean_[sel].to_numpy(), "sd": self.scaler_.sd_[sel].to_numpy(),
                              "coef_per_unit": (self.coef_ / self.scaler_.sd_[sel]).to_numpy()})
+
+    # -- showing itself -----------------------------------------------------------------
+    def _fitted(self) -> bool:
+        return hasattr(self, "coef_")
+
+    def title(self) -> str:
+        if not self._fitted():
+            return f"LassoCoxSignature (not fitted; {self.lambda_rule})"
+        return (f"LASSO-Cox signature: {len(self.coef_)} of {len(self.features_in_)} features at "
+                f"{self.lambda_rule} = {self.lambda_:.4g} ({self.cv_.cvraw.shape[0]}-fold cross-validation, "
+                f"{len(self.prevalidated_)} training patients)")
+
+    def summary(self) -> pd.DataFrame:
+        """The selected features, largest effect first: coefficient and hazard ratio per
+        training SD, coefficient per unit, the training mean and SD (index ``feature``)."""
+        self._check_fitted()
+        c = self.coefficients().set_index("feature")
+        c.insert(1, "hr_per_sd", np.exp(c["coef_per_sd"]))
+        return c.reindex(c["coef_per_sd"].abs().sort_values(ascending=False).index)
+
+    def flow(self) -> pd.DataFrame:
+        """Features left after each filter and selected by LASSO (``step``, ``features``)."""
+        self._check_fitted()
+        return pd.DataFrame(self.flow_, columns=["step", "features"])
+
+    def plot(self, ax=None, title: str | None = None):
+        """The cross-validation curve (partial-likelihood deviance +-1 SE against log
+        lambda, both lambdas marked), as the paper's LASSO figure draws it."""
+        from ..plots.signatures import draw_cv_curve
+
+        self._check_fitted()
+        return draw_cv_curve(new_axes(ax), self.cv_, self.lambda_rule, title=title)
+
+    def plot_path(self, ax=None):
+        """The coefficient path of the full training fit against log lambda."""
+        from ..plots.signatures import draw_coefficient_path
+
+        self._check_fitted()
+        return draw_coefficient_path(new_axes(ax), self.cv_, self.lambda_rule)
+
+    def plot_coefficients(self, ax=None, label: str = "Signature", max_features: int = 15):
+        """The selected features' coefficients per SD, as the paper's coefficient figure."""
+        from ..plots.signatures import draw_coefficients
+
+        self._check_fitted()
+        ax = new_axes(ax, figsize=(6.0, 0.9 + 0.22 * min(max(len(self.coef_), 1), max_features)))
+        return draw_coefficients(ax, self.coefficients(), label, max_features)
 
 
 @dataclass

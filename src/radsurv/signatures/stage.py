@@ -10,12 +10,19 @@ choice; ``auto`` takes the one with the higher pre-validated C-index on the trai
 (:func:`compare_multimodal`): a rule that never sees a test set and costs no extra LASSO
 fit, so the optimism bootstrap can repeat it in every resample.
 
-Reading: the feature matrix (:meth:`radsurv.stages.readers.FeatureOutputs.wide`) and the
-outcomes (:func:`radsurv.cohort.manifest.cohort_outcomes`). Computing:
-:func:`develop_signatures`, :func:`compare_multimodal`, :func:`radscore_table`,
-:func:`~radsurv.signatures.evaluation.discrimination`, :func:`fit_risk_groups`,
-:func:`risk_group_table`, :func:`signature_flow_table`, :func:`signature_variables`;
-writing: :func:`write_signature_artefacts`.
+The notebook computes, step by step, with the library: the feature matrix
+(:meth:`radsurv.stages.readers.FeatureOutputs.wide`) and the outcomes
+(:func:`radsurv.cohort.manifest.cohort_outcomes`); the signatures
+(:func:`~radsurv.signatures.development.develop_signatures`), their Rad-scores
+(:func:`~radsurv.signatures.development.radscore_table`) and discrimination
+(:func:`~radsurv.signatures.evaluation.discrimination`); the X-tile cuts
+(:func:`~radsurv.signatures.risk_groups.fit_risk_groups`,
+:func:`~radsurv.signatures.risk_groups.risk_group_tables`). This module formats what it
+computed for the paper (:func:`discrimination_display`, :func:`risk_display`,
+:func:`signature_variables`) and writes the declared outputs
+(:func:`write_signature_artefacts`). The Methods and Results paragraphs are written
+from the variables when the paper is published (:mod:`radsurv.manuscript.signatures`),
+so a wording edit re-runs no stage.
 """
 
 from __future__ import annotations
@@ -25,104 +32,15 @@ from typing import Any, Collection, Mapping
 import numpy as np
 import pandas as pd
 
-from ..cohort.manifest import cohort_outcomes
-from ..labels import MODALITY_NAMES, SPLIT_LABELS, SPLITS, in_sentence
+from ..labels import SPLIT_LABELS, SPLITS
 from ..report.formatting import format_ci, format_p
-from ..seeds import STREAM_XTILE
-from ..stages.context import StageContext, resolve_n_jobs
-from ..stages.readers import CohortOutputs, FeatureOutputs
-from .development import (MULTIMODAL, REGION_SIGNATURES, SIGNATURES, STACKED, STACKED_LABEL, Development,
-                          available_signatures, compare_multimodal, develop_signatures, needed_for_models)
-from .evaluation import UNO_TAU_MONTHS, discrimination, is_constant
-from .risk_groups import RiskGroups, group_summary, hazard_ratio_per_sd
+from ..stages.context import StageContext
+from .development import MULTIMODAL, STACKED, Development, signature_label
+from .evaluation import UNO_TAU_MONTHS, is_constant
+from .risk_groups import RiskGroups
 from .signature import LassoCoxSignature
 
-__all__ = ["REGION_SIGNATURES", "SIGNATURES", "Development", "available_signatures", "compare_multimodal",
-           "describe_design", "describe_signatures", "develop_signatures", "needed_for_models", "fit_risk_groups",
-           "radscore_table", "risk_group_table", "signature_flow_table", "signature_variables",
-           "write_signature_artefacts"]
-
-
-def radscore_table(dev: Development, X: pd.DataFrame, outcome: pd.DataFrame) -> pd.DataFrame:
-    """Rad-score of every patient for every signature, with the patient's set.
-
-    Returns
-    -------
-    DataFrame
-        Index ``patient_id``; ``split`` and one column per signature (``multimodal`` the
-        one that feeds the models).
-    """
-    scores = {name: model.predict(X) for name, model in dev.predictors().items()}
-    return pd.concat([outcome[["split"]], pd.DataFrame(scores, index=X.index)], axis=1)
-
-
-def fit_risk_groups(scores: pd.DataFrame, outcome: pd.DataFrame, names: list[str], params: Mapping[str, Any],
-                    seed: int) -> dict[str, RiskGroups]:
-    """The X-tile cut of each Rad-score on the training set (seed ``[seed, STREAM_XTILE, k]``)."""
-    cp = params["cutpoint"]
-    train = (outcome["split"] == "train").to_numpy()
-    out = {}
-    for k, name in enumerate(names):
-        x = scores.loc[train, name].to_numpy()
-        if is_constant(x):
-            continue  # no feature selected: nothing to cut
-        out[name] = RiskGroups(min_prop=cp["min_prop"], max_prop=1 - cp["min_prop"],
-                               n_permutations=cp["n_permutations"], n_bootstrap=cp["n_bootstrap"],
-                               seed=[seed, STREAM_XTILE, k]).fit(x, outcome.loc[train, "time"],
-                                                                 outcome.loc[train, "event"])
-    return out
-
-
-RISK_GROUP_COLUMNS = ["set", "split_by", "cut", "n_low", "n_high", "events_low", "events_high", "logrank_chisq",
-                      "logrank_p", "hr", "hr_lower", "hr_upper", "signature"]
-
-
-def risk_group_table(scores: pd.DataFrame, outcome: pd.DataFrame, name: str, groups: RiskGroups,
-                     sd: float) -> pd.DataFrame:
-    """Per set: the X-tile groups, the median split (training median) and the continuous
-    Rad-score's HR per training SD.
-
-    Returns
-    -------
-    DataFrame
-        ``set``, ``split_by`` ("X-tile", "median", "per SD"), the group sizes and events,
-        ``logrank_p``, ``hr``, ``hr_lower``, ``hr_upper``.
-    """
-    train = (outcome["split"] == "train").to_numpy()
-    median = float(np.median(scores.loc[train, name]))
-    rows = []
-    for s in SPLITS:
-        sel = (outcome["split"] == s).to_numpy()
-        if not sel.any():
-            continue
-        t, e, x = outcome.loc[sel, "time"].to_numpy(), outcome.loc[sel, "event"].to_numpy(), \
-            scores.loc[sel, name].to_numpy()
-        rows.append({"set": s, "split_by": "X-tile", "cut": groups.cutpoint_,
-                     **group_summary(t, e, groups.assign(x))})
-        rows.append({"set": s, "split_by": "median", "cut": median,
-                     **group_summary(t, e, np.where(x > median, "high", "low"))})
-        hr = hazard_ratio_per_sd(x, t, e, sd)
-        rows.append({"set": s, "split_by": "per SD", "hr": hr["hr"], "hr_lower": hr["hr_lower"],
-                     "hr_upper": hr["hr_upper"], "logrank_p": hr["p"]})
-    return pd.DataFrame(rows)
-
-
-def signature_flow_table(dev: Development, labels: Mapping[str, str]) -> pd.DataFrame:
-    """Features in, after each filter, and selected, per signature (the feature-count flow)."""
-    rows = []
-    for name, sig in dev.signatures.items():
-        row = {"Signature": labels[name]}
-        for step, n in sig.flow_:
-            row[step] = n
-        row["lambda"] = f"{sig.lambda_:.4g}"
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _label(name: str) -> str:
-    if name == STACKED:
-        return STACKED_LABEL
-    return SIGNATURES[name][0]
+__all__ = ["discrimination_display", "risk_display", "signature_variables", "write_signature_artefacts"]
 
 
 def discrimination_display(disc: pd.DataFrame, oracle: pd.DataFrame | None, published: Mapping[str, Any],
@@ -131,7 +49,7 @@ def discrimination_display(disc: pd.DataFrame, oracle: pd.DataFrame | None, publ
     oracle), Harrell's C (95% CI) and Uno's C per set, and the study's published values."""
     rows = []
     for name in names:
-        row = {"Signature": _label(name) + (" (feeds the models)" if name == multimodal else "")}
+        row = {"Signature": signature_label(name) + (" (feeds the models)" if name == multimodal else "")}
         for s in SPLITS:
             r = disc[(disc["signature"] == name) & (disc["set"] == s)]
             row[f"{SPLIT_LABELS[s]} C (95% CI)"] = format_ci(*r[["c", "lower", "upper"]].iloc[0]) if len(r) else "–"
@@ -173,41 +91,6 @@ def risk_display(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-_COUNT = {1: "One", 2: "Two", 3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven"}
-
-
-def describe_design(signatures: list[str], rule: str) -> str:
-    """The Methods paragraph on which signatures were built and which fed the models,
-    for the modalities the cohort has (both: the study's seven; one: three, the
-    modality's own standing in for the multi-modal signature)."""
-    modalities = [m for m in ("us", "mri") if m in signatures]
-    n = len(signatures)
-    count = _COUNT.get(n, str(n))
-    if len(modalities) == 2:
-        design = (f"{count} signatures were developed on the training set only: one per region (ultrasound and MRI, "
-                  "intra- and peri-tumoral), one per modality (its intra- and peri-tumoral features together) and "
-                  "a multi-modal one (all four regions).")
-        multimodal = ("The multi-modal signature was built two ways, LASSO on the four regions' features together "
-                      "and a Cox model on the four regional Rad-scores; "
-                      + ("the one with the higher pre-validated C-index on the training set (each patient scored by "
-                         "the cross-validation fit made without them [@tibshirani2002]) fed the models (rule: auto)."
-                         if rule == "auto" else
-                         f"the {'Cox model on the regional Rad-scores' if rule == 'stacked' else 'LASSO on all four regions'}"
-                         f" fed the models, as the profile fixes (signatures.multimodal.feeds_models: {rule})."))
-    elif len(modalities) == 1:
-        m = modalities[0]
-        other = MODALITY_NAMES["mri" if m == "us" else "us"]
-        design = (f"{count} signatures were developed on the training set only: one per region ({MODALITY_NAMES[m]} intra- "
-                  f"and peri-tumoral) and one for the modality (both regions' features together). The cohort has no "
-                  f"{other}, so no multi-modal signature could be built.")
-        multimodal = (f"The {MODALITY_NAMES[m]} signature took the multi-modal signature's place in the models; the "
-                      "multi-modal rule (two constructions compared by pre-validated C-index) did not apply.")
-    else:
-        design = f"{count} signatures were developed on the training set only."
-        multimodal = ""
-    return design + (" " + multimodal if multimodal else "") + "\n"
-
-
 def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFrame | None,
                         groups: Mapping[str, RiskGroups], risk: pd.DataFrame, params: Mapping[str, Any],
                         n_features_total: int, constant: Collection[str] = ()) -> dict[str, Any]:
@@ -227,7 +110,7 @@ def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFra
         "n_features_total": int(n_features_total),
         "multimodal_rule": params["multimodal"]["feeds_models"],
         "multimodal_choice": "stacked" if dev.multimodal == STACKED else "union",
-        "multimodal_choice_label": _label(dev.multimodal),
+        "multimodal_choice_label": signature_label(dev.multimodal),
         "n_permutations": int(params["cutpoint"]["n_permutations"]),
         "n_bootstrap": int(params["cutpoint"]["n_bootstrap"]),
         "min_prop_pct": f"{100 * params['cutpoint']['min_prop']:.0f}",
@@ -266,78 +149,38 @@ def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFra
     return v
 
 
-def _oracle_sentence(v: Mapping[str, Any]) -> str:
-    if "oracle" not in v:
-        return ""
-    o = v["oracle"]
-    return (f" The simulation's true linear predictor, the best any model can reach on these patients, scores "
-            f"{o.get('c_internal', '–')} and {o.get('c_external', '–')} on the internal and external test sets.")
+def write_signature_artefacts(ctx: StageContext, X: pd.DataFrame, outcome: pd.DataFrame, dev: Development,
+                              scores: pd.DataFrame, disc: pd.DataFrame, oracle: pd.DataFrame | None,
+                              groups: Mapping[str, RiskGroups], risk: pd.DataFrame) -> dict:
+    """Write every declared output of ``03_signatures`` from what the notebook computed.
+    Returns the variables.
 
-
-def describe_signatures(v: Mapping[str, Any], published: Mapping[str, Any]) -> str:
-    """The Results paragraph on the signatures, written from the variables: the oracle
-    and the published values are mentioned only where they exist."""
-    mm = v[MULTIMODAL]
-    choice = v["multimodal_choice_label"]
-    if mm.get("constant"):
-        # Nothing was selected: a C of 0.500 with a zero-width CI would read as a finding
-        n0, n = v.get("n_constant", 0), v.get("n_signatures", 0)
-        text = (f"The multi-modal signature that feeds the models ({in_sentence(choice)}) selected no "
-                f"feature on the training set, so its Rad-score is the same for every patient: it cannot rank "
-                f"patients (C 0.500 by construction in every set, @tbl-signatures) and no risk groups were cut. "
-                f"{n0} of the {n} LASSO signatures selected no feature at lambda {v['lambda_rule']}, which is what "
-                f"images without prognostic signal beyond chance at this sample size give.")
-        return text + _oracle_sentence(v) + "\n"
-    text = (f"The multi-modal signature that feeds the models ({in_sentence(choice)}; "
-            f"pre-validated C on training {v['cv_c_union']} for the union and {v['cv_c_stacked']} for the stacked "
-            f"way) reached a C-index of {mm.get('c_internal', '–')} (95% CI {mm.get('c_internal_ci', '–')}) on the "
-            f"internal and {mm.get('c_external', '–')} ({mm.get('c_external_ci', '–')}) on the external test set, "
-            f"against {mm.get('c_train', '–')} on the training set it was developed on (@tbl-signatures).")
-    text += _oracle_sentence(v)
-    if published.get("internal") is not None and published.get("external") is not None:
-        text += (f" The study reported {published['internal']:.3f} and {published['external']:.3f} for its "
-                 "multi-modal signature.")
-    singles = [v[n] for n in REGION_SIGNATURES if n in v and "c_external" in v[n]]
-    if singles:
-        ext = sorted(float(s["c_external"]) for s in singles)
-        text += (f" The four single-region signatures reached external C-indices from {ext[0]:.3f} to "
-                 f"{ext[-1]:.3f}.")
-    modal = {n: v[n]["c_external"] for n in ("us", "mri") if n in v and "c_external" in v[n]}
-    if modal and "c_external" in mm:
-        above = all(float(mm["c_external"]) > float(c) for c in modal.values())
-        shown = " and ".join(f"{c} for the {'ultrasound' if n == 'us' else 'MRI'} signature" for n, c in modal.items())
-        text += (f" On the external set the multi-modal signature was {'above' if above else 'not above'} each "
-                 f"single-modality one ({shown}), {'as in' if above else 'unlike'} the study.")
-    if "cut" in mm:
-        text += (f" The X-tile cut of the multi-modal Rad-score on the training set was {mm['cut']} (bootstrap 95% "
-                 f"range {mm.get('cut_bootstrap_95', '–')}; log-rank p {mm['p_uncorrected']} uncorrected, "
-                 f"{mm['p_lausen']} by the Lausen-Schumacher bound and {mm['p_permutation']} by permutation). "
-                 f"Applied unchanged, it separated high- from low-risk patients with a hazard ratio of "
-                 f"{mm.get('hr_xtile_internal', '–')} in the internal and {mm.get('hr_xtile_external', '–')} in the "
-                 f"external test set; the hazard ratio per SD of the continuous Rad-score was "
-                 f"{mm.get('hr_per_sd_internal', '–')} and {mm.get('hr_per_sd_external', '–')} (@tbl-risk-groups, "
-                 "@fig-km-risk).")
-    return text + "\n"
-
-
-def write_signature_artefacts(ctx: StageContext, cohort: CohortOutputs, features: FeatureOutputs) -> dict:
-    """Develop the signatures and write every declared output. Returns the variables."""
+    Parameters
+    ----------
+    X : DataFrame
+        The feature matrix the signatures were developed from (patients x features).
+    outcome : DataFrame
+        ``split``, ``time``, ``event`` of its patients.
+    dev : Development
+        :func:`~radsurv.signatures.development.develop_signatures`' result.
+    scores : DataFrame
+        :func:`~radsurv.signatures.development.radscore_table`.
+    disc, oracle : DataFrame
+        :func:`~radsurv.signatures.evaluation.discrimination` of the Rad-scores and of
+        the twin's true linear predictor (None for a real cohort).
+    groups : mapping
+        :func:`~radsurv.signatures.risk_groups.fit_risk_groups`.
+    risk : DataFrame
+        :func:`~radsurv.signatures.risk_groups.risk_group_tables`.
+    """
     from ..plots.km import km_panels
     from ..plots.signatures import coefficients_figure, lasso_figure, xtile_figure
     from ..plots.style import RISK_COLORS, message_figure
-    from ..stages.readers import read_oracle
 
     params = ctx.params
-    with ctx.timed("feature matrix"):
-        X, flagged = features.wide(params["filters"]["drop_icc_flagged"])
-        outcome = cohort_outcomes(cohort.data, X.index, ctx.profile["time_unit"])
-    with ctx.timed("signatures (filters, LASSO-Cox CV) and the multi-modal comparison"):
-        dev = develop_signatures(X, outcome, flagged, params, ctx.seed, resolve_n_jobs(params["n_jobs"]))
-    scores = radscore_table(dev, X, outcome)
     scores.reset_index().to_csv(ctx.path("radscores.csv"), index=False, lineterminator="\n", float_format="%.10g")
-    names = [*dev.signatures, *([STACKED] if dev.stacked is not None else [])]
-    labels = {n: _label(n) for n in names}
-
+    names = dev.names()
+    labels = {n: signature_label(n) for n in names}
     coefs = {name: sig.coefficients() for name, sig in dev.signatures.items()}
     pd.concat([c.assign(signature=name) for name, c in coefs.items()], ignore_index=True)[
         ["signature", "feature", "coef_per_sd", "coef_per_unit", "mean", "sd"]].to_csv(
@@ -348,28 +191,11 @@ def write_signature_artefacts(ctx: StageContext, cohort: CohortOutputs, features
     if len(dev.comparison):
         dev.comparison.to_csv(ctx.path("multimodal_comparison.csv"), index=False, lineterminator="\n",
                               float_format="%.10g")
+    disc.to_csv(ctx.path("discrimination.csv"), index=False, lineterminator="\n", float_format="%.10g")
+    risk.to_csv(ctx.path("risk_groups.csv"), index=False, lineterminator="\n", float_format="%.10g")
+    train = (outcome["split"] == "train").to_numpy()
 
-    with ctx.timed("discrimination"):
-        disc = discrimination(scores, outcome, [*names, MULTIMODAL])
-        disc.to_csv(ctx.path("discrimination.csv"), index=False, lineterminator="\n", float_format="%.10g")
-        eta = read_oracle(ctx.build_dir)  # the oracle row only: the analysis never reads the truth
-        oracle = None
-        if eta is not None:
-            oracle = discrimination(pd.DataFrame({"oracle": eta.reindex(X.index).to_numpy()}, index=X.index),
-                                    outcome, ["oracle"])
-    with ctx.timed("risk groups (X-tile cut, permutations, bootstrap)"):
-        groups = fit_risk_groups(scores, outcome, [*names, MULTIMODAL], params, ctx.seed)
-        train = (outcome["split"] == "train").to_numpy()
-        # A null run may select no feature in any signature: then nothing is cut, and the
-        # table is written with its header only (not a crash, not a silently missing file)
-        risk = pd.DataFrame(columns=RISK_GROUP_COLUMNS)
-        if groups:
-            risk = pd.concat([risk_group_table(scores, outcome, n, groups[n],
-                                               float(np.std(scores.loc[train, n], ddof=1))).assign(signature=n)
-                              for n in groups], ignore_index=True)[RISK_GROUP_COLUMNS]
-        risk.to_csv(ctx.path("risk_groups.csv"), index=False, lineterminator="\n", float_format="%.10g")
-
-    flow = signature_flow_table(dev, labels)
+    flow = dev.flow_table()
     flow.to_csv(ctx.path("signature_flow.csv"), index=False, lineterminator="\n")
     ctx.write_table(flow, "signature_flow.md", label="signature-flow",
                     caption="Features per signature after each filter, fitted on the training set: flagged by "
@@ -419,8 +245,5 @@ def write_signature_artefacts(ctx: StageContext, cohort: CohortOutputs, features
     v = signature_variables(dev, disc, oracle, groups, risk[risk["signature"] == MULTIMODAL] if len(risk) else risk,
                             params, X.shape[1],
                             constant=[n for n in [*names, MULTIMODAL] if is_constant(scores.loc[train, n].to_numpy())])
-    ctx.write_text("text-signatures.md", describe_signatures(v, params["published_c"]))
-    ctx.write_text("text-signature-methods.md", describe_design(list(dev.signatures),
-                                                                 params["multimodal"]["feeds_models"]))
     ctx.write_variables({"signatures": v})
     return v

@@ -81,8 +81,8 @@ def stage_declaration(stage: Stage) -> dict[str, Any]:
     """The Stage as plain data (what the runner injects into the notebook's parameters)."""
     return {"name": stage.name, "title": stage.title, "sections": list(stage.sections),
             "upstream": list(stage.upstream), "variables": list(stage.variables),
-            "outputs": [{"name": a.name, "kind": a.kind, "description": a.description, "optional": a.optional}
-                        for a in stage.outputs]}
+            "outputs": [{"name": a.name, "kind": a.kind, "description": a.description, "optional": a.optional,
+                         "rendered": a.rendered} for a in stage.outputs]}
 
 
 @dataclass
@@ -157,6 +157,9 @@ class StageContext:
         """Write a declared text snippet (markdown the manuscript includes)."""
         if self.artefact(name).kind != "text":
             raise ValueError(f"{name!r} is declared as {self.artefact(name).kind}, not as a text")
+        if self.artefact(name).rendered:
+            raise ValueError(f"{name!r} is written when the paper is published, from the stage's variables "
+                             "(radsurv.manuscript); the stage writes the variables it needs instead")
         path = self.path(name)
         with open(path, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)

@@ -45,12 +45,16 @@ class Artefact:
         What it holds (shown in the README's table of outputs).
     optional : bool
         Written only in some runs (e.g. the twin's truth, or images when the cohort has them).
+    rendered : bool
+        A text written when the paper is published, from the stage's variables, by
+        :mod:`radsurv.manuscript` (not by the stage): a wording edit re-runs no stage.
     """
 
     name: str
     kind: Kind
     description: str
     optional: bool = False
+    rendered: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -61,6 +65,8 @@ class Artefact:
             raise ValueError(f"figure {self.name!r}: figures are named fig-<label>.png")
         if self.kind in ("table", "text") and not self.name.endswith(".md"):
             raise ValueError(f"{self.kind} {self.name!r}: tables and texts are markdown files (.md)")
+        if self.rendered and self.kind != "text":
+            raise ValueError(f"{self.kind} {self.name!r}: only texts are rendered when the paper is published")
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,10 @@ class Stage:
     def published(self) -> tuple[Artefact, ...]:
         """The artefacts the manuscript can include (figures, tables, texts)."""
         return tuple(a for a in self.outputs if a.kind in PUBLISHED_KINDS)
+
+    def written(self) -> tuple[Artefact, ...]:
+        """The artefacts the stage itself writes (all but the texts rendered at publishing)."""
+        return tuple(a for a in self.outputs if not a.rendered)
 
 
 def provenance(stage: Stage | str, profile: str) -> str:
@@ -235,9 +245,9 @@ STAGES: tuple[Stage, ...] = (
             Artefact("discrimination_table.md", "table", "C of every signature per set, the oracle, the published "
                                                          "values"),
             Artefact("risk_groups_table.md", "table", "the multi-modal Rad-score's risk groups per set (or why none)"),
-            Artefact("text-signatures.md", "text", "the Results paragraph on the signatures"),
+            Artefact("text-signatures.md", "text", "the Results paragraph on the signatures", rendered=True),
             Artefact("text-signature-methods.md", "text", "the Methods paragraph on which signatures were built "
-                                                          "and which fed the models"),
+                                                          "and which fed the models", rendered=True),
             Artefact("fig-lasso.png", "figure", "LASSO CV curves with both lambdas and coefficient paths"),
             Artefact("fig-coefficients.png", "figure", "coefficients of each signature"),
             Artefact("fig-xtile.png", "figure", "log-rank statistic against the cut, and the bootstrap cuts"),
@@ -313,8 +323,9 @@ STAGES: tuple[Stage, ...] = (
             Artefact("cutpoints.csv", "data", "X-tile, cross-validated X-tile, median and tertile splits per set"),
             Artefact("permutation_table.md", "table", "the observed test C against the permutation null"),
             Artefact("cutpoints_table.md", "table", "the X-tile cut against cuts without a search"),
-            Artefact("text-sensitivity-methods.md", "text", "the Methods paragraph on the sensitivity analyses"),
-            Artefact("text-sensitivity.md", "text", "the Results paragraph on the sensitivity analyses"),
+            Artefact("text-sensitivity-methods.md", "text", "the Methods paragraph on the sensitivity analyses",
+                     rendered=True),
+            Artefact("text-sensitivity.md", "text", "the Results paragraph on the sensitivity analyses", rendered=True),
             Artefact("fig-permutation.png", "figure", "the permutation null of the test C, per test set"),
             Artefact("combat_centre_effects.csv", "data", "features differing by centre before and after ComBat, "
                                                           "per modality and region"),
