@@ -9,7 +9,7 @@ import pytest
 
 from radsurv.models import (MODELS, Design, backward_aic, design_matrix, develop_models, model_comparisons,
                             model_discrimination, univariable_screen)
-from radsurv.models.stage import collinearity, fit_table, hazard_ratio_table, published_comparison
+from radsurv.models import collinearity, fit_table, published_comparison
 from radsurv.stats import delong_test, binary_at_time, fit_cox, harrell_c, td_auc, td_auc_compare, uno_c
 
 from tests.stats._ref import load_reference
@@ -163,7 +163,7 @@ def test_fit_table_hazard_ratios_and_collinearity(six):
     fits = fit_table(m).set_index("model")
     f = m.models["imaging"].fit_
     assert fits.loc["imaging", "aic"] == f.aic and fits.loc["imaging", "epv"] == f.n_events / len(f.coef)
-    hr = hazard_ratio_table(m, design)
+    hr = m.hazard_ratios()
     assert np.allclose(hr["hr"], np.exp(hr["coef"]))
     train = (outcome.split == "train").to_numpy()
     col = collinearity(design.subset(design.X.index[train]), m)
@@ -182,7 +182,7 @@ def test_recovery_share_of_the_oracles_gain():
 
 def test_baseline_survival_gives_the_cox_predicted_survival(six):
     """S0(t) ** exp(centred score) is the fitted model's predicted DFS (radsurv.stats, R's survfit)."""
-    from radsurv.models.stage import baseline_survival
+    from radsurv.models import baseline_survival
 
     design, outcome, m = six
     base = baseline_survival(m, [36.0, 60.0]).set_index(["model", "horizon"])

@@ -3,14 +3,24 @@
 * :mod:`~radsurv.models.design`: the coded clinical and MRI variables.
 * :mod:`~radsurv.models.selection`: univariable screen and backward elimination by AIC.
 * :mod:`~radsurv.models.six_models`: the six models, fitted on training.
-* :mod:`~radsurv.models.evaluation`: discrimination and comparisons per set.
-* :mod:`~radsurv.models.stage`: the ``04_models`` stage.
+* :mod:`~radsurv.models.diagnostics`: proportional-hazards tests, fit statistics, collinearity.
+* :mod:`~radsurv.models.evaluation`: discrimination, comparisons, ROC curves, the oracle
+  and the published values, per set.
+* :mod:`~radsurv.models.stage`: the ``04_models`` stage (writing only).
 """
 
-from .design import Design, design_matrix
-from .evaluation import model_comparisons, model_discrimination
-from .selection import SelectionResult, backward_aic, univariable_screen
+from .design import Design, cohort_design, design_matrix
+from .diagnostics import (FitStatistics, PHTests, baseline_survival, collinearity, fit_statistics, fit_table,
+                          ph_tests)
+from .evaluation import (Comparisons, Discrimination, PublishedComparison, TdRocCurves, compare_with_published,
+                         compare_with_reference, evaluate_discrimination, model_comparisons, model_discrimination,
+                         oracle_c, published_comparison, roc_horizons, td_roc_curves)
+from .selection import Screen, SelectionResult, backward_aic, screen_variables, univariable_screen
 from .six_models import MODELS, CoxModel, SixModels, develop_models
 
-__all__ = ["MODELS", "CoxModel", "Design", "SelectionResult", "SixModels", "backward_aic", "design_matrix",
-           "develop_models", "model_comparisons", "model_discrimination", "univariable_screen"]
+__all__ = ["MODELS", "Comparisons", "CoxModel", "Design", "Discrimination", "FitStatistics", "PHTests",
+           "PublishedComparison", "Screen", "SelectionResult", "SixModels", "TdRocCurves", "backward_aic",
+           "baseline_survival", "cohort_design", "collinearity", "compare_with_published", "compare_with_reference",
+           "design_matrix", "develop_models", "evaluate_discrimination", "fit_statistics", "fit_table",
+           "model_comparisons", "model_discrimination", "oracle_c", "ph_tests", "published_comparison",
+           "roc_horizons", "screen_variables", "td_roc_curves", "univariable_screen"]

@@ -16,6 +16,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ._shown import Shown
+
 __all__ = ["RADSCORE", "RADSCORE_LABEL", "Design", "cohort_design", "design_matrix"]
 
 #: The design's column of the multi-modal Rad-score, and its printed name.
@@ -23,9 +25,13 @@ RADSCORE = "radscore"
 RADSCORE_LABEL = "Multi-modal Rad-score"
 
 
-@dataclass(frozen=True)
-class Design:
+@dataclass(frozen=True, repr=False)
+class Design(Shown):
     """Coded covariates and which columns belong to which variable.
+
+    ``summary()`` shows the coding: one row per column, with its printed name (a
+    categorical indicator says which category it compares with the reference), its mean
+    (for an indicator: the share of patients in that category) and the missing values.
 
     Attributes
     ----------
@@ -49,6 +55,23 @@ class Design:
     def subset(self, rows) -> "Design":
         """The same coding for a subset of patients."""
         return Design(self.X.loc[rows], self.groups, self.labels)
+
+    def title(self) -> str:
+        return (f"Design: {len(self.X)} patients, {len(self.groups)} variables coded as "
+                f"{self.X.shape[1]} columns")
+
+    def summary(self) -> pd.DataFrame:
+        """One row per column: ``variable``, ``column``, ``label``, ``coding`` ("numeric" or
+        "indicator"), ``mean`` and ``missing`` (patients)."""
+        rows = []
+        for var, cols in self.groups.items():
+            for c in cols:
+                x = self.X[c]
+                rows.append({"variable": var, "column": c, "label": self.labels.get(c, c),
+                             "coding": "indicator" if c != var else "numeric", "mean": float(x.mean()),
+                             "missing": int(x.isna().sum())})
+        return pd.DataFrame(rows, columns=["variable", "column", "label", "coding", "mean", "missing"]).set_index(
+            ["variable", "column"])
 
 
 def design_matrix(data: pd.DataFrame, columns: Mapping[str, object], labels: Mapping[str, str] | None = None,

@@ -3,6 +3,8 @@ a univariable Cox screen, then backward elimination by AIC.
 
 * :func:`univariable_screen`: for each variable, the likelihood-ratio test of a Cox model
   with that variable alone (all its indicator columns together) against the null model.
+* :func:`screen_variables`: the same, with the threshold applied: a :class:`Screen`
+  that shows its table and which variables it kept.
 * :func:`backward_aic`: R's ``step(fit, direction = "backward")`` on whole variables:
   from the full model, repeatedly drop the variable whose removal lowers the AIC most
   (-2 log partial likelihood + 2 x columns), until no removal lowers it.
@@ -17,10 +19,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..results import new_axes
+from ._shown import Shown
 from ..stats import fit_cox
 from .design import Design
 
-__all__ = ["SelectionResult", "backward_aic", "null_loglik", "univariable_screen"]
+__all__ = ["Screen", "SelectionResult", "backward_aic", "null_loglik", "screen_variables", "univariable_screen"]
 
 
 def _complete(design: Design, variables: Sequence[str], time, event):
@@ -73,13 +77,151 @@ def univariable_screen(design: Design, variables: Sequence[str], time, event, ti
     return pd.DataFrame(rows, columns=["variable", "df", "n", "chisq", "p", "note"])
 
 
-@dataclass
-class SelectionResult:
-    """What backward elimination kept, and its steps (variable dropped, AIC after)."""
+@dataclass(repr=False)
+class Screen(Shown):
+    """The univariable Cox screen with its threshold: the candidates for elimination.
+
+    Attributes
+    ----------
+    table : DataFrame
+        :func:`univariable_screen`'s table (``variable``, ``df``, ``n``, ``chisq``, ``p``, ``note``).
+    screen_p : float or None
+        Keep the variables with a finite LRT p below it; None keeps every candidate.
+    labels : dict
+        Variable -> printed name (:attr:`Design.labels`).
+    """
+
+    table: pd.DataFrame
+    screen_p: float | None
+    labels: dict[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def kept(self) -> list[str]:
+        """The variables that pass the screen, in the candidates' order."""
+        if self.screen_p is None:
+            return list(self.table["variable"])
+        return [v for v, p in zip(self.table["variable"], self.table["p"]) if np.isfinite(p) and p < self.screen_p]
+
+    def title(self) -> str:
+        rule = "no screen" if self.screen_p is None else f"LRT p < {self.screen_p:g}"
+        return f"Univariable Cox screen ({rule}): {len(self.kept)} of {len(self.table)} candidates kept"
+
+    def summary(self) -> pd.DataFrame:
+        """One row per candidate: printed name, df, patients, LR chi-square, p, kept, note."""
+        kept = set(self.kept)
+        return pd.DataFrame({"variable": self.table["variable"],
+                             "label": [self.labels.get(v, v) for v in self.table["variable"]],
+                             "df": self.table["df"], "n": self.table["n"], "chisq": self.table["chisq"],
+                             "p": self.table["p"], "kept": [v in kept for v in self.table["variable"]],
+                             "note": self.table["note"]}).set_index("variable")
+
+    def plot(self, ax=None, **kwargs):
+        """Each candidate's LRT p (log scale), the threshold as a dashed line; kept in blue."""
+        table = self.summary()
+        ax = new_axes(ax, (5.0, 0.6 + 0.3 * max(len(table), 1)))
+        y = np.arange(len(table))[::-1]
+        p = table["p"].to_numpy(float)
+        ok = np.isfinite(p)
+        ax.scatter(p[ok], y[ok], c=np.where(table["kept"].to_numpy()[ok], "#0072B2", "#999999"), s=18, zorder=3)
+        for yi in y[~ok]:
+            ax.text(1.0, yi, "no test", ha="right", va="center", fontsize=7, color="#999999")
+        if self.screen_p is not None:
+            ax.axvline(self.screen_p, color="#D55E00", lw=0.8, linestyle="--")
+        ax.set_xscale("log")
+        ax.set_xlim(min(np.nanmin(p[ok]) / 2, 1e-3) if ok.any() else 1e-3, 1.0)
+        ax.set_yticks(y, table["label"], fontsize=7)
+        ax.set_xlabel("Likelihood-ratio p, variable alone (training)")
+        return ax
+
+
+def screen_variables(design: Design, variables: Sequence[str], time, event, screen_p: float | None = 0.05,
+                     ties: str = "efron") -> Screen:
+    """The univariable Cox screen of ``variables`` with its threshold applied.
+
+    Parameters
+    ----------
+    design : Design
+        The training patients' coded variables.
+    variables : sequence of str
+        The candidates.
+    time, event : array-like
+        Training follow-up and events.
+    screen_p : float or None
+        Keep the variables with LRT p below it (None: keep every candidate).
+    ties : {"efron", "breslow"}
+
+    Returns
+    -------
+    Screen
+        Its ``table`` is :func:`univariable_screen`'s; ``kept`` the variables that pass.
+    """
+    return Screen(univariable_screen(design, variables, time, event, ties=ties), screen_p, dict(design.labels))
+
+
+@dataclass(repr=False)
+class SelectionResult(Shown):
+    """What backward elimination kept, and its steps (variable dropped, AIC after).
+
+    Attributes
+    ----------
+    selected : list of str
+        The variables left when no removal lowers the AIC.
+    steps : list of (str, float)
+        Each step's removed variable and the AIC without it.
+    aic_start : float
+        AIC of the model with every candidate.
+    candidates : list of str
+        The variables elimination started from.
+    n : int or None
+        Patients with every candidate (the data of every AIC compared).
+    labels : dict
+        Variable -> printed name.
+    """
 
     selected: list[str]
     steps: list[tuple[str, float]] = field(default_factory=list)
     aic_start: float = float("nan")
+    candidates: list[str] = field(default_factory=list)
+    n: int | None = None
+    labels: dict[str, str] = field(default_factory=dict, repr=False)
+    #: (step, variable, error) of each removal tried whose model could not be fitted
+    unfitted: list[tuple[int, str, str]] = field(default_factory=list)
+
+    def title(self) -> str:
+        if not self.candidates:
+            return "Backward elimination by AIC: no candidate"
+        unfitted = (f"; {len(self.unfitted)} removal(s) tried could not be fitted (see .unfitted)"
+                    if self.unfitted else "")
+        return (f"Backward elimination by AIC: {len(self.candidates)} candidates, {len(self.steps)} removed, "
+                f"{len(self.selected)} kept (AIC {self.aic_start:.1f} -> {self.aic:.1f}){unfitted}")
+
+    @property
+    def aic(self) -> float:
+        """AIC of the selected model."""
+        return self.steps[-1][1] if self.steps else self.aic_start
+
+    def summary(self) -> pd.DataFrame:
+        """The elimination path: step 0 is the model with every candidate, then one row per
+        removal (``removed``, its printed ``label``, the ``aic`` after it, the ``variables`` left)."""
+        rows = [{"step": 0, "removed": "", "label": "(all candidates)", "aic": self.aic_start,
+                 "variables": len(self.candidates)}]
+        left = len(self.candidates)
+        for i, (var, aic) in enumerate(self.steps, start=1):
+            left -= 1
+            rows.append({"step": i, "removed": var, "label": self.labels.get(var, var), "aic": aic, "variables": left})
+        return pd.DataFrame(rows).set_index("step")
+
+    def plot(self, ax=None, **kwargs):
+        """AIC along the elimination path, each point labelled with the variable removed."""
+        path = self.summary()
+        ax = new_axes(ax, (5.0, 3.0))
+        ax.plot(path.index, path["aic"], marker="o", color="#0072B2", lw=1.0)
+        for step, r in path.iloc[1:].iterrows():
+            ax.annotate(r["label"], (step, r["aic"]), textcoords="offset points", xytext=(4, 4), fontsize=6.5)
+        ax.set_xticks(path.index)
+        ax.set_xlabel("Step (variable removed)")
+        ax.set_ylabel("AIC")
+        return ax
 
 
 def _aic(design: Design, variables: Sequence[str], time, event, ties: str) -> float:
@@ -106,6 +248,8 @@ def backward_aic(design: Design, variables: Sequence[str], time, event, ties: st
     Returns
     -------
     SelectionResult
+        Its ``summary()`` is the elimination path; a removal whose model cannot be fitted
+        (a remaining covariate constant, say) is not taken and is recorded in ``unfitted``.
     """
     variables = list(variables)
     cols = design.columns(variables)
@@ -114,15 +258,16 @@ def backward_aic(design: Design, variables: Sequence[str], time, event, ties: st
     t, e = np.asarray(time, float)[keep], np.asarray(event, int)[keep]
     current = list(variables)
     aic = _aic(sub, current, t, e, ties)
-    result = SelectionResult(selected=current, aic_start=aic)
+    result = SelectionResult(selected=current, aic_start=aic, candidates=list(variables), n=int(keep.sum()),
+                             labels=dict(design.labels))
     while current:
         trials = []
         for var in current:
             rest = [v for v in current if v != var]
             try:
                 trials.append((_aic(sub, rest, t, e, ties), var))
-            except ValueError:
-                continue
+            except ValueError as error:  # the model without it cannot be fitted: not a removal
+                result.unfitted.append((len(result.steps) + 1, var, str(error)))
         if not trials:
             break
         best_aic, best_var = min(trials, key=lambda x: (x[0], current.index(x[1])))

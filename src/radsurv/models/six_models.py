@@ -29,9 +29,11 @@ import pandas as pd
 
 from ..exceptions import NotFittedError
 from ..labels import in_sentence
+from ..results import new_axes
+from ._shown import Shown
 from ..stats import fit_cox
 from .design import RADSCORE, Design
-from .selection import SelectionResult, backward_aic, lr_test, univariable_screen
+from .selection import SelectionResult, backward_aic, lr_test, screen_variables
 
 __all__ = ["MODELS", "CoxModel", "SixModels", "develop_models", "model_name"]
 
@@ -52,12 +54,24 @@ def model_name(key: str) -> str:
     return in_sentence(MODELS[key])
 
 
-@dataclass
-class CoxModel:
+_HR_COLUMNS = ["term", "label", "coef", "hr", "hr_lower", "hr_upper", "p"]
+
+
+@dataclass(repr=False)
+class CoxModel(Shown):
     """A Cox model on named variables of a :class:`Design`, fitted on training.
+
+    ``summary()`` is its hazard ratios (95% CI, Wald p), as :meth:`SixModels.summary` shows
+    them for every model.
 
     Attributes
     ----------
+    key : str
+        The model (a key of :data:`MODELS`).
+    variables : list of str
+        Its variables (whole variables: all the indicator columns of a categorical one).
+    labels : dict
+        Column -> printed name (set from the design by :meth:`fit`).
     fit_ : CoxFit
         The fit (Efron ties) on the complete cases of the training set.
     center_ : float
@@ -69,10 +83,29 @@ class CoxModel:
     key: str
     variables: list[str]
     ties: str = "efron"
+    labels: dict[str, str] = field(default_factory=dict, repr=False)
 
     def fit(self, design: Design, time, event) -> "CoxModel":
+        """Fit on the complete cases of ``design`` (the training patients).
+
+        Parameters
+        ----------
+        design : Design
+        time, event : array-like
+
+        Returns
+        -------
+        CoxModel
+            Itself, fitted.
+
+        Raises
+        ------
+        ValueError
+            When the model has no variable.
+        """
         if not self.variables:
             raise ValueError(f"model {self.key!r}: no variable was selected")
+        self.labels = dict(design.labels)
         X = design.X[design.columns(self.variables)]
         keep = X.notna().all(axis=1).to_numpy()
         self.n_excluded_ = int((~keep).sum())
@@ -94,18 +127,96 @@ class CoxModel:
 
     @property
     def df(self) -> int:
+        """Number of coefficients."""
         return len(self.fit_.coef)
 
+    def _fitted(self) -> bool:
+        return hasattr(self, "fit_")
 
-@dataclass
-class SixModels:
-    """The six fitted models and how models 1-3 were chosen."""
+    def title(self) -> str:
+        name = MODELS.get(self.key, self.key)
+        if not self._fitted():
+            return f"{name} (not fitted): {', '.join(self.variables) or 'no variable'}"
+        f = self.fit_
+        return f"{name}: {f.n} patients, {f.n_events} events, {self.df} coefficients, AIC {f.aic:.1f}"
+
+    def hazard_ratios(self) -> pd.DataFrame:
+        """One row per coefficient: ``term``, ``label``, ``coef``, ``hr``, ``hr_lower``,
+        ``hr_upper`` (95% CI) and the Wald ``p``."""
+        f = self.fit_
+        return pd.DataFrame([{"term": term, "label": self.labels.get(term, term), "coef": float(f.coef[term]),
+                              "hr": float(f.hr[term]), "hr_lower": float(f.hr_lower[term]),
+                              "hr_upper": float(f.hr_upper[term]), "p": float(f.p[term])} for term in f.coef.index],
+                            columns=_HR_COLUMNS)
+
+    def summary(self) -> pd.DataFrame:
+        """The hazard ratios, indexed by the printed covariate."""
+        return self.hazard_ratios().drop(columns="term").set_index("label")
+
+
+@dataclass(repr=False)
+class SixModels(Shown):
+    """The six fitted models and how models 1-3 were chosen.
+
+    ``summary()`` is every model's hazard ratios with their 95% CI; ``plot(ax)`` the forest
+    plot the paper publishes (``fig-forest.png``).
+
+    Attributes
+    ----------
+    models : dict of str to CoxModel
+        The fitted models, in the study's order (a model without variable is absent).
+    screens : dict of str to DataFrame
+        Univariable screen of the clinical and MRI candidates (:func:`univariable_screen`).
+    selections : dict of str to SelectionResult
+        Backward elimination of models 1-3.
+    radscore_constant : bool
+        The Rad-score was constant on training (no feature kept): no model 4.
+    labels : dict
+        Column -> printed name.
+    """
 
     models: dict[str, CoxModel]
     screens: dict[str, pd.DataFrame] = field(default_factory=dict)
     selections: dict[str, SelectionResult] = field(default_factory=dict)
     #: the Rad-score was constant on training (no feature kept): no model 4
     radscore_constant: bool = False
+    labels: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def title(self) -> str:
+        missing = [MODELS[k] for k in MODELS if k not in self.models]
+        note = f"; not fitted: {', '.join(missing)}" if missing else ""
+        return f"Six Cox models (training): {len(self.models)} fitted{note}"
+
+    def hazard_ratios(self) -> pd.DataFrame:
+        """Every model's covariates: ``model``, ``term``, ``label``, ``coef``, ``hr``,
+        ``hr_lower``, ``hr_upper`` (95% CI) and Wald ``p`` (training fits)."""
+        tables = [m.hazard_ratios().assign(model=k) for k, m in self.models.items()]
+        if not tables:
+            return pd.DataFrame(columns=["model", *_HR_COLUMNS])
+        return pd.concat(tables, ignore_index=True)[["model", *_HR_COLUMNS]]
+
+    def summary(self) -> pd.DataFrame:
+        """HR (95% CI) and p of every model's covariates, indexed by model name and covariate."""
+        hr = self.hazard_ratios()
+        return (hr.assign(model=hr["model"].map(MODELS)).drop(columns=["term", "coef"])
+                .set_index(["model", "label"]))
+
+    def plot(self, ax=None, **kwargs):
+        """The forest plot of every model's hazard ratios (the paper's ``fig-forest.png``)."""
+        from ..plots.models import draw_forest, forest_size
+
+        hr = self.hazard_ratios()
+        ax = new_axes(ax, forest_size(hr))
+        return draw_forest(ax, hr.assign(term=hr["label"]), MODELS)
+
+    def selection_table(self) -> pd.DataFrame:
+        """The univariable screens of the clinical and MRI candidates with, per variable,
+        whether its model kept it: ``variable``, ``df``, ``n``, ``chisq``, ``p``, ``note``,
+        ``model``, ``selected``."""
+        selection = pd.concat([s.assign(model=k) for k, s in self.screens.items()], ignore_index=True)
+        selection["selected"] = [v in self.models[m].variables if m in self.models else False
+                                 for v, m in zip(selection["variable"], selection["model"])]
+        return selection
 
     def scores(self, design: Design) -> pd.DataFrame:
         """Every model's centred linear predictor for the patients of ``design``."""
@@ -126,10 +237,9 @@ class SixModels:
 
 def _selected(design: Design, candidates: Sequence[str], time, event, screen_p: float | None, ties: str,
               key: str, result: SixModels) -> list[str]:
-    screen = univariable_screen(design, candidates, time, event, ties=ties)
-    result.screens[key] = screen
-    kept = list(candidates) if screen_p is None else [v for v, p in zip(screen["variable"], screen["p"])
-                                                       if np.isfinite(p) and p < screen_p]
+    screen = screen_variables(design, candidates, time, event, screen_p, ties=ties)
+    result.screens[key] = screen.table
+    kept = screen.kept
     selection = backward_aic(design, kept, time, event, ties=ties) if kept else SelectionResult(selected=[])
     result.selections[key] = selection
     return selection.selected
@@ -154,12 +264,13 @@ def develop_models(design: Design, clinical: Sequence[str], mri: Sequence[str], 
     happens on noise) is no covariate: the signature is then the null model (no model
     4), and models 5 and 6 have the variables of models 1 and 3.
     """
-    out = SixModels(models={})
+    out = SixModels(models={}, labels=dict(design.labels))
     sel_clin = _selected(design, clinical, time, event, screen_p, ties, "clinical", out)
     sel_mri = _selected(design, mri, time, event, screen_p, ties, "mri", out)
     both = [*sel_clin, *[v for v in sel_mri if v not in sel_clin]]
-    sel_both = backward_aic(design, both, time, event, ties=ties).selected if both else []
-    out.selections["clinical_mri"] = SelectionResult(selected=sel_both)
+    out.selections["clinical_mri"] = (backward_aic(design, both, time, event, ties=ties) if both
+                                      else SelectionResult(selected=[]))
+    sel_both = out.selections["clinical_mri"].selected
     rs = design.X[RADSCORE].to_numpy(float) if RADSCORE in design.X else np.zeros(0)
     rs = rs[np.isfinite(rs)]
     radscore = [RADSCORE] if rs.size and np.ptp(rs) > 0 else []

@@ -1,12 +1,14 @@
 """The models stage (``notebooks/04_models.ipynb``): the six Cox models on the training
 set, their hazard ratios, fit, discrimination and comparisons in every set.
 
-Reading: the design (:func:`radsurv.models.design.cohort_design`) and the outcomes
-(:func:`radsurv.cohort.manifest.cohort_outcomes`). Computing:
-:func:`hazard_ratio_table`, :func:`fit_table`, :func:`collinearity`,
-:func:`published_comparison`, :func:`model_variables`, :func:`describe_models`; the models
-themselves are in :mod:`radsurv.models.six_models` and their evaluation in
-:mod:`radsurv.models.evaluation`; writing: :func:`write_model_artefacts`.
+The notebook computes, step by step, with the library: the design
+(:func:`radsurv.models.design.cohort_design`), the screen and backward elimination
+(:mod:`radsurv.models.selection`), the six models (:mod:`radsurv.models.six_models`), their
+fit on training (:mod:`radsurv.models.diagnostics`) and their evaluation in every set
+(:mod:`radsurv.models.evaluation`). This module only formats and writes:
+:func:`write_model_artefacts` takes the computed objects and writes every declared output;
+:func:`model_variables` and :func:`describe_models` format the manuscript's variables and
+Results paragraph.
 """
 
 from __future__ import annotations
@@ -16,114 +18,14 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..cohort.manifest import cohort_outcomes
 from ..labels import SPLIT_LABELS, SPLITS, in_sentence
 from ..report.formatting import format_ci, format_p
-from ..seeds import STREAM_MODEL_COMPARISON
 from ..stages.context import StageContext
-from ..stages.readers import CohortOutputs
-from ..stats import harrell_c
-from .design import Design, cohort_design
-from .evaluation import model_comparisons, model_discrimination
-from .six_models import MODELS, SixModels, develop_models, model_name
+from .diagnostics import FitStatistics, PHTests
+from .evaluation import Comparisons, Discrimination, PublishedComparison, TdRocCurves
+from .six_models import MODELS, SixModels, model_name
 
-__all__ = ["baseline_survival", "collinearity", "describe_models", "fit_table", "hazard_ratio_table",
-           "model_variables", "published_comparison", "write_model_artefacts"]
-
-
-def hazard_ratio_table(six: SixModels, design: Design) -> pd.DataFrame:
-    """Every model's covariates: coefficient, HR with 95% CI and Wald p (training fits)."""
-    rows = []
-    for key, model in six.models.items():
-        f = model.fit_
-        for term in f.coef.index:
-            rows.append({"model": key, "term": term, "label": design.labels.get(term, term),
-                         "coef": float(f.coef[term]), "hr": float(f.hr[term]), "hr_lower": float(f.hr_lower[term]),
-                         "hr_upper": float(f.hr_upper[term]), "p": float(f.p[term])})
-    return pd.DataFrame(rows)
-
-
-def baseline_survival(six: SixModels, horizons) -> pd.DataFrame:
-    """Each model's baseline at its centred linear predictor: S0(t) such that a patient's
-    predicted DFS is S0(t) ** exp(score) (score = the centred linear predictor), from the
-    Cox fit's baseline cumulative hazard (R's ``survfit(fit)``, Efron: ctype 2).
-
-    Returns
-    -------
-    DataFrame
-        ``model``, ``horizon``, ``cumhaz_at_zero`` (H0 at x = 0), ``center``, ``s0``.
-    """
-    rows = []
-    for key, model in six.models.items():
-        H0 = model.fit_.baseline_cumhaz(list(horizons))
-        for h, H in zip(horizons, H0):
-            rows.append({"model": key, "horizon": float(h), "cumhaz_at_zero": float(H), "center": model.center_,
-                         "s0": float(np.exp(-H * np.exp(model.center_)))})
-    return pd.DataFrame(rows)
-
-
-def fit_table(six: SixModels, ph: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
-    """Per model on training: patients, events, parameters, events per parameter, log
-    partial likelihood, AIC, BIC (events as R's ``nobs``) and, when given, the global
-    proportional-hazards p."""
-    rows = []
-    for key, model in six.models.items():
-        f = model.fit_
-        row = {"model": key, "n": f.n, "events": f.n_events, "df": len(f.coef),
-               "epv": f.n_events / len(f.coef), "loglik": f.loglik, "aic": f.aic, "bic": f.bic}
-        if ph is not None and key in ph:
-            row["ph_global_p"] = float(ph[key].loc["GLOBAL", "p"])
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def collinearity(design: Design, six: SixModels) -> pd.DataFrame:
-    """Variance inflation factors of the covariates of the models with the Rad-score, and
-    the Rad-score's correlation with the clinical models' linear predictors (training)."""
-    rows = []
-    for key in ("radiomics", "imaging"):
-        if key not in six.models:
-            continue
-        X = design.X[list(six.models[key].fit_.coef.index)].dropna()
-        for term in X.columns:
-            others = X.drop(columns=term)
-            if others.shape[1] == 0:
-                continue
-            A = np.column_stack([np.ones(len(X)), others.to_numpy()])
-            y = X[term].to_numpy()
-            resid = y - A @ np.linalg.lstsq(A, y, rcond=None)[0]
-            r2 = 1 - resid.var() / y.var()
-            rows.append({"model": key, "term": term, "vif": 1 / (1 - r2) if r2 < 1 else np.inf})
-    scores = six.scores(design)
-    for key in ("clinical", "mri", "clinical_mri"):
-        if key in scores and "signature" in scores:
-            ok = scores[[key, "signature"]].dropna()
-            rows.append({"model": key, "term": "correlation with the Rad-score",
-                         "vif": float(np.corrcoef(ok[key], ok["signature"])[0, 1])})
-    return pd.DataFrame(rows)
-
-
-def published_comparison(disc: pd.DataFrame, oracle: Mapping[str, float] | None,
-                         published: Mapping[str, Mapping[str, float | None]]) -> pd.DataFrame:
-    """Each model's C per test set beside the study's published values and the oracle, with
-    the share of the oracle's gain over the clinical model that the model recovers on the
-    external set: (C_model - C_clinical) / (C_oracle - C_clinical)."""
-    c = disc[disc["measure"] == "harrell_c"].set_index(["model", "set"])["estimate"]
-    rows = []
-    for key in MODELS:
-        if (key, "external") not in c.index:
-            continue
-        row = {"model": key}
-        for s in ("internal", "external"):
-            row[f"c_{s}"] = float(c.get((key, s), np.nan))
-            row[f"published_{s}"] = (published.get(key) or {}).get(s)
-        if oracle is not None and ("clinical", "external") in c.index:
-            gain = oracle["external"] - c[("clinical", "external")]
-            row["oracle_external"] = oracle["external"]
-            row["recovery_external"] = ((c[(key, "external")] - c[("clinical", "external")]) / gain
-                                        if abs(gain) > 1e-9 else np.nan)
-        rows.append(row)
-    return pd.DataFrame(rows)
+__all__ = ["describe_models", "model_variables", "write_model_artefacts"]
 
 
 def hazard_ratio_display(hr: pd.DataFrame) -> pd.DataFrame:
@@ -189,14 +91,14 @@ def complete_case_text(six: SixModels) -> str:
             f"patients left out: {'; '.join(parts)}.")
 
 
-def model_variables(six: SixModels, design: Design, disc: pd.DataFrame, comp: pd.DataFrame, fits: pd.DataFrame,
+def model_variables(six: SixModels, disc: pd.DataFrame, comp: pd.DataFrame, fits: pd.DataFrame,
                     lr: pd.DataFrame, pub: pd.DataFrame, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``models`` variables of the manuscript."""
+    """The ``models`` variables of the manuscript (strings formatted once, here)."""
     v: dict[str, Any] = {"screen_p": f"{params['screen_p']:g}" if params["screen_p"] is not None else "none",
                          "horizons": ", ".join(f"{h / 12:g}" for h in params["horizons_months"]),
                          "reference": MODELS[params["reference"]], "n_bootstrap": int(params["n_bootstrap"])}
     for key, model in six.models.items():
-        names = [design.labels.get(var, var) for var in model.variables]
+        names = [six.labels.get(var, var) for var in model.variables]
         entry: dict[str, Any] = {"label": MODELS[key], "variables": "; ".join(names),
                                  "n_variables": len(model.variables), "df": model.df}
         f = fits[fits["model"] == key].iloc[0]
@@ -275,70 +177,48 @@ def describe_models(v: Mapping[str, Any], oracle: Mapping[str, float] | None,
     return text + "\n"
 
 
-def write_model_artefacts(ctx: StageContext, cohort: CohortOutputs, radscores: pd.DataFrame) -> dict:
-    """Develop the six models and write every declared output. Returns the variables."""
+def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.DataFrame, six: SixModels,
+                          baseline: pd.DataFrame, ph: PHTests, fit: FitStatistics, discrimination: Discrimination,
+                          comparisons: Comparisons, published: PublishedComparison, roc: TdRocCurves) -> dict:
+    """Write every declared output of the computed results; returns the variables.
+
+    Parameters
+    ----------
+    ctx : StageContext
+    outcome : DataFrame
+        ``split``, ``time``, ``event`` of the design's patients.
+    scores : DataFrame
+        :meth:`SixModels.scores` of the design's patients.
+    six : SixModels
+    baseline : DataFrame
+        :func:`radsurv.models.diagnostics.baseline_survival`.
+    ph : PHTests
+    fit : FitStatistics
+    discrimination : Discrimination
+    comparisons : Comparisons
+    published : PublishedComparison
+    roc : TdRocCurves
+    """
     from ..labels import SPLIT_LABELS as SETS
     from ..plots.models import c_index_figure, forest_figure, td_roc_figure
-    from ..stages.readers import read_oracle
-    from ..stats import cox_zph, td_roc_curve
 
     params = ctx.params
-    columns, labels = ctx.profile["cohort"]["columns"], ctx.profile["cohort"]["labels"]
-    design, clinical, mri = cohort_design(cohort.data, radscores, columns, labels)
-    outcome = cohort_outcomes(cohort.data, design.X.index, ctx.profile["time_unit"])
-    train = (outcome["split"] == "train").to_numpy()
-    with ctx.timed("selection and fits (training)"):
-        six = develop_models(design.subset(design.X.index[train]), clinical, mri, outcome.loc[train, "time"],
-                             outcome.loc[train, "event"], screen_p=params["screen_p"], ties=params["ties"])
-    scores = six.scores(design)
-    pd.concat([outcome[["split"]], scores], axis=1).reset_index().to_csv(
-        ctx.path("model_scores.csv"), index=False, lineterminator="\n", float_format="%.10g")
-    keys = list(six.models)
-    selection = pd.concat([s.assign(model=k) for k, s in six.screens.items()], ignore_index=True)
-    selection["selected"] = [v in six.models[m].variables if m in six.models else False
-                             for v, m in zip(selection["variable"], selection["model"])]
-    selection.to_csv(ctx.path("selection.csv"), index=False, lineterminator="\n", float_format="%.10g")
-
-    hr = hazard_ratio_table(six, design)
-    hr.to_csv(ctx.path("hazard_ratios.csv"), index=False, lineterminator="\n", float_format="%.10g")
-    baseline_survival(six, [float(h) for h in params["horizons_months"]]).to_csv(
-        ctx.path("baseline_survival.csv"), index=False, lineterminator="\n", float_format="%.12g")
-    lr = six.likelihood_ratio_tests()
-    ph = {}
-    for k, m in six.models.items():
-        if m.fit_.monotone:  # an infinite coefficient has no Schoenfeld residual test
-            print(f"model {k}: no proportional-hazards test; coefficient(s) {', '.join(m.fit_.monotone)} may be "
-                  "infinite (monotone likelihood)")
-            continue
-        X = design.subset(design.X.index[train]).X[list(m.fit_.coef.index)]
-        ok = X.notna().all(axis=1).to_numpy()
-        ph[k] = cox_zph(X[ok], outcome.loc[train, "time"].to_numpy()[ok], outcome.loc[train, "event"].to_numpy()[ok],
-                        transform="km", fit=m.fit_)
-    if ph:
-        pd.concat([t.assign(model=k) for k, t in ph.items()]).rename_axis("term").reset_index().to_csv(
-            ctx.path("ph_tests.csv"), index=False, lineterminator="\n", float_format="%.10g")
-    fits = fit_table(six, ph)
-    fits.to_csv(ctx.path("fit_statistics.csv"), index=False, lineterminator="\n", float_format="%.10g")
-    collinearity(design.subset(design.X.index[train]), six).to_csv(ctx.path("collinearity.csv"), index=False,
-                                                                   lineterminator="\n", float_format="%.10g")
-
-    horizons = [float(h) for h in params["horizons_months"]]
-    with ctx.timed("discrimination and comparisons"):
-        disc = model_discrimination(scores, outcome, keys, horizons, params["uno_tau_months"])
-        disc.to_csv(ctx.path("discrimination.csv"), index=False, lineterminator="\n", float_format="%.10g")
-        comp = model_comparisons(scores, outcome, keys, params["reference"], horizons, params["n_bootstrap"],
-                                 [ctx.seed, STREAM_MODEL_COMPARISON])
-        comp.to_csv(ctx.path("comparisons.csv"), index=False, lineterminator="\n", float_format="%.10g")
-    eta = read_oracle(ctx.build_dir)  # the oracle row only
-    oracle = None
-    if eta is not None:
-        oracle = {}
-        for s in ("internal", "external"):
-            sel = (outcome["split"] == s).to_numpy()
-            oracle[s] = harrell_c(outcome.loc[sel, "time"], outcome.loc[sel, "event"],
-                                  eta.reindex(outcome.index[sel]).to_numpy()).c
-    pub = published_comparison(disc, oracle, params["published_c"])
-    pub.to_csv(ctx.path("published_comparison.csv"), index=False, lineterminator="\n", float_format="%.10g")
+    csv = dict(index=False, lineterminator="\n", float_format="%.10g")
+    pd.concat([outcome[["split"]], scores], axis=1).reset_index().to_csv(ctx.path("model_scores.csv"), **csv)
+    six.selection_table().to_csv(ctx.path("selection.csv"), **csv)
+    hr = six.hazard_ratios()
+    hr.to_csv(ctx.path("hazard_ratios.csv"), **csv)
+    baseline.to_csv(ctx.path("baseline_survival.csv"), index=False, lineterminator="\n", float_format="%.12g")
+    if ph.tables:
+        ph.table().to_csv(ctx.path("ph_tests.csv"), **csv)
+    fits, lr = fit.table, fit.lr
+    fits.to_csv(ctx.path("fit_statistics.csv"), **csv)
+    fit.collinearity.to_csv(ctx.path("collinearity.csv"), **csv)
+    disc, comp, horizons = discrimination.table, comparisons.table, discrimination.horizons
+    disc.to_csv(ctx.path("discrimination.csv"), **csv)
+    comp.to_csv(ctx.path("comparisons.csv"), **csv)
+    pub, oracle = published.table, published.oracle
+    pub.to_csv(ctx.path("published_comparison.csv"), **csv)
 
     ctx.write_table(hazard_ratio_display(hr), "hazard_ratios.md", label="hazard-ratios",
                     caption="Hazard ratios (95% CI) of the six Cox models, fitted on the training set (Efron ties; "
@@ -374,35 +254,11 @@ def write_model_artefacts(ctx: StageContext, cohort: CohortOutputs, radscores: p
                             "share of the oracle's gain over the clinical model that each model recovers on the "
                             "external set.")
 
-    forest_figure(hr.assign(term=hr["label"]), ctx.path("fig-forest.png"), MODELS)
-    hc = disc[disc["measure"] == "harrell_c"]
-    reference = {}
-    if oracle is not None:
-        reference["Oracle (true linear predictor)"] = oracle
-    pub_imaging = params["published_c"].get("imaging") or {}
-    if any(v is not None for v in pub_imaging.values()):
-        reference["Published clinical imaging model"] = {k: v for k, v in pub_imaging.items() if v is not None}
-    c_index_figure(hc, ctx.path("fig-c-models.png"), keys, MODELS, SPLIT_LABELS, reference)
-    curves, aucs = {}, {}
-    roc_horizons = [h for h in horizons if h >= 36] or horizons[-1:]
-    for s in ("internal", "external"):
-        sel = (outcome["split"] == s).to_numpy()
-        for h in roc_horizons:
-            per, auc = {}, {}
-            for k in keys:
-                ok = sel & scores[k].notna().to_numpy()
-                try:
-                    per[k] = td_roc_curve(outcome.loc[ok, "time"], outcome.loc[ok, "event"], scores.loc[ok, k], h)
-                except ValueError:
-                    continue
-                a = disc[(disc["model"] == k) & (disc["set"] == s) & (disc["measure"] == "td_auc") &
-                         (disc["horizon"] == h)]
-                if len(a):
-                    auc[k] = float(a["estimate"].iloc[0])
-            curves[(s, h)], aucs[(s, h)] = per, auc
-    td_roc_figure(curves, ctx.path("fig-td-roc.png"), MODELS, SPLIT_LABELS, aucs)
+    forest_figure(six, ctx.path("fig-forest.png"))
+    c_index_figure(published, ctx.path("fig-c-models.png"))
+    td_roc_figure(roc, ctx.path("fig-td-roc.png"))
 
-    v = model_variables(six, design, disc, comp, fits, lr, pub, params)
+    v = model_variables(six, disc, comp, fits, lr, pub, params)
     ctx.write_text("text-models.md", describe_models(v, oracle, params["published_c"]))
     for key in MODELS:
         # A model with no variable (nothing passed the screen, e.g. a user's cohort with
