@@ -43,7 +43,7 @@ def _truth(n=4000, seed=3):
 def test_true_model_is_calibrated_and_an_extreme_one_is_not():
     outcome, scores, s0 = _truth()
     cal = calibration_by_set(outcome, scores, s0, ["true", "extreme"], [36.0, 60.0])
-    s = cal["summary"].set_index(["model", "set", "horizon"])
+    s = cal.summary().set_index(["model", "set", "horizon"])
     for split in ("train", "internal", "external"):
         for h in (36.0, 60.0):
             true, extreme = s.loc[("true", split, h)], s.loc[("extreme", split, h)]
@@ -54,7 +54,7 @@ def test_true_model_is_calibrated_and_an_extreme_one_is_not():
             assert abs(extreme["slope"] - 0.5) < 0.08
             assert extreme["ici"] > 0.08 and extreme["ici"] > 4 * true["ici"]
     # grouped: the KM risk of each group is close to its mean prediction for the true model
-    g = cal["grouped"]
+    g = cal.grouped
     gt = g[(g["model"] == "true") & (g["set"] == "external") & (g["horizon"] == 60.0)]
     assert len(gt) == 4
     assert np.all(np.abs(gt["observed"] - gt["mean_predicted"]) < 0.05)
@@ -67,19 +67,19 @@ def test_not_estimable_is_reported_with_its_reason():
     ext = short["split"] == "external"
     short.loc[ext, "time"] = np.minimum(short.loc[ext, "time"], 30.0)
     cal = calibration_by_set(short, scores, {**s0, ("true", 130.0): 0.4}, ["true"], [36.0, 130.0])
-    s = cal["summary"].set_index(["set", "horizon"])
+    s = cal.summary().set_index(["set", "horizon"])
     assert "follow-up ends at 30.0 months" in s.loc[("external", 36.0), "note"]
     assert np.isnan(s.loc[("external", 36.0), "ici"])
     assert s.loc[("train", 36.0), "note"] == ""
     assert "follow-up ends" in s.loc[("train", 130.0), "note"]
-    few = calibration_by_set(outcome, scores, s0, ["true"], [36.0], min_events=10_000)["summary"]
+    few = calibration_by_set(outcome, scores, s0, ["true"], [36.0], min_events=10_000).summary()
     assert few["note"].str.contains("events by the horizon").all()
 
 
 def test_decision_curves_follow_net_benefit():
     outcome, scores, s0 = _truth(n=900)
     th = np.round(np.arange(0, 0.51, 0.05), 10)
-    d = decision_curves(outcome, scores, s0, ["true", "extreme"], [60.0], th)
+    d = decision_curves(outcome, scores, s0, ["true", "extreme"], [60.0], th).curves
     ext = (outcome["split"] == "external").to_numpy()
     ref = net_benefit(outcome.time[ext], outcome.event[ext], predicted_risk(scores["true"][ext], s0[("true", 60.0)]),
                       60.0, th)

@@ -11,8 +11,8 @@ import pytest
 from radsurv.config import load_profile
 from radsurv.models import design_matrix
 from radsurv.models.six_models import RADSCORE
-from radsurv.validation import DevelopmentData, corrected_calibration, optimism_bootstrap, optimism_summary
-from radsurv.validation.stage import development_data, selection_frequency
+from radsurv.validation import (DevelopmentData, corrected_calibration, development_data, optimism_bootstrap,
+                                optimism_summary, selection_frequency)
 
 REGIONS = ("us_intra", "us_peri", "mri_intra", "mri_peri")
 
@@ -154,3 +154,98 @@ def test_interrupted_bootstrap_resumes_from_the_cache(profile, null_boot, tmp_pa
     pd.testing.assert_frame_equal(more, boot[boot["resample"] < 3].reset_index(drop=True))
     other = _dev(profile, seed=2)
     assert opt._cache_key(other, 5) != opt._cache_key(dev, 5) != opt._cache_key(dev, 6)
+
+
+def test_resample_rows_are_the_resamples_own_stream():
+    from radsurv.seeds import STREAM_OPTIMISM
+    from radsurv.validation import resample_rows
+
+    rows = resample_rows(500, 7, 3)
+    assert rows.tolist() == np.random.default_rng([7, STREAM_OPTIMISM, 3]).integers(0, 500, 500).tolist()
+    assert rows.min() >= 0 and rows.max() < 500
+    assert resample_rows(500, 7, 3).tolist() == rows.tolist() != resample_rows(500, 7, 4).tolist()
+    # about 1 - 1/e of the patients are drawn at least once
+    assert abs(np.unique(rows).size / 500 - (1 - np.exp(-1))) < 0.05
+
+
+def test_one_resample_is_the_bootstraps_resample(null_boot):
+    """The resample developed by hand runs the workers' code: its rows are the full
+    bootstrap's rows of the same resample, and it describes its draw."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from radsurv.validation import Resample, one_resample, resample_rows
+
+    dev, boot = null_boot
+    one = one_resample(dev, 2, seed=5)
+    assert isinstance(one, Resample)
+    mine = boot[boot["resample"] == 2].reset_index(drop=True)
+    pd.testing.assert_frame_equal(one.rows, mine[one.rows.columns], check_dtype=False)
+    rows = resample_rows(140, 5, 2)
+    assert (one.n, one.n_distinct, one.events) == (140, np.unique(rows).size, int(dev.event[rows].sum()))
+    s = one.summary()
+    assert s.columns.tolist() == ["model", "apparent_c", "test_c", "optimism", "test_slope", "variables"]
+    assert s["model"].tolist() == ["clinical", "mri", "clinical_mri", "signature", "radiomics", "imaging"]
+    assert s["optimism"].to_numpy() == pytest.approx((mine["apparent_c"] - mine["test_c"]).to_numpy())
+    assert one.failed == ""
+    assert one.title() == (f"Bootstrap resample 2: 140 draws from 140 training patients ({one.n_distinct} distinct, "
+                           f"{one.events} events)")
+    assert one._repr_html_().startswith("<p><strong>Bootstrap resample 2:") and repr(one) == one.title()
+    ax = one.plot()
+    apparent, test = [line for line in ax.get_lines() if line.get_label().startswith(("Apparent", "Test"))]
+    assert apparent.get_xdata() == pytest.approx(s["apparent_c"].to_numpy())
+    assert test.get_xdata() == pytest.approx(s["test_c"].to_numpy())
+    plt.close("all")
+
+
+def test_optimism_bootstrap_object(profile, null_boot, tmp_path):
+    """The bootstrap as an object: its summary is optimism_summary's, it recognises the
+    resample developed by hand (and not an altered one), its plot draws one box per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import dataclasses
+
+    import matplotlib.pyplot as plt
+
+    from radsurv.validation import OptimismBootstrap, one_resample, training_c
+
+    dev, boot = null_boot
+    disc = pd.DataFrame({"model": ["clinical", "clinical", "signature", "imaging", "mri", "clinical_mri",
+                                   "radiomics"],
+                         "set": ["train", "external", "train", "train", "train", "train", "train"],
+                         "measure": "harrell_c", "estimate": [0.70, 0.60, 0.66, 0.72, 0.55, 0.71, 0.68]})
+    apparent = training_c(disc, ["clinical", "mri", "clinical_mri", "signature", "radiomics", "imaging"])
+    assert apparent["clinical"] == 0.70 and apparent["signature"] == 0.66
+    opt = OptimismBootstrap.run(dev, apparent, 3, seed=5, progress=False, cache_dir=tmp_path)
+    pd.testing.assert_frame_equal(opt.resamples, boot[boot["resample"] < 3].reset_index(drop=True))
+    pd.testing.assert_frame_equal(opt.summary(), optimism_summary(opt.resamples, apparent, list(apparent)))
+    assert opt.summary().columns.tolist() == ["model", "n_resamples", "apparent_c", "optimism", "corrected_c",
+                                              "corrected_slope", "optimism_se"]
+    assert opt.n_failed == 0 and opt.failures.empty
+    assert opt.title() == ("Optimism bootstrap: 3 resamples of the training set, each repeating the whole "
+                           "development (Harrell et al. 1996)")
+    assert "Optimism bootstrap: 3 resamples" in opt._repr_html_()
+    one = one_resample(dev, 1, seed=5)
+    assert opt.matches(one)
+    altered = dataclasses.replace(one, rows=one.rows.assign(test_c=one.rows["test_c"] + 1e-6))
+    assert not opt.matches(altered)
+    other = dataclasses.replace(one, rows=one.rows.assign(variables="ki67"))
+    assert not opt.matches(other)
+    # the same cache, read back: the same result
+    again = OptimismBootstrap.run(dev, apparent, 3, seed=5, progress=False, cache_dir=tmp_path)
+    pd.testing.assert_frame_equal(again.resamples, opt.resamples)
+    assert opt.selection_frequency({"ki67": "Ki-67"}).equals(selection_frequency(opt.resamples, {"ki67": "Ki-67"}))
+    ax = opt.plot()
+    assert len(ax.get_yticklabels()) == 6
+    assert [t.get_text() for t in ax.get_yticklabels()][0] == "Clinical model"
+    means = [line for line in ax.get_lines() if line.get_marker() == "D" and len(line.get_xdata())]
+    sig = opt.resamples[opt.resamples["model"] == "signature"]
+    assert means[3].get_xdata()[0] == pytest.approx((sig["apparent_c"] - sig["test_c"]).mean())
+    plt.close("all")
+    failed = OptimismBootstrap(resamples=pd.concat([opt.resamples, pd.DataFrame(
+        [{"resample": 3, "model": None, "failed": "ValueError: no event in a fold"}])], ignore_index=True),
+        calibration=opt.calibration, apparent=apparent, models=tuple(apparent), n_resamples=4)
+    assert failed.n_failed == 1 and "1 not developed and left out" in failed.title()

@@ -9,8 +9,9 @@ import pytest
 
 from radsurv.models import design_matrix
 from radsurv.stages.readers import ModelOutputs
-from radsurv.validation.stage import (calibration_display, check_scores, decision_display, describe_validation,
-                                      optimism_display, validation_variables)
+from radsurv.validation import check_scores
+from radsurv.validation.stage import (calibration_display, decision_display, describe_validation, optimism_display,
+                                      validation_variables)
 
 
 def _models(scores, hr):

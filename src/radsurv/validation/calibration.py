@@ -19,15 +19,18 @@ estimable with the reason, never silently left out.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..labels import SPLITS
+from ..labels import SPLIT_LABELS, SPLITS
+from ..models.six_models import MODELS
+from ..results import ShowsItself, new_axes
 from ..stats import calibration_table, fit_cox, smoothed_calibration
 
-__all__ = ["calibration_by_set", "predicted_risk", "risk_grid"]
+__all__ = ["Calibration", "calibration_by_set", "calibration_grid", "predicted_risk", "risk_grid"]
 
 
 def predicted_risk(score, s0: float) -> np.ndarray:
@@ -58,6 +61,44 @@ def risk_grid(risk, n: int = 50, trim: float = 0.02) -> np.ndarray:
     return np.linspace(lo, hi, n)
 
 
+def calibration_grid(time, event, score, s0: Mapping[float, float],
+                     grid_points: int) -> tuple[dict[float, np.ndarray], dict[float, np.ndarray]]:
+    """The grid of predicted risks on which the final model's calibration curve is
+    bootstrap-corrected, and its apparent smoothed curve on the training set there.
+
+    Parameters
+    ----------
+    time, event : array-like
+        Training follow-up (months) and events.
+    score : array-like
+        The model's centred linear predictor on the training patients (NaN: not scored).
+    s0 : mapping
+        Horizon (months) -> baseline DFS at a score of 0.
+    grid_points : int
+        Points of each horizon's grid (:func:`risk_grid`).
+
+    Returns
+    -------
+    (dict, dict)
+        Horizon -> grid of predicted risks, and horizon -> smoothed observed risk on the
+        grid (Cox model on a 3-knot restricted cubic spline). A horizon whose predictions
+        have no spread or whose curve cannot be fitted is left out of both.
+    """
+    score = np.asarray(score, dtype=float)
+    ok = np.isfinite(score)
+    t, e = np.asarray(time, dtype=float)[ok], np.asarray(event, dtype=int)[ok]
+    grid, apparent = {}, {}
+    for h, base in s0.items():
+        risk = predicted_risk(score[ok], base)
+        try:
+            g = risk_grid(risk, grid_points)
+            apparent[h] = smoothed_calibration(t, e, risk, h, knots=3).observed_at(g)
+            grid[h] = g
+        except ValueError:
+            continue
+    return grid, apparent
+
+
 def _not_estimable(t: np.ndarray, e: np.ndarray, horizon: float, min_events: int) -> str:
     if t.size == 0:
         return "no patient"
@@ -71,7 +112,7 @@ def _not_estimable(t: np.ndarray, e: np.ndarray, horizon: float, min_events: int
 
 def calibration_by_set(outcome: pd.DataFrame, scores: pd.DataFrame, s0: Mapping[tuple[str, float], float],
                        models: Sequence[str], horizons: Sequence[float], n_groups: int = 4,
-                       min_per_group: int = 20, min_events: int = 5) -> dict[str, pd.DataFrame]:
+                       min_per_group: int = 20, min_events: int = 5) -> "Calibration":
     """Grouped and smoothed calibration of each model in each set at each horizon.
 
     Parameters
@@ -91,8 +132,8 @@ def calibration_by_set(outcome: pd.DataFrame, scores: pd.DataFrame, s0: Mapping[
 
     Returns
     -------
-    dict of DataFrame
-        ``summary`` (one row per model, set and horizon: n, events by the horizon, mean
+    Calibration
+        ``summary()`` (one row per model, set and horizon: n, events by the horizon, mean
         predicted and KM observed risk, ICI, E50, E90, Emax, slope, ``note`` when not
         estimable), ``grouped`` (the grouped tables) and ``curves`` (each patient's
         predicted and smoothed observed risk, for the figures).
@@ -130,10 +171,105 @@ def calibration_by_set(outcome: pd.DataFrame, scores: pd.DataFrame, s0: Mapping[
                 summary.append(row)
     cols = ["model", "set", "horizon", "n", "events_by_horizon", "n_groups", "mean_predicted", "observed_km", "ici",
             "e50", "e90", "emax", "slope", "note"]
-    out = {"summary": pd.DataFrame(summary).reindex(columns=cols),
-           "grouped": pd.concat(grouped, ignore_index=True) if grouped else pd.DataFrame(),
-           "curves": pd.concat(curves, ignore_index=True) if curves else pd.DataFrame()}
-    return out
+    return Calibration(table=pd.DataFrame(summary).reindex(columns=cols),
+                       grouped=pd.concat(grouped, ignore_index=True) if grouped else pd.DataFrame(),
+                       curves=pd.concat(curves, ignore_index=True) if curves else pd.DataFrame())
+
+
+@dataclass(frozen=True, repr=False)
+class Calibration(ShowsItself):
+    """Calibration of the models' predicted risk of recurrence, per set and horizon.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per model, set and horizon (:meth:`summary`).
+    grouped : DataFrame
+        Kaplan-Meier observed risk per group of predicted risk (``model, set, horizon``
+        and :func:`radsurv.stats.calibration_table`'s columns).
+    curves : DataFrame
+        ``model, set, horizon, predicted, observed``: each patient's smoothed observed risk.
+    """
+
+    table: pd.DataFrame
+    grouped: pd.DataFrame
+    curves: pd.DataFrame
+
+    def summary(self, model: str | None = None) -> pd.DataFrame:
+        """``model, set, horizon, n, events_by_horizon, n_groups, mean_predicted,
+        observed_km, ici, e50, e90, emax, slope, note``: one row per model (or only
+        ``model``'s), set and horizon; ``note`` says why a row is not estimable."""
+        t = self.table
+        return t.copy() if model is None else t[t["model"] == model].reset_index(drop=True)
+
+    def __repr__(self) -> str:
+        return self.title()
+
+    def title(self) -> str:
+        t = self.table
+        missing = int(t["mean_predicted"].isna().sum())
+        return (f"Calibration of {t['model'].nunique()} models in {t['set'].nunique()} sets at "
+                f"{', '.join(f'{h / 12:g}' for h in t['horizon'].unique())} years (ICI, E50, E90: Austin et al. "
+                f"2020); {missing} of {len(t)} not estimable")
+
+    def panel(self, model: str, set: str, horizon: float) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+        """The grouped rows, the smoothed curve and the not-estimable note of one panel."""
+        def pick(frame):
+            if not len(frame):
+                return frame
+            return frame[(frame["model"] == model) & (frame["set"] == set) & (frame["horizon"] == float(horizon))]
+
+        row = pick(self.table)
+        note = str(row["note"].iloc[0]) if len(row) and isinstance(row["note"].iloc[0], str) else ""
+        return pick(self.grouped), pick(self.curves), note or "no data"
+
+    def _default_panel(self, model: str) -> tuple[str, float]:
+        t = self.table[(self.table["model"] == model) & self.table["mean_predicted"].notna()]
+        if t.empty:
+            t = self.table[self.table["model"] == model]
+        order = {s: i for i, s in enumerate(SPLITS)}
+        r = t.assign(_o=t["set"].map(order)).sort_values(["_o", "horizon"]).iloc[-1]
+        return str(r["set"]), float(r["horizon"])
+
+    def plot(self, ax=None, set: str | None = None, horizon: float | None = None, model: str | None = None,
+             corrected: pd.DataFrame | None = None):
+        """Predicted against observed risk of one model in one set at one horizon: the
+        Kaplan-Meier risk of each group of predicted risk (95% CI) and the smoothed curve
+        (``radsurv.plots.validation.calibration_panel``, the published figure's panel).
+
+        Parameters
+        ----------
+        ax : Axes, optional
+        set : str, optional
+            ``train``, ``internal`` or ``external`` (default: the last estimable set).
+        horizon : float, optional
+            Months (default: the longest estimable horizon of that set).
+        model : str, optional
+            Model key (default: the first model).
+        corrected : DataFrame, optional
+            The bootstrap-corrected curve (``horizon, predicted, corrected``), drawn on
+            the training set.
+
+        Returns
+        -------
+        Axes
+        """
+        from ..plots.validation import calibration_panel
+
+        model = model if model is not None else str(self.table["model"].iloc[0])
+        if set is None or horizon is None:
+            d_set, d_h = self._default_panel(model)
+            set, horizon = set or d_set, d_h if horizon is None else horizon
+        grouped, curve, note = self.panel(model, set, horizon)
+        k = None
+        if corrected is not None and len(corrected) and set == "train":
+            k = corrected[corrected["horizon"] == float(horizon)]
+        ax = new_axes(ax, (4.2, 3.8))
+        calibration_panel(ax, grouped, curve, k, note,
+                          f"{MODELS.get(model, model)}\n{SPLIT_LABELS[set]}, {float(horizon) / 12:g} years")
+        if len(grouped):
+            ax.legend(loc="upper left", fontsize=7)
+        return ax
 
 
 def _km_at(t: np.ndarray, e: np.ndarray, h: float) -> float:

@@ -21,9 +21,11 @@ import numpy as np
 import pandas as pd
 
 from ..models.design import Design, design_matrix
+from ..results import ShowsItself, new_axes
 from ..stats import Nomogram, fit_cox, nomogram
+from .inputs import ValidationInputs
 
-__all__ = ["PointsCalculator", "model_nomogram"]
+__all__ = ["PointsCalculator", "final_model_nomogram", "model_nomogram"]
 
 
 def _factors(design: Design, variables: Sequence[str], coding: Mapping[str, Any],
@@ -86,9 +88,32 @@ def model_nomogram(design: Design, variables: Sequence[str], time, event, horizo
     return nom, PointsCalculator(nom, coding_used, {v: labels.get(v, v) for v in variables})
 
 
-@dataclass(frozen=True)
-class PointsCalculator:
+def final_model_nomogram(inputs: ValidationInputs) -> tuple[Nomogram, "PointsCalculator"]:
+    """The nomogram of the final model (:func:`model_nomogram` on the training patients,
+    checked against ``04_models``' coefficients).
+
+    Parameters
+    ----------
+    inputs : ValidationInputs
+
+    Returns
+    -------
+    (Nomogram, PointsCalculator)
+    """
+    hr = inputs.hazard_ratios[inputs.hazard_ratios["model"] == inputs.final]
+    train = inputs.train
+    return model_nomogram(inputs.design.subset(inputs.design.X.index[train]), inputs.final_variables(),
+                          inputs.outcome.loc[train, "time"], inputs.outcome.loc[train, "event"], inputs.horizons,
+                          inputs.coding, inputs.labels, coef=hr.set_index("term")["coef"])
+
+
+@dataclass(frozen=True, repr=False)
+class PointsCalculator(ShowsItself):
     """Points and predicted DFS of a patient from plain variable values.
+
+    Shows itself as the nomogram: ``summary()`` gives the points of each axis value and
+    the total points at which the DFS takes each value, ``plot()`` draws it as
+    ``rms::nomogram`` does (the published figure).
 
     Attributes
     ----------
@@ -134,6 +159,36 @@ class PointsCalculator:
         """Write the nomogram and coding (no patient data: coefficients, axes, baseline)."""
         doc = {"nomogram": self.nomogram.to_dict(), "coding": self.coding, "labels": self.labels}
         Path(path).write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+    def summary(self) -> pd.DataFrame:
+        """The nomogram in numbers: ``axis, value, points`` for each predictor axis value,
+        then each DFS axis (``value``: the DFS; ``points``: the total points giving it)."""
+        nom = self.nomogram
+        rows = [nom.axes.rename(columns={"predictor": "axis"})[["axis", "value", "points"]]]
+        f = nom.function_axes
+        rows.append(pd.DataFrame({"axis": f["axis"], "value": f["survival"], "points": f["points"]}))
+        return pd.concat(rows, ignore_index=True)
+
+    def __repr__(self) -> str:
+        return self.title()
+
+    def title(self) -> str:
+        horizons = ", ".join(f"{t / 12:g}" for t in self.nomogram.baseline_survival.index)
+        return (f"Nomogram of {len(self.nomogram.axis_names)} variables (points 0-{self.nomogram.maxscale:g}), "
+                f"DFS at {horizons} years")
+
+    def plot(self, ax=None, title: str = "final model"):
+        """Draw the nomogram (``radsurv.plots.validation.nomogram_panel``) and return the Axes.
+
+        Parameters
+        ----------
+        ax : Axes, optional
+        title : str
+            The model's name, in "Nomogram of the <title>".
+        """
+        from ..plots.validation import nomogram_panel, nomogram_size
+
+        return nomogram_panel(new_axes(ax, nomogram_size(self.nomogram)), self.nomogram, title)
 
     @classmethod
     def from_json(cls, path: str | Path) -> "PointsCalculator":

@@ -31,12 +31,15 @@ import pandas as pd
 
 from ..models.design import RADSCORE, Design
 from ..models.six_models import MODELS, develop_models
+from ..results import ShowsItself, new_axes
 from ..seeds import STREAM_OPTIMISM
 from ..signatures.development import MULTIMODAL, available_signatures, develop_signatures, needed_for_models
 from ..signatures.evaluation import NULL_C, is_constant
 from ..stats import fit_cox, harrell_c, smoothed_calibration
 
-__all__ = ["DevelopmentData", "corrected_calibration", "optimism_bootstrap", "optimism_summary", "resample_once"]
+__all__ = ["DevelopmentData", "OptimismBootstrap", "Resample", "corrected_calibration", "development_data",
+           "one_resample", "optimism_bootstrap", "optimism_summary", "resample_once", "resample_rows",
+           "selection_frequency", "training_c"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,62 @@ class DevelopmentData:
     model_params: Mapping[str, Any]
     calibration_model: str | None = None
     calibration_grid: Mapping[float, np.ndarray] | None = None
+
+
+def development_data(X: pd.DataFrame, flagged: set[str], design: Design, clinical, mri, outcome: pd.DataFrame,
+                     profile: Mapping[str, Any], calibration_model: str | None,
+                     calibration_grid: Mapping[float, np.ndarray] | None) -> DevelopmentData:
+    """What each bootstrap resample starts from: the training patients only.
+
+    Parameters
+    ----------
+    X : DataFrame
+        Patients x prefixed radiomic features (every set; only training rows are kept).
+    flagged : set of str
+        Features flagged by the ICC step.
+    design : Design
+        Coded clinical and MRI variables of the scored patients.
+    clinical, mri : sequence of str
+        Candidate variables of the models.
+    outcome : DataFrame
+        ``split, time, event`` per patient.
+    profile : mapping
+        The profile (its ``signatures`` and ``models`` sections).
+    calibration_model : str or None
+        The model whose calibration curve is corrected.
+    calibration_grid : mapping or None
+        Horizon -> grid of predicted risks (:func:`radsurv.validation.calibration_grid`).
+
+    Returns
+    -------
+    DevelopmentData
+    """
+    train = outcome.index[outcome["split"] == "train"]
+    train = train[train.isin(X.index) & train.isin(design.X.index)]
+    if (outcome.loc[train, "split"] != "train").any():  # pragma: no cover - guarded by construction
+        raise AssertionError("a test-set patient reached the optimism bootstrap")
+    return DevelopmentData(features=X.loc[train], flagged=frozenset(flagged), design=design.subset(train),
+                           clinical=tuple(clinical), mri=tuple(mri),
+                           time=outcome.loc[train, "time"].to_numpy(float),
+                           event=outcome.loc[train, "event"].to_numpy(int),
+                           signature_params=profile["signatures"], model_params=profile["models"],
+                           calibration_model=calibration_model, calibration_grid=calibration_grid)
+
+
+def resample_rows(n: int, seed: int, b: int) -> np.ndarray:
+    """The training rows (with repeats) of bootstrap resample ``b``: ``n`` draws with
+    replacement from the resample's own stream ``[seed, STREAM_OPTIMISM, b]``.
+
+    Parameters
+    ----------
+    n : int
+        Training patients.
+    seed : int
+        The stage's seed.
+    b : int
+        The resample's number.
+    """
+    return np.random.default_rng([seed, STREAM_OPTIMISM, b]).integers(0, n, n)
 
 
 def _develop(dev: DevelopmentData, rows: np.ndarray, seed) -> tuple[dict, Any]:
@@ -150,8 +209,7 @@ def resample_once(dev: DevelopmentData, b: int, seed: int) -> dict[str, list[dic
 
 def _resample(dev: DevelopmentData, b: int, seed: int) -> dict[str, list[dict]]:
     n = dev.time.size
-    rng = np.random.default_rng([seed, STREAM_OPTIMISM, b])
-    rows = rng.integers(0, n, n)
+    rows = resample_rows(n, seed, b)
     try:
         models, radscore = _develop(dev, rows, [seed, STREAM_OPTIMISM, b])
     except ValueError as error:  # a step of the development cannot be fitted on this resample
@@ -335,3 +393,229 @@ def optimism_summary(boot: pd.DataFrame, apparent: Mapping[str, float], models: 
                      "corrected_c": apparent[key] - optimism, "corrected_slope": 1.0 - slope_optimism,
                      "optimism_se": float((b["apparent_c"] - b["test_c"]).std(ddof=1) / np.sqrt(len(b)))})
     return pd.DataFrame(rows)
+
+
+def training_c(discrimination: pd.DataFrame, models: Sequence[str]) -> dict[str, float]:
+    """Each model's apparent C: Harrell's C on the training set of the original development.
+
+    Parameters
+    ----------
+    discrimination : DataFrame
+        ``04_models``' ``model, set, measure, estimate`` rows.
+    models : sequence of str
+    """
+    d = discrimination
+    return {k: float(d[(d["model"] == k) & (d["set"] == "train") & (d["measure"] == "harrell_c")]["estimate"].iloc[0])
+            for k in models}
+
+
+def selection_frequency(boot: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
+    """How often each variable entered each selected model across the resamples (models
+    1-3 are selected; the Rad-score models inherit their variables).
+
+    Parameters
+    ----------
+    boot : DataFrame
+        :func:`optimism_bootstrap`'s rows (``variables``: the model's variables joined by ``;``).
+    labels : mapping
+        Variable -> printed name.
+
+    Returns
+    -------
+    DataFrame
+        ``model, variable, label, resamples, share`` (share of the developed resamples),
+        most often selected first.
+    """
+    ok = boot[(boot["failed"] == "") & boot["model"].isin(["clinical", "mri", "clinical_mri"])]
+    n = int(ok["resample"].nunique())
+    rows = []
+    for key, b in ok.groupby("model", sort=False):
+        counts: dict[str, int] = {}
+        for v in b["variables"]:
+            for name in filter(None, str(v).split(";")):
+                counts[name] = counts.get(name, 0) + 1
+        for name, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            rows.append({"model": key, "variable": name, "label": labels.get(name, name), "resamples": c,
+                         "share": c / n if n else np.nan})
+    return pd.DataFrame(rows, columns=["model", "variable", "label", "resamples", "share"])
+
+
+@dataclass(frozen=True, repr=False)
+class Resample(ShowsItself):
+    """One bootstrap resample developed and scored (:func:`one_resample`).
+
+    Attributes
+    ----------
+    b : int
+        The resample's number (its random stream).
+    n : int
+        Training patients (the resample draws as many, with replacement).
+    n_distinct : int
+        Distinct training patients drawn (about 63.2% of ``n``).
+    events : int
+        Events among the draws.
+    rows : DataFrame
+        :func:`resample_once`'s ``"models"`` rows.
+    calibration : DataFrame
+        Its ``"calibration"`` rows (apparent and test curve of the final model).
+    """
+
+    b: int
+    n: int
+    n_distinct: int
+    events: int
+    rows: pd.DataFrame
+    calibration: pd.DataFrame
+
+    @property
+    def failed(self) -> str:
+        """Why the development could not be repeated on this resample ("" if it could)."""
+        f = self.rows["failed"] if "failed" in self.rows else pd.Series([], dtype=str)
+        return "; ".join(sorted({x for x in f if x}))
+
+    def summary(self) -> pd.DataFrame:
+        """``model, apparent_c`` (on the resample), ``test_c`` (on the training set),
+        ``optimism`` (their difference), ``test_slope`` and the selected ``variables``."""
+        cols = ["model", "apparent_c", "test_c", "optimism", "test_slope", "variables"]
+        r = self.rows[self.rows["model"].notna()] if "model" in self.rows else self.rows
+        if r.empty:
+            return pd.DataFrame(columns=cols)
+        return r.assign(optimism=r["apparent_c"] - r["test_c"])[cols].reset_index(drop=True)
+
+    def __repr__(self) -> str:
+        return self.title()
+
+    def title(self) -> str:
+        head = (f"Bootstrap resample {self.b}: {self.n} draws from {self.n} training patients "
+                f"({self.n_distinct} distinct, {self.events} events)")
+        return head + (f"; not developed: {self.failed}" if self.failed else "")
+
+    def plot(self, ax=None):
+        """Apparent against test C of each model (``radsurv.plots.validation.resample_panel``)."""
+        from ..plots.validation import resample_panel
+
+        ax = new_axes(ax, (5.0, 3.0))
+        resample_panel(ax, self.summary(), MODELS)
+        ax.set_title(f"Bootstrap resample {self.b}", fontsize=9)
+        return ax
+
+
+def one_resample(dev: DevelopmentData, b: int, seed: int) -> Resample:
+    """Develop and score one bootstrap resample, as each worker of :func:`optimism_bootstrap`
+    does (:func:`resample_once`, the same code), and describe its draw.
+
+    Parameters
+    ----------
+    dev : DevelopmentData
+    b : int
+        The resample's number.
+    seed : int
+        The stage's seed.
+
+    Returns
+    -------
+    Resample
+    """
+    rows = resample_rows(dev.time.size, seed, b)
+    out = resample_once(dev, b, seed)
+    return Resample(b=b, n=int(dev.time.size), n_distinct=int(np.unique(rows).size),
+                    events=int(dev.event[rows].sum()), rows=pd.DataFrame(out["models"]),
+                    calibration=pd.DataFrame(out["calibration"],
+                                             columns=["resample", "horizon", "predicted", "apparent", "test"]))
+
+
+@dataclass(frozen=True, repr=False)
+class OptimismBootstrap(ShowsItself):
+    """Harrell's optimism bootstrap of the models (Harrell, Lee & Mark 1996).
+
+    Attributes
+    ----------
+    resamples : DataFrame
+        One row per resample and model (:func:`resample_once`'s ``"models"`` rows).
+    calibration : DataFrame
+        The final model's apparent and test calibration curves per resample.
+    apparent : dict
+        Each model's C on the training set from the original development.
+    models : tuple of str
+    n_resamples : int
+    """
+
+    resamples: pd.DataFrame
+    calibration: pd.DataFrame
+    apparent: dict
+    models: tuple
+    n_resamples: int
+
+    @classmethod
+    def run(cls, dev: DevelopmentData, apparent: Mapping[str, float], n_resamples: int, seed: int,
+            n_jobs: int = 1, cache_dir=None, progress: bool = True) -> "OptimismBootstrap":
+        """Run (or read from ``cache_dir``) the resamples: :func:`optimism_bootstrap`.
+
+        Parameters
+        ----------
+        dev : DevelopmentData
+        apparent : mapping
+            Model -> its apparent C (:func:`training_c`); its keys are the models.
+        n_resamples, seed, n_jobs, cache_dir, progress
+            As :func:`optimism_bootstrap`.
+        """
+        boot, calib = optimism_bootstrap(dev, n_resamples, seed, n_jobs=n_jobs, progress=progress,
+                                         cache_dir=cache_dir)
+        return cls(resamples=boot, calibration=calib, apparent=dict(apparent), models=tuple(apparent),
+                   n_resamples=int(n_resamples))
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        """The rows of the resamples that could not be developed (``resample, failed``)."""
+        return self.resamples[self.resamples["failed"] != ""]
+
+    @property
+    def n_failed(self) -> int:
+        """Resamples that could not be developed (left out)."""
+        return int(self.failures["resample"].nunique())
+
+    def resample(self, b: int) -> pd.DataFrame:
+        """The rows of resample ``b`` (as :class:`Resample`'s ``rows``)."""
+        return self.resamples[self.resamples["resample"] == b].reset_index(drop=True)
+
+    def matches(self, one: Resample) -> bool:
+        """Whether resample ``one.b`` of this bootstrap has the apparent and test C, test
+        slope and variables of ``one`` (a resample developed by hand, :func:`one_resample`)."""
+        mine, theirs = self.resample(one.b), one.rows.reset_index(drop=True)
+        cols = ["apparent_c", "test_c", "test_slope"]
+        if len(mine) != len(theirs) or list(mine["failed"]) != list(theirs["failed"]):
+            return False
+        if not all(c in mine and c in theirs for c in cols):  # a failed resample: no measures
+            return True
+        return bool(np.allclose(mine[cols].to_numpy(float), theirs[cols].to_numpy(float), rtol=0, atol=1e-12,
+                                equal_nan=True) and list(mine["variables"]) == list(theirs["variables"]))
+
+    def summary(self) -> pd.DataFrame:
+        """:func:`optimism_summary`: ``model, n_resamples, apparent_c, optimism,
+        corrected_c, corrected_slope, optimism_se`` per model."""
+        return optimism_summary(self.resamples, self.apparent, self.models)
+
+    def __repr__(self) -> str:
+        return self.title()
+
+    def title(self) -> str:
+        failed = f", {self.n_failed} not developed and left out" if self.n_failed else ""
+        return (f"Optimism bootstrap: {self.n_resamples} resamples of the training set, each repeating the whole "
+                f"development{failed} (Harrell et al. 1996)")
+
+    def selection_frequency(self, labels: Mapping[str, str]) -> pd.DataFrame:
+        """:func:`selection_frequency` of the resamples."""
+        return selection_frequency(self.resamples, labels)
+
+    def corrected_calibration(self, apparent: Mapping[float, np.ndarray],
+                              grid: Mapping[float, np.ndarray]) -> pd.DataFrame:
+        """:func:`corrected_calibration` of the final model's curves."""
+        return corrected_calibration(self.calibration, apparent, grid)
+
+    def plot(self, ax=None):
+        """The distribution of the optimism of each model over the resamples
+        (``radsurv.plots.validation.optimism_panel``)."""
+        from ..plots.validation import optimism_panel
+
+        ok = self.resamples[self.resamples["failed"] == ""]
+        return optimism_panel(new_axes(ax, (5.5, 3.2)), ok, list(self.models), MODELS)

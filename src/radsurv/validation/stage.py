@@ -2,10 +2,13 @@
 training performance is optimistic, how well their predicted DFS is calibrated, whether
 they would help decide, and the nomogram of the final model.
 
-Computing: :func:`development_data`, :func:`validation_variables`,
-:func:`describe_validation`; the statistics are in :mod:`radsurv.validation.optimism`,
-:mod:`~radsurv.validation.calibration`, :mod:`~radsurv.validation.decision` and
-:mod:`~radsurv.validation.nomogram`; writing: :func:`write_validation_artefacts`.
+The notebook computes, step by step, with the library (:mod:`radsurv.validation`:
+:func:`~radsurv.validation.validation_inputs`, :func:`~radsurv.validation.calibration_by_set`,
+:func:`~radsurv.validation.decision_curves`, :func:`~radsurv.validation.final_model_nomogram`,
+:func:`~radsurv.validation.one_resample` and :class:`~radsurv.validation.OptimismBootstrap`);
+this module formats what it computed (:func:`validation_variables`,
+:func:`describe_validation`, the ``*_display`` tables) and writes every declared output
+(:func:`write_validation_artefacts`).
 """
 
 from __future__ import annotations
@@ -15,68 +18,19 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..cohort.manifest import cohort_outcomes
 from ..labels import SPLIT_LABELS
-from ..models.design import RADSCORE, RADSCORE_LABEL, Design, cohort_design
 from ..models.six_models import MODELS, model_name
-from ..stages.context import StageContext, resolve_n_jobs
-from ..stages.readers import CohortOutputs, FeatureOutputs, ModelOutputs, read_variables
-from ..stats import smoothed_calibration
-from .calibration import calibration_by_set, predicted_risk, risk_grid
-from .decision import benefit_range, decision_curves
+from ..stages.context import StageContext
+from ..stages.readers import read_variables
+from .calibration import Calibration
+from .decision import DecisionCurves, benefit_range
 from .discussion import describe_discussion
-from .nomogram import model_nomogram
-from .optimism import DevelopmentData, corrected_calibration, optimism_bootstrap, optimism_summary
+from .inputs import ValidationInputs
+from .nomogram import PointsCalculator
+from .optimism import OptimismBootstrap
 
-__all__ = ["check_scores", "describe_validation", "development_data", "selection_frequency", "validation_variables",
-           "write_validation_artefacts"]
-
-
-def check_scores(models: ModelOutputs, design: Design) -> None:
-    """Re-score every model from its written coefficients and the rebuilt design: the
-    scores must equal ``04_models``' (a stale or edited upstream output stops the stage)."""
-    for key in models.models:
-        hr = models.hazard_ratios[models.hazard_ratios["model"] == key]
-        lp = design.X[hr["term"].tolist()].to_numpy(float) @ hr["coef"].to_numpy(float)
-        written = models.scores.loc[design.X.index, key].to_numpy(float)
-        ok = np.isfinite(lp) & np.isfinite(written)
-        centred = lp[ok] - (lp[ok] - written[ok]).mean()
-        if ok.sum() and np.abs(centred - written[ok]).max() > 1e-6 * (1 + np.abs(written[ok]).max()):
-            raise ValueError(f"04_models' scores of model {key!r} do not follow from its coefficients and the cohort: "
-                             "re-run 04_models")
-
-
-def development_data(X: pd.DataFrame, flagged: set[str], design: Design, clinical, mri, outcome: pd.DataFrame,
-                     profile: Mapping[str, Any], calibration_model: str | None,
-                     calibration_grid: Mapping[float, np.ndarray] | None) -> DevelopmentData:
-    """What each bootstrap resample starts from: the training patients only."""
-    train = outcome.index[outcome["split"] == "train"]
-    train = train[train.isin(X.index) & train.isin(design.X.index)]
-    if (outcome.loc[train, "split"] != "train").any():  # pragma: no cover - guarded by construction
-        raise AssertionError("a test-set patient reached the optimism bootstrap")
-    return DevelopmentData(features=X.loc[train], flagged=frozenset(flagged), design=design.subset(train),
-                           clinical=tuple(clinical), mri=tuple(mri),
-                           time=outcome.loc[train, "time"].to_numpy(float),
-                           event=outcome.loc[train, "event"].to_numpy(int),
-                           signature_params=profile["signatures"], model_params=profile["models"],
-                           calibration_model=calibration_model, calibration_grid=calibration_grid)
-
-
-def selection_frequency(boot: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
-    """How often each variable entered each selected model across the resamples (models
-    1-3 are selected; the Rad-score models inherit their variables)."""
-    ok = boot[(boot["failed"] == "") & boot["model"].isin(["clinical", "mri", "clinical_mri"])]
-    n = int(ok["resample"].nunique())
-    rows = []
-    for key, b in ok.groupby("model", sort=False):
-        counts: dict[str, int] = {}
-        for v in b["variables"]:
-            for name in filter(None, str(v).split(";")):
-                counts[name] = counts.get(name, 0) + 1
-        for name, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-            rows.append({"model": key, "variable": name, "label": labels.get(name, name), "resamples": c,
-                         "share": c / n if n else np.nan})
-    return pd.DataFrame(rows, columns=["model", "variable", "label", "resamples", "share"])
+__all__ = ["calibration_display", "decision_display", "describe_validation", "nomogram_display", "optimism_display",
+           "validation_variables", "write_validation_artefacts"]
 
 
 def _fmt(x, digits=3) -> str:
@@ -206,89 +160,57 @@ def describe_validation(v: Mapping[str, Any]) -> str:
     return text.strip() + "\n"
 
 
-def write_validation_artefacts(ctx: StageContext, cohort: CohortOutputs, features: FeatureOutputs,
-                               radscores: pd.DataFrame, models: ModelOutputs) -> dict:
-    """Run the validation and write every declared output. Returns the variables."""
+def write_validation_artefacts(ctx: StageContext, inputs: ValidationInputs, calibration: Calibration,
+                               decision: DecisionCurves, nomogram: PointsCalculator, example: pd.DataFrame,
+                               optimism: OptimismBootstrap, corrected: pd.DataFrame,
+                               frequency: pd.DataFrame) -> dict:
+    """Write every declared output of the validation from what the notebook computed.
+
+    Parameters
+    ----------
+    ctx : StageContext
+    inputs : ValidationInputs
+        The scored patients (:func:`radsurv.validation.validation_inputs`).
+    calibration : Calibration
+        :func:`radsurv.validation.calibration_by_set` of every model.
+    decision : DecisionCurves
+        :func:`radsurv.validation.decision_curves`.
+    nomogram : PointsCalculator
+        The final model's nomogram (:func:`radsurv.validation.final_model_nomogram`).
+    example : DataFrame
+        The calculator's points and DFS of the example patient.
+    optimism : OptimismBootstrap
+        The bootstrap's resamples.
+    corrected : DataFrame
+        The final model's bootstrap-corrected calibration curve.
+    frequency : DataFrame
+        How often each variable was selected (:meth:`OptimismBootstrap.selection_frequency`).
+
+    Returns
+    -------
+    dict
+        The ``validation`` variables of the manuscript.
+    """
     from ..plots.validation import calibration_figure, decision_figure, nomogram_figure
 
     params = ctx.params
-    profile = ctx.profile
-    columns, labels = profile["cohort"]["columns"], profile["cohort"]["labels"]
-    design, clinical, mri = cohort_design(cohort.data, radscores, columns, labels)
-    outcome = cohort_outcomes(cohort.data, design.X.index, profile["time_unit"])
-    check_scores(models, design)
-    keys = models.models
-    scores = models.scores.loc[design.X.index, keys]
-    horizons = [float(h) for h in params["horizons_months"]]
-    s0 = {(k, h): models.s0(k, h) for k in keys for h in horizons}
-    final = params["final_model"]
-    if final not in keys:
-        raise ValueError(f"validation.final_model: model {final!r} was not fitted by 04_models (fitted: {keys})")
-    train = (outcome["split"] == "train").to_numpy()
+    final = inputs.final
+    keys = list(inputs.models)
 
-    # ---- calibration and decision curves in every set
-    cp = params["calibration"]
-    with ctx.timed("calibration"):
-        cal = calibration_by_set(outcome, scores, s0, keys, horizons, n_groups=cp["n_groups"],
-                                 min_per_group=cp["min_per_group"], min_events=cp["min_events"])
-    cal["summary"].to_csv(ctx.path("calibration_summary.csv"), index=False, lineterminator="\n", float_format="%.10g")
-    cal["grouped"].to_csv(ctx.path("calibration_groups.csv"), index=False, lineterminator="\n", float_format="%.10g")
-    dp = params["decision"]
-    thresholds = np.round(np.arange(dp["threshold_min"], dp["threshold_max"] + 1e-9, dp["threshold_step"]), 10)
-    with ctx.timed("decision curves"):
-        dca = decision_curves(outcome, scores, s0, keys, horizons, thresholds)
-    dca.to_csv(ctx.path("decision_curves.csv"), index=False, lineterminator="\n", float_format="%.10g")
+    def csv(frame: pd.DataFrame, name: str) -> None:
+        frame.to_csv(ctx.path(name), index=False, lineterminator="\n", float_format="%.10g")
 
-    # ---- nomogram of the final model
-    hr = models.hazard_ratios[models.hazard_ratios["model"] == final]
-    variables = [v for v in design.groups if any(c in hr["term"].tolist() for c in design.groups[v])]
-    variables.sort(key=lambda v: hr["term"].tolist().index(design.groups[v][0]))
-    coding = {**{c: columns["clinical"][c] for c in clinical}, **{c: columns["mri"][c] for c in mri}}
-    var_labels = {**labels, RADSCORE: RADSCORE_LABEL}
-    dtrain = design.subset(design.X.index[train])
-    nom, calculator = model_nomogram(dtrain, variables, outcome.loc[train, "time"], outcome.loc[train, "event"],
-                                     horizons, coding, var_labels, coef=hr.set_index("term")["coef"])
-    calculator.to_json(ctx.path("nomogram.json"))
-    # an example patient: the training medians (numeric) and reference levels (categorical)
-    example = {}
-    for v in variables:
-        kind = coding.get(v, "numeric")
-        example[v] = float(dtrain.X[v].median()) if kind == "numeric" else str(kind[0])
-    example_points = calculator(example)
-
-    # ---- optimism bootstrap repeating the whole development (training only)
-    X, flagged = features.wide(drop_flagged=profile["signatures"]["filters"]["drop_icc_flagged"])
-    risk_train = {h: predicted_risk(scores.loc[train, final].dropna().to_numpy(), s0[(final, h)]) for h in horizons}
-    grid, apparent_curve = {}, {}
-    for h in horizons:
-        t, e = outcome.loc[train, "time"].to_numpy(float), outcome.loc[train, "event"].to_numpy(int)
-        ok = scores.loc[train, final].notna().to_numpy()
-        try:
-            g = risk_grid(risk_train[h], cp["grid_points"])
-            apparent_curve[h] = smoothed_calibration(t[ok], e[ok], risk_train[h], h, knots=3).observed_at(g)
-            grid[h] = g
-        except ValueError:
-            continue
-    dev = development_data(X, flagged, design, clinical, mri, outcome, profile, final, grid)
-    n_total = int(params["n_resamples"])
-    with ctx.timed(f"optimism bootstrap ({n_total} resamples)"):
-        boot, boot_cal = optimism_bootstrap(dev, n_total, ctx.seed, n_jobs=resolve_n_jobs(params["n_jobs"]),
-                                            cache_dir=ctx.build_dir / "cache" / "validation")
-    boot.to_csv(ctx.path("optimism_resamples.csv"), index=False, lineterminator="\n", float_format="%.10g")
-    disc = models.discrimination
-    apparent = {k: float(disc[(disc["model"] == k) & (disc["set"] == "train") &
-                              (disc["measure"] == "harrell_c")]["estimate"].iloc[0]) for k in keys}
-    opt = optimism_summary(boot, apparent, keys)
-    opt.to_csv(ctx.path("optimism.csv"), index=False, lineterminator="\n", float_format="%.10g")
-    corrected = corrected_calibration(boot_cal, apparent_curve, grid)
-    corrected.to_csv(ctx.path("corrected_calibration.csv"), index=False, lineterminator="\n", float_format="%.10g")
-    failed = boot[boot["failed"] != ""]
-    n_failed = int(failed["resample"].nunique())
-    freq = selection_frequency(boot, {**design.labels, **{v: var_labels.get(v, v) for v in design.groups}})
-    freq.to_csv(ctx.path("selection_frequency.csv"), index=False, lineterminator="\n", float_format="%.10g")
-    if n_failed:
-        print(f"{n_failed} of {n_total} resamples could not be developed and were left out: "
-              + "; ".join(sorted(set(failed["failed"])))[:500])
+    summary = calibration.summary()
+    csv(summary, "calibration_summary.csv")
+    csv(calibration.grouped, "calibration_groups.csv")
+    csv(decision.curves, "decision_curves.csv")
+    nomogram.to_json(ctx.path("nomogram.json"))
+    csv(optimism.resamples, "optimism_resamples.csv")
+    opt = optimism.summary()
+    csv(opt, "optimism.csv")
+    csv(corrected, "corrected_calibration.csv")
+    csv(frequency, "selection_frequency.csv")
+    n_total, n_failed = optimism.n_resamples, optimism.n_failed
 
     # ---- tables
     ctx.write_table(optimism_display(opt, n_failed, n_total), "optimism_table.md", label="optimism",
@@ -299,30 +221,31 @@ def write_validation_artefacts(ctx: StageContext, cohort: CohortOutputs, feature
                             "model on the training set; corrected = apparent - optimism. The corrected calibration "
                             "slope is 1 minus the mean shrinkage of the resamples' linear predictors on the training "
                             "set.")
-    ctx.write_table(calibration_display(cal["summary"]), "calibration_table.md", label="calibration",
+    ctx.write_table(calibration_display(summary), "calibration_table.md", label="calibration",
                     caption="Calibration of the predicted DFS in the test sets: mean predicted and Kaplan-Meier "
                             "observed risk of recurrence by the horizon; the integrated calibration index (ICI), "
                             "median (E50) and 90th percentile (E90) of the absolute difference between smoothed "
                             "observed and predicted risk (Cox model on a restricted cubic spline of the "
                             "complementary log-log of the prediction, 3 knots; Austin et al. 2020); and the "
                             "calibration slope (1 = ideal).")
-    ctx.write_table(decision_display(dca, keys), "decision_table.md", label="decision",
+    ctx.write_table(decision_display(decision.curves, keys), "decision_table.md", label="decision",
                     caption="Net benefit of each model and of treating all at threshold probabilities of 10%, 20% "
                             "and 30% in the test sets (treating none: 0). The curves are in @fig-decision.")
-    ctx.write_table(nomogram_display(nom), "nomogram_table.md", label="nomogram-points",
+    ctx.write_table(nomogram_display(nomogram.nomogram), "nomogram_table.md", label="nomogram-points",
                     caption=f"The nomogram of the {model_name(final)} in numbers: the points of each axis "
                             "value, and the total points at which the predicted DFS takes each value (as "
                             "rms::nomogram computes them).")
 
-    # ---- figures
-    calibration_figure(cal["grouped"], cal["curves"], corrected, final, ctx.path("fig-calibration.png"),
-                       SPLIT_LABELS, MODELS[final], summary=cal["summary"])
-    decision_figure(dca, keys, ctx.path("fig-decision.png"), MODELS, SPLIT_LABELS)
-    nomogram_figure(nom, ctx.path("fig-nomogram.png"), MODELS[final])
+    # ---- figures: the panels the result objects' plot() methods draw
+    calibration_figure(calibration.grouped, calibration.curves, corrected, final, ctx.path("fig-calibration.png"),
+                       SPLIT_LABELS, MODELS[final], summary=summary)
+    decision_figure(decision.curves, keys, ctx.path("fig-decision.png"), MODELS, SPLIT_LABELS)
+    nomogram_figure(nomogram.nomogram, ctx.path("fig-nomogram.png"), MODELS[final])
 
-    v = validation_variables(opt, cal["summary"], dca, corrected, freq, params, n_total - n_failed, n_total,
-                             example_points)
+    v = validation_variables(opt, summary, decision.curves, corrected, frequency, params, n_total - n_failed,
+                             n_total, example)
     ctx.write_text("text-validation.md", describe_validation(v))
+    profile = ctx.profile
     ctx.write_text("text-discussion.md", describe_discussion(
         read_variables(ctx.build_dir, "03_signatures").get("signatures", {}),
         read_variables(ctx.build_dir, "04_models").get("models", {}), v,

@@ -1,0 +1,191 @@
+"""What the validation starts from: the six models' scores, re-checked against their
+coefficients, with the patients' outcomes and the training baselines.
+
+:func:`validation_inputs` rebuilds the coded design from the cohort and ``03_signatures``'
+Rad-scores (as ``04_models`` built it), re-scores every model from the coefficients
+``04_models`` wrote (:func:`check_scores`: a stale or edited upstream output stops here),
+and gathers each model's baseline DFS at the horizons, so that a predicted risk of
+recurrence is ``1 - s0 ** exp(score)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..cohort.manifest import cohort_outcomes
+from ..labels import SPLIT_LABELS, SPLITS
+from ..models.design import RADSCORE, RADSCORE_LABEL, Design, cohort_design
+from ..models.six_models import model_name
+from ..results import ShowsItself
+
+__all__ = ["ValidationInputs", "check_scores", "example_patient", "validation_inputs"]
+
+
+def check_scores(models, design: Design) -> None:
+    """Re-score every model from its written coefficients and the rebuilt design.
+
+    Parameters
+    ----------
+    models : ModelOutputs
+        ``04_models``' outputs (``models``, ``hazard_ratios``, ``scores``).
+    design : Design
+        The coded variables of the scored patients.
+
+    Raises
+    ------
+    ValueError
+        A model's written scores do not follow from its coefficients (up to the centring
+        constant): a stale or edited upstream output.
+    """
+    for key in models.models:
+        hr = models.hazard_ratios[models.hazard_ratios["model"] == key]
+        lp = design.X[hr["term"].tolist()].to_numpy(float) @ hr["coef"].to_numpy(float)
+        written = models.scores.loc[design.X.index, key].to_numpy(float)
+        ok = np.isfinite(lp) & np.isfinite(written)
+        centred = lp[ok] - (lp[ok] - written[ok]).mean()
+        if ok.sum() and np.abs(centred - written[ok]).max() > 1e-6 * (1 + np.abs(written[ok]).max()):
+            raise ValueError(f"04_models' scores of model {key!r} do not follow from its coefficients and the cohort: "
+                             "re-run 04_models")
+
+
+@dataclass(frozen=True, repr=False)
+class ValidationInputs(ShowsItself):
+    """The scored patients of the validation.
+
+    Attributes
+    ----------
+    design : Design
+        Coded clinical and MRI variables and the Rad-score (index ``patient_id``).
+    clinical, mri : tuple of str
+        The candidate variables of the models.
+    outcome : DataFrame
+        ``split, time`` (months), ``event`` per patient (same index).
+    scores : DataFrame
+        Each model's centred linear predictor (same index).
+    s0 : dict
+        (model, horizon) -> baseline DFS at a score of 0.
+    models : tuple of str
+        The fitted models, in the study's order.
+    horizons : tuple of float
+        Months at which risks are predicted.
+    final : str
+        The final model (calibration curve, nomogram).
+    hazard_ratios : DataFrame
+        ``04_models``' terms and coefficients of every model.
+    coding : dict
+        Variable -> ``"numeric"`` or its categories (the first is the reference).
+    labels : dict
+        Variable -> printed name (the Rad-score's included).
+    """
+
+    design: Design
+    clinical: tuple
+    mri: tuple
+    outcome: pd.DataFrame
+    scores: pd.DataFrame
+    s0: dict
+    models: tuple
+    horizons: tuple
+    final: str
+    hazard_ratios: pd.DataFrame
+    coding: dict
+    labels: dict
+
+    @property
+    def train(self) -> np.ndarray:
+        """Boolean mask of the training patients."""
+        return (self.outcome["split"] == "train").to_numpy()
+
+    def final_variables(self) -> list[str]:
+        """The final model's variables (a categorical one once), in its fit order."""
+        terms = self.hazard_ratios.loc[self.hazard_ratios["model"] == self.final, "term"].tolist()
+        variables = [v for v in self.design.groups if any(c in terms for c in self.design.groups[v])]
+        return sorted(variables, key=lambda v: terms.index(self.design.groups[v][0]))
+
+    def variable_labels(self) -> dict[str, str]:
+        """Coded column or variable -> printed name (an indicator's label names its level)."""
+        return {**self.design.labels, **{v: self.labels.get(v, v) for v in self.design.groups}}
+
+    def summary(self) -> pd.DataFrame:
+        """Patients, events and median follow-up per set (aggregates only)."""
+        rows = []
+        for split in SPLITS:
+            o = self.outcome[self.outcome["split"] == split]
+            if len(o):
+                rows.append({"set": SPLIT_LABELS[split], "patients": len(o), "events": int(o["event"].sum()),
+                             "median_follow_up_months": float(o["time"].median()),
+                             "scored_by_final_model": int(self.scores.loc[o.index, self.final].notna().sum())})
+        return pd.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        return self.title()
+
+    def title(self) -> str:
+        return (f"{len(self.outcome)} patients scored by {len(self.models)} models; final model: "
+                f"{model_name(self.final)}; horizons {', '.join(f'{h / 12:g}' for h in self.horizons)} years")
+
+
+def validation_inputs(cohort: pd.DataFrame, radscores: pd.DataFrame, models, profile: Mapping[str, Any],
+                      params: Mapping[str, Any]) -> ValidationInputs:
+    """Rebuild the scored patients of ``04_models`` and check their scores.
+
+    Parameters
+    ----------
+    cohort : DataFrame
+        The cohort table (``00_cohort``).
+    radscores : DataFrame
+        ``03_signatures``' Rad-scores.
+    models : ModelOutputs
+        ``04_models``' outputs.
+    profile : mapping
+        The profile (``cohort.columns``, ``cohort.labels``, ``time_unit``).
+    params : mapping
+        The ``validation`` section (``horizons_months``, ``final_model``).
+
+    Returns
+    -------
+    ValidationInputs
+
+    Raises
+    ------
+    ValueError
+        The scores do not follow from the coefficients, or the final model was not fitted.
+    """
+    columns, labels = profile["cohort"]["columns"], profile["cohort"]["labels"]
+    design, clinical, mri = cohort_design(cohort, radscores, columns, labels)
+    outcome = cohort_outcomes(cohort, design.X.index, profile["time_unit"])
+    check_scores(models, design)
+    keys = tuple(models.models)
+    horizons = tuple(float(h) for h in params["horizons_months"])
+    final = params["final_model"]
+    if final not in keys:
+        raise ValueError(f"validation.final_model: model {final!r} was not fitted by 04_models (fitted: {list(keys)})")
+    coding = {**{c: columns["clinical"][c] for c in clinical}, **{c: columns["mri"][c] for c in mri}}
+    return ValidationInputs(design=design, clinical=tuple(clinical), mri=tuple(mri), outcome=outcome,
+                            scores=models.scores.loc[design.X.index, list(keys)], models=keys, horizons=horizons,
+                            s0={(k, h): models.s0(k, h) for k in keys for h in horizons}, final=final,
+                            hazard_ratios=models.hazard_ratios, coding=coding,
+                            labels={**labels, RADSCORE: RADSCORE_LABEL})
+
+
+def example_patient(X: pd.DataFrame, variables, coding: Mapping[str, Any]) -> dict[str, Any]:
+    """A patient at the training medians of the numeric variables and in the reference
+    category of the categorical ones (the Results paragraph's example).
+
+    Parameters
+    ----------
+    X : DataFrame
+        The training patients' coded variables (``Design.X``).
+    variables : sequence of str
+    coding : mapping
+        Variable -> ``"numeric"`` (absent: numeric) or its categories.
+    """
+    out: dict[str, Any] = {}
+    for v in variables:
+        kind = coding.get(v, "numeric")
+        out[v] = float(X[v].median()) if kind == "numeric" else str(kind[0])
+    return out
