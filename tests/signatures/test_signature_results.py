@@ -140,8 +140,9 @@ def test_risk_groups_show_the_cut_its_p_values_and_the_xtile_plot(fitted):
     ax = g.plot()
     curve = ax.get_lines()[0]
     np.testing.assert_allclose(curve.get_xdata(), g.grid_["cut"])
-    np.testing.assert_allclose(curve.get_ydata(), g.grid_["logrank_chisq"])
-    assert ax.get_lines()[1].get_xdata()[0] == g.cutpoint_
+    np.testing.assert_allclose(curve.get_ydata(), g.grid_["statistic"])
+    # the chosen cut is the curve's peak: the plot shows the criterion that was maximised
+    assert ax.get_lines()[1].get_xdata()[0] == g.cutpoint_ == curve.get_xdata()[np.argmax(curve.get_ydata())]
     hist = g.plot_bootstrap()
     assert sum(p.get_height() for p in hist.patches) == g.bootstrap_cuts_.size
     assert "not fitted" in RiskGroups().title()

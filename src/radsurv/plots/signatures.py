@@ -155,13 +155,14 @@ def _short(feature: str) -> str:
 
 def xtile_figure(grid: pd.DataFrame, cutpoint: float, bootstrap_cuts: Sequence[float], path: str | Path,
                  p_text: str = "") -> Path:
-    """The log-rank chi-square of every admissible cut of the training Rad-score, the
-    chosen cut, and the cuts chosen in bootstrap resamples of the training set.
+    """The standardised log-rank statistic of every admissible cut of the training
+    Rad-score (the criterion the cut maximises), the chosen cut, and the cuts chosen in
+    bootstrap resamples of the training set.
 
     Parameters
     ----------
     grid : DataFrame
-        ``cut``, ``n_low`` and ``logrank_chisq`` per candidate cut.
+        ``cut``, ``n_low`` and ``statistic`` per candidate cut.
     cutpoint : float
         The chosen cut.
     bootstrap_cuts : sequence of float
@@ -178,11 +179,17 @@ def xtile_figure(grid: pd.DataFrame, cutpoint: float, bootstrap_cuts: Sequence[f
 
 
 def draw_xtile(ax, grid: pd.DataFrame, cutpoint: float, p_text: str = ""):
-    """The log-rank chi-square of every admissible cut of the training Rad-score, with
-    the chosen cut, on ``ax``. Returns the Axes."""
-    ax.plot(grid["cut"], grid["logrank_chisq"], color="#0072B2", lw=1.1)
+    """The statistic the cut maximises, at every admissible cut of the training
+    Rad-score, with the chosen cut, on ``ax``. Returns the Axes.
+
+    The criterion is maxstat's standardised log-rank statistic (its variance under
+    permutation of the log-rank scores), whose peak is the chosen cut; the log-rank test's
+    own chi-square (conditional variance) can peak elsewhere, near the edges of the
+    admissible range, so plotting it would show a cut that is not at the curve's maximum.
+    """
+    ax.plot(grid["cut"], grid["statistic"], color="#0072B2", lw=1.1)
     ax.axvline(cutpoint, color="#D55E00", lw=1.0)
-    ax.set_ylabel("Log-rank chi-square (training)")
+    ax.set_ylabel("Standardised log-rank\nstatistic (training)")
     if p_text:
         ax.text(0.02, 0.97, p_text, transform=ax.transAxes, va="top", fontsize=7.5)
     return ax

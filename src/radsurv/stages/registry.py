@@ -250,7 +250,8 @@ STAGES: tuple[Stage, ...] = (
                                                           "and which fed the models", rendered=True),
             Artefact("fig-lasso.png", "figure", "LASSO CV curves with both lambdas and coefficient paths"),
             Artefact("fig-coefficients.png", "figure", "coefficients of each signature"),
-            Artefact("fig-xtile.png", "figure", "log-rank statistic against the cut, and the bootstrap cuts"),
+            Artefact("fig-xtile.png", "figure", "standardised log-rank statistic against the cut, and the bootstrap "
+                                                "cuts"),
             Artefact("fig-km-risk.png", "figure", "Kaplan-Meier DFS of the risk groups in each set"),
         ),
         variables=("signatures",),
