@@ -49,10 +49,12 @@ render: $(STAMP)
 
 # Reviewers and teachers: the notebooks, run by hand, read build/<profile>/ and write to
 # build/<profile>/explore/<stage>/ (README, "Re-run or explore a notebook").
+# As root (a container) Jupyter wants --allow-root; LAB_ARGS passes more (--port, --no-browser).
 LAB_PROFILE ?= quick
 lab: $(STAMP)
 	$(BIN)/radsurv run --profile $(LAB_PROFILE) --no-render
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS) \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 validate: $(STAMP)
 	$(BIN)/radsurv validate $(MANIFEST)
