@@ -61,9 +61,9 @@ def test_signature_summary_is_its_coefficients_largest_first(fitted):
 def test_signature_flow_title_and_html(fitted, capsys):
     _, _, sig = fitted
     flow = sig.flow()
-    assert list(flow.columns) == ["step", "features"]
-    assert flow["features"].iloc[0] == 6 and flow["step"].iloc[-1] == "selected by LASSO (lambda_min)"
-    assert flow["features"].iloc[-1] == len(sig.coef_)
+    assert list(flow.columns) == ["step", "features_left"]
+    assert flow["features_left"].iloc[0] == 6 and flow["step"].iloc[-1] == "selected by LASSO (lambda_min)"
+    assert flow["features_left"].iloc[-1] == len(sig.coef_)
     title = sig.title()
     assert title.startswith(f"LASSO-Cox signature: {len(sig.coef_)} of 6 features at lambda_min = ")
     assert "5-fold cross-validation, 120 training patients" in title

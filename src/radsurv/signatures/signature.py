@@ -197,9 +197,9 @@ class LassoCoxSignature(ShowsItself):
         return c.reindex(c["coef_per_sd"].abs().sort_values(ascending=False).index)
 
     def flow(self) -> pd.DataFrame:
-        """Features left after each filter and selected by LASSO (``step``, ``features``)."""
+        """Features left after each filter and selected by LASSO (``step``, ``features_left``)."""
         self._check_fitted()
-        return pd.DataFrame(self.flow_, columns=["step", "features"])
+        return pd.DataFrame(self.flow_, columns=["step", "features_left"])
 
     def plot(self, ax=None, title: str | None = None):
         """The cross-validation curve (partial-likelihood deviance +-1 SE against log
