@@ -10,9 +10,9 @@ import pytest
 from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 
-from radsurv.cohort.stage import (MONTHS_PER_DAY, cohort_summary, describe_data, example_patients,
-                                  imaging_statistics, median_follow_up, run_variables, to_months, twin_variables,
-                                  validation_exclusions)
+from radsurv.cohort.stage import (MONTHS_PER_DAY, cohort_summary, example_patients, imaging_statistics,
+                                  median_follow_up, run_variables, to_months, twin_variables, validation_exclusions)
+from radsurv.manuscript.cohort import describe_data, describe_user_imaging
 
 
 def test_to_months_days_and_months():
@@ -137,8 +137,6 @@ def test_imaging_statistics_are_printed_with_three_significant_digits():
 
 
 def test_describe_user_imaging_follows_the_cohort():
-    from radsurv.cohort.stage import describe_user_imaging
-
     base = {"n_us": 0, "n_mri": 60, "n_mask_us": 0, "n_mask_mri": 58, "n_dev_us": 0, "n_dev_mri": 0,
             "n_masks_resampled": 0, "mask_label": None}
     text = describe_user_imaging(base)

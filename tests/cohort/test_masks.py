@@ -149,10 +149,14 @@ def test_the_cohort_stage_hands_on_prepared_masks_and_a_users_development_set(co
     """Stage 00 as the runner runs it, on a profile naming a development set: the later
     stages' reader gets the prepared masks and the checked development set, and the
     Methods say what was done."""
+    import shutil
+
+    import yaml
+
+    from radsurv.config import load_profile
+    from radsurv.manuscript import render_text
     from radsurv.pipeline.runner import run_pipeline
     from radsurv.stages.readers import read_cohort
-
-    import shutil
 
     folder, arrays = cohort
     (folder / "dev").mkdir()
@@ -179,7 +183,9 @@ def test_the_cohort_stage_hands_on_prepared_masks_and_a_users_development_set(co
     dev = out.devsets["mri"]
     assert list(dev["patient_id"]) == ["D0", "D1", "D2"] and dev["reader_mask"].isna().all()
     assert all(Path(m).is_file() and "/00_cohort/devsets/mri/" in m for m in dev["mask"])
-    text = (proj / "build" / "study" / "00_cohort" / "text-imaging.md").read_text(encoding="utf-8")
+    # the Methods paragraph, as publishing writes it from the stage's variables
+    variables = yaml.safe_load((proj / "build" / "study" / "00_cohort" / "variables.yml").read_text(encoding="utf-8"))
+    text = render_text("00_cohort", "text-imaging.md", variables, load_profile(folder / "study.yml", proj))
     assert "The masks of 3 patients were stored on a voxel grid other than their image's" in text
     assert "A segmentation-development set of 3 MRI images with masks and no outcome was supplied" in text
 

@@ -239,25 +239,26 @@ def _model_vars(**c_external):
 
 
 def test_results_text_follows_the_ordering_and_the_constant_radscore():
-    from radsurv.models.stage import describe_models
+    from radsurv.manuscript.models import describe_models
 
     published = {"imaging": {"external": 0.795}}
     v = _model_vars(clinical=0.70, signature=0.65, radiomics=0.72, imaging=0.75, mri=0.60, clinical_mri=0.71)
     v["imaging"]["lr_p"] = "0.012"
-    text = describe_models(v, None, published)
+    text = describe_models(v, published)
     assert "The traditional MRI model kept no variable" not in text and "MRI model kept no variable" in text
     assert "highest external C of the six, as in the study" in text and "improved the training fit" in text
     assert "0.650 (0.600-0.900) for the multi-modal radiomics signature" in text and "0.795" in text
 
-    text = describe_models(_model_vars(clinical=0.80, imaging=0.75), None, published)
+    text = describe_models(_model_vars(clinical=0.80, imaging=0.75), published)
     assert "Unlike the study, the clinical model had a higher external C" in text
     # a tie (model 6 is model 3 when nothing is added) is not "unlike the study"
-    assert "Unlike" not in describe_models(_model_vars(clinical_mri=0.75, imaging=0.75), None, published)
+    assert "Unlike" not in describe_models(_model_vars(clinical_mri=0.75, imaging=0.75), published)
 
     v = _model_vars(clinical=0.85, clinical_mri=0.85, radiomics=0.85, imaging=0.85)
     v["radscore_constant"] = True
     v["imaging"]["lr_p"] = "–"
-    text = describe_models(v, {"external": 0.887}, published)
+    v["oracle_c_external"] = "0.887"
+    text = describe_models(v, published)
     assert "selected no feature" in text and "no radiomics signature model" in text
     assert "– (–)" not in text and "likelihood-ratio" not in text and "Unlike" not in text
 

@@ -87,7 +87,8 @@ def test_overlay_examples_add_a_typical_failure_of_the_two_commonest_kinds():
 
 
 def test_failure_counts_and_the_sentence_on_them():
-    from radsurv.segment.stage import describe_failures, failure_counts
+    from radsurv.manuscript.segmentation import describe_failures
+    from radsurv.segment.stage import failure_counts
 
     m = _metrics()
     m["failure"] = ""
@@ -214,7 +215,7 @@ SEG_PARAMS = {"use_supplied_masks": False, "policy": "reader", "failure_dice": 0
 
 
 def test_segmentation_methods_say_what_each_network_learned_from():
-    from radsurv.segment.stage import describe_segmentation
+    from radsurv.manuscript.segmentation import describe_segmentation
 
     twin = describe_segmentation(SEG_PARAMS, ["us", "mri"], {
         "us": {"n_train": 496, "n_test": 124, "source": "devset", "weights": None},
@@ -245,7 +246,7 @@ def test_segmentation_methods_say_what_each_network_learned_from():
 
 
 def test_segmentation_results_for_the_twin_a_user_and_supplied_masks():
-    from radsurv.segment.stage import describe_segmentation_results
+    from radsurv.manuscript.segmentation import describe_segmentation_results
 
     tables = {m: pd.DataFrame({"patient_id": ["a", "b", "c"], "modality": m,
                                "source": ["auto", "reader", "excluded" if m == "mri" else "auto"]})
@@ -270,7 +271,7 @@ def test_segmentation_results_for_the_twin_a_user_and_supplied_masks():
 
 def test_the_twins_dice_beside_the_benchmarks_it_was_calibrated_to():
     from radsurv.schema import SegmentationBenchmarks
-    from radsurv.segment.stage import describe_segmentation_results
+    from radsurv.manuscript.segmentation import describe_segmentation_results
 
     benchmarks = SegmentationBenchmarks().model_dump()
     tables = {m: pd.DataFrame({"patient_id": ["a", "b", "c"], "modality": m, "source": "auto"}) for m in ("us", "mri")}

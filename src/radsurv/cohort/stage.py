@@ -2,8 +2,7 @@
 
 Computing (plain data in, plain data out; unit-tested): :func:`to_months`,
 :func:`median_follow_up`, :func:`cohort_summary`, :func:`validation_exclusions`,
-:func:`twin_variables`, :func:`describe_data`, :func:`describe_imaging`,
-:func:`example_patients`, :func:`imaging_statistics`.
+:func:`twin_variables`, :func:`example_patients`, :func:`imaging_statistics`.
 Writing: :func:`prepare_manifest` (the twin's manifest, truth and images),
 :func:`write_cohort_artefacts` and :func:`write_imaging_artefacts`.
 
@@ -24,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import StageError
-from ..labels import MODALITY_NAMES, SPLIT_LABELS, SPLITS, centre_sort_key
+from ..labels import SPLIT_LABELS, SPLITS, centre_sort_key
 from ..plots.style import SET_COLORS
 from ..report.formatting import format_p
 from ..stages.context import StageContext, resolve_n_jobs
@@ -34,10 +33,9 @@ from .masks import load_development_set, prepare_masks
 from .table1 import baseline_table
 from .twin import TwinCohort, simulate_cohort
 
-__all__ = ["MONTHS_PER_DAY", "ManifestSource", "cohort_summary", "describe_data", "describe_imaging",
-           "example_patients", "imaging_statistics", "load_from_profile", "median_follow_up", "prepare_manifest",
-           "to_months", "twin_variables", "validation_exclusions", "write_cohort_artefacts",
-           "write_imaging_artefacts"]
+__all__ = ["MONTHS_PER_DAY", "ManifestSource", "cohort_summary", "example_patients", "imaging_statistics",
+           "load_from_profile", "median_follow_up", "prepare_manifest", "to_months", "twin_variables",
+           "validation_exclusions", "write_cohort_artefacts", "write_imaging_artefacts"]
 
 #: The confidence interval of the Kaplan-Meier estimates the paper reports: R's
 #: ``conf.type = "log-log"`` (stays inside [0, 1]; lifelines' default too).
@@ -172,64 +170,6 @@ def run_variables(profile: Mapping[str, Any], simulated: bool, n_total: int) -> 
     }
 
 
-def describe_data(profile: Mapping[str, Any], simulated: bool, summary: Mapping[str, Any],
-                  modalities: tuple[str, ...] = ("us", "mri")) -> str:
-    """The Methods paragraph on the data, written from the profile (so a user's cohort
-    is described without any simulation language, and the twin with its parameters).
-    ``modalities``: those the cohort's manifest has images of."""
-    cohort = profile["cohort"]
-    spec = ManifestSpec.from_profile(profile)
-    ext = ", ".join(spec.external_centers)
-    if not simulated:
-        def centres(names: tuple[str, ...]) -> str:
-            return ("centre " if len(names) == 1 else "centres ") + ", ".join(names)
-
-        images = " and ".join(MODALITY_NAMES[m] for m in modalities)
-        return (
-            f"The cohort comprises {summary['n_total']} patients from {summary['n_centres']} centres, read from a "
-            "manifest that lists each patient's centre, follow-up and clinical variables"
-            + (f" and the paths of the {images} images" if modalities else "") + ". "
-            f"Patients of {centres(spec.internal_centers)} form the development cohort, split into a training set "
-            f"and an internal test set; those of {centres(spec.external_centers)} form the external test set. "
-            "Every row was checked against the input contract before any analysis; "
-            f"{summary.get('n_excluded', 0)} patients were excluded by a check (@fig-flow).\n"
-        )
-    twin = cohort["twin"]
-    hz = twin["hazard"]
-    beta = hz["log_hr"]
-    sig = twin["imaging_signal"]
-    return (
-        "The cohort is a **simulated digital twin** of the study design, not patient data. Each simulated "
-        "patient has two latent traits: tumour aggressiveness $a$ and invasive-front (peri-tumoral) activity "
-        f"$b$, standard normal with correlation {twin['latent']['rho_ab']}. They drive the clinical variables "
-        "(histological grade, Ki-67, receptor status and molecular subtype, nodal stage, lymphovascular "
-        "invasion), the tumour size (log-normal, median "
-        f"{twin['size']['median_mm']:.0f} mm), guideline-shaped adjuvant treatment, and the imaging phenotype. "
-        "Disease-free survival follows a Weibull proportional-hazards model [@bender2005] with shape "
-        f"{hz['weibull_shape']} and log hazard ratios {beta['a']} per SD of $a$, {beta['b']} per SD of $b$, "
-        f"{beta['n_stage']['N1']}/{beta['n_stage']['N2']}/{beta['n_stage']['N3']} for N1/N2/N3, "
-        f"{beta['log_size']} per log size, {beta['triple_negative']} for triple-negative disease and "
-        f"{beta['endocrine_therapy']} and {beta['anti_her2_therapy']} for endocrine and anti-HER2 therapy, "
-        "with a centre-specific baseline hazard; the Weibull scale is solved so that the mean 5-year DFS is "
-        f"{100 * hz['target_dfs_at_60_months']:.0f}%. Patients are accrued uniformly over centre-specific "
-        f"windows and followed to a common cut-off ({twin['accrual']['cutoff']}), with "
-        f"{100 * twin['accrual']['loss_to_follow_up_per_year']:.0f}% per year lost to follow-up. "
-        "Radiologist-read MRI descriptors (shape, margin, internal enhancement, time-intensity curve, "
-        "peritumoral oedema) are thresholds of the imaging latents plus reader noise. "
-        + ("" if sig else "In this `null` profile the images, and the descriptors read from them, are driven by "
-           "latent traits and a tumour size drawn independently of the hazard (from the same distributions as the "
-           "signal twin's), so any apparent imaging signal is an artefact; the pathological T stage and the hazard "
-           "use the true size. ")
-        + "The simulator writes the same manifest a user would supply, and the analysis reads it through the same "
-        f"code; the true linear predictor is stored apart and read only for the oracle C-index. Centre "
-        f"{', '.join(spec.internal_centers)} ({summary['train']['n'] + summary['internal']['n']} patients) was split "
-        f"at random into a training set ({summary['train']['n']}) and an internal test set "
-        f"({summary['internal']['n']}), stratified by the DFS event; centres {ext} ({summary['external']['n']}) "
-        "form the external test set. All parameters and the reasons for their values are in `params/"
-        f"{profile['profile']}.yml`.\n"
-    )
-
-
 def example_patients(data: pd.DataFrame) -> list[tuple[str, str, str]]:
     """(centre, risk, patient_id) examples per centre chosen from the observed outcome
     (no truth needed, so the same works on a user's cohort): the earliest event is the
@@ -283,76 +223,6 @@ def _reader_dice(truth: pd.DataFrame, data: pd.DataFrame, modality: str, n_jobs:
 
     return np.asarray(Parallel(n_jobs=n_jobs, prefer="threads")(
         delayed(one)(r, t) for r, t in zip(pairs[f"{modality}_mask"], pairs[f"{modality}_true_mask"])))
-
-
-def _patients(n: int) -> str:
-    return f"{n} patient" + ("" if n == 1 else "s")
-
-
-def describe_user_imaging(v: Mapping[str, Any]) -> str:
-    """Methods paragraph on a user's images: which modalities the cohort has (and what
-    the design does without the other), the checks, the masks resampled onto their
-    image grid, the lesion label, and a supplied development set."""
-    names = {"us": "breast ultrasound images", "mri": "DCE-MRI volumes"}
-    have = [m for m in ("us", "mri") if v[f"n_{m}"] > 0]
-    parts = [f"{names[m]} of {_patients(v[f'n_{m}'])} ({v[f'n_mask_{m}']} with a lesion mask)" for m in have]
-    text = "The cohort has " + " and ".join(parts) + ", read with SimpleITK. "
-    if len(have) == 1:
-        own = MODALITY_NAMES[have[0]]
-        other = MODALITY_NAMES["mri" if have[0] == "us" else "us"]
-        text += (f"The cohort has no {other}: the {other} signatures were not built, and the {own} signature "
-                 "(intra- and peri-tumoral features together) took the place of the multi-modal one in the models. ")
-    text += ("Every image and mask was checked before any analysis (readable files, the modality's "
-             "dimensionality, the mask on the image's physical volume, a non-empty lesion, room for the "
-             "peri-tumoral ring). ")
-    if v.get("n_masks_resampled"):
-        text += (f"The masks of {_patients(v['n_masks_resampled'])} were stored on a voxel grid other than their "
-                 "image's (another slice order, spacing or axis order) over the same physical volume; they were "
-                 "resampled onto the image grid by nearest neighbour, as PyRadiomics' correctMask does, and masks "
-                 "over any other volume were refused. ")
-    if v.get("mask_label") is not None:
-        text += f"The lesion is label {v['mask_label']} of the supplied masks; other labels were ignored. "
-    for m in have:
-        if v.get(f"n_dev_{m}"):
-            dropped = v.get(f"n_dev_excluded_{m}", 0)
-            text += (f"A segmentation-development set of {v[f'n_dev_{m}']} {MODALITY_NAMES[m]} "
-                     "images with masks and no outcome was supplied and checked in the same way"
-                     + (f" ({dropped} left out by a check)" if dropped else "")
-                     + "; none of its images belongs to a test-set patient. ")
-    return text + ("Example images are shown in @fig-imaging-examples and per-centre image statistics in "
-                   "@tbl-imaging-stats.\n")
-
-
-def describe_imaging(profile: Mapping[str, Any], simulated: bool, v: Mapping[str, Any]) -> str:
-    """Methods paragraph on the images (the twin's simulator, or the user's files)."""
-    if not simulated:
-        return describe_user_imaging(v)
-    from ..imaging.scanners import resolve_scanners
-
-    sc = resolve_scanners(profile["imaging"]["scanners"])
-    centres = sorted(sc)
-    us_sp = ", ".join(f"{sc[c]['us']['spacing_mm']}" for c in centres)
-    mri_sl = ", ".join(f"{sc[c]['mri']['slice_mm']}" for c in centres)
-    return (
-        "Every simulated patient has one 2D B-mode ultrasound image and one 3D DCE-MRI subtraction volume, "
-        "written as NIfTI files that the analysis reads exactly as it would read a user's. The images follow "
-        "the patient's imaging latents: aggressiveness $a$ sets margin irregularity and spiculation, internal "
-        "heterogeneity and posterior shadowing in US, and enhancement heterogeneity, rim enhancement and "
-        "necrosis in MRI; invasive-front activity $b$ sets an echogenic halo and architectural distortion in "
-        "US and a peri-tumoral enhancement/oedema zone in MRI, both outside the true lesion boundary. Tissue "
-        "layers (skin, subcutaneous fat, fibroglandular tissue, pectoralis), speckle, depth-dependent gain, "
-        "fibroglandular background, bias field and Rician noise are nuisance variation unrelated to outcome. "
-        f"Scanners differ by centre (US pixel spacing {us_sp} mm and MRI slice thickness {mri_sl} mm for "
-        f"centres {', '.join(str(c) for c in centres)}, with centre-specific speckle, noise, gain and arbitrary "
-        "MRI intensity scale). "
-        "Besides the true lesion mask, each image has a reader's delineation with realistic, spatially "
-        f"correlated boundary variability (median Dice against truth {v['reader_dice_us']} for US, IQR "
-        f"{v['reader_dice_us_iqr']}, and {v['reader_dice_mri']} for MRI, IQR {v['reader_dice_mri_iqr']}); the "
-        "manifest lists the reader's mask, as a user's manifest would. Separate segmentation-development sets "
-        f"of {v['n_dev_us']} US and {v['n_dev_mri']} MRI patients without outcome were simulated for training "
-        "the segmenters. Example images are shown in @fig-imaging-examples and per-centre image statistics in "
-        "@tbl-imaging-stats.\n"
-    )
 
 
 # --------------------------------------------------------------------------- writing
@@ -424,8 +294,9 @@ def load_from_profile(profile: Mapping[str, Any], manifest: Path) -> LoadedCohor
 
 
 def write_cohort_artefacts(ctx: StageContext, loaded: LoadedCohort, source: ManifestSource) -> dict:
-    """Write cohort.csv, source.json, excluded.csv, Table 1, the flow and KM figures, the
-    Methods texts and the variables. Returns the variables (also in ``variables.yml``)."""
+    """Write cohort.csv, source.json, excluded.csv, Table 1, the flow and KM figures and
+    the variables (the Methods paragraphs on the data and the images are written from
+    them when the paper is published). Returns the variables (also in ``variables.yml``)."""
     from ..plots.km import km_figure
 
     profile = ctx.profile
@@ -465,12 +336,11 @@ def write_cohort_artefacts(ctx: StageContext, loaded: LoadedCohort, source: Mani
     excluded = loaded.excluded
     variables: dict[str, Any] = {
         "run": run_variables(profile, source.simulated, summary["n_total"]),
-        "cohort": {**summary, "n_excluded": int(len(excluded)), "n_train_target": int(cohort["split"]["n_train"])},
+        "cohort": {**summary, "n_excluded": int(len(excluded)), "n_train_target": int(cohort["split"]["n_train"]),
+                   "simulated": bool(source.simulated)},
     }
     if source.simulated:
         variables["twin"] = twin_variables(cohort["twin"])
-    modalities = tuple(m for m in ("us", "mri") if f"{m}_image" in data and data[f"{m}_image"].notna().any())
-    ctx.write_text("text-data.md", describe_data(profile, source.simulated, variables["cohort"], modalities))
     imaging = write_imaging_artefacts(ctx, loaded, source, prepared)
     if imaging:
         variables["imaging"] = imaging
@@ -511,8 +381,9 @@ def write_imaging_artefacts(ctx: StageContext, loaded: LoadedCohort, source: Man
                             prepared: pd.DataFrame | None = None) -> dict:
     """Example images with contours, per-centre image statistics, and the imaging variables.
 
-    Writes ``fig-imaging-examples.png``, ``imaging_stats.md/.csv``, ``text-imaging.md``
-    and returns the ``imaging`` variables (empty when the cohort has no images).
+    Writes ``fig-imaging-examples.png``, ``imaging_stats.md/.csv`` and returns the
+    ``imaging`` variables (empty when the cohort has no images), from which the Methods
+    paragraph on the images is written when the paper is published.
     ``prepared`` (:func:`write_user_masks`) replaces the masks later stages read.
     """
     from ..plots.imaging import example_cases_figure, image_statistics_table
@@ -569,5 +440,4 @@ def write_imaging_artefacts(ctx: StageContext, loaded: LoadedCohort, source: Man
         disk = sum(p.stat().st_size for p in (ctx.out_dir / "images").rglob("*.nii.gz"))
         disk += sum(p.stat().st_size for p in (ctx.out_dir / "devsets").rglob("*.nii.gz"))
         variables["disk_mb"] = f"{disk / 2**20:.0f}"
-    ctx.write_text("text-imaging.md", describe_imaging(ctx.profile, source.simulated, variables))
     return variables

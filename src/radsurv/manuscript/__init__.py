@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from . import sensitivity, signatures
+from . import cohort, models, segmentation, sensitivity, signatures
 
 __all__ = ["TEXTS", "render_text"]
 
@@ -25,8 +25,13 @@ Renderer = Callable[[Mapping[str, Any], Mapping[str, Any]], str]
 
 #: (stage, text artefact) -> the function that writes it.
 TEXTS: dict[tuple[str, str], Renderer] = {
+    ("00_cohort", "text-data.md"): cohort.data,
+    ("00_cohort", "text-imaging.md"): cohort.imaging,
+    ("01_segmentation", "text-segmentation.md"): segmentation.methods,
+    ("01_segmentation", "text-seg-results.md"): segmentation.results,
     ("03_signatures", "text-signature-methods.md"): signatures.methods,
     ("03_signatures", "text-signatures.md"): signatures.results,
+    ("04_models", "text-models.md"): models.results,
     ("06_sensitivity", "text-sensitivity-methods.md"): sensitivity.methods,
     ("06_sensitivity", "text-sensitivity.md"): sensitivity.results,
 }

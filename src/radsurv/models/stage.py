@@ -7,8 +7,9 @@ The notebook computes, step by step, with the library: the design
 fit on training (:mod:`radsurv.models.diagnostics`) and their evaluation in every set
 (:mod:`radsurv.models.evaluation`). This module only formats and writes:
 :func:`write_model_artefacts` takes the computed objects and writes every declared output;
-:func:`model_variables` and :func:`describe_models` format the manuscript's variables and
-Results paragraph.
+:func:`model_variables` and :func:`complete_model_variables` format the manuscript's
+variables, from which the Results paragraph is written when the paper is published
+(:mod:`radsurv.manuscript.models`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .diagnostics import FitStatistics, PHTests
 from .evaluation import Comparisons, Discrimination, PublishedComparison, TdRocCurves
 from .six_models import MODELS, SixModels, model_name
 
-__all__ = ["describe_models", "model_variables", "write_model_artefacts"]
+__all__ = ["complete_model_variables", "model_variables", "write_model_artefacts"]
 
 
 def hazard_ratio_display(hr: pd.DataFrame) -> pd.DataFrame:
@@ -127,54 +128,21 @@ def model_variables(six: SixModels, disc: pd.DataFrame, comp: pd.DataFrame, fits
     return v
 
 
-def describe_models(v: Mapping[str, Any], oracle: Mapping[str, float] | None,
-                    published: Mapping[str, Mapping[str, float | None]]) -> str:
-    """The Results paragraph on the six models."""
-    def c(key, s):
-        e = v.get(key, {})
-        return f"{e.get(f'c_{s}', '–')} ({e.get(f'c_{s}_ci', '–')})"
-
-    text = (f"The clinical model kept {v.get('clinical', {}).get('variables') or 'no variable'}; the traditional MRI model kept "
-            f"{v.get('mri', {}).get('variables') or 'no variable'}; their combination "
-            f"{v.get('clinical_mri', {}).get('variables') or 'no variable'} (@tbl-hazard-ratios, @fig-forest). ")
-    constant = bool(v.get("radscore_constant"))
-    if constant:
-        # No Rad-score to add: models 5 and 6 are models 1 and 3, and there is no model 4
-        text += ("The multi-modal Rad-score selected no feature and is the same for every patient, so there is no "
-                 "radiomics signature model, and the radiomics and clinical imaging models are the clinical and the "
-                 "clinical + MRI models. On the external test set the C-index was "
-                 f"{c('clinical', 'external')} for the clinical model and {c('imaging', 'external')} for the "
-                 "clinical imaging model (@tbl-model-discrimination, @fig-c-models).")
-    else:
-        text += (f"On the external test set the C-index was {c('clinical', 'external')} for the clinical model, "
-                 f"{c('signature', 'external')} for the multi-modal radiomics signature, {c('radiomics', 'external')} "
-                 f"for the radiomics model and {c('imaging', 'external')} for the clinical imaging model "
-                 "(@tbl-model-discrimination, @fig-c-models).")
-    ext = {k: float(e["c_external"]) for k, e in v.items() if isinstance(e, dict) and "c_external" in e}
-    if "imaging" in ext and not constant:
-        best = max(ext, key=ext.get)
-        if ext["imaging"] >= ext[best]:  # a tie is not "unlike the study"
-            text += " The clinical imaging model had the highest external C of the six, as in the study."
-        else:
-            b = v[best]
-            text += (f" Unlike the study, the {model_name(best)} had a higher external C than the clinical "
-                     f"imaging model (difference in C, clinical imaging model minus it, "
-                     f"{b.get('boot_delta_external', '–')}; paired bootstrap p "
-                     f"{b.get('boot_p_external', '–')}).")
-    if "imaging" in v and "lr_p" in v["imaging"] and not constant:
-        p = v["imaging"]["lr_p"]
-        significant = p.startswith("<") or (p != "–" and float(p) < 0.05)
-        verb = "improved" if significant else "did not significantly improve"
-        text += (f" Adding the Rad-score to the clinical and MRI variables {verb} the training fit (likelihood-ratio "
-                 f"test p {p}).")
+def complete_model_variables(v: dict[str, Any], oracle: Mapping[str, float] | None) -> dict[str, Any]:
+    """:func:`model_variables` as the stage writes them: with the oracle's external C
+    (``oracle_c_external``, the twin only) and an entry for every model, ``fitted`` or
+    not. A model with no variable (nothing passed the screen, e.g. a user's cohort with
+    few clinical columns) is not fitted; the paper's references to it still resolve, and
+    the Results paragraph leaves it out (``fitted: false``). Completes ``v`` in place."""
     if oracle is not None:
-        text += (f" The true linear predictor of the simulation reaches {oracle['external']:.3f} on the external set; "
-                 f"the clinical imaging model recovers {v['imaging'].get('recovery_external_pct', '–')}% of its gain "
-                 "over the clinical model (@tbl-published).")
-    pub = (published.get("imaging") or {}).get("external")
-    if pub is not None:
-        text += f" The study reported {pub:.3f} for its clinical imaging model on the external set."
-    return text + "\n"
+        v["oracle_c_external"] = f"{oracle['external']:.3f}"
+    for key in MODELS:
+        if key in v:
+            v[key]["fitted"] = True
+        else:
+            v[key] = {"label": MODELS[key], "variables": "", "n_variables": 0, "df": 0, "fitted": False,
+                      **{f"c_{s}": "–" for s in SPLITS}, **{f"c_{s}_ci": "no variable selected" for s in SPLITS}}
+    return v
 
 
 def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.DataFrame, six: SixModels,
@@ -258,13 +226,6 @@ def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.D
     c_index_figure(published, ctx.path("fig-c-models.png"))
     td_roc_figure(roc, ctx.path("fig-td-roc.png"))
 
-    v = model_variables(six, disc, comp, fits, lr, pub, params)
-    ctx.write_text("text-models.md", describe_models(v, oracle, params["published_c"]))
-    for key in MODELS:
-        # A model with no variable (nothing passed the screen, e.g. a user's cohort with
-        # few clinical columns) is not fitted; the paper's references to it still resolve.
-        if key not in v:
-            v[key] = {"label": MODELS[key], "variables": "", "n_variables": 0, "df": 0,
-                      **{f"c_{s}": "–" for s in SPLITS}, **{f"c_{s}_ci": "no variable selected" for s in SPLITS}}
+    v = complete_model_variables(model_variables(six, disc, comp, fits, lr, pub, params), oracle)
     ctx.write_variables({"models": v})
     return v

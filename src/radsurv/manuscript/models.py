@@ -1,0 +1,74 @@
+"""The paper's paragraph on the six models (stage ``04_models``), written from the
+stage's variables and the profile when the paper is published.
+
+:func:`results` (``text-models.md``): what each model kept, the C-indices on the
+external test set, whether the clinical imaging model led as in the study, the
+likelihood-ratio test of the Rad-score, the oracle (twin only) and the study's value.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..models.six_models import model_name
+
+__all__ = ["describe_models", "results"]
+
+
+def results(variables: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
+    """``text-models.md`` from the ``models`` variables (a model that was not fitted,
+    ``fitted: false``, is left out, as the stage left it out) and the study's published
+    C (``models.published_c``)."""
+    v = {k: e for k, e in variables["models"].items() if not (isinstance(e, Mapping) and e.get("fitted") is False)}
+    return describe_models(v, profile["models"]["published_c"])
+
+
+def describe_models(v: Mapping[str, Any], published: Mapping[str, Mapping[str, float | None]]) -> str:
+    """The Results paragraph on the six models, from the ``models`` variables of the
+    fitted models (``oracle_c_external``: the simulation's true linear predictor's
+    external C, for the twin only) and the study's published C."""
+    def c(key, s):
+        e = v.get(key, {})
+        return f"{e.get(f'c_{s}', '–')} ({e.get(f'c_{s}_ci', '–')})"
+
+    text = (f"The clinical model kept {v.get('clinical', {}).get('variables') or 'no variable'}; the traditional MRI model kept "
+            f"{v.get('mri', {}).get('variables') or 'no variable'}; their combination "
+            f"{v.get('clinical_mri', {}).get('variables') or 'no variable'} (@tbl-hazard-ratios, @fig-forest). ")
+    constant = bool(v.get("radscore_constant"))
+    if constant:
+        # No Rad-score to add: models 5 and 6 are models 1 and 3, and there is no model 4
+        text += ("The multi-modal Rad-score selected no feature and is the same for every patient, so there is no "
+                 "radiomics signature model, and the radiomics and clinical imaging models are the clinical and the "
+                 "clinical + MRI models. On the external test set the C-index was "
+                 f"{c('clinical', 'external')} for the clinical model and {c('imaging', 'external')} for the "
+                 "clinical imaging model (@tbl-model-discrimination, @fig-c-models).")
+    else:
+        text += (f"On the external test set the C-index was {c('clinical', 'external')} for the clinical model, "
+                 f"{c('signature', 'external')} for the multi-modal radiomics signature, {c('radiomics', 'external')} "
+                 f"for the radiomics model and {c('imaging', 'external')} for the clinical imaging model "
+                 "(@tbl-model-discrimination, @fig-c-models).")
+    ext = {k: float(e["c_external"]) for k, e in v.items() if isinstance(e, dict) and "c_external" in e}
+    if "imaging" in ext and not constant:
+        best = max(ext, key=ext.get)
+        if ext["imaging"] >= ext[best]:  # a tie is not "unlike the study"
+            text += " The clinical imaging model had the highest external C of the six, as in the study."
+        else:
+            b = v[best]
+            text += (f" Unlike the study, the {model_name(best)} had a higher external C than the clinical "
+                     f"imaging model (difference in C, clinical imaging model minus it, "
+                     f"{b.get('boot_delta_external', '–')}; paired bootstrap p "
+                     f"{b.get('boot_p_external', '–')}).")
+    if "imaging" in v and "lr_p" in v["imaging"] and not constant:
+        p = v["imaging"]["lr_p"]
+        significant = p.startswith("<") or (p != "–" and float(p) < 0.05)
+        verb = "improved" if significant else "did not significantly improve"
+        text += (f" Adding the Rad-score to the clinical and MRI variables {verb} the training fit (likelihood-ratio "
+                 f"test p {p}).")
+    if "oracle_c_external" in v:
+        text += (f" The true linear predictor of the simulation reaches {v['oracle_c_external']} on the external set; "
+                 f"the clinical imaging model recovers {v['imaging'].get('recovery_external_pct', '–')}% of its gain "
+                 "over the clinical model (@tbl-published).")
+    pub = (published.get("imaging") or {}).get("external")
+    if pub is not None:
+        text += f" The study reported {pub:.3f} for its clinical imaging model on the external set."
+    return text + "\n"
