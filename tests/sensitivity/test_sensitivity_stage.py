@@ -6,23 +6,27 @@ import numpy as np
 import pandas as pd
 
 from radsurv.manuscript.sensitivity import describe_sensitivity, describe_sensitivity_methods
+from radsurv.sensitivity import CentreEffects, ComBatResult, Harmonisation
 from radsurv.sensitivity.stage import (cutpoint_display, harmonisation_display, permutation_display,
                                        sensitivity_variables)
 
 PARAMS = {"permutation": {"n": 4}, "cutpoint": {"n_folds": 10},
           "harmonisation": {"run": True, "parametric": True, "alpha": 0.05}}
-HARMONISATION = {
-    "effects": pd.DataFrame({"block": ["us_intra", "mri_peri"], "n_features": [100, 50],
-                             "n_differ_before": [60, 30], "pct_differ_before": [60.0, 60.0], "median_h_before": [9, 8],
-                             "n_differ_after": [3, 0], "pct_differ_after": [3.0, 0.0], "median_h_after": [1, 1]}),
-    "blocks": pd.DataFrame({"block": ["us_intra", "mri_peri"], "n_features": [101, 50], "n_harmonised": [100, 50],
-                            "n_constant": [1, 0]}),
-    "discrimination": pd.DataFrame({"signature": ["us_intra", "multimodal"], "n": [163, 163], "events": [30, 30],
-                                    "c_raw": [0.70, 0.74], "lower_raw": [0.6, 0.65], "upper_raw": [0.8, 0.83],
-                                    "c_harmonised": [0.69, 0.752], "lower_harmonised": [0.59, 0.66],
-                                    "upper_harmonised": [0.79, 0.84]}),
-    "batch": pd.Series(["training", "training", None, "centre 2", "centre 3"]),
-}
+_BLOCKS = pd.DataFrame({"block": ["us_intra", "mri_peri"], "n_features": [101, 50], "n_harmonised": [100, 50],
+                        "n_constant": [1, 0]})
+HARMONISATION = Harmonisation(
+    combat=ComBatResult(features=pd.DataFrame(), blocks=_BLOCKS,
+                        batch=pd.Series(["training", "training", None, "centre 2", "centre 3"])),
+    effects=CentreEffects(
+        table=pd.DataFrame({"block": ["us_intra", "mri_peri"], "n_features": [100, 50],
+                            "n_differ_before": [60, 30], "pct_differ_before": [60.0, 60.0], "median_h_before": [9, 8],
+                            "n_differ_after": [3, 0], "pct_differ_after": [3.0, 0.0], "median_h_after": [1, 1]}),
+        blocks=_BLOCKS, alpha=0.05),
+    discrimination=pd.DataFrame({"signature": ["us_intra", "multimodal"], "n": [163, 163], "events": [30, 30],
+                                 "c_raw": [0.70, 0.74], "lower_raw": [0.6, 0.65], "upper_raw": [0.8, 0.83],
+                                 "c_harmonised": [0.69, 0.752], "lower_harmonised": [0.59, 0.66],
+                                 "upper_harmonised": [0.79, 0.84]}),
+)
 NULL = pd.DataFrame({"permutation": [1, 2, 3, 4], "c_internal": [0.5, 0.55, np.nan, 0.45],
                      "c_external": [0.52, 0.48, np.nan, 0.5], "n_selected": [3, 0, 0, 2],
                      "failed": ["", "", "ValueError: no event in a fold", ""]})

@@ -1,14 +1,26 @@
-"""Sensitivity analyses of the development (stage ``06_sensitivity``): the permutation
-null of the whole signature development, and the cut-point check.
+"""Sensitivity analyses of the development (stage ``06_sensitivity``).
 
-- :func:`permutation_null`, :func:`permutation_summary`: the test-set C of signatures
-  developed on permuted training outcomes, and the observed C's permutation p.
-- :func:`cutpoint_comparison`, :func:`shrinkage`: the X-tile cut against the median,
-  tertiles and its cross-validated version.
+- :func:`one_permutation`, :class:`PermutationNull`: the multi-modal signature developed on
+  permuted training outcomes (one by hand, then B of them), its test C against the observed.
+- :func:`cutpoint_check` (:class:`CutpointCheck`): the X-tile cut against the median,
+  tertiles and its cross-validated version, and the shrinkage of its log hazard ratio.
+- :func:`combat_harmonise`, :func:`compare_centre_effects`, :class:`Harmonisation`:
+  reference-batch ComBat, the centre effects before and after, the external C with and without.
+- :func:`extract_region_variants`, :class:`MaskSources`, :class:`RingWidths`: the development
+  repeated on other masks and rings of other widths.
 """
 
-from .cutpoints import cross_validated_groups, cutpoint_comparison, shrinkage
-from .permutation import permutation_null, permutation_p, permutation_summary
+from .cutpoints import CutpointCheck, cross_validated_groups, cutpoint_check, cutpoint_comparison, shrinkage
+from .harmonisation import (CentreEffects, ComBatResult, Harmonisation, check_redeveloped, combat_harmonise,
+                            compare_centre_effects, external_discrimination, harmonisation_batches)
+from .permutation import (Permutation, PermutationNull, observed_score, observed_test_c, one_permutation, permutation_null,
+                          permutation_once, permutation_p, permutation_summary)
+from .reported import REPORTED_SIGNATURES, reported_label, reported_scores
+from .variants import MaskSources, RingWidths, VariantExtraction, develop_variant, extract_region_variants
 
-__all__ = ["cross_validated_groups", "cutpoint_comparison", "permutation_null", "permutation_p",
-           "permutation_summary", "shrinkage"]
+__all__ = ["REPORTED_SIGNATURES", "CentreEffects", "ComBatResult", "CutpointCheck", "Harmonisation", "MaskSources",
+           "Permutation", "PermutationNull", "RingWidths", "VariantExtraction", "check_redeveloped",
+           "combat_harmonise", "compare_centre_effects", "cross_validated_groups", "cutpoint_check",
+           "cutpoint_comparison", "develop_variant", "external_discrimination", "extract_region_variants",
+           "harmonisation_batches", "observed_score", "observed_test_c", "one_permutation", "permutation_null", "permutation_once",
+           "permutation_p", "permutation_summary", "reported_label", "reported_scores", "shrinkage"]

@@ -19,14 +19,18 @@ test and the Cox model of :mod:`radsurv.stats`, matched to R.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from ..labels import SPLITS
+from ..labels import SPLIT_LABELS, SPLITS
+from ..results import ShowsItself, new_axes
 from ..signatures.risk_groups import RiskGroups, group_summary
 from ..stats import logrank, optimal_cutpoint
 
-__all__ = ["CUT_COLUMNS", "cross_validated_groups", "cutpoint_comparison", "shrinkage", "tertile_summary"]
+__all__ = ["CUT_COLUMNS", "SPLIT_BY", "CutpointCheck", "cross_validated_groups", "cutpoint_check",
+           "cutpoint_comparison", "shrinkage", "tertile_summary"]
 
 #: Columns of :func:`cutpoint_comparison`.
 CUT_COLUMNS = ["set", "split_by", "cut", "n_low", "n_high", "events_low", "events_high", "hr", "hr_lower",
@@ -135,3 +139,89 @@ def shrinkage(comparison: pd.DataFrame) -> float:
     if not (np.isfinite(opt) and np.isfinite(cv)) or opt <= 0 or cv <= 0 or np.log(opt) == 0:
         return float("nan")
     return float(np.log(cv) / np.log(opt))
+
+
+#: The splits of :func:`cutpoint_comparison`, as the paper names them.
+SPLIT_BY = {"X-tile": "X-tile cut (training optimum)", "X-tile, cross-validated": "X-tile cut, cross-validated",
+            "median": "Training median", "tertiles": "Training tertiles (top vs bottom)"}
+
+
+@dataclass(frozen=True, repr=False)
+class CutpointCheck(ShowsItself):
+    """The X-tile cut of a Rad-score against cuts without a search and against its
+    cross-validated version (:func:`cutpoint_check`).
+
+    Attributes
+    ----------
+    groups : RiskGroups or None
+        The X-tile cut fitted on the training set (None: the training Rad-score is constant).
+    comparison : DataFrame or None
+        :func:`cutpoint_comparison` (None without a cut).
+    shrinkage : float
+        :func:`shrinkage` of the X-tile cut's log hazard ratio (NaN when undefined).
+    n_folds : int
+        Folds of the cross-validated split.
+    """
+
+    groups: RiskGroups | None
+    comparison: pd.DataFrame | None
+    shrinkage: float
+    n_folds: int
+
+    def _fitted(self) -> bool:
+        return self.comparison is not None
+
+    def summary(self) -> pd.DataFrame:
+        """:data:`CUT_COLUMNS` per set and split (empty without a cut)."""
+        if self.comparison is None:
+            return pd.DataFrame(columns=CUT_COLUMNS)
+        return self.comparison.reset_index(drop=True)
+
+    def __repr__(self) -> str:
+        return self.title()
+
+    def title(self) -> str:
+        if self.comparison is None:
+            return "Cut-point check: none, the Rad-score is constant on the training set"
+        shrink = f"{self.shrinkage:.2f}" if np.isfinite(self.shrinkage) else "undefined"
+        return (f"Cut-point check: X-tile cut {self.groups.cutpoint_:.3f} against the training median, tertiles and "
+                f"its {self.n_folds}-fold cross-validated version; shrinkage of its log HR {shrink}")
+
+    def plot(self, ax=None):
+        """The hazard ratio (high against low, 95% CI) of each split, per set
+        (``radsurv.plots.sensitivity.cutpoint_panel``)."""
+        from ..plots.sensitivity import cutpoint_panel
+
+        if self.comparison is None:
+            raise ValueError("no cut: the Rad-score is constant on the training set")
+        ax = new_axes(ax, (5.0, 3.0))
+        cutpoint_panel(ax, self.comparison, SPLIT_LABELS, SPLIT_BY)
+        return ax
+
+
+def cutpoint_check(score: pd.Series, outcome: pd.DataFrame, min_prop: float, n_folds: int, seed) -> CutpointCheck:
+    """03's X-tile cut of ``score`` on the training set, compared (:func:`cutpoint_comparison`).
+
+    The cut is 03's rule (maximally selected log-rank statistic, at least ``min_prop`` of
+    the training patients on each side) without its permutation p and bootstrap: the
+    cut itself is deterministic.
+
+    Parameters
+    ----------
+    score, outcome, n_folds, seed
+        As :func:`cutpoint_comparison`.
+    min_prop : float
+        The smallest share of training patients on either side of the cut.
+
+    Returns
+    -------
+    CutpointCheck
+        Without a cut (``comparison`` None) when the training Rad-score is constant.
+    """
+    train = (outcome["split"] == "train").to_numpy()
+    if not np.ptp(score.to_numpy()[train]) > 0:
+        return CutpointCheck(groups=None, comparison=None, shrinkage=float("nan"), n_folds=int(n_folds))
+    groups = RiskGroups(min_prop=min_prop, max_prop=1 - min_prop, n_permutations=0, n_bootstrap=0).fit(
+        score.to_numpy()[train], outcome.loc[train, "time"], outcome.loc[train, "event"])
+    comparison = cutpoint_comparison(score, outcome, groups, int(n_folds), seed)
+    return CutpointCheck(groups=groups, comparison=comparison, shrinkage=shrinkage(comparison), n_folds=int(n_folds))

@@ -29,9 +29,15 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from ..exceptions import StageError
+from ..labels import MODALITY_LABELS, REGION_LABELS
+from ..results import ShowsItself, new_axes
 from ..stats.group_tests import bh_adjust, kruskal_wallis
+from .reported import reported_label
 
-__all__ = ["REFERENCE", "ComBatResult", "batches_for", "centre_effects", "combat_harmonise"]
+__all__ = ["REFERENCE", "CentreEffects", "ComBatResult", "Harmonisation", "batches_for", "block_labels",
+           "centre_effects", "check_redeveloped", "combat_harmonise", "compare_centre_effects",
+           "external_discrimination", "harmonisation_batches"]
 
 #: The reference batch's label.
 REFERENCE = "training"
@@ -53,8 +59,27 @@ def batches_for(split: pd.Series, centre: pd.Series) -> pd.Series:
     return out
 
 
-@dataclass
-class ComBatResult:
+def harmonisation_batches(outcome: pd.DataFrame, data: pd.DataFrame) -> pd.Series | None:
+    """:func:`batches_for` the patients of ``outcome``; None without an external centre
+    (nothing to harmonise).
+
+    Parameters
+    ----------
+    outcome : DataFrame
+        ``split`` per patient (index: patient identifiers as strings).
+    data : DataFrame
+        The cohort table (``patient_id``, ``center``; may hold more patients).
+    """
+    split = outcome["split"]
+    if not (split == "external").any():
+        return None
+    centre = data.set_index("patient_id")["center"]
+    centre.index = centre.index.astype(str)
+    return batches_for(split, centre.reindex(outcome.index).astype(str))
+
+
+@dataclass(repr=False)
+class ComBatResult(ShowsItself):
     """The harmonised features and what was done.
 
     Attributes
@@ -71,6 +96,22 @@ class ComBatResult:
     features: pd.DataFrame
     blocks: pd.DataFrame
     batch: pd.Series = field(repr=False)
+
+    def summary(self) -> pd.DataFrame:
+        """Per block: ``block, n_features, n_harmonised, n_constant``."""
+        return self.blocks
+
+    def __repr__(self) -> str:
+        return self.title()
+
+    def title(self) -> str:
+        b = self.batch.dropna().astype(str)
+        others = sorted(set(b) - {REFERENCE})
+        return (f"Reference-batch ComBat: {int((b == REFERENCE).sum())} training patients (the reference, unchanged), "
+                f"{len(others)} external batch{'es' if len(others) != 1 else ''} "
+                f"({', '.join(f'{o}: {int((b == o).sum())}' for o in others)}); "
+                f"{int(self.blocks['n_harmonised'].sum())} features harmonised, "
+                f"{int(self.blocks['n_constant'].sum())} left as extracted")
 
 
 def _block_of(column: str) -> str:
@@ -183,3 +224,171 @@ def block_labels(blocks, modality_labels: Mapping[str, str], region_labels: Mapp
         m, _, r = str(b).partition("_")
         out.append(f"{modality_labels.get(m, m)}, {region_labels.get(r, r).lower()}")
     return out
+
+
+@dataclass(frozen=True, repr=False)
+class CentreEffects(ShowsItself):
+    """The features that differ by centre, per block, as extracted and after ComBat
+    (:func:`compare_centre_effects`).
+
+    Attributes
+    ----------
+    table : DataFrame
+        ``block, n_features, n_differ_before, pct_differ_before, median_h_before,
+        n_differ_after, pct_differ_after, median_h_after``.
+    blocks : DataFrame
+        :attr:`ComBatResult.blocks`.
+    alpha : float
+        The Benjamini-Hochberg adjusted p below which a feature differs.
+    """
+
+    table: pd.DataFrame
+    blocks: pd.DataFrame
+    alpha: float
+
+    def summary(self) -> pd.DataFrame:
+        """:attr:`table` with the features ComBat left as extracted (``n_constant``)."""
+        return self.table.merge(self.blocks[["block", "n_constant"]], on="block")
+
+    def __repr__(self) -> str:
+        return self.title()
+
+    def title(self) -> str:
+        e = self.table
+        n = int(e["n_features"].sum())
+        pct = (lambda k: f"{100 * e[k].sum() / max(n, 1):.0f}%")
+        return (f"Centre effects (Kruskal-Wallis across the batches, Benjamini-Hochberg p < {self.alpha:g}): "
+                f"{pct('n_differ_before')} of {n} features differ as extracted, {pct('n_differ_after')} after ComBat")
+
+    def plot(self, ax=None):
+        """The share of features differing by centre per block, before and after
+        (``radsurv.plots.sensitivity.centre_effects_panel``)."""
+        from ..plots.sensitivity import centre_effects_panel
+
+        ax = new_axes(ax, (5.0, 0.5 + 0.45 * max(len(self.table), 1)))
+        centre_effects_panel(ax, self.table, block_labels(self.table["block"], MODALITY_LABELS, REGION_LABELS))
+        return ax
+
+
+def compare_centre_effects(X: pd.DataFrame, combat: ComBatResult, alpha: float = 0.05) -> CentreEffects:
+    """:func:`centre_effects` of the features as extracted and as harmonised, per block.
+
+    Parameters
+    ----------
+    X : DataFrame
+        The features as extracted (patients x features).
+    combat : ComBatResult
+        :func:`combat_harmonise` of ``X``.
+    alpha : float
+        Benjamini-Hochberg adjusted p below which a feature differs by centre.
+    """
+    before = centre_effects(X, combat.batch, alpha)
+    after = centre_effects(combat.features, combat.batch, alpha)
+    effects = before.merge(after[["block", "n_differ", "pct_differ", "median_h"]], on="block",
+                           suffixes=("_before", "_after"))
+    return CentreEffects(table=effects, blocks=combat.blocks, alpha=float(alpha))
+
+
+def check_redeveloped(scores: pd.DataFrame, radscores: pd.DataFrame) -> None:
+    """Stop when a signature developed again scores differently from ``03_signatures``'
+    Rad-scores (the features or the signatures section changed since).
+
+    Parameters
+    ----------
+    scores : DataFrame
+        Patients x signatures: the signatures developed again, scored.
+    radscores : DataFrame
+        ``03_signatures``' Rad-scores (patients x signatures).
+
+    Raises
+    ------
+    StageError
+        Naming the first signature that differs (by more than 1e-8).
+    """
+    for n in scores.columns:
+        if n in radscores and not np.allclose(scores[n].to_numpy(), radscores.loc[scores.index, n].to_numpy(),
+                                              rtol=0, atol=1e-8):
+            raise StageError(f"06_sensitivity: the {n} signature developed again differs from 03_signatures' "
+                             "(the features or the signatures section changed?): run 03_signatures again")
+
+
+def external_discrimination(raw: pd.DataFrame, harmonised: pd.DataFrame, outcome: pd.DataFrame) -> pd.DataFrame:
+    """Each signature's Harrell's C on the external test set, scored on the features as
+    extracted and as harmonised.
+
+    Parameters
+    ----------
+    raw, harmonised : DataFrame
+        Patients x signatures: the scores on the features as extracted and after ComBat.
+    outcome : DataFrame
+        ``split``, ``time``, ``event`` (same index).
+
+    Returns
+    -------
+    DataFrame
+        ``signature, n, events, c_raw, lower_raw, upper_raw, c_harmonised, lower_harmonised,
+        upper_harmonised``.
+    """
+    from ..signatures.evaluation import discrimination
+
+    names = list(raw.columns)
+    ext = outcome.assign(split=np.where(outcome["split"] == "external", "external", "other"))
+    d_raw = discrimination(raw, ext, names)
+    d_h = discrimination(harmonised, ext, names)
+    d_raw, d_h = d_raw[d_raw["set"] == "external"], d_h[d_h["set"] == "external"]
+    return d_raw[["signature", "n", "events", "c", "lower", "upper"]].merge(
+        d_h[["signature", "c", "lower", "upper"]], on="signature", suffixes=("_raw", "_harmonised"))
+
+
+@dataclass(frozen=True, repr=False)
+class Harmonisation(ShowsItself):
+    """ComBat with the training set as reference, and what it changes.
+
+    Attributes
+    ----------
+    combat : ComBatResult
+        The harmonised features.
+    effects : CentreEffects
+        The centre effects before and after.
+    discrimination : DataFrame
+        :func:`external_discrimination` of the signatures.
+    """
+
+    combat: ComBatResult
+    effects: CentreEffects
+    discrimination: pd.DataFrame
+
+    @property
+    def batch(self) -> pd.Series:
+        """The ComBat batch of each patient (None: left as extracted)."""
+        return self.combat.batch
+
+    @property
+    def blocks(self) -> pd.DataFrame:
+        """:attr:`ComBatResult.blocks`."""
+        return self.combat.blocks
+
+    def summary(self) -> pd.DataFrame:
+        """Per signature: the external ``n, events``, C (95% CI) as extracted and after
+        ComBat, and ``difference`` (after minus before)."""
+        d = self.discrimination
+        return d.assign(difference=d["c_harmonised"] - d["c_raw"]).reset_index(drop=True)
+
+    def __repr__(self) -> str:
+        return self.title()
+
+    def title(self) -> str:
+        d = self.discrimination
+        diff = (d["c_harmonised"] - d["c_raw"]).abs()
+        biggest = f"{diff.max():.3f}" if len(d) else "–"
+        return (f"External C with and without reference-batch ComBat (Johnson et al. 2007; Zhang et al. 2018): "
+                f"{len(d)} signatures, the same in both columns; largest change {biggest}")
+
+    def plot(self, ax=None):
+        """Each signature's external C (95% CI) as extracted and after ComBat
+        (``radsurv.plots.sensitivity.harmonisation_panel``)."""
+        from ..plots.sensitivity import harmonisation_panel
+
+        ax = new_axes(ax, (5.0, 0.6 + 0.4 * max(len(self.discrimination), 1)))
+        harmonisation_panel(ax, self.discrimination, {n: reported_label(n) for n in self.discrimination["signature"]})
+        return ax

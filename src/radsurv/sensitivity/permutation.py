@@ -16,17 +16,22 @@ The permutation p of a test set is ``(1 + #{b: C_b >= C_observed}) / (B + 1)``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
+from ..exceptions import StageError
+from ..labels import SPLIT_LABELS
+from ..results import ShowsItself, new_axes
 from ..seeds import STREAM_PERMUTATION
 from ..signatures.development import MULTIMODAL, available_signatures, develop_signatures, needed_for_models
 from ..signatures.evaluation import score_concordance
 
-__all__ = ["NULL_COLUMNS", "TEST_SETS", "permutation_null", "permutation_p", "permutation_summary",
-           "permuted_outcome", "c_on_set"]
+__all__ = ["NULL_COLUMNS", "TEST_SETS", "Permutation", "PermutationNull", "c_on_set", "observed_score", "observed_test_c",
+           "one_permutation", "permutation_null", "permutation_once", "permutation_p", "permutation_summary",
+           "permuted_outcome"]
 
 #: The sets the null scores (the training set is the one permuted).
 TEST_SETS = ("internal", "external")
@@ -58,22 +63,43 @@ def c_on_set(score: pd.Series, outcome: pd.DataFrame, split: str) -> float:
     return float(score_concordance(outcome["time"].to_numpy()[sel], outcome["event"].to_numpy()[sel], x)["c"])
 
 
-def _one(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], params: Mapping[str, Any], seed: int,
-         b: int) -> dict[str, Any]:
-    """Permutation ``b``: develop on permuted training outcomes, score the test sets."""
+def permutation_once(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], params: Mapping[str, Any],
+                     seed: int, b: int, keep_model: bool = False) -> dict[str, Any]:
+    """Permutation ``b``: develop on permuted training outcomes, score the test sets.
+
+    What each worker of :func:`permutation_null` runs (and :func:`one_permutation`, by hand).
+
+    Parameters
+    ----------
+    X, outcome, flagged, params, seed
+        As :func:`permutation_null`.
+    b : int
+        The permutation's number: its outcomes are permuted by the stream
+        ``[seed, STREAM_PERMUTATION, b]``; the development itself uses ``seed``, as 03's does.
+    keep_model : bool
+        Also return the permuted development's multi-modal predictor (``"model"``; None
+        when it could not be developed) and the permuted outcome (``"permuted"``).
+
+    Returns
+    -------
+    dict
+        ``permutation``, ``c_internal``, ``c_external`` (the real outcomes of the untouched
+        test sets), ``n_selected`` (features in the signature), ``failed`` ("" or why).
+    """
     import warnings
 
     rng = np.random.default_rng([seed, STREAM_PERMUTATION, b])
     permuted = permuted_outcome(outcome, rng)
     only = needed_for_models(params["multimodal"]["feeds_models"], available_signatures(X))
     row: dict[str, Any] = {"permutation": b}
+    extra = {"model": None, "permuted": permuted} if keep_model else {}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # a diverging fold warns; the development handles it as 03 does
             dev = develop_signatures(X, permuted, flagged, params, seed=seed, n_jobs=1, only=only)
     except ValueError as error:  # a step cannot be fitted on this permutation (counted, left out)
         return {**row, **{f"c_{s}": np.nan for s in TEST_SETS}, "n_selected": 0,
-                "failed": f"{type(error).__name__}: {error}"}
+                "failed": f"{type(error).__name__}: {error}", **extra}
     model = dev.predictors()[MULTIMODAL]
     score = model.predict(X)
     for s in TEST_SETS:
@@ -81,7 +107,9 @@ def _one(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], params: Mapp
     # features in the signature (the union LASSO's; a stacked signature counts its regions' features)
     row["n_selected"] = int(sum(len(m.coef_) for m in _lasso_parts(model)))
     row["failed"] = ""
-    return row
+    if keep_model:
+        extra["model"] = model
+    return {**row, **extra}
 
 
 def _lasso_parts(model) -> list:
@@ -131,9 +159,9 @@ def permutation_null(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], 
         from joblib import Parallel, delayed
 
         rows = list(tqdm(Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
-            delayed(_one)(X, outcome, flagged, params, seed, b) for b in todo), **bar))
+            delayed(permutation_once)(X, outcome, flagged, params, seed, b) for b in todo), **bar))
     else:
-        rows = [_one(X, outcome, flagged, params, seed, b) for b in tqdm(todo, **bar)]
+        rows = [permutation_once(X, outcome, flagged, params, seed, b) for b in tqdm(todo, **bar)]
     return pd.DataFrame(rows, columns=NULL_COLUMNS)
 
 
@@ -166,3 +194,203 @@ def permutation_summary(null: pd.DataFrame, observed: Mapping[str, float]) -> pd
                      "null_q95": float(np.quantile(values, 0.95)) if values.size else np.nan,
                      "n_permutations": int(values.size), "p": permutation_p(values, obs)})
     return pd.DataFrame(rows)
+
+
+def observed_score(radscores: pd.DataFrame, X: pd.DataFrame) -> pd.Series:
+    """``03_signatures``' multi-modal Rad-score of the patients of ``X``.
+
+    Raises
+    ------
+    StageError
+        When the feature matrix and the Rad-scores cover different patients.
+    """
+    if not radscores.index.sort_values().equals(X.index.sort_values()):
+        raise StageError("06_sensitivity: the feature matrix and 03_signatures' Rad-scores cover different patients; "
+                         "run 03_signatures again")
+    return radscores.loc[X.index, MULTIMODAL]
+
+
+def observed_test_c(score: pd.Series, outcome: pd.DataFrame) -> dict[str, float]:
+    """The observed signature's Harrell's C on each test set (:func:`c_on_set`)."""
+    return {s: c_on_set(score, outcome, s) for s in TEST_SETS}
+
+
+@dataclass(frozen=True, repr=False)
+class Permutation(ShowsItself):
+    """One permutation of the training outcomes, developed and scored (:func:`one_permutation`).
+
+    Attributes
+    ----------
+    b, n_train, n_moved : int
+        The permutation's number (its random stream); the training patients whose (time,
+        event) pairs were permuted among them; those given another patient's outcome.
+    row : dict
+        :func:`permutation_once`'s row: the test C-indices, ``n_selected`` and ``failed``.
+    features : tuple of str
+        The features the permuted signature selected.
+    observed : dict
+        The observed signature's C per test set.
+    """
+
+    b: int
+    n_train: int
+    n_moved: int
+    row: dict
+    features: tuple
+    observed: dict
+
+    def summary(self) -> pd.DataFrame:
+        """Per test set: the permuted signature's C and the observed signature's."""
+        return pd.DataFrame({"set": list(TEST_SETS),
+                             "permuted_c": [float(self.row[f"c_{s}"]) for s in TEST_SETS],
+                             "observed_c": [float(self.observed.get(s, np.nan)) for s in TEST_SETS]})
+
+    def __repr__(self) -> str:
+        return self.title()
+
+    def title(self) -> str:
+        head = (f"Permutation {self.b}: the {self.n_train} training outcomes shuffled ({self.n_moved} patients given "
+                f"another's), the multi-modal signature developed again")
+        if self.row["failed"]:
+            return head + f"; not developed: {self.row['failed']}"
+        return head + f": {self.row['n_selected']} features selected"
+
+    def plot(self, ax=None):
+        """The permuted signature's test C (open) against the observed signature's (filled),
+        per test set; C = 0.5 dotted."""
+        from ..plots.sensitivity import permutation_one_panel
+
+        ax = new_axes(ax, (4.0, 2.4))
+        permutation_one_panel(ax, self.summary(), {s: SPLIT_LABELS[s] for s in TEST_SETS})
+        ax.set_title(f"Permutation {self.b}", fontsize=9)
+        return ax
+
+
+def one_permutation(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], params: Mapping[str, Any],
+                    seed: int, b: int, observed: Mapping[str, float]) -> Permutation:
+    """Develop and score permutation ``b`` as each worker of :func:`permutation_null` does
+    (:func:`permutation_once`, the same code), keeping its signature.
+
+    Parameters
+    ----------
+    X, outcome, flagged, params, seed
+        As :func:`permutation_null`.
+    b : int
+        The permutation's number (1 is the null's first).
+    observed : mapping
+        The observed signature's C per test set (:func:`observed_test_c`).
+
+    Returns
+    -------
+    Permutation
+    """
+    out = permutation_once(X, outcome, flagged, params, seed, b, keep_model=True)
+    model, permuted = out.pop("model"), out.pop("permuted")
+    train = (outcome["split"] == "train").to_numpy()
+    moved = ((permuted["time"].to_numpy()[train] != outcome["time"].to_numpy()[train])
+             | (permuted["event"].to_numpy()[train] != outcome["event"].to_numpy()[train]))
+    features = tuple(sorted(f for m in _lasso_parts(model) for f in m.coef_.index)) if model is not None else ()
+    return Permutation(b=int(b), n_train=int(train.sum()), n_moved=int(moved.sum()), row=out, features=features,
+                       observed=dict(observed))
+
+
+@dataclass(frozen=True, repr=False)
+class PermutationNull(ShowsItself):
+    """The permutation null of the whole development (Phipson & Smyth 2010).
+
+    Attributes
+    ----------
+    null : DataFrame
+        :func:`permutation_null`'s table (:data:`NULL_COLUMNS`), one row per permutation.
+    observed : dict
+        The observed signature's C per test set.
+    n_permutations : int
+        B, as asked.
+    """
+
+    null: pd.DataFrame
+    observed: dict
+    n_permutations: int
+
+    @classmethod
+    def run(cls, X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], params: Mapping[str, Any], seed: int,
+            n_permutations: int, observed: Mapping[str, float], n_jobs: int = 1,
+            progress: bool = False) -> "PermutationNull":
+        """:func:`permutation_null` of B permutations, against ``observed``."""
+        null = permutation_null(X, outcome, flagged, params, seed, n_permutations, n_jobs=n_jobs, progress=progress)
+        return cls(null=null, observed=dict(observed), n_permutations=int(n_permutations))
+
+    @property
+    def failed(self) -> pd.Series:
+        """Whether each permutation could not be developed."""
+        return self.null["failed"].fillna("").astype(str) != ""
+
+    @property
+    def n_failed(self) -> int:
+        """Permutations that could not be developed (left out of the null)."""
+        return int(self.failed.sum())
+
+    @property
+    def n_empty(self) -> int:
+        """Permutations whose signature kept no feature (constant score: C = 0.5)."""
+        return int(((self.null["n_selected"] == 0) & ~self.failed).sum())
+
+    def matches(self, one: Permutation) -> bool:
+        """Whether permutation ``one.b`` of the null has the C-indices, feature count and
+        failure of ``one`` (a permutation developed by hand, :func:`one_permutation`)."""
+        mine = self.null[self.null["permutation"] == one.b]
+        if len(mine) != 1:
+            return False
+        r = mine.iloc[0]
+        cols = [f"c_{s}" for s in TEST_SETS]
+        return bool(np.allclose(r[cols].to_numpy(float), [one.row[c] for c in cols], rtol=0, atol=1e-12,
+                                equal_nan=True) and int(r["n_selected"]) == int(one.row["n_selected"])
+                    and str(r["failed"]) == str(one.row["failed"]))
+
+    def summary(self) -> pd.DataFrame:
+        """:func:`permutation_summary`: per test set ``set, observed_c, null_mean, null_sd,
+        null_q95, n_permutations`` (finite ones) and ``p``."""
+        return permutation_summary(self.null, self.observed)
+
+    def __repr__(self) -> str:
+        return self.title()
+
+    def title(self) -> str:
+        notes = [f"{self.n_failed} not developed and left out"] if self.n_failed else []
+        notes += [f"{self.n_empty} kept no feature (C = 0.5)"] if self.n_empty else []
+        return (f"Permutation null of the whole development: {self.n_permutations} permutations of the training "
+                f"outcomes" + (f" ({'; '.join(notes)})" if notes else "") + "; p = (1 + #) / (B + 1)")
+
+    def sets(self) -> list[str]:
+        """The test sets with at least one finite permuted C (the figure's panels)."""
+        return [s for s in TEST_SETS if f"c_{s}" in self.null
+                and np.isfinite(self.null[f"c_{s}"].to_numpy(dtype=float)).any()]
+
+    def bins(self) -> np.ndarray:
+        """The histogram bins every panel shares: 25 over the range of the null, the
+        observed C-indices and 0.5, with a margin of 0.03."""
+        sets = self.sets()
+        values = np.concatenate([self.null[f"c_{s}"].to_numpy(dtype=float) for s in sets])
+        obs = self.summary().set_index("set")["observed_c"].reindex(sets).to_numpy(dtype=float)
+        lo = float(np.nanmin(np.r_[values, obs, 0.5])) - 0.03
+        hi = float(np.nanmax(np.r_[values, obs, 0.5])) + 0.03
+        return np.linspace(lo, hi, 26)
+
+    def plot(self, ax=None, set: str | None = None):
+        """One panel of the published permutation figure: the histogram of the test C of
+        the permuted developments on ``set`` (default: the last test set with a null), the
+        observed C as a line with its permutation p, and C = 0.5 dotted
+        (``radsurv.plots.sensitivity.permutation_panel``)."""
+        from ..plots.sensitivity import permutation_panel
+
+        sets = self.sets()
+        if not sets:
+            raise ValueError("no permutation could be developed: there is no null to draw")
+        s = sets[-1] if set is None else set
+        if s not in sets:
+            raise ValueError(f"no permuted C on {s!r}; sets with a null: {sets}")
+        row = self.summary().set_index("set").loc[s]
+        ax = new_axes(ax, (3.4, 2.8))
+        permutation_panel(ax, self.null[f"c_{s}"].to_numpy(dtype=float), float(row["observed_c"]), float(row["p"]),
+                          self.bins(), SPLIT_LABELS[s], s)
+        return ax
