@@ -34,13 +34,17 @@ the nearest lesion voxel, which gives the direction for a sub-voxel surface corr
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
+from .results import ShowsItself, new_axes
+
 __all__ = ["DEFAULT_RING_MM", "DEFAULT_SWEEP_MM", "distance_outside_mm", "intratumoral", "peritumoral_ring",
-           "peritumoral_rings", "ring_clipped_fraction"]
+           "peritumoral_rings", "Regions", "ring_clipped_fraction"]
 
 DEFAULT_RING_MM = 5.0
 DEFAULT_SWEEP_MM = (2.0, 4.0, 6.0, 8.0, 10.0)
@@ -365,3 +369,133 @@ def ring_clipped_fraction(mask: sitk.Image, width_mm: float, label: int = 1) -> 
     inside = ring[tuple(slice(p, p + n) for p, n in zip(pad, lesion.shape))]
     total = int(ring.sum())
     return 0.0 if total == 0 else float(1.0 - inside.sum() / total)
+
+
+@dataclass(repr=False)
+class Regions(ShowsItself):
+    """The two regions of one image: the lesion and its peri-tumoral ring.
+
+    Built by :meth:`build` exactly as the pipeline builds them (:func:`intratumoral`,
+    :func:`peritumoral_ring`, :func:`ring_clipped_fraction`). Shown by their size and by
+    what the ring lost at the image border and to air (:meth:`summary`), and as an
+    overlay on the image (:meth:`plot`).
+
+    Attributes
+    ----------
+    image : SimpleITK.Image
+        The image.
+    intra, peri : SimpleITK.Image
+        uint8 masks of the lesion and of the ring, on the image's grid.
+    width_mm : float
+        The ring's width.
+    air_threshold : float or None
+        Ring voxels at or below this intensity were dropped as air or background.
+    clipped_fraction : float
+        Share of the ring cut off at the image border (0: the ring fits).
+    air_fraction : float
+        Share of the ring (inside the image) dropped by the air threshold.
+    """
+
+    image: sitk.Image
+    intra: sitk.Image
+    peri: sitk.Image
+    width_mm: float
+    air_threshold: float | None
+    clipped_fraction: float
+    air_fraction: float
+
+    @classmethod
+    def build(cls, image: sitk.Image, mask: sitk.Image, width_mm: float, air_threshold: float | None = None,
+              label: int = 1) -> "Regions":
+        """The lesion of ``mask`` and its ring of ``width_mm`` mm.
+
+        Parameters
+        ----------
+        image : SimpleITK.Image
+            The image (the air threshold's intensities; the picture).
+        mask : SimpleITK.Image
+            The analysis mask, on the image's grid.
+        width_mm : float
+            Ring width in mm.
+        air_threshold : float, optional
+            Ring voxels with ``image <= air_threshold`` are dropped (None: none).
+        label : int
+            Lesion label in ``mask``.
+
+        Returns
+        -------
+        Regions
+        """
+        intra = intratumoral(mask, label)
+        peri = peritumoral_ring(intra, width_mm, image=image if air_threshold is not None else None,
+                                air_threshold=air_threshold)
+        whole = peritumoral_ring(intra, width_mm)  # the same ring before the air threshold
+        n_whole = int(sitk.GetArrayViewFromImage(whole).sum())
+        n_peri = int(sitk.GetArrayViewFromImage(peri).sum())
+        return cls(image, intra, peri, float(width_mm), air_threshold, ring_clipped_fraction(intra, width_mm),
+                   float(1 - n_peri / n_whole) if n_whole else 0.0)
+
+    def __repr__(self) -> str:
+        return self.title()
+
+    def title(self) -> str:
+        dim = self.image.GetDimension()
+        kind = "2-D image" if dim == 2 else "3-D volume"
+        return f"Regions of a {kind}: the lesion and a {self.width_mm:g} mm peri-tumoral ring"
+
+    def summary(self) -> pd.DataFrame:
+        """Per region: voxels, area (2-D, mm²) or volume (3-D, mm³), and for the ring the
+        share cut off at the image border and the share dropped as air."""
+        spacing = np.prod(self.image.GetSpacing())
+        unit = "area_mm2" if self.image.GetDimension() == 2 else "volume_mm3"
+        rows = []
+        for name, mask in (("intra", self.intra), ("peri", self.peri)):
+            n = int(sitk.GetArrayViewFromImage(mask).sum())
+            rows.append({"region": name, "voxels": n, unit: n * spacing,
+                         "cut_at_border": 0.0 if name == "intra" else self.clipped_fraction,
+                         "dropped_as_air": 0.0 if name == "intra" else self.air_fraction})
+        return pd.DataFrame(rows).set_index("region")
+
+    def plane(self) -> tuple[np.ndarray, dict[str, np.ndarray], tuple[float, float], int | None]:
+        """The plane drawn: the image itself (2-D) or the axial slice through the middle
+        of the lesion (3-D). Returns the image plane, the region planes, the pixel size
+        (x, y) in mm and the slice index (None in 2-D)."""
+        arr = sitk.GetArrayFromImage(self.image).astype(np.float32)
+        masks = {"intra": sitk.GetArrayFromImage(self.intra) != 0, "peri": sitk.GetArrayFromImage(self.peri) != 0}
+        z = None
+        if arr.ndim == 3:
+            slices = np.flatnonzero(masks["intra"].any(axis=(1, 2)))
+            z = int((slices.min() + slices.max()) // 2)
+            arr = arr[z]
+            masks = {k: v[z] for k, v in masks.items()}
+        sx, sy = self.image.GetSpacing()[:2]
+        return arr, masks, (float(sx), float(sy)), z
+
+    def plot(self, ax=None, title: str | None = None, label: str = "", margin_mm: float = 10.0):
+        """The image with the lesion (vermilion) and the ring (blue), cropped around them;
+        for a 3-D image, the axial slice through the middle of the lesion.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw (a new figure when None).
+        title : str, optional
+            The title (default: the ring's width and, in 3-D, the slice drawn).
+        label : str
+            Put before the default title (e.g. the modality).
+        margin_mm : float
+            Tissue shown around the ring.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from .plots.features import draw_regions
+
+        arr, masks, spacing, z = self.plane()
+        ax = new_axes(ax, (4.0, 4.0))
+        if title is None:
+            title = (f"{label}: " if label else "") + (
+                f"{self.width_mm:g} mm ring" if z is None else
+                f"{self.width_mm:g} mm ring, slice {z + 1} of {self.image.GetSize()[2]}")
+        return draw_regions(ax, arr, masks, spacing, margin_mm=margin_mm, title=title)

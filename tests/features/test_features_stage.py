@@ -8,9 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from radsurv.features.collect import analysis_exclusions
 from radsurv.features.extract import ExtractionError
-from radsurv.features.stage import (analysis_exclusions, feature_variables, features_table, ibsi_display,
-                                    reproducibility_subset, robustness, robustness_texts)
+from radsurv.features.regions import reproducibility_subset
+from radsurv.features.robustness import robustness_table
+from radsurv.features.stage import feature_variables, features_table, ibsi_display, robustness_texts
 
 
 def test_reproducibility_subset_is_seeded_and_drawn_from_all_auto_training_patients():
@@ -52,7 +54,7 @@ def _tidy(rng, n=20):
 def test_robustness_flags_features_below_the_threshold_in_either_comparison():
     tidy = _tidy(np.random.default_rng(0))
     params = {"icc": {"form": "ICC(2,1)", "threshold": 0.75}}
-    icc = robustness(tidy, sorted(tidy.patient.unique()), params)
+    icc = robustness_table(tidy, sorted(tidy.patient.unique()), params)
     icc = icc.set_index("feature")
     assert icc.loc["original_firstorder_F0", "icc_reader"] > 0.95 and not icc.loc["original_firstorder_F0", "flag"]
     assert icc.loc["original_firstorder_F2", "icc_reader"] < 0.5 and icc.loc["original_firstorder_F2", "flag"]
@@ -63,7 +65,7 @@ def test_features_table_and_variables():
     tidy = _tidy(np.random.default_rng(1))
     params = {"ring_width_mm": 5.0, "reproducibility": {"jitter_mm": 0.5},
               "icc": {"form": "ICC(2,1)", "threshold": 0.75}}
-    icc = robustness(tidy, sorted(tidy.patient.unique()), params)
+    icc = robustness_table(tidy, sorted(tidy.patient.unique()), params)
     table = features_table(tidy, icc, {"us": 20})
     assert table.iloc[0]["Features, n"] == 3 and table.iloc[0]["Patients, n"] == 20
     assert table.iloc[0]["Robust (ICC ≥ threshold), n (%)"] == "2 (67%)"

@@ -192,3 +192,27 @@ def test_table_is_written(tmp_path, table):
     pd.testing.assert_frame_equal(written, table)
     back = pd.read_csv(path, keep_default_na=False)
     pd.testing.assert_frame_equal(back, table, check_exact=False, rtol=1e-15)
+
+
+def test_ibsi_check_shows_the_compliance_per_feature_class():
+    from radsurv.features.ibsi import IbsiCompliance, ibsi_check
+
+    check = ibsi_check()
+    table = compliance_table()
+    pd.testing.assert_frame_equal(check.table, table)
+    assert check.n_pass == int(table["pass"].sum()) and check.n_convention == int(table["reason"].fillna("").ne("").sum())
+    s = check.summary()
+    assert list(s.columns) == ["mapped", "passed", "after_convention", "failed"]
+    assert s["mapped"].sum() == len(table) and s["passed"].sum() == check.n_pass
+    assert set(s.index) <= {"shape", "firstorder", "glcm", "glrlm", "glszm", "gldm", "ngtdm"}
+    assert s.loc["glcm", "mapped"] == table["feature"].str.contains("_glcm_").sum()
+    assert check.title() == (f"IBSI 1 digital phantom: {check.n_pass} of {len(table)} mapped features pass "
+                             f"({check.n_convention} after a stated convention difference)") == repr(check)
+    assert check.title() in check._repr_html_()
+    assert check.failures().empty == bool(table["pass"].all())
+    # a failing feature is listed, and counted in its class
+    broken = table.copy()
+    broken.loc[0, "pass"] = False
+    worse = IbsiCompliance(broken)
+    assert worse.n_pass == check.n_pass - 1 and list(worse.failures()["feature"]) == [table.loc[0, "feature"]]
+    assert worse.summary()["failed"].sum() == 1

@@ -211,3 +211,95 @@ def test_icc_table_rejects_duplicates_and_drops_incomplete_patients():
     partial = tidy[~((tidy["patient"] == "P0") & (tidy["mask_source"] == "reader"))]
     without = tidy[tidy["patient"] != "P0"]
     pd.testing.assert_frame_equal(icc_table(partial), icc_table(without))
+
+
+# --------------------------------------------------------------------------- the stage's Robustness
+
+
+def _sources_tidy(rng: np.random.Generator, n: int = 20, reader: bool = True) -> pd.DataFrame:
+    rows = []
+    for p in range(n):
+        base = rng.normal(size=3)
+        sources = (("auto", 0.0), ("reader", 0.05), ("perturbed1", 0.02), ("perturbed2", 0.02))
+        for source, noise in sources if reader else [s for s in sources if s[0] != "reader"]:
+            for f, value in enumerate(base + noise * rng.normal(size=3)):
+                if f == 2 and source == "reader":   # the reader disagrees on feature 2
+                    value = rng.normal()
+                rows.append((f"P{p}", "us", "intra", source, f"original_firstorder_F{f}", value))
+                rows.append((f"P{p}", "mri", "peri", source, f"original_glcm_F{f}", value * 2))
+    return pd.DataFrame(rows, columns=["patient", "modality", "region", "mask_source", "feature", "value"])
+
+
+def test_robustness_summary_title_and_the_published_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.collections import PolyCollection
+
+    from radsurv.features.robustness import segmentation_robustness
+
+    tidy = _sources_tidy(np.random.default_rng(0))
+    params = {"icc": {"form": "ICC(2,1)", "threshold": 0.75}}
+    subset = [f"P{p}" for p in range(15)]
+    r = segmentation_robustness(tidy, subset, params)
+    assert (r.n_subset, r.n_perturbations, r.form, r.threshold) == (15, 2, "ICC(2,1)", 0.75)
+    assert r.has_reader and r.shown == "reader"
+    # the ICCs are those of icc_table on the subset
+    sub = tidy[tidy.patient.isin(subset)]
+    ref = icc_table(sub, sources=("auto", "reader")).set_index(["modality", "feature"])["icc"]
+    assert np.allclose(r.table.set_index(["modality", "feature"])["icc_reader"].loc[ref.index], ref)
+    s = r.summary()
+    assert list(s.columns) == ["modality", "region", "features", "median_icc_reader", "median_icc_perturbation",
+                               "robust", "share_robust"]
+    assert s[["modality", "region"]].values.tolist() == [["US", "intra"], ["MRI", "peri"]]   # MODALITIES order
+    us = r.table[r.table.modality == "us"]
+    assert s.loc[0, "median_icc_reader"] == us["icc_reader"].median()
+    assert s["robust"].tolist() == [2, 2] and s["share_robust"].tolist() == pytest.approx([2 / 3, 2 / 3])
+    assert r.title() == ("Segmentation robustness, ICC(2,1) in 15 training patients: 4 of 6 features robust "
+                         "(ICC ≥ 0.75 in both comparisons)") == repr(r)
+    assert r.title() in r._repr_html_()
+    ax = r.plot()
+    assert len([c for c in ax.collections if isinstance(c, PolyCollection)]) == 2    # one violin per region
+    assert [t.get_text().split("\n")[0] for t in ax.get_xticklabels()] == ["MRI peri", "US intra"]
+    assert ax.get_xticklabels()[1].get_text().split("\n")[1] == "67% >= 0.75"
+    assert any(line.get_ydata()[0] == 0.75 for line in ax.get_lines() if line.get_linestyle() == "--")
+    assert ax.figure.get_dpi() == 150 and tuple(ax.figure.get_size_inches()) == (4.6, 3.6)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_robustness_without_a_second_delineation_shows_the_perturbations():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from radsurv.features.robustness import segmentation_robustness
+
+    tidy = _sources_tidy(np.random.default_rng(1), reader=False)
+    r = segmentation_robustness(tidy, [f"P{p}" for p in range(20)], {"icc": {"form": "ICC(2,1)", "threshold": 0.75}})
+    assert not r.has_reader and r.shown == "perturbation"
+    assert r.summary()["median_icc_reader"].isna().all() and (r.summary()["median_icc_perturbation"] > 0.95).all()
+    assert "in the comparison made" in r.title()
+    assert r.plot_table()["icc"].equals(r.table["icc_perturbation"])
+    assert set(r.plot_table()["modality"]) == {"US", "MRI"}
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_the_icc_figure_keeps_its_look_whatever_style_was_applied():
+    """The published ICC figure has matplotlib's default look; a cell that drew a styled
+    figure first (apply_style) must not change it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from radsurv.plots.features import icc_axes
+    from radsurv.plots.style import apply_style, plt
+
+    with plt.rc_context():
+        apply_style()
+        ax = icc_axes(4)
+        assert not plt.rcParams["axes.spines.top"]   # the style is on ...
+        assert ax.spines["top"].get_visible() and ax.spines["right"].get_visible()   # ... not in the figure
+        assert tuple(ax.figure.get_size_inches()) == (7.6, 3.6) and ax.figure.get_dpi() == 150
+    plt.close("all")

@@ -204,3 +204,76 @@ def test_ring_clipped_fraction_is_the_share_of_the_ring_beyond_the_border():
     assert ring_clipped_fraction(image(lesion[:, :, ::-1], spacing), 5.0) == pytest.approx(expected, abs=1e-12)
     middle = np.roll(lesion, 17, axis=2)
     assert ring_clipped_fraction(image(middle, spacing), 5.0) == 0.0
+
+
+# --------------------------------------------------------------------------- Regions (the walkthrough's object)
+
+
+def test_regions_summary_counts_the_voxels_and_what_the_ring_lost():
+    from radsurv.roi import Regions, ring_clipped_fraction
+
+    mask, _ = _ball_mask((60, 80), (0.5, 0.25), 4.0)  # 30 x 20 mm
+    image = sitk.GetImageFromArray(np.full((80, 60), 100.0, dtype=np.float32))
+    image.CopyInformation(mask)
+    regions = Regions.build(image, mask, 3.0)
+    expected_ring = peritumoral_ring(mask, 3.0)
+    assert np.array_equal(sitk.GetArrayFromImage(regions.peri), sitk.GetArrayFromImage(expected_ring))
+    s = regions.summary()
+    assert list(s.index) == ["intra", "peri"]
+    assert list(s.columns) == ["voxels", "area_mm2", "cut_at_border", "dropped_as_air"]
+    n_intra = int(sitk.GetArrayFromImage(mask).sum())
+    assert s.loc["intra", "voxels"] == n_intra and s.loc["intra", "area_mm2"] == pytest.approx(n_intra * 0.125)
+    assert s.loc["peri", "voxels"] == int(sitk.GetArrayFromImage(expected_ring).sum())
+    assert (s.loc["peri", "cut_at_border"], s.loc["peri", "dropped_as_air"]) == (0.0, 0.0)
+    assert regions.clipped_fraction == ring_clipped_fraction(mask, 3.0) == 0.0
+    # an 8 mm ring around a disc whose edge lies 6 mm from the image's border is cut there
+    assert Regions.build(image, mask, 8.0).clipped_fraction > 0.05
+
+
+def test_regions_air_threshold_drops_the_air_half_of_the_ring():
+    from radsurv.roi import Regions
+
+    mask, _ = _ball_mask((61, 61), (0.5, 0.5), 5.0)
+    values = np.full((61, 61), 100.0, dtype=np.float32)
+    values[:, :30] = 0.0  # the left half is air (the lesion's centre column 30 is tissue)
+    image = sitk.GetImageFromArray(values)
+    image.CopyInformation(mask)
+    regions = Regions.build(image, mask, 3.0, air_threshold=10.0)
+    whole = sitk.GetArrayFromImage(peritumoral_ring(mask, 3.0))
+    kept = sitk.GetArrayFromImage(regions.peri)
+    assert not kept[:, :30].any() and np.array_equal(kept[:, 30:], whole[:, 30:])
+    assert regions.air_fraction == pytest.approx(whole[:, :30].sum() / whole.sum())
+    assert 0.4 < regions.air_fraction < 0.5  # a little under half: the centre column is tissue
+    assert regions.summary().loc["peri", "dropped_as_air"] == regions.air_fraction
+
+
+def test_regions_show_the_middle_slice_of_a_3d_lesion():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.image import AxesImage
+
+    from radsurv.roi import Regions
+
+    lesion = np.zeros((12, 30, 30), dtype=np.uint8)
+    lesion[3:8, 10:20, 12:18] = 1  # slices 3-7: the middle one is 5
+    mask = sitk.GetImageFromArray(lesion)
+    mask.SetSpacing((0.8, 0.8, 2.0))
+    image = sitk.GetImageFromArray(np.random.default_rng(0).normal(size=lesion.shape).astype(np.float32))
+    image.CopyInformation(mask)
+    regions = Regions.build(image, mask, 2.0)
+    plane, masks, spacing, z = regions.plane()
+    assert z == 5 and spacing == (0.8, 0.8) and plane.shape == (30, 30)
+    assert np.array_equal(masks["intra"], lesion[5] == 1) and not (masks["intra"] & masks["peri"]).any()
+    assert "volume_mm3" in regions.summary()
+    assert regions.summary().loc["intra", "volume_mm3"] == pytest.approx(lesion.sum() * 0.8 * 0.8 * 2.0)
+    assert "5 mm" not in regions.title() and "2 mm peri-tumoral ring" in regions.title()
+    assert regions.title() in regions._repr_html_() and "<table" in regions._repr_html_()
+    assert repr(regions) == regions.title()
+    ax = regions.plot(label="MRI")
+    assert ax.get_title() == "MRI: 2 mm ring, slice 6 of 12"
+    assert sum(isinstance(a, AxesImage) for a in ax.get_children()) == 3  # image, lesion, ring
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["intra-tumoral", "peri-tumoral ring"]
+    import matplotlib.pyplot as plt
+
+    plt.close("all")

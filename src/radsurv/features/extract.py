@@ -81,7 +81,7 @@ import radsurv
 from radsurv.exceptions import StageError
 from radsurv.imaging.io import as_image, image_digest
 
-__all__ = ["cache_key", "Case", "content_hash", "extract_case", "extract_patients", "ExtractionError",
+__all__ = ["cache_key", "Case", "content_hash", "extract_case", "extract_features", "extract_patients", "ExtractionError",
            "ExtractionResult", "extraction_params", "FAILURE_COLUMNS", "GLCMFastMCC", "make_extractor", "params_hash",
            "pyradiomics_safe", "read_params", "SharedFilterExtractor", "TIDY_COLUMNS", "wide_matrix"]
 
@@ -1000,6 +1000,34 @@ def extract_patients(
                 client.close()
     in_input_order = [output for _, output in sorted(zip(order, outputs), key=lambda pair: pair[0])]
     return _collect(in_input_order, on_error)
+
+
+def extract_features(cases: list[Case], params: Mapping[str, Any], root: Path, cache_dir: str | os.PathLike | None,
+                     n_jobs: int = 1, progress: bool = True) -> ExtractionResult:
+    """Every case's features with the profile's parameter files (the stage's extraction).
+
+    Parameters
+    ----------
+    cases : list of Case
+        The regions of every patient (:func:`radsurv.features.regions.build_cases`).
+    params : mapping
+        The profile's ``features`` section (``params``, ``image_types``, ``scheduler``).
+    root : Path
+        The project's root (the parameter files' paths start there).
+    cache_dir : path or None
+        The feature cache (``build/<profile>/cache/features/``).
+    n_jobs : int
+        Processes over patients.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    ExtractionResult
+        Failed regions are listed in ``failures``, never raised.
+    """
+    return extract_patients(cases, extraction_params(params, root), n_jobs=n_jobs, progress=progress,
+                            cache_dir=cache_dir, scheduler=params["scheduler"], on_error="skip")
 
 
 def _expected_cost(case: Case) -> float:

@@ -24,16 +24,19 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import SimpleITK as sitk
 
 from ..exceptions import StageError
+from ..results import ShowsItself
 from .extract import SharedFilterExtractor
 
 __all__ = ["compliance_table", "CONVENTIONS", "effective_tolerance", "extract_phantom", "feature_map",
-           "IBSI_PARAMS", "PHANTOM_DIR", "reference_values", "write_compliance_table"]
+           "IbsiCompliance", "ibsi_check", "IBSI_PARAMS", "PHANTOM_DIR", "reference_values",
+           "write_compliance_table"]
 
 # The phantom ships with the package (CC-BY 4.0, IBSI; see its README and LICENSE), so the
 # compliance check runs from a clone or an installed package alike.
@@ -318,6 +321,65 @@ def compliance_table(folder: str | os.PathLike = PHANTOM_DIR) -> pd.DataFrame:
         rows,
         columns=["feature", "ibsi_tag", "value", "value_ibsi_convention", "reference", "tolerance", "pass", "reason"],
     )
+
+
+@dataclass(repr=False)
+class IbsiCompliance(ShowsItself):
+    """The extraction code checked on the IBSI 1 digital phantom (:func:`ibsi_check`).
+
+    Attributes
+    ----------
+    table : DataFrame
+        :func:`compliance_table`: one row per PyRadiomics feature with an IBSI 1 tag.
+    """
+
+    table: pd.DataFrame
+
+    @property
+    def n_pass(self) -> int:
+        """Mapped features within the reference's tolerance."""
+        return int(self.table["pass"].sum())
+
+    @property
+    def n_convention(self) -> int:
+        """Mapped features compared after a stated convention difference."""
+        return int((self.table["reason"].fillna("") != "").sum())
+
+    def __repr__(self) -> str:
+        return self.title()
+
+    def title(self) -> str:
+        return (f"IBSI 1 digital phantom: {self.n_pass} of {len(self.table)} mapped features pass "
+                f"({self.n_convention} after a stated convention difference)")
+
+    def summary(self) -> pd.DataFrame:
+        """Per feature class: features mapped, passing, compared after a convention
+        difference, and failing."""
+        t = self.table.assign(feature_class=self.table["feature"].str.split("_").str[1],
+                              convention=self.table["reason"].fillna("") != "")
+        out = t.groupby("feature_class", sort=False).agg(mapped=("pass", "size"), passed=("pass", "sum"),
+                                                          after_convention=("convention", "sum"))
+        out["failed"] = out["mapped"] - out["passed"]
+        return out.astype(int)
+
+    def failures(self) -> pd.DataFrame:
+        """The mapped features outside the tolerance (empty when all pass)."""
+        return self.table[~self.table["pass"].astype(bool)].reset_index(drop=True)
+
+
+def ibsi_check(folder: str | os.PathLike = PHANTOM_DIR) -> IbsiCompliance:
+    """:func:`compliance_table` as a result that shows itself.
+
+    Parameters
+    ----------
+    folder
+        Phantom folder (default: the copy shipped with radsurv).
+
+    Returns
+    -------
+    IbsiCompliance
+    """
+    return IbsiCompliance(compliance_table(folder))
 
 
 def write_compliance_table(path: str | os.PathLike, folder: str | os.PathLike = PHANTOM_DIR) -> pd.DataFrame:

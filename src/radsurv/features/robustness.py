@@ -25,17 +25,22 @@ Implementation
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 from scipy import ndimage as ndi
 
+from ..labels import ANALYSIS_MASK, MODALITIES, MODALITY_LABELS, REGIONS
+from ..results import ShowsItself
 from ..stats.icc import icc_many
 
 __all__ = ["DEFAULT_THRESHOLD", "ICC_COLUMNS", "icc_figure", "ICC_FORMS", "icc_single", "icc_table",
-           "low_agreement", "MIN_SUBJECTS", "perturb_mask", "POOR_ICC"]
+           "low_agreement", "MIN_SUBJECTS", "perturb_mask", "POOR_ICC", "Robustness", "robustness_table",
+           "segmentation_robustness"]
 
 ICC_FORMS = {"ICC(2,1)": "ICC(A,1)", "ICC(3,1)": "ICC(C,1)", "ICC(1,1)": "ICC(1,1)"}
 DEFAULT_THRESHOLD = 0.75
@@ -324,7 +329,8 @@ def icc_figure(
     threshold: float = DEFAULT_THRESHOLD,
     title: str | None = None,
 ) -> None:
-    """Distribution of feature ICCs per modality and region (violin + box).
+    """Distribution of feature ICCs per modality and region (violin + box), written to a
+    file (:func:`radsurv.plots.features.draw_icc`, as :meth:`Robustness.plot` draws it).
 
     No patient-level data is drawn, only one ICC per feature.
 
@@ -340,33 +346,182 @@ def icc_figure(
     title
         Optional figure title.
     """
-    import matplotlib
+    from ..plots.features import draw_icc, icc_axes
+    from ..plots.style import plt
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    groups = [(key, g["icc"].dropna().to_numpy()) for key, g in icc.groupby(["modality", "region"], sort=True)]
-    if not groups:
+    n_groups = icc.groupby(["modality", "region"]).ngroups
+    if not n_groups:
         raise ValueError("empty ICC table: nothing to plot")
-    fig, ax = plt.subplots(figsize=(1.6 + 1.5 * len(groups), 3.6), dpi=150)
-    positions = np.arange(1, len(groups) + 1)
-    data = [values if values.size else np.array([np.nan]) for _, values in groups]
-    drawable = [i for i, values in enumerate(data) if np.isfinite(values).any()]
-    if drawable:
-        ax.violinplot([data[i] for i in drawable], positions=positions[drawable], showextrema=False)
-        ax.boxplot([data[i] for i in drawable], positions=positions[drawable], widths=0.15,
-                   showfliers=False, medianprops={"color": "black"})
-    ax.axhline(threshold, color="tab:red", linestyle="--", linewidth=1, label=f"ICC = {threshold:g}")
-    labels = []
-    for (modality, region), values in groups:
-        share = (values >= threshold).mean() if values.size else float("nan")
-        labels.append(f"{modality} {region}\n{share:.0%} >= {threshold:g}\n(n={values.size})")
-    ax.set_xticks(positions, labels, fontsize=7)
-    ax.set_ylabel("ICC per feature")
-    ax.set_ylim(min(-0.1, np.nanmin([np.nanmin(v) if np.isfinite(v).any() else 0 for v in data])), 1.02)
-    ax.legend(loc="lower left", fontsize=7, frameon=False)
-    if title:
-        ax.set_title(title, fontsize=9)
+    ax = draw_icc(icc_axes(n_groups), icc, threshold, title)
+    fig = ax.figure
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------- the stage's robustness
+
+
+def robustness_table(tidy: pd.DataFrame, subset: Sequence[str], params: Mapping[str, Any]) -> pd.DataFrame:
+    """ICC per (modality, region, feature): U-Net vs reader, and across perturbations.
+
+    A feature is flagged when either ICC is below the threshold (or undefined, e.g. a
+    feature that is constant across the subset). Without a reader's mask (the cohort's
+    own masks are the analysis masks, ``segmentation.use_supplied_masks``) only the
+    perturbations measure robustness and the reader's columns are NaN.
+
+    Parameters
+    ----------
+    tidy : DataFrame
+        The tidy features of every mask source.
+    subset : sequence of str
+        The reproducibility subset's patients.
+    params : mapping
+        The ``features`` section (``icc.form``, ``icc.threshold``).
+
+    Returns
+    -------
+    DataFrame
+        ``modality, region, feature, icc_reader, icc_reader_lower, icc_reader_upper,
+        flag_reader`` (then, with perturbations, the same for ``perturbation``) and
+        ``flag``.
+    """
+    form, threshold = params["icc"]["form"], float(params["icc"]["threshold"])
+    sub = tidy[tidy["patient"].isin(subset)]
+    perturbed = sorted(s for s in sub["mask_source"].unique() if s.startswith("perturbed"))
+    if "reader" in set(sub["mask_source"]):
+        reader = icc_table(sub, sources=(ANALYSIS_MASK, "reader"), form=form, threshold=threshold)
+        out = reader.rename(columns={"icc": "icc_reader", "lower": "icc_reader_lower",
+                                     "upper": "icc_reader_upper", "flag_below_threshold": "flag_reader"})
+    else:
+        # The analysis masks are the user's own (segmentation.use_supplied_masks): there is
+        # no second delineation, so only the perturbations measure robustness.
+        keys = ["modality", "region", "feature"]
+        out = sub[sub["mask_source"] == ANALYSIS_MASK][keys].drop_duplicates().reset_index(drop=True)
+        out = out.assign(icc_reader=np.nan, icc_reader_lower=np.nan, icc_reader_upper=np.nan, flag_reader=False)
+    if perturbed:
+        pert = icc_table(sub, sources=(ANALYSIS_MASK, *perturbed), form=form, threshold=threshold)
+        out = out.merge(pert.rename(columns={"icc": "icc_perturbation", "lower": "icc_perturbation_lower",
+                                             "upper": "icc_perturbation_upper",
+                                             "flag_below_threshold": "flag_perturbation"}),
+                        on=["modality", "region", "feature"], how="left")
+        out["flag"] = out["flag_reader"] | out["flag_perturbation"].fillna(True).astype(bool)
+    else:
+        out["flag"] = out["flag_reader"]
+    return out
+
+
+@dataclass(repr=False)
+class Robustness(ShowsItself):
+    """How far each feature survives another delineation of the same lesion.
+
+    Built by :func:`segmentation_robustness`. Shown by the median ICC and the share of
+    robust features per modality and region (:meth:`summary`) and by the distribution
+    of the features' ICCs (:meth:`plot`, the paper's figure).
+
+    Attributes
+    ----------
+    table : DataFrame
+        :func:`robustness_table`: one row per (modality, region, feature).
+    n_subset : int
+        Patients of the reproducibility subset.
+    form : str
+        The ICC's form (``ICC(2,1)``...).
+    threshold : float
+        A feature below it in either comparison is flagged.
+    n_perturbations : int
+        Random perturbations made of each analysis mask.
+    """
+
+    table: pd.DataFrame
+    n_subset: int
+    form: str
+    threshold: float
+    n_perturbations: int
+
+    @property
+    def has_reader(self) -> bool:
+        """Whether a second delineation (the reader's mask) was compared."""
+        return bool(self.table["icc_reader"].notna().any())
+
+    @property
+    def shown(self) -> str:
+        """The comparison the figure shows: ``reader`` or, without a second delineation,
+        ``perturbation``."""
+        return "reader" if self.has_reader or "icc_perturbation" not in self.table else "perturbation"
+
+    def __repr__(self) -> str:
+        return self.title()
+
+    def title(self) -> str:
+        both = self.has_reader and "icc_perturbation" in self.table
+        return (f"Segmentation robustness, {self.form} in {self.n_subset} training patients: "
+                f"{int((~self.table['flag']).sum())} of {len(self.table)} features robust "
+                f"(ICC ≥ {self.threshold:.2f} in {'both comparisons' if both else 'the comparison made'})")
+
+    def summary(self) -> pd.DataFrame:
+        """Per modality and region: features, the median ICC of each comparison, and the
+        features robust in every comparison made (count and share)."""
+        rows = []
+        for m in MODALITIES:
+            for r in REGIONS:
+                sel = self.table[(self.table["modality"] == m) & (self.table["region"] == r)]
+                if sel.empty:
+                    continue
+                row = {"modality": MODALITY_LABELS[m], "region": r, "features": len(sel),
+                       "median_icc_reader": sel["icc_reader"].dropna().median()}
+                if "icc_perturbation" in sel:
+                    row["median_icc_perturbation"] = sel["icc_perturbation"].dropna().median()
+                row["robust"] = int((~sel["flag"]).sum())
+                row["share_robust"] = float((~sel["flag"]).mean())
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    def plot_table(self) -> pd.DataFrame:
+        """The ICCs the figure shows (:attr:`shown`), as :func:`icc_table` names them,
+        with the modalities' printed labels."""
+        s = self.shown
+        plot = self.table.rename(columns={f"icc_{s}": "icc", f"icc_{s}_lower": "lower", f"icc_{s}_upper": "upper",
+                                          f"flag_{s}": "flag_below_threshold"})
+        return plot.assign(modality=plot["modality"].map(MODALITY_LABELS))
+
+    def plot(self, ax=None, title: str | None = None):
+        """The distribution of the features' ICCs per modality and region (violin and
+        box; dashed: the threshold; under each group the share at or above it): the
+        U-Net-vs-reader ICC, or without a reader's mask the ICC across perturbations.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Where to draw (None: a new figure, the published one's size and look).
+        title : str, optional
+            The Axes' title.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from ..plots.features import draw_icc, icc_axes
+
+        plot = self.plot_table()
+        if ax is None:
+            ax = icc_axes(plot.groupby(["modality", "region"]).ngroups)
+        return draw_icc(ax, plot, self.threshold, title)
+
+
+def segmentation_robustness(tidy: pd.DataFrame, subset: Sequence[str], params: Mapping[str, Any]) -> Robustness:
+    """The ICCs of every feature between mask sources, as a result that shows itself.
+
+    Parameters
+    ----------
+    tidy, subset, params
+        As for :func:`robustness_table`, which computes the table.
+
+    Returns
+    -------
+    Robustness
+    """
+    table = robustness_table(tidy, subset, params)
+    # the perturbations this run made (not the profile's number: a run may have made none)
+    n_perturbed = sum(str(src).startswith("perturbed") for src in tidy["mask_source"].unique())
+    return Robustness(table, len(subset), str(params["icc"]["form"]), float(params["icc"]["threshold"]), n_perturbed)

@@ -1,241 +1,52 @@
-"""The radiomics stage (``notebooks/02_features.ipynb``).
+"""The radiomics stage (``notebooks/02_features.ipynb``): the notebook computes, this
+module formats and writes.
 
-1. Regions: for every patient and modality, the intra-tumoral region is the analysis
-   mask chosen by ``01_segmentation`` (the U-Net's, or the reader's where the U-Net
-   failed) and the peri-tumoral region a ring of ``features.ring_width_mm`` grown outward in
-   mm (:mod:`radsurv.roi`). For a seeded random subset of training patients whose
-   analysis masks are the U-Net's (``features.reproducibility.n``, 60 in the paper),
-   the same regions are also built from the reader's mask, the true mask (digital
-   twin only) and small random perturbations of the U-Net's mask.
-2. PyRadiomics features of every region (:mod:`radsurv.features.extract`: one
-   filtering per image grid, parallel over patients, cached per image, mask and
-   settings), with the parameter files ``features.params``.
-3. Robustness: ICC of every feature between the U-Net and reader masks, and across
-   the perturbed masks; features below ``features.icc.threshold`` are flagged for the
-   selection stage.
-4. IBSI 1 compliance of the extraction code on the digital phantom (supplement).
+The notebook's cells compute with the library:
 
-A failed extraction, or a NaN or infinite feature, in a patient's analysis region is
-reported with the patient, modality, region and reason; ``features.on_error`` decides
-whether the patient is excluded (and shown in the patient flow) or the stage stops.
+1. Regions (:mod:`radsurv.features.regions`, :mod:`radsurv.roi`): for every patient and
+   modality, the intra-tumoral region is the analysis mask chosen by ``01_segmentation``
+   (the U-Net's, or the reader's where the U-Net failed) and the peri-tumoral region a
+   ring of ``features.ring_width_mm`` grown outward in mm. For a seeded random subset of
+   training patients whose analysis masks are the U-Net's (``features.reproducibility.n``,
+   60 in the paper), the same regions are also built from the reader's mask, the true
+   mask (digital twin only) and small random perturbations of the U-Net's mask.
+2. PyRadiomics features of every region (:func:`radsurv.features.extract.extract_features`:
+   one filtering per image grid, parallel over patients, cached per image, mask and
+   settings), with the parameter files ``features.params``; failures and exclusions
+   (:func:`radsurv.features.collect.collect_features`): a failed extraction, or a NaN or
+   infinite feature, in a patient's analysis region is reported with the patient,
+   modality, region and reason, and ``features.on_error`` decides whether the patient is
+   excluded (and shown in the patient flow) or the stage stops.
+3. Robustness (:func:`radsurv.features.robustness.segmentation_robustness`): ICC of every
+   feature between the U-Net and reader masks, and across the perturbed masks; features
+   below ``features.icc.threshold`` are flagged for the selection stage.
+4. IBSI 1 compliance of the extraction code on the digital phantom
+   (:func:`radsurv.features.ibsi.ibsi_check`, supplement).
 
-Reading: the analysis masks (:meth:`radsurv.stages.readers.SegmentationOutputs.analysis_masks`).
-Computing: :func:`reproducibility_subset`, :func:`analysis_exclusions`, :func:`robustness`, :func:`features_table`,
-:func:`ibsi_display`, :func:`feature_variables`; regions and extraction:
-:func:`build_cases`, :func:`extract_features`; writing: :func:`write_feature_artefacts`
-(the outputs declared in :mod:`radsurv.stages.registry`).
+Here: the tables and the manuscript's variables as the paper prints them
+(:func:`features_table`, :func:`ibsi_display`, :func:`ring_clipping_text`,
+:func:`robustness_texts`, :func:`describe_low_agreement`, :func:`feature_variables`), and
+:func:`write_feature_artefacts`, which writes the outputs declared in
+:mod:`radsurv.stages.registry` from the objects the notebook computed.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
-import SimpleITK as sitk
 
 from ..labels import ANALYSIS_MASK, MODALITIES, MODALITY_LABELS, MODALITY_NAMES, REGION_LABELS, REGIONS
-from ..seeds import STREAM_REPRODUCIBILITY
 from ..stages.context import StageContext
-from ..stages.readers import CohortOutputs, SegmentationOutputs
-from .extract import Case, ExtractionError, ExtractionResult, extract_patients, extraction_params, wide_matrix
+from ..stages.readers import CohortOutputs
+from .collect import FeatureTable
+from .ibsi import IbsiCompliance
+from .robustness import Robustness
 
-__all__ = ["analysis_exclusions", "build_cases", "describe_low_agreement", "extract_features", "feature_variables",
-           "features_table", "ibsi_display", "reproducibility_subset", "robustness", "write_feature_artefacts"]
-
-
-def reproducibility_subset(cohort: pd.DataFrame, masks: pd.DataFrame, n: int, seed: int) -> list[str]:
-    """Seeded random training patients whose analysis masks are the U-Net's in every
-    modality (so that auto-vs-reader agreement measures the U-Net, not a fallback), or,
-    when the profile keeps the cohort's own masks, the user's in every modality (then
-    only the perturbation ICC is measured: the reader's mask is the analysis mask).
-
-    Parameters
-    ----------
-    cohort : DataFrame
-        ``patient_id``, ``split``.
-    masks : DataFrame
-        The analysis masks (:meth:`~radsurv.stages.readers.SegmentationOutputs.analysis_masks`):
-        ``patient_id``, ``source``.
-    n : int
-        Patients wanted (fewer when fewer are eligible).
-    seed : int
-        The run's seed (the subset's stream is ``[seed, STREAM_REPRODUCIBILITY]``).
-    """
-    train = set(cohort.loc[cohort["split"] == "train", "patient_id"])
-    one_kind = masks.groupby("patient_id")["source"].agg(
-        lambda s: bool((s == "auto").all() or (s == "user").all()))
-    eligible = sorted(p for p in train if one_kind.get(p, False))
-    if n <= 0 or not eligible:
-        return []
-    rng = np.random.default_rng([int(seed), STREAM_REPRODUCIBILITY])
-    chosen = rng.choice(len(eligible), size=min(n, len(eligible)), replace=False)
-    return sorted(eligible[i] for i in chosen)
-
-
-def _region_files(patient: str, modality: str, source: str, mask_path: str, out_dir: Path, ring_width_mm: float,
-                  perturb: dict | None = None, image_path: str | None = None,
-                  air_threshold: float | None = None) -> tuple[dict[tuple[str, str], str], float | None]:
-    """Write the intra-tumoral mask and its ring for one (patient, modality, source).
-    Returns their paths and, for the analysis mask, the share of the ring cut off at the
-    image border (imaging.ring_at_border: clip)."""
-    from ..roi import intratumoral, peritumoral_ring, ring_clipped_fraction
-    from .robustness import perturb_mask
-
-    folder = out_dir / "rois" / modality
-    intra_path = folder / f"{patient}_{source}_intra.nii.gz"
-    peri_path = folder / f"{patient}_{source}_peri.nii.gz"
-    # Always rebuilt (a few ms each): a region left by an interrupted run with other
-    # settings must never be reused. Features are what is cached, by content.
-    mask = sitk.ReadImage(str(mask_path))
-    intra = intratumoral(mask)
-    if perturb is not None:
-        # A smooth in-and-out jitter of the contour, sized in mm so that ultrasound
-        # (0.1-0.2 mm pixels) and MRI (1-3 mm voxels) are perturbed alike; a one-voxel
-        # erosion would be negligible in one and coarse in the other.
-        finest = min(intra.GetSpacing())
-        intra = perturb_mask(intra, np.random.default_rng(list(perturb["seed"])), kind="jitter",
-                             jitter_voxels=perturb["jitter_mm"] / finest,
-                             smoothness_voxels=perturb["smoothness_mm"] / finest)
-    image = sitk.ReadImage(str(image_path)) if air_threshold is not None else None
-    peri = peritumoral_ring(intra, ring_width_mm, image=image, air_threshold=air_threshold)
-    folder.mkdir(parents=True, exist_ok=True)
-    # Written under a temporary name first: an interrupted run never leaves half a file.
-    for image, path in ((intra, intra_path), (peri, peri_path)):
-        tmp = path.with_name(path.name.replace(".nii.gz", ".tmp.nii.gz"))
-        sitk.WriteImage(image, str(tmp), True)
-        os.replace(tmp, path)
-    clipped = ring_clipped_fraction(intra, ring_width_mm) if source == ANALYSIS_MASK else None
-    return {("intra", source): str(intra_path), ("peri", source): str(peri_path)}, clipped
-
-
-def _regions_for(job: dict, out_dir: Path, ring_width_mm: float, air_threshold: Mapping[str, Any]) -> dict:
-    """Regions of one (patient, modality) for every mask source; errors are returned."""
-    masks: dict[tuple[str, str], str] = {}
-    failures = []
-    clipped = None
-    for source, path, perturb in job["sources"]:
-        try:
-            paths, cut = _region_files(job["patient"], job["modality"], source, path, out_dir, ring_width_mm,
-                                       perturb, job["image"], air_threshold[job["modality"]])
-            masks.update(paths)
-            if cut is not None:
-                clipped = cut
-        except Exception as error:  # noqa: BLE001 - reported per patient, region and source
-            for region in ("intra", "peri"):
-                failures.append({"patient": job["patient"], "modality": job["modality"], "region": region,
-                                 "mask_source": source, "reason": f"region: {type(error).__name__}: {error}"})
-    return {"masks": masks, "failures": failures, "ring_clipped": clipped}
-
-
-def build_cases(cohort: CohortOutputs, seg: SegmentationOutputs, truth: pd.DataFrame | None,
-                params: Mapping[str, Any], seed: int, out_dir: Path, n_jobs: int = 1,
-                progress: bool = True) -> tuple[list[Case], pd.DataFrame, list[str]]:
-    """Region masks of every patient (and the reproducibility subset's other sources).
-
-    Parameters
-    ----------
-    cohort, seg : the outputs of the cohort and segmentation stages.
-    truth : DataFrame or None
-        The twin's true masks (``read_truth``): the subset's regions from the truth.
-    params : mapping
-        The ``features`` section.
-
-    Returns the extraction cases (one per patient and modality), the failures of
-    region building, and the subset's patient ids.
-    """
-    import joblib
-    from ..progress import tqdm
-
-    rep = params["reproducibility"]
-    masks = seg.analysis_masks()
-    subset = set(reproducibility_subset(cohort.data, masks, int(rep["n"]), seed))
-    true = truth.set_index("patient_id") if truth is not None else None
-    c = cohort.data.set_index("patient_id")
-    place = {pid: k for k, pid in enumerate(sorted(subset))}
-    jobs = []
-    for row in masks.itertuples(index=False):
-        m = row.modality
-        sources = [(ANALYSIS_MASK, row.mask, None)]
-        if row.patient_id in subset:
-            if row.source == "auto":  # a user's mask is the reader's: nothing to compare
-                sources.append(("reader", c.loc[row.patient_id, f"{m}_mask"], None))
-            if true is not None:
-                sources.append(("true", true.loc[row.patient_id, f"{m}_true_mask"], None))
-            k = place[row.patient_id]
-            for j in range(int(rep["perturbations"])):
-                # Seeded by (run seed, patient's place in the subset, modality, draw).
-                sources.append((f"perturbed{j + 1}", row.mask, {
-                    "seed": (int(seed), k, int(m == "mri"), j),
-                    "jitter_mm": float(rep["jitter_mm"]),
-                    "smoothness_mm": float(rep["smoothness_mm"])}))
-        jobs.append({"patient": row.patient_id, "modality": m, "image": c.loc[row.patient_id, f"{m}_image"],
-                     "sources": sources})
-    outputs = joblib.Parallel(n_jobs=n_jobs, backend="loky", return_as="generator", batch_size=4)(
-        joblib.delayed(_regions_for)(job, out_dir, float(params["ring_width_mm"]), params["air_threshold"])
-        for job in jobs)
-    outputs = list(tqdm(outputs, total=len(jobs), disable=not progress, desc="regions", unit="image"))
-    cases, failures, clipping = [], [], []
-    for job, out in zip(jobs, outputs):
-        failures.extend(out["failures"])
-        if out["masks"]:
-            cases.append(Case(job["patient"], job["modality"], job["image"], out["masks"]))
-        if out["ring_clipped"] is not None:
-            clipping.append({"patient": job["patient"], "modality": job["modality"],
-                             "ring_clipped_fraction": out["ring_clipped"]})
-    # The ring's share cut off at the image border, per analysis region (0: it fits).
-    pd.DataFrame(clipping, columns=["patient", "modality", "ring_clipped_fraction"]).to_csv(
-        Path(out_dir) / "ring_clipping.csv", index=False, lineterminator="\n", float_format="%.6g")
-    return cases, pd.DataFrame(failures, columns=["patient", "modality", "region", "mask_source", "reason"]), sorted(subset)
-
-
-def extract_features(cases: list[Case], params: Mapping[str, Any], root: Path, cache_dir: Path, n_jobs: int):
-    """PyRadiomics features of every case with the profile's parameter files."""
-    return extract_patients(cases, extraction_params(params, root), n_jobs=n_jobs, progress=True,
-                            cache_dir=cache_dir, scheduler=params["scheduler"], on_error="skip")
-
-
-def analysis_exclusions(failures: pd.DataFrame, on_error: str) -> pd.DataFrame:
-    """Patients whose analysis regions failed: excluded, or the stage stops naming them."""
-    bad = failures[failures["mask_source"] == ANALYSIS_MASK]
-    if len(bad) and on_error == "fail":
-        raise ExtractionError(bad.reset_index(drop=True))
-    return bad
-
-
-def robustness(tidy: pd.DataFrame, subset: list[str], params: Mapping[str, Any]) -> pd.DataFrame:
-    """ICC per (modality, region, feature): U-Net vs reader, and across perturbations.
-
-    A feature is flagged when either ICC is below the threshold (or undefined, e.g. a
-    feature that is constant across the subset)."""
-    from .robustness import icc_table
-
-    form, threshold = params["icc"]["form"], float(params["icc"]["threshold"])
-    sub = tidy[tidy["patient"].isin(subset)]
-    perturbed = sorted(s for s in sub["mask_source"].unique() if s.startswith("perturbed"))
-    if "reader" in set(sub["mask_source"]):
-        reader = icc_table(sub, sources=(ANALYSIS_MASK, "reader"), form=form, threshold=threshold)
-        out = reader.rename(columns={"icc": "icc_reader", "lower": "icc_reader_lower",
-                                     "upper": "icc_reader_upper", "flag_below_threshold": "flag_reader"})
-    else:
-        # The analysis masks are the user's own (segmentation.use_supplied_masks): there is
-        # no second delineation, so only the perturbations measure robustness.
-        keys = ["modality", "region", "feature"]
-        out = sub[sub["mask_source"] == ANALYSIS_MASK][keys].drop_duplicates().reset_index(drop=True)
-        out = out.assign(icc_reader=np.nan, icc_reader_lower=np.nan, icc_reader_upper=np.nan, flag_reader=False)
-    if perturbed:
-        pert = icc_table(sub, sources=(ANALYSIS_MASK, *perturbed), form=form, threshold=threshold)
-        out = out.merge(pert.rename(columns={"icc": "icc_perturbation", "lower": "icc_perturbation_lower",
-                                             "upper": "icc_perturbation_upper",
-                                             "flag_below_threshold": "flag_perturbation"}),
-                        on=["modality", "region", "feature"], how="left")
-        out["flag"] = out["flag_reader"] | out["flag_perturbation"].fillna(True).astype(bool)
-    else:
-        out["flag"] = out["flag_reader"]
-    return out
+__all__ = ["describe_low_agreement", "feature_variables", "features_table", "ibsi_display", "ring_clipping_text",
+           "robustness_texts", "write_feature_artefacts"]
 
 
 def _median_iqr(x: pd.Series) -> str:
@@ -456,60 +267,65 @@ def feature_variables(params: Mapping[str, Any], tidy: pd.DataFrame, icc: pd.Dat
     return v
 
 
-def write_feature_artefacts(ctx: StageContext, cohort: CohortOutputs, result: ExtractionResult,
-                            region_failures: pd.DataFrame, subset: list[str]) -> dict:
-    """Write the tables, matrices, figure, patient flow and variables. Returns the variables."""
-    from .ibsi import compliance_table
-    from .robustness import icc_figure
+def write_feature_artefacts(ctx: StageContext, cohort: CohortOutputs, features: FeatureTable,
+                            robustness: Robustness, ibsi: IbsiCompliance) -> dict:
+    """Write the declared outputs from the objects the notebook computed: the failures
+    and exclusions, the tidy features and the matrices, the ICC table and figure, the
+    features and IBSI tables, the patient flow and the variables.
+
+    Parameters
+    ----------
+    ctx : StageContext
+        The stage's context.
+    cohort : CohortOutputs
+        The cohort (the patient flow).
+    features : FeatureTable
+        :func:`radsurv.features.collect.collect_features`.
+    robustness : Robustness
+        :func:`radsurv.features.robustness.segmentation_robustness`.
+    ibsi : IbsiCompliance
+        :func:`radsurv.features.ibsi.ibsi_check`.
+
+    Returns
+    -------
+    dict
+        The ``features`` variables of the manuscript.
+    """
+    from ..plots.style import plt
 
     params = ctx.params
-    failures = pd.concat([region_failures, result.failures], ignore_index=True)
-    failures = failures.sort_values(["patient", "modality", "region", "mask_source"]).reset_index(drop=True)
+    failures, tidy = features.failures, features.tidy
+    excluded_ids = set(features.excluded["patient_id"])
     failures.to_csv(ctx.path("failures.csv"), index=False, lineterminator="\n")
-    bad = analysis_exclusions(failures, params["on_error"])
-    excluded_ids = set(bad["patient"])
-    excluded = (bad.groupby("patient")["reason"].first().reset_index()
-                .rename(columns={"patient": "patient_id"}))
-    excluded.to_csv(ctx.path("excluded.csv"), index=False, lineterminator="\n")
-
-    tidy = result.features
-    tidy = tidy[~tidy["patient"].isin(excluded_ids)].sort_values(
-        ["patient", "modality", "region", "mask_source"], kind="stable").reset_index(drop=True)
+    features.excluded.to_csv(ctx.path("excluded.csv"), index=False, lineterminator="\n")
     tidy.to_parquet(ctx.path("features.parquet"), index=False)
     n_patients = {}
-    for m in MODALITIES:
-        for r in REGIONS:
-            try:
-                wide = wide_matrix(tidy, m, r, ANALYSIS_MASK)
-            except ValueError:
-                continue
-            wide.to_parquet(ctx.path(f"matrix_{m}_{r}.parquet"))
-            n_patients[m] = len(wide)
+    for (m, r), wide in features.matrices().items():
+        wide.to_parquet(ctx.path(f"matrix_{m}_{r}.parquet"))
+        n_patients[m] = len(wide)
 
-    icc = robustness(tidy, subset, params)
+    icc = robustness.table
     icc.to_csv(ctx.path("icc.csv"), index=False, lineterminator="\n", float_format="%.6g")
-    threshold = float(params["icc"]["threshold"])
+    threshold = robustness.threshold
     # The figure shows the U-Net-vs-reader ICC; without a second delineation (the cohort's
     # own masks analysed), the ICC across perturbations, the only comparison made.
-    has_reader = bool(icc["icc_reader"].notna().any())
-    shown = "reader" if has_reader or "icc_perturbation" not in icc else "perturbation"
-    plot = icc.rename(columns={f"icc_{shown}": "icc", f"icc_{shown}_lower": "lower", f"icc_{shown}_upper": "upper",
-                               f"flag_{shown}": "flag_below_threshold"})
-    plot = plot.assign(modality=plot["modality"].map(MODALITY_LABELS))
-    icc_figure(plot, ctx.path("fig-icc.png"), threshold=threshold)
+    fig = robustness.plot().figure
+    fig.tight_layout()
+    fig.savefig(ctx.path("fig-icc.png"))
+    plt.close(fig)
 
+    has_reader = robustness.has_reader
     compared = ("between features from the U-Net's and the reader's masks, and across random perturbations of the "
                 "U-Net's mask" if has_reader else "across random perturbations of the supplied masks (no second "
                 "delineation exists)")
     ctx.write_table(
         features_table(tidy, icc, n_patients), "features_table.md", label="features",
         caption=f"Radiomic features per modality and region and their robustness to segmentation: ICC "
-                f"({params['icc']['form']}, median [IQR] over features) {compared}, in {len(subset)} training "
+                f"({params['icc']['form']}, median [IQR] over features) {compared}, in {robustness.n_subset} training "
                 f"patients; a feature is robust when {'both ICCs reach' if has_reader else 'its ICC reaches'} "
                 f"{threshold:.2f}.")
-    ibsi = compliance_table()
-    ibsi.to_csv(ctx.path("ibsi_table.csv"), index=False, lineterminator="\n")
-    show, notes = ibsi_display(ibsi)
+    ibsi.table.to_csv(ctx.path("ibsi_table.csv"), index=False, lineterminator="\n")
+    show, notes = ibsi_display(ibsi.table)
     ctx.write_table(
         show, "ibsi_table.md", label="ibsi",
         caption="IBSI 1 compliance of the feature extraction on the IBSI digital phantom (Zwanenburg et al., "
@@ -519,7 +335,7 @@ def write_feature_artefacts(ctx: StageContext, cohort: CohortOutputs, result: Ex
     ctx.exclude("radiomics failed", excluded_ids)
     ctx.save_flow(cohort.data, cohort.centers, cohort.simulated)
 
-    v = feature_variables(params, tidy, icc, ibsi, len(subset), len(excluded_ids), len(failures))
+    v = feature_variables(params, tidy, icc, ibsi.table, robustness.n_subset, len(excluded_ids), len(failures))
     clipping = pd.read_csv(ctx.path("ring_clipping.csv"))
     v["ring_clipping"] = ring_clipping_text(clipping[~clipping["patient"].isin(excluded_ids)])
     ctx.write_variables({"features": v})
