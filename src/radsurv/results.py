@@ -5,7 +5,8 @@ A fitted estimator or a stage's result mixes in :class:`ShowsItself` and defines
 :meth:`~ShowsItself.plot` (``ax=None`` draws on a new figure; returns the Axes). It then
 
 * shows its summary as a table when it is the last expression of a notebook cell
-  (``_repr_html_``), under a one-line title that says what it is;
+  (``_repr_html_``), under a one-line title that says what it is; its plain ``repr``
+  is that title alone (a dataclass mixing it in says ``@dataclass(repr=False)``);
 * prints the same with :meth:`~ShowsItself.print_summary` (a console, a log);
 * draws the figure the paper publishes: the stages' figure functions call the same
   ``plot`` methods, so the figure inline in a notebook is the published one.
@@ -42,6 +43,11 @@ class ShowsItself:
     def title(self) -> str:
         """One line that says what the object is."""
         return type(self).__name__
+
+    def __repr__(self) -> str:
+        # The title, never the data: a result's rows may be patients, and an executed
+        # notebook is published. A dataclass keeps this with @dataclass(repr=False).
+        return self.title()
 
     def _fitted(self) -> bool:
         """Whether there is anything to show (an unfitted estimator shows its parameters)."""

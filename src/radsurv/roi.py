@@ -435,8 +435,6 @@ class Regions(ShowsItself):
         return cls(image, intra, peri, float(width_mm), air_threshold, ring_clipped_fraction(intra, width_mm),
                    float(1 - n_peri / n_whole) if n_whole else 0.0)
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         dim = self.image.GetDimension()

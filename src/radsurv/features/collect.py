@@ -77,8 +77,6 @@ class FeatureTable(ShowsItself):
     n_cached: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         analysed = self.tidy[self.tidy["mask_source"] == ANALYSIS_MASK]

@@ -345,8 +345,6 @@ class IbsiCompliance(ShowsItself):
         """Mapped features compared after a stated convention difference."""
         return int((self.table["reason"].fillna("") != "").sum())
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         return (f"IBSI 1 digital phantom: {self.n_pass} of {len(self.table)} mapped features pass "

@@ -127,8 +127,6 @@ class RegionFeatures(ShowsItself):
     modality: str
     region: str
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         return (f"{len(self.values)} features of one {MODALITY_LABELS.get(self.modality, self.modality)} "

@@ -450,8 +450,6 @@ class Robustness(ShowsItself):
         ``perturbation``."""
         return "reader" if self.has_reader or "icc_perturbation" not in self.table else "perturbation"
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         both = self.has_reader and "icc_perturbation" in self.table

@@ -177,8 +177,6 @@ class CutpointCheck(ShowsItself):
             return pd.DataFrame(columns=CUT_COLUMNS)
         return self.comparison.reset_index(drop=True)
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         if self.comparison is None:

@@ -101,8 +101,6 @@ class ComBatResult(ShowsItself):
         """Per block: ``block, n_features, n_harmonised, n_constant``."""
         return self.blocks
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         b = self.batch.dropna().astype(str)
@@ -250,8 +248,6 @@ class CentreEffects(ShowsItself):
         """:attr:`table` with the features ComBat left as extracted (``n_constant``)."""
         return self.table.merge(self.blocks[["block", "n_constant"]], on="block")
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         e = self.table
@@ -374,8 +370,6 @@ class Harmonisation(ShowsItself):
         d = self.discrimination
         return d.assign(difference=d["c_harmonised"] - d["c_raw"]).reset_index(drop=True)
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         d = self.discrimination

@@ -245,8 +245,6 @@ class Permutation(ShowsItself):
                              "permuted_c": [float(self.row[f"c_{s}"]) for s in TEST_SETS],
                              "observed_c": [float(self.observed.get(s, np.nan)) for s in TEST_SETS]})
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         head = (f"Permutation {self.b}: the {self.n_train} training outcomes shuffled ({self.n_moved} patients given "
@@ -352,8 +350,6 @@ class PermutationNull(ShowsItself):
         null_q95, n_permutations`` (finite ones) and ``p``."""
         return permutation_summary(self.null, self.observed)
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         notes = [f"{self.n_failed} not developed and left out"] if self.n_failed else []

@@ -318,8 +318,6 @@ class VariantExtraction(ShowsItself):
                .agg(patients=("patient", "nunique"), features=("feature", "nunique")).reset_index())
         return out
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         return (f"Variant regions: {len(self.sources)} mask sources and rings of {', '.join(f'{w:g}' for w in self.widths)}"
@@ -485,8 +483,6 @@ class MaskSources(ShowsItself):
         first = d.groupby(["signature", "source"], sort=False)[["n_selected", "jaccard_vs_auto"]].first()
         return wide.join(first).reset_index()
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         srcs = list(dict.fromkeys(self.sources["source"]))
@@ -556,8 +552,6 @@ class RingWidths(ShowsItself):
         wide.columns = [f"c_{s}" for s in wide.columns]
         return wide.reset_index()
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         ws = sorted(self.widths["width_mm"].unique())

@@ -89,7 +89,7 @@ def _fit_one(name: str, X: pd.DataFrame, t, e, foldid, params, flagged) -> Lasso
     return signature_estimator(params, flagged).fit(X[signature_columns(X, name)], t, e, foldid)
 
 
-@dataclass
+@dataclass(repr=False)
 class Development(ShowsItself):
     """Everything the stage learned on the training set: the signatures, the stacked
     multi-modal signature, the folds, the comparison of the two multi-modal signatures and

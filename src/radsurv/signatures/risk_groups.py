@@ -33,7 +33,7 @@ __all__ = ["RISK_GROUP_COLUMNS", "RiskGroups", "fit_risk_groups", "group_summary
            "risk_group_table", "risk_group_tables"]
 
 
-@dataclass
+@dataclass(repr=False)
 class RiskGroups(ShowsItself):
     """Choose the cut on training (:meth:`fit`); assign any patient (:meth:`assign`).
 

@@ -75,7 +75,7 @@ def grouped_fold_ids(event: Sequence[int], groups: Sequence, n_folds: int, seed)
     return np.array([table[x] for x in g])
 
 
-@dataclass
+@dataclass(repr=False)
 class LassoCoxSignature(ShowsItself):
     """A LASSO-Cox radiomics signature developed on the training set.
 

@@ -202,8 +202,6 @@ class Calibration(ShowsItself):
         t = self.table
         return t.copy() if model is None else t[t["model"] == model].reset_index(drop=True)
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         t = self.table

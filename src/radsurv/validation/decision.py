@@ -96,8 +96,6 @@ class DecisionCurves(ShowsItself):
                 rows.append(row)
         return pd.DataFrame(rows, columns=["set", "horizon", "strategy", "n", *(f"nb_at_{t:g}" for t in thresholds)])
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         c = self.curves

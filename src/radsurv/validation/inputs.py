@@ -121,8 +121,6 @@ class ValidationInputs(ShowsItself):
                              "scored_by_final_model": int(self.scores.loc[o.index, self.final].notna().sum())})
         return pd.DataFrame(rows)
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         return (f"{len(self.outcome)} patients scored by {len(self.models)} models; final model: "

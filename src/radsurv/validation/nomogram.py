@@ -169,8 +169,6 @@ class PointsCalculator(ShowsItself):
         rows.append(pd.DataFrame({"axis": f["axis"], "value": f["survival"], "points": f["points"]}))
         return pd.concat(rows, ignore_index=True)
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         horizons = ", ".join(f"{t / 12:g}" for t in self.nomogram.baseline_survival.index)

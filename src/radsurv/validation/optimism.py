@@ -482,8 +482,6 @@ class Resample(ShowsItself):
             return pd.DataFrame(columns=cols)
         return r.assign(optimism=r["apparent_c"] - r["test_c"])[cols].reset_index(drop=True)
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         head = (f"Bootstrap resample {self.b}: {self.n} draws from {self.n} training patients "
@@ -595,8 +593,6 @@ class OptimismBootstrap(ShowsItself):
         corrected_c, corrected_slope, optimism_se`` per model."""
         return optimism_summary(self.resamples, self.apparent, self.models)
 
-    def __repr__(self) -> str:
-        return self.title()
 
     def title(self) -> str:
         failed = f", {self.n_failed} not developed and left out" if self.n_failed else ""
