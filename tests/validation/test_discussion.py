@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from radsurv.validation.discussion import describe_discussion
+from radsurv.manuscript.discussion import describe_discussion
 
 PUB_SIG = {"internal": 0.734, "external": 0.708}
 

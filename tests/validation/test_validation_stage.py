@@ -10,8 +10,8 @@ import pytest
 from radsurv.models import design_matrix
 from radsurv.stages.readers import ModelOutputs
 from radsurv.validation import check_scores
-from radsurv.validation.stage import (calibration_display, decision_display, describe_validation, optimism_display,
-                                      validation_variables)
+from radsurv.manuscript.validation import describe_validation
+from radsurv.validation.stage import (calibration_display, decision_display, optimism_display, validation_variables)
 
 
 def _models(scores, hr):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from . import cohort, models, segmentation, sensitivity, signatures
+from . import cohort, discussion, models, segmentation, sensitivity, signatures, validation
 
 __all__ = ["TEXTS", "render_text"]
 
@@ -32,6 +32,8 @@ TEXTS: dict[tuple[str, str], Renderer] = {
     ("03_signatures", "text-signature-methods.md"): signatures.methods,
     ("03_signatures", "text-signatures.md"): signatures.results,
     ("04_models", "text-models.md"): models.results,
+    ("05_validation", "text-validation.md"): validation.results,
+    ("05_validation", "text-discussion.md"): discussion.discussion,
     ("06_sensitivity", "text-sensitivity-methods.md"): sensitivity.methods,
     ("06_sensitivity", "text-sensitivity.md"): sensitivity.results,
 }

@@ -21,15 +21,13 @@ import pandas as pd
 from ..labels import SPLIT_LABELS
 from ..models.six_models import MODELS, model_name
 from ..stages.context import StageContext
-from ..stages.readers import read_variables
 from .calibration import Calibration
 from .decision import DecisionCurves, benefit_range
-from .discussion import describe_discussion
 from .inputs import ValidationInputs
 from .nomogram import PointsCalculator
 from .optimism import OptimismBootstrap
 
-__all__ = ["calibration_display", "decision_display", "describe_validation", "nomogram_display", "optimism_display",
+__all__ = ["calibration_display", "decision_display", "nomogram_display", "optimism_display",
            "validation_variables", "write_validation_artefacts"]
 
 
@@ -128,38 +126,6 @@ def validation_variables(opt: pd.DataFrame, calib: pd.DataFrame, curves: pd.Data
     return v
 
 
-def describe_validation(v: Mapping[str, Any]) -> str:
-    """The Results paragraph on validation."""
-    final = v["final_model_key"]
-    f = v.get(final, {})
-    text = (f"Over {v['n_resamples_used']} of {v['n_resamples']} bootstrap resamples, each repeating the whole "
-            f"development, the {v['final_model']}'s training C of {f.get('apparent_c', '–')} had an optimism "
-            f"of {f.get('optimism', '–')}, for a corrected C of {f.get('corrected_c', '–')} and a corrected "
-            f"calibration slope of {f.get('corrected_slope', '–')} (@tbl-optimism). ")
-    sig = v.get("signature", {})
-    if sig:
-        text += (f"The multi-modal radiomics signature's optimism was {sig.get('optimism', '–')} (corrected C "
-                 f"{sig.get('corrected_c', '–')}). ")
-    cal = [(k, c) for k, c in v.items() if k.startswith("calibration_external") and isinstance(c, dict)]
-    if cal:
-        parts = [f"ICI {c['ici']} at {k.rsplit('_', 1)[1].replace('y', ' years')}" for k, c in cal if c["ici"] != "–"]
-        if parts:
-            text += (f"On the external test set its predicted DFS was calibrated with {', '.join(parts)} "
-                     "(@tbl-calibration, @fig-calibration). ")
-    ben = [(k, b) for k, b in v.items() if k.startswith("benefit_external")]
-    if ben:
-        text += ("Its net benefit exceeded treating all and treating none for threshold probabilities of "
-                 + ", ".join(f"{b} at {k.rsplit('_', 1)[1].replace('y', ' years')}" for k, b in ben)
-                 + " on the external set (@fig-decision). ")
-    if "example" in v:
-        dfs = ", ".join(f"{val} at {k[4:].replace('y', ' years')}" for k, val in v["example"].items()
-                        if k.startswith("dfs_"))
-        text += (f"@fig-nomogram draws it as a nomogram: a patient at the training medians of its numeric "
-                 f"variables and in the reference category of the others scores {v['example']['total_points']} "
-                 f"points, for a predicted DFS of {dfs}.")
-    return text.strip() + "\n"
-
-
 def write_validation_artefacts(ctx: StageContext, inputs: ValidationInputs, calibration: Calibration,
                                decision: DecisionCurves, nomogram: PointsCalculator, example: pd.DataFrame,
                                optimism: OptimismBootstrap, corrected: pd.DataFrame,
@@ -244,12 +210,5 @@ def write_validation_artefacts(ctx: StageContext, inputs: ValidationInputs, cali
 
     v = validation_variables(opt, summary, decision.curves, corrected, frequency, params, n_total - n_failed,
                              n_total, example)
-    ctx.write_text("text-validation.md", describe_validation(v))
-    profile = ctx.profile
-    ctx.write_text("text-discussion.md", describe_discussion(
-        read_variables(ctx.build_dir, "03_signatures").get("signatures", {}),
-        read_variables(ctx.build_dir, "04_models").get("models", {}), v,
-        profile["signatures"]["published_c"], (profile["models"]["published_c"].get("imaging") or {}).get("external"),
-        simulated=profile["cohort"]["source"] != "manifest"))
     ctx.write_variables({"validation": v})
     return v

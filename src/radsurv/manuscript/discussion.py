@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from ..labels import in_sentence
 
-__all__ = ["describe_discussion"]
+__all__ = ["describe_discussion", "discussion"]
 
 
 def _f(entry: Mapping[str, Any] | None, key: str) -> float | None:
@@ -115,3 +115,12 @@ def describe_discussion(signatures: Mapping[str, Any], models: Mapping[str, Any]
                      "an ordering like the study's, held or not, is weak evidence either way.")
             paras.append(text)
     return "\n\n".join(paras) + "\n"
+
+
+def discussion(variables: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
+    """``text-discussion.md`` (stage ``05_validation``) from the signatures', models' and
+    validation's variables and the study's published values in the profile."""
+    return describe_discussion(variables.get("signatures", {}), variables.get("models", {}), variables["validation"],
+                               profile["signatures"]["published_c"],
+                               (profile["models"]["published_c"].get("imaging") or {}).get("external"),
+                               simulated=profile["cohort"]["source"] != "manifest")
