@@ -56,6 +56,8 @@ def test_editing_a_sentence_of_a_results_paragraph_re_runs_no_stage(tmp_path, mo
 def test_every_rendered_text_has_one_function_and_no_other():
     declared = {(s.name, a.name) for s in STAGES for a in s.outputs if a.rendered}
     assert declared == set(TEXTS)
+    # one home for the paper's prose: no stage writes a paragraph itself
+    assert declared == {(s.name, a.name) for s in STAGES for a in s.artefacts("text")}
     assert {("03_signatures", "text-signatures.md"), ("03_signatures", "text-signature-methods.md")} <= declared
     assert {("00_cohort", "text-data.md"), ("00_cohort", "text-imaging.md"), ("01_segmentation", "text-segmentation.md"),
             ("01_segmentation", "text-seg-results.md"), ("04_models", "text-models.md")} <= declared
