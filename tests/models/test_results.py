@@ -48,7 +48,7 @@ def built():
 
 
 def shows_itself(obj, title_part: str):
-    """The contract of every result: HTML with the title, plain text = title + summary, no id."""
+    """The contract of every result: HTML with the title, plain text = the title, no id."""
     html = obj._repr_html_()
     assert escape(obj.title()) in html and title_part in obj.title()
     text = repr(obj)

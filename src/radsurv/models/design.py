@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ._shown import Shown
+from ..results import ShowsItself
 
 __all__ = ["RADSCORE", "RADSCORE_LABEL", "Design", "cohort_design", "design_matrix"]
 
@@ -26,7 +26,7 @@ RADSCORE_LABEL = "Multi-modal Rad-score"
 
 
 @dataclass(frozen=True, repr=False)
-class Design(Shown):
+class Design(ShowsItself):
     """Coded covariates and which columns belong to which variable.
 
     ``summary()`` shows the coding: one row per column, with its printed name (a

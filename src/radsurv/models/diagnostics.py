@@ -19,7 +19,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from ._shown import Shown
+from ..results import ShowsItself
 from ..stats import cox_zph
 from .design import Design
 from .six_models import MODELS, SixModels
@@ -29,7 +29,7 @@ __all__ = ["FitStatistics", "PHTests", "baseline_survival", "collinearity", "fit
 
 
 @dataclass(repr=False)
-class PHTests(Shown):
+class PHTests(ShowsItself):
     """Proportional-hazards tests (Schoenfeld residuals, Kaplan-Meier time scale) of every
     model on training.
 
@@ -192,7 +192,7 @@ def baseline_survival(six: SixModels, horizons) -> pd.DataFrame:
 
 
 @dataclass(repr=False)
-class FitStatistics(Shown):
+class FitStatistics(ShowsItself):
     """The six models' fit on training.
 
     Attributes

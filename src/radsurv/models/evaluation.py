@@ -26,8 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..labels import SPLIT_LABELS, SPLITS
-from ..results import new_axes
-from ._shown import Shown
+from ..results import ShowsItself, new_axes
 from ..stats import (binary_at_time, bootstrap_harrell_c, delong_test, harrell_c, td_auc, td_auc_compare,
                      td_roc_curve, uno_c)
 from .six_models import MODELS
@@ -123,7 +122,7 @@ def model_comparisons(scores: pd.DataFrame, outcome: pd.DataFrame, models: Seque
 
 
 @dataclass(repr=False)
-class Discrimination(Shown):
+class Discrimination(ShowsItself):
     """Harrell's and Uno's C and the td-AUCs of each model in each set.
 
     ``summary()`` has one row per model and set; ``plot(ax)`` draws Harrell's C with its
@@ -207,7 +206,7 @@ _TESTS = {"ipcw_td_auc": "IPCW td-AUC", "delong": "DeLong AUC", "bootstrap_c": "
 
 
 @dataclass(repr=False)
-class Comparisons(Shown):
+class Comparisons(ShowsItself):
     """Each model against the reference model, in each set.
 
     Attributes
@@ -248,7 +247,7 @@ def roc_horizons(horizons: Sequence[float]) -> list[float]:
 
 
 @dataclass(repr=False)
-class TdRocCurves(Shown):
+class TdRocCurves(ShowsItself):
     """Time-dependent ROC curves (cumulative/dynamic, IPCW) of each model per test set and
     horizon.
 
@@ -420,7 +419,7 @@ ORACLE_MARK, PUBLISHED_MARK = "Oracle (true linear predictor)", "Published clini
 
 
 @dataclass(repr=False)
-class PublishedComparison(Shown):
+class PublishedComparison(ShowsItself):
     """Each model's C beside the study's published values and the twin's oracle.
 
     ``plot(ax)`` is the paper's C-per-model figure (``fig-c-models.png``): the

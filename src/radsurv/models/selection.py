@@ -19,8 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..results import new_axes
-from ._shown import Shown
+from ..results import ShowsItself, new_axes
 from ..stats import fit_cox
 from .design import Design
 
@@ -78,7 +77,7 @@ def univariable_screen(design: Design, variables: Sequence[str], time, event, ti
 
 
 @dataclass(repr=False)
-class Screen(Shown):
+class Screen(ShowsItself):
     """The univariable Cox screen with its threshold: the candidates for elimination.
 
     Attributes
@@ -159,7 +158,7 @@ def screen_variables(design: Design, variables: Sequence[str], time, event, scre
 
 
 @dataclass(repr=False)
-class SelectionResult(Shown):
+class SelectionResult(ShowsItself):
     """What backward elimination kept, and its steps (variable dropped, AIC after).
 
     Attributes

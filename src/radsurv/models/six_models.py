@@ -29,8 +29,7 @@ import pandas as pd
 
 from ..exceptions import NotFittedError
 from ..labels import in_sentence
-from ..results import new_axes
-from ._shown import Shown
+from ..results import ShowsItself, new_axes
 from ..stats import fit_cox
 from .design import RADSCORE, Design
 from .selection import SelectionResult, backward_aic, lr_test, screen_variables
@@ -58,7 +57,7 @@ _HR_COLUMNS = ["term", "label", "coef", "hr", "hr_lower", "hr_upper", "p"]
 
 
 @dataclass(repr=False)
-class CoxModel(Shown):
+class CoxModel(ShowsItself):
     """A Cox model on named variables of a :class:`Design`, fitted on training.
 
     ``summary()`` is its hazard ratios (95% CI, Wald p), as :meth:`SixModels.summary` shows
@@ -155,7 +154,7 @@ class CoxModel(Shown):
 
 
 @dataclass(repr=False)
-class SixModels(Shown):
+class SixModels(ShowsItself):
     """The six fitted models and how models 1-3 were chosen.
 
     ``summary()`` is every model's hazard ratios with their 95% CI; ``plot(ax)`` the forest
