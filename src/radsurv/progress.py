@@ -18,9 +18,22 @@ __all__ = ["progress_stream", "tqdm"]
 
 def progress_stream() -> TextIO:
     """``sys.__stderr__`` inside a Jupyter kernel (when it exists), else ``sys.stderr``."""
-    if "ipykernel" in sys.modules and sys.__stderr__ is not None and sys.stderr is not sys.__stderr__:
+    if _in_kernel() and sys.__stderr__ is not None and sys.stderr is not sys.__stderr__:
         return sys.__stderr__
     return sys.stderr
+
+
+def _in_kernel() -> bool:
+    """Whether this process is a running Jupyter kernel (not merely one that imported
+    ipykernel, as a test session that ran papermill has: its captured stderr must stay)."""
+    if "ipykernel" not in sys.modules:
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def tqdm(iterable: Iterable | None = None, **kwargs: Any):

@@ -236,10 +236,18 @@ def test_progress_stream_outside_and_inside_a_kernel(monkeypatch):
 
     from radsurv.progress import progress_stream
 
-    assert progress_stream() is sys.stderr or "ipykernel" in sys.modules
-    monkeypatch.setitem(sys.modules, "ipykernel", sys)         # any module stands for "in a kernel"
-    monkeypatch.setattr(sys, "stderr", io.StringIO())          # the kernel's stream to the notebook
-    assert progress_stream() is sys.__stderr__
+    import IPython
+
+    assert progress_stream() is sys.stderr
+    monkeypatch.setitem(sys.modules, "ipykernel", sys)         # imported (a test session that ran papermill)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())          # captured, as by pytest
+    assert progress_stream() is sys.stderr                     # no kernel runs here: the capture keeps it
+
+    class Shell:                                               # a running kernel's shell
+        kernel = object()
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Shell())
+    assert progress_stream() is sys.__stderr__                 # the kernel's own stderr: the run's console
 
 
 def test_stage_kernels_start_without_the_transport_warning(project, capfd):
