@@ -2,7 +2,7 @@
 
 * :mod:`radsurv.features.regions` - :func:`example_patient`, :func:`example_regions`,
   :func:`reproducibility_subset`, :func:`build_cases` (every patient's regions).
-* :mod:`radsurv.features.region` - :func:`settings_table`, :func:`extract_region`
+* :mod:`radsurv.features.one_region` - :func:`settings_table`, :func:`extract_region`
   (:class:`RegionFeatures`: the features of one region by class and image type).
 * :mod:`radsurv.features.extract` - :func:`extract_features`, :func:`extract_patients`,
   :func:`wide_matrix`, :class:`SharedFilterExtractor`.
@@ -26,7 +26,7 @@ from .extract import (
     wide_matrix,
 )
 from .ibsi import IbsiCompliance, ibsi_check
-from .region import RegionFeatures, extract_region, feature_name_parts, settings_table
+from .one_region import RegionFeatures, extract_region, feature_name_parts, settings_table
 from .regions import build_cases, example_patient, example_regions, reproducibility_subset
 from .robustness import Robustness, robustness_table, segmentation_robustness
 

@@ -1,4 +1,4 @@
-"""The features of one region (radsurv.features.region): the settings table, feature
+"""The features of one region (radsurv.features.one_region): the settings table, feature
 names, and RegionFeatures against PyRadiomics' own execute."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from radsurv.features.extract import extraction_params, make_extractor, read_params
-from radsurv.features.region import RegionFeatures, extract_region, feature_name_parts, settings_table
+from radsurv.features.one_region import RegionFeatures, extract_region, feature_name_parts, settings_table
 
 from ._feature_synthetic import textured_case
 
