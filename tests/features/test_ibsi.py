@@ -16,7 +16,7 @@ import pytest
 import SimpleITK as sitk
 
 from radsurv.features import ibsi
-from radsurv.features.ibsi import PHANTOM_DIR, compliance_table, effective_tolerance, write_compliance_table
+from radsurv.features.ibsi import PHANTOM_DIR, compliance_table, effective_tolerance
 
 PHANTOM = PHANTOM_DIR
 REFERENCE = pd.read_csv(PHANTOM / "reference_values.csv").set_index("tag")
@@ -184,14 +184,6 @@ def test_effective_tolerance_accepts_rounding_only():
     assert effective_tolerance(2.15, 0.0) == pytest.approx(0.005)
     assert effective_tolerance(1490.0, 0.0) == pytest.approx(5.0)
     assert effective_tolerance(0.0, 0.01) == 0.01
-
-
-def test_table_is_written(tmp_path, table):
-    path = tmp_path / "ibsi.csv"
-    written = write_compliance_table(path, PHANTOM)
-    pd.testing.assert_frame_equal(written, table)
-    back = pd.read_csv(path, keep_default_na=False)
-    pd.testing.assert_frame_equal(back, table, check_exact=False, rtol=1e-15)
 
 
 def test_ibsi_check_shows_the_compliance_per_feature_class():

@@ -67,6 +67,31 @@ def test_write_table_adds_the_provenance_and_checks_the_kind(ctx):
         ctx.write_table(pd.DataFrame({"a": [1]}), "text-demo.md", caption="x", label="x")
 
 
+def test_write_data_writes_ten_significant_digits_and_checks_the_kind(ctx):
+    frame = pd.DataFrame({"patient": ["P1", "P2"], "x": [1 / 3, 2.0e-12], "n": [1, 2]})
+    ctx.write_data(frame, "data.csv")
+    assert ctx.path("data.csv").read_bytes() == b"patient,x,n\nP1,0.3333333333,1\nP2,2e-12,2\n"
+    ctx.write_data(frame, "data.csv", float_format=None)  # pandas' shortest round trip
+    assert ctx.path("data.csv").read_bytes() == b"patient,x,n\nP1,0.3333333333333333,1\nP2,2e-12,2\n"
+    with pytest.raises(ValueError, match="'demo.md' is declared as table; write_data writes .csv"):
+        ctx.write_data(frame, "demo.md")
+    with pytest.raises(KeyError, match="does not declare 'other.csv'"):
+        ctx.write_data(frame, "other.csv")
+
+
+def test_write_figure_strips_the_software_stamp_and_checks_the_kind(ctx):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    path = ctx.write_figure(fig, "fig-demo.png")
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG") and b"Software" not in data and b"matplotlib" not in data
+    assert not plt.fignum_exists(fig.number)  # closed
+    with pytest.raises(ValueError, match="declared as data, not as a figure"):
+        ctx.write_figure(plt.figure(), "data.csv")
+
+
 def test_write_variables_declared_keys_plus_provenance(ctx):
     ctx.write_variables({"demo": {"n": "3"}})
     data = yaml.safe_load(ctx.path("demo.md").parent.joinpath("variables.yml").read_text(encoding="utf-8"))

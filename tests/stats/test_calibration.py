@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from radsurv.stats import calibration_table
-from radsurv.stats.calibration import risk_groups
+from radsurv.stats.calibration import calibration_groups
 
 from ._ref import assert_close, load_reference
 
@@ -37,12 +37,12 @@ def test_with_exported_deciles(ref):
 
 def test_rank_based_groups_reproduce_r(ref):
     df, r = ref
-    assert (risk_groups(df["p"], 10) == df["decile"].to_numpy()).all()
+    assert (calibration_groups(df["p"], 10) == df["decile"].to_numpy()).all()
     tab = calibration_table(df["time"], df["event"], df["p"], r["time"], n_groups=10)
     _check(tab, r["table"])
 
 
 def test_ties_broken_by_order():
     # rank(ties.method = "first"): tied 0.2s get ranks 2..5 in input order
-    g = risk_groups(np.array([0.2, 0.2, 0.2, 0.2, 0.1, 0.9]), 3)
+    g = calibration_groups(np.array([0.2, 0.2, 0.2, 0.2, 0.1, 0.9]), 3)
     assert g.tolist() == [1, 2, 2, 3, 1, 3]

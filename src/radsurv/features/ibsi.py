@@ -35,8 +35,7 @@ from ..results import ShowsItself
 from .extract import SharedFilterExtractor
 
 __all__ = ["compliance_table", "CONVENTIONS", "effective_tolerance", "extract_phantom", "feature_map",
-           "IbsiCompliance", "ibsi_check", "IBSI_PARAMS", "PHANTOM_DIR", "reference_values",
-           "write_compliance_table"]
+           "IbsiCompliance", "ibsi_check", "IBSI_PARAMS", "PHANTOM_DIR", "reference_values"]
 
 # The phantom ships with the package (CC-BY 4.0, IBSI; see its README and LICENSE), so the
 # compliance check runs from a clone or an installed package alike.
@@ -378,22 +377,3 @@ def ibsi_check(folder: str | os.PathLike = PHANTOM_DIR) -> IbsiCompliance:
     IbsiCompliance
     """
     return IbsiCompliance(compliance_table(folder))
-
-
-def write_compliance_table(path: str | os.PathLike, folder: str | os.PathLike = PHANTOM_DIR) -> pd.DataFrame:
-    """Write :func:`compliance_table` as CSV and return it.
-
-    Parameters
-    ----------
-    path
-        Output CSV.
-    folder
-        Phantom folder (default: the copy shipped with radsurv).
-
-    Returns
-    -------
-    pandas.DataFrame
-    """
-    table = compliance_table(folder)
-    table.to_csv(path, index=False, lineterminator="\n")
-    return table

@@ -7,14 +7,14 @@ the reproducibility subset the same regions from other masks.
   built from the reader's mask, the true mask (digital twin) and perturbed masks.
 * :func:`build_cases`: every region of every patient, written to ``rois/`` (the
   extraction's cache is keyed by the files' content), with the share of each analysis
-  ring cut off at the image border (``ring_clipping.csv``).
+  ring cut off at the image border (:class:`CohortRegions`).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,19 @@ from ..labels import ANALYSIS_MASK, MODALITIES
 from ..seeds import STREAM_REPRODUCIBILITY
 from .extract import Case
 
-__all__ = ["build_cases", "example_patient", "example_regions", "reproducibility_subset"]
+__all__ = ["CohortRegions", "build_cases", "example_patient", "example_regions", "reproducibility_subset"]
+
+#: Columns of :attr:`CohortRegions.clipping`.
+CLIPPING_COLUMNS = ["patient", "modality", "ring_clipped_fraction"]
+
+
+class CohortRegions(NamedTuple):
+    """What :func:`build_cases` built: unpack it as ``cases, failures, subset, clipping``."""
+
+    cases: list[Case]  # one extraction case per patient and modality
+    failures: pd.DataFrame  # patient, modality, region, mask_source, reason
+    subset: list[str]  # the reproducibility subset's patient ids, sorted
+    clipping: pd.DataFrame  # patient, modality, ring_clipped_fraction: the analysis ring's share cut off at the border
 
 
 def example_patient(cohort: pd.DataFrame, masks: pd.DataFrame) -> str:
@@ -178,7 +190,7 @@ def _regions_for(job: dict, out_dir: Path, ring_width_mm: float, air_threshold: 
 
 def build_cases(cohort: Any, seg: Any, truth: pd.DataFrame | None,
                 params: Mapping[str, Any], seed: int, out_dir: Path, n_jobs: int = 1,
-                progress: bool = True) -> tuple[list[Case], pd.DataFrame, list[str]]:
+                progress: bool = True) -> CohortRegions:
     """Region masks of every patient (and the reproducibility subset's other sources).
 
     Parameters
@@ -190,8 +202,12 @@ def build_cases(cohort: Any, seg: Any, truth: pd.DataFrame | None,
     params : mapping
         The ``features`` section.
 
-    Returns the extraction cases (one per patient and modality), the failures of
-    region building, and the subset's patient ids.
+    Returns
+    -------
+    CohortRegions
+        The extraction cases (one per patient and modality), the failures of region
+        building, the subset's patient ids and the share of each analysis ring cut off at
+        the image border (0: it fits).
     """
     import joblib
     from ..progress import tqdm
@@ -232,7 +248,5 @@ def build_cases(cohort: Any, seg: Any, truth: pd.DataFrame | None,
         if out["ring_clipped"] is not None:
             clipping.append({"patient": job["patient"], "modality": job["modality"],
                              "ring_clipped_fraction": out["ring_clipped"]})
-    # The ring's share cut off at the image border, per analysis region (0: it fits).
-    pd.DataFrame(clipping, columns=["patient", "modality", "ring_clipped_fraction"]).to_csv(
-        Path(out_dir) / "ring_clipping.csv", index=False, lineterminator="\n", float_format="%.6g")
-    return cases, pd.DataFrame(failures, columns=["patient", "modality", "region", "mask_source", "reason"]), sorted(subset)
+    return CohortRegions(cases, pd.DataFrame(failures, columns=["patient", "modality", "region", "mask_source", "reason"]),
+                         sorted(subset), pd.DataFrame(clipping, columns=CLIPPING_COLUMNS))

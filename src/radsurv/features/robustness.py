@@ -38,7 +38,7 @@ from ..labels import ANALYSIS_MASK, MODALITIES, MODALITY_LABELS, REGIONS
 from ..results import ShowsItself
 from ..stats.icc import icc_many
 
-__all__ = ["DEFAULT_THRESHOLD", "ICC_COLUMNS", "icc_figure", "ICC_FORMS", "icc_single", "icc_table",
+__all__ = ["DEFAULT_THRESHOLD", "ICC_COLUMNS", "ICC_FORMS", "icc_single", "icc_table",
            "low_agreement", "MIN_SUBJECTS", "perturb_mask", "POOR_ICC", "Robustness", "robustness_table",
            "segmentation_robustness"]
 
@@ -321,42 +321,6 @@ def _jittered(
 
 
 # --------------------------------------------------------------------------- figure
-
-
-def icc_figure(
-    icc: pd.DataFrame,
-    path: str | os.PathLike,
-    threshold: float = DEFAULT_THRESHOLD,
-    title: str | None = None,
-) -> None:
-    """Distribution of feature ICCs per modality and region (violin + box), written to a
-    file (:func:`radsurv.plots.features.draw_icc`, as :meth:`Robustness.plot` draws it).
-
-    No patient-level data is drawn, only one ICC per feature.
-
-    Parameters
-    ----------
-    icc
-        Table from :func:`icc_table`.
-    path
-        Output file (format from the suffix, e.g. ``.png``, ``.pdf``).
-    threshold
-        Drawn as a dashed line; the share of features at or above it is printed
-        under each group.
-    title
-        Optional figure title.
-    """
-    from ..plots.features import draw_icc, icc_axes
-    from ..plots.style import plt
-
-    n_groups = icc.groupby(["modality", "region"]).ngroups
-    if not n_groups:
-        raise ValueError("empty ICC table: nothing to plot")
-    ax = draw_icc(icc_axes(n_groups), icc, threshold, title)
-    fig = ax.figure
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 # --------------------------------------------------------------------------- the stage's robustness

@@ -268,7 +268,7 @@ def feature_variables(params: Mapping[str, Any], tidy: pd.DataFrame, icc: pd.Dat
 
 
 def write_feature_artefacts(ctx: StageContext, cohort: CohortOutputs, features: FeatureTable,
-                            robustness: Robustness, ibsi: IbsiCompliance) -> dict:
+                            robustness: Robustness, ibsi: IbsiCompliance, clipping: pd.DataFrame) -> dict:
     """Write the declared outputs from the objects the notebook computed: the failures
     and exclusions, the tidy features and the matrices, the ICC table and figure, the
     features and IBSI tables, the patient flow and the variables.
@@ -285,19 +285,21 @@ def write_feature_artefacts(ctx: StageContext, cohort: CohortOutputs, features: 
         :func:`radsurv.features.robustness.segmentation_robustness`.
     ibsi : IbsiCompliance
         :func:`radsurv.features.ibsi.ibsi_check`.
+    clipping : DataFrame
+        The share of each analysis ring cut off at the image border
+        (:attr:`radsurv.features.regions.CohortRegions.clipping`).
 
     Returns
     -------
     dict
         The ``features`` variables of the manuscript.
     """
-    from ..plots.style import plt
-
     params = ctx.params
     failures, tidy = features.failures, features.tidy
     excluded_ids = set(features.excluded["patient_id"])
-    failures.to_csv(ctx.path("failures.csv"), index=False, lineterminator="\n")
-    features.excluded.to_csv(ctx.path("excluded.csv"), index=False, lineterminator="\n")
+    ctx.write_data(failures, "failures.csv", float_format=None)
+    ctx.write_data(features.excluded, "excluded.csv", float_format=None)
+    ctx.write_data(clipping, "ring_clipping.csv", float_format="%.6g")
     tidy.to_parquet(ctx.path("features.parquet"), index=False)
     n_patients = {}
     for (m, r), wide in features.matrices().items():
@@ -305,14 +307,13 @@ def write_feature_artefacts(ctx: StageContext, cohort: CohortOutputs, features: 
         n_patients[m] = len(wide)
 
     icc = robustness.table
-    icc.to_csv(ctx.path("icc.csv"), index=False, lineterminator="\n", float_format="%.6g")
+    ctx.write_data(icc, "icc.csv", float_format="%.6g")
     threshold = robustness.threshold
     # The figure shows the U-Net-vs-reader ICC; without a second delineation (the cohort's
     # own masks analysed), the ICC across perturbations, the only comparison made.
     fig = robustness.plot().figure
     fig.tight_layout()
-    fig.savefig(ctx.path("fig-icc.png"))
-    plt.close(fig)
+    ctx.write_figure(fig, "fig-icc.png")
 
     has_reader = robustness.has_reader
     compared = ("between features from the U-Net's and the reader's masks, and across random perturbations of the "
@@ -324,7 +325,7 @@ def write_feature_artefacts(ctx: StageContext, cohort: CohortOutputs, features: 
                 f"({params['icc']['form']}, median [IQR] over features) {compared}, in {robustness.n_subset} training "
                 f"patients; a feature is robust when {'both ICCs reach' if has_reader else 'its ICC reaches'} "
                 f"{threshold:.2f}.")
-    ibsi.table.to_csv(ctx.path("ibsi_table.csv"), index=False, lineterminator="\n")
+    ctx.write_data(ibsi.table, "ibsi_table.csv", float_format=None)
     show, notes = ibsi_display(ibsi.table)
     ctx.write_table(
         show, "ibsi_table.md", label="ibsi",
@@ -336,7 +337,6 @@ def write_feature_artefacts(ctx: StageContext, cohort: CohortOutputs, features: 
     ctx.save_flow(cohort.data, cohort.centers, cohort.simulated)
 
     v = feature_variables(params, tidy, icc, ibsi.table, robustness.n_subset, len(excluded_ids), len(failures))
-    clipping = pd.read_csv(ctx.path("ring_clipping.csv"))
     v["ring_clipping"] = ring_clipping_text(clipping[~clipping["patient"].isin(excluded_ids)])
     ctx.write_variables({"features": v})
     return v

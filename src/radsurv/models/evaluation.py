@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..labels import SPLIT_LABELS, SPLITS
 from ..results import ShowsItself, new_axes
+from ..signatures.evaluation import oracle_discrimination
 from ..stats import (binary_at_time, bootstrap_harrell_c, delong_test, harrell_c, td_auc, td_auc_compare,
                      td_roc_curve, uno_c)
 from .six_models import MODELS
@@ -350,7 +351,8 @@ def td_roc_curves(scores: pd.DataFrame, outcome: pd.DataFrame, models: Sequence[
 def oracle_c(outcome: pd.DataFrame, eta: pd.Series | None,
              sets: Sequence[str] = ("internal", "external")) -> dict[str, float] | None:
     """Harrell's C of the twin's true linear predictor (the oracle: what no model can beat
-    on average) in each set.
+    on average) in each set, as 03 reports it
+    (:func:`radsurv.signatures.evaluation.oracle_discrimination`: one computation).
 
     Parameters
     ----------
@@ -363,16 +365,13 @@ def oracle_c(outcome: pd.DataFrame, eta: pd.Series | None,
     Returns
     -------
     dict of str to float, or None
-        Set -> C; None when there is no truth.
+        Set -> C (a set without events has none); None when there is no truth.
     """
-    if eta is None:
+    table = oracle_discrimination(eta, outcome)
+    if table is None:
         return None
-    out = {}
-    for s in sets:
-        sel = (outcome["split"] == s).to_numpy()
-        out[s] = harrell_c(outcome.loc[sel, "time"], outcome.loc[sel, "event"],
-                           eta.reindex(outcome.index[sel]).to_numpy()).c
-    return out
+    c = table.set_index("set")["c"]
+    return {s: float(c[s]) for s in sets if s in c.index}
 
 
 def published_comparison(disc: pd.DataFrame, oracle: Mapping[str, float] | None,

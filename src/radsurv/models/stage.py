@@ -171,22 +171,22 @@ def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.D
     from ..plots.models import c_index_figure, forest_figure, td_roc_figure
 
     params = ctx.params
-    csv = dict(index=False, lineterminator="\n", float_format="%.10g")
-    pd.concat([outcome[["split"]], scores], axis=1).reset_index().to_csv(ctx.path("model_scores.csv"), **csv)
-    six.selection_table().to_csv(ctx.path("selection.csv"), **csv)
+    ctx.write_data(pd.concat([outcome[["split"]], scores], axis=1).reset_index(), "model_scores.csv")
+    ctx.write_data(six.selection_table(), "selection.csv")
     hr = six.hazard_ratios()
-    hr.to_csv(ctx.path("hazard_ratios.csv"), **csv)
-    baseline.to_csv(ctx.path("baseline_survival.csv"), index=False, lineterminator="\n", float_format="%.12g")
+    ctx.write_data(hr, "hazard_ratios.csv")
+    # Twelve digits: S0(t) is raised to exp(lp) by the points calculator and read back by 05.
+    ctx.write_data(baseline, "baseline_survival.csv", float_format="%.12g")
     if ph.tables:
-        ph.table().to_csv(ctx.path("ph_tests.csv"), **csv)
+        ctx.write_data(ph.table(), "ph_tests.csv")
     fits, lr = fit.table, fit.lr
-    fits.to_csv(ctx.path("fit_statistics.csv"), **csv)
-    fit.collinearity.to_csv(ctx.path("collinearity.csv"), **csv)
+    ctx.write_data(fits, "fit_statistics.csv")
+    ctx.write_data(fit.collinearity, "collinearity.csv")
     disc, comp, horizons = discrimination.table, comparisons.table, discrimination.horizons
-    disc.to_csv(ctx.path("discrimination.csv"), **csv)
-    comp.to_csv(ctx.path("comparisons.csv"), **csv)
+    ctx.write_data(disc, "discrimination.csv")
+    ctx.write_data(comp, "comparisons.csv")
     pub, oracle = published.table, published.oracle
-    pub.to_csv(ctx.path("published_comparison.csv"), **csv)
+    ctx.write_data(pub, "published_comparison.csv")
 
     ctx.write_table(hazard_ratio_display(hr), "hazard_ratios.md", label="hazard-ratios",
                     caption="Hazard ratios (95% CI) of the six Cox models, fitted on the training set (Efron ties; "

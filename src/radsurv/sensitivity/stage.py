@@ -192,10 +192,6 @@ def sensitivity_variables(params: Mapping[str, Any], null: pd.DataFrame, summary
     return v
 
 
-def _csv(ctx: StageContext, frame: pd.DataFrame, name: str) -> None:
-    frame.to_csv(ctx.path(name), index=False, lineterminator="\n", float_format="%.10g")
-
-
 def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull, cutpoints: CutpointCheck,
                                 harmonisation: Harmonisation | None = None,
                                 extraction: VariantExtraction | None = None, mask_sources: MaskSources | None = None,
@@ -227,8 +223,8 @@ def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull,
     params = ctx.params
     n = permutation.n_permutations
     summary = permutation.summary()
-    _csv(ctx, permutation.null, "permutation_null.csv")
-    _csv(ctx, summary, "permutation_summary.csv")
+    ctx.write_data(permutation.null, "permutation_null.csv")
+    ctx.write_data(summary, "permutation_summary.csv")
     shown = (permutation_display(summary) if n > 0 else
              pd.DataFrame({"Permutation null": ["Not run (sensitivity.permutation.n: 0)."]}))
     ctx.write_table(shown, "permutation_table.md", label="permutation",
@@ -243,10 +239,10 @@ def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull,
 
     comparison = cutpoints.comparison
     if comparison is not None:
-        _csv(ctx, comparison, "cutpoints.csv")
+        ctx.write_data(comparison, "cutpoints.csv")
         table = cutpoint_display(comparison)
     else:
-        pd.DataFrame(columns=["set", "split_by"]).to_csv(ctx.path("cutpoints.csv"), index=False)
+        ctx.write_data(pd.DataFrame(columns=["set", "split_by"]), "cutpoints.csv")
         table = pd.DataFrame({"Cut-points": ["None: the multi-modal Rad-score is constant."]})
     ctx.write_table(table, "cutpoints_table.md", label="cutpoints",
                     caption="The X-tile cut of the multi-modal Rad-score against cuts without a search (training "
@@ -256,14 +252,14 @@ def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull,
 
     hp = params["harmonisation"]
     if harmonisation is not None:
-        _csv(ctx, harmonisation.effects.table, "combat_centre_effects.csv")
-        _csv(ctx, harmonisation.discrimination, "combat_discrimination.csv")
+        ctx.write_data(harmonisation.effects.table, "combat_centre_effects.csv")
+        ctx.write_data(harmonisation.discrimination, "combat_discrimination.csv")
         effects_table, disc_table = harmonisation_display(harmonisation)
     else:
         why = ("not run (sensitivity.harmonisation.run: false)" if not hp["run"] else
                "not applicable: the cohort has no external centre")
-        pd.DataFrame(columns=["block"]).to_csv(ctx.path("combat_centre_effects.csv"), index=False)
-        pd.DataFrame(columns=["signature"]).to_csv(ctx.path("combat_discrimination.csv"), index=False)
+        ctx.write_data(pd.DataFrame(columns=["block"]), "combat_centre_effects.csv")
+        ctx.write_data(pd.DataFrame(columns=["signature"]), "combat_discrimination.csv")
         effects_table = pd.DataFrame({"ComBat harmonisation": [why[0].upper() + why[1:] + "."]})
         disc_table = effects_table
     ctx.write_table(effects_table, "centre_effects_table.md", label="centre-effects",
@@ -279,14 +275,14 @@ def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull,
     if extraction is None or mask_sources is None or ring_widths is None:
         why = ("Not run (sensitivity.variants.run: false)." if not params["variants"]["run"] else
                "Not run: no segmentation outputs.")
-        pd.DataFrame(columns=["source"]).to_csv(ctx.path("mask_source.csv"), index=False)
-        pd.DataFrame(columns=["width_mm"]).to_csv(ctx.path("ring_width.csv"), index=False)
+        ctx.write_data(pd.DataFrame(columns=["source"]), "mask_source.csv")
+        ctx.write_data(pd.DataFrame(columns=["width_mm"]), "ring_width.csv")
         table = pd.DataFrame({"Mask source and ring width": [why]})
         message_figure(ctx.path("fig-ring-width.png"), "No ring-width sweep\n" + why)
         extraction = None
     else:
-        _csv(ctx, mask_sources.sources, "mask_source.csv")
-        _csv(ctx, ring_widths.widths, "ring_width.csv")
+        ctx.write_data(mask_sources.sources, "mask_source.csv")
+        ctx.write_data(ring_widths.widths, "ring_width.csv")
         table = mask_source_display(mask_sources)
         ring_width_figure(ring_widths, ctx.path("fig-ring-width.png"))
     ctx.write_table(table, "mask_source_table.md", label="mask-source",

@@ -178,25 +178,22 @@ def write_signature_artefacts(ctx: StageContext, X: pd.DataFrame, outcome: pd.Da
     from ..plots.style import RISK_COLORS, message_figure
 
     params = ctx.params
-    scores.reset_index().to_csv(ctx.path("radscores.csv"), index=False, lineterminator="\n", float_format="%.10g")
+    ctx.write_data(scores.reset_index(), "radscores.csv")
     names = dev.names()
     labels = {n: signature_label(n) for n in names}
     coefs = {name: sig.coefficients() for name, sig in dev.signatures.items()}
-    pd.concat([c.assign(signature=name) for name, c in coefs.items()], ignore_index=True)[
-        ["signature", "feature", "coef_per_sd", "coef_per_unit", "mean", "sd"]].to_csv(
-        ctx.path("coefficients.csv"), index=False, lineterminator="\n", float_format="%.10g")
+    ctx.write_data(pd.concat([c.assign(signature=name) for name, c in coefs.items()], ignore_index=True)[
+        ["signature", "feature", "coef_per_sd", "coef_per_unit", "mean", "sd"]], "coefficients.csv")
     if dev.stacked is not None and dev.stacked.cox_ is not None:
-        dev.stacked.cox_.summary().rename_axis("component").reset_index().to_csv(
-            ctx.path("stacked_cox.csv"), index=False, lineterminator="\n", float_format="%.10g")
+        ctx.write_data(dev.stacked.cox_.summary().rename_axis("component").reset_index(), "stacked_cox.csv")
     if len(dev.comparison):
-        dev.comparison.to_csv(ctx.path("multimodal_comparison.csv"), index=False, lineterminator="\n",
-                              float_format="%.10g")
-    disc.to_csv(ctx.path("discrimination.csv"), index=False, lineterminator="\n", float_format="%.10g")
-    risk.to_csv(ctx.path("risk_groups.csv"), index=False, lineterminator="\n", float_format="%.10g")
+        ctx.write_data(dev.comparison, "multimodal_comparison.csv")
+    ctx.write_data(disc, "discrimination.csv")
+    ctx.write_data(risk, "risk_groups.csv")
     train = (outcome["split"] == "train").to_numpy()
 
     flow = dev.flow_table()
-    flow.to_csv(ctx.path("signature_flow.csv"), index=False, lineterminator="\n")
+    ctx.write_data(flow, "signature_flow.csv", float_format=None)
     ctx.write_table(flow, "signature_flow.md", label="signature-flow",
                     caption="Features per signature after each filter, fitted on the training set: flagged by "
                             "the segmentation-robustness step, near-zero variance, correlation, and the "

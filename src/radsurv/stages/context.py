@@ -14,8 +14,10 @@ it). Run by hand, ``params`` is None and the profile is loaded from ``profile_pa
 ``ctx`` then gives the parameters (``ctx.profile``, and the stage's first section as
 ``ctx.params``), the seed, the number of workers, step timing (``with
 ctx.timed("extraction"):``), paths of declared artefacts (``ctx.path("table1.csv")``),
-writers that add the provenance line (``ctx.write_table``) or check declared keys
-(``ctx.write_variables``), and the patient flow (``ctx.flow``).
+writers that check the declaration and write the same bytes for the same values: data
+(``ctx.write_data``), figures (``ctx.write_figure``), tables with their provenance line
+(``ctx.write_table``) and variables (``ctx.write_variables``, declared keys only); and the
+patient flow (``ctx.flow``).
 
 **Hand runs.** Opened in Jupyter or Binder (from ``notebooks/`` or anywhere inside the
 project), a notebook's parameters cell leaves ``build_dir``, ``out_dir`` and ``params``
@@ -49,6 +51,9 @@ __all__ = ["EXPLORE", "StageContext", "open_stage", "resolve_n_jobs"]
 
 #: Folder of ``build/<profile>/`` that hand runs write to, one sub-folder per stage.
 EXPLORE = "explore"
+
+#: How :meth:`StageContext.write_data` writes floats unless told otherwise.
+DATA_FLOAT_FORMAT = "%.10g"
 
 
 def resolve_n_jobs(value: int | None, default: int | None = None) -> int:
@@ -143,6 +148,39 @@ class StageContext:
         path = self.out_dir / name
         (path if name.endswith("/") else path.parent).mkdir(parents=True, exist_ok=True)
         return path
+
+    def write_data(self, frame: pd.DataFrame, name: str, float_format: str | None = DATA_FLOAT_FORMAT,
+                   index: bool = False) -> Path:
+        """Write a declared data table as CSV, the same bytes for the same values on every platform.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            The table. Patient identifiers may appear here (data files are never published).
+        name : str
+            A declared ``data`` artefact ending in ``.csv``.
+        float_format : str or None
+            ``"%.10g"`` (the default) keeps ten significant digits, well above any reported
+            precision, so the last bits of a sum taken in another order do not change the file;
+            ``None`` writes pandas' shortest round-trip repr (for tables of identifiers, counts
+            and values read back exactly).
+        index : bool
+            Whether to write the index as the first column.
+        """
+        artefact = self.artefact(name)
+        if artefact.kind != "data" or not name.endswith(".csv"):
+            raise ValueError(f"{name!r} is declared as {artefact.kind}; write_data writes .csv data files")
+        path = self.path(name)
+        frame.to_csv(path, index=index, lineterminator="\n", float_format=float_format)
+        return path
+
+    def write_figure(self, fig, name: str) -> Path:
+        """Save a declared figure as PNG without timestamps or versions in its metadata, and close it."""
+        from ..plots.style import save_figure
+
+        if self.artefact(name).kind != "figure":
+            raise ValueError(f"{name!r} is declared as {self.artefact(name).kind}, not as a figure")
+        return save_figure(fig, self.path(name))
 
     def write_table(self, table: pd.DataFrame, name: str, caption: str, label: str, index: bool = False) -> Path:
         """Write a declared table as a Quarto pipe table whose caption ends with the provenance."""

@@ -10,7 +10,7 @@ Imported eagerly on purpose: several functions share their module's name
 function once the submodule had been imported elsewhere.
 """
 
-from .calibration import calibration_table, risk_groups
+from .calibration import calibration_groups, calibration_table
 from .calibration_smooth import SmoothedCalibration, smoothed_calibration
 from .concordance import bootstrap_harrell_c, harrell_c, uno_c
 from .cox import CoxFit, fit_cox
@@ -28,8 +28,8 @@ from .td_auc import td_auc, td_auc_compare, td_roc_curve
 
 __all__ = [
     "CoxFit", "Nomogram", "SmoothedCalibration", "bh_adjust", "binary_at_time", "bootstrap_harrell_c",
-    "calibration_table", "cox_zph", "delong_auc", "delong_test", "fit_cox", "harrell_c", "icc",
+    "calibration_groups", "calibration_table", "cox_zph", "delong_auc", "delong_test", "fit_cox", "harrell_c", "icc",
     "icc_many", "kaplan_meier", "kruskal_wallis", "lasso_cox_cv", "lasso_cox_path", "logrank", "logrank_scores",
-    "median_survival", "net_benefit", "nomogram", "optimal_cutpoint", "risk_groups",
+    "median_survival", "net_benefit", "nomogram", "optimal_cutpoint",
     "smoothed_calibration", "td_auc", "td_auc_compare", "td_roc_curve", "univariable_score_tests", "uno_c",
 ]

@@ -15,11 +15,12 @@ import pandas as pd
 from ._checks import as_1d_float, check_risk_at_time, same_length
 from .survival_curves import kaplan_meier
 
-__all__ = ["calibration_table", "risk_groups"]
+__all__ = ["calibration_groups", "calibration_table"]
 
 
-def risk_groups(predicted_risk, n_groups: int = 10) -> np.ndarray:
-    """Equal-size groups 1..n_groups by rank of the predicted risk.
+def calibration_groups(predicted_risk, n_groups: int = 10) -> np.ndarray:
+    """Equal-size groups 1..n_groups by rank of the predicted risk: the calibration table's
+    groups (deciles by default), not the X-tile risk groups of :mod:`radsurv.signatures`.
 
     ``ceiling(n_groups * rank(p, ties.method = "first") / n)``: ties are broken by
     input order, so the groups always have (almost) equal sizes.
@@ -63,7 +64,7 @@ def calibration_table(time, event, predicted_risk, t: float, n_groups: int = 10,
     """
     tt, e, p, t = check_risk_at_time(time, event, predicted_risk, t)
     if groups is None:
-        g = risk_groups(p, n_groups)
+        g = calibration_groups(p, n_groups)
     else:
         g = np.asarray(groups)
         if g.ndim != 1:

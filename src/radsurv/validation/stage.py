@@ -163,19 +163,16 @@ def write_validation_artefacts(ctx: StageContext, inputs: ValidationInputs, cali
     final = inputs.final
     keys = list(inputs.models)
 
-    def csv(frame: pd.DataFrame, name: str) -> None:
-        frame.to_csv(ctx.path(name), index=False, lineterminator="\n", float_format="%.10g")
-
     summary = calibration.summary()
-    csv(summary, "calibration_summary.csv")
-    csv(calibration.grouped, "calibration_groups.csv")
-    csv(decision.curves, "decision_curves.csv")
+    ctx.write_data(summary, "calibration_summary.csv")
+    ctx.write_data(calibration.grouped, "calibration_groups.csv")
+    ctx.write_data(decision.curves, "decision_curves.csv")
     nomogram.to_json(ctx.path("nomogram.json"))
-    csv(optimism.resamples, "optimism_resamples.csv")
+    ctx.write_data(optimism.resamples, "optimism_resamples.csv")
     opt = optimism.summary()
-    csv(opt, "optimism.csv")
-    csv(corrected, "corrected_calibration.csv")
-    csv(frequency, "selection_frequency.csv")
+    ctx.write_data(opt, "optimism.csv")
+    ctx.write_data(corrected, "corrected_calibration.csv")
+    ctx.write_data(frequency, "selection_frequency.csv")
     n_total, n_failed = optimism.n_resamples, optimism.n_failed
 
     # ---- tables
