@@ -128,9 +128,32 @@ def _cmd_prerender(args) -> int:
     return prerender(args.params or args.profile)
 
 
+DESCRIPTION = """\
+Rebuild the radsurv study, from a cohort's images to the rendered manuscript.
+
+Each stage is a notebook run by papermill; a stage re-runs only when its code, its
+profile section or an upstream output changed. Profiles are YAML files in params/
+(quick: minutes, paper: the full study) or a path given with --params."""
+
+EPILOG = """\
+examples:
+  radsurv run --profile quick            the quick study and its preview (about 6 min)
+  radsurv validate my_cohort.csv --params my_study.yml
+                                          check a cohort with the run's own checks
+  radsurv run --params my_study.yml --stage 03_signatures
+                                          one stage and what it needs
+
+exit status: 0 success, 1 a stage or the render failed, 2 bad input (profile, manifest
+or images: nothing was run and build/ is unchanged)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="radsurv", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    from . import __version__
+
+    p = argparse.ArgumentParser(prog="radsurv", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"radsurv {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="command")
 
     def profile_args(sp):
         sp.add_argument("--profile", default="paper", help="profile name in params/ (default: paper)")
@@ -145,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_cmd_run)
 
     v = sub.add_parser("validate", help="check a profile and its manifest with the run's checks (touches nothing)")
-    v.add_argument("manifest")
+    v.add_argument("manifest", help="the cohort's manifest CSV (data/README.md: its columns)")
     profile_args(v)
     v.set_defaults(func=_cmd_validate)
 

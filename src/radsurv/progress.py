@@ -6,6 +6,11 @@ executed notebook, and the console shows ``Executing: 60%`` for the whole of a
 twenty-minute cell. Inside a kernel the bars go to the kernel process's own standard
 error (``sys.__stderr__``): the console of the run shows it, and ipykernel copies it
 into the notebook's output as well. Outside a kernel nothing changes.
+
+On a terminal the bar redraws in place. Anywhere else (a log file, CI, a cluster job's
+output) a redrawn bar would write hundreds of carriage-return updates into one line, so
+the bar prints a plain line at most every :data:`LOG_INTERVAL_S` seconds, and a last
+line when it ends.
 """
 
 from __future__ import annotations
@@ -13,7 +18,10 @@ from __future__ import annotations
 import sys
 from typing import Any, Iterable, TextIO
 
-__all__ = ["progress_stream", "tqdm"]
+__all__ = ["LOG_INTERVAL_S", "progress_stream", "tqdm"]
+
+#: Seconds between two progress lines when the stream is not a terminal.
+LOG_INTERVAL_S = 30.0
 
 
 def progress_stream() -> TextIO:
@@ -36,9 +44,43 @@ def _in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
+        return False
+
+
+_LOG_FORMAT = "{desc}: {percentage:3.0f}% {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}]"
+_LOG_FORMAT_UNSIZED = "{desc}: {n_fmt} [{elapsed}, {rate_fmt}]"
+
+
+class _PlainLines:
+    """A stream for tqdm that turns each redraw (``"\\r" + bar``) into one line and drops
+    the blank redraws that clear a bar."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        line = text.replace("\r", "").rstrip()
+        if line:
+            self.stream.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def tqdm(iterable: Iterable | None = None, **kwargs: Any):
-    """``tqdm.tqdm`` writing to :func:`progress_stream` (unless ``file`` is given)."""
+    """``tqdm.tqdm`` writing to :func:`progress_stream` (unless ``file`` is given): a bar
+    on a terminal, plain lines every :data:`LOG_INTERVAL_S` seconds and at the end elsewhere."""
     from tqdm import tqdm as _tqdm
 
-    kwargs.setdefault("file", progress_stream())
-    return _tqdm(iterable, **kwargs)
+    stream = kwargs.pop("file", None) or progress_stream()
+    if not _is_terminal(stream):
+        stream = _PlainLines(stream)
+        kwargs.setdefault("mininterval", LOG_INTERVAL_S)
+        kwargs.update(leave=True, bar_format=_LOG_FORMAT if kwargs.get("total") is not None or
+                      hasattr(iterable, "__len__") else _LOG_FORMAT_UNSIZED)
+    return _tqdm(iterable, file=stream, **kwargs)
