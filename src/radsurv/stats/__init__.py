@@ -1,5 +1,5 @@
 """Survival and diagnostic statistics matched to R (survival, glmnet, pROC, maxstat,
-riskRegression, irr, Hmisc, rms).
+riskRegression, irr, Hmisc, rms, mice).
 
 Plain arrays in, plain results out. Each function is tested against R's output on
 public data (``tests/data/reference``); the R call each one reproduces is named in
@@ -22,6 +22,7 @@ from .icc import icc, icc_many
 from .lasso_cox import lasso_cox_cv, lasso_cox_path
 from .nomogram_cox import Nomogram, nomogram
 from .ph_test import cox_zph
+from .pooling import pool_rubin
 from .screening import univariable_score_tests
 from .survival_curves import kaplan_meier, logrank, median_survival
 from .td_auc import td_auc, td_auc_compare, td_roc_curve
@@ -30,6 +31,6 @@ __all__ = [
     "CoxFit", "Nomogram", "SmoothedCalibration", "bh_adjust", "binary_at_time", "bootstrap_harrell_c",
     "calibration_groups", "calibration_table", "cox_zph", "delong_auc", "delong_test", "fit_cox", "harrell_c", "icc",
     "icc_many", "kaplan_meier", "kruskal_wallis", "lasso_cox_cv", "lasso_cox_path", "logrank", "logrank_scores",
-    "median_survival", "net_benefit", "nomogram", "optimal_cutpoint",
+    "median_survival", "net_benefit", "nomogram", "optimal_cutpoint", "pool_rubin",
     "smoothed_calibration", "td_auc", "td_auc_compare", "td_roc_curve", "univariable_score_tests", "uno_c",
 ]
