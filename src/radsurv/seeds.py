@@ -16,8 +16,8 @@ build's numbers as they are.
 
 from __future__ import annotations
 
-__all__ = ["STREAM_CUTPOINT_CV", "STREAM_FOLDS", "STREAM_MODEL_COMPARISON", "STREAM_OPTIMISM", "STREAM_PERMUTATION",
-           "STREAM_REPRODUCIBILITY", "STREAM_TWIN_IMAGING", "STREAM_TWIN_OUTCOME", "STREAM_XTILE"]
+__all__ = ["STREAM_CUTPOINT_CV", "STREAM_FOLDS", "STREAM_IMPUTATION", "STREAM_MODEL_COMPARISON", "STREAM_OPTIMISM",
+           "STREAM_PERMUTATION", "STREAM_REPRODUCIBILITY", "STREAM_TWIN_IMAGING", "STREAM_TWIN_OUTCOME", "STREAM_XTILE"]
 
 #: The twin's follow-up and events (:func:`radsurv.cohort.twin.simulate_outcome`).
 STREAM_TWIN_OUTCOME = 1
@@ -37,3 +37,6 @@ STREAM_OPTIMISM = 7
 STREAM_PERMUTATION = 11
 #: The folds of the cross-validated X-tile cut (``06_sensitivity``).
 STREAM_CUTPOINT_CV = 13
+#: ``[seed, STREAM_IMPUTATION, i, 0]``: imputation i of the chained equations, and ``[.., i, 1]`` its
+#: imputation of new patients (:class:`radsurv.models.imputation.ChainedImputer`).
+STREAM_IMPUTATION = 17
