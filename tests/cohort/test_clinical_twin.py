@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -181,16 +180,18 @@ def test_paper_profile_images_show_the_true_tumour(twin, paper_profile):
 
 
 def test_the_cohort_stage_draws_the_images_at_the_imaging_size(tmp_path, paper_profile):
-    """write_twin_images hands the image simulator size_img, not the true size."""
-    from radsurv.cohort.stage import write_twin_images
+    """add_twin_images hands the image simulator size_img, not the true size."""
+    from radsurv.cohort.twin import add_twin_images
 
     truth = pd.DataFrame({"patient_id": ["TW1", "TW2"], "center": [1, 1], "a": [0.0, 0.0], "b": [0.0, 0.0],
                           "a_img": [0.0, 0.0], "b_img": [0.0, 0.0], "size_mm": [40.0, 10.0],
                           "size_img": [10.0, 40.0]})
     img = {**paper_profile["imaging"], "development": {"us": {"n": 0}, "mri": {"n": 0}, "centers": [1]}}
-    ctx = SimpleNamespace(profile={"imaging": img}, seed=3, n_jobs=1, out_dir=tmp_path,
-                          path=lambda name: tmp_path / name)
-    _, out = write_twin_images(ctx, TwinCohort(manifest=truth[["patient_id", "center"]], truth=truth))
+    twin = add_twin_images(TwinCohort(manifest=truth[["patient_id", "center"]], truth=truth), img, tmp_path,
+                           seed=3, n_jobs=1)
+    out = twin.truth
+    assert twin.development == {} and list(twin.manifest.columns[-4:]) == ["us_image", "us_mask", "mri_image",
+                                                                           "mri_mask"]
     for modality in ("us", "mri"):
         masks = [sitk.ReadImage(str(tmp_path / p)) for p in out[f"{modality}_true_mask"]]
         # Equivalent diameter of the true lesion (a disc in US, a ball in MRI), in mm.

@@ -21,11 +21,13 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from ..exceptions import ManifestError
-from ..labels import SPLITS
+from ..labels import SPLIT_LABELS, SPLITS
+from ..results import ShowsItself
 
 __all__ = ["IMAGE_COLUMNS", "MONTHS_PER_DAY", "LoadedCohort", "ManifestError", "ManifestSpec", "Problem", "REQUIRED_COLUMNS",
            "ValidationReport", "check_events", "coerce_types", "cohort_outcomes", "derive_split", "load_cohort",
-           "load_cohort_from_profile", "read_manifest", "to_months", "validate_images", "validate_manifest"]
+           "load_cohort_from_profile", "read_manifest", "to_months", "validate_from_profile", "validate_images",
+           "validate_manifest"]
 
 REQUIRED_COLUMNS = ("patient_id", "center", "dfs_time", "dfs_event")
 #: Months in a day: follow-up given in days is reported in months (1 month = 365.25/12 days).
@@ -89,9 +91,12 @@ class ManifestSpec:
         return self.internal_centers + self.external_centers
 
 
-@dataclass
-class ValidationReport:
-    """The result of validating a manifest."""
+@dataclass(repr=False)
+class ValidationReport(ShowsItself):
+    """The result of validating a manifest.
+
+    Shown by the problems per column checked (:meth:`summary`: counts, never a patient).
+    """
 
     problems: list[Problem] = field(default_factory=list)
     n_rows: int = 0
@@ -105,6 +110,35 @@ class ValidationReport:
 
     def bad_rows(self) -> list[int]:
         return sorted({p.row for p in self.problems if p.row is not None})
+
+    def title(self) -> str:
+        head = f"Input contract: {self.n_rows} rows checked, "
+        if self.ok:
+            head += "no problem"
+        else:
+            head += f"{len(self.problems)} problem(s) in {len(self.bad_rows())} row(s)"
+        return head + f"; {len(self.notes)} mask(s) to resample onto their image's grid"
+
+    def summary(self) -> pd.DataFrame:
+        """Per column checked: ``problems`` (all found), ``rows`` (rows with one) and
+        ``first_in_row`` (rows whose first problem is in this column: the flow's reason
+        ``invalid <column>``, :func:`radsurv.cohort.stage.validation_exclusions`); a
+        problem of the whole table (a missing column) counts under ``rows`` as 0. The
+        masks to resample are a last row (``notes``), not problems."""
+        first: dict[int, str] = {}
+        for p in self.problems:
+            if p.row is not None:
+                first.setdefault(p.row, str(p.column))
+        rows = []
+        for column in dict.fromkeys(str(p.column) for p in self.problems):
+            mine = [p for p in self.problems if str(p.column) == column]
+            rows.append({"column": column, "problems": len(mine),
+                         "rows": len({p.row for p in mine if p.row is not None}),
+                         "first_in_row": sum(c == column for c in first.values())})
+        if self.notes:
+            rows.append({"column": "notes: mask resampled onto the image grid", "problems": 0,
+                         "rows": len({n.row for n in self.notes}), "first_in_row": 0})
+        return pd.DataFrame(rows, columns=["column", "problems", "rows", "first_in_row"]).set_index("column")
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:
@@ -376,15 +410,47 @@ def check_events(df: pd.DataFrame, spec: ManifestSpec) -> list[Problem]:
     return []
 
 
-@dataclass
-class LoadedCohort:
-    """A validated, typed cohort with its split, and the rows excluded on the way."""
+@dataclass(repr=False)
+class LoadedCohort(ShowsItself):
+    """A validated, typed cohort with its split, and the rows excluded on the way.
+
+    Shown by its sets (:meth:`summary`: patients, events and centres per set) and the
+    exclusions by reason (:meth:`exclusions`), never by patient.
+    """
 
     data: pd.DataFrame
     excluded: pd.DataFrame      # patient_id, row, reason (one line per excluded row)
     source: str
     #: Masks of kept patients to be resampled onto their image's grid (``ValidationReport.notes``).
     notes: list[Problem] = field(default_factory=list)
+
+    def title(self) -> str:
+        d = self.data
+        return (f"Cohort: {len(d)} patients analysed from {d['center'].nunique()} centres, "
+                f"{int(d['dfs_event'].sum())} DFS events; {len(self.excluded)} row(s) excluded")
+
+    def summary(self) -> pd.DataFrame:
+        """Per set (training, internal test, external test) and overall: ``patients``,
+        ``events``, ``event_rate`` and the ``centres`` it draws from."""
+        d = self.data
+        rows = []
+        for s in SPLITS:
+            part = d[d["split"] == s]
+            rows.append({"set": SPLIT_LABELS[s], "patients": len(part), "events": int(part["dfs_event"].sum()),
+                         "centres": ", ".join(sorted(part["center"].astype(str).unique()))})
+        rows.append({"set": "Overall", "patients": len(d), "events": int(d["dfs_event"].sum()),
+                     "centres": ", ".join(sorted(d["center"].astype(str).unique()))})
+        out = pd.DataFrame(rows).set_index("set")
+        out.insert(2, "event_rate", out["events"] / out["patients"].where(out["patients"] > 0))
+        return out
+
+    def exclusions(self) -> pd.DataFrame:
+        """Rows excluded per reason (``invalid <first failing column>``, as the patient
+        flow counts them); empty when none was."""
+        first = self.excluded["reason"].str.split(":").str[0]
+        counts = first.value_counts().sort_index()
+        return pd.DataFrame({"rows": counts.to_numpy(dtype=int)},
+                            index=pd.Index([f"invalid {c}" for c in counts.index], name="reason"))
 
 
 def load_cohort(df: pd.DataFrame, spec: ManifestSpec, *, source: str, seed: int, split_params: Mapping[str, Any],
@@ -429,15 +495,41 @@ def load_cohort(df: pd.DataFrame, spec: ManifestSpec, *, source: str, seed: int,
     return LoadedCohort(data=data, excluded=excluded, source=source, notes=notes)
 
 
-def load_cohort_from_profile(profile: Mapping[str, Any], manifest: Path, n_jobs: int) -> LoadedCohort:
+def validate_from_profile(profile: Mapping[str, Any], manifest: Path, n_jobs: int) -> ValidationReport:
+    """Check a manifest against the profile's contract (:meth:`ManifestSpec.from_profile`):
+    every column, and every image and mask read with ``n_jobs`` workers.
+
+    Parameters
+    ----------
+    profile : mapping
+        The validated profile.
+    manifest : path
+        The manifest CSV (image paths relative to its folder).
+    n_jobs : int
+        Threads for the image checks.
+
+    Returns
+    -------
+    ValidationReport
+        Every problem and note; hand it to :func:`load_cohort_from_profile` so that the
+        images are not read twice.
+    """
+    spec = ManifestSpec.from_profile(profile)
+    return validate_manifest(read_manifest(manifest), spec, base_dir=Path(manifest).resolve().parent,
+                             check_images=True, n_jobs=n_jobs)
+
+
+def load_cohort_from_profile(profile: Mapping[str, Any], manifest: Path, n_jobs: int,
+                             report: ValidationReport | None = None) -> LoadedCohort:
     """Read and validate a manifest with the profile's contract (:meth:`ManifestSpec.from_profile`,
-    ``cohort.split``, ``cohort.on_invalid``), checking every image with ``n_jobs`` workers;
-    derive the split if absent."""
+    ``cohort.split``, ``cohort.on_invalid``), checking every image with ``n_jobs`` workers
+    (or taking ``report``, :func:`validate_from_profile`, as the validation); derive the
+    split if absent."""
     spec = ManifestSpec.from_profile(profile)
     raw = read_manifest(manifest)
     cohort = profile["cohort"]
     return load_cohort(
         raw, spec, source=str(manifest), seed=int(profile["seed"]), split_params=cohort["split"],
         on_invalid=cohort["on_invalid"], base_dir=Path(manifest).resolve().parent,
-        check_images=True, n_jobs=n_jobs,
+        check_images=True, n_jobs=n_jobs, report=report,
     )

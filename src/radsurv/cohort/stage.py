@@ -1,21 +1,25 @@
 """The cohort stage (``notebooks/00_cohort.ipynb``): from profile to validated cohort.
 
-Computing (plain data in, plain data out; unit-tested): :func:`to_months`,
-:func:`median_follow_up`, :func:`cohort_summary`, :func:`validation_exclusions`,
-:func:`twin_variables`, :func:`example_patients`, :func:`imaging_statistics`.
-Writing: :func:`prepare_manifest` (the twin's manifest, truth and images),
-:func:`write_cohort_artefacts` and :func:`write_imaging_artefacts`.
+The notebook computes, step by step, with the library: the twin
+(:func:`radsurv.cohort.twin.simulate_cohort`, :func:`radsurv.cohort.twin.add_twin_images`),
+the input contract (:func:`validate_from_profile`, :func:`load_from_profile`), Table 1
+(:func:`radsurv.cohort.table1.baseline_characteristics`), the sets
+(:func:`radsurv.cohort.sets.describe_sets`), a user's masks and development sets
+(:func:`prepare_inputs`) and the images (:func:`describe_images`). Other computing here
+(plain data in, plain data out; unit-tested): :func:`validation_exclusions`,
+:func:`twin_variables`, :func:`run_variables`.
 
-Every number comes from :mod:`radsurv.stats` (Kaplan-Meier with log-log CIs, the
-log-rank test, the reverse Kaplan-Meier median follow-up), matched to R's survival.
-The declared outputs are listed in :mod:`radsurv.stages.registry`.
+Writing: :func:`prepare_manifest` (the twin's manifest and truth, before validation
+reads them), :func:`write_cohort_artefacts` and :func:`write_imaging_artefacts`, which
+only format and write what the notebook computed. The declared outputs are listed in
+:mod:`radsurv.stages.registry`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -23,23 +27,19 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import StageError
-from ..labels import SPLIT_LABELS, SPLITS, centre_sort_key
-from ..plots.style import SET_COLORS
-from ..report.formatting import format_p
 from ..stages.context import StageContext, resolve_n_jobs
-from ..stats import kaplan_meier, logrank, median_survival
-from .manifest import MONTHS_PER_DAY, LoadedCohort, ManifestSpec, load_cohort_from_profile, to_months
+from .images import CohortImaging, example_cases, example_patients, imaging_statistics
+from .manifest import (MONTHS_PER_DAY, LoadedCohort, ManifestSpec, ValidationReport, load_cohort_from_profile,
+                       to_months, validate_from_profile as _validate_from_profile)
 from .masks import load_development_set, prepare_masks
-from .table1 import baseline_table
-from .twin import TwinCohort, simulate_cohort
+from .sets import KM_CONF_TYPE, CohortSets, cohort_summary, median_follow_up
+from .table1 import BaselineTable
+from .twin import TwinCohort
 
-__all__ = ["MONTHS_PER_DAY", "ManifestSource", "cohort_summary", "example_patients", "imaging_statistics",
-           "load_from_profile", "median_follow_up", "prepare_manifest", "to_months", "twin_variables",
-           "validation_exclusions", "write_cohort_artefacts", "write_imaging_artefacts"]
-
-#: The confidence interval of the Kaplan-Meier estimates the paper reports: R's
-#: ``conf.type = "log-log"`` (stays inside [0, 1]; lifelines' default too).
-KM_CONF_TYPE = "log-log"
+__all__ = ["KM_CONF_TYPE", "MONTHS_PER_DAY", "ManifestSource", "PreparedInputs", "cohort_summary", "describe_images",
+           "example_cases", "example_patients", "imaging_statistics", "load_from_profile", "median_follow_up",
+           "prepare_inputs", "prepare_manifest", "run_variables", "to_months", "twin_variables",
+           "validate_from_profile", "validation_exclusions", "write_cohort_artefacts", "write_imaging_artefacts"]
 
 
 @dataclass(frozen=True)
@@ -50,75 +50,27 @@ class ManifestSource:
     simulated: bool
 
 
-# --------------------------------------------------------------------------- computing
+@dataclass(frozen=True)
+class PreparedInputs:
+    """What later stages read besides the cohort table (:func:`prepare_inputs`).
 
-
-def _pct(x: float, decimals: int = 1) -> str:
-    return f"{100 * x:.{decimals}f}"
-
-
-def median_follow_up(time: np.ndarray, event: np.ndarray) -> float:
-    """Median follow-up by the reverse Kaplan-Meier method (censoring as the event;
-    Schemper & Smith 1996), as R's ``survfit(Surv(time, 1 - event) ~ 1)`` median."""
-    return median_survival(time, 1 - np.asarray(event, dtype=int)).median
-
-
-def cohort_summary(data: pd.DataFrame, time_months: np.ndarray, landmarks: list[float]) -> dict:
-    """Numbers of the cohort for the manuscript's variables (strings, formatted once here).
-
-    Parameters
+    Attributes
     ----------
-    data : DataFrame
-        The cohort: ``dfs_event``, ``split``, ``center`` and optionally ``age``.
-    time_months : ndarray
-        Follow-up in months.
-    landmarks : list of float
-        Months at which DFS is reported (12, 36, 60 give ``dfs_1y``, ``dfs_3y``, ``dfs_5y``).
-
-    Returns
-    -------
-    dict
-        Counts, event rates, median follow-up, DFS with 95% CI (log-log) overall and per
-        set, and the log-rank test across sets, with the words the text uses for it.
+    masks : DataFrame
+        The masks later stages read in place of the supplied ones
+        (:func:`radsurv.cohort.masks.prepare_masks`; empty when none needs preparing).
+    development : dict of str to DataFrame
+        The segmentation-development set per modality (the twin's, or a user's checked one).
+    development_excluded : dict of str to DataFrame
+        The rows of a user's development set left out by a check, per modality.
     """
-    event = data["dfs_event"].to_numpy(dtype=int)
-    split = data["split"].to_numpy()
-    out: dict[str, Any] = {
-        "n_total": int(len(data)),
-        "n_events": int(event.sum()),
-        "event_rate_pct": _pct(event.mean()),
-        "n_centres": int(data["center"].nunique()),
-        "median_followup_months": f"{median_follow_up(time_months, event):.1f}",
-        "age_mean": f"{data['age'].mean():.1f}" if "age" in data else "NA",
-        "age_sd": f"{data['age'].std():.1f}" if "age" in data else "NA",
-    }
-    for s in SPLITS:
-        sel = split == s
-        out[s] = {
-            "n": int(sel.sum()),
-            "events": int(event[sel].sum()),
-            "event_rate_pct": _pct(event[sel].mean()) if sel.any() else "NA",
-            "median_followup_months": f"{median_follow_up(time_months[sel], event[sel]):.1f}" if sel.any() else "NA",
-        }
-        if not sel.any():
-            continue
-        km = kaplan_meier(time_months[sel], event[sel], times=landmarks, conf_type=KM_CONF_TYPE)
-        for r in km.itertuples(index=False):
-            key = f"dfs_{int(round(r.time / 12))}y"
-            # Before the first event the CI is undefined (R's NA): S = 1 exactly.
-            lower = r.lower if np.isfinite(r.lower) else 1.0
-            upper = r.upper if np.isfinite(r.upper) else 1.0
-            out[s][key] = f"{100 * r.survival:.1f}"
-            out[s][key + "_ci"] = f"{100 * lower:.1f}-{100 * upper:.1f}"
-    overall = kaplan_meier(time_months, event, times=landmarks, conf_type=KM_CONF_TYPE)
-    for r in overall.itertuples(index=False):
-        out[f"dfs_{int(round(r.time / 12))}y"] = f"{100 * r.survival:.1f}"
-    lr = logrank(time_months, event, split)
-    out["logrank_sets_p"] = format_p(lr.p, missing=None)
-    # Words for the text, chosen by the result (the manuscript types no conclusion).
-    out["sets_comparison"] = "no clear difference between the sets" if lr.p >= 0.05 else "a difference between the sets"
-    out["logrank_sets_chisq"] = f"{lr.statistic:.2f}"
-    return out
+
+    masks: pd.DataFrame
+    development: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    development_excluded: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- computing
 
 
 def validation_exclusions(excluded: pd.DataFrame) -> list[tuple[str, list[str]]]:
@@ -170,42 +122,6 @@ def run_variables(profile: Mapping[str, Any], simulated: bool, n_total: int) -> 
     }
 
 
-def example_patients(data: pd.DataFrame) -> list[tuple[str, str, str]]:
-    """(centre, risk, patient_id) examples per centre chosen from the observed outcome
-    (no truth needed, so the same works on a user's cohort): the earliest event is the
-    high-risk example, the longest event-free follow-up the low-risk one."""
-    out = []
-    for center in sorted(data["center"].astype(str).unique(), key=centre_sort_key):
-        grp = data[data["center"].astype(str) == center]
-        events = grp[grp["dfs_event"] == 1]
-        free = grp[grp["dfs_event"] == 0]
-        if len(free):
-            out.append((center, "low", free.sort_values(["dfs_time", "patient_id"]).iloc[-1]["patient_id"]))
-        if len(events):
-            out.append((center, "high", events.sort_values(["dfs_time", "patient_id"]).iloc[0]["patient_id"]))
-    return out
-
-
-_STAT_NAMES = {
-    "center": "Centre", "modality": "Modality", "n": "n", "spacing_x_mm": "Spacing x, mm", "spacing_y_mm": "Spacing y, mm",
-    "spacing_z_mm": "Spacing z, mm", "size_x": "Size x", "size_y": "Size y", "size_z": "Size z",
-    "intensity_mean": "Intensity mean", "intensity_sd": "Intensity SD", "lesion_area_mm2": "Lesion area, mm²",
-    "lesion_volume_mm3": "Lesion volume, mm³", "snr": "SNR",
-}
-
-
-def imaging_statistics(stats: pd.DataFrame) -> pd.DataFrame:
-    """The per-centre image statistics as the paper prints them (3 significant digits)."""
-    shown = stats.copy()
-    for c in shown.columns:
-        if shown[c].dtype.kind == "f":
-            shown[c] = shown[c].map(lambda v: f"{v:.3g}")
-    shown = shown.replace("nan", "–")
-    shown["modality"] = shown["modality"].str.upper()
-    shown.columns = [_STAT_NAMES.get(c, c.replace("_", " ")) for c in shown.columns]
-    return shown
-
-
 def _reader_dice(truth: pd.DataFrame, data: pd.DataFrame, modality: str, n_jobs: int) -> np.ndarray:
     """Dice of each patient's reader mask against the true mask (absolute paths)."""
     import SimpleITK as sitk
@@ -228,81 +144,169 @@ def _reader_dice(truth: pd.DataFrame, data: pd.DataFrame, modality: str, n_jobs:
 # --------------------------------------------------------------------------- writing
 
 
-def write_twin_images(ctx: StageContext, twin: TwinCohort) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Simulate every patient's US and MRI study and the segmentation-development sets.
+def validate_from_profile(profile: Mapping[str, Any], manifest: Path) -> ValidationReport:
+    """Check a manifest against the profile's contract, every image and mask read with the
+    profile's ``n_jobs`` (:func:`radsurv.cohort.manifest.validate_from_profile`)."""
+    return _validate_from_profile(profile, manifest, n_jobs=resolve_n_jobs(profile["n_jobs"]))
 
-    The manifest gets what a user would supply: the image and the reader's mask
-    (``us_mask``/``mri_mask`` = a radiologist's delineation). The true masks are part of
-    the truth (``us_true_mask``/``mri_true_mask``): only the twin has them, and only the
-    evaluation of segmentation against truth reads them.
+
+def load_from_profile(profile: Mapping[str, Any], manifest: Path,
+                      report: ValidationReport | None = None) -> LoadedCohort:
+    """Read and validate a manifest with the profile's contract (or take ``report``,
+    :func:`validate_from_profile`, as its validation); derive the split if absent
+    (:func:`radsurv.cohort.manifest.load_cohort_from_profile` with the profile's ``n_jobs``)."""
+    return load_cohort_from_profile(profile, manifest, n_jobs=resolve_n_jobs(profile["n_jobs"]), report=report)
+
+
+def prepare_inputs(profile: Mapping[str, Any], loaded: LoadedCohort, source: ManifestSource, out_dir: Path,
+                   n_jobs: int = 1, twin: TwinCohort | None = None) -> PreparedInputs:
+    """A user's masks on their image grids and the segmentation-development sets
+    (:mod:`radsurv.cohort.masks`).
+
+    Masks that later stages cannot read as supplied (another voxel grid, a multi-label
+    mask) are written, binary and on the image's grid, under ``out_dir/masks/``; each
+    ``imaging.development.<modality>.manifest`` of a user's cohort is read and checked as
+    the cohort is (its prepared masks under ``out_dir/devsets/``). The twin's development
+    sets are its own (:func:`radsurv.cohort.twin.add_twin_images`).
+
+    Parameters
+    ----------
+    profile : mapping
+        The validated profile (``imaging``, ``cohort.on_invalid``).
+    loaded : LoadedCohort
+        The validated cohort.
+    source : ManifestSource
+        Where the manifest lies (its folder is where the paths start).
+    out_dir : Path
+        The stage's folder.
+    n_jobs : int
+        Threads.
+    twin : TwinCohort, optional
+        The twin, whose development sets are taken as they are.
 
     Returns
     -------
-    (manifest, truth) with the image columns added; also writes ``devset_us.csv`` and
-    ``devset_mri.csv`` (development images and true masks).
+    PreparedInputs
+
+    Raises
+    ------
+    StageError
+        A development-set manifest given for the twin (which simulates its own).
     """
-    from ..imaging.twin import write_cohort_images, write_development_set
-
-    img = ctx.profile["imaging"]
-    latents = twin.truth[["patient_id", "center", "a_img", "b_img", "size_img"]].rename(columns={"size_img": "size_mm"})
-    if "mri_bpe" in twin.manifest:
-        # the background enhancement the radiologist reads is the one in the image
-        latents = latents.merge(twin.manifest[["patient_id", "mri_bpe"]], on="patient_id", how="left",
-                                validate="one_to_one")
-    paths = write_cohort_images(latents, ctx.path("images/"), scanners=img["scanners"], seed=ctx.seed,
-                                n_jobs=ctx.n_jobs, root=ctx.out_dir, phenotype=img["phenotype"])
-    manifest = twin.manifest.merge(
-        paths[["patient_id", "us_image", "us_reader_mask", "mri_image", "mri_reader_mask"]].rename(
-            columns={"us_reader_mask": "us_mask", "mri_reader_mask": "mri_mask"}),
-        on="patient_id", how="left", validate="one_to_one")
-    truth = twin.truth.merge(
-        paths[["patient_id", "us_mask", "mri_mask"]].rename(
-            columns={"us_mask": "us_true_mask", "mri_mask": "mri_true_mask"}),
-        on="patient_id", how="left", validate="one_to_one")
-    dev = img["development"]
-    centers = tuple(int(c) for c in dev["centers"])
-    for modality in ("us", "mri"):
-        n = int(dev[modality]["n"])
-        if n > 0:
-            table = write_development_set(modality, n, ctx.path(f"devsets/{modality}/"), scanners=img["scanners"],
-                                          seed=ctx.seed, n_jobs=ctx.n_jobs, root=ctx.out_dir, centers=centers,
-                                          phenotype=img["phenotype"])
-            table.to_csv(ctx.path(f"devset_{modality}.csv"), index=False, lineterminator="\n")
-    return manifest, truth
+    imaging = profile["imaging"]
+    root = Path(source.path).resolve().parent
+    masks = prepare_masks(loaded.data, loaded.notes, imaging["mask_label"], root, out_dir, n_jobs=n_jobs)
+    development = dict(twin.development) if twin is not None else {}
+    excluded = {}
+    for m in ("us", "mri"):
+        path = imaging["development"][m]["manifest"]
+        if not path:
+            continue
+        if source.simulated:
+            raise StageError(f"imaging.development.{m}.manifest is for a user's cohort: the digital twin simulates "
+                             f"its development set (imaging.development.{m}.n)")
+        development[m], excluded[m] = load_development_set(path, m, imaging, loaded.data, root, out_dir,
+                                                           on_invalid=profile["cohort"]["on_invalid"], n_jobs=n_jobs)
+    return PreparedInputs(masks=masks, development=development, development_excluded=excluded)
 
 
-def prepare_manifest(ctx: StageContext) -> ManifestSource:
-    """Write the twin's manifest (and truth, and images), or point at the user's manifest."""
+def describe_images(profile: Mapping[str, Any], loaded: LoadedCohort, source: ManifestSource, inputs: PreparedInputs,
+                    out_dir: Path, n_jobs: int = 1) -> CohortImaging | None:
+    """The cohort's images: per-centre statistics, example cases and the imaging variables.
+
+    Reads every image once (:func:`radsurv.plots.imaging.image_statistics_table`: spacing,
+    size, intensities, lesion size from the masks later stages read, SNR); for the twin
+    also each reader's mask against the true one (Dice) and the size of the image files.
+
+    Parameters
+    ----------
+    profile : mapping
+        The validated profile (``imaging.mask_label``).
+    loaded : LoadedCohort
+        The validated cohort.
+    source : ManifestSource
+        Where the manifest lies.
+    inputs : PreparedInputs
+        :func:`prepare_inputs` (its masks replace the supplied ones).
+    out_dir : Path
+        The stage's folder (the twin's truth and images lie there).
+    n_jobs : int
+        Threads for the Dice.
+
+    Returns
+    -------
+    CohortImaging or None
+        None when the cohort has no images.
+    """
+    from ..plots.imaging import image_statistics_table
+    from ..stages.readers import read_truth, with_prepared_masks
+
+    out_dir = Path(out_dir)
+    data = with_prepared_masks(loaded.data, inputs.masks, out_dir)
+    root = Path(source.path).resolve().parent
+    if "us_image" not in data.columns and "mri_image" not in data.columns:
+        return None
+    # Read from this run's folder (build/<profile>/00_cohort.partial until the stage ends).
+    truth = read_truth(out_dir.parent, folder=out_dir.name) if source.simulated else None
+    cases = example_cases(data, truth)
+    stats = image_statistics_table(data, root=root)
+    variables: dict[str, Any] = {
+        "n_us": int(data["us_image"].notna().sum()) if "us_image" in data else 0,
+        "n_mri": int(data["mri_image"].notna().sum()) if "mri_image" in data else 0,
+    }
+    for m in ("us", "mri"):
+        variables[f"n_dev_{m}"] = int(len(inputs.development[m])) if m in inputs.development else 0
+        variables[f"n_dev_excluded_{m}"] = (int(len(inputs.development_excluded[m]))
+                                            if m in inputs.development_excluded else 0)
+        variables[f"n_mask_{m}"] = int(data[f"{m}_mask"].notna().sum()) if f"{m}_mask" in data else 0
+    variables["n_masks_resampled"] = int(inputs.masks["action"].str.contains("resampled").sum())
+    variables["mask_label"] = profile["imaging"]["mask_label"]
+    if truth is not None:
+        absolute = data.assign(**{f"{m}_mask": data[f"{m}_mask"].map(lambda v: str(root / v))
+                                  for m in ("us", "mri") if f"{m}_mask" in data})
+        for m in ("us", "mri"):
+            d = _reader_dice(truth, absolute, m, n_jobs)
+            q1, med, q3 = np.percentile(d, [25, 50, 75])
+            variables[f"reader_dice_{m}"] = f"{med:.2f}"
+            variables[f"reader_dice_{m}_iqr"] = f"{q1:.2f}-{q3:.2f}"
+        disk = sum(p.stat().st_size for p in (out_dir / "images").rglob("*.nii.gz"))
+        disk += sum(p.stat().st_size for p in (out_dir / "devsets").rglob("*.nii.gz"))
+        variables["disk_mb"] = f"{disk / 2**20:.0f}"
+    return CohortImaging(statistics=stats, cases=cases, root=root, variables=variables)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def prepare_manifest(ctx: StageContext, twin: TwinCohort | None = None) -> ManifestSource:
+    """Write the twin's manifest (``manifest.csv``, with its images once
+    :func:`radsurv.cohort.twin.add_twin_images` has drawn them) and truth
+    (``truth.parquet``), or point at the user's manifest (``cohort.source: manifest``)."""
     cohort = ctx.profile["cohort"]
     if cohort["source"] == "twin":
-        twin = simulate_cohort(cohort["twin"], ctx.seed)
-        manifest, truth = twin.manifest, twin.truth
-        if ctx.profile["imaging"]["enabled"]:
-            with ctx.timed("twin images and development sets"):
-                manifest, truth = write_twin_images(ctx, twin)
-        path = ctx.path("manifest.csv")
-        manifest.to_csv(path, index=False, lineterminator="\n")
-        truth.to_parquet(ctx.path("truth.parquet"), index=False)
+        if twin is None:
+            raise StageError("cohort.source is the twin: simulate it first (radsurv.cohort.twin.simulate_cohort)")
+        path = ctx.write_data(twin.manifest, "manifest.csv", float_format=None)
+        twin.truth.to_parquet(ctx.path("truth.parquet"), index=False)
         return ManifestSource(path=path, simulated=True)
     return ManifestSource(path=Path(cohort["manifest"]), simulated=False)
 
 
-def load_from_profile(profile: Mapping[str, Any], manifest: Path) -> LoadedCohort:
-    """Read and validate a manifest with the profile's contract; derive the split if absent
-    (:func:`radsurv.cohort.manifest.load_cohort_from_profile` with the profile's ``n_jobs``)."""
-    return load_cohort_from_profile(profile, manifest, n_jobs=resolve_n_jobs(profile["n_jobs"]))
+def write_cohort_artefacts(ctx: StageContext, loaded: LoadedCohort, source: ManifestSource, table1: BaselineTable,
+                           sets: CohortSets, exclusions: list[tuple[str, list[str]]], inputs: PreparedInputs,
+                           imaging: CohortImaging | None = None) -> dict:
+    """Write what the notebook computed: cohort.csv, source.json, excluded.csv, the prepared
+    masks and development-set tables, Table 1, the Kaplan-Meier figure, the patient flow
+    (with ``exclusions``, :func:`validation_exclusions`), the imaging artefacts
+    (:func:`write_imaging_artefacts`) and the variables (the Methods paragraphs on the data
+    and the images are written from them when the paper is published).
 
-
-def write_cohort_artefacts(ctx: StageContext, loaded: LoadedCohort, source: ManifestSource) -> dict:
-    """Write cohort.csv, source.json, excluded.csv, Table 1, the flow and KM figures and
-    the variables (the Methods paragraphs on the data and the images are written from
-    them when the paper is published). Returns the variables (also in ``variables.yml``)."""
-    from ..plots.km import km_figure
-
+    Returns the variables (also in ``variables.yml``).
+    """
     profile = ctx.profile
     cohort = profile["cohort"]
     data = loaded.data
-    data.to_csv(ctx.path("cohort.csv"), index=False, lineterminator="\n")
+    ctx.write_data(data, "cohort.csv", float_format=None)
     # Later stages resolve the image paths of cohort.csv against the manifest's folder.
     # The twin's manifest lies in this stage's folder, which is renamed when the stage
     # finishes: record it relative to the folder; a user's manifest by its absolute path.
@@ -313,131 +317,46 @@ def write_cohort_artefacts(ctx: StageContext, loaded: LoadedCohort, source: Mani
         "manifest_dir": rel, "simulated": source.simulated,
         "centers": {"internal": list(spec.internal_centers), "external": list(spec.external_centers)},
     }, indent=1) + "\n", encoding="utf-8")
-    loaded.excluded.to_csv(ctx.path("excluded.csv"), index=False, lineterminator="\n")
-    prepared = write_user_masks(ctx, loaded, source)
+    ctx.write_data(loaded.excluded, "excluded.csv", float_format=None)
+    ctx.write_data(inputs.masks, "prepared_masks.csv", float_format=None)
+    for m, dev in inputs.development.items():
+        ctx.write_data(dev, f"devset_{m}.csv", float_format=None)
+    for m, excluded in inputs.development_excluded.items():
+        ctx.write_data(excluded, f"devset_{m}_excluded.csv", float_format=None)
 
-    tbl = baseline_table(data, spec.columns, cohort["labels"])
-    tbl.to_csv(ctx.path("table1.csv"), index=False, lineterminator="\n")
-    ctx.write_table(tbl, "table1.md", label="baseline",
+    ctx.write_data(table1.table, "table1.csv", float_format=None)
+    ctx.write_table(table1.table, "table1.md", label="baseline",
                     caption="Baseline characteristics of the training, internal test and external test sets. "
                             "Continuous variables as mean (SD) or median [Q1,Q3]; categorical as n (%). "
                             "P-values compare the three sets.")
+    ctx.write_figure(sets.plot().figure, "fig-km-sets.png")
 
-    time_m = to_months(data["dfs_time"], profile["time_unit"])
-    summary = cohort_summary(data, time_m, [float(x) for x in cohort["landmarks_months"]])
-    km_figure(time_m, data["dfs_event"].to_numpy(), data["split"].to_numpy(), ctx.path("fig-km-sets.png"),
-              order=SPLITS, labels=SPLIT_LABELS, colors=SET_COLORS,
-              annotation=f"Log-rank test across sets: p = {summary['logrank_sets_p']}")
-
-    for reason, patients in validation_exclusions(loaded.excluded):
+    for reason, patients in exclusions:
         ctx.exclude(reason, patients)
     ctx.save_flow(data, {"internal": spec.internal_centers, "external": spec.external_centers}, source.simulated)
 
-    excluded = loaded.excluded
+    summary = sets.numbers
     variables: dict[str, Any] = {
         "run": run_variables(profile, source.simulated, summary["n_total"]),
-        "cohort": {**summary, "n_excluded": int(len(excluded)), "n_train_target": int(cohort["split"]["n_train"]),
-                   "simulated": bool(source.simulated)},
+        "cohort": {**summary, "n_excluded": int(len(loaded.excluded)),
+                   "n_train_target": int(cohort["split"]["n_train"]), "simulated": bool(source.simulated)},
     }
     if source.simulated:
         variables["twin"] = twin_variables(cohort["twin"])
-    imaging = write_imaging_artefacts(ctx, loaded, source, prepared)
-    if imaging:
-        variables["imaging"] = imaging
+    if imaging is not None:
+        variables["imaging"] = write_imaging_artefacts(ctx, imaging)
     ctx.write_variables(variables)
     return variables
 
 
-def write_user_masks(ctx: StageContext, loaded: LoadedCohort, source: ManifestSource) -> pd.DataFrame:
-    """A user's masks on their image grids and a user's development sets
-    (:mod:`radsurv.cohort.masks`).
-
-    Writes ``prepared_masks.csv`` (every mask later stages read in place of the
-    supplied one, with what was done), the prepared masks under ``masks/``, and for
-    each ``imaging.development.<modality>.manifest`` the checked ``devset_<modality>.csv``
-    with its ``devset_<modality>_excluded.csv``. Returns the prepared-masks table.
-    """
-    imaging = ctx.profile["imaging"]
-    n_jobs = ctx.n_jobs
-    root = Path(source.path).resolve().parent
-    prepared = prepare_masks(loaded.data, loaded.notes, imaging["mask_label"], root, ctx.out_dir, n_jobs=n_jobs)
-    prepared.to_csv(ctx.path("prepared_masks.csv"), index=False, lineterminator="\n")
-    for m in ("us", "mri"):
-        path = imaging["development"][m]["manifest"]
-        if not path:
-            continue
-        if source.simulated:
-            raise StageError(f"imaging.development.{m}.manifest is for a user's cohort: the digital twin simulates "
-                             f"its development set (imaging.development.{m}.n)")
-        with ctx.timed(f"{m} development set (checks)"):
-            dev, excluded = load_development_set(path, m, imaging, loaded.data, root, ctx.out_dir,
-                                                 on_invalid=ctx.profile["cohort"]["on_invalid"], n_jobs=n_jobs)
-        dev.to_csv(ctx.path(f"devset_{m}.csv"), index=False, lineterminator="\n")
-        excluded.to_csv(ctx.path(f"devset_{m}_excluded.csv"), index=False, lineterminator="\n")
-    return prepared
-
-
-def write_imaging_artefacts(ctx: StageContext, loaded: LoadedCohort, source: ManifestSource,
-                            prepared: pd.DataFrame | None = None) -> dict:
-    """Example images with contours, per-centre image statistics, and the imaging variables.
-
-    Writes ``fig-imaging-examples.png``, ``imaging_stats.md/.csv`` and returns the
-    ``imaging`` variables (empty when the cohort has no images), from which the Methods
-    paragraph on the images is written when the paper is published.
-    ``prepared`` (:func:`write_user_masks`) replaces the masks later stages read.
-    """
-    from ..plots.imaging import example_cases_figure, image_statistics_table
-    from ..stages.readers import read_truth, with_prepared_masks
-
-    data = with_prepared_masks(loaded.data, prepared, ctx.out_dir) if prepared is not None else loaded.data
-    root = Path(source.path).resolve().parent
-    if "us_image" not in data.columns and "mri_image" not in data.columns:
-        return {}
-    # Read from this run's folder (build/<profile>/00_cohort.partial until the stage ends).
-    truth = read_truth(ctx.out_dir.parent, folder=ctx.out_dir.name) if source.simulated else None
-    rows = data.set_index("patient_id")
-    cases = []
-    for center, risk, pid in example_patients(data):
-        case: dict[str, Any] = {"center": center, "risk": risk}
-        for m in ("us", "mri"):
-            if f"{m}_image" in rows.columns and pd.notna(rows.loc[pid, f"{m}_image"]):
-                case[f"{m}_image"] = rows.loc[pid, f"{m}_image"]
-                if truth is not None:
-                    # The twin knows the true lesion; the manifest's mask is the reader's.
-                    case[f"{m}_mask"] = truth.set_index("patient_id").loc[pid, f"{m}_true_mask"]
-                    case[f"{m}_reader_mask"] = rows.loc[pid, f"{m}_mask"]
-                elif f"{m}_mask" in rows.columns and pd.notna(rows.loc[pid, f"{m}_mask"]):
-                    case[f"{m}_reader_mask"] = rows.loc[pid, f"{m}_mask"]
-        cases.append(case)
-    example_cases_figure(cases, ctx.path("fig-imaging-examples.png"), root=root)
-
-    stats = image_statistics_table(data, root=root)
-    stats.to_csv(ctx.path("imaging_stats.csv"), index=False, lineterminator="\n", float_format="%.4g")
-    ctx.write_table(imaging_statistics(stats), "imaging_stats.md", label="imaging-stats",
+def write_imaging_artefacts(ctx: StageContext, imaging: CohortImaging) -> dict:
+    """Write the example images with contours (``fig-imaging-examples.png``) and the
+    per-centre image statistics (``imaging_stats.csv``/``.md``); return the ``imaging``
+    variables, from which the Methods paragraph on the images is written when the paper
+    is published."""
+    ctx.write_figure(imaging.plot_examples().flat[0].figure, "fig-imaging-examples.png")
+    ctx.write_data(imaging.statistics, "imaging_stats.csv", float_format="%.4g")
+    ctx.write_table(imaging_statistics(imaging.statistics), "imaging_stats.md", label="imaging-stats",
                     caption="Image statistics per centre and modality (medians over patients; intensities in stored "
                             "units, which differ between centres by design). Lesion size from the manifest's masks.")
-    variables: dict[str, Any] = {
-        "n_us": int(data["us_image"].notna().sum()) if "us_image" in data else 0,
-        "n_mri": int(data["mri_image"].notna().sum()) if "mri_image" in data else 0,
-    }
-    for m in ("us", "mri"):
-        dev = ctx.out_dir / f"devset_{m}.csv"
-        variables[f"n_dev_{m}"] = int(len(pd.read_csv(dev))) if dev.is_file() else 0
-        dev_excluded = ctx.out_dir / f"devset_{m}_excluded.csv"
-        variables[f"n_dev_excluded_{m}"] = int(len(pd.read_csv(dev_excluded))) if dev_excluded.is_file() else 0
-        variables[f"n_mask_{m}"] = int(data[f"{m}_mask"].notna().sum()) if f"{m}_mask" in data else 0
-    actions = prepared["action"] if prepared is not None else pd.Series([], dtype=str)
-    variables["n_masks_resampled"] = int(actions.str.contains("resampled").sum())
-    variables["mask_label"] = ctx.profile["imaging"]["mask_label"]
-    if truth is not None:
-        absolute = data.assign(**{f"{m}_mask": data[f"{m}_mask"].map(lambda v: str(root / v))
-                                  for m in ("us", "mri") if f"{m}_mask" in data})
-        for m in ("us", "mri"):
-            d = _reader_dice(truth, absolute, m, ctx.n_jobs)
-            q1, med, q3 = np.percentile(d, [25, 50, 75])
-            variables[f"reader_dice_{m}"] = f"{med:.2f}"
-            variables[f"reader_dice_{m}_iqr"] = f"{q1:.2f}-{q3:.2f}"
-        disk = sum(p.stat().st_size for p in (ctx.out_dir / "images").rglob("*.nii.gz"))
-        disk += sum(p.stat().st_size for p in (ctx.out_dir / "devsets").rglob("*.nii.gz"))
-        variables["disk_mb"] = f"{disk / 2**20:.0f}"
-    return variables
+    return imaging.variables

@@ -3,14 +3,74 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Mapping
 
 import pandas as pd
 from tableone import TableOne
 
 from ..labels import SPLIT_LABELS, SPLITS
+from ..results import ShowsItself
 
-__all__ = ["baseline_table"]
+__all__ = ["BaselineTable", "TEST_REASONS", "baseline_characteristics", "baseline_table"]
+
+#: Why ``tableone`` chose each test (the ``Test`` column of Table 1) to compare the sets.
+TEST_REASONS = {
+    "One-way ANOVA": "continuous, summarised as mean (SD): compares the sets' means",
+    "Kruskal-Wallis": "continuous and skewed, summarised as median [Q1,Q3]: compares the sets' distributions by rank",
+    "Chi-squared": "categorical: compares the sets' proportions",
+    "Chi-squared (warning: expected count < 5)": "categorical with a sparse level: the chi-squared approximation "
+                                                 "is rough (an expected count below 5)",
+    "Fisher's exact": "categorical, two levels and two groups with small counts: exact test",
+}
+
+
+@dataclass(repr=False)
+class BaselineTable(ShowsItself):
+    """Table 1: baseline characteristics by set, with the p-values comparing the sets.
+
+    Shown as the printed table (:meth:`summary`) and the test behind each p-value
+    (:meth:`tests`). Built by :func:`baseline_characteristics`.
+
+    Attributes
+    ----------
+    table : DataFrame
+        :func:`baseline_table`'s flat table (what ``table1.csv`` and ``table1.md`` hold).
+    """
+
+    table: pd.DataFrame
+
+    def _rows(self) -> pd.DataFrame:
+        """One row per characteristic with a p-value."""
+        return self.table[self.table["P-value"].astype(str) != ""]
+
+    def title(self) -> str:
+        rows = self._rows()
+        p = pd.to_numeric(rows["P-value"].astype(str).str.lstrip("<"), errors="coerce")
+        n = self.table.loc[self.table["Characteristic"] == "Patients, n", "Overall"]
+        total = f"{n.iloc[0]} patients" if len(n) else "the cohort"
+        return (f"Table 1: {total} by set; {len(rows)} characteristic(s) compared across the sets, "
+                f"{int((p < 0.05).sum())} with p < 0.05")
+
+    def summary(self) -> pd.DataFrame:
+        """The table as printed: ``Characteristic``, ``Level``, ``Overall``, one column per
+        set, ``P-value`` and ``Test``."""
+        return self.table
+
+    def tests(self) -> pd.DataFrame:
+        """Per compared characteristic: the p-value, the test and why it was chosen."""
+        rows = self._rows()
+        return pd.DataFrame({"P-value": rows["P-value"].to_numpy(), "Test": rows["Test"].to_numpy(),
+                             "why": [TEST_REASONS.get(str(t), "") for t in rows["Test"]]},
+                            index=pd.Index(rows["Characteristic"].to_numpy(), name="Characteristic"))
+
+
+def baseline_characteristics(data: pd.DataFrame, columns: Mapping[str, object],
+                             labels: Mapping[str, str] | None = None) -> BaselineTable:
+    """Table 1 of the cohort as a result object: :func:`baseline_table` (same ``data``,
+    ``columns`` and ``labels``) in a :class:`BaselineTable`, which shows itself and the
+    test behind each p-value."""
+    return BaselineTable(baseline_table(data, columns, labels))
 
 
 def baseline_table(data: pd.DataFrame, columns: Mapping[str, object], labels: Mapping[str, str] | None = None,

@@ -34,39 +34,208 @@ and the reasons for them are stated in ``params/paper.yml``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 from scipy import optimize
 from scipy.special import expit
 
+from ..results import ShowsItself, new_axes
 from ..seeds import STREAM_TWIN_IMAGING, STREAM_TWIN_OUTCOME
 
-__all__ = ["CLINICAL_COLUMNS", "DAYS_PER_MONTH", "MRI_COLUMNS", "simulate_cohort", "simulate_outcome",
-           "simulate_patients", "true_linear_predictor", "TwinCohort"]
+__all__ = ["CLINICAL_COLUMNS", "DAYS_PER_MONTH", "MRI_COLUMNS", "add_twin_images", "simulate_cohort",
+           "simulate_outcome", "simulate_patients", "true_linear_predictor", "true_survival", "TwinCohort"]
 
 #: Days per month used to turn calendar dates into follow-up months.
 DAYS_PER_MONTH = 365.25 / 12
 
 
-@dataclass(frozen=True)
-class TwinCohort:
-    """What the simulator produces.
+@dataclass(frozen=True, repr=False)
+class TwinCohort(ShowsItself):
+    """What the simulator produces: the manifest a user would supply, and the hidden truth.
+
+    Shown by its centres (:meth:`summary`: patients, events, the centre's log hazard
+    ratio, the true linear predictor), its hazard model (:meth:`coefficients`) and the
+    true disease-free survival by tertile of the true linear predictor (:meth:`plot`).
 
     Attributes
     ----------
     manifest : DataFrame
-        Exactly what a user would supply (the input contract), without images.
+        Exactly what a user would supply (the input contract); image columns once
+        :func:`add_twin_images` has written the images.
     truth : DataFrame
         The hidden truth per patient (latent traits, including the imaging ones
-        ``a_img``, ``b_img``, ``size_img``; true linear predictor, event and
-        censoring times). Never read by the analysis, only by the manuscript's
-        oracle row and by tests.
+        ``a_img``, ``b_img``, ``size_img``; true linear predictor ``eta`` with the centre
+        effect, event and censoring times, the Weibull scale). Never read by the
+        analysis, only by the manuscript's oracle row and by tests.
+    params : mapping, optional
+        The ``cohort.twin`` section it was simulated from (the hazard model shown).
+    development : mapping of str to DataFrame
+        The segmentation-development sets per modality (:func:`add_twin_images`).
     """
 
     manifest: pd.DataFrame
     truth: pd.DataFrame
+    params: Mapping[str, Any] | None = None
+    development: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+
+    def title(self) -> str:
+        event = self.manifest["dfs_event"].to_numpy(dtype=int)
+        text = (f"Digital twin: {len(self.manifest)} patients in {self.manifest['center'].nunique()} centres, "
+                f"{int(event.sum())} DFS events ({100 * event.mean():.1f}%)")
+        if self.params is not None:
+            hz = self.params["hazard"]
+            text += (f"; Weibull PH model, shape {float(hz['weibull_shape']):g}, scaled to a 5-year DFS of "
+                     f"{100 * float(hz['target_dfs_at_60_months']):.0f}%")
+        return text
+
+    def summary(self) -> pd.DataFrame:
+        """Per centre: patients, DFS events, event rate, the centre's true log hazard ratio
+        and the mean and SD of the true linear predictor (centre effect included)."""
+        t = self.truth.assign(dfs_event=self.manifest["dfs_event"].to_numpy(dtype=int))
+        out = t.groupby("center", sort=True).agg(patients=("eta", "size"), events=("dfs_event", "sum"),
+                                                 true_lp_mean=("eta", "mean"), true_lp_sd=("eta", "std"))
+        out.insert(2, "event_rate", out["events"] / out["patients"])
+        if self.params is not None:
+            effect = {int(k): float(v) for k, v in self.params["hazard"]["center_log_hr"].items()}
+            out.insert(3, "centre_log_hr", [effect.get(int(c), 0.0) for c in out.index])
+        out.index = out.index.astype(str).rename("centre")
+        return out
+
+    def coefficients(self) -> pd.DataFrame:
+        """The true hazard model: each term's log hazard ratio and hazard ratio (centre
+        effects are in :meth:`summary`). Empty without ``params``."""
+        if self.params is None:
+            return pd.DataFrame(columns=["log_hr", "hr"], index=pd.Index([], name="term"))
+        beta = self.params["hazard"]["log_hr"]
+        rows: dict[str, float] = {}
+        for name, value in beta.items():
+            if isinstance(value, Mapping):
+                rows.update({f"{name} {level}": float(v) for level, v in value.items()})
+            else:
+                rows[str(name)] = float(value)
+        frame = pd.DataFrame({"log_hr": list(rows.values())}, index=pd.Index(list(rows), name="term"))
+        frame["hr"] = np.exp(frame["log_hr"])
+        return frame
+
+    def tertiles(self) -> pd.Series:
+        """The tertile (``low``, ``middle``, ``high``) of each patient's true linear predictor."""
+        return pd.qcut(self.truth["eta"], 3, labels=["low", "middle", "high"]).astype(str)
+
+    def plot(self, ax=None, months: float = 120.0):
+        """True DFS by tertile of the true linear predictor (the model's mean survival,
+        :func:`true_survival`; solid) with the Kaplan-Meier estimate of the simulated,
+        censored follow-up (steps). Needs ``params`` (the Weibull shape)."""
+        from ..plots.twin import draw_true_survival
+        from ..stats import kaplan_meier
+
+        if self.params is None:
+            raise ValueError("the twin's parameters are needed for its true survival (simulate_cohort sets them)")
+        shape = float(self.params["hazard"]["weibull_shape"])
+        scale = float(self.truth["weibull_scale"].iloc[0])
+        times = np.linspace(0.0, months, 241)
+        group = self.tertiles().to_numpy()
+        time = self.manifest["dfs_time"].to_numpy(dtype=float)
+        event = self.manifest["dfs_event"].to_numpy(dtype=int)
+        eta = self.truth["eta"].to_numpy(dtype=float)
+        true, observed = {}, {}
+        for g in ("low", "middle", "high"):
+            sel = group == g
+            true[g] = true_survival(eta[sel], scale, shape, times)
+            observed[g] = kaplan_meier(time[sel], event[sel])
+        return draw_true_survival(new_axes(ax), times, true, observed)
+
+
+def true_survival(eta, scale: float, shape: float, times) -> np.ndarray:
+    """The twin's true disease-free survival, averaged over patients.
+
+    ``S(t) = mean_i exp(-(t / scale)^shape exp(eta_i))``: the Weibull proportional-hazards
+    model the outcome is drawn from (:func:`simulate_outcome`), without censoring.
+
+    Parameters
+    ----------
+    eta : array-like
+        True linear predictors (centre effect included), one per patient.
+    scale, shape : float
+        The Weibull scale (months; ``truth["weibull_scale"]``) and shape.
+    times : array-like
+        Months at which to evaluate.
+
+    Returns
+    -------
+    ndarray
+        ``S(t)`` at each time.
+    """
+    eta = np.asarray(eta, dtype=float)
+    t = np.asarray(times, dtype=float)
+    cumulative = (t[:, None] / float(scale)) ** float(shape) * np.exp(eta)[None, :]
+    return np.exp(-cumulative).mean(axis=1)
+
+
+def add_twin_images(twin: TwinCohort, imaging: Mapping[str, Any], out_dir: str | Path, *, seed: int,
+                    n_jobs: int = 1) -> TwinCohort:
+    """Simulate every patient's US and MRI study and the segmentation-development sets.
+
+    The manifest gets what a user would supply: the image and the reader's mask
+    (``us_mask``/``mri_mask`` = a radiologist's delineation). The true masks are part of
+    the truth (``us_true_mask``/``mri_true_mask``): only the twin has them, and only the
+    evaluation of segmentation against truth reads them. The images are drawn from the
+    imaging latents ``a_img``, ``b_img``, ``size_img`` (not the true size; they differ in
+    the null profile).
+
+    Parameters
+    ----------
+    twin : TwinCohort
+        The clinical twin (:func:`simulate_cohort`).
+    imaging : mapping
+        The profile's ``imaging`` section (``scanners``, ``phenotype``, ``development``).
+    out_dir : path
+        The cohort stage's folder: images go to ``images/``, development sets to
+        ``devsets/<modality>/``; every path is written relative to it (where the
+        manifest lies).
+    seed : int
+        The run's seed.
+    n_jobs : int
+        Worker processes (the images do not depend on it).
+
+    Returns
+    -------
+    TwinCohort
+        The twin with the image columns in ``manifest`` and ``truth``, and the
+        development sets (``patient_id, center, size_mm, image, mask, reader_mask``) in
+        ``development`` for each modality with ``imaging.development.<modality>.n > 0``.
+    """
+    from ..imaging.twin import write_cohort_images, write_development_set
+
+    out_dir = Path(out_dir)
+    latents = twin.truth[["patient_id", "center", "a_img", "b_img", "size_img"]].rename(columns={"size_img": "size_mm"})
+    if "mri_bpe" in twin.manifest:
+        # the background enhancement the radiologist reads is the one in the image
+        latents = latents.merge(twin.manifest[["patient_id", "mri_bpe"]], on="patient_id", how="left",
+                                validate="one_to_one")
+    paths = write_cohort_images(latents, out_dir / "images", scanners=imaging["scanners"], seed=seed,
+                                n_jobs=n_jobs, root=out_dir, phenotype=imaging["phenotype"])
+    manifest = twin.manifest.merge(
+        paths[["patient_id", "us_image", "us_reader_mask", "mri_image", "mri_reader_mask"]].rename(
+            columns={"us_reader_mask": "us_mask", "mri_reader_mask": "mri_mask"}),
+        on="patient_id", how="left", validate="one_to_one")
+    truth = twin.truth.merge(
+        paths[["patient_id", "us_mask", "mri_mask"]].rename(
+            columns={"us_mask": "us_true_mask", "mri_mask": "mri_true_mask"}),
+        on="patient_id", how="left", validate="one_to_one")
+    dev = imaging["development"]
+    centers = tuple(int(c) for c in dev["centers"])
+    development = {}
+    for modality in ("us", "mri"):
+        n = int(dev[modality]["n"])
+        if n > 0:
+            development[modality] = write_development_set(
+                modality, n, out_dir / "devsets" / modality, scanners=imaging["scanners"], seed=seed, n_jobs=n_jobs,
+                root=out_dir, centers=centers, phenotype=imaging["phenotype"])
+    return replace(twin, manifest=manifest, truth=truth, development=development)
 
 
 def _cut(x: np.ndarray, cuts: list[float], labels: list[str]) -> np.ndarray:
@@ -339,4 +508,4 @@ def simulate_cohort(twin: dict, seed: int, id_prefix: str = "TW", outcome_seed: 
         ],
         axis=1,
     )
-    return TwinCohort(manifest=manifest, truth=truth)
+    return TwinCohort(manifest=manifest, truth=truth, params=twin)

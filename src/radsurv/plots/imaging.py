@@ -14,8 +14,8 @@ from ..imaging.io import read_image
 from ..labels import centre_sort_key
 from .style import apply_style, plt, save_figure
 
-__all__ = ["example_cases_figure", "image_statistics_table", "MODALITY_NAMES", "noise_sd", "READER_STYLE",
-           "TRUE_STYLE"]
+__all__ = ["draw_case", "draw_example_cases", "draw_image_panel", "draw_statistic_bars", "example_cases_figure",
+           "image_statistics_table", "MODALITY_NAMES", "noise_sd", "READER_STYLE", "TRUE_STYLE"]
 
 #: Contour styles: ground truth solid green, reader dashed yellow (visible on grey).
 TRUE_STYLE = {"colors": "#00E676", "linewidths": 1.0, "linestyles": "solid"}
@@ -67,8 +67,9 @@ def _display_plane(image: sitk.Image, masks: Sequence[sitk.Image | None]) -> tup
     return array[k], [None if m is None else m[k] for m in mask_arrays], (spacing[1], spacing[0])
 
 
-def _draw_panel(ax, image: sitk.Image | None, true_mask, reader_mask, modality: str, title: str) -> None:
-    """One image with its contours and a 10 mm scale bar."""
+def draw_image_panel(ax, image: sitk.Image | None, true_mask, reader_mask, modality: str, title: str) -> None:
+    """One image (an MRI volume's axial slice through the lesion's centre) with its true
+    and reader contours and a 10 mm scale bar; a grey "no image" panel for None."""
     ax.set_title(title, fontsize=8)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -129,6 +130,17 @@ def example_cases_figure(
     Path
         The written figure.
     """
+    return save_figure(draw_example_cases(cases, root=root, modalities=modalities), path)
+
+
+def draw_example_cases(cases: Sequence[Mapping[str, Any]], *, root: str | Path | None = None,
+                       modalities: Sequence[str] = ("us", "mri")):
+    """:func:`example_cases_figure`'s figure, drawn and returned (not saved). Parameters as there.
+
+    Returns
+    -------
+    Figure
+    """
     apply_style()
     root = Path(root) if root is not None else None
     centers = sorted({str(c["center"]) for c in cases}, key=centre_sort_key)
@@ -145,14 +157,81 @@ def example_cases_figure(
                 true_mask = _as_image(case.get(f"{modality}_mask"), root)
                 reader = _as_image(case.get(f"{modality}_reader_mask"), root)
                 title = f"Centre {center} · {risk} risk · {MODALITY_NAMES.get(modality, modality)}"
-                _draw_panel(ax, image, true_mask, reader, modality, title)
+                draw_image_panel(ax, image, true_mask, reader, modality, title)
     handles = [
         Line2D([], [], color=TRUE_STYLE["colors"], lw=1.2, label="True lesion"),
         Line2D([], [], color=READER_STYLE["colors"], lw=1.2, ls="--", label="Reader"),
     ]
     fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, -0.01))
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    return save_figure(fig, path)
+    return fig
+
+
+def draw_case(case: Mapping[str, Any], axes=None, *, root: str | Path | None = None,
+              modalities: Sequence[str] = ("us", "mri")):
+    """One patient's images side by side, one panel per modality, with the true (and
+    reader) contours; titled by centre, risk and modality only (never the patient).
+
+    Parameters
+    ----------
+    case : mapping
+        As one item of :func:`example_cases_figure`'s ``cases``.
+    axes : sequence of Axes, optional
+        One per modality; None draws a new figure.
+    root : path, optional
+        Folder that relative paths are relative to.
+    modalities : sequence of str
+        The panels, in order.
+
+    Returns
+    -------
+    ndarray of Axes
+    """
+    apply_style()
+    root = Path(root) if root is not None else None
+    if axes is None:
+        _, axes = plt.subplots(1, len(modalities), figsize=(3.0 * len(modalities), 3.1), squeeze=False)
+        axes = axes[0]
+    for ax, modality in zip(axes, modalities):
+        title = f"Centre {case['center']} · {case['risk']} risk · {MODALITY_NAMES.get(modality, modality)}"
+        image, true_mask, reader = (_as_image(case.get(f"{modality}{key}"), root)
+                                    for key in ("_image", "_mask", "_reader_mask"))
+        draw_image_panel(ax, image, true_mask, reader, modality, title)
+    return np.asarray(axes)
+
+
+def draw_statistic_bars(ax, stats: pd.DataFrame, column: str, label: str | None = None):
+    """One bar per centre and modality of a column of :func:`image_statistics_table`.
+
+    Parameters
+    ----------
+    ax : Axes
+        Where to draw.
+    stats : DataFrame
+        :func:`image_statistics_table`'s table.
+    column : str
+        The statistic.
+    label : str, optional
+        The y-axis label (default: the column).
+
+    Returns
+    -------
+    Axes
+    """
+    centers = sorted({str(c) for c in stats["center"]}, key=centre_sort_key)
+    modalities = [m for m in ("us", "mri") if (stats["modality"] == m).any()]
+    width = 0.8 / max(1, len(modalities))
+    colors = {"us": "#56B4E9", "mri": "#CC79A7"}
+    for k, modality in enumerate(modalities):
+        rows = stats[stats["modality"] == modality].assign(center=lambda d: d["center"].astype(str)).set_index("center")
+        values = [float(rows.loc[c, column]) if c in rows.index and column in rows else np.nan for c in centers]
+        ax.bar(np.arange(len(centers)) + (k - (len(modalities) - 1) / 2) * width, values, width=width,
+               color=colors.get(modality), label=MODALITY_NAMES.get(modality, modality))
+    ax.set_xticks(np.arange(len(centers)))
+    ax.set_xticklabels([f"Centre {c}" for c in centers])
+    ax.set_ylabel(label or column)
+    ax.legend(fontsize=8)
+    return ax
 
 
 def noise_sd(array: np.ndarray) -> float:

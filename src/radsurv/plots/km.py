@@ -21,7 +21,7 @@ from matplotlib.transforms import blended_transform_factory
 from ..stats.survival_curves import kaplan_meier
 from .style import apply_style, plt, save_figure
 
-__all__ = ["CONF_TYPE", "default_xticks", "km_figure", "km_panels", "km_table", "n_at_risk"]
+__all__ = ["CONF_TYPE", "default_xticks", "km_figure", "km_panels", "km_plot", "km_table", "n_at_risk"]
 
 CONF_TYPE = "log-log"
 
@@ -80,12 +80,35 @@ def km_figure(time: np.ndarray, event: np.ndarray, group: np.ndarray, path: str 
     -------
     Path of the written figure.
     """
+    ax = km_plot(time, event, group, order=order, labels=labels, colors=colors, xlabel=xlabel, ylabel=ylabel,
+                 xticks=xticks, annotation=annotation, title=title)
+    return save_figure(ax.figure, path)
+
+
+def km_plot(time: np.ndarray, event: np.ndarray, group: np.ndarray, ax=None, *, order: Sequence[str],
+            labels: Mapping[str, str], colors: Mapping[str, str], xlabel: str = "Months since surgery",
+            ylabel: str = "Disease-free survival", xticks: Sequence[float] | None = None,
+            annotation: str | None = None, title: str | None = None):
+    """Draw :func:`km_figure`'s figure and return the curves' Axes (nothing is saved).
+
+    With ``ax`` None a new figure in the paper's layout is drawn: the curves over the
+    numbers-at-risk table. Given an ``ax``, only the curves are drawn on it (the numbers
+    at risk need an Axes of their own). Parameters as for :func:`km_figure`.
+
+    Returns
+    -------
+    Axes
+        The curves' Axes (``ax.figure`` is the whole figure).
+    """
     apply_style()
     time, event, group = np.asarray(time, float), np.asarray(event, int), np.asarray(group)
     if xticks is None:
         xticks = default_xticks(time)
     xticks = [float(x) for x in xticks]
     shown = [g for g in order if (group == g).any()]
+    if ax is not None:
+        _draw_curves(ax, time, event, group, shown, labels, colors, xticks, xlabel, ylabel, annotation, title)
+        return ax
     table_height = 0.19 * (len(shown) + 1)
     fig, (ax, risk_ax) = plt.subplots(
         2, 1, figsize=(6.4, 4.3 + table_height), sharex=True,
@@ -93,7 +116,7 @@ def km_figure(time: np.ndarray, event: np.ndarray, group: np.ndarray, path: str 
     )
     _draw_curves(ax, time, event, group, shown, labels, colors, xticks, xlabel, ylabel, annotation, title)
     _risk_table(risk_ax, time, group, shown, labels, colors, xticks)
-    return save_figure(fig, path)
+    return ax
 
 
 def km_panels(panels: Sequence[Mapping], path: str | Path, *, order: Sequence[str], labels: Mapping[str, str],
