@@ -37,7 +37,7 @@ def _cmd_run(args) -> int:
 def _cmd_validate(args) -> int:
     """The checks ``run`` applies before any work: the profile, every manifest row, every
     image and mask, the split and the training events."""
-    from .cohort.manifest import ManifestSpec, load_cohort, read_manifest, validate_manifest
+    from .cohort.manifest import ManifestSpec, load_cohort, read_manifest, check_manifest
     from .cohort.masks import load_development_set
     from .config import load_profile
     from .exceptions import InputError, ManifestError
@@ -48,7 +48,7 @@ def _cmd_validate(args) -> int:
         spec = ManifestSpec.from_profile(profile)
         manifest = Path(args.manifest)
         raw = read_manifest(manifest)
-        report = validate_manifest(raw, spec, base_dir=manifest.resolve().parent, check_images=True,
+        report = check_manifest(raw, spec, base_dir=manifest.resolve().parent, check_images=True,
                                    n_jobs=resolve_n_jobs(profile["n_jobs"]))
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -243,7 +243,7 @@ class CohortSection(_Section):
 
     source: Literal["twin", "manifest"] = Field("twin", description="twin: simulate; manifest: read cohort.manifest")
     manifest: str | None = Field(None, description="the manifest CSV (relative to the profile file)")
-    on_invalid: Literal["fail", "exclude"] = Field("fail", description="a row that fails validation: stop, or "
+    on_invalid: Literal["fail", "exclude"] = Field("fail", description="a row that fails the input checks: stop, or "
                                                                         "drop it and list it in the patient flow")
     centers: CentresSection
     split: SplitSection = Field(default_factory=SplitSection)

@@ -11,7 +11,7 @@ from lifelines import KaplanMeierFitter
 from lifelines.statistics import multivariate_logrank_test
 
 from radsurv.cohort.stage import (MONTHS_PER_DAY, cohort_summary, example_patients, imaging_statistics,
-                                  median_follow_up, run_variables, to_months, twin_variables, validation_exclusions)
+                                  median_follow_up, run_variables, to_months, twin_variables, input_exclusions)
 from radsurv.manuscript.cohort import describe_data, describe_user_imaging
 
 
@@ -97,9 +97,9 @@ def test_validation_exclusions_name_rows_by_first_failing_column():
     excluded = pd.DataFrame({"row": [3, 5, 9], "patient_id": ["P1", None, "P1"],
                              "reason": ["dfs_time: negative; center: unknown", "patient_id: missing",
                                         "dfs_time: not a number"]})
-    assert validation_exclusions(excluded) == [("invalid dfs_time", ["row 3", "row 9"]),
+    assert input_exclusions(excluded) == [("invalid dfs_time", ["row 3", "row 9"]),
                                                ("invalid patient_id", ["row 5"])]
-    assert validation_exclusions(excluded.iloc[:0]) == []
+    assert input_exclusions(excluded.iloc[:0]) == []
 
 
 def test_twin_and_run_variables(paper_profile):

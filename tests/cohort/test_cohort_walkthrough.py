@@ -17,11 +17,11 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 
 from radsurv.cohort.images import CohortImaging, example_cases
-from radsurv.cohort.manifest import LoadedCohort, ManifestSpec, Problem, ValidationReport, load_cohort, \
-    validate_manifest
+from radsurv.cohort.manifest import LoadedCohort, ManifestSpec, Problem, InputReport, load_cohort, \
+    check_manifest
 from radsurv.cohort.sets import CohortSets, cohort_summary, describe_sets
 from radsurv.cohort.stage import (ManifestSource, PreparedInputs, describe_images, prepare_inputs,
-                                  validation_exclusions)
+                                  input_exclusions)
 from radsurv.cohort.table1 import TEST_REASONS, BaselineTable, baseline_characteristics
 from radsurv.cohort.twin import TwinCohort, add_twin_images, simulate_cohort, true_survival
 from radsurv.exceptions import StageError
@@ -122,7 +122,7 @@ def _manifest():
 def test_validation_report_counts_problems_by_column_and_matches_the_flow():
     spec = ManifestSpec(columns={}, internal_centers=("1",), external_centers=("2",))
     df = _manifest()
-    report = validate_manifest(df, spec)
+    report = check_manifest(df, spec)
     s = report.summary()
     assert list(s.columns) == ["problems", "rows", "first_in_row"]
     # row 4 repeats p3 (patient_id), row 3 has an unknown centre, row 2 a negative time
@@ -134,12 +134,12 @@ def test_validation_report_counts_problems_by_column_and_matches_the_flow():
     assert html.escape(report.title()) in report._repr_html_() and "p3" not in report._repr_html_()
     loaded = load_cohort(df, spec, source="m.csv", seed=1, split_params={"n_train": 2, "stratify": None},
                          on_invalid="exclude", report=report)
-    flow = {reason: len(rows) for reason, rows in validation_exclusions(loaded.excluded)}
+    flow = {reason: len(rows) for reason, rows in input_exclusions(loaded.excluded)}
     assert flow == loaded.exclusions()["rows"].to_dict() == {f"invalid {c}": n for c, n in s["first_in_row"].items()}
 
 
 def test_validation_report_first_failing_column_and_notes():
-    rep = ValidationReport(n_rows=5, problems=[Problem(2, "a", "dfs_time", "x"), Problem(2, "a", "center", "y"),
+    rep = InputReport(n_rows=5, problems=[Problem(2, "a", "dfs_time", "x"), Problem(2, "a", "center", "y"),
                                                Problem(4, "b", "center", "z"), Problem(None, None, "age", "missing")],
                            notes=[Problem(1, "c", "mri_mask", "resampled"), Problem(1, "c", "us_mask", "resampled")])
     s = rep.summary()
@@ -147,7 +147,7 @@ def test_validation_report_first_failing_column_and_notes():
     assert s.loc["age"].tolist() == [1, 0, 0]
     assert s.iloc[-1].tolist() == [0, 1, 0] and s.index[-1].startswith("notes")
     assert "4 problem(s) in 2 row(s); 2 mask(s) to resample" in rep.title()
-    assert ValidationReport(n_rows=3).summary().empty and "no problem" in ValidationReport(n_rows=3).title()
+    assert InputReport(n_rows=3).summary().empty and "no problem" in InputReport(n_rows=3).title()
 
 
 def test_loaded_cohort_summary_by_set():

@@ -10,7 +10,7 @@ import pytest
 import SimpleITK as sitk
 
 from radsurv.cohort.manifest import (
-    ManifestError, ManifestSpec, cohort_outcomes, derive_split, load_cohort, read_manifest, validate_manifest,
+    ManifestError, ManifestSpec, cohort_outcomes, derive_split, load_cohort, read_manifest, check_manifest,
 )
 
 SPEC = ManifestSpec(
@@ -37,7 +37,7 @@ def write(df: pd.DataFrame, tmp_path: Path) -> Path:
 
 
 def problems_of(df: pd.DataFrame, tmp_path: Path):
-    return validate_manifest(read_manifest(write(df, tmp_path)), SPEC).problems
+    return check_manifest(read_manifest(write(df, tmp_path)), SPEC).problems
 
 
 def test_good_manifest_has_no_problems(tmp_path):
@@ -140,14 +140,14 @@ def image_manifest(tmp_path):
 def test_without_image_checks_only_the_missing_file_is_reported(image_manifest):
     # the garbage file exists, so it is not a "missing file"; only reading it tells
     df, tmp_path = image_manifest
-    rep = validate_manifest(read_manifest(write(df, tmp_path)), SPEC, base_dir=tmp_path)
+    rep = check_manifest(read_manifest(write(df, tmp_path)), SPEC, base_dir=tmp_path)
     assert [(p.row, p.patient_id, p.column) for p in rep.problems] == [(4, "P004", "us_image")]
     assert rep.problems[0].message == "file not found: missing.nii.gz"
 
 
 def test_image_checks_report_the_unreadable_file(image_manifest):
     df, tmp_path = image_manifest
-    rep = validate_manifest(read_manifest(write(df, tmp_path)), SPEC, base_dir=tmp_path, check_images=True)
+    rep = check_manifest(read_manifest(write(df, tmp_path)), SPEC, base_dir=tmp_path, check_images=True)
     found = {(p.row, p.patient_id, p.column): p for p in rep.problems}
     assert sorted(found) == [(3, "P003", "us_image"), (4, "P004", "us_image"), (8, "P008", "us_image")]
     for i in GARBAGE_ROWS:
@@ -167,7 +167,7 @@ def test_image_checks_also_report_the_mask_and_geometry(image_manifest):
     empty.SetSpacing((0.1, 0.1))
     sitk.WriteImage(empty, str(tmp_path / "empty_mask.nii.gz"), True)
     df.loc[10, "us_mask"] = "empty_mask.nii.gz"
-    rep = validate_manifest(read_manifest(write(df, tmp_path)), SPEC, base_dir=tmp_path, check_images=True)
+    rep = check_manifest(read_manifest(write(df, tmp_path)), SPEC, base_dir=tmp_path, check_images=True)
     mask_problems = [p for p in rep.problems if p.column == "us_mask"]
     assert [(p.row, p.patient_id) for p in mask_problems] == [(11, "P011")]
     assert mask_problems[0].message.startswith("empty_mask.nii.gz: ") and "empty" in mask_problems[0].message
@@ -181,7 +181,7 @@ def test_required_image_path_missing_is_reported_in_both_modes(image_manifest, c
     df.loc[5, "us_image"] = ""
     spec = ManifestSpec(columns=SPEC.columns, internal_centers=("1",), external_centers=("2", "3"),
                         min_train_events=2, image_columns=("us_image",))
-    rep = validate_manifest(read_manifest(write(df, tmp_path)), spec, base_dir=tmp_path, check_images=check_images)
+    rep = check_manifest(read_manifest(write(df, tmp_path)), spec, base_dir=tmp_path, check_images=check_images)
     empty = [p for p in rep.problems if p.row == 6]
     assert [(p.patient_id, p.column, p.message) for p in empty] == [("P006", "us_image", "missing file path")]
 
@@ -207,12 +207,12 @@ def test_derived_split_is_stratified_seeded_and_external_by_centre(tmp_path):
 
 
 def test_image_checks_show_a_progress_bar_on_large_cohorts(image_manifest, capsys):
-    from radsurv.cohort.manifest import validate_images
+    from radsurv.cohort.manifest import check_image_files
 
     df, tmp_path = image_manifest
-    validate_images(df, SPEC, tmp_path)                      # 40 images: no bar by default
+    check_image_files(df, SPEC, tmp_path)                      # 40 images: no bar by default
     assert "image checks" not in capsys.readouterr().err
-    validate_images(df, SPEC, tmp_path, progress=True)
+    check_image_files(df, SPEC, tmp_path, progress=True)
     err = capsys.readouterr().err
     assert "image checks: 100%" in err and "40/40" in err
 

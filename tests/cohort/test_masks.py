@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from radsurv.cohort.manifest import ManifestSpec, load_cohort, read_manifest, validate_manifest
+from radsurv.cohort.manifest import ManifestSpec, load_cohort, read_manifest, check_manifest
 from radsurv.cohort.masks import load_development_set, prepare_masks
 from radsurv.exceptions import ManifestError
 
@@ -59,7 +59,7 @@ def test_validation_notes_the_resampled_masks_and_refuses_another_volume(cohort)
     folder, _ = cohort
     df = read_manifest(folder / "manifest.csv")
     _pair(folder, "HN-111", 11, shift_mm=4.5)                # the last patient's mask is one slice and a half off
-    rep = validate_manifest(df, SPEC, base_dir=folder, check_images=True)
+    rep = check_manifest(df, SPEC, base_dir=folder, check_images=True)
     assert [(p.row, p.patient_id, p.column) for p in rep.notes] == [(2, "HN-101", "mri_mask"), (6, "HN-105", "mri_mask"),
                                                                      (10, "HN-109", "mri_mask")]
     assert all("mask resampled onto the image grid (same physical volume" in p.message for p in rep.notes)

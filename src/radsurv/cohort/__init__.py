@@ -1,1 +1,1 @@
-"""The cohort: the digital-twin simulator, the manifest contract and its validation."""
+"""The cohort: the digital-twin simulator, the manifest contract and its input checks."""

@@ -25,9 +25,9 @@ from ..labels import SPLIT_LABELS, SPLITS
 from ..results import ShowsItself
 
 __all__ = ["IMAGE_COLUMNS", "MONTHS_PER_DAY", "LoadedCohort", "ManifestError", "ManifestSpec", "Problem", "REQUIRED_COLUMNS",
-           "ValidationReport", "check_events", "coerce_types", "cohort_outcomes", "derive_split", "load_cohort",
-           "load_cohort_from_profile", "read_manifest", "to_months", "validate_from_profile", "validate_images",
-           "validate_manifest"]
+           "InputReport", "check_events", "coerce_types", "cohort_outcomes", "derive_split", "load_cohort",
+           "load_cohort_from_profile", "read_manifest", "to_months", "check_from_profile", "check_image_files",
+           "check_manifest"]
 
 REQUIRED_COLUMNS = ("patient_id", "center", "dfs_time", "dfs_event")
 #: Months in a day: follow-up given in days is reported in months (1 month = 365.25/12 days).
@@ -37,7 +37,7 @@ IMAGE_COLUMNS = ("us_image", "us_mask", "mri_image", "mri_mask")
 
 @dataclass(frozen=True)
 class Problem:
-    """One validation problem. ``row`` is the 1-based data row (the header is not counted)."""
+    """One problem of the input checks. ``row`` is the 1-based data row (the header is not counted)."""
 
     row: int | None
     patient_id: str | None
@@ -92,8 +92,8 @@ class ManifestSpec:
 
 
 @dataclass(repr=False)
-class ValidationReport(ShowsItself):
-    """The result of validating a manifest.
+class InputReport(ShowsItself):
+    """The result of checking a manifest against the input contract.
 
     Shown by the problems per column checked (:meth:`summary`: counts, never a patient).
     """
@@ -122,7 +122,7 @@ class ValidationReport(ShowsItself):
     def summary(self) -> pd.DataFrame:
         """Per column checked: ``problems`` (all found), ``rows`` (rows with one) and
         ``first_in_row`` (rows whose first problem is in this column: the flow's reason
-        ``invalid <column>``, :func:`radsurv.cohort.stage.validation_exclusions`); a
+        ``invalid <column>``, :func:`radsurv.cohort.stage.input_exclusions`); a
         problem of the whole table (a missing column) counts under ``rows`` as 0. The
         masks to resample are a last row (``notes``), not problems."""
         first: dict[int, str] = {}
@@ -142,7 +142,7 @@ class ValidationReport(ShowsItself):
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:
-    """Read a manifest CSV as strings (types are checked by :func:`validate_manifest`)."""
+    """Read a manifest CSV as strings (types are checked by :func:`check_manifest`)."""
     path = Path(path)
     if not path.is_file():
         raise ManifestError(str(path), [Problem(None, None, None, "file not found")])
@@ -184,8 +184,8 @@ def _numeric(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce")
 
 
-def validate_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | None = None,
-                      check_images: bool = False, n_jobs: int = 1) -> ValidationReport:
+def check_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | None = None,
+                      check_images: bool = False, n_jobs: int = 1) -> InputReport:
     """Check every tabular rule of the input contract.
 
     Parameters
@@ -198,16 +198,16 @@ def validate_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | Non
         Folder the image paths are relative to; when given, listed image files must
         exist.
     check_images : bool
-        Also read every image and mask and check them (:func:`validate_images`).
+        Also read every image and mask and check them (:func:`check_image_files`).
     n_jobs : int
         Threads for the image checks.
 
     Returns
     -------
-    ValidationReport
+    InputReport
         All problems found (empty when the manifest is usable).
     """
-    rep = ValidationReport(n_rows=len(df))
+    rep = InputReport(n_rows=len(df))
     add = rep.problems.append
     missing = [c for c in (*REQUIRED_COLUMNS, *spec.columns, *spec.image_columns) if c not in df.columns]
     for c in missing:
@@ -283,11 +283,11 @@ def validate_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | Non
                 if not check_images and not (Path(base_dir) / str(v)).exists():
                     add(Problem(i + 1, _pid(df, i), col, f"file not found: {v}"))
         if check_images:
-            rep.problems.extend(validate_images(df, spec, Path(base_dir), n_jobs=n_jobs, notes=rep.notes))
+            rep.problems.extend(check_image_files(df, spec, Path(base_dir), n_jobs=n_jobs, notes=rep.notes))
     return rep
 
 
-def validate_images(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path, n_jobs: int = 1,
+def check_image_files(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path, n_jobs: int = 1,
                     notes: list[Problem] | None = None, progress: bool | None = None) -> list[Problem]:
     """Read every listed image and mask and check them (the input contract).
 
@@ -421,7 +421,7 @@ class LoadedCohort(ShowsItself):
     data: pd.DataFrame
     excluded: pd.DataFrame      # patient_id, row, reason (one line per excluded row)
     source: str
-    #: Masks of kept patients to be resampled onto their image's grid (``ValidationReport.notes``).
+    #: Masks of kept patients to be resampled onto their image's grid (``InputReport.notes``).
     notes: list[Problem] = field(default_factory=list)
 
     def title(self) -> str:
@@ -455,18 +455,18 @@ class LoadedCohort(ShowsItself):
 
 def load_cohort(df: pd.DataFrame, spec: ManifestSpec, *, source: str, seed: int, split_params: Mapping[str, Any],
                 on_invalid: str = "fail", base_dir: Path | None = None, check_images: bool = False,
-                n_jobs: int = 1, report: ValidationReport | None = None) -> LoadedCohort:
+                n_jobs: int = 1, report: InputReport | None = None) -> LoadedCohort:
     """Validate, type and split a manifest.
 
     Raises :class:`ManifestError` listing every problem when ``on_invalid`` is
     ``"fail"`` (the default), or when problems are not row-specific (a missing
     column). With ``"exclude"``, rows with problems are dropped and returned in
-    ``excluded`` with their reasons. ``report`` is a validation already made with
-    :func:`validate_manifest` (it is not repeated).
+    ``excluded`` with their reasons. ``report`` is a check already made with
+    :func:`check_manifest` (it is not repeated).
     """
     if on_invalid not in ("fail", "exclude"):
         raise ValueError(f"cohort.on_invalid: expected 'fail' or 'exclude', got {on_invalid!r}")
-    rep = report if report is not None else validate_manifest(df, spec, base_dir=base_dir,
+    rep = report if report is not None else check_manifest(df, spec, base_dir=base_dir,
                                                               check_images=check_images, n_jobs=n_jobs)
     global_problems = [p for p in rep.problems if p.row is None]
     if global_problems or (rep.problems and on_invalid == "fail"):
@@ -495,7 +495,7 @@ def load_cohort(df: pd.DataFrame, spec: ManifestSpec, *, source: str, seed: int,
     return LoadedCohort(data=data, excluded=excluded, source=source, notes=notes)
 
 
-def validate_from_profile(profile: Mapping[str, Any], manifest: Path, n_jobs: int) -> ValidationReport:
+def check_from_profile(profile: Mapping[str, Any], manifest: Path, n_jobs: int) -> InputReport:
     """Check a manifest against the profile's contract (:meth:`ManifestSpec.from_profile`):
     every column, and every image and mask read with ``n_jobs`` workers.
 
@@ -510,20 +510,20 @@ def validate_from_profile(profile: Mapping[str, Any], manifest: Path, n_jobs: in
 
     Returns
     -------
-    ValidationReport
+    InputReport
         Every problem and note; hand it to :func:`load_cohort_from_profile` so that the
         images are not read twice.
     """
     spec = ManifestSpec.from_profile(profile)
-    return validate_manifest(read_manifest(manifest), spec, base_dir=Path(manifest).resolve().parent,
+    return check_manifest(read_manifest(manifest), spec, base_dir=Path(manifest).resolve().parent,
                              check_images=True, n_jobs=n_jobs)
 
 
 def load_cohort_from_profile(profile: Mapping[str, Any], manifest: Path, n_jobs: int,
-                             report: ValidationReport | None = None) -> LoadedCohort:
-    """Read and validate a manifest with the profile's contract (:meth:`ManifestSpec.from_profile`,
+                             report: InputReport | None = None) -> LoadedCohort:
+    """Read and check a manifest with the profile's contract (:meth:`ManifestSpec.from_profile`,
     ``cohort.split``, ``cohort.on_invalid``), checking every image with ``n_jobs`` workers
-    (or taking ``report``, :func:`validate_from_profile`, as the validation); derive the
+    (or taking ``report``, :func:`check_from_profile`, as the check); derive the
     split if absent."""
     spec = ManifestSpec.from_profile(profile)
     raw = read_manifest(manifest)

@@ -98,7 +98,7 @@ def prepare_masks(data: pd.DataFrame, notes: list[Problem], label: int | None, r
     data
         The validated cohort (``LoadedCohort.data``; paths relative to ``root``).
     notes
-        The validation's notes (``LoadedCohort.notes``): masks to resample.
+        The input checks' notes (``LoadedCohort.notes``): masks to resample.
     label
         ``imaging.mask_label``.
     root

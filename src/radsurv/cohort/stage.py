@@ -1,15 +1,15 @@
-"""The cohort stage (``notebooks/00_cohort.ipynb``): from profile to validated cohort.
+"""The cohort stage (``notebooks/00_cohort.ipynb``): from profile to checked cohort.
 
 The notebook computes, step by step, with the library: the twin
 (:func:`radsurv.cohort.twin.simulate_cohort`, :func:`radsurv.cohort.twin.add_twin_images`),
-the input contract (:func:`validate_from_profile`, :func:`load_from_profile`), Table 1
+the input contract (:func:`check_from_profile`, :func:`load_from_profile`), Table 1
 (:func:`radsurv.cohort.table1.baseline_characteristics`), the sets
 (:func:`radsurv.cohort.sets.describe_sets`), a user's masks and development sets
 (:func:`prepare_inputs`) and the images (:func:`describe_images`). Other computing here
-(plain data in, plain data out; unit-tested): :func:`validation_exclusions`,
+(plain data in, plain data out; unit-tested): :func:`input_exclusions`,
 :func:`twin_variables`, :func:`run_variables`.
 
-Writing: :func:`prepare_manifest` (the twin's manifest and truth, before validation
+Writing: :func:`prepare_manifest` (the twin's manifest and truth, before the input checks
 reads them), :func:`write_cohort_artefacts` and :func:`write_imaging_artefacts`, which
 only format and write what the notebook computed. The declared outputs are listed in
 :mod:`radsurv.stages.registry`.
@@ -29,8 +29,8 @@ import pandas as pd
 from ..exceptions import StageError
 from ..stages.context import StageContext, resolve_n_jobs
 from .images import CohortImaging, example_cases, example_patients, imaging_statistics
-from .manifest import (MONTHS_PER_DAY, LoadedCohort, ManifestSpec, ValidationReport, load_cohort_from_profile,
-                       to_months, validate_from_profile as _validate_from_profile)
+from .manifest import (MONTHS_PER_DAY, LoadedCohort, ManifestSpec, InputReport, load_cohort_from_profile,
+                       to_months, check_from_profile as _check_from_profile)
 from .masks import load_development_set, prepare_masks
 from .sets import KM_CONF_TYPE, CohortSets, cohort_summary, median_follow_up
 from .table1 import BaselineTable
@@ -39,7 +39,7 @@ from .twin import TwinCohort
 __all__ = ["KM_CONF_TYPE", "MONTHS_PER_DAY", "ManifestSource", "PreparedInputs", "cohort_summary", "describe_images",
            "example_cases", "example_patients", "imaging_statistics", "load_from_profile", "median_follow_up",
            "prepare_inputs", "prepare_manifest", "run_variables", "to_months", "twin_variables",
-           "validate_from_profile", "validation_exclusions", "write_cohort_artefacts", "write_imaging_artefacts"]
+           "check_from_profile", "input_exclusions", "write_cohort_artefacts", "write_imaging_artefacts"]
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,8 @@ class PreparedInputs:
 # --------------------------------------------------------------------------- computing
 
 
-def validation_exclusions(excluded: pd.DataFrame) -> list[tuple[str, list[str]]]:
-    """The patient-flow events of the validation: (``invalid <first column>``, rows).
+def input_exclusions(excluded: pd.DataFrame) -> list[tuple[str, list[str]]]:
+    """The patient-flow events of the input checks: (``invalid <first column>``, rows).
 
     Parameters
     ----------
@@ -144,16 +144,16 @@ def _reader_dice(truth: pd.DataFrame, data: pd.DataFrame, modality: str, n_jobs:
 # --------------------------------------------------------------------------- writing
 
 
-def validate_from_profile(profile: Mapping[str, Any], manifest: Path) -> ValidationReport:
+def check_from_profile(profile: Mapping[str, Any], manifest: Path) -> InputReport:
     """Check a manifest against the profile's contract, every image and mask read with the
-    profile's ``n_jobs`` (:func:`radsurv.cohort.manifest.validate_from_profile`)."""
-    return _validate_from_profile(profile, manifest, n_jobs=resolve_n_jobs(profile["n_jobs"]))
+    profile's ``n_jobs`` (:func:`radsurv.cohort.manifest.check_from_profile`)."""
+    return _check_from_profile(profile, manifest, n_jobs=resolve_n_jobs(profile["n_jobs"]))
 
 
 def load_from_profile(profile: Mapping[str, Any], manifest: Path,
-                      report: ValidationReport | None = None) -> LoadedCohort:
-    """Read and validate a manifest with the profile's contract (or take ``report``,
-    :func:`validate_from_profile`, as its validation); derive the split if absent
+                      report: InputReport | None = None) -> LoadedCohort:
+    """Read and check a manifest with the profile's contract (or take ``report``,
+    :func:`check_from_profile`, as its check); derive the split if absent
     (:func:`radsurv.cohort.manifest.load_cohort_from_profile` with the profile's ``n_jobs``)."""
     return load_cohort_from_profile(profile, manifest, n_jobs=resolve_n_jobs(profile["n_jobs"]), report=report)
 
@@ -297,7 +297,7 @@ def write_cohort_artefacts(ctx: StageContext, loaded: LoadedCohort, source: Mani
                            imaging: CohortImaging | None = None) -> dict:
     """Write what the notebook computed: cohort.csv, source.json, excluded.csv, the prepared
     masks and development-set tables, Table 1, the Kaplan-Meier figure, the patient flow
-    (with ``exclusions``, :func:`validation_exclusions`), the imaging artefacts
+    (with ``exclusions``, :func:`input_exclusions`), the imaging artefacts
     (:func:`write_imaging_artefacts`) and the variables (the Methods paragraphs on the data
     and the images are written from them when the paper is published).
 

@@ -140,7 +140,7 @@ _FLOW_FIG = Artefact("fig-flow.png", "figure", "the patient flow up to this stag
 STAGES: tuple[Stage, ...] = (
     Stage(
         "00_cohort",
-        title="Cohort: digital twin, validation, Table 1, patient flow, Kaplan-Meier curves",
+        title="Cohort: digital twin, input checks, Table 1, patient flow, Kaplan-Meier curves",
         sections=("cohort", "imaging"),
         outputs=(
             Artefact("manifest.csv", "data", "the twin's manifest (exactly what a user would supply)", optional=True),
