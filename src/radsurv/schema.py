@@ -12,7 +12,9 @@ them owns their defaults; their keys are still checked against those defaults:
 
 * ``imaging.scanners`` and ``imaging.phenotype`` (:mod:`radsurv.imaging.scanners`);
 * ``segmentation.<modality>.unet`` (:data:`radsurv.segment.data.DEFAULTS`) and
-  ``segmentation.<modality>.baseline`` (:mod:`radsurv.segment.baseline`).
+  ``segmentation.<modality>.baseline`` (:data:`radsurv.segment.baseline.DEFAULTS`).
+
+These are public constants of their modules, read here only to check a profile's keys.
 
 The digital twin's generative model (``cohort.twin``) has no defaults: its values and
 the reasons for them are stated in ``params/paper.yml``, which the other profiles
@@ -338,9 +340,9 @@ def _check_unet(modality: str):
 
 def _check_baseline(modality: str):
     def check(value: Any) -> Any:
-        from .segment.baseline import _DEFAULTS
+        from .segment.baseline import DEFAULTS
 
-        _check_keys(value or {}, _DEFAULTS[modality], f"segmentation.{modality}.baseline", 1)
+        _check_keys(value or {}, DEFAULTS[modality], f"segmentation.{modality}.baseline", 1)
         return value
 
     return check

@@ -29,9 +29,11 @@ from radsurv.segment._common import ImageLike, as_image, binary_image
 from radsurv.segment.data import resample, to_network_dim
 from radsurv.segment.postprocess import fill_holes
 
-__all__ = ["BaselineSegmenter", "otsu_threshold"]
+__all__ = ["BaselineSegmenter", "DEFAULTS", "otsu_threshold"]
 
-_DEFAULTS = {
+#: The segmenter's settings per modality: what ``segmentation.<modality>.baseline`` in a
+#: profile overrides, key by key (the schema checks the keys against these).
+DEFAULTS = {
     "us": {"polarity": "dark", "sigma_mm": 0.5, "median_mm": 0.4, "seed_sigma_mm": 3.0, "central_fraction": 0.6,
            "roi_mm": 60.0, "open_mm": 0.8, "close_mm": 1.0, "percentiles": None, "work_spacing_mm": 0.25},
     "mri": {"polarity": "bright", "sigma_mm": 1.0, "median_mm": 0.0, "seed_sigma_mm": 3.0, "central_fraction": 0.6,
@@ -65,13 +67,13 @@ class BaselineSegmenter:
     """
 
     def __init__(self, modality: str = "us", **params):
-        if modality not in _DEFAULTS:
+        if modality not in DEFAULTS:
             raise ValueError(f"modality must be 'us' or 'mri', got {modality!r}")
-        unknown = set(params) - set(_DEFAULTS[modality])
+        unknown = set(params) - set(DEFAULTS[modality])
         if unknown:
             raise TypeError(f"unknown BaselineSegmenter parameters: {sorted(unknown)}")
         self.modality = modality
-        self.params = {**_DEFAULTS[modality], **params}
+        self.params = {**DEFAULTS[modality], **params}
 
     def get_params(self) -> dict:
         """Modality and parameters."""
