@@ -84,6 +84,15 @@ def test_unreadable_file(tmp_path, mri_pair):
     assert problem.file == str(bad)
 
 
+def test_a_truncated_image_is_refused_with_its_patient(tmp_path, mri_pair):
+    """A NIfTI cut short (a copy interrupted) reads without error in ITK; the check refuses it."""
+    cut = tmp_path / "cut.nii.gz"
+    cut.write_bytes(Path(mri_pair[0]).read_bytes()[:200])
+    problem = _one(check_image_pair("P7", cut, mri_pair[1], "mri"), "unreadable")
+    assert problem.patient_id == "P7" and problem.file == str(cut)
+    assert "MRI image cannot be read" in problem.message and "truncated or corrupt compressed data" in problem.message
+
+
 @pytest.mark.parametrize(
     "change, words",
     [

@@ -95,3 +95,50 @@ def test_read_errors(tmp_path):
     (tmp_path / "broken.nii.gz").write_bytes(b"\x1f\x8b garbage")
     with pytest.raises(ImageReadError, match="unreadable"):
         read_image(tmp_path / "broken.nii.gz")
+
+
+def _volume() -> sitk.Image:
+    return sitk.GetImageFromArray(np.arange(20 * 30 * 40, dtype=np.float32).reshape(20, 30, 40))
+
+
+@pytest.mark.parametrize("name", ["v.nii", "v.nii.gz"])
+def test_a_truncated_nifti_is_refused_not_read_as_zeros(tmp_path, name):
+    """ITK reads a NIfTI cut short and fills the rest with zeros; read_image refuses it."""
+    from radsurv.imaging.io import nifti_truncation
+
+    full = tmp_path / name
+    sitk.WriteImage(_volume(), str(full), useCompression=name.endswith(".gz"))
+    assert nifti_truncation(full) is None
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(read_image(full)).ravel(), np.arange(24000))
+    cut = tmp_path / ("cut_" + name)
+    cut.write_bytes(full.read_bytes()[:full.stat().st_size // 2])
+    assert sitk.GetArrayFromImage(sitk.ReadImage(str(cut))).shape == (20, 30, 40)  # ITK alone accepts it
+    with pytest.raises(ImageReadError, match=rf"cut_{name}: (truncated|truncated or corrupt compressed data)"):
+        read_image(cut)
+    if name == "v.nii":  # 352 header bytes + 24,000 float32 voxels; half the file is left
+        assert nifti_truncation(cut) == ("truncated: 48,176 of 96,352 bytes (the header declares 40 x 30 x 20 "
+                                         "voxels of 32 bits from byte 352)")
+    else:
+        assert nifti_truncation(cut).startswith("truncated or corrupt compressed data (Compressed file ended")
+
+
+def test_nifti_sizes_from_big_endian_and_nifti2_headers():
+    import struct
+
+    from radsurv.imaging.io import _nifti_declared_size
+
+    one = bytearray(348)
+    struct.pack_into(">i", one, 0, 348)
+    struct.pack_into(">8h", one, 40, 3, 7, 5, 3, 1, 1, 1, 1)
+    struct.pack_into(">h", one, 72, 16)
+    struct.pack_into(">f", one, 108, 352.0)
+    one[344:348] = b"n+1\0"
+    assert _nifti_declared_size(bytes(one)) == (352 + 7 * 5 * 3 * 2, (7, 5, 3), 16, 352)
+    two = bytearray(540)
+    struct.pack_into("<i", two, 0, 540)
+    two[4:8] = b"n+2\0"
+    struct.pack_into("<h", two, 14, 64)
+    struct.pack_into("<8q", two, 16, 2, 11, 13, 1, 1, 1, 1, 1)
+    struct.pack_into("<q", two, 168, 544)
+    assert _nifti_declared_size(bytes(two)) == (544 + 11 * 13 * 8, (11, 13), 64, 544)
+    assert _nifti_declared_size(bytes(348)) is None  # not a NIfTI header

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import struct
+import zlib
 
 from pathlib import Path
 
@@ -10,7 +13,8 @@ import SimpleITK as sitk
 
 from ..exceptions import ImageReadError
 
-__all__ = ["as_image", "dicom_series", "FILE_SUFFIXES", "image_digest", "ImageReadError", "read_image"]
+__all__ = ["as_image", "dicom_series", "FILE_SUFFIXES", "image_digest", "ImageReadError", "nifti_truncation",
+           "read_image"]
 
 #: File endings read with ``SimpleITK.ReadImage`` (lower case).
 FILE_SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd", ".dcm")
@@ -98,9 +102,86 @@ def read_image(path: str | Path, series_id: str | None = None) -> sitk.Image:
     if suffix not in FILE_SUFFIXES:
         raise ImageReadError(f"{path}: unsupported image format {suffix!r} (expected one of {', '.join(FILE_SUFFIXES)})")
     try:
-        return sitk.ReadImage(str(path))
+        image = sitk.ReadImage(str(path))
     except RuntimeError as err:
         raise ImageReadError(f"{path}: unreadable image ({_first_line(err)})") from err
+    if suffix in (".nii", ".nii.gz"):
+        # ITK's NIfTI reader fills the voxels of a truncated file with zeros without a word
+        # (NRRD, MetaImage and DICOM readers refuse one): check the size the header declares.
+        short = nifti_truncation(path)
+        if short:
+            raise ImageReadError(f"{path}: {short}; copy the file again from its source")
+    return image
+
+
+def nifti_truncation(path: str | Path) -> str | None:
+    """Why a NIfTI file (``.nii`` or ``.nii.gz``) holds fewer bytes than its header
+    declares, or None when it is complete.
+
+    The header (NIfTI-1 or NIfTI-2, either byte order) gives the offset of the voxels and
+    their number and size. A ``.nii.gz`` is decompressed to its end, which also checks the
+    gzip stream's own CRC and length.
+
+    Parameters
+    ----------
+    path : str or Path
+        A NIfTI file.
+
+    Returns
+    -------
+    str or None
+        For example ``"truncated: 200 of 151,268 bytes (the header declares 415 x 364
+        voxels of 8 bits from byte 352)"``.
+    """
+    path = Path(path)
+    compressed = path.name.lower().endswith(".gz")
+    try:
+        if compressed:
+            size, head = 0, b""
+            with gzip.open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    if len(head) < 540:
+                        head += block[:540 - len(head)]
+                    size += len(block)
+        else:
+            size = path.stat().st_size
+            with open(path, "rb") as fh:
+                head = fh.read(540)
+    except (EOFError, OSError, zlib.error) as err:
+        return f"truncated or corrupt compressed data ({err})"
+    declared = _nifti_declared_size(head)
+    if declared is None:
+        return "no NIfTI header" if len(head) < 348 else None
+    total, shape, bits, offset = declared
+    if size < total:
+        dims = " x ".join(str(d) for d in shape)
+        return (f"truncated: {size:,} of {total:,} bytes (the header declares {dims} voxels of {bits} bits "
+                f"from byte {offset})")
+    return None
+
+
+def _nifti_declared_size(head: bytes) -> tuple[int, tuple[int, ...], int, int] | None:
+    """(file bytes, shape, bits per voxel, voxel offset) that a NIfTI-1 or NIfTI-2 header
+    declares; None when ``head`` is not a single-file NIfTI header."""
+    for order in "<>":
+        if len(head) >= 348 and struct.unpack(order + "i", head[:4])[0] == 348 and head[344:347] == b"n+1":
+            dim = struct.unpack(order + "8h", head[40:56])
+            bits = struct.unpack(order + "h", head[72:74])[0]
+            offset = int(struct.unpack(order + "f", head[108:112])[0])
+        elif len(head) >= 540 and struct.unpack(order + "i", head[:4])[0] == 540 and head[4:7] == b"n+2":
+            dim = struct.unpack(order + "8q", head[16:80])
+            bits = struct.unpack(order + "h", head[14:16])[0]
+            offset = int(struct.unpack(order + "q", head[168:176])[0])
+        else:
+            continue
+        if not 1 <= dim[0] <= 7:
+            return None
+        shape = tuple(int(d) for d in dim[1:dim[0] + 1])
+        n = 1
+        for d in shape:
+            n *= max(d, 1)
+        return offset + n * bits // 8, shape, int(bits), offset
+    return None
 
 
 def _read_dicom_folder(folder: Path, series_id: str | None) -> sitk.Image:
