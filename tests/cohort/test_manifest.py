@@ -71,10 +71,22 @@ def test_each_problem_names_row_patient_column(tmp_path, mutate, row, column, fr
     assert f"patient '{df.patient_id.iloc[row - 1]}'" in text
 
 
-@pytest.mark.parametrize("column", ["patient_id", "center", "dfs_time", "dfs_event", "age"])
+@pytest.mark.parametrize("column", ["patient_id", "center", "dfs_time", "dfs_event"])
 def test_missing_required_column(tmp_path, column):
     probs = problems_of(good_rows().drop(columns=[column]), tmp_path)
     assert any(p.column == column and "required column is missing" in p.message for p in probs)
+    assert not any(p.column == "cohort.columns" for p in probs)
+
+
+def test_a_missing_declared_column_points_at_override(tmp_path):
+    """The profile's columns are missing (a child profile kept its parent's): say that
+    !override replaces the parent's list."""
+    probs = problems_of(good_rows().drop(columns=["age"]), tmp_path)
+    assert [p.column for p in probs if p.row is None] == ["age", "cohort.columns"]
+    assert "column declared in the profile (cohort.columns) is missing" in probs[0].message
+    hint = next(p.message for p in probs if p.column == "cohort.columns")
+    assert hint.startswith(f"1 of the {len(SPEC.columns)} columns the profile declares are not in the manifest")
+    assert "write 'columns: !override' above your clinical and mri columns" in hint
 
 
 def test_all_problems_reported_at_once(tmp_path):

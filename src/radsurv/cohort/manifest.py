@@ -209,9 +209,20 @@ def check_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | None =
     """
     rep = InputReport(n_rows=len(df))
     add = rep.problems.append
-    missing = [c for c in (*REQUIRED_COLUMNS, *spec.columns, *spec.image_columns) if c not in df.columns]
+    missing = [c for c in (*REQUIRED_COLUMNS, *spec.image_columns) if c not in df.columns]
     for c in missing:
         add(Problem(None, None, c, "required column is missing"))
+    declared = [c for c in spec.columns if c not in df.columns]
+    for c in declared:
+        add(Problem(None, None, c, "column declared in the profile (cohort.columns) is missing"))
+    if declared:
+        # The usual cause: a profile that extends another keeps the parent's columns.
+        add(Problem(None, None, "cohort.columns",
+                    f"{len(declared)} of the {len(spec.columns)} columns the profile declares are not in the "
+                    "manifest: add them to the manifest, or declare only your own columns. A profile that "
+                    "extends another (extends: paper) keeps the parent's columns and adds its own; to replace "
+                    "them, write 'columns: !override' above your clinical and mri columns (README.md, "
+                    "'Running on your own cohort')"))
     if len(df) == 0:
         add(Problem(None, None, None, "the manifest has no rows"))
         return rep
