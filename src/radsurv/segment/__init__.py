@@ -4,7 +4,11 @@
 * :class:`BaselineSegmenter` — classical SimpleITK baseline (no learning);
 * :mod:`~radsurv.segment.postprocess` — one lesion, holes filled, failure flags and policy;
 * :mod:`~radsurv.segment.metrics` — Dice, HD95 (mm), volume differences, summary tables;
-* :func:`segment_cohort` — parallel cohort inference writing NIfTI masks.
+* :func:`segment_cohort` — parallel cohort inference writing NIfTI masks;
+* :mod:`~radsurv.segment.development`, :mod:`~radsurv.segment.steps`,
+  :mod:`~radsurv.segment.agreement` — the notebook's results that show themselves: the
+  development sets and the training history, one case step by step, the agreement, the
+  failures by kind, the failure policy's outcome and the example figure.
 
 The function ``postprocess`` is not re-exported here: it would hide the submodule of
 the same name. Heavy imports (torch, MONAI) happen when the U-Net is used, not on ``import radsurv.segment``.

@@ -6,6 +6,11 @@ kept, never replaced), ``"auto"`` (the automatic mask passed the checks),
 ``"reader"`` (the automatic mask failed and the policy fell back to the reader's
 mask) or ``"excluded"`` (no usable mask: the patient leaves the radiomics analysis
 and appears in the patient flow). Nothing is dropped silently.
+
+The failure policy can also be applied as a step of its own: with ``policy=None``,
+:func:`segment_cohort` only checks the masks and leaves a failed one ``"failed"``
+(its check's detail in a ``detail`` column), and :func:`apply_failure_policy` then
+decides, with the same words and the same result as in one go.
 """
 
 from __future__ import annotations
@@ -20,14 +25,17 @@ import pandas as pd
 import SimpleITK as sitk
 
 from radsurv.segment._common import as_image
-from radsurv.segment.postprocess import check_segmentation, resolve_failure
+from radsurv.segment.postprocess import SegmentationFlag, check_segmentation, resolve_failure
 
-__all__ = ["COLUMNS", "segment_case", "segment_cohort"]
+__all__ = ["COLUMNS", "FAILED", "apply_failure_policy", "segment_case", "segment_cohort"]
 
 log = logging.getLogger(__name__)
 
 #: Columns of the table returned by :func:`segment_cohort`.
 COLUMNS = ["patient_id", "mask", "source", "auto_mask", "flag", "reason", "action"]
+#: ``source`` of a failed automatic mask whose policy is still to be applied (``policy=None``).
+FAILED = "failed"
+_ACTIONS = {"auto": "kept automatic mask", "reader": "replaced by reader mask", "excluded": "excluded"}
 
 
 def _safe_name(patient_id: str) -> str:
@@ -64,7 +72,9 @@ def segment_case(
     out_dir
         Folder for ``<patient_id>_auto.nii.gz``.
     policy
-        ``"reader"`` or ``"exclude"``, see :func:`radsurv.segment.postprocess.resolve_failure`.
+        ``"reader"`` or ``"exclude"``, see :func:`radsurv.segment.postprocess.resolve_failure`;
+        ``None``: check only (a failed mask is left :data:`FAILED`, with the check's
+        ``detail``, for :func:`apply_failure_policy`).
     border_margin_mm
         Room the peri-tumoral ring needs between lesion and border, mm.
     torch_threads
@@ -92,21 +102,67 @@ def segment_case(
     sitk.WriteImage(pred, str(tmp), True)
     os.replace(tmp, auto_path)
     flag = check_segmentation(pred, border_margin_mm)
+    row = {"patient_id": pid, "mask": None, "source": None, "auto_mask": str(auto_path), "flag": flag.reason,
+           "reason": None, "action": None}
+    if policy is None and not flag.ok:
+        return {**row, "source": FAILED, "reason": f"automatic mask failed: {flag.detail}",
+                "action": "failure policy not applied yet", "detail": flag.detail}
     reader = case.get("reader_mask") if _present(case.get("reader_mask")) else None
-    res = resolve_failure(flag, policy=policy, reader_mask=reader, auto_mask=pred)
+    # A mask that passed the checks is kept whatever the policy.
+    return {**row, **_resolved(pid, flag, policy or "reader", reader, pred, auto_path)}
+
+
+def _resolved(pid: str, flag: SegmentationFlag, policy: str, reader, auto_mask, auto_path) -> dict:
+    """``mask``, ``source``, ``reason`` and ``action`` of one checked mask under ``policy``."""
+    res = resolve_failure(flag, policy=policy, reader_mask=reader, auto_mask=auto_mask)
     if res.action == "auto":
-        mask, action = str(auto_path), "kept automatic mask"
+        mask = str(auto_path)
     elif res.action == "reader":
-        mask, action = (str(reader) if not isinstance(reader, sitk.Image) else None), "replaced by reader mask"
+        mask = str(reader) if not isinstance(reader, sitk.Image) else None
     else:
-        mask, action = None, "excluded"
+        mask = None
     if res.action != "auto":
         # Debug level: the reason is in the returned row (segmentation.csv, the patient
         # flow); at warning level it would print patient identifiers into the executed
         # notebook, which is published with the paper.
         log.debug("patient %s: %s", pid, res.reason)
-    return {"patient_id": pid, "mask": mask, "source": res.action, "auto_mask": str(auto_path), "flag": flag.reason,
-            "reason": res.reason, "action": action}
+    return {"mask": mask, "source": res.action, "reason": res.reason, "action": _ACTIONS[res.action]}
+
+
+def apply_failure_policy(table: pd.DataFrame, reader_masks: Mapping[str, Any], policy: str = "reader",
+                         border_margin_mm: float = 10.0) -> pd.DataFrame:
+    """Apply the failure policy to the failed masks of a :func:`segment_cohort` table
+    made with ``policy=None``.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From ``segment_cohort(..., policy=None)`` (any extra columns are kept): rows
+        whose ``source`` is :data:`FAILED` are resolved, the others are left as they are.
+    reader_masks : mapping
+        Patient identifier -> the reader's mask (path or image; missing: no fallback).
+    policy : str
+        ``"reader"`` (fall back to the reader's mask, if it passes the same checks) or
+        ``"exclude"``, see :func:`radsurv.segment.postprocess.resolve_failure`.
+    border_margin_mm : float
+        The room the checks required (the reader's mask is checked with it too).
+
+    Returns
+    -------
+    DataFrame
+        The same rows and columns without ``detail``: each failed row's ``mask``,
+        ``source``, ``reason`` and ``action`` as :func:`segment_cohort` would have
+        given them with ``policy`` in one go.
+    """
+    out = table.drop(columns=["detail"], errors="ignore").copy()
+    for i in out.index[out["source"] == FAILED]:
+        pid = str(out.at[i, "patient_id"])
+        flag = SegmentationFlag(out.at[i, "flag"], table.at[i, "detail"], {}, float(border_margin_mm))
+        reader = reader_masks.get(pid)
+        reader = reader if _present(reader) else None
+        for key, value in _resolved(pid, flag, policy, reader, None, out.at[i, "auto_mask"]).items():
+            out.at[i, key] = value
+    return out
 
 
 def segment_cohort(
@@ -137,7 +193,9 @@ def segment_cohort(
     progress
         tqdm progress bar.
     policy
-        ``"reader"`` or ``"exclude"`` for failed automatic masks.
+        ``"reader"`` or ``"exclude"`` for failed automatic masks; ``None``: leave them
+        :data:`FAILED` for :func:`apply_failure_policy` (the table then has a ``detail``
+        column, the failed check's explanation).
     border_margin_mm
         Room, mm, required between the lesion and the image border.
     backend
@@ -184,4 +242,4 @@ def segment_cohort(
             import torch
 
             torch.set_num_threads(restore)
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=COLUMNS + (["detail"] if policy is None else []))

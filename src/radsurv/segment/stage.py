@@ -12,12 +12,19 @@ For each modality (US 2D, MRI 3D):
    touching the border where the peri-tumoral ring needs room) falls back to the
    reader's mask or excludes the patient, as the profile says, and is listed.
 
-Computing: :func:`development_split`, :func:`training_data`, :func:`segmentation_table`,
-:func:`median_dice`, :func:`overlay_examples`, :func:`segmentation_variables`; training
-and inference: :func:`train_unet`, :func:`evaluate_development`, :func:`segment_modality`;
-writing: :func:`write_segmentation_artefacts` (the outputs declared in
-:mod:`radsurv.stages.registry`). Trained weights live in ``build/<profile>/cache/segment/`` (keyed by data, parameters
-and code), so re-running the stage after an unrelated change does not re-train.
+The notebook walks through these steps in its cells, calling: :func:`development_sets`
+(the split, a :class:`~radsurv.segment.development.DevelopmentSets`), :func:`fit_unet`
+(trained or cached; shown by :class:`~radsurv.segment.development.UNetTraining`),
+:func:`evaluate_hold_out` (a :class:`~radsurv.segment.agreement.SegmentationAgreement`),
+:func:`radsurv.segment.steps.segmentation_steps` (one case step by step),
+:func:`segment_modality` (every cohort image, checked), :func:`~radsurv.segment.agreement.agreement_metrics`
+and :class:`~radsurv.segment.agreement.SegmentationFailures` (the failures by kind),
+:func:`apply_policy` (the failure policy, a :class:`~radsurv.segment.agreement.PolicyOutcome`),
+:func:`overlay_examples` (the figure's cases) and :func:`segmentation_variables`; then
+:func:`write_segmentation_artefacts` writes the outputs declared in
+:mod:`radsurv.stages.registry` from those objects. Trained weights live in
+``build/<profile>/cache/segment/`` (keyed by data, parameters and code), so re-running
+the stage after an unrelated change does not re-train.
 """
 
 from __future__ import annotations
@@ -29,25 +36,20 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from ..labels import METHOD_LABELS, MODALITIES, MODALITY_LABELS, SET_LABELS, SPLITS
+from ..labels import MODALITIES, MODALITY_LABELS, SET_LABELS, SPLITS
 from ..stages.context import StageContext, resolve_n_jobs
 from ..stages.readers import CohortOutputs
-from .inference import segment_cohort
-from .metrics import FAILURE_KINDS, evaluate, failure_kinds, summary_table
-from .postprocess import BORDER, EMPTY
+from .agreement import (FALLBACK_REASON, FALLBACK_REASONS, METRIC_COLUMNS, Overlays, PolicyOutcome,
+                        SegmentationAgreement, agreement_metrics, failure_counts, median_dice, segmentation_table)
+from .development import DevelopmentSets, DevelopmentSplit, weights_origin
+from .inference import apply_failure_policy, segment_cohort
+from .metrics import FAILURE_KINDS, evaluate
 
-__all__ = ["FAILURE_PANELS", "FALLBACK_REASON", "FALLBACK_REASONS", "development_labels", "development_split",
-           "evaluate_development", "failure_counts", "load_weights", "median_dice", "overlay_examples",
-           "segment_modality", "segmentation_table", "segmentation_variables", "train_unet", "training_data",
-           "training_info", "write_segmentation_artefacts"]
-
-#: How a fallback to the reader's mask reads in the patient flow (any failure).
-FALLBACK_REASON = "Automatic mask failed the checks and was replaced by the reader's"
-#: The same, by kind of failure (``SegmentationFlag`` kinds), so that the flow counts them.
-FALLBACK_REASONS = {
-    EMPTY: "No lesion found by the U-Net (a missed lesion); the reader's mask was used",
-    BORDER: "The U-Net's mask reached the image border (a leak beyond the lesion); the reader's mask was used",
-}
+__all__ = ["FAILURE_PANELS", "FALLBACK_REASON", "FALLBACK_REASONS", "METRIC_COLUMNS", "apply_policy", "cohort_agreement",
+           "development_labels", "development_sets", "development_split", "evaluate_development", "evaluate_hold_out",
+           "failure_counts", "fit_unet", "load_weights", "median_dice", "modality_split", "overlay_examples",
+           "segment_modality", "segmentation_table", "segmentation_variables", "step_note", "supplied_masks",
+           "train_unet", "training_data", "training_info", "training_infos", "write_segmentation_artefacts"]
 
 
 def development_split(dev: pd.DataFrame, test_fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -118,9 +120,97 @@ def load_weights(path: str | Path, modality: str):
     return model
 
 
+def modality_split(cohort: CohortOutputs, modality: str, params: Mapping[str, Any], seed: int) -> DevelopmentSplit:
+    """One modality's development data, split into what the U-Net learns from and the
+    held-out part (:func:`development_split`); with ``segmentation.<modality>.weights``
+    nothing is trained and the whole development set (if any) is held out.
+
+    Parameters
+    ----------
+    cohort : CohortOutputs
+    modality : str
+    params : mapping
+        The ``segmentation`` section.
+    seed : int
+
+    Returns
+    -------
+    DevelopmentSplit
+    """
+    if params[modality].get("weights"):
+        dev = cohort.devsets.get(modality, pd.DataFrame(columns=["patient_id", "image", "mask", "reader_mask"]))
+        return DevelopmentSplit(modality, "weights", dev.iloc[:0], dev.reset_index(drop=True), None)
+    dev = training_data(cohort, modality)
+    train, test = development_split(dev, float(params["dev_test_fraction"]), seed)
+    source = "devset" if modality in cohort.devsets else "training"
+    return DevelopmentSplit(modality, source, train, test, development_label_column(train, params))
+
+
+def development_sets(cohort: CohortOutputs, params: Mapping[str, Any], seed: int) -> DevelopmentSets:
+    """Every modality's :func:`modality_split`; none when the profile keeps the cohort's own
+    masks (``segmentation.use_supplied_masks``), since then nothing is trained.
+
+    Parameters
+    ----------
+    cohort : CohortOutputs
+    params : mapping
+        The ``segmentation`` section.
+    seed : int
+
+    Returns
+    -------
+    DevelopmentSets
+    """
+    if params["use_supplied_masks"]:
+        return DevelopmentSets({}, float(params["dev_test_fraction"]),
+                               "the cohort's own masks are analysed (segmentation.use_supplied_masks)")
+    return DevelopmentSets({m: modality_split(cohort, m, params, seed) for m in cohort.modalities()},
+                           float(params["dev_test_fraction"]))
+
+
+def fit_unet(split: DevelopmentSplit, params: Mapping[str, Any], seed: int, cache_dir: Path):
+    """The U-Net of one modality: trained on ``split.train`` (or read from the cache, where
+    the same data, parameters and code trained one before), or the user's trained U-Net
+    (``segmentation.<modality>.weights``).
+
+    Parameters
+    ----------
+    split : DevelopmentSplit
+        From :func:`modality_split`.
+    params : mapping
+        The ``segmentation`` section (``<modality>.unet``: the network's parameters).
+    seed : int
+        The network's seed unless ``unet.seed`` sets one.
+    cache_dir : Path
+        ``build/<profile>/cache/segment/``.
+
+    Returns
+    -------
+    UNetSegmenter
+        ``cache_["loaded"]`` says whether the weights came from the cache or the user's
+        file (``cache_["supplied"]``).
+    """
+    from .unet import train_or_load
+
+    modality = split.modality
+    if split.source == "weights":
+        return load_weights(params[modality]["weights"], modality)
+    unet_params = dict(params[modality]["unet"])
+    unet_params.setdefault("seed", seed)
+    return train_or_load(cache_dir, modality, list(split.train["image"]), list(split.train[split.labels]),
+                         progress=True, **unet_params)
+
+
+def step_note(model) -> str:
+    """What the timed training step adds to its name: `` (supplied weights)``,
+    `` (cached)`` or nothing (trained now)."""
+    return {"supplied": " (supplied weights)", "cached": " (cached)", "trained": ""}[weights_origin(model)]
+
+
 def train_unet(cohort: CohortOutputs, modality: str, params: Mapping[str, Any], seed: int, cache_dir: Path):
     """Train (or load from the cache) the U-Net of one modality on the development-training part;
-    with ``segmentation.<modality>.weights``, load the user's trained U-Net instead.
+    with ``segmentation.<modality>.weights``, load the user's trained U-Net instead
+    (:func:`modality_split` then :func:`fit_unet`).
 
     Returns
     -------
@@ -130,20 +220,16 @@ def train_unet(cohort: CohortOutputs, modality: str, params: Mapping[str, Any], 
         here: the training part is empty and the whole development set (if any)
         evaluates the network.
     """
-    from .unet import train_or_load
+    split = modality_split(cohort, modality, params, seed)
+    return fit_unet(split, params, seed, cache_dir), split.train, split.test
 
-    weights = params[modality].get("weights")
-    if weights:
-        model = load_weights(weights, modality)
-        dev = cohort.devsets.get(modality, pd.DataFrame(columns=["patient_id", "image", "mask", "reader_mask"]))
-        return model, dev.iloc[:0], dev.reset_index(drop=True)
-    dev = training_data(cohort, modality)
-    train, test = development_split(dev, float(params["dev_test_fraction"]), seed)
-    unet_params = dict(params[modality]["unet"])
-    unet_params.setdefault("seed", seed)
-    model = train_or_load(cache_dir, modality, list(train["image"]), list(development_labels(train, params)),
-                          progress=True, **unet_params)
-    return model, train, test
+
+def development_label_column(train: pd.DataFrame, params: Mapping[str, Any]) -> str:
+    """The column of ``train`` that :func:`development_labels` returns."""
+    use_reader = params.get("development_labels", "reader") == "reader"
+    if use_reader and "reader_mask" in train and train["reader_mask"].notna().all():
+        return "reader_mask"
+    return "mask"
 
 
 def development_labels(train: pd.DataFrame, params: Mapping[str, Any]) -> pd.Series:
@@ -155,10 +241,7 @@ def development_labels(train: pd.DataFrame, params: Mapping[str, Any]) -> pd.Ser
     both, and learning from the truth would let the network beat every human at
     drawing the lesion. A development set without a separate reader column (a user's,
     whose masks are the experts') learns from its masks either way."""
-    use_reader = params.get("development_labels", "reader") == "reader"
-    if use_reader and "reader_mask" in train and train["reader_mask"].notna().all():
-        return train["reader_mask"]
-    return train["mask"]
+    return train[development_label_column(train, params)]
 
 
 def training_info(cohort: CohortOutputs, modality: str, model, dev_train: pd.DataFrame,
@@ -175,8 +258,27 @@ def training_info(cohort: CohortOutputs, modality: str, model, dev_train: pd.Dat
             "source": source, "weights": Path(model.cache_["path"]).name if supplied else None}
 
 
-#: The columns of :func:`radsurv.segment.metrics.evaluate`'s rows, for a run that evaluates nothing.
-METRIC_COLUMNS = ["case_id", "modality", "method", "set", "dice", "hd95_mm", "rel_volume_diff"]
+def training_infos(cohort: CohortOutputs, dev: DevelopmentSets, models: Mapping[str, Any]) -> dict[str, dict]:
+    """:func:`training_info` of every modality's network; with the cohort's own masks
+    (nothing trained), zero counts for every modality of the cohort.
+
+    Parameters
+    ----------
+    cohort : CohortOutputs
+    dev : DevelopmentSets
+        From :func:`development_sets`.
+    models : mapping
+        Modality -> the network of :func:`fit_unet`.
+
+    Returns
+    -------
+    dict
+        Modality -> ``n_train``, ``n_test``, ``loaded`` (and ``source``, ``weights`` for
+        a trained or supplied network).
+    """
+    if not dev.modalities:
+        return {m: {"n_train": 0, "n_test": 0, "loaded": False} for m in cohort.modalities()}
+    return {m: training_info(cohort, m, models[m], dev[m].train, dev[m].test) for m in dev.modalities}
 
 
 def supplied_masks(cohort: CohortOutputs, modality: str) -> pd.DataFrame:
@@ -218,9 +320,35 @@ def evaluate_development(model, baseline, test: pd.DataFrame, modality: str) -> 
     return pd.concat(frames, ignore_index=True)
 
 
+def evaluate_hold_out(models: Mapping[str, Any], baselines: Mapping[str, Any], dev: DevelopmentSets,
+                      truth: pd.DataFrame | None = None) -> SegmentationAgreement:
+    """:func:`evaluate_development` of every modality: the U-Net, the classical baseline and
+    the reader on the held-out part of the development set.
+
+    Parameters
+    ----------
+    models, baselines : mapping
+        Modality -> the U-Net (:func:`fit_unet`) and the
+        :class:`~radsurv.segment.baseline.BaselineSegmenter`.
+    dev : DevelopmentSets
+        From :func:`development_sets` (each modality's ``test`` part).
+    truth : DataFrame or None
+        The twin's true masks (whose development sets' masks are the truth too); None
+        for a user's cohort, whose development masks are its experts'.
+
+    Returns
+    -------
+    SegmentationAgreement
+        Its ``frames`` keep each modality's rows for :func:`~radsurv.segment.agreement.agreement_metrics`.
+    """
+    frames = {m: evaluate_development(models[m], baselines[m], dev[m].test, m) for m in models}
+    return SegmentationAgreement.from_frames(frames, "truth" if truth is not None else "the development masks")
+
+
 def segment_modality(cohort: CohortOutputs, truth: pd.DataFrame | None, model, baseline, modality: str,
                      params: Mapping[str, Any], out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Segment every cohort patient with the U-Net (and the baseline, for comparison).
+    """Segment every cohort patient with the U-Net (and the baseline, for comparison) and
+    check each automatic mask; the failure policy is left to :func:`apply_policy`.
 
     Parameters
     ----------
@@ -228,9 +356,22 @@ def segment_modality(cohort: CohortOutputs, truth: pd.DataFrame | None, model, b
     truth : DataFrame or None
         The twin's true masks (``radsurv.stages.readers.read_truth``); None for a user's
         cohort, whose masks are then scored against the reader's.
+    model, baseline
+        The U-Net and the classical segmenter (anything with ``predict``).
+    modality : str
+    params : mapping
+        The ``segmentation`` section (``n_jobs``, ``border_margin_mm``, ``use_supplied_masks``).
+    out_dir : Path
+        The stage's folder (``masks/<modality>/``, ``baseline/<modality>/``).
 
-    Returns the per-patient table (which mask the features will use) and the per-case
-    metrics on each set of the cohort.
+    Returns
+    -------
+    (table, metrics)
+        The per-patient table (:func:`radsurv.segment.inference.segment_cohort`'s with
+        ``policy=None``, plus ``modality`` and ``baseline_mask``): a mask that failed the
+        checks is ``"failed"`` until :func:`apply_policy` resolves it; and the per-case
+        metrics of the U-Net, the baseline (and the reader, against the truth) on each
+        set of the cohort.
     """
     c = cohort.data
     has = c[f"{modality}_image"].notna()
@@ -245,7 +386,7 @@ def segment_modality(cohort: CohortOutputs, truth: pd.DataFrame | None, model, b
     })
     n_jobs = resolve_n_jobs(params["n_jobs"])
     margin = float(params["border_margin_mm"])
-    table = segment_cohort(cases, model, out_dir / "masks" / modality, n_jobs=n_jobs, policy=params["policy"],
+    table = segment_cohort(cases, model, out_dir / "masks" / modality, n_jobs=n_jobs, policy=None,
                            border_margin_mm=margin)
     base = segment_cohort(cases.assign(mask=None), baseline, out_dir / "baseline" / modality, n_jobs=n_jobs,
                           policy="exclude", border_margin_mm=margin)
@@ -269,30 +410,31 @@ def segment_modality(cohort: CohortOutputs, truth: pd.DataFrame | None, model, b
     return table, pd.concat(frames, ignore_index=True)
 
 
-def segmentation_table(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Dice, HD95 and relative volume difference, median [IQR], by modality, method and set."""
-    m = metrics.copy()
-    order_sets = ["devtest", *SPLITS]
-    m["set"] = pd.Categorical(m["set"], categories=order_sets)
-    m["method"] = pd.Categorical(m["method"], categories=list(METHOD_LABELS))
-    m["modality"] = pd.Categorical(m["modality"], categories=list(MODALITY_LABELS))
-    m = m.sort_values(["modality", "set", "method"])
-    t = summary_table(m, by=("modality", "set", "method"), metrics=("dice", "hd95_mm", "rel_volume_diff"))
-    t = t[t["n"] > 0].copy()
-    t["modality"] = t["modality"].map(MODALITY_LABELS)
-    t["set"] = t["set"].map(SET_LABELS)
-    t["method"] = t["method"].map(METHOD_LABELS)
-    t = t.rename(columns={"modality": "Modality", "set": "Set", "method": "Method", "dice": "Dice",
-                          "hd95_mm": "HD95, mm", "rel_volume_diff": "Relative volume difference"})
-    if "n_hd95_undefined" in t:
-        t = t.rename(columns={"n_hd95_undefined": "HD95 undefined, n"})
-        t["HD95 undefined, n"] = t["HD95 undefined, n"].fillna(0).astype(int)
-    return t.reset_index(drop=True)
+def apply_policy(tables: Mapping[str, pd.DataFrame], cohort: CohortOutputs,
+                 params: Mapping[str, Any]) -> PolicyOutcome:
+    """Apply the failure policy (``segmentation.policy``) to every modality's failed masks:
+    the reader's mask (when it passes the same checks) or the patient's exclusion.
 
+    Parameters
+    ----------
+    tables : mapping
+        Modality -> :func:`segment_modality`'s table (or :func:`supplied_masks`', which
+        has nothing to resolve).
+    cohort : CohortOutputs
+        The reader's masks (``<modality>_mask``).
+    params : mapping
+        The ``segmentation`` section (``policy``, ``border_margin_mm``).
 
-def median_dice(metrics: pd.DataFrame, modality: str, method: str, set_: str) -> float:
-    sel = (metrics["modality"] == modality) & (metrics["method"] == method) & (metrics["set"] == set_)
-    return float(np.median(metrics.loc[sel, "dice"])) if sel.any() else float("nan")
+    Returns
+    -------
+    PolicyOutcome
+    """
+    out = {}
+    for m, table in tables.items():
+        c = cohort.data
+        readers = dict(zip(c["patient_id"].astype(str), c[f"{m}_mask"]))
+        out[m] = apply_failure_policy(table, readers, params["policy"], float(params["border_margin_mm"]))
+    return PolicyOutcome(out, str(params["policy"]))
 
 
 def _example(c: pd.DataFrame, true: pd.DataFrame | None, t: pd.DataFrame, modality: str, pid: str,
@@ -353,16 +495,6 @@ def overlay_examples(cohort: CohortOutputs, truth: pd.DataFrame | None, tables: 
     return examples
 
 
-def failure_counts(metrics: pd.DataFrame, modality: str, set_: str = "external", method: str = "unet") -> dict[str, int]:
-    """How many of a set's automatic masks failed, by kind (``failure`` column of the
-    metrics), with ``n`` (cases) and ``failed`` (all kinds)."""
-    sel = metrics[(metrics["modality"] == modality) & (metrics["method"] == method) & (metrics["set"] == set_)]
-    out = {"n": int(len(sel)), "failed": int((sel["failure"] != "").sum()) if "failure" in sel else 0}
-    for kind in FAILURE_KINDS:
-        out[kind] = int((sel["failure"] == kind).sum()) if "failure" in sel else 0
-    return out
-
-
 def segmentation_variables(tables: dict[str, pd.DataFrame], metrics: pd.DataFrame, training: dict[str, dict],
                            reference: str, policy: str, n_patients: int, failure_dice: float = 0.7) -> dict[str, Any]:
     """The ``segmentation`` variables: reference, exclusions, fallbacks, set sizes,
@@ -400,76 +532,100 @@ def segmentation_variables(tables: dict[str, pd.DataFrame], metrics: pd.DataFram
     return v
 
 
-def write_segmentation_artefacts(ctx: StageContext, cohort: CohortOutputs, truth: pd.DataFrame | None,
-                                 tables: dict[str, pd.DataFrame], metrics: pd.DataFrame,
-                                 training: dict[str, dict]) -> dict:
-    """Write the per-patient masks table, metrics, table, overlay figure, patient flow
-    and variables (the Methods and Results paragraphs are written from them when the
-    paper is published). Returns the variables."""
-    from ..plots.segmentation import overlay_figure
+def cohort_agreement(hold_out: SegmentationAgreement, cohort_metrics: Mapping[str, pd.DataFrame],
+                     truth: pd.DataFrame | None, failure_dice: float) -> SegmentationAgreement:
+    """The agreement of every case: the held-out development test's and the cohort's rows,
+    modality by modality, each failure classified (:func:`~radsurv.segment.agreement.agreement_metrics`).
 
-    seg = pd.concat(list(tables.values()), ignore_index=True)
+    Parameters
+    ----------
+    hold_out : SegmentationAgreement
+        From :func:`evaluate_hold_out`.
+    cohort_metrics : mapping
+        Modality -> the metrics of :func:`segment_modality`.
+    truth : DataFrame or None
+        The twin's true masks: the reference is the truth, else the reader's masks.
+    failure_dice : float
+        ``segmentation.failure_dice``.
+
+    Returns
+    -------
+    SegmentationAgreement
+    """
+    metrics = agreement_metrics(hold_out.frames or {}, cohort_metrics, failure_dice)
+    return SegmentationAgreement(metrics, "truth" if truth is not None else "reader")
+
+
+def write_segmentation_artefacts(ctx: StageContext, cohort: CohortOutputs, outcome: PolicyOutcome,
+                                 agreement: SegmentationAgreement, overlays: Overlays,
+                                 training: dict[str, dict]) -> dict:
+    """Write the declared outputs from the objects the notebook computed: the per-patient
+    masks table, the metrics, the agreement table, the overlay figure, the exclusions, the
+    patient flow and the variables (the Methods and Results paragraphs are written from
+    them when the paper is published).
+
+    Parameters
+    ----------
+    ctx : StageContext
+    cohort : CohortOutputs
+        The cohort (its size, the patient flow).
+    outcome : PolicyOutcome
+        :func:`apply_policy`: every patient's mask after the failure policy.
+    agreement : SegmentationAgreement
+        :func:`cohort_agreement`: every case's metrics, failures classified.
+    overlays : Overlays
+        The figure's cases (:func:`overlay_examples`).
+    training : dict
+        :func:`training_infos`.
+
+    Returns
+    -------
+    dict
+        The ``segmentation`` variables.
+    """
+    from ..plots.style import message_figure
+
+    seg = outcome.table
     # Paths relative to this stage's folder, so the table does not depend on where the
     # project lies.
     for col in ("mask", "auto_mask", "baseline_mask"):
         seg[col] = seg[col].map(lambda v: os.path.relpath(v, ctx.out_dir) if isinstance(v, str) else None)
-    seg.to_csv(ctx.path("segmentation.csv"), index=False, lineterminator="\n")
+    ctx.write_data(seg, "segmentation.csv", float_format=None)
 
     failure_dice = float(ctx.params["failure_dice"])
-    if not metrics.empty:
-        metrics = metrics.assign(failure=failure_kinds(metrics, failure_dice))
-    metrics.to_csv(ctx.path("metrics.csv"), index=False, lineterminator="\n", float_format="%.6g")
-    reference = "true masks" if truth is not None else "the reader's masks (no truth exists for this cohort)"
-    if metrics.empty:
-        # segmentation.use_supplied_masks: nothing was segmented, so nothing is compared
-        tbl = pd.DataFrame({"Segmentation": ["No automatic segmentation was run: the analysis used the lesion "
-                                             "masks supplied with the images (segmentation.use_supplied_masks: true)."]})
-    else:
-        tbl = segmentation_table(metrics)
-    tbl.to_csv(ctx.path("seg_table.csv"), index=False, lineterminator="\n")
+    metrics, has_truth = agreement.metrics, agreement.reference == "truth"
+    ctx.write_data(metrics, "metrics.csv", float_format="%.6g")
+    tbl = agreement.summary()
+    ctx.write_data(tbl, "seg_table.csv", float_format=None)
+    reference = "true masks" if has_truth else "the reader's masks (no truth exists for this cohort)"
     caption = ("Segmentation: the cohort's own masks were analysed, so nothing was compared."
                if metrics.empty else
                f"Agreement of automatic segmentation with {reference}: median [IQR] Dice, 95% Hausdorff distance "
                "(HD95) and relative volume difference, on the held-out development test set and on each set of the "
-               "survival cohort." + (" The reader row is the human yardstick." if truth is not None else ""))
+               "survival cohort." + (" The reader row is the human yardstick." if has_truth else ""))
     ctx.write_table(tbl, "seg_table.md", label="segmentation", caption=caption)
-    examples = overlay_examples(cohort, truth, tables, metrics)
-    if not examples:
-        from ..plots.style import message_figure
-
+    if overlays.examples:
+        # One row per modality: the 10th, 50th and 90th percentile cases, then the failures.
+        ctx.write_figure(overlays.figure(), "fig-segmentation.png")
+    else:
         message_figure(ctx.path("fig-segmentation.png"),
                        "No automatic mask to show: " + ("the cohort's own masks were analysed"
                                                         if ctx.params["use_supplied_masks"] else
                                                         "no external-test case was segmented"))
-    else:
-        # One row per modality: the 10th, 50th and 90th percentile cases, then the failures.
-        rows = [[e for e in examples if e["modality"] == m] for m in MODALITIES]
-        rows = [r for r in rows if r]
-        ncol = max(len(r) for r in rows)
-        overlay_figure([e for r in rows for e in r + [None] * (ncol - len(r))], ctx.path("fig-segmentation.png"),
-                       columns=ncol)
 
-    excluded = seg[seg["source"] == "excluded"][["patient_id", "modality", "reason"]]
-    excluded.to_csv(ctx.path("excluded.csv"), index=False, lineterminator="\n")
-    for m in MODALITIES:
-        ctx.exclude(f"no usable {MODALITY_LABELS[m]} mask", excluded.loc[excluded["modality"] == m, "patient_id"], m)
-    fallback = seg[seg["source"] == "reader"]
-    kinds = fallback["flag"] if "flag" in fallback else pd.Series("", index=fallback.index)
-    for m in MODALITIES:
-        for kind, reason in FALLBACK_REASONS.items():
-            ctx.fallback(reason, fallback.loc[(fallback["modality"] == m) & (kinds == kind), "patient_id"], m)
-        other = (fallback["modality"] == m) & ~kinds.isin(list(FALLBACK_REASONS))
-        ctx.fallback(FALLBACK_REASON, fallback.loc[other, "patient_id"], m)
+    ctx.write_data(outcome.excluded(), "excluded.csv", float_format=None)
+    for kind, reason, patients, m in outcome.flow_events():
+        (ctx.exclude if kind == "excluded" else ctx.fallback)(reason, patients, m)
     ctx.save_flow(cohort.data, cohort.centers, cohort.simulated)
 
-    v = segmentation_variables(tables, metrics, training, "truth" if truth is not None else "reader",
+    v = segmentation_variables(outcome.tables, metrics, training, "truth" if has_truth else "reader",
                                ctx.params["policy"], len(cohort.data), failure_dice)
     v["figure_caption"] = (
         "No automatic segmentation was run: the cohort's own masks were analysed." if ctx.params["use_supplied_masks"]
         else "Automatic segmentation on the external test set: the cases at the 10th, 50th and 90th percentile of "
              "U-Net Dice for each modality, then a typical failure (the median case of a kind of failure, Dice below "
              f"{failure_dice:.2f}) of each of the two commonest kinds, with "
-             + ("the true contour, the reader's, " if truth is not None else "the reader's contour (the reference), ")
+             + ("the true contour, the reader's, " if has_truth else "the reader's contour (the reference), ")
              + "the U-Net's and the classical segmenter's.")
     v["modalities"] = cohort.modalities()
     ctx.write_variables({"segmentation": v})
