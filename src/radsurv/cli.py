@@ -38,7 +38,7 @@ def _cmd_validate(args) -> int:
     """The checks ``run`` applies before any work: the profile, every manifest row, every
     image and mask, the split and the training events."""
     from .cohort.manifest import ManifestSpec, load_cohort, read_manifest, check_manifest
-    from .cohort.masks import load_development_set
+    from .cohort.masks import load_devset
     from .config import load_profile
     from .exceptions import InputError, ManifestError
     from .stages.context import resolve_n_jobs
@@ -68,7 +68,7 @@ def _cmd_validate(args) -> int:
         for m in ("us", "mri"):
             dev_path = profile["imaging"]["development"][m]["manifest"]
             if dev_path:
-                dev, dropped = load_development_set(dev_path, m, profile["imaging"], loaded.data,
+                dev, dropped = load_devset(dev_path, m, profile["imaging"], loaded.data,
                                                     manifest.resolve().parent, None, on_invalid=cohort["on_invalid"],
                                                     n_jobs=resolve_n_jobs(profile["n_jobs"]))
                 print(f"{dev_path}: {len(dev)} development images usable"

@@ -296,16 +296,16 @@ def _check_phenotype(value: Any) -> Any:
     return value
 
 
-class DevelopmentSet(_Section):
+class DevsetSpec(_Section):
     n: int = Field(0, ge=0, description="patients without outcome simulated for training the segmenter")
     manifest: str | None = Field(None, description="a user's segmentation-development set: a CSV with columns "
                                                    "image and mask (and optionally patient_id), paths relative to "
                                                    "the CSV (the CSV relative to the profile file)")
 
 
-class DevelopmentSection(_Section):
-    us: DevelopmentSet = Field(default_factory=DevelopmentSet)
-    mri: DevelopmentSet = Field(default_factory=DevelopmentSet)
+class DevsetSection(_Section):
+    us: DevsetSpec = Field(default_factory=DevsetSpec)
+    mri: DevsetSpec = Field(default_factory=DevsetSpec)
     centers: list[int] = Field(default_factory=lambda: [1], description="centres the development images come from")
 
 
@@ -322,7 +322,7 @@ class ImagingSection(_Section):
     mask_label: int | None = Field(None, description="lesion label in multi-label masks (null: binary masks)")
     scanners: Annotated[dict[Centre, Any] | None, AfterValidator(_check_scanners)] = None
     phenotype: Annotated[dict[str, Any] | None, AfterValidator(_check_phenotype)] = None
-    development: DevelopmentSection = Field(default_factory=DevelopmentSection)
+    development: DevsetSection = Field(default_factory=DevsetSection)
 
 
 # --------------------------------------------------------------------------- segmentation

@@ -281,7 +281,7 @@ def test_describe_images_of_a_users_cohort(user_cohort, quick_profile):
     profile = {**quick_profile, "imaging": {**quick_profile["imaging"],
                                             "development": {"us": {"manifest": None}, "mri": {"manifest": None}}}}
     inputs = prepare_inputs(profile, loaded, source, root / "out")
-    assert inputs.masks.empty and inputs.development == {} and inputs.development_excluded == {}
+    assert inputs.masks.empty and inputs.development == {} and inputs.devset_excluded == {}
     imaging = describe_images(profile, loaded, source, inputs, root / "out")
     assert isinstance(imaging, CohortImaging)
     assert imaging.variables == {"n_us": 4, "n_mri": 4, "n_dev_us": 0, "n_dev_excluded_us": 0, "n_mask_us": 4,
@@ -343,4 +343,4 @@ def test_the_twin_takes_no_development_manifest(quick_profile, tmp_path):
     plain = {**quick_profile, "imaging": {**quick_profile["imaging"], "development": {
         "us": {"manifest": None}, "mri": {"manifest": None}}}}
     inputs = prepare_inputs(plain, loaded, ManifestSource(tmp_path / "m.csv", True), tmp_path, twin=twin)
-    assert list(inputs.development) == ["mri"] and inputs.development_excluded == {}
+    assert list(inputs.development) == ["mri"] and inputs.devset_excluded == {}

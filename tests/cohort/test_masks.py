@@ -11,7 +11,7 @@ import pytest
 import SimpleITK as sitk
 
 from radsurv.cohort.manifest import ManifestSpec, load_cohort, read_manifest, check_manifest
-from radsurv.cohort.masks import load_development_set, prepare_masks
+from radsurv.cohort.masks import load_devset, prepare_masks
 from radsurv.exceptions import ManifestError
 
 SPEC = ManifestSpec(columns={}, internal_centers=("A",), external_centers=("B",), min_train_events=1,
@@ -107,7 +107,7 @@ def test_a_development_set_is_checked_prepared_and_kept_apart_from_the_test_sets
         rows.append((f"D{i}", img, seg))
     path = _devset(folder, rows)
     out = tmp_path / "stage"
-    dev, excluded = load_development_set(path, "mri", IMAGING, cohort_df, folder, out)
+    dev, excluded = load_devset(path, "mri", IMAGING, cohort_df, folder, out)
     assert list(dev["patient_id"]) == ["D0", "D1", "D2", "D3"] and excluded.empty
     assert dev["reader_mask"].isna().all()                    # a user's set has no second reader
     assert all(Path(p).is_absolute() and Path(p).is_file() for p in dev["image"])
@@ -119,13 +119,13 @@ def test_a_development_set_is_checked_prepared_and_kept_apart_from_the_test_sets
                    ("T1", "../HN-101_img.nrrd", "../HN-101_seg.nii.gz")]
     path = _devset(folder, leak)
     with pytest.raises(ManifestError) as err:
-        load_development_set(path, "mri", IMAGING, cohort_df, folder, out)
+        load_devset(path, "mri", IMAGING, cohort_df, folder, out)
     text = str(err.value)
     assert "row 5, patient 'X1', column 'image': ../HN-110_img.nrrd is the image of test-set patient HN-110" in text
     assert "row 6, patient 'HN-106', column 'patient_id': is a test-set patient of the cohort" in text
     assert "T1" not in text                                    # HN-101 is a training patient: allowed
     # with on_invalid: exclude the offending rows are left out and listed
-    dev, excluded = load_development_set(path, "mri", IMAGING, cohort_df, folder, out, on_invalid="exclude")
+    dev, excluded = load_devset(path, "mri", IMAGING, cohort_df, folder, out, on_invalid="exclude")
     assert list(dev["patient_id"]) == ["D0", "D1", "D2", "D3", "T1"]
     assert list(excluded["patient_id"]) == ["X1", "HN-106"] and list(excluded["row"]) == [5, 6]
 
@@ -137,12 +137,12 @@ def test_a_development_set_with_a_missing_column_or_file_is_refused(cohort, tmp_
     path = folder / "dev" / "devset.csv"
     pd.DataFrame({"image": ["a.nrrd"]}).to_csv(path, index=False)
     with pytest.raises(ManifestError, match="column 'mask': required column is missing"):
-        load_development_set(path, "mri", IMAGING, cohort_df, folder, tmp_path)
+        load_devset(path, "mri", IMAGING, cohort_df, folder, tmp_path)
     with pytest.raises(ManifestError, match="mri development set: file not found"):
-        load_development_set(folder / "nope.csv", "mri", IMAGING, cohort_df, folder, tmp_path)
+        load_devset(folder / "nope.csv", "mri", IMAGING, cohort_df, folder, tmp_path)
     pd.DataFrame({"image": ["a.nrrd"], "mask": ["b.nii.gz"]}).to_csv(path, index=False)
     with pytest.raises(ManifestError, match="patient 'dev-1', column 'image': MRI image file does not exist"):
-        load_development_set(path, "mri", IMAGING, cohort_df, folder, tmp_path)
+        load_devset(path, "mri", IMAGING, cohort_df, folder, tmp_path)
 
 
 def test_the_cohort_stage_hands_on_prepared_masks_and_a_users_development_set(cohort, tmp_path, root):

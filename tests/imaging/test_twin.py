@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import SimpleITK as sitk
 
-from radsurv.imaging import check_image_pair, scanner_for, write_cohort_images, write_development_set
+from radsurv.imaging import check_image_pair, scanner_for, write_cohort_images, write_devset
 from radsurv.imaging.twin import patient_rng
 
 COLUMNS = ["patient_id", "us_image", "us_mask", "us_reader_mask", "mri_image", "mri_mask", "mri_reader_mask"]
@@ -115,7 +115,7 @@ def test_bad_latents_are_refused(tmp_path, latents):
 
 @pytest.mark.parametrize("modality", ["us", "mri"])
 def test_development_set(tmp_path, modality):
-    table = write_development_set(modality, 3, tmp_path / "dev" / modality, seed=5, n_jobs=1, progress=False,
+    table = write_devset(modality, 3, tmp_path / "dev" / modality, seed=5, n_jobs=1, progress=False,
                                   root=tmp_path, latents={"max_mm": 12.0})
     assert list(table.columns) == ["patient_id", "center", "size_mm", "image", "mask", "reader_mask"]
     assert table["patient_id"].str.startswith(f"DEV{modality.upper()}").all()
@@ -123,7 +123,7 @@ def test_development_set(tmp_path, modality):
     for row in table.itertuples():
         assert row.image == f"dev/{modality}/{row.patient_id}_image.nii.gz"
         assert check_image_pair(row.patient_id, tmp_path / row.image, tmp_path / row.mask, modality) == []
-    again = write_development_set(modality, 3, tmp_path / "dev2", seed=5, n_jobs=1, progress=False, root=tmp_path,
+    again = write_devset(modality, 3, tmp_path / "dev2", seed=5, n_jobs=1, progress=False, root=tmp_path,
                                   latents={"max_mm": 12.0})
     assert (tmp_path / table.loc[0, "image"]).read_bytes() == (tmp_path / again.loc[0, "image"]).read_bytes()
     _assert_written_with_scanner_of_row(table, tmp_path, modality)
@@ -147,12 +147,12 @@ def _assert_written_with_scanner_of_row(table, root, modality):
 
 @pytest.mark.parametrize("modality", ["us", "mri"])
 def test_development_set_centres_argument(tmp_path, modality):
-    only3 = write_development_set(modality, 3, tmp_path / "c3", seed=5, n_jobs=1, progress=False, root=tmp_path,
+    only3 = write_devset(modality, 3, tmp_path / "c3", seed=5, n_jobs=1, progress=False, root=tmp_path,
                                   centers=[3], latents={"max_mm": 10.0})
     assert only3["center"].tolist() == [3, 3, 3]
     _assert_written_with_scanner_of_row(only3, tmp_path, modality)
     # weights: centre 1 has weight 0, so only centres 2 and 3 (seed 5 draws both)
-    mixed = write_development_set(modality, 6, tmp_path / "c23", seed=5, n_jobs=1, progress=False, root=tmp_path,
+    mixed = write_devset(modality, 6, tmp_path / "c23", seed=5, n_jobs=1, progress=False, root=tmp_path,
                                   centers={1: 0.0, 2: 1.0, 3: 1.0}, latents={"max_mm": 10.0})
     assert set(mixed["center"]) == {2, 3}
     _assert_written_with_scanner_of_row(mixed, tmp_path, modality)

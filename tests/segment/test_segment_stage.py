@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from radsurv.segment.stage import (development_split, median_dice, overlay_examples, segmentation_table,
+from radsurv.segment.stage import (devset_split, median_dice, overlay_examples, segmentation_table,
                                    segmentation_variables, training_data)
 from radsurv.stages.readers import CohortOutputs
 
@@ -22,9 +22,9 @@ def cohort_outputs(data: pd.DataFrame, devsets=None) -> CohortOutputs:
 
 def test_development_split_is_seeded_disjoint_and_sized():
     dev = pd.DataFrame({"patient_id": [f"D{i}" for i in range(50)]})
-    train, test = development_split(dev, 0.2, seed=7)
-    again, _ = development_split(dev, 0.2, seed=7)
-    other, _ = development_split(dev, 0.2, seed=8)
+    train, test = devset_split(dev, 0.2, seed=7)
+    again, _ = devset_split(dev, 0.2, seed=7)
+    other, _ = devset_split(dev, 0.2, seed=8)
     assert len(test) == 10 and len(train) == 40
     assert set(train.patient_id).isdisjoint(test.patient_id) and set(train.patient_id) | set(test.patient_id) == set(
         dev.patient_id)

@@ -22,7 +22,7 @@ from radsurv.segment.agreement import (FALLBACK_REASON, FALLBACK_REASONS, NO_SEG
                                        PolicyOutcome, SegmentationAgreement, SegmentationFailures,
                                        agreement_metrics, agreement_table, segmentation_table)
 from radsurv.segment.baseline import BaselineSegmenter  # noqa: E402
-from radsurv.segment.development import DevelopmentSets, UNetTraining, weights_origin  # noqa: E402
+from radsurv.segment.devsets import Devsets, UNetTraining, weights_origin  # noqa: E402
 from radsurv.segment.inference import FAILED, apply_failure_policy, segment_cohort  # noqa: E402
 from radsurv.segment.steps import STEPS, ExampleCase, example_case, segmentation_steps  # noqa: E402
 from radsurv.stages.readers import CohortOutputs  # noqa: E402
@@ -104,11 +104,11 @@ def _dev_frame(tmp_path, n=10, reader=True):
 
 
 def test_development_sets_count_and_draw_one_image_without_its_name(tmp_path):
-    from radsurv.segment.stage import development_sets, modality_split
+    from radsurv.segment.stage import describe_devsets, modality_split
 
     dev = _dev_frame(tmp_path)
     params = {"use_supplied_masks": False, "dev_test_fraction": 0.2, "us": {"unet": {}}, "development_labels": "reader"}
-    sets = development_sets(cohort_outputs(pd.DataFrame({"us_image": ["x"]}), {"us": dev}), params, seed=3)
+    sets = describe_devsets(cohort_outputs(pd.DataFrame({"us_image": ["x"]}), {"us": dev}), params, seed=3)
     assert sets.modalities == ["us"] and sets["us"].labels == "reader_mask" and sets["us"].source == "devset"
     t = sets.summary()
     assert list(t.columns) == ["modality", "source", "patients", "to train", "held out", "learns from"]
@@ -125,10 +125,10 @@ def test_development_sets_count_and_draw_one_image_without_its_name(tmp_path):
     # supplied weights: nothing trained, all held out, and the figure shows a held-out image
     w = modality_split(cohort_outputs(pd.DataFrame(), {"us": dev}), "us", {**params, "us": {"weights": "w.pt"}}, 3)
     assert (w.source, len(w.train), len(w.test), w.labels) == ("weights", 0, 10, None)
-    shown = DevelopmentSets({"us": w}, 0.2)
+    shown = Devsets({"us": w}, 0.2)
     assert shown.plot().get_title().startswith("US, a held-out image")
     # the cohort's own masks: nothing is developed
-    none = development_sets(cohort_outputs(pd.DataFrame()), {**params, "use_supplied_masks": True}, 3)
+    none = describe_devsets(cohort_outputs(pd.DataFrame()), {**params, "use_supplied_masks": True}, 3)
     assert none.modalities == [] and none.summary().empty and "use_supplied_masks" in none.title()
     assert none._repr_html_().startswith("<p><strong>No segmentation-development set") and "<table" not in none._repr_html_()
 
@@ -188,7 +188,7 @@ def test_stage_helpers_for_the_training_cell():
     assert step_note(_model([], 1, {"loaded": True, "supplied": True})) == " (supplied weights)"
     assert step_note(_model([], 1, {"loaded": False})) == ""
     data = pd.DataFrame({"patient_id": ["a"], "us_image": ["i"], "mri_image": [None]})
-    assert training_infos(cohort_outputs(data), DevelopmentSets({}, 0.2), {}) == {
+    assert training_infos(cohort_outputs(data), Devsets({}, 0.2), {}) == {
         "us": {"n_train": 0, "n_test": 0, "loaded": False}}
 
 

@@ -16,7 +16,7 @@ stage's folder and lists them in ``prepared_masks.csv``; the reader of the stage
 outputs (:func:`radsurv.stages.readers.read_cohort`) hands them on in place of the
 supplied files, which are never modified.
 
-:func:`load_development_set` reads a user's segmentation-development set
+:func:`load_devset` reads a user's segmentation-development set
 (``imaging.development.<modality>.manifest``: images with masks, no outcome), checks
 it as the cohort is checked, and refuses images that are also those of a test-set
 patient (a segmenter trained on them would have seen the test set).
@@ -36,7 +36,7 @@ from ..imaging.checks import check_image_pair, mask_on_image_grid
 from ..imaging.io import read_image
 from .manifest import Problem
 
-__all__ = ["PREPARED_COLUMNS", "load_development_set", "prepare_mask", "prepare_masks"]
+__all__ = ["PREPARED_COLUMNS", "load_devset", "prepare_mask", "prepare_masks"]
 
 #: Columns of ``prepared_masks.csv``.
 PREPARED_COLUMNS = ["patient_id", "modality", "mask", "supplied", "action"]
@@ -129,7 +129,7 @@ def prepare_masks(data: pd.DataFrame, notes: list[Problem], label: int | None, r
     return pd.DataFrame(rows, columns=PREPARED_COLUMNS)
 
 
-def load_development_set(path: str | Path, modality: str, imaging: Mapping[str, Any], cohort: pd.DataFrame,
+def load_devset(path: str | Path, modality: str, imaging: Mapping[str, Any], cohort: pd.DataFrame,
                          cohort_root: Path, out_dir: Path | None, on_invalid: str = "fail",
                          test_splits: tuple[str, ...] = ("internal", "external"),
                          n_jobs: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -31,7 +31,7 @@ from ..stages.context import StageContext, resolve_n_jobs
 from .images import CohortImaging, example_cases, example_patients, imaging_statistics
 from .manifest import (MONTHS_PER_DAY, LoadedCohort, ManifestSpec, InputReport, load_cohort_from_profile,
                        to_months, check_from_profile as _check_from_profile)
-from .masks import load_development_set, prepare_masks
+from .masks import load_devset, prepare_masks
 from .sets import KM_CONF_TYPE, CohortSets, cohort_summary, median_follow_up
 from .table1 import BaselineTable
 from .twin import TwinCohort
@@ -61,13 +61,13 @@ class PreparedInputs:
         (:func:`radsurv.cohort.masks.prepare_masks`; empty when none needs preparing).
     development : dict of str to DataFrame
         The segmentation-development set per modality (the twin's, or a user's checked one).
-    development_excluded : dict of str to DataFrame
+    devset_excluded : dict of str to DataFrame
         The rows of a user's development set left out by a check, per modality.
     """
 
     masks: pd.DataFrame
     development: Mapping[str, pd.DataFrame] = field(default_factory=dict)
-    development_excluded: Mapping[str, pd.DataFrame] = field(default_factory=dict)
+    devset_excluded: Mapping[str, pd.DataFrame] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- computing
@@ -205,9 +205,9 @@ def prepare_inputs(profile: Mapping[str, Any], loaded: LoadedCohort, source: Man
         if source.simulated:
             raise StageError(f"imaging.development.{m}.manifest is for a user's cohort: the digital twin simulates "
                              f"its development set (imaging.development.{m}.n)")
-        development[m], excluded[m] = load_development_set(path, m, imaging, loaded.data, root, out_dir,
+        development[m], excluded[m] = load_devset(path, m, imaging, loaded.data, root, out_dir,
                                                            on_invalid=profile["cohort"]["on_invalid"], n_jobs=n_jobs)
-    return PreparedInputs(masks=masks, development=development, development_excluded=excluded)
+    return PreparedInputs(masks=masks, development=development, devset_excluded=excluded)
 
 
 def describe_images(profile: Mapping[str, Any], loaded: LoadedCohort, source: ManifestSource, inputs: PreparedInputs,
@@ -256,8 +256,8 @@ def describe_images(profile: Mapping[str, Any], loaded: LoadedCohort, source: Ma
     }
     for m in ("us", "mri"):
         variables[f"n_dev_{m}"] = int(len(inputs.development[m])) if m in inputs.development else 0
-        variables[f"n_dev_excluded_{m}"] = (int(len(inputs.development_excluded[m]))
-                                            if m in inputs.development_excluded else 0)
+        variables[f"n_dev_excluded_{m}"] = (int(len(inputs.devset_excluded[m]))
+                                            if m in inputs.devset_excluded else 0)
         variables[f"n_mask_{m}"] = int(data[f"{m}_mask"].notna().sum()) if f"{m}_mask" in data else 0
     variables["n_masks_resampled"] = int(inputs.masks["action"].str.contains("resampled").sum())
     variables["mask_label"] = profile["imaging"]["mask_label"]
@@ -321,7 +321,7 @@ def write_cohort_artefacts(ctx: StageContext, loaded: LoadedCohort, source: Mani
     ctx.write_data(inputs.masks, "prepared_masks.csv", float_format=None)
     for m, dev in inputs.development.items():
         ctx.write_data(dev, f"devset_{m}.csv", float_format=None)
-    for m, excluded in inputs.development_excluded.items():
+    for m, excluded in inputs.devset_excluded.items():
         ctx.write_data(excluded, f"devset_{m}_excluded.csv", float_format=None)
 
     ctx.write_data(table1.table, "table1.csv", float_format=None)

@@ -208,7 +208,7 @@ def add_twin_images(twin: TwinCohort, imaging: Mapping[str, Any], out_dir: str |
         development sets (``patient_id, center, size_mm, image, mask, reader_mask``) in
         ``development`` for each modality with ``imaging.development.<modality>.n > 0``.
     """
-    from ..imaging.twin import write_cohort_images, write_development_set
+    from ..imaging.twin import write_cohort_images, write_devset
 
     out_dir = Path(out_dir)
     latents = twin.truth[["patient_id", "center", "a_img", "b_img", "size_img"]].rename(columns={"size_img": "size_mm"})
@@ -232,7 +232,7 @@ def add_twin_images(twin: TwinCohort, imaging: Mapping[str, Any], out_dir: str |
     for modality in ("us", "mri"):
         n = int(dev[modality]["n"])
         if n > 0:
-            development[modality] = write_development_set(
+            development[modality] = write_devset(
                 modality, n, out_dir / "devsets" / modality, scanners=imaging["scanners"], seed=seed, n_jobs=n_jobs,
                 root=out_dir, centers=centers, phenotype=imaging["phenotype"])
     return replace(twin, manifest=manifest, truth=truth, development=development)

@@ -2,7 +2,7 @@
 
 - :func:`simulate_us`, :func:`simulate_mri`: one simulated case with true and reader
   masks (:class:`SimulatedCase`).
-- :func:`write_cohort_images`, :func:`write_development_set`: the twin's image files.
+- :func:`write_cohort_images`, :func:`write_devset`: the twin's image files.
 - :func:`read_image`: NIfTI, NRRD, MetaImage and DICOM series.
 - :func:`check_image_pair`: the input contract's image checks (:class:`ImageProblem`).
 - :data:`DEFAULT_SCANNERS`, :data:`DEFAULT_PHENOTYPE`: default parameters.
@@ -14,7 +14,7 @@ from .io import ImageReadError, read_image
 from .scanners import DEFAULT_PHENOTYPE, DEFAULT_SCANNERS, resolve_scanners, scanner_for
 from .simulate_mri import simulate_mri
 from .simulate_us import simulate_us
-from .twin import write_cohort_images, write_development_set
+from .twin import write_cohort_images, write_devset
 
 __all__ = [
     "DEFAULT_PHENOTYPE",
@@ -30,5 +30,5 @@ __all__ = [
     "simulate_mri",
     "simulate_us",
     "write_cohort_images",
-    "write_development_set",
+    "write_devset",
 ]

@@ -40,8 +40,8 @@ from .scanners import resolve_phenotype, resolve_scanners
 from .simulate_mri import simulate_mri
 from .simulate_us import simulate_us
 
-__all__ = ["DEFAULT_DEVELOPMENT_LATENTS", "DEFAULT_DEVELOPMENT_SIZES", "development_latents", "MODALITIES",
-           "patient_rng", "write_case", "write_cohort_images", "write_development_set"]
+__all__ = ["DEFAULT_DEVELOPMENT_LATENTS", "DEFAULT_DEVELOPMENT_SIZES", "devset_latents", "MODALITIES",
+           "patient_rng", "write_case", "write_cohort_images", "write_devset"]
 
 MODALITIES = ("us", "mri")
 _SIMULATORS = {"us": simulate_us, "mri": simulate_mri}
@@ -268,7 +268,7 @@ def write_cohort_images(
     return frame
 
 
-def development_latents(
+def devset_latents(
     n: int,
     seed: int,
     modality: str,
@@ -319,7 +319,7 @@ def development_latents(
     )
 
 
-def write_development_set(
+def write_devset(
     modality: str,
     n: int,
     out_dir: str | Path,
@@ -355,7 +355,7 @@ def write_development_set(
         Paths are written relative to this folder (default: ``out_dir``'s parent).
     centers
         Centres of the development patients (default: centre 1 only; see
-        :func:`development_latents`).
+        :func:`devset_latents`).
     latents
         Overrides of :data:`DEFAULT_DEVELOPMENT_LATENTS`.
     phenotype
@@ -370,10 +370,10 @@ def write_development_set(
     if modality not in MODALITIES:
         raise ValueError(f"modality must be one of {MODALITIES}, not {modality!r}")
     if seed is None:
-        raise TypeError("write_development_set needs a seed")
+        raise TypeError("write_devset needs a seed")
     out_dir = Path(out_dir)
     root = Path(root) if root is not None else out_dir.parent
-    frame = development_latents(n, int(seed), modality, centers, latents)
+    frame = devset_latents(n, int(seed), modality, centers, latents)
     table = resolve_scanners(scanners)
     pheno = resolve_phenotype(phenotype)
     tasks = [

@@ -5,7 +5,7 @@
 * :mod:`~radsurv.segment.postprocess` — one lesion, holes filled, failure flags and policy;
 * :mod:`~radsurv.segment.metrics` — Dice, HD95 (mm), volume differences, summary tables;
 * :func:`segment_cohort` — parallel cohort inference writing NIfTI masks;
-* :mod:`~radsurv.segment.development`, :mod:`~radsurv.segment.steps`,
+* :mod:`~radsurv.segment.devsets`, :mod:`~radsurv.segment.steps`,
   :mod:`~radsurv.segment.agreement` — the notebook's results that show themselves: the
   development sets and the training history, one case step by step, the agreement, the
   failures by kind, the failure policy's outcome and the example figure.

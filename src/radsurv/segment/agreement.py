@@ -107,7 +107,7 @@ def agreement_metrics(hold_out: Mapping[str, pd.DataFrame], cohort: Mapping[str,
     Parameters
     ----------
     hold_out : mapping
-        Modality -> the held-out part's rows (:func:`radsurv.segment.stage.evaluate_development`).
+        Modality -> the held-out part's rows (:func:`radsurv.segment.stage.evaluate_devset_holdout`).
     cohort : mapping
         Modality -> the cohort's rows (:func:`radsurv.segment.stage.segment_modality`).
     failure_dice : float

@@ -12,9 +12,9 @@ For each modality (US 2D, MRI 3D):
    touching the border where the peri-tumoral ring needs room) falls back to the
    reader's mask or excludes the patient, as the profile says, and is listed.
 
-The notebook walks through these steps in its cells, calling: :func:`development_sets`
-(the split, a :class:`~radsurv.segment.development.DevelopmentSets`), :func:`fit_unet`
-(trained or cached; shown by :class:`~radsurv.segment.development.UNetTraining`),
+The notebook walks through these steps in its cells, calling: :func:`describe_devsets`
+(the split, a :class:`~radsurv.segment.devsets.Devsets`), :func:`fit_unet`
+(trained or cached; shown by :class:`~radsurv.segment.devsets.UNetTraining`),
 :func:`evaluate_hold_out` (a :class:`~radsurv.segment.agreement.SegmentationAgreement`),
 :func:`radsurv.segment.steps.segmentation_steps` (one case step by step),
 :func:`segment_modality` (every cohort image, checked), :func:`~radsurv.segment.agreement.agreement_metrics`
@@ -41,18 +41,18 @@ from ..stages.context import StageContext, resolve_n_jobs
 from ..stages.readers import CohortOutputs
 from .agreement import (FALLBACK_REASON, FALLBACK_REASONS, METRIC_COLUMNS, Overlays, PolicyOutcome,
                         SegmentationAgreement, agreement_metrics, failure_counts, median_dice, segmentation_table)
-from .development import DevelopmentSets, DevelopmentSplit, weights_origin
+from .devsets import Devsets, DevsetSplit, weights_origin
 from .inference import apply_failure_policy, segment_cohort
 from .metrics import FAILURE_KINDS, evaluate
 
 __all__ = ["FAILURE_PANELS", "FALLBACK_REASON", "FALLBACK_REASONS", "METRIC_COLUMNS", "apply_policy", "cohort_agreement",
-           "development_labels", "development_sets", "development_split", "evaluate_development", "evaluate_hold_out",
+           "development_labels", "describe_devsets", "devset_split", "evaluate_devset_holdout", "evaluate_hold_out",
            "failure_counts", "fit_unet", "load_weights", "median_dice", "modality_split", "overlay_examples",
            "segment_modality", "segmentation_table", "segmentation_variables", "step_note", "supplied_masks",
            "train_unet", "training_data", "training_info", "training_infos", "write_segmentation_artefacts"]
 
 
-def development_split(dev: pd.DataFrame, test_fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def devset_split(dev: pd.DataFrame, test_fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Seeded split of the development set into training (with its own validation
     split inside the U-Net's fit) and a held-out test part used only for evaluation."""
     rng = np.random.default_rng(seed)
@@ -120,9 +120,9 @@ def load_weights(path: str | Path, modality: str):
     return model
 
 
-def modality_split(cohort: CohortOutputs, modality: str, params: Mapping[str, Any], seed: int) -> DevelopmentSplit:
+def modality_split(cohort: CohortOutputs, modality: str, params: Mapping[str, Any], seed: int) -> DevsetSplit:
     """One modality's development data, split into what the U-Net learns from and the
-    held-out part (:func:`development_split`); with ``segmentation.<modality>.weights``
+    held-out part (:func:`devset_split`); with ``segmentation.<modality>.weights``
     nothing is trained and the whole development set (if any) is held out.
 
     Parameters
@@ -135,18 +135,18 @@ def modality_split(cohort: CohortOutputs, modality: str, params: Mapping[str, An
 
     Returns
     -------
-    DevelopmentSplit
+    DevsetSplit
     """
     if params[modality].get("weights"):
         dev = cohort.devsets.get(modality, pd.DataFrame(columns=["patient_id", "image", "mask", "reader_mask"]))
-        return DevelopmentSplit(modality, "weights", dev.iloc[:0], dev.reset_index(drop=True), None)
+        return DevsetSplit(modality, "weights", dev.iloc[:0], dev.reset_index(drop=True), None)
     dev = training_data(cohort, modality)
-    train, test = development_split(dev, float(params["dev_test_fraction"]), seed)
+    train, test = devset_split(dev, float(params["dev_test_fraction"]), seed)
     source = "devset" if modality in cohort.devsets else "training"
-    return DevelopmentSplit(modality, source, train, test, development_label_column(train, params))
+    return DevsetSplit(modality, source, train, test, devset_label_column(train, params))
 
 
-def development_sets(cohort: CohortOutputs, params: Mapping[str, Any], seed: int) -> DevelopmentSets:
+def describe_devsets(cohort: CohortOutputs, params: Mapping[str, Any], seed: int) -> Devsets:
     """Every modality's :func:`modality_split`; none when the profile keeps the cohort's own
     masks (``segmentation.use_supplied_masks``), since then nothing is trained.
 
@@ -159,23 +159,23 @@ def development_sets(cohort: CohortOutputs, params: Mapping[str, Any], seed: int
 
     Returns
     -------
-    DevelopmentSets
+    Devsets
     """
     if params["use_supplied_masks"]:
-        return DevelopmentSets({}, float(params["dev_test_fraction"]),
+        return Devsets({}, float(params["dev_test_fraction"]),
                                "the cohort's own masks are analysed (segmentation.use_supplied_masks)")
-    return DevelopmentSets({m: modality_split(cohort, m, params, seed) for m in cohort.modalities()},
+    return Devsets({m: modality_split(cohort, m, params, seed) for m in cohort.modalities()},
                            float(params["dev_test_fraction"]))
 
 
-def fit_unet(split: DevelopmentSplit, params: Mapping[str, Any], seed: int, cache_dir: Path):
+def fit_unet(split: DevsetSplit, params: Mapping[str, Any], seed: int, cache_dir: Path):
     """The U-Net of one modality: trained on ``split.train`` (or read from the cache, where
     the same data, parameters and code trained one before), or the user's trained U-Net
     (``segmentation.<modality>.weights``).
 
     Parameters
     ----------
-    split : DevelopmentSplit
+    split : DevsetSplit
         From :func:`modality_split`.
     params : mapping
         The ``segmentation`` section (``<modality>.unet``: the network's parameters).
@@ -224,7 +224,7 @@ def train_unet(cohort: CohortOutputs, modality: str, params: Mapping[str, Any], 
     return fit_unet(split, params, seed, cache_dir), split.train, split.test
 
 
-def development_label_column(train: pd.DataFrame, params: Mapping[str, Any]) -> str:
+def devset_label_column(train: pd.DataFrame, params: Mapping[str, Any]) -> str:
     """The column of ``train`` that :func:`development_labels` returns."""
     use_reader = params.get("development_labels", "reader") == "reader"
     if use_reader and "reader_mask" in train and train["reader_mask"].notna().all():
@@ -241,7 +241,7 @@ def development_labels(train: pd.DataFrame, params: Mapping[str, Any]) -> pd.Ser
     both, and learning from the truth would let the network beat every human at
     drawing the lesion. A development set without a separate reader column (a user's,
     whose masks are the experts') learns from its masks either way."""
-    return train[development_label_column(train, params)]
+    return train[devset_label_column(train, params)]
 
 
 def training_info(cohort: CohortOutputs, modality: str, model, dev_train: pd.DataFrame,
@@ -258,15 +258,15 @@ def training_info(cohort: CohortOutputs, modality: str, model, dev_train: pd.Dat
             "source": source, "weights": Path(model.cache_["path"]).name if supplied else None}
 
 
-def training_infos(cohort: CohortOutputs, dev: DevelopmentSets, models: Mapping[str, Any]) -> dict[str, dict]:
+def training_infos(cohort: CohortOutputs, dev: Devsets, models: Mapping[str, Any]) -> dict[str, dict]:
     """:func:`training_info` of every modality's network; with the cohort's own masks
     (nothing trained), zero counts for every modality of the cohort.
 
     Parameters
     ----------
     cohort : CohortOutputs
-    dev : DevelopmentSets
-        From :func:`development_sets`.
+    dev : Devsets
+        From :func:`describe_devsets`.
     models : mapping
         Modality -> the network of :func:`fit_unet`.
 
@@ -301,7 +301,7 @@ def supplied_masks(cohort: CohortOutputs, modality: str) -> pd.DataFrame:
                                        "action", "baseline_mask"])
 
 
-def evaluate_development(model, baseline, test: pd.DataFrame, modality: str) -> pd.DataFrame:
+def evaluate_devset_holdout(model, baseline, test: pd.DataFrame, modality: str) -> pd.DataFrame:
     """U-Net, baseline and reader against the reference masks of the development-test part
     (the twin's true masks, or a user's development masks, which have no second reader)."""
     if test.empty:
@@ -320,9 +320,9 @@ def evaluate_development(model, baseline, test: pd.DataFrame, modality: str) -> 
     return pd.concat(frames, ignore_index=True)
 
 
-def evaluate_hold_out(models: Mapping[str, Any], baselines: Mapping[str, Any], dev: DevelopmentSets,
+def evaluate_hold_out(models: Mapping[str, Any], baselines: Mapping[str, Any], dev: Devsets,
                       truth: pd.DataFrame | None = None) -> SegmentationAgreement:
-    """:func:`evaluate_development` of every modality: the U-Net, the classical baseline and
+    """:func:`evaluate_devset_holdout` of every modality: the U-Net, the classical baseline and
     the reader on the held-out part of the development set.
 
     Parameters
@@ -330,8 +330,8 @@ def evaluate_hold_out(models: Mapping[str, Any], baselines: Mapping[str, Any], d
     models, baselines : mapping
         Modality -> the U-Net (:func:`fit_unet`) and the
         :class:`~radsurv.segment.baseline.BaselineSegmenter`.
-    dev : DevelopmentSets
-        From :func:`development_sets` (each modality's ``test`` part).
+    dev : Devsets
+        From :func:`describe_devsets` (each modality's ``test`` part).
     truth : DataFrame or None
         The twin's true masks (whose development sets' masks are the truth too); None
         for a user's cohort, whose development masks are its experts'.
@@ -341,7 +341,7 @@ def evaluate_hold_out(models: Mapping[str, Any], baselines: Mapping[str, Any], d
     SegmentationAgreement
         Its ``frames`` keep each modality's rows for :func:`~radsurv.segment.agreement.agreement_metrics`.
     """
-    frames = {m: evaluate_development(models[m], baselines[m], dev[m].test, m) for m in models}
+    frames = {m: evaluate_devset_holdout(models[m], baselines[m], dev[m].test, m) for m in models}
     return SegmentationAgreement.from_frames(frames, "truth" if truth is not None else "the development masks")
 
 

@@ -1,8 +1,12 @@
-"""The segmenters' development, as results that show themselves: the development sets
-(what each U-Net learns from, and the part held out to measure it) and the U-Nets'
-training (the loss and validation Dice per epoch, the epoch kept).
+"""The segmenters' development sets ("devsets"), as results that show themselves: what
+each U-Net learns from, and the part held out to measure it; and the U-Nets' training
+(the loss and validation Dice per epoch, the epoch kept).
 
-:class:`DevelopmentSets` is built by :func:`radsurv.segment.stage.development_sets`,
+Names: a *devset* is a segmentation development set (images and masks of patients without
+outcome, ``imaging.development`` in a profile); *development* alone means the development
+of the radiomics signatures and Cox models on the training set (stages 03 to 05).
+
+:class:`Devsets` is built by :func:`radsurv.segment.stage.describe_devsets`,
 :class:`UNetTraining` from the trained (or cached, or supplied) networks. Neither shows a
 patient identifier: the summaries are counts, the figures an image without its name.
 """
@@ -18,10 +22,10 @@ import pandas as pd
 from ..labels import MODALITY_LABELS
 from ..results import ShowsItself, new_axes
 
-__all__ = ["DevelopmentSets", "DevelopmentSplit", "UNetTraining", "weights_origin", "SOURCES"]
+__all__ = ["Devsets", "DevsetSplit", "UNetTraining", "weights_origin", "SOURCES"]
 
 @dataclass(repr=False, eq=False)
-class DevelopmentSplit:
+class DevsetSplit:
     """One modality's development data, split.
 
     Attributes
@@ -62,25 +66,25 @@ class DevelopmentSplit:
         return None
 
 
-#: What a modality's segmenter learns from (``source`` of :class:`DevelopmentSplit`), in words.
+#: What a modality's segmenter learns from (``source`` of :class:`DevsetSplit`), in words.
 SOURCES = {"devset": "development set", "training": "training set's masks",
            "weights": "supplied weights (nothing trained)"}
 
 
 @dataclass(repr=False, eq=False)
-class DevelopmentSets(ShowsItself):
+class Devsets(ShowsItself):
     """The segmentation-development data of every modality.
 
     Attributes
     ----------
     splits : dict
-        Modality -> :class:`DevelopmentSplit` (empty when the cohort's own masks are
+        Modality -> :class:`DevsetSplit` (empty when the cohort's own masks are
         analysed and nothing is trained).
     test_fraction : float
         ``segmentation.dev_test_fraction``: the share held out.
     """
 
-    splits: dict[str, DevelopmentSplit]
+    splits: dict[str, DevsetSplit]
     test_fraction: float
     note: str = ""
 
@@ -89,7 +93,7 @@ class DevelopmentSets(ShowsItself):
         """The modalities with a segmenter (in the cohort's order)."""
         return list(self.splits)
 
-    def __getitem__(self, modality: str) -> DevelopmentSplit:
+    def __getitem__(self, modality: str) -> DevsetSplit:
         return self.splits[modality]
 
     def _fitted(self) -> bool:
