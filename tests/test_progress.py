@@ -43,3 +43,22 @@ def test_the_log_interval_is_the_default(monkeypatch):
     bar = tqdm(range(3), file=log)
     assert bar.mininterval == progress.LOG_INTERVAL_S == 30.0
     bar.close()
+
+
+def test_papermill_bar_in_a_log_is_plain_lines():
+    """papermill draws its own 'Executing' bar; bar_options gives it the log's form."""
+    from tqdm.auto import tqdm as auto_tqdm
+
+    from radsurv.progress import bar_options
+
+    log = io.StringIO()
+    options = bar_options(stream=log)
+    bar = auto_tqdm(total=36, unit="cell", desc="Executing", **options)  # as papermill makes it
+    for _ in range(36):
+        bar.update(1)
+    bar.close()
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue() and len(lines) == 2
+    assert lines[-1].startswith("Executing: 100% 36/36 [")
+    term = _Terminal()
+    assert bar_options(stream=term) == {"file": term}  # a terminal: tqdm's own bar

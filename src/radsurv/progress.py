@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 from typing import Any, Iterable, TextIO
 
-__all__ = ["LOG_INTERVAL_S", "progress_stream", "tqdm"]
+__all__ = ["LOG_INTERVAL_S", "bar_options", "progress_stream", "tqdm"]
 
 #: Seconds between two progress lines when the stream is not a terminal.
 LOG_INTERVAL_S = 30.0
@@ -72,15 +72,22 @@ class _PlainLines:
         self.stream.flush()
 
 
+def bar_options(sized: bool = True, stream: TextIO | None = None, **kwargs: Any) -> dict[str, Any]:
+    """The keyword arguments of a ``tqdm`` bar on ``stream`` (default
+    :func:`progress_stream`): the stream itself on a terminal; elsewhere plain lines at most
+    every :data:`LOG_INTERVAL_S` seconds and at the end. ``sized``: the total is known.
+    Also for bars that other libraries draw (papermill's ``progress_bar=`` takes them)."""
+    stream = stream or progress_stream()
+    if _is_terminal(stream):
+        return {**kwargs, "file": stream}
+    return {"mininterval": LOG_INTERVAL_S, **kwargs, "file": _PlainLines(stream), "leave": True,
+            "bar_format": _LOG_FORMAT if sized else _LOG_FORMAT_UNSIZED}
+
+
 def tqdm(iterable: Iterable | None = None, **kwargs: Any):
     """``tqdm.tqdm`` writing to :func:`progress_stream` (unless ``file`` is given): a bar
     on a terminal, plain lines every :data:`LOG_INTERVAL_S` seconds and at the end elsewhere."""
     from tqdm import tqdm as _tqdm
 
-    stream = kwargs.pop("file", None) or progress_stream()
-    if not _is_terminal(stream):
-        stream = _PlainLines(stream)
-        kwargs.setdefault("mininterval", LOG_INTERVAL_S)
-        kwargs.update(leave=True, bar_format=_LOG_FORMAT if kwargs.get("total") is not None or
-                      hasattr(iterable, "__len__") else _LOG_FORMAT_UNSIZED)
-    return _tqdm(iterable, file=stream, **kwargs)
+    sized = kwargs.get("total") is not None or hasattr(iterable, "__len__")
+    return _tqdm(iterable, **bar_options(sized, kwargs.pop("file", None), **kwargs))

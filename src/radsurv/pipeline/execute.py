@@ -21,6 +21,7 @@ import psutil
 import yaml
 
 from ..exceptions import StageFailure, StageOutputsError
+from ..progress import bar_options
 from ..stages.context import stage_declaration
 from ..stages.registry import PUBLISHED_KINDS, Stage
 
@@ -167,7 +168,8 @@ def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path,
         with PeakMemory() as mem:
             pm.execute_notebook(
                 str(root / stage.notebook), str(executed), parameters=params, cwd=str(root),
-                kernel_name="python3", progress_bar=progress, log_output=log_output,
+                kernel_name="python3", progress_bar=bar_options() if progress else False,
+                log_output=log_output,
                 stdout_file=None, stderr_file=None, kernel_manager_class=kernel_manager_class(),
             )
     except PapermillExecutionError as exc:
