@@ -62,3 +62,14 @@ def test_papermill_bar_in_a_log_is_plain_lines():
     assert lines[-1].startswith("Executing: 100% 36/36 [")
     term = _Terminal()
     assert bar_options(stream=term) == {"file": term}  # a terminal: tqdm's own bar
+
+
+def test_a_slow_bar_prints_no_line_twice(monkeypatch):
+    """The last update and the closing redraw print the same state: one line."""
+    log = io.StringIO()
+    bar = tqdm(total=2, desc="slow", file=log, mininterval=0)
+    bar.update(2)  # drawn at once (mininterval 0) ...
+    bar.close()    # ... and redrawn on closing
+    lines = log.getvalue().splitlines()
+    assert len(lines) == len(set(lines)) == 2 and lines[-1].startswith("slow: 100% 2/2 [")
+    assert tqdm(range(1), file=io.StringIO()).maxinterval == 30.0  # no forced 10-s redraws in a log

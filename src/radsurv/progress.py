@@ -61,11 +61,14 @@ class _PlainLines:
 
     def __init__(self, stream: TextIO):
         self.stream = stream
+        self.last = ""
 
     def write(self, text: str) -> int:
         line = text.replace("\r", "").rstrip()
-        if line:
+        state = line.split(" [")[0]  # what was done, without the times and rate
+        if line and state != self.last:  # closing redraws the last state: once is enough
             self.stream.write(line + "\n")
+            self.last = state
         return len(text)
 
     def flush(self) -> None:
@@ -80,7 +83,9 @@ def bar_options(sized: bool = True, stream: TextIO | None = None, **kwargs: Any)
     stream = stream or progress_stream()
     if _is_terminal(stream):
         return {**kwargs, "file": stream}
-    return {"mininterval": LOG_INTERVAL_S, **kwargs, "file": _PlainLines(stream), "leave": True,
+    # maxinterval too: tqdm's monitor thread otherwise redraws a slow bar every 10 s.
+    return {"mininterval": LOG_INTERVAL_S, "maxinterval": LOG_INTERVAL_S, **kwargs, "file": _PlainLines(stream),
+            "leave": True,
             "bar_format": _LOG_FORMAT if sized else _LOG_FORMAT_UNSIZED}
 
 
