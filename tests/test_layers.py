@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, int]] = [
     ("radsurv.plots", 1),
     ("radsurv.results", 1),
     ("radsurv.report", 1),
+    ("radsurv.preconditions", 1),
     ("radsurv.manuscript", 1),
     ("radsurv.cohort", 1),
     ("radsurv.segment", 1),

@@ -36,7 +36,8 @@ def _cmd_run(args) -> int:
 
 def _cmd_validate(args) -> int:
     """The checks ``run`` applies before any work: the profile, every manifest row, every
-    image and mask, the split and the training events."""
+    image and mask, the split and the training events; then what stages 03-06 need of the
+    cohort (:mod:`radsurv.preconditions`): a refusal exits 2, a degradation is a note."""
     from .cohort.manifest import ManifestSpec, load_cohort, read_manifest, check_manifest
     from .cohort.masks import load_devset
     from .config import load_profile
@@ -81,18 +82,44 @@ def _cmd_validate(args) -> int:
             print(ManifestError(str(manifest), report.problems), file=sys.stderr)
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not report.ok:
+        print(ManifestError(str(manifest), report.problems), file=sys.stderr)
+        if cohort["on_invalid"] != "exclude":
+            print("the run would stop here (cohort.on_invalid: fail)", file=sys.stderr)
+            return 2
+        print(f"with cohort.on_invalid: exclude, the run drops these {len(report.bad_rows())} rows and lists them "
+              "in the patient flow", file=sys.stderr)
+    # What stages 03-06 need of the rows the run keeps (radsurv.preconditions): the same
+    # functions the stages call, so a refusal here is the run's refusal.
+    refused = _print_preconditions(loaded.data, profile)
+    if refused:
+        print(f"the run would stop at {refused[0].stage}: change the profile key(s) above", file=sys.stderr)
+        return 2
     if report.ok:
         print(f"{manifest}: {report.n_rows} patients, no problems found "
-              f"(profile {profile['profile']}: columns, images and masks, split, training events)")
-        return 0
-    print(ManifestError(str(manifest), report.problems), file=sys.stderr)
-    n_bad = len(report.bad_rows())
-    if cohort["on_invalid"] == "exclude":
-        print(f"with cohort.on_invalid: exclude, the run drops these {n_bad} rows and lists them in the patient flow",
-              file=sys.stderr)
-        return 0
-    print("the run would stop here (cohort.on_invalid: fail)", file=sys.stderr)
-    return 2
+              f"(profile {profile['profile']}: columns, images and masks, split, training events, what stages "
+              "03-06 need)")
+    return 0
+
+
+def _print_preconditions(data, profile) -> list:
+    """Print every precondition of stages 03-06 that the cohort ``data`` (the rows the run
+    keeps, with their split) does not meet: refusals as errors (with the key and a value that
+    works), degradations and notes as notes. Returns the refusals."""
+    from .pipeline.runner import precondition_verdicts
+    from .preconditions import refusals
+
+    verdicts = precondition_verdicts(data, profile)
+    for v in verdicts:
+        if v.refuses:
+            print(f"error: {v}", file=sys.stderr)
+            print(f"  profile key: {v.key}" + (f"; a value that works: {v.suggested}" if v.suggested is not None
+                                                else "; no value works on this cohort"), file=sys.stderr)
+        elif v.degrades:
+            print(f"note: {v}; the paper will say so")
+        else:
+            print(f"note: {v}")
+    return refusals(verdicts)
 
 
 def _cmd_render(args) -> int:

@@ -29,6 +29,7 @@ __all__ = [
     "ManifestError",
     "ManuscriptError",
     "NotFittedError",
+    "PreconditionError",
     "ProfileError",
     "PublishError",
     "RadsurvError",
@@ -77,6 +78,18 @@ class ManifestError(InputError):
         if n > self.MAX_SHOWN:
             lines.append(f"  ... and {n - self.MAX_SHOWN} more")
         super().__init__("\n".join(lines))
+
+
+class PreconditionError(ProfileError):
+    """The cohort cannot be analysed as the profile configures it (too few training events
+    for the cross-validation folds, for instance): ``key`` is the profile key to change and
+    ``suggested`` a value that would work (None when no value does). Decided by
+    :mod:`radsurv.preconditions`, raised by the stage and by ``radsurv validate`` alike."""
+
+    def __init__(self, message: str, key: str | None = None, suggested=None):
+        self.key = key
+        self.suggested = suggested
+        super().__init__(message)
 
 
 class ImageReadError(InputError):

@@ -489,7 +489,10 @@ class Regions(ShowsItself):
         matplotlib.axes.Axes
         """
         from .plots.features import draw_regions
+        from .plots.style import message_panel
 
+        if not sitk.GetArrayViewFromImage(self.intra).any():
+            return message_panel(new_axes(ax, (4.0, 4.0)), "No region to draw: the lesion mask is empty")
         arr, masks, spacing, z = self.plane()
         ax = new_axes(ax, (4.0, 4.0))
         if title is None:

@@ -211,8 +211,11 @@ def test_validate_lists_the_resampled_masks_and_checks_the_development_set(cohor
     assert "row 3, patient 'X1', column 'image': ../HN-110_img.nrrd is the image of test-set patient HN-110" in \
         captured.err
     (folder / "exclude.yml").write_text(profile.replace("ON_INVALID", "exclude"), encoding="utf-8")
-    assert main(["validate", "manifest.csv", "--params", "exclude.yml"]) == 0
-    out = capsys.readouterr().out
+    # The rows pass; the cohort's 3 training events cannot feed stages 03-06 (radsurv.preconditions).
+    assert main(["validate", "manifest.csv", "--params", "exclude.yml"]) == 2
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "the run would stop at 03_signatures" in captured.err
     assert "dev/devset.csv: 2 development images usable, 1 left out:" in out
     assert "row 3, patient 'X1': image: ../HN-110_img.nrrd is the image of test-set patient HN-110" in out
     assert not list(folder.rglob("devsets"))                # validate writes nothing

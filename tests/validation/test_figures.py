@@ -38,3 +38,23 @@ def test_calibration_figure_says_why_a_panel_is_empty(tmp_path):
     empty = decision_figure(pd.DataFrame(columns=["set", "horizon", "strategy", "threshold", "net_benefit"]), ["m"],
                             tmp_path / "fig-decision.png", {"m": "Model"}, {"external": "External"})
     assert empty.is_file()
+
+
+def test_calibration_figure_with_no_estimable_panel_draws_the_reasons(tmp_path, monkeypatch):
+    """Every panel not estimable (the issue's 40-patient cohort: no horizon reached 5 events
+    in any set): no legend entry at all, which fig.legend(ncol=0) refused; each panel says why."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.figure
+
+    drawn = []
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig",
+                        lambda fig, *a, **k: drawn.extend(t.get_text() for ax in fig.axes for t in ax.texts))
+    notes = ["follow-up ends at 30.0 months, before the horizon", "3 events by the horizon (at least 5 needed)"]
+    summary = pd.DataFrame({"model": "m", "set": ["external", "internal"], "horizon": 36.0, "mean_predicted": np.nan,
+                            "note": notes})
+    calibration_figure(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), "m", tmp_path / "fig-calibration.png",
+                       {"train": "Training", "internal": "Internal test", "external": "External test"}, "Model",
+                       summary=summary)
+    assert sorted(drawn) == sorted("not estimable:\n" + n for n in notes)

@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
+from radsurv.exceptions import PreconditionError  # noqa: E402
 from radsurv.stages.readers import ModelOutputs  # noqa: E402
 from radsurv.stats import kaplan_meier, net_benefit, smoothed_calibration  # noqa: E402
 from radsurv.validation import (Calibration, DecisionCurves, PointsCalculator, ValidationInputs,  # noqa: E402
@@ -96,8 +97,11 @@ def test_inputs_refuse_stale_scores_and_an_unfitted_final_model():
                          discrimination=pd.DataFrame())
     with pytest.raises(ValueError, match="scores of model 'imaging' do not follow"):
         validation_inputs(cohort, radscores, stale, PROFILE, PARAMS)
-    with pytest.raises(ValueError, match="model 'clinical' was not fitted"):
+    # an unfitted final model is refused (an input error) with the key and a fitted model that works
+    with pytest.raises(PreconditionError, match=r"final model \(clinical model\) was not fitted") as refused:
         validation_inputs(cohort, radscores, models, PROFILE, {**PARAMS, "final_model": "clinical"})
+    assert (refused.value.key, refused.value.suggested) == ("validation.final_model", "imaging")
+    validation_inputs(cohort, radscores, models, PROFILE, {**PARAMS, "final_model": refused.value.suggested})
 
 
 def test_example_patient_takes_medians_and_reference_levels():

@@ -134,6 +134,8 @@ class TwinCohort(ShowsItself):
 
         if self.params is None:
             raise ValueError("the twin's parameters are needed for its true survival (simulate_cohort sets them)")
+        if self.truth.empty:
+            return draw_true_survival(new_axes(ax), np.array([]), {})
         shape = float(self.params["hazard"]["weibull_shape"])
         scale = float(self.truth["weibull_scale"].iloc[0])
         times = np.linspace(0.0, months, 241)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..models.six_models import model_name
+from .estimable import not_estimable
 
 __all__ = ["describe_models", "results"]
 
@@ -20,7 +21,7 @@ def results(variables: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
     ``fitted: false``, is left out, as the stage left it out) and the study's published
     C (``models.published_c``)."""
     v = {k: e for k, e in variables["models"].items() if not (isinstance(e, Mapping) and e.get("fitted") is False)}
-    return describe_models(v, profile["models"]["published_c"])
+    return describe_models(v, profile["models"]["published_c"]).rstrip("\n") + not_estimable(v) + "\n"
 
 
 def describe_models(v: Mapping[str, Any], published: Mapping[str, Mapping[str, float | None]]) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from ..labels import ANALYSIS_MASK, SPLIT_LABELS
 from ..sensitivity.permutation import TEST_SETS
+from .estimable import not_estimable
 
 __all__ = ["describe_sensitivity", "describe_sensitivity_methods", "describe_variants", "methods", "results"]
 
@@ -21,8 +22,10 @@ def methods(variables: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
 
 
 def results(variables: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
-    """``text-sensitivity.md`` from the run's ``sensitivity`` variables."""
-    return describe_sensitivity(variables["sensitivity"])
+    """``text-sensitivity.md`` from the run's ``sensitivity`` variables, and what could not
+    be estimated on the cohort (``not_estimable``)."""
+    v = variables["sensitivity"]
+    return describe_sensitivity(v).rstrip("\n") + not_estimable(v) + "\n"
 
 
 def describe_variants(v: Mapping[str, Any]) -> str:

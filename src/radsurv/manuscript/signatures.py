@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from ..labels import MODALITY_NAMES, in_sentence
 from ..signatures.development import MULTIMODAL, REGION_SIGNATURES, SIGNATURES
+from .estimable import not_estimable
 
 __all__ = ["describe_design", "describe_signatures", "methods", "results"]
 
@@ -25,8 +26,10 @@ def methods(variables: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
 
 
 def results(variables: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
-    """``text-signatures.md`` from the run's variables and the study's published C."""
-    return describe_signatures(variables["signatures"], profile["signatures"]["published_c"])
+    """``text-signatures.md`` from the run's variables and the study's published C, and
+    what could not be estimated on the cohort (``not_estimable``)."""
+    v = variables["signatures"]
+    return describe_signatures(v, profile["signatures"]["published_c"]).rstrip("\n") + not_estimable(v) + "\n"
 
 
 _COUNT = {1: "One", 2: "Two", 3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven"}

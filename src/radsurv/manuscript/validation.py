@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from .estimable import calibration_notes, not_estimable
+
 __all__ = ["describe_validation", "results"]
 
 
 def results(variables: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
-    """``text-validation.md`` from the run's ``validation`` variables."""
-    return describe_validation(variables["validation"])
+    """``text-validation.md`` from the run's ``validation`` variables, with the final model's
+    calibrations in the test sets that could not be estimated and why."""
+    v = variables["validation"]
+    return describe_validation(v).rstrip("\n") + calibration_notes(v) + not_estimable(v) + "\n"
 
 
 def describe_validation(v: Mapping[str, Any]) -> str:

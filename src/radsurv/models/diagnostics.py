@@ -125,7 +125,7 @@ def fit_table(six: SixModels, ph: Mapping[str, pd.DataFrame] | None = None) -> p
         if ph is not None and key in ph:
             row["ph_global_p"] = float(ph[key].loc["GLOBAL", "p"])
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=None if rows else ["model", "n", "events", "df", "epv", "loglik", "aic", "bic"])
 
 
 def collinearity(design: Design, six: SixModels) -> pd.DataFrame:
@@ -163,7 +163,7 @@ def collinearity(design: Design, six: SixModels) -> pd.DataFrame:
             ok = scores[[key, "signature"]].dropna()
             rows.append({"model": key, "term": "correlation with the Rad-score",
                          "vif": float(np.corrcoef(ok[key], ok["signature"])[0, 1])})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["model", "term", "vif"])
 
 
 def baseline_survival(six: SixModels, horizons) -> pd.DataFrame:
@@ -188,7 +188,7 @@ def baseline_survival(six: SixModels, horizons) -> pd.DataFrame:
         for h, H in zip(horizons, H0):
             rows.append({"model": key, "horizon": float(h), "cumhaz_at_zero": float(H), "center": model.center_,
                          "s0": float(np.exp(-H * np.exp(model.center_)))})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["model", "horizon", "cumhaz_at_zero", "center", "s0"])
 
 
 @dataclass(repr=False)

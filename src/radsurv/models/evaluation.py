@@ -37,6 +37,13 @@ __all__ = ["Comparisons", "Discrimination", "PublishedComparison", "TdRocCurves"
            "oracle_c", "published_comparison", "roc_horizons", "td_roc_curves"]
 
 
+#: Columns of :func:`model_discrimination` and :func:`model_comparisons` (their tables keep
+#: them when no model could be fitted or scored).
+DISCRIMINATION_COLUMNS = ["model", "set", "n", "events", "measure", "horizon", "estimate", "se", "lower", "upper"]
+COMPARISON_COLUMNS = ["model", "set", "test", "horizon", "value_model", "value_reference", "delta", "lower", "upper",
+                      "p"]
+
+
 def _set(scores: pd.DataFrame, outcome: pd.DataFrame, split: str, columns: Sequence[str]):
     sel = (outcome["split"] == split).to_numpy() & scores[list(columns)].notna().all(axis=1).to_numpy()
     return (outcome.loc[sel, "time"].to_numpy(float), outcome.loc[sel, "event"].to_numpy(int),
@@ -71,7 +78,7 @@ def model_discrimination(scores: pd.DataFrame, outcome: pd.DataFrame, models: Se
             for r in auc.itertuples(index=False):
                 rows.append({**base, "measure": "td_auc", "horizon": r.time, "estimate": r.auc, "se": r.se,
                              "lower": r.lower, "upper": r.upper})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=DISCRIMINATION_COLUMNS)
 
 
 def model_comparisons(scores: pd.DataFrame, outcome: pd.DataFrame, models: Sequence[str], reference: str,
@@ -119,7 +126,7 @@ def model_comparisons(scores: pd.DataFrame, outcome: pd.DataFrame, models: Seque
             p = min(1.0, 2 * min((diff <= 0).mean(), (diff >= 0).mean())) if diff.size else np.nan
             rows.append({**base, "test": "bootstrap_c", "horizon": np.nan, "value_model": c_m,
                          "value_reference": c_r, "delta": c_r - c_m, "lower": lo, "upper": hi, "p": p})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=None if rows else COMPARISON_COLUMNS)
 
 
 @dataclass(repr=False)
@@ -294,6 +301,8 @@ class TdRocCurves(ShowsItself):
         (the external set at the longest horizon)."""
         from ..plots.models import draw_td_roc
 
+        if not self.panels:   # no set had cases and controls at a horizon
+            return draw_td_roc(new_axes(ax, (3.0, 3.0)), {}, MODELS, "", xlabel=xlabel, ylabel=ylabel)
         if panel is None:
             panel = self.panels[-1]
         s, h = panel
@@ -410,7 +419,9 @@ def published_comparison(disc: pd.DataFrame, oracle: Mapping[str, float] | None,
             row["recovery_external"] = ((c[(key, "external")] - c[("clinical", "external")]) / gain
                                         if abs(gain) > 1e-9 else np.nan)
         rows.append(row)
-    return pd.DataFrame(rows)
+    # no row without an external C (no external set, or no event in it): the columns still
+    return pd.DataFrame(rows, columns=None if rows else ["model", "c_internal", "published_internal", "c_external",
+                                                         "published_external"])
 
 
 #: The names of the reference marks of the C-per-model figure.
@@ -476,6 +487,8 @@ def compare_with_published(discrimination: Discrimination, oracle: Mapping[str, 
         imaging model (the sets where the study reported one).
     """
     references: dict[str, dict[str, float]] = {}
+    if oracle is not None and "external" not in oracle:
+        oracle = None   # the external set has no event (or no patient): the oracle's gain is not estimable
     if oracle is not None:
         references[ORACLE_MARK] = dict(oracle)
     pub_imaging = published.get("imaging") or {}

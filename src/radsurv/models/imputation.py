@@ -545,6 +545,10 @@ class PooledCox(ShowsItself):
         """Each term's estimate per imputation (dots) and the pooled estimate with its
         interval (bar), in pooled standard errors so that terms share one axis."""
         ax = new_axes(ax, figsize=(5.0, 0.45 * len(self.terms) + 1.0))
+        if not len(self.terms):
+            from ..plots.style import message_panel
+
+            return message_panel(ax, "No pooled coefficient to draw: the model has no term")
         se = self.pooled["std_error"].to_numpy()
         y = np.arange(len(self.terms))[::-1]
         est = self.estimates.to_numpy() / se

@@ -118,6 +118,10 @@ class Screen(ShowsItself):
         """Each candidate's LRT p (log scale), the threshold as a dashed line; kept in blue."""
         table = self.summary()
         ax = new_axes(ax, (5.0, 0.6 + 0.3 * max(len(table), 1)))
+        if table.empty:
+            from ..plots.style import message_panel
+
+            return message_panel(ax, "No candidate variable to screen")
         y = np.arange(len(table))[::-1]
         p = table["p"].to_numpy(float)
         ok = np.isfinite(p)
@@ -214,6 +218,10 @@ class SelectionResult(ShowsItself):
         """AIC along the elimination path, each point labelled with the variable removed."""
         path = self.summary()
         ax = new_axes(ax, (5.0, 3.0))
+        if not self.candidates:
+            from ..plots.style import message_panel
+
+            return message_panel(ax, "No candidate variable: no elimination path to draw")
         ax.plot(path.index, path["aic"], marker="o", color="#0072B2", lw=1.0)
         for step, r in path.iloc[1:].iterrows():
             ax.annotate(r["label"], (step, r["aic"]), textcoords="offset points", xytext=(4, 4), fontsize=6.5)

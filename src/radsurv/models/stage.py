@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..labels import SPLIT_LABELS, SPLITS, in_sentence
+from ..preconditions import model_horizons
 from ..report.formatting import format_ci, format_p
 from ..stages.context import StageContext
 from .diagnostics import FitStatistics, PHTests
@@ -169,6 +170,7 @@ def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.D
     """
     from ..labels import SPLIT_LABELS as SETS
     from ..plots.models import c_index_figure, forest_figure, td_roc_figure
+    from ..plots.style import message_figure
 
     params = ctx.params
     ctx.write_data(pd.concat([outcome[["split"]], scores], axis=1).reset_index(), "model_scores.csv")
@@ -188,19 +190,26 @@ def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.D
     pub, oracle = published.table, published.oracle
     ctx.write_data(pub, "published_comparison.csv")
 
-    ctx.write_table(hazard_ratio_display(hr), "hazard_ratios.md", label="hazard-ratios",
+    def shown(table: pd.DataFrame) -> pd.DataFrame:
+        # no model fitted: each table says why instead of an empty grid
+        return table if six.models else pd.DataFrame({"Models": [why[0].upper() + why[1:] + "."]})
+
+    why = no_model_reason(six)
+    ctx.write_table(shown(hazard_ratio_display(hr)), "hazard_ratios.md", label="hazard-ratios",
                     caption="Hazard ratios (95% CI) of the six Cox models, fitted on the training set (Efron ties; "
                             "Wald p). Categorical variables against their first category.")
-    ctx.write_table(fit_display(fits, lr), "fit_table.md", label="model-fit",
+    ctx.write_table(shown(fit_display(fits, lr)), "fit_table.md", label="model-fit",
                     caption="Fit of the six models on the training set: patients and events, parameters and events "
                             "per parameter, AIC and BIC (events as the sample size, R's convention), the global "
                             "proportional-hazards test (Schoenfeld residuals, Kaplan-Meier time scale) and the "
                             "likelihood-ratio test of the Rad-score added to the nested clinical models.")
-    ctx.write_table(discrimination_display(disc, horizons), "discrimination_table.md", label="model-discrimination",
+    ctx.write_table(shown(discrimination_display(disc, horizons)), "discrimination_table.md",
+                    label="model-discrimination",
                     caption="Discrimination of the six models in each set: Harrell's C (95% CI), Uno's C "
                             f"(truncated at {params['uno_tau_months']:g} months) and the IPCW time-dependent AUC at "
                             "each horizon (95% CI).")
-    ctx.write_table(comparison_display(comp, params["reference"]), "comparisons_table.md", label="model-comparisons",
+    ctx.write_table(shown(comparison_display(comp, params["reference"])), "comparisons_table.md",
+                    label="model-comparisons",
                     caption=f"Each model against the {model_name(params['reference'])} in the test sets: the "
                             "difference of IPCW time-dependent AUCs (the censoring-correct primary test), DeLong's "
                             "test at each horizon on the patients whose status at that time is known (the study's "
@@ -216,16 +225,32 @@ def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.D
         pub_show["Oracle C, external"] = f"{oracle['external']:.3f}"
         pub_show["Share of the oracle's gain recovered, external"] = pub["recovery_external"].map(
             lambda x: "–" if not np.isfinite(x) else f"{100 * x:.0f}%")
-    ctx.write_table(pub_show, "published_table.md", label="published",
+    ctx.write_table(shown(pub_show), "published_table.md", label="published",
                     caption="The six models' C-indices beside the published study's (quoted, labelled as the "
                             "study's) and, for the simulated cohort, the oracle (the true linear predictor) and the "
                             "share of the oracle's gain over the clinical model that each model recovers on the "
                             "external set.")
 
-    forest_figure(six, ctx.path("fig-forest.png"))
-    c_index_figure(published, ctx.path("fig-c-models.png"))
-    td_roc_figure(roc, ctx.path("fig-td-roc.png"))
+    if six.models:
+        forest_figure(six, ctx.path("fig-forest.png"))
+        c_index_figure(published, ctx.path("fig-c-models.png"))
+        td_roc_figure(roc, ctx.path("fig-td-roc.png"))
+    else:   # nothing to draw: every declared figure says why (and every table, above)
+        for name in ("fig-forest.png", "fig-c-models.png", "fig-td-roc.png"):
+            message_figure(ctx.path(name), "No model was fitted:\nno variable was selected")
 
     v = complete_model_variables(model_variables(six, disc, comp, fits, lr, pub, params), oracle)
+    missing = [why] if not six.models else []
+    missing += [m.message for m in model_horizons(outcome, ctx.profile)]
+    if missing:   # written only when something could not be estimated (the paper says what and why)
+        v["not_estimable"] = missing
     ctx.write_variables({"models": v})
     return v
+
+
+def no_model_reason(six: SixModels) -> str:
+    """Why no model was fitted (every model needs a variable)."""
+    parts = ["no clinical or MRI variable passed the univariable screen and the backward elimination"]
+    if six.radscore_constant:
+        parts.append("the multi-modal Rad-score selected no feature and is the same for every patient")
+    return "no model could be fitted: " + ", and ".join(parts)

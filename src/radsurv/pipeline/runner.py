@@ -25,13 +25,14 @@ from doit.reporter import ConsoleReporter
 from doit.tools import config_changed
 
 from ..config import load_profile, profile_path, stage_params
-from ..exceptions import InputError, StageError
+from ..exceptions import InputError, PreconditionError, StageError
 from ..stages.context import resolve_n_jobs, stage_declaration
 from ..stages.registry import STAGES, Stage
 from .deps import library_files, module_files
 from .execute import STAMP, execute_stage
 
-__all__ = ["MANUSCRIPT_SOURCES", "RunReport", "build_tasks", "print_report", "run_pipeline", "stage_inputs"]
+__all__ = ["MANUSCRIPT_SOURCES", "RunReport", "build_tasks", "precondition_verdicts", "print_report", "run_pipeline",
+           "stage_inputs"]
 
 MANUSCRIPT_SOURCES = ("index.qmd", "_quarto.yml", "references.bib")
 
@@ -219,15 +220,21 @@ def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, sta
     root = (root or project_root()).resolve()
     pfile = profile_path(profile, root)
     prof = load_profile(pfile, root)
-    # Validate a user's manifest before any work: a broken manifest must not touch build/.
-    if prof["cohort"]["source"] == "manifest":
-        load_cohort_from_profile(prof, Path(prof["cohort"]["manifest"]), n_jobs=resolve_n_jobs(prof["n_jobs"]))
-    build_dir = root / "build" / prof["profile"]
-    report = RunReport(profile=prof["profile"], build_dir=build_dir)
     known = [s.name for s in STAGES]
     for s in stages or ():
         if s not in known:
             raise InputError(f"unknown stage {s!r}; stages: {', '.join(known)}")
+    # Validate a user's manifest before any work: a broken manifest, or a cohort that a
+    # stage to be run would refuse (radsurv.preconditions), must not touch build/.
+    if prof["cohort"]["source"] == "manifest":
+        loaded = load_cohort_from_profile(prof, Path(prof["cohort"]["manifest"]), n_jobs=resolve_n_jobs(prof["n_jobs"]))
+        to_run = _with_upstream(stages or known)
+        refused = [v for v in precondition_verdicts(loaded.data, prof) if v.refuses and v.stage in to_run]
+        if refused:
+            raise PreconditionError("; ".join(str(v) for v in refused), key=refused[0].key,
+                                    suggested=refused[0].suggested)
+    build_dir = root / "build" / prof["profile"]
+    report = RunReport(profile=prof["profile"], build_dir=build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     tasks = build_tasks(root, pfile, prof, build_dir, report, render and not stages, renderer)
     targets = list(stages) if stages else [t["name"] for t in tasks]
@@ -241,6 +248,34 @@ def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, sta
     report.exit_code = code
     report.wall_s = time.perf_counter() - t0
     return report
+
+
+def _with_upstream(names: Sequence[str]) -> set[str]:
+    """The stages ``names`` and every stage they need, transitively."""
+    by_name = {s.name: s for s in STAGES}
+    out, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name not in out:
+            out.add(name)
+            todo += list(by_name[name].upstream)
+    return out
+
+
+def precondition_verdicts(data, profile: dict) -> list:
+    """The preconditions of stages 03-06 (:func:`radsurv.preconditions.check_all`) that the
+    cohort table ``data`` (``patient_id``, ``center``, ``split``, ``dfs_time``,
+    ``dfs_event``: the rows the run keeps) does not meet with ``profile``: what ``radsurv
+    validate`` prints and what ``run`` refuses before any work."""
+    import pandas as pd
+
+    from ..cohort.manifest import cohort_outcomes
+    from ..preconditions import check_all
+    from ..sensitivity.harmonisation import harmonisation_batches
+
+    data = data.assign(patient_id=data["patient_id"].astype(str))
+    outcome = cohort_outcomes(data, pd.Index(data["patient_id"]), profile["time_unit"])
+    return check_all(outcome, profile, harmonisation_batches(outcome, data))
 
 
 def print_report(report: RunReport, stream=None) -> None:

@@ -13,7 +13,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from .style import RC, plt
+from .style import RC, message_panel, plt
 
 __all__ = ["REGION_COLORS", "draw_icc", "draw_regions", "icc_axes", "icc_figsize"]
 
@@ -65,15 +65,13 @@ def draw_icc(ax, icc: pd.DataFrame, threshold: float, title: str | None = None):
     Returns
     -------
     matplotlib.axes.Axes
-
-    Raises
-    ------
-    ValueError
-        If the table is empty.
+        With an empty table, a panel that says so.
     """
     groups = [(key, g["icc"].dropna().to_numpy()) for key, g in icc.groupby(["modality", "region"], sort=True)]
     if not groups:
-        raise ValueError("empty ICC table: nothing to plot")
+        if title:
+            ax.set_title(title, fontsize=9)
+        return message_panel(ax, "No ICC to draw: no feature was compared")
     positions = np.arange(1, len(groups) + 1)
     data = [values if values.size else np.array([np.nan]) for _, values in groups]
     drawable = [i for i, values in enumerate(data) if np.isfinite(values).any()]
@@ -121,6 +119,10 @@ def draw_regions(ax, image: np.ndarray, masks: Mapping[str, np.ndarray], spacing
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
+    if np.size(image) == 0:
+        if title:
+            ax.set_title(title)
+        return message_panel(ax, "No image plane to draw")
     union = np.zeros(image.shape, dtype=bool)
     for m in masks.values():
         union |= m

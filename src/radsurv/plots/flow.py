@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from .style import apply_style, plt, save_figure
+from .style import apply_style, message_figure, plt, save_figure
 
 __all__ = ["flow_figure"]
 
@@ -37,11 +37,13 @@ def flow_figure(path: str | Path, *, n_internal_centres: int, n_external_centres
     Path of the written figure.
     """
     apply_style()
+    n_enrolled = n_internal_centres + n_external_centres + sum(c for _, c in exclusions)
+    if n_enrolled == 0:
+        return message_figure(path, f"No patient in the {source_label.lower()}: no patient flow to draw")
     fig, ax = plt.subplots(figsize=(6.6, 4.2))
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.axis("off")
-    n_enrolled = n_internal_centres + n_external_centres + sum(c for _, c in exclusions)
     _box(ax, 0.5, 0.9, f"{source_label}\nn = {n_enrolled}", w=0.34)
     excl_text = "Excluded\n" + ("\n".join(f"{r}: n = {c}" for r, c in exclusions) if exclusions else "none")
     # Exclusions branch off the arrow between "enrolled" and "analysed".

@@ -12,7 +12,7 @@ from matplotlib.lines import Line2D
 
 from ..imaging.io import read_image
 from ..labels import centre_sort_key
-from .style import apply_style, plt, save_figure
+from .style import apply_style, message_panel, plt, save_figure
 
 __all__ = ["draw_case", "draw_example_cases", "draw_image_panel", "draw_statistic_bars", "example_cases_figure",
            "image_statistics_table", "MODALITY_NAMES", "noise_sd", "READER_STYLE", "TRUE_STYLE"]
@@ -142,6 +142,11 @@ def draw_example_cases(cases: Sequence[Mapping[str, Any]], *, root: str | Path |
     Figure
     """
     apply_style()
+    if not len(cases):
+        fig, ax = plt.subplots(figsize=(4, 2))
+        message_panel(ax, "No example case to draw")
+        ax.axis("off")
+        return fig
     root = Path(root) if root is not None else None
     centers = sorted({str(c["center"]) for c in cases}, key=centre_sort_key)
     risks = ("low", "high")
@@ -192,6 +197,11 @@ def draw_case(case: Mapping[str, Any], axes=None, *, root: str | Path | None = N
     if axes is None:
         _, axes = plt.subplots(1, len(modalities), figsize=(3.0 * len(modalities), 3.1), squeeze=False)
         axes = axes[0]
+    if not case:
+        for ax, modality in zip(axes, modalities):
+            ax.set_title(MODALITY_NAMES.get(modality, modality), fontsize=8)
+            message_panel(ax, "No case to draw")
+        return np.asarray(axes)
     for ax, modality in zip(axes, modalities):
         title = f"Centre {case['center']} · {case['risk']} risk · {MODALITY_NAMES.get(modality, modality)}"
         image, true_mask, reader = (_as_image(case.get(f"{modality}{key}"), root)
@@ -218,6 +228,8 @@ def draw_statistic_bars(ax, stats: pd.DataFrame, column: str, label: str | None 
     -------
     Axes
     """
+    if stats.empty:
+        return message_panel(ax, "No image statistic to draw: no image was read")
     centers = sorted({str(c) for c in stats["center"]}, key=centre_sort_key)
     modalities = [m for m in ("us", "mri") if (stats["modality"] == m).any()]
     width = 0.8 / max(1, len(modalities))

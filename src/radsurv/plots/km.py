@@ -19,7 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.transforms import blended_transform_factory
 
 from ..stats.survival_curves import kaplan_meier
-from .style import apply_style, plt, save_figure
+from .style import apply_style, message_figure, message_panel, plt, save_figure
 
 __all__ = ["CONF_TYPE", "default_xticks", "km_figure", "km_panels", "km_plot", "km_table", "n_at_risk"]
 
@@ -102,10 +102,16 @@ def km_plot(time: np.ndarray, event: np.ndarray, group: np.ndarray, ax=None, *, 
     """
     apply_style()
     time, event, group = np.asarray(time, float), np.asarray(event, int), np.asarray(group)
+    shown = [g for g in order if (group == g).any()]
+    if not shown:
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.4, 4.3))
+        if title:
+            ax.set_title(title)
+        return message_panel(ax, "No patient to draw: no Kaplan-Meier curve")
     if xticks is None:
         xticks = default_xticks(time)
     xticks = [float(x) for x in xticks]
-    shown = [g for g in order if (group == g).any()]
     if ax is not None:
         _draw_curves(ax, time, event, group, shown, labels, colors, xticks, xlabel, ylabel, annotation, title)
         return ax
@@ -140,6 +146,8 @@ def km_panels(panels: Sequence[Mapping], path: str | Path, *, order: Sequence[st
     Path of the written figure.
     """
     apply_style()
+    if not len(panels):
+        return message_figure(path, "No Kaplan-Meier panel to draw")
     if xticks is None:
         xticks = default_xticks(np.concatenate([np.asarray(p["time"], float) for p in panels]))
     xticks = [float(x) for x in xticks]

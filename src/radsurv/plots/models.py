@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .style import apply_style, plt, save_figure
+from .style import apply_style, message_figure, message_panel, plt, save_figure
 
 __all__ = ["c_index_figure", "draw_c_index", "draw_forest", "draw_td_roc", "forest_figure", "forest_size",
            "td_roc_figure"]
@@ -56,6 +56,8 @@ def draw_forest(ax, hr: pd.DataFrame, labels: Mapping[str, str]):
     -------
     Axes
     """
+    if hr.empty:
+        return message_panel(ax, "No hazard ratio to draw: no model has a covariate")
     rows = _forest_rows(hr, labels)
     y = np.arange(len(rows))[::-1]
     for yi, (kind, text, r) in zip(y, rows):
@@ -110,6 +112,8 @@ def draw_c_index(ax, disc: pd.DataFrame, models: Sequence[str], labels: Mapping[
     Axes
     """
     sets = [s for s in set_labels if (disc["set"] == s).any()]
+    if not sets:
+        return message_panel(ax, "No C-index to draw: no model was evaluated in any set")
     width = 0.8 / max(len(models), 1)
     for k, m in enumerate(models):
         for j, s in enumerate(sets):
@@ -167,6 +171,9 @@ def draw_td_roc(ax, curves: Mapping[str, pd.DataFrame], labels: Mapping[str, str
     -------
     Axes
     """
+    if not curves:
+        ax.set_title(title, fontsize=8)
+        return message_panel(ax, "No ROC curve: no model could be scored here")
     for k, (m, roc) in enumerate(curves.items()):
         auc = (aucs or {}).get(m)
         ax.plot(roc["fpr"], roc["tpr"], color=MODEL_COLORS[k % len(MODEL_COLORS)], lw=1.0,
@@ -190,6 +197,8 @@ def td_roc_figure(result, path: str | Path) -> Path:
     (:class:`radsurv.models.TdRocCurves`)."""
     apply_style()
     keys = list(result.panels)
+    if not keys:
+        return message_figure(path, "No ROC curve: no set has cases and controls at a horizon")
     sets = list(dict.fromkeys(s for s, _ in keys))
     horizons = sorted({h for _, h in keys})
     nrows, ncols = len(sets), len(horizons)

@@ -9,7 +9,7 @@ import numpy as np
 import SimpleITK as sitk
 from matplotlib.lines import Line2D
 
-from .style import apply_style, plt, save_figure
+from .style import apply_style, message_panel, plt, save_figure
 
 __all__ = ["CONTOURS", "contour_handles", "overlay_figure", "overlay_grid", "overlay_panel", "step_panel"]
 
@@ -84,7 +84,11 @@ def overlay_panel(ax, example: Mapping[str, Any], margin_mm: float | None = 12.0
         The contour kinds drawn (for the legend).
     """
     ax.axis("off")
-    image = _image(example["image"])
+    image = _image(example.get("image"))
+    if image is None:
+        ax.set_title(example.get("title") or title or "")
+        message_panel(ax, "No image to draw")
+        return set()
     masks = {key: _image(example.get(key)) for key in CONTOURS}
     arr, marr, (sx, sy) = _plane(image, masks)
     box = _crop(arr, marr, (sx, sy), margin_mm) if margin_mm is not None else (slice(None), slice(None))
@@ -122,11 +126,15 @@ def overlay_grid(examples: Sequence[Mapping[str, Any] | None], margin_mm: float 
     Returns
     -------
     matplotlib.figure.Figure
+        Without any example, a small figure that says so.
     """
     apply_style()
     n = len(examples)
     if not any(e is not None for e in examples):
-        raise ValueError("overlay_figure needs at least one example")
+        fig, ax = plt.subplots(figsize=(4, 2))
+        message_panel(ax, "No example to draw")
+        ax.axis("off")
+        return fig
     ncol = columns or min(4, n)
     nrow = int(np.ceil(n / ncol))
     # Two-line titles (a failure's kind under its Dice) need more room above each row.
@@ -212,6 +220,11 @@ def step_panel(ax, image, shown, reference=None, frame=None, probability: bool =
     """
     ax.axis("off")
     img = _image(image)
+    if img is None:
+        if title:
+            ax.set_title(title)
+        message_panel(ax, "No image to draw")
+        return None
     around = {reference_kind: _image(reference), "unet": _image(frame)}
     arr, marr, (sx, sy) = _plane(img, around)
     layer, _, _ = _plane(_image(shown), around)

@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .style import SET_COLORS, apply_style, message_figure, plt, save_figure
+from .style import SET_COLORS, apply_style, message_figure, message_panel, plt, save_figure
 
 __all__ = ["centre_effects_panel", "cutpoint_panel", "harmonisation_panel", "mask_source_panel",
            "permutation_figure", "permutation_one_panel", "permutation_panel", "ring_width_figure",
@@ -28,6 +28,10 @@ def permutation_panel(ax, values: np.ndarray, observed: float, p: float, bins: n
     line, its permutation p in the title, and C = 0.5 (no discrimination) dotted."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
+    if not v.size:
+        ax.set_title(set_label, fontsize=8)
+        message_panel(ax, "No permuted C on this set: no permutation could be developed")
+        return
     ax.hist(v, bins=bins, color=SET_COLORS.get(split, "0.5"), alpha=0.55, edgecolor="white", linewidth=0.4,
             label=f"permuted ({v.size})")
     ax.axvline(0.5, color="0.4", linestyle=":", linewidth=0.9)
@@ -43,6 +47,9 @@ def permutation_panel(ax, values: np.ndarray, observed: float, p: float, bins: n
 def permutation_one_panel(ax, summary: pd.DataFrame, set_labels: Mapping[str, str]) -> None:
     """One permutation: its signature's test C (open circles) against the observed
     signature's (filled), per test set; C = 0.5 dotted."""
+    if not np.isfinite(summary[["permuted_c", "observed_c"]].to_numpy(dtype=float)).any():
+        message_panel(ax, "No C on a test set: the signature could not be developed")
+        return
     y = np.arange(len(summary))
     ax.axvline(0.5, color="0.4", linestyle=":", linewidth=0.9)
     ax.scatter(summary["permuted_c"], y, facecolors="none", edgecolors="0.3", label="permuted outcomes", zorder=3)
@@ -75,6 +82,10 @@ def ring_width_panel(ax, widths: pd.DataFrame, split: str, set_label: str, presp
                      signature_labels: Mapping[str, str]) -> None:
     """Each signature's Harrell's C (95% CI) on one test set against the peri-tumoral
     ring width, the pre-specified width marked (dashed) and C = 0.5 dotted."""
+    if not (widths["set"] == split).any():
+        ax.set_title(set_label, fontsize=8)
+        message_panel(ax, "No ring-width result on this set")
+        return
     names = [n for n in signature_labels if n in set(widths["signature"])]
     offsets = np.linspace(-0.15, 0.15, max(len(names), 1))
     for k, name in enumerate(names):
@@ -115,6 +126,10 @@ def mask_source_panel(ax, sources: pd.DataFrame, split: str, set_label: str,
                       source_labels: Mapping[str, str], signature_labels: Mapping[str, str]) -> None:
     """Each signature's Harrell's C (95% CI) on one test set, per mask source (one row per
     signature, one marker per source); C = 0.5 dotted."""
+    if not (sources["set"] == split).any():
+        ax.set_title(set_label, fontsize=8)
+        message_panel(ax, "No mask-source result on this set")
+        return
     names = [n for n in signature_labels if n in set(sources["signature"])]
     srcs = list(dict.fromkeys(sources["source"]))
     offsets = np.linspace(-0.2, 0.2, max(len(srcs), 1)) if len(srcs) > 1 else [0.0]
@@ -137,6 +152,9 @@ def cutpoint_panel(ax, comparison: pd.DataFrame, set_labels: Mapping[str, str],
                    split_labels: Mapping[str, str]) -> None:
     """The hazard ratio (high against low, 95% CI, log scale) of each split of the
     Rad-score, per set; HR = 1 dotted."""
+    if comparison.empty:
+        message_panel(ax, "No cut to compare on any set")
+        return
     splits = [s for s in split_labels if s in set(comparison["split_by"])]
     sets = [s for s in set_labels if s in set(comparison["set"])]
     offsets = np.linspace(-0.25, 0.25, max(len(splits), 1)) if len(splits) > 1 else [0.0]
@@ -160,6 +178,9 @@ def cutpoint_panel(ax, comparison: pd.DataFrame, set_labels: Mapping[str, str],
 def centre_effects_panel(ax, effects: pd.DataFrame, block_labels: Sequence[str]) -> None:
     """The share of features that differ by centre, per modality and region, as
     extracted and after ComBat (bars)."""
+    if effects.empty:
+        message_panel(ax, "No feature block to compare across centres")
+        return
     y = np.arange(len(effects))
     ax.barh(y - 0.2, effects["pct_differ_before"], height=0.4, color="0.6", label="as extracted")
     ax.barh(y + 0.2, effects["pct_differ_after"], height=0.4, color=SET_COLORS["external"], label="after ComBat")
@@ -173,6 +194,9 @@ def centre_effects_panel(ax, effects: pd.DataFrame, block_labels: Sequence[str])
 def harmonisation_panel(ax, discrimination: pd.DataFrame, signature_labels: Mapping[str, str]) -> None:
     """Each signature's external C (95% CI) as extracted (grey) and after ComBat (green);
     C = 0.5 dotted."""
+    if discrimination.empty:
+        message_panel(ax, "No external C: no signature was scored on the external test set")
+        return
     y = np.arange(len(discrimination))
     for k, (suffix, colour, label) in enumerate((("raw", "0.45", "as extracted"),
                                                  ("harmonised", SET_COLORS["external"], "after ComBat"))):

@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .style import apply_style, plt, save_figure
+from .style import apply_style, message_figure, message_panel, plt, save_figure
 
 __all__ = ["coefficients_figure", "draw_bootstrap_cuts", "draw_coefficients", "draw_coefficient_path", "draw_cv_curve", "draw_xtile",
            "lasso_figure", "xtile_figure"]
@@ -34,6 +34,8 @@ def lasso_figure(cvs: Mapping[str, object], path: str | Path, lambda_rule: str =
     apply_style()
     labels = dict(labels or {})
     names = list(cvs)
+    if not names:
+        return message_figure(path, "No signature: no LASSO cross-validation to draw")
     fig, axes = plt.subplots(2, len(names), figsize=(3.1 * len(names), 5.4), squeeze=False, sharex="col")
     for k, name in enumerate(names):
         cv = cvs[name]
@@ -66,6 +68,10 @@ def draw_cv_curve(ax, cv, lambda_rule: str = "lambda_min", title: str | None = N
     cv : LassoCoxCV
         ``lambdas``, ``cvm``, ``cvsd``, ``lambda_min``, ``lambda_1se``.
     """
+    if np.size(cv.lambdas) == 0:
+        if title is not None:
+            ax.set_title(title, fontsize=8)
+        return message_panel(ax, "No cross-validation curve: no lambda was fitted")
     ax.errorbar(np.log(cv.lambdas), cv.cvm, yerr=cv.cvsd, fmt="o", ms=2.2, color="#D55E00", ecolor="#999999",
                 elinewidth=0.6, capsize=0)
     _lambda_lines(ax, cv, lambda_rule)
@@ -81,6 +87,8 @@ def draw_cv_curve(ax, cv, lambda_rule: str = "lambda_min", title: str | None = N
 def draw_coefficient_path(ax, cv, lambda_rule: str = "lambda_min"):
     """The LASSO coefficient path on ``ax``: each feature's coefficient (per SD) against
     log lambda, largest lambda on the left, both lambdas marked. Returns the Axes."""
+    if np.size(cv.lambdas) == 0:
+        return message_panel(ax, "No coefficient path: no lambda was fitted")
     x = np.log(cv.lambdas)
     _lambda_lines(ax, cv, lambda_rule)
     path_ = np.asarray(cv.coef_path)
@@ -108,6 +116,8 @@ def coefficients_figure(coefs: Mapping[str, pd.DataFrame], path: str | Path,
     apply_style()
     labels = dict(labels or {})
     names = list(coefs)
+    if not names:
+        return message_figure(path, "No signature: no coefficient to draw")
     heights = [min(max(len(coefs[n]), 1), max_features) for n in names]
     fig, axes = plt.subplots(len(names), 1, figsize=(7.2, 0.9 + 0.2 * sum(heights) + 0.45 * len(names)),
                              squeeze=False, gridspec_kw={"height_ratios": [h + 1.5 for h in heights]})
@@ -187,6 +197,8 @@ def draw_xtile(ax, grid: pd.DataFrame, cutpoint: float, p_text: str = ""):
     own chi-square (conditional variance) can peak elsewhere, near the edges of the
     admissible range, so plotting it would show a cut that is not at the curve's maximum.
     """
+    if grid.empty:
+        return message_panel(ax, "No admissible cut of the Rad-score to draw")
     ax.plot(grid["cut"], grid["statistic"], color="#0072B2", lw=1.1)
     ax.axvline(cutpoint, color="#D55E00", lw=1.0)
     ax.set_ylabel("Standardised log-rank\nstatistic (training)")
@@ -198,8 +210,9 @@ def draw_xtile(ax, grid: pd.DataFrame, cutpoint: float, p_text: str = ""):
 def draw_bootstrap_cuts(ax, bootstrap_cuts: Sequence[float], cutpoint: float):
     """The cuts chosen in bootstrap resamples of the training set, and the chosen one."""
     cuts = np.asarray(bootstrap_cuts, dtype=float)
-    if cuts.size:
-        ax.hist(cuts, bins=min(30, max(5, cuts.size // 5)), color="#999999")
+    if not cuts.size:
+        return message_panel(ax, "No bootstrap cut: no resample was cut")
+    ax.hist(cuts, bins=min(30, max(5, cuts.size // 5)), color="#999999")
     ax.axvline(cutpoint, color="#D55E00", lw=1.0)
     ax.set_ylabel("Bootstrap\ncuts")
     ax.set_xlabel("Rad-score cut")

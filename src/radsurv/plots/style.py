@@ -14,7 +14,7 @@ if not os.environ.get("MPLBACKEND"):
     matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["apply_style", "RC", "RISK_COLORS", "save_figure", "SET_COLORS"]
+__all__ = ["apply_style", "message_figure", "message_panel", "RC", "RISK_COLORS", "save_figure", "SET_COLORS"]
 
 #: Colours of the three sets, used in every figure (colour-blind safe, Okabe-Ito).
 SET_COLORS = {"train": "#0072B2", "internal": "#E69F00", "external": "#009E73"}
@@ -54,3 +54,12 @@ def message_figure(path: str | Path, message: str) -> Path:
     ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
     ax.axis("off")
     return save_figure(fig, path)
+
+
+def message_panel(ax, message: str):
+    """Say on ``ax`` why there is nothing to draw (empty input): a short centred text and
+    no ticks, in place of the panel. Returns ``ax``."""
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=8, transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax

@@ -7,6 +7,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from .style import message_panel
+
 __all__ = ["TERTILE_COLORS", "draw_true_survival"]
 
 #: Colours of the tertiles of the true linear predictor (low to high risk).
@@ -32,6 +34,8 @@ def draw_true_survival(ax, times: np.ndarray, true: Mapping[str, np.ndarray],
     -------
     Axes
     """
+    if not len(true) or np.size(times) == 0:
+        return message_panel(ax, "No true survival to draw: the twin has no patient")
     for group, curve in true.items():
         color = TERTILE_COLORS.get(group)
         ax.plot(times, curve, color=color, lw=1.6, label=f"{group} tertile: true")

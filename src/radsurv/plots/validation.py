@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .models import MODEL_COLORS
-from .style import apply_style, message_figure, plt, save_figure
+from .style import apply_style, message_figure, message_panel, plt, save_figure
 
 __all__ = ["calibration_figure", "calibration_panel", "decision_figure", "decision_panel", "nomogram_figure",
            "nomogram_panel", "nomogram_size", "optimism_panel", "resample_panel"]
@@ -52,7 +52,8 @@ def calibration_figure(grouped: pd.DataFrame, curves: pd.DataFrame, corrected: p
             if lab not in labels:
                 handles.append(hnd)
                 labels.append(lab)
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7, frameon=False)
+    if labels:   # none when every panel is not estimable
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7, frameon=False)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout(rect=(0, 0.04, 1, 0.97))
     return save_figure(fig, path)
@@ -154,6 +155,9 @@ def decision_panel(ax, curves: pd.DataFrame, models: Sequence[str], labels: Mapp
     Axes
     """
     dd = curves
+    if dd.empty or not dd["threshold"].notna().any():
+        ax.set_title(title, fontsize=8)
+        return message_panel(ax, "No decision curve: no net benefit was estimated in this set at this horizon")
     prevalence = dd[(dd["strategy"] == "all") & (dd["threshold"] == dd["threshold"].min())]["net_benefit"]
     ymax = max(0.02, float(prevalence.iloc[0]) if len(prevalence) else 0.1) * 1.15
     for k, key in enumerate(models):
@@ -203,6 +207,9 @@ def nomogram_panel(ax, nom, title: str):
     -------
     Axes
     """
+    if not len(nom.total_points_axis) or not len(nom.axis_names):
+        ax.set_title(f"Nomogram of the {title.lower()}", fontsize=9)
+        return message_panel(ax, "No nomogram: the model has no predictor")
     axes_names = nom.axis_names
     func = list(dict.fromkeys(nom.function_axes["axis"]))
     total_max = float(np.max(nom.total_points_axis))
@@ -264,6 +271,9 @@ def optimism_panel(ax, resamples: pd.DataFrame, models: Sequence[str], labels: M
     Axes
     """
     shown = [m for m in models if (resamples["model"] == m).any()]
+    if not shown:
+        ax.set_title("Optimism of the C-index per bootstrap resample", fontsize=9)
+        return message_panel(ax, "No resample developed a model: no optimism to show")
     values = [(resamples.loc[resamples["model"] == m, "apparent_c"]
                - resamples.loc[resamples["model"] == m, "test_c"]).to_numpy(float) for m in shown]
     pos = np.arange(len(shown))[::-1]
@@ -299,6 +309,8 @@ def resample_panel(ax, rows: pd.DataFrame, labels: Mapping[str, str]):
     Axes
     """
     rows = rows[rows["model"].notna()]
+    if rows.empty:
+        return message_panel(ax, "No model was developed on this resample")
     pos = np.arange(len(rows))[::-1]
     for p, r in zip(pos, rows.itertuples(index=False)):
         ax.plot([r.test_c, r.apparent_c], [p, p], color="#999999", lw=1.2)

@@ -205,6 +205,10 @@ class SegmentationAgreement(ShowsItself):
         modality = modality or next((k for k in MODALITY_LABELS if (m["modality"] == k).any()), None)
         m = m[m["modality"] == modality]
         sets = [s for s in SET_ORDER if (m["set"] == s).any()]
+        if not sets:
+            from ..plots.style import message_panel
+
+            return message_panel(ax, "No segmentation to compare: no mask was scored")
         methods = [k for k in METHOD_LABELS if (m["method"] == k).any()]
         width = 0.8 / max(1, len(methods))
         for i, s in enumerate(sets):
@@ -469,8 +473,12 @@ class Overlays(ShowsItself):
         matplotlib.axes.Axes
         """
         from ..plots.segmentation import contour_handles, overlay_panel
+        from ..plots.style import message_panel
 
         ax = new_axes(ax, (3.2, 3.2))
+        if not self.examples:
+            ax.axis("off")
+            return message_panel(ax, "No example to draw")
         used = overlay_panel(ax, self.examples[panel], margin_mm, title=f"Case {panel + 1}")
         ax.legend(handles=contour_handles(used), loc="upper right", fontsize="x-small")
         return ax

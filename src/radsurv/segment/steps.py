@@ -198,8 +198,12 @@ class SegmentationSteps(ShowsItself):
         matplotlib.axes.Axes
         """
         from ..plots.segmentation import step_panel
+        from ..plots.style import message_panel
 
         ax = new_axes(ax, (3.4, 3.4))
+        if not self.masks:
+            ax.axis("off")
+            return message_panel(ax, "No segmentation step to draw")
         if step == "probability":
             title = "probability"
         else:

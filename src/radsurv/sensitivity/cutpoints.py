@@ -190,9 +190,11 @@ class CutpointCheck(ShowsItself):
         (``radsurv.plots.sensitivity.cutpoint_panel``)."""
         from ..plots.sensitivity import cutpoint_panel
 
-        if self.comparison is None:
-            raise ValueError("no cut: the Rad-score is constant on the training set")
+        from ..plots.style import message_panel
+
         ax = new_axes(ax, (5.0, 3.0))
+        if self.comparison is None:
+            return message_panel(ax, "No cut: the Rad-score is constant on the training set")
         cutpoint_panel(ax, self.comparison, SPLIT_LABELS, SPLIT_BY)
         return ax
 

@@ -381,7 +381,10 @@ class PermutationNull(ShowsItself):
 
         sets = self.sets()
         if not sets:
-            raise ValueError("no permutation could be developed: there is no null to draw")
+            from ..plots.style import message_panel
+
+            return message_panel(new_axes(ax, (3.4, 2.8)),
+                                 "No permutation could be developed: there is no null to draw")
         s = sets[-1] if set is None else set
         if s not in sets:
             raise ValueError(f"no permuted C on {s!r}; sets with a null: {sets}")

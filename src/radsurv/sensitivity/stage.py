@@ -195,7 +195,7 @@ def sensitivity_variables(params: Mapping[str, Any], null: pd.DataFrame, summary
 def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull, cutpoints: CutpointCheck,
                                 harmonisation: Harmonisation | None = None,
                                 extraction: VariantExtraction | None = None, mask_sources: MaskSources | None = None,
-                                ring_widths: RingWidths | None = None) -> dict:
+                                ring_widths: RingWidths | None = None, harmonisation_note: str = "") -> dict:
     """Write every declared output of the sensitivity analyses from what the notebook computed.
 
     Parameters
@@ -211,6 +211,9 @@ def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull,
         The variant regions' features (:func:`radsurv.sensitivity.extract_region_variants`), the
         developments on each mask source (:meth:`MaskSources.run`) and ring width
         (:meth:`RingWidths.run`); None when not run.
+    harmonisation_note : str
+        Why ComBat could not be estimated on this cohort (:func:`radsurv.preconditions.combat_batches`'
+        message), or "".
 
     Returns
     -------
@@ -257,7 +260,7 @@ def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull,
         effects_table, disc_table = harmonisation_display(harmonisation)
     else:
         why = ("not run (sensitivity.harmonisation.run: false)" if not hp["run"] else
-               "not applicable: the cohort has no external centre")
+               harmonisation_note or "not applicable: the cohort has no external centre")
         ctx.write_data(pd.DataFrame(columns=["block"]), "combat_centre_effects.csv")
         ctx.write_data(pd.DataFrame(columns=["signature"]), "combat_discrimination.csv")
         effects_table = pd.DataFrame({"ComBat harmonisation": [why[0].upper() + why[1:] + "."]})
@@ -294,5 +297,7 @@ def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull,
 
     v = sensitivity_variables(params, permutation.null, summary, comparison, cutpoints.shrinkage, harmonisation)
     v.update(variant_variables(extraction, mask_sources, ring_widths, params))
+    if harmonisation_note:   # written only when something could not be estimated (the paper says what and why)
+        v["not_estimable"] = [harmonisation_note]
     ctx.write_variables({"sensitivity": v})
     return v

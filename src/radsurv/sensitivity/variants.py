@@ -499,10 +499,12 @@ class MaskSources(ShowsItself):
         from ..plots.sensitivity import mask_source_panel
 
         sets = self.sets()
-        if not sets:
-            raise ValueError("no mask-source result to draw")
-        s = sets[-1] if set is None else set
         ax = new_axes(ax, (5.0, 3.4))
+        if not sets:
+            from ..plots.style import message_panel
+
+            return message_panel(ax, "No mask-source result to draw")
+        s = sets[-1] if set is None else set
         mask_source_panel(ax, self.sources, s, SPLIT_LABELS[s], SOURCE_LABELS,
                           {n: reported_label(n) for n in REPORTED_SIGNATURES})
         return ax
@@ -565,10 +567,12 @@ class RingWidths(ShowsItself):
         from ..plots.sensitivity import ring_width_panel
 
         sets = self.sets()
-        if not sets:
-            raise ValueError("no ring-width result to draw")
-        s = sets[-1] if set is None else set
         ax = new_axes(ax, (3.6, 2.9))
+        if not sets:
+            from ..plots.style import message_panel
+
+            return message_panel(ax, "No ring-width result to draw")
+        s = sets[-1] if set is None else set
         ring_width_panel(ax, self.widths, s, SPLIT_LABELS[s], self.ring_mm,
                          {n: reported_label(n) for n in RING_WIDTH_SIGNATURES})
         return ax

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import NotFittedError
-from ..labels import SPLITS
+from ..labels import SPLIT_LABELS, SPLITS
 from ..report.formatting import format_p
 from ..results import ShowsItself, new_axes
 from ..seeds import STREAM_XTILE
@@ -30,7 +30,7 @@ from ..stats import fit_cox, logrank, optimal_cutpoint
 from .evaluation import is_constant
 
 __all__ = ["RISK_GROUP_COLUMNS", "RiskGroups", "fit_risk_groups", "group_summary", "hazard_ratio_per_sd",
-           "risk_group_table", "risk_group_tables"]
+           "not_estimable_risk", "per_sd_or_nan", "risk_group_table", "risk_group_tables"]
 
 
 @dataclass(repr=False)
@@ -185,7 +185,11 @@ def group_summary(time, event, group) -> dict:
     if out["events_low"] == 0 or out["events_high"] == 0:
         out.update(hr=nan, hr_lower=nan, hr_upper=nan)   # monotone likelihood: no finite HR
         return out
-    fit = fit_cox(pd.DataFrame({"high": high.astype(float)}), t, e)
+    try:
+        fit = fit_cox(pd.DataFrame({"high": high.astype(float)}), t, e)
+    except ValueError:   # no finite maximum on a handful of patients (a small test set)
+        out.update(hr=nan, hr_lower=nan, hr_upper=nan)
+        return out
     out.update(hr=float(fit.hr["high"]), hr_lower=float(fit.hr_lower["high"]), hr_upper=float(fit.hr_upper["high"]))
     return out
 
@@ -257,10 +261,24 @@ def risk_group_table(scores: pd.DataFrame, outcome: pd.DataFrame, name: str, gro
                      **group_summary(t, e, groups.assign(x))})
         rows.append({"set": s, "split_by": "median", "cut": median,
                      **group_summary(t, e, np.where(x > median, "high", "low"))})
-        hr = hazard_ratio_per_sd(x, t, e, sd)
+        hr = per_sd_or_nan(x, t, e, sd)
         rows.append({"set": s, "split_by": "per SD", "hr": hr["hr"], "hr_lower": hr["hr_lower"],
                      "hr_upper": hr["hr_upper"], "logrank_p": hr["p"]})
     return pd.DataFrame(rows)
+
+
+def per_sd_or_nan(score, time, event, sd: float) -> dict:
+    """:func:`hazard_ratio_per_sd`, or NaN where it cannot be estimated on these patients:
+    no event (:func:`radsurv.preconditions.scored_set`'s rule), or a likelihood without a
+    finite maximum (a handful of patients whose score separates the events: the test sets
+    of a small cohort). :func:`not_estimable_hr` says which, for the paper."""
+    nan = float("nan")
+    if not np.asarray(event, dtype=int).any():
+        return {"hr": nan, "hr_lower": nan, "hr_upper": nan, "p": nan}
+    try:
+        return hazard_ratio_per_sd(score, time, event, sd)
+    except ValueError:
+        return {"hr": nan, "hr_lower": nan, "hr_upper": nan, "p": nan}
 
 
 def risk_group_tables(scores: pd.DataFrame, outcome: pd.DataFrame, groups: Mapping[str, RiskGroups]) -> pd.DataFrame:
@@ -274,3 +292,24 @@ def risk_group_tables(scores: pd.DataFrame, outcome: pd.DataFrame, groups: Mappi
                                            float(np.std(scores.loc[train, n], ddof=1))).assign(signature=n)
                           for n in groups], ignore_index=True)[RISK_GROUP_COLUMNS]
     return risk
+
+
+def not_estimable_risk(risk: pd.DataFrame, outcome: pd.DataFrame, label: str) -> list[str]:
+    """What the risk-group table of one Rad-score (``label``, its printed name) could not
+    estimate and why, one sentence per test set: a set without patients or events
+    (:func:`radsurv.preconditions.scored_set`), or a hazard ratio per SD without a finite
+    estimate (a group's HR without events is "–" in the table, as before)."""
+    from ..preconditions import TEST_SETS, scored_set
+
+    out = []
+    for s in TEST_SETS:
+        verdict = scored_set(outcome, s)
+        if verdict.degrades:
+            out.append(verdict.message)
+            continue
+        r = risk[(risk["set"] == s) & (risk["split_by"] == "per SD")]
+        if len(r) and r["hr"].isna().all():
+            out.append(f"the hazard ratio per SD of the {label} cannot be estimated in the "
+                       f"{SPLIT_LABELS[s].lower()} set: its {int((outcome['split'] == s).sum())} patients give no "
+                       "finite estimate (the score separates the events)")
+    return out

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import NotFittedError
+from ..preconditions import folds_fill
 from ..results import ShowsItself, new_axes
 from ..stats import fit_cox, lasso_cox_cv
 from .preprocess import FeatureFilter, Standardiser
@@ -53,7 +54,7 @@ def fold_ids(event: Sequence[int], n_folds: int, seed: int | Sequence[int]) -> n
     e = np.asarray(event, dtype=int)
     if n_folds < 3:
         raise ValueError(f"n_folds: cross-validation needs at least 3 folds, got {n_folds}")
-    if e.sum() < n_folds:
+    if not folds_fill(e.sum(), n_folds):   # the stages refuse this first, naming the profile key
         raise ValueError(f"event: {int(e.sum())} events cannot fill {n_folds} folds")
     rng = np.random.default_rng(seed)
     folds = np.empty(e.size, dtype=int)

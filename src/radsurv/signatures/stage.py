@@ -33,14 +33,16 @@ import numpy as np
 import pandas as pd
 
 from ..labels import SPLIT_LABELS, SPLITS
+from ..preconditions import TEST_SETS, scored_set
 from ..report.formatting import format_ci, format_p
 from ..stages.context import StageContext
 from .development import MULTIMODAL, STACKED, Development, signature_label
 from .evaluation import UNO_TAU_MONTHS, is_constant
-from .risk_groups import RiskGroups
+from .risk_groups import RiskGroups, not_estimable_risk
 from .signature import LassoCoxSignature
 
-__all__ = ["discrimination_display", "risk_display", "signature_variables", "write_signature_artefacts"]
+__all__ = ["discrimination_display", "risk_display", "signature_not_estimable", "signature_variables",
+           "write_signature_artefacts"]
 
 
 def discrimination_display(disc: pd.DataFrame, oracle: pd.DataFrame | None, published: Mapping[str, Any],
@@ -149,6 +151,16 @@ def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFra
     return v
 
 
+def signature_not_estimable(outcome: pd.DataFrame, risk: pd.DataFrame, groups: Mapping[str, RiskGroups]) -> list[str]:
+    """What 03 could not estimate on this cohort and why, one sentence each: a test set
+    without patients or events (:func:`radsurv.preconditions.scored_set`: no C-index, no
+    risk groups there), a hazard ratio of the multi-modal risk groups without a finite
+    estimate."""
+    if MULTIMODAL in groups:
+        return not_estimable_risk(risk[risk["signature"] == MULTIMODAL], outcome, "multi-modal Rad-score")
+    return [v.message for v in (scored_set(outcome, s) for s in TEST_SETS) if v.degrades]
+
+
 def write_signature_artefacts(ctx: StageContext, X: pd.DataFrame, outcome: pd.DataFrame, dev: Development,
                               scores: pd.DataFrame, disc: pd.DataFrame, oracle: pd.DataFrame | None,
                               groups: Mapping[str, RiskGroups], risk: pd.DataFrame) -> dict:
@@ -221,6 +233,8 @@ def write_signature_artefacts(ctx: StageContext, X: pd.DataFrame, outcome: pd.Da
         panels = []
         for s in SPLITS:
             sel = (outcome["split"] == s).to_numpy()
+            if not sel.any():
+                continue   # no such set (no external centre): not estimable, said in the text
             r = mm_risk[(mm_risk["set"] == s) & (mm_risk["split_by"] == "X-tile")].iloc[0]
             panels.append({"time": outcome.loc[sel, "time"], "event": outcome.loc[sel, "event"],
                            "group": g.assign(scores.loc[sel, MULTIMODAL]), "title": SPLIT_LABELS[s],
@@ -242,5 +256,8 @@ def write_signature_artefacts(ctx: StageContext, X: pd.DataFrame, outcome: pd.Da
     v = signature_variables(dev, disc, oracle, groups, risk[risk["signature"] == MULTIMODAL] if len(risk) else risk,
                             params, X.shape[1],
                             constant=[n for n in [*names, MULTIMODAL] if is_constant(scores.loc[train, n].to_numpy())])
+    missing = signature_not_estimable(outcome, risk, groups)
+    if missing:   # written only when something could not be estimated (the paper says what and why)
+        v["not_estimable"] = missing
     ctx.write_variables({"signatures": v})
     return v

@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..labels import SPLIT_LABELS, SPLITS
 from ..models.six_models import MODELS
+from ..preconditions import horizon_reason
 from ..results import ShowsItself, new_axes
 from ..stats import calibration_table, fit_cox, smoothed_calibration
 
@@ -99,17 +100,6 @@ def calibration_grid(time, event, score, s0: Mapping[float, float],
     return grid, apparent
 
 
-def _not_estimable(t: np.ndarray, e: np.ndarray, horizon: float, min_events: int) -> str:
-    if t.size == 0:
-        return "no patient"
-    if t.max() < horizon:
-        return f"follow-up ends at {t.max():.1f} months, before the horizon"
-    events = int(((t <= horizon) & (e == 1)).sum())
-    if events < min_events:
-        return f"{events} events by the horizon (at least {min_events} needed)"
-    return ""
-
-
 def calibration_by_set(outcome: pd.DataFrame, scores: pd.DataFrame, s0: Mapping[tuple[str, float], float],
                        models: Sequence[str], horizons: Sequence[float], n_groups: int = 4,
                        min_per_group: int = 20, min_events: int = 5) -> "Calibration":
@@ -148,7 +138,7 @@ def calibration_by_set(outcome: pd.DataFrame, scores: pd.DataFrame, s0: Mapping[
             for h in horizons:
                 base = {"model": key, "set": split, "horizon": float(h), "n": int(t.size),
                         "events_by_horizon": int(((t <= h) & (e == 1)).sum())}
-                note = _not_estimable(t, e, h, min_events)
+                note = horizon_reason(t, e, h, min_events)   # what `radsurv validate` says too
                 if note:
                     summary.append({**base, "note": note})
                     continue
@@ -254,6 +244,10 @@ class Calibration(ShowsItself):
         """
         from ..plots.validation import calibration_panel
 
+        if self.table.empty:
+            from ..plots.style import message_panel
+
+            return message_panel(new_axes(ax, (4.2, 3.8)), "Calibration not estimable: no model was evaluated")
         model = model if model is not None else str(self.table["model"].iloc[0])
         if set is None or horizon is None:
             d_set, d_h = self._default_panel(model)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..labels import SPLIT_LABELS, SPLITS
 from ..models.six_models import MODELS
+from ..preconditions import horizon_reason
 from ..results import ShowsItself, new_axes
 from ..stats import net_benefit
 from .calibration import predicted_risk
@@ -49,7 +50,7 @@ def decision_curves(outcome: pd.DataFrame, scores: pd.DataFrame, s0: Mapping[tup
         if t.size == 0 or e.sum() == 0:
             continue
         for h in horizons:
-            if t.max() < h:
+            if horizon_reason(t, e, h):   # follow-up ends before the horizon (`radsurv validate` says so)
                 continue
             for k, key in enumerate(models):
                 nb = net_benefit(t, e, predicted_risk(scores.loc[sel, key].to_numpy(float), s0[(key, float(h))]), h,

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..cohort.manifest import cohort_outcomes
+from ..exceptions import PreconditionError
 from ..labels import SPLIT_LABELS, SPLITS
 from ..models.design import RADSCORE, RADSCORE_LABEL, Design, cohort_design
 from ..models.six_models import model_name
@@ -161,7 +162,13 @@ def validation_inputs(cohort: pd.DataFrame, radscores: pd.DataFrame, models, pro
     horizons = tuple(float(h) for h in params["horizons_months"])
     final = params["final_model"]
     if final not in keys:
-        raise ValueError(f"validation.final_model: model {final!r} was not fitted by 04_models (fitted: {list(keys)})")
+        # 04 fits a model only when it has a variable: which ones do depends on what the
+        # screen and the LASSO select, so it is known only now
+        raise PreconditionError(
+            f"05_validation: the final model ({model_name(final)}) was not fitted by 04_models (no variable was "
+            + (f"selected); set validation.final_model to one of the fitted models: {', '.join(keys)}" if keys else
+               "selected for any model): there is no model to validate on this cohort"),
+            key="validation.final_model", suggested=keys[-1] if keys else None)
     coding = {**{c: columns["clinical"][c] for c in clinical}, **{c: columns["mri"][c] for c in mri}}
     return ValidationInputs(design=design, clinical=tuple(clinical), mri=tuple(mri), outcome=outcome,
                             scores=models.scores.loc[design.X.index, list(keys)], models=keys, horizons=horizons,

@@ -359,8 +359,10 @@ def corrected_calibration(calib: pd.DataFrame, apparent: Mapping[float, np.ndarr
     """
     rows = []
     for h, g in grid.items():
-        c = calib[calib["horizon"] == float(h)]
-        opt = (c["apparent"] - c["test"]).groupby(c["predicted"].round(12)).mean()
+        c = calib[calib["horizon"] == float(h)] if len(calib) else calib
+        # no resample gave a curve (too few events in every one): optimism NaN, not corrected
+        opt = ((c["apparent"] - c["test"]).groupby(c["predicted"].round(12)).mean() if len(c)
+               else pd.Series(dtype=float))
         n_res = int(c["resample"].nunique()) if len(c) else 0
         for j, p in enumerate(g):
             o = float(opt.get(round(float(p), 12), np.nan))
