@@ -12,7 +12,7 @@ from radsurv.exceptions import InputError, PreconditionError
 from radsurv.preconditions import (BOOTSTRAP_MAX_FAILING, DEGRADE, NOTE, REFUSE, bootstrap_folds,
                                    bootstrap_share_failing, calibration_horizons, check_all, combat_batches,
                                    cutpoint_folds, events_per_candidate, horizon_reason, model_horizons,
-                                   signature_folds, td_auc_reason, scored_set)
+                                   signature_folds, td_auc_reason, scored_set, unscored_sets)
 
 
 def outcome(n_train: int, events_train: int, sets: dict | None = None, seed: int = 0) -> pd.DataFrame:
@@ -151,6 +151,9 @@ def test_a_test_set_without_patients_or_events_degrades():
     assert (ext.ok, ext.action) == (False, DEGRADE) and ext.message.startswith("the cohort has no external test set")
     assert not internal.ok and "the internal test set has no event (10 patients, all censored)" in internal.message
     assert scored_set(outcome(40, 10, {"internal": (10, 1, 50.0)}), "internal").ok
+    # the clauses 03, 04 and 05 add to not_estimable: one per set, in set order, none when both score
+    assert unscored_sets(o) == [internal.message, ext.message]
+    assert unscored_sets(outcome(40, 10, {"internal": (10, 1, 50.0), "external": (8, 2, 60.0)})) == []
 
 
 def test_horizon_reason_boundaries():

@@ -34,7 +34,7 @@ from .labels import SPLIT_LABELS
 __all__ = ["BOOTSTRAP_MAX_FAILING", "BOOTSTRAP_NOTE_FAILING", "DEGRADE", "MIN_FOLDS", "NOTE", "REFUSE", "TEST_SETS", "Verdict",
            "bootstrap_folds", "bootstrap_share_failing", "calibration_horizons", "check_all", "combat_batches",
            "cutpoint_folds", "events_per_candidate", "folds_fill", "horizon_reason", "model_horizons", "refusals",
-           "scored_set", "signature_folds", "td_auc_reason"]
+           "scored_set", "signature_folds", "td_auc_reason", "unscored_sets"]
 
 REFUSE, DEGRADE, NOTE = "refuse", "degrade", "note"
 #: The fewest cross-validation folds the schema allows (``signatures.n_folds``, ``sensitivity.cutpoint.n_folds``).
@@ -222,6 +222,13 @@ def scored_set(outcome: pd.DataFrame, split: str) -> Verdict:
                        f"the {name} set has no event ({t.size} patients, all censored): its C-indices, risk groups, "
                        "calibration and decision curves cannot be estimated")
     return _ok("03-06", "scored_set", DEGRADE)
+
+
+def unscored_sets(outcome: pd.DataFrame) -> list[str]:
+    """The reasons of :func:`scored_set` for every test set that cannot be scored (none on a
+    cohort with patients and events in both): the clauses stages 03-05 add to their
+    ``not_estimable`` variable."""
+    return [v.message for v in (scored_set(outcome, s) for s in TEST_SETS) if v.degrades]
 
 
 def horizon_reason(time, event, horizon: float, min_events: int = 0) -> str:

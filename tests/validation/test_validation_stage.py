@@ -71,3 +71,11 @@ def test_tables_and_paragraph_carry_the_numbers():
     assert "Over 198 of 200 bootstrap resamples" in text and "corrected C of 0.750" in text
     assert "ICI 0.031 at 5 years" in text and "3 years" not in text.split("ICI")[1].split("(")[0]
     assert "0%-40% at 5 years" in text and "88 points" in text and "80.0% at 5 years" in text
+    # a test set that cannot be scored: the paragraph ends with what was not estimated and why
+    from radsurv.manuscript.validation import results
+
+    v["not_estimable"] = ["the external test set has no event (20 patients, all censored): its C-indices, risk "
+                          "groups, calibration and decision curves cannot be estimated"]
+    assert results({"validation": v}, {}).endswith(" Not estimable on this cohort: the external test set has no event (20 patients, "
+                                   "all censored): its C-indices, risk groups, calibration and decision curves cannot "
+                                   "be estimated.\n")

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..labels import SPLIT_LABELS, SPLITS, in_sentence
-from ..preconditions import model_horizons
+from ..preconditions import model_horizons, unscored_sets
 from ..report.formatting import format_ci, format_p
 from ..stages.context import StageContext
 from .diagnostics import FitStatistics, PHTests
@@ -241,7 +241,7 @@ def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.D
 
     v = complete_model_variables(model_variables(six, disc, comp, fits, lr, pub, params), oracle)
     missing = [why] if not six.models else []
-    missing += [m.message for m in model_horizons(outcome, ctx.profile)]
+    missing += unscored_sets(outcome) + [m.message for m in model_horizons(outcome, ctx.profile)]
     if missing:   # written only when something could not be estimated (the paper says what and why)
         v["not_estimable"] = missing
     ctx.write_variables({"models": v})

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..labels import SPLIT_LABELS, SPLITS
-from ..preconditions import TEST_SETS, scored_set
+from ..preconditions import unscored_sets
 from ..report.formatting import format_ci, format_p
 from ..stages.context import StageContext
 from .development import MULTIMODAL, STACKED, Development, signature_label
@@ -158,7 +158,7 @@ def signature_not_estimable(outcome: pd.DataFrame, risk: pd.DataFrame, groups: M
     estimate."""
     if MULTIMODAL in groups:
         return not_estimable_risk(risk[risk["signature"] == MULTIMODAL], outcome, "multi-modal Rad-score")
-    return [v.message for v in (scored_set(outcome, s) for s in TEST_SETS) if v.degrades]
+    return unscored_sets(outcome)
 
 
 def write_signature_artefacts(ctx: StageContext, X: pd.DataFrame, outcome: pd.DataFrame, dev: Development,

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..labels import SPLIT_LABELS
+from ..preconditions import unscored_sets
 from ..models.six_models import MODELS, model_name
 from ..stages.context import StageContext
 from .calibration import Calibration
@@ -207,5 +208,8 @@ def write_validation_artefacts(ctx: StageContext, inputs: ValidationInputs, cali
 
     v = validation_variables(opt, summary, decision.curves, corrected, frequency, params, n_total - n_failed,
                              n_total, example)
+    missing = unscored_sets(inputs.outcome)
+    if missing:   # written only when a test set cannot be scored (the paper says which and why)
+        v["not_estimable"] = missing
     ctx.write_variables({"validation": v})
     return v
