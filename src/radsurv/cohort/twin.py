@@ -35,6 +35,7 @@ and the reasons for them are stated in ``params/paper.yml``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -178,7 +179,7 @@ def true_survival(eta, scale: float, shape: float, times) -> np.ndarray:
 
 
 def add_twin_images(twin: TwinCohort, imaging: Mapping[str, Any], out_dir: str | Path, *, seed: int,
-                    n_jobs: int = 1) -> TwinCohort:
+                    n_jobs: int = 1, cache_dir: str | Path | None = None) -> TwinCohort:
     """Simulate every patient's US and MRI study and the segmentation-development sets.
 
     The manifest gets what a user would supply: the image and the reader's mask
@@ -202,6 +203,11 @@ def add_twin_images(twin: TwinCohort, imaging: Mapping[str, Any], out_dir: str |
         The run's seed.
     n_jobs : int
         Worker processes (the images do not depend on it).
+    cache_dir : path, optional
+        A content-keyed cache of the simulated files (:mod:`radsurv.imaging.cache`;
+        the pipeline's is ``<build>/cache/twin``): files simulated before with the same
+        latents, settings, seed and code are hard-linked (or copied) from it instead
+        of simulated again, with the same bytes and paths. None: always simulate.
 
     Returns
     -------
@@ -210,8 +216,12 @@ def add_twin_images(twin: TwinCohort, imaging: Mapping[str, Any], out_dir: str |
         development sets (``patient_id, center, size_mm, image, mask, reader_mask``) in
         ``development`` for each modality with ``imaging.development.<modality>.n > 0``.
     """
+    from ..imaging import cache
     from ..imaging.twin import write_cohort_images, write_devset
 
+    if cache_dir is not None:
+        write_cohort_images = partial(cache.cached_cohort_images, cache_dir=cache_dir)
+        write_devset = partial(cache.cached_devset, cache_dir=cache_dir)
     out_dir = Path(out_dir)
     latents = twin.truth[["patient_id", "center", "a_img", "b_img", "size_img"]].rename(columns={"size_img": "size_mm"})
     if "mri_bpe" in twin.manifest:

@@ -119,6 +119,9 @@ def write_case(case, folder: Path, stem: str) -> dict[str, Path]:
         "reader_mask": folder / f"{stem}_reader.nii.gz",
     }
     for key, image in (("image", case.image), ("mask", case.true_mask), ("reader_mask", case.reader_mask)):
+        # replace, never write through: a file already there may be a hard link into
+        # the image cache (radsurv.imaging.cache), which must not change
+        paths[key].unlink(missing_ok=True)
         sitk.WriteImage(image, str(paths[key]), True)
     return paths
 
