@@ -197,13 +197,14 @@ class SegmentationSteps(ShowsItself):
         -------
         matplotlib.axes.Axes
         """
-        from ..plots.segmentation import step_panel
-        from ..plots.style import message_panel
-
         ax = new_axes(ax, (3.4, 3.4))
-        if not self.masks:
+        if not self.masks:   # nothing segmented: say so in place of the panel
+            from ..plots.style import message_panel
+
             ax.axis("off")
             return message_panel(ax, "No segmentation step to draw")
+        from ..plots.segmentation import step_panel
+
         if step == "probability":
             title = "probability"
         else:
