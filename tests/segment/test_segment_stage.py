@@ -183,7 +183,8 @@ def test_supplied_weights_are_loaded_and_nothing_is_trained(saved_us_unet, monke
     dev = pd.DataFrame({"patient_id": ["D1", "D2", "D3"], "image": ["i1", "i2", "i3"], "mask": ["m1", "m2", "m3"],
                         "reader_mask": [None] * 3})
     params = {"dev_test_fraction": 0.2, "us": {"unet": {}, "weights": str(path)}}
-    model, train, test = stage.train_unet(cohort_outputs(pd.DataFrame(), {"us": dev}), "us", params, 1, Path("."))
+    split = stage.modality_split(cohort_outputs(pd.DataFrame(), {"us": dev}), "us", params, 1)
+    model, train, test = stage.fit_unet(split, params, 1, Path(".")), split.train, split.test
     assert train.empty and list(test["patient_id"]) == ["D1", "D2", "D3"]   # all of it evaluates, none trains
     img = disc_case(3)[0]
     np.testing.assert_array_equal(sitk.GetArrayFromImage(model.predict_proba(img)),
@@ -191,7 +192,8 @@ def test_supplied_weights_are_loaded_and_nothing_is_trained(saved_us_unet, monke
     info = stage.training_info(cohort_outputs(pd.DataFrame(), {"us": dev}), "us", model, train, test)
     assert info == {"n_train": 0, "n_test": 3, "loaded": True, "source": "weights", "weights": "unet_us_mine.pt"}
     # without a development set nothing is held out: the cohort's sets evaluate it
-    model, train, test = stage.train_unet(cohort_outputs(pd.DataFrame()), "us", params, 1, Path("."))
+    split = stage.modality_split(cohort_outputs(pd.DataFrame()), "us", params, 1)
+    model, train, test = stage.fit_unet(split, params, 1, Path(".")), split.train, split.test
     assert train.empty and test.empty
 
 

@@ -49,7 +49,7 @@ __all__ = ["FAILURE_PANELS", "FALLBACK_REASON", "FALLBACK_REASONS", "METRIC_COLU
            "development_labels", "describe_devsets", "devset_split", "evaluate_devset_holdout", "evaluate_hold_out",
            "failure_counts", "fit_unet", "load_weights", "median_dice", "modality_split", "overlay_examples",
            "segment_modality", "segmentation_table", "segmentation_variables", "step_note", "supplied_masks",
-           "train_unet", "training_data", "training_info", "training_infos", "write_segmentation_artefacts"]
+           "training_data", "training_info", "training_infos", "write_segmentation_artefacts"]
 
 
 def devset_split(dev: pd.DataFrame, test_fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -205,23 +205,6 @@ def step_note(model) -> str:
     """What the timed training step adds to its name: `` (supplied weights)``,
     `` (cached)`` or nothing (trained now)."""
     return {"supplied": " (supplied weights)", "cached": " (cached)", "trained": ""}[weights_origin(model)]
-
-
-def train_unet(cohort: CohortOutputs, modality: str, params: Mapping[str, Any], seed: int, cache_dir: Path):
-    """Train (or load from the cache) the U-Net of one modality on the development-training part;
-    with ``segmentation.<modality>.weights``, load the user's trained U-Net instead
-    (:func:`modality_split` then :func:`fit_unet`).
-
-    Returns
-    -------
-    (model, development-training part, development-test part)
-        ``model.cache_["loaded"]`` says whether the weights came from the cache or the
-        user's file (``cache_["supplied"]``). With supplied weights nothing is trained
-        here: the training part is empty and the whole development set (if any)
-        evaluates the network.
-    """
-    split = modality_split(cohort, modality, params, seed)
-    return fit_unet(split, params, seed, cache_dir), split.train, split.test
 
 
 def devset_label_column(train: pd.DataFrame, params: Mapping[str, Any]) -> str:
