@@ -77,3 +77,51 @@ def test_hazard_ratio_per_sd():
     hr = hazard_ratio_per_sd(x, t, e, sd)
     fit = fit_cox(pd.DataFrame({"x": x}), t, e)
     assert hr["hr"] == pytest.approx(np.exp(2.0 * float(fit.coef["x"])), rel=1e-10)
+
+
+def test_corrected_p_values_search_the_prevalidated_score():
+    x, t, e = simulate(5)
+    rng = np.random.default_rng(9)
+    pv = x + rng.normal(scale=2.0, size=x.size)   # a noisier version of the marker
+    g = RiskGroups(n_permutations=49, n_bootstrap=0, seed=3).fit(x, t, e, prevalidated=pv)
+    fixed = RiskGroups(n_permutations=49, n_bootstrap=0, seed=3).fit(x, t, e)
+    # the cut, its grid and its uncorrected p are the training score's (the study's cut)
+    assert g.cutpoint_ == fixed.cutpoint_ and g.p_uncorrected_ == fixed.p_uncorrected_
+    ref = optimal_cutpoint(t, e, pv, 0.1, 0.9)
+    assert g.p_lausen_ == ref.p_value and g.statistic_prevalidated_ == ref.statistic
+    assert g.p_score_ == "pre-validated" and fixed.p_score_ == "training"
+    perm_rng = np.random.default_rng(3)
+    exceed = sum(optimal_cutpoint(t[p], e[p], pv, 0.1, 0.9, logrank_grid=False).statistic >= ref.statistic - 1e-12
+                 for p in (perm_rng.permutation(len(t)) for _ in range(49)))
+    assert g.p_permutation_ == (1 + exceed) / 50
+    assert "on the pre-validated Rad-score" in g.title()
+    assert g.summary()["value"]["p Lausen-Schumacher (1994) bound, pre-validated Rad-score"] == g.p_lausen_
+
+
+def test_a_constant_prevalidated_score_gives_no_evidence():
+    x, t, e = simulate(6)
+    g = RiskGroups(n_permutations=9, n_bootstrap=0).fit(x, t, e, prevalidated=np.zeros_like(x))
+    assert g.p_lausen_ == 1.0 and g.p_permutation_ == 1.0 and "admits no cut" in g.inference_note_
+    with pytest.raises(ValueError, match="prevalidated: 3 values for 200 training patients"):
+        RiskGroups().fit(x, t, e, prevalidated=[1.0, 2.0, 3.0])
+
+
+def test_whole_development_null_redevelops_on_permuted_outcomes():
+    from radsurv.signatures.risk_groups import development_permutation_p, xtile_development_null, xtile_statistic
+
+    x, t, e = simulate(7)
+    seen = []
+
+    def develop(tt, ee):   # a "development" that records the outcomes it is given
+        seen.append((tt.copy(), ee.copy()))
+        return x * 0 if len(seen) == 2 else x
+    null = xtile_development_null(develop, t, e, 3, seed=4)
+    rng = np.random.default_rng(4)
+    for (tt, ee), b in zip(seen, range(3)):
+        p = rng.permutation(t.size)
+        np.testing.assert_array_equal(tt, t[p])
+        np.testing.assert_array_equal(ee, e[p])
+        assert null[b] == (0.0 if b == 1 else optimal_cutpoint(t[p], e[p], x, 0.1, 0.9).statistic)
+    assert xtile_statistic(x, t, e) == optimal_cutpoint(t, e, x, 0.1, 0.9).statistic
+    assert development_permutation_p(2.0, [1.0, 2.0, 3.0]) == 3 / 4
+    assert development_permutation_p(0.0, [1.0, 2.0]) == 1.0

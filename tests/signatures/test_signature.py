@@ -82,14 +82,46 @@ def test_no_signal_no_feature_gives_a_constant_radscore():
 
 
 def test_stacked_signature_is_a_cox_model_on_the_component_radscores():
+    # the study's construction, kept as a named comparison: weights fitted on the Rad-scores
+    # the components fitted to the same outcomes
     X, t, e = simulate(4, p=12)
     folds = fold_ids(e, 10, 0)
     a = LassoCoxSignature().fit(X[[f"f{j:02d}" for j in range(6)]], t, e, folds)
     b = LassoCoxSignature().fit(X[[f"f{j:02d}" for j in range(6, 12)]], t, e, folds)
-    stacked = StackedSignature({"a": a, "b": b}).fit(X, t, e)
+    stacked = StackedSignature({"a": a, "b": b}, training_scores="resubstitution").fit(X, t, e)
     scores = pd.DataFrame({"a": a.predict(X), "b": b.predict(X)})
     used = [c for c in scores if np.ptp(scores[c]) > 0]
     assert stacked.used_ == used
     fit = fit_cox(scores[used], t, e)
     lp = scores[used].to_numpy() @ fit.coef.to_numpy()
     np.testing.assert_allclose(stacked.predict(X).to_numpy(), lp - lp.mean(), rtol=1e-10, atol=1e-12)
+
+
+def test_stacked_weights_are_fitted_on_the_prevalidated_component_scores():
+    X, t, e = simulate(4, p=12)
+    folds = fold_ids(e, 10, 0)
+    # both components hold a true effect (f00, f01 in a; f02 in b), so both are used
+    a = LassoCoxSignature().fit(X[["f00", "f01", "f03", "f04", "f05"]], t, e, folds)
+    b = LassoCoxSignature().fit(X[["f02", *[f"f{j:02d}" for j in range(6, 12)]]], t, e, folds)
+    stacked = StackedSignature({"a": a, "b": b}).fit(X, t, e, folds)
+    P = pd.DataFrame({"a": a.prevalidated_, "b": b.prevalidated_})
+    assert stacked.training_scores == "prevalidated" and stacked.used_ == ["a", "b"]
+    fit = fit_cox(P, t, e)
+    pd.testing.assert_series_equal(stacked.cox_.coef, fit.coef, rtol=1e-10)
+    # the weights apply to the full-fit Rad-scores (what a new patient has), centred on training
+    scores = pd.DataFrame({"a": a.predict(X), "b": b.predict(X)})
+    lp = scores.to_numpy() @ fit.coef.to_numpy()
+    np.testing.assert_allclose(stacked.predict(X).to_numpy(), lp - lp.mean(), rtol=1e-10, atol=1e-12)
+    resub = StackedSignature({"a": a, "b": b}, training_scores="resubstitution").fit(X, t, e)
+    assert not np.allclose(resub.cox_.coef.to_numpy(), fit.coef.to_numpy(), rtol=1e-3)
+    # its pre-validated score: per fold, the Cox model on the other folds' pre-validated scores
+    manual = np.zeros(t.size)
+    for k in np.unique(folds):
+        held = folds == k
+        f = fit_cox(P[~held].reset_index(drop=True), t[~held], e[~held])
+        manual[held] = P[held].to_numpy() @ f.coef.to_numpy()
+    np.testing.assert_allclose(stacked.prevalidated_, manual, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="component 'a' was fitted on 240"):
+        StackedSignature({"a": a, "b": b}).fit(X.iloc[:100], t[:100], e[:100])
+    with pytest.raises(ValueError, match="training_scores: expected one of"):
+        StackedSignature({"a": a}, training_scores="both").fit(X, t, e)

@@ -131,8 +131,8 @@ def test_risk_groups_show_the_cut_its_p_values_and_the_xtile_plot(fitted):
     s = g.summary()["value"]
     assert s["cut"] == g.cutpoint_ and s["maximally selected log-rank statistic"] == g.statistic_
     assert s["p uncorrected (the chosen split's log-rank test)"] == g.p_uncorrected_
-    assert s["p Lausen-Schumacher (1994) bound"] == g.p_lausen_
-    assert s["p permutation (19 permutations)"] == g.p_permutation_ == pytest.approx(1 / 20)
+    assert s["p Lausen-Schumacher (1994) bound, training Rad-score"] == g.p_lausen_
+    assert s["p permutation (19 permutations), training Rad-score"] == g.p_permutation_ == pytest.approx(1 / 20)
     lo, hi = np.percentile(g.bootstrap_cuts_, [2.5, 97.5])
     assert s.iloc[-2] == lo and s.iloc[-1] == hi
     high = int((score > g.cutpoint_).sum())

@@ -12,7 +12,7 @@ import pytest
 from radsurv.config import load_profile
 from radsurv.signatures.evaluation import discrimination
 from radsurv.signatures import (MULTIMODAL, REGION_SIGNATURES, available_signatures, develop_signatures,
-                                fit_risk_groups, radscore_table)
+                                fit_risk_groups, prevalidated_table, radscore_table)
 from radsurv.manuscript.signatures import describe_signatures
 from radsurv.signatures.stage import signature_variables
 from radsurv.stats import harrell_c, uno_c
@@ -130,12 +130,40 @@ def test_discrimination_is_radsurv_stats(developed):
     assert ext.c > 0.6   # the signal survives to the external set
 
 
+def test_prevalidated_scores_are_each_signatures_out_of_fold_scores(developed, params):
+    X, outcome, dev = developed
+    train = (outcome.split == "train").to_numpy()
+    pv = prevalidated_table(dev, outcome)
+    assert list(pv.index) == list(outcome.index[train])
+    assert list(pv.columns) == [*dev.signatures, "multimodal_stacked", MULTIMODAL]
+    for name, sig in dev.signatures.items():
+        np.testing.assert_array_equal(pv[name].to_numpy(), sig.prevalidated_)
+    np.testing.assert_array_equal(pv[MULTIMODAL].to_numpy(), pv[dev.multimodal].to_numpy())
+    # the stacked one is the out-of-fold combination the multi-modal comparison scored
+    c = dev.comparison.set_index("approach")["c"]
+    assert c["stacked"] == harrell_c(outcome.time[train], outcome.event[train], pv["multimodal_stacked"]).c
+    # its weights come from the regional pre-validated scores, not the full fits'
+    P = pd.DataFrame({r: dev.signatures[r].prevalidated_ for r in dev.stacked.used_})
+    from radsurv.stats import fit_cox
+    pd.testing.assert_series_equal(dev.stacked.cox_.coef,
+                                   fit_cox(P, outcome.time[train], outcome.event[train]).coef, rtol=1e-10)
+    scores = radscore_table(dev, X, outcome)
+    groups = fit_risk_groups(scores, outcome, [MULTIMODAL], params, 11, prevalidated=pv)
+    from radsurv.stats import optimal_cutpoint
+    ref = optimal_cutpoint(outcome.time[train], outcome.event[train], pv[MULTIMODAL], 0.1, 0.9)
+    assert groups[MULTIMODAL].p_lausen_ == ref.p_value
+    with pytest.raises(ValueError, match="prevalidated: lacks training patients of outcome"):
+        fit_risk_groups(scores, outcome, [MULTIMODAL], params, 11, prevalidated=pv.iloc[1:])
+    with pytest.raises(ValueError, match="outcome: 149 training patients"):
+        prevalidated_table(dev, outcome.drop(outcome.index[0]))
+
+
 def test_variables_and_text(developed, params):
     X, outcome, dev = developed
     scores = radscore_table(dev, X, outcome)
     names = [*dev.signatures, "multimodal_stacked", MULTIMODAL]
     disc = discrimination(scores, outcome, names)
-    groups = fit_risk_groups(scores, outcome, [MULTIMODAL], params, 11)
+    groups = fit_risk_groups(scores, outcome, [MULTIMODAL], params, 11, prevalidated=prevalidated_table(dev, outcome))
     from radsurv.signatures import risk_group_table
 
     train = (outcome.split == "train").to_numpy()
@@ -147,7 +175,10 @@ def test_variables_and_text(developed, params):
     assert v[MULTIMODAL]["c_external"] == f"{c_ext:.3f}"
     assert v["n_features_total"] == 32 and v["multimodal_choice"] in ("union", "stacked")
     assert v[MULTIMODAL]["cut"] == f"{groups[MULTIMODAL].cutpoint_:.3f}"
+    assert v[MULTIMODAL]["p_score"] == "pre-validated"
     text = describe_signatures(v, {"internal": 0.734, "external": 0.708})
+    assert (f"{v[MULTIMODAL]['p_lausen']} by the Lausen-Schumacher bound [@lausen1992]" in text
+            and "repeated on the pre-validated Rad-score" in text)
     assert f"{v[MULTIMODAL]['c_external']} ({v[MULTIMODAL]['c_external_ci']}) on the external" in text
     assert "0.734 and 0.708" in text and "true linear predictor" in text
     no_oracle = {k: val for k, val in v.items() if k != "oracle"}

@@ -35,3 +35,20 @@ def test_nobody_high():
     e = np.array([1, 0, 1, 0])
     nb = net_benefit(t, e, [0.1, 0.2, 0.1, 0.2], 3.0, [0.5])
     assert nb["nb_model"].iloc[0] == 0.0 and nb["n_high"].iloc[0] == 0
+
+
+def test_a_treated_group_not_followed_to_the_horizon_is_flagged():
+    from radsurv.stats.decision_curve import short_follow_up_note
+
+    # the two highest risks (0.8, 0.9) were followed to 2 and 2.5, censored, short of t = 3
+    t = np.array([1.0, 4.0, 5.0, 6.0, 2.0, 2.5])
+    e = np.array([1, 0, 1, 0, 0, 0])
+    p = np.array([0.1, 0.2, 0.3, 0.4, 0.8, 0.9])
+    nb = net_benefit(t, e, p, 3.0, [0.05, 0.5, 0.85, 0.95])
+    assert nb["high_followed_to_t"].tolist() == [True, False, False, True]   # nobody treated at 0.95
+    assert nb["max_time_high"].iloc[1:3].tolist() == [2.5, 2.5]
+    assert nb["km_surv_high"].iloc[1] == 1.0   # carried: no event seen before their follow-up ended
+    note = short_follow_up_note(nb, 3.0)
+    assert note.startswith("at 2 thresholds between 0.5 and 0.85 the patients above the threshold were followed "
+                           "for at most 2.5 (less than the horizon 3)")
+    assert short_follow_up_note(nb[nb["high_followed_to_t"]], 3.0) == ""

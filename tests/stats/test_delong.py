@@ -96,9 +96,31 @@ def test_binary_at_time_convention():
     time = np.array([1.0, 2.0, 2.0, 3.0, 5.0, 2.0])
     event = np.array([1, 0, 1, 1, 0, 0])
     y, keep = binary_at_time(time, event, 2.0)
-    # case: event by t; control: time > t or censored exactly at t; censored before t: dropped
-    np.testing.assert_array_equal(keep, [True, True, True, True, True, True])
-    np.testing.assert_array_equal(y, [1, 0, 1, 0, 0, 0])
+    # case: event by t; control: still followed after t; censored at or before t
+    # (censored exactly at t included, as td_auc): dropped
+    np.testing.assert_array_equal(keep, [True, False, True, True, True, False])
+    np.testing.assert_array_equal(y, [1, 1, 0, 0])
     y, keep = binary_at_time(time, event, 4.0)
     np.testing.assert_array_equal(keep, [True, False, True, True, True, False])
     np.testing.assert_array_equal(y, [1, 1, 1, 0])
+
+
+def test_censored_at_the_horizon_is_handled_as_the_td_auc_handles_it():
+    from radsurv.stats import td_auc
+
+    # No censoring before the horizon t = 3 except exactly at it: the IPCW weights are then
+    # 1 for every case and 1/G(t) for every control, so the td-AUC is the plain AUC of the
+    # same cases and controls. The patients censored at t carry the highest and the
+    # lowest scores, so counting them as controls would move the AUC.
+    time = np.array([1.0, 1.5, 2.0, 3.0, 3.0, 3.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    event = np.array([1, 1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 1])
+    score = np.array([0.9, 0.3, 0.7, 0.6, 0.95, 0.05, 0.5, 0.4, 0.2, 0.55, 0.1, 0.35])
+    y, keep = binary_at_time(time, event, 3.0)
+    assert keep.sum() == 9 and y.sum() == 4   # 4 cases (one at t), 5 controls after t, 3 censored at t out
+    td = td_auc(time, event, score, [3.0]).iloc[0]
+    assert (td["n_cases"], td["n_controls"]) == (4, 5)
+    assert delong_auc(y, score[keep]).auc == pytest.approx(td["auc"], rel=1e-14)
+    # by hand: 17 of the 20 case-control pairs ranked right (the case at 0.3 sits below
+    # the controls at 0.35, 0.4 and 0.55)
+    cases, controls = score[keep][y == 1], score[keep][y == 0]
+    assert td["auc"] == pytest.approx(17 / 20, rel=1e-14) == np.mean(cases[:, None] > controls[None, :])

@@ -5,7 +5,9 @@ stage's variables when the paper is published.
 cohort's modalities, and which one fed the models. :func:`results`
 (``text-signatures.md``): the multi-modal signature's C in each set against the study's,
 the single-region and single-modality signatures, and the X-tile cut with its three
-p-values; a Rad-score that selected no feature is said so, not reported as a finding.
+p-values (the uncorrected one of the training Rad-score; the Lausen-Schumacher and
+permutation ones of the pre-validated Rad-score, said so); a Rad-score that selected no
+feature is said so, not reported as a finding.
 """
 
 from __future__ import annotations
@@ -110,9 +112,23 @@ def describe_signatures(v: Mapping[str, Any], published: Mapping[str, Any]) -> s
         text += (f" On the external set the multi-modal signature was {'above' if above else 'not above'} each "
                  f"single-modality one ({shown}), {'as in' if above else 'unlike'} the study.")
     if "cut" in mm:
+        # Which score each p uses: the uncorrected p is the chosen split of the training
+        # Rad-score, which LASSO fitted to these outcomes; the corrected ones repeat the
+        # search on the pre-validated Rad-score, so they do not reuse that fit.
+        if mm.get("p_score", "training") == "pre-validated":
+            corrected = (f"and, for the search over cuts repeated on the pre-validated Rad-score (each training "
+                         f"patient scored by the cross-validation fit made without them [@tibshirani2002], so the "
+                         f"Rad-score's own fit to these outcomes is not reused), {mm['p_lausen']} by the "
+                         f"Lausen-Schumacher bound [@lausen1992] and {mm['p_permutation']} by permutation; these "
+                         f"two are approximate, since a pre-validated score still depends on the other folds' "
+                         f"outcomes")
+        else:
+            corrected = (f"{mm['p_lausen']} by the Lausen-Schumacher bound and {mm['p_permutation']} by permutation, "
+                         f"both on the training Rad-score")
+        note = f"; {mm['p_note']}" if mm.get("p_note") else ""
         text += (f" The X-tile cut of the multi-modal Rad-score on the training set was {mm['cut']} (bootstrap 95% "
-                 f"range {mm.get('cut_bootstrap_95', '–')}; log-rank p {mm['p_uncorrected']} uncorrected, "
-                 f"{mm['p_lausen']} by the Lausen-Schumacher bound and {mm['p_permutation']} by permutation). "
+                 f"range {mm.get('cut_bootstrap_95', '–')}; log-rank p {mm['p_uncorrected']} for the chosen split of "
+                 f"the training Rad-score, corrected neither for the search nor for the fit, {corrected}{note}). "
                  f"Applied unchanged, it separated high- from low-risk patients with a hazard ratio of "
                  f"{mm.get('hr_xtile_internal', '–')} in the internal and {mm.get('hr_xtile_external', '–')} in the "
                  f"external test set; the hazard ratio per SD of the continuous Rad-score was "

@@ -16,13 +16,13 @@ import pandas as pd
 from ..labels import region_prefix
 from ..results import ShowsItself
 from ..seeds import STREAM_FOLDS
-from ..stats import fit_cox
 from .evaluation import score_concordance
 from .preprocess import FeatureFilter
-from .signature import LassoCoxSignature, StackedSignature, fold_ids, grouped_fold_ids
+from .signature import LassoCoxSignature, StackedSignature, fold_ids, grouped_fold_ids, stacked_out_of_fold
 
 __all__ = ["MULTIMODAL", "REGION_SIGNATURES", "SIGNATURES", "STACKED", "Development", "available_signatures",
-           "compare_multimodal", "develop_signatures", "example_signature", "needed_for_models", "radscore_table",
+           "compare_multimodal", "develop_signatures", "example_signature", "needed_for_models", "prevalidated_scores",
+           "prevalidated_table", "radscore_table",
            "signature_columns", "signature_estimator", "signature_label"]
 
 #: Signature -> (printed name, its (modality, region) pairs).
@@ -208,7 +208,9 @@ def develop_signatures(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str]
     sigs = dict(zip(names, fitted))
     stacked = None
     if all(r in sigs for r in REGION_SIGNATURES):
-        stacked = StackedSignature({r: sigs[r] for r in REGION_SIGNATURES}).fit(Xtr, t, e)
+        # weights fitted on the regional pre-validated Rad-scores (out of fold), the
+        # combiner that compare_multimodal scores
+        stacked = StackedSignature({r: sigs[r] for r in REGION_SIGNATURES}).fit(Xtr, t, e, foldid)
     dev = Development(sigs, stacked, foldid)
     rule = params["multimodal"]["feeds_models"]
     if stacked is not None and "multimodal_union" in sigs:
@@ -249,16 +251,51 @@ def compare_multimodal(signatures: Mapping[str, LassoCoxSignature], t, e, foldid
     rows = []
     union = signatures["multimodal_union"].prevalidated_
     P = np.column_stack([signatures[r].prevalidated_ for r in REGION_SIGNATURES])
-    stacked = np.zeros(t.size)
-    for k in np.unique(foldid):
-        held = foldid == k
-        use = [j for j in range(P.shape[1]) if np.ptp(P[~held, j]) > 0]
-        if not use:
-            continue
-        fit = fit_cox(pd.DataFrame(P[~held][:, use]), t[~held], e[~held])
-        stacked[held] = (P[held][:, use] * fit.coef.to_numpy()).sum(axis=1)
+    stacked = stacked_out_of_fold(P, t, e, foldid)
     for name, score in (("union", union), ("stacked", stacked)):
         rows.append({"approach": name, **score_concordance(t, e, score)})
     return pd.DataFrame(rows)
 
 
+def prevalidated_scores(dev: Development) -> dict[str, np.ndarray]:
+    """The pre-validated training Rad-score of every predictor of ``dev`` (training
+    patients in the order they were developed on): a LASSO signature's ``prevalidated_``,
+    the stacked signature's out-of-fold combination, and the chosen one under
+    ``multimodal``.
+
+    Each training patient's score comes from fits made without their fold
+    (Tibshirani & Efron 2002), so a statistic of it on the training set does not reuse
+    the outcomes the Rad-score was fitted to.
+    """
+    out: dict[str, np.ndarray] = {}
+    for name, model in dev.predictors().items():
+        pv = getattr(model, "prevalidated_", None)
+        if pv is not None:
+            out[name] = np.asarray(pv, dtype=float)
+    return out
+
+
+def prevalidated_table(dev: Development, outcome: pd.DataFrame) -> pd.DataFrame:
+    """:func:`prevalidated_scores` as a table of the training patients.
+
+    Parameters
+    ----------
+    dev : Development
+        :func:`develop_signatures`' result.
+    outcome : DataFrame
+        ``split`` per patient, in the order of the ``X`` the signatures were developed on.
+
+    Returns
+    -------
+    DataFrame
+        Index: the training patients; one column per Rad-score (``multimodal`` the one
+        that feeds the models).
+    """
+    train = (outcome["split"] == "train").to_numpy()
+    scores = prevalidated_scores(dev)
+    n = int(train.sum())
+    for name, pv in scores.items():
+        if pv.size != n:
+            raise ValueError(f"outcome: {n} training patients, but the {name} signature was developed on {pv.size}; "
+                             "pass the outcome of the patients the signatures were developed on")
+    return pd.DataFrame(scores, index=outcome.index[train])

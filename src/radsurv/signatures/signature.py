@@ -18,7 +18,11 @@ applies it unchanged, one patient at a time in effect (a patient's Rad-score doe
 depend on which other patients are scored).
 
 :class:`StackedSignature` combines signatures by a Cox model on their Rad-scores (the
-second way of building the multi-modal signature).
+second way of building the multi-modal signature). Its weights are fitted on the
+components' *pre-validated* training Rad-scores (each patient scored by the fold fit
+made without them), not on the Rad-scores the components were fitted to: a component
+that overfits its training outcomes would otherwise look stronger than it is and take
+too much weight (stacked regressions, Breiman 1996).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from ..results import ShowsItself, new_axes
 from ..stats import fit_cox, lasso_cox_cv
 from .preprocess import FeatureFilter, Standardiser
 
-__all__ = ["LassoCoxSignature", "StackedSignature", "fold_ids", "grouped_fold_ids"]
+__all__ = ["LassoCoxSignature", "StackedSignature", "fold_ids", "grouped_fold_ids", "stacked_out_of_fold"]
 
 
 def fold_ids(event: Sequence[int], n_folds: int, seed: int | Sequence[int]) -> np.ndarray:
@@ -226,36 +230,138 @@ class LassoCoxSignature(ShowsItself):
         return draw_coefficients(ax, self.coefficients(), label, max_features)
 
 
+def stacked_out_of_fold(P, time, event, foldid) -> np.ndarray:
+    """Pre-validated score of a Cox model on component scores: for each fold, the Cox
+    model is fitted on the other folds' rows of ``P`` and applied to the fold's.
+
+    Parameters
+    ----------
+    P : array-like, (n, k)
+        The components' pre-validated training Rad-scores (one column per component).
+    time, event : array-like
+        The training outcomes.
+    foldid : array-like
+        Fold label of each training patient (the components' own folds).
+
+    Returns
+    -------
+    ndarray
+        One score per training patient (0 for a fold where no component varies on the
+        other folds: nothing to weigh).
+
+    Notes
+    -----
+    The components' pre-validated scores of the other folds came from LASSO fits that saw
+    the held-out fold, so this is pre-validation of the combiner, not a fully nested cross-
+    validation; it removes the combiner's own fit to the held-out patients
+    (Tibshirani & Efron 2002).
+    """
+    P = np.asarray(P, dtype=float)
+    t, e, foldid = np.asarray(time, float), np.asarray(event, int), np.asarray(foldid)
+    out = np.zeros(t.size)
+    for k in np.unique(foldid):
+        held = foldid == k
+        use = [j for j in range(P.shape[1]) if np.ptp(P[~held, j]) > 0]
+        if not use:
+            continue
+        fit = fit_cox(pd.DataFrame(P[~held][:, use]), t[~held], e[~held])
+        out[held] = (P[held][:, use] * fit.coef.to_numpy()).sum(axis=1)
+    return out
+
+
+#: What :class:`StackedSignature` fits its weights on.
+TRAINING_SCORES = ("prevalidated", "resubstitution")
+
+
 @dataclass
 class StackedSignature:
     """A Cox model on the Rad-scores of several signatures (fitted on training).
 
+    Parameters
+    ----------
+    components : mapping of str to LassoCoxSignature
+        The fitted component signatures (fitted on the same training patients, in the
+        same order, as the ``X`` given to :meth:`fit`).
+    ties : str
+        Ties of the Cox model.
+    training_scores : {"prevalidated", "resubstitution"}
+        What the Cox weights are fitted on: the components' pre-validated training
+        Rad-scores (``prevalidated_``, the default: out of fold, as the combiner the
+        multi-modal comparison scores) or the Rad-scores of the full fits
+        (``resubstitution``: the components' fit to the same outcomes enters the weights;
+        kept as a named comparison).
+
     Attributes
     ----------
     used_ : list of str
-        The components with a non-constant training Rad-score.
+        The components that vary on the training set (both their full-fit and their
+        pre-validated Rad-score: a constant one carries nothing to weigh).
     cox_ : CoxFit or None
         The Cox model (Efron ties) on their Rad-scores (None when no component is used).
+    prevalidated_ : ndarray or None
+        Pre-validated stacked score of each training patient (:func:`stacked_out_of_fold`
+        on the components' pre-validated Rad-scores, the components' folds); None when
+        :meth:`fit` was given no folds.
+
+    Notes
+    -----
+    The weights come from out-of-fold scores; a patient's stacked Rad-score applies them to
+    the components' full-fit Rad-scores (the only ones a new patient has), centred on the
+    training set.
+
+    References
+    ----------
+    Breiman L. Stacked regressions. Machine Learning 1996;24:49-64.
+    Tibshirani RJ, Efron B. Pre-validation and inference in microarrays. Statistical
+    Applications in Genetics and Molecular Biology 2002;1:Article 1.
     """
 
     components: Mapping[str, LassoCoxSignature]
     ties: str = "efron"
+    training_scores: str = "prevalidated"
     center_: float = field(default=0.0, init=False)
 
     def scores(self, X: pd.DataFrame) -> pd.DataFrame:
         """The component Rad-scores (one column per component)."""
         return pd.DataFrame({name: sig.predict(X) for name, sig in self.components.items()}, index=X.index)
 
-    def fit(self, X: pd.DataFrame, time, event) -> "StackedSignature":
-        """Fit the Cox model on the components' training Rad-scores. A component whose
-        LASSO kept no feature (a constant Rad-score) carries nothing and is left out."""
+    def _prevalidated_components(self, n: int) -> pd.DataFrame:
+        cols = {}
+        for name, sig in self.components.items():
+            pv = np.asarray(sig.prevalidated_, dtype=float)
+            if pv.size != n:
+                raise ValueError(f"X: {n} training patients, but component {name!r} was fitted on {pv.size}; "
+                                 "fit the stacked signature on the components' own training patients")
+            cols[name] = pv
+        return pd.DataFrame(cols)
+
+    def fit(self, X: pd.DataFrame, time, event, foldid=None) -> "StackedSignature":
+        """Fit the Cox model on the components' training Rad-scores (pre-validated unless
+        ``training_scores`` says otherwise). A component whose Rad-score is constant (LASSO
+        kept no feature, in the full fit or in every fold) carries nothing and is left out.
+
+        Parameters
+        ----------
+        X : DataFrame
+            The training patients the components were fitted on, in the same order.
+        time, event : array-like
+            Their outcomes.
+        foldid : array-like, optional
+            The components' folds, for :attr:`prevalidated_`.
+        """
+        if self.training_scores not in TRAINING_SCORES:
+            raise ValueError(f"training_scores: expected one of {TRAINING_SCORES}, got {self.training_scores!r}")
         S = self.scores(X)
-        self.used_ = [c for c in S.columns if np.ptp(S[c].to_numpy()) > 0]
+        P = self._prevalidated_components(len(X))
+        fit_on = P if self.training_scores == "prevalidated" else S.reset_index(drop=True)
+        self.used_ = [c for c in S.columns if np.ptp(S[c].to_numpy()) > 0 and np.ptp(fit_on[c].to_numpy()) > 0]
+        self.prevalidated_ = (None if foldid is None else
+                              stacked_out_of_fold(P.to_numpy(), time, event, foldid))
         if not self.used_:
             self.cox_ = None
             return self
-        self.cox_ = fit_cox(S[self.used_], time, event, ties=self.ties)
-        # Centred on the training set, as the LASSO Rad-scores are.
+        self.cox_ = fit_cox(fit_on[self.used_], np.asarray(time, float), np.asarray(event, int), ties=self.ties)
+        # Centred on the training set's full-fit Rad-scores, as the LASSO Rad-scores are.
         self.center_ = float(np.mean((S[self.used_].to_numpy() * self.cox_.coef.to_numpy()).sum(axis=1)))
         return self
 

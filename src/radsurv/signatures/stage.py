@@ -139,8 +139,13 @@ def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFra
         v["oracle"] = {f"c_{r.set}": f"{r.c:.3f}" for r in oracle.itertuples(index=False)}
     if mm in groups:
         g = groups[mm]
+        # p_uncorrected: the chosen split of the training Rad-score (the study's); the two
+        # corrected ones: the X-tile search on the pre-validated Rad-score (p_score)
         v[mm].update(cut=f"{g.cutpoint_:.3f}", p_uncorrected=format_p(g.p_uncorrected_),
-                     p_lausen=format_p(g.p_lausen_), p_permutation=format_p(g.p_permutation_))
+                     p_lausen=format_p(g.p_lausen_), p_permutation=format_p(g.p_permutation_),
+                     p_score=g.p_score_)
+        if g.inference_note_:
+            v[mm]["p_note"] = g.inference_note_
         if g.bootstrap_cuts_.size:
             lo, hi = np.percentile(g.bootstrap_cuts_, [2.5, 97.5])
             v[mm]["cut_bootstrap_95"] = f"{lo:.3f} to {hi:.3f}"
@@ -163,7 +168,8 @@ def signature_not_estimable(outcome: pd.DataFrame, risk: pd.DataFrame, groups: M
 
 def write_signature_artefacts(ctx: StageContext, X: pd.DataFrame, outcome: pd.DataFrame, dev: Development,
                               scores: pd.DataFrame, disc: pd.DataFrame, oracle: pd.DataFrame | None,
-                              groups: Mapping[str, RiskGroups], risk: pd.DataFrame) -> dict:
+                              groups: Mapping[str, RiskGroups], risk: pd.DataFrame,
+                              prevalidated: pd.DataFrame | None = None) -> dict:
     """Write every declared output of ``03_signatures`` from what the notebook computed.
     Returns the variables.
 
@@ -184,6 +190,10 @@ def write_signature_artefacts(ctx: StageContext, X: pd.DataFrame, outcome: pd.Da
         :func:`~radsurv.signatures.risk_groups.fit_risk_groups`.
     risk : DataFrame
         :func:`~radsurv.signatures.risk_groups.risk_group_tables`.
+    prevalidated : DataFrame, optional
+        :func:`~radsurv.signatures.development.prevalidated_table`, written as
+        ``radscores_prevalidated.csv`` (the training patients' out-of-fold Rad-scores, for
+        the analyses downstream that must not reuse the Rad-score's fit).
     """
     from ..plots.km import km_panels
     from ..plots.signatures import coefficients_figure, lasso_figure, xtile_figure
@@ -191,6 +201,8 @@ def write_signature_artefacts(ctx: StageContext, X: pd.DataFrame, outcome: pd.Da
 
     params = ctx.params
     ctx.write_data(scores.reset_index(), "radscores.csv")
+    if prevalidated is not None:
+        ctx.write_data(prevalidated.rename_axis("patient_id").reset_index(), "radscores_prevalidated.csv")
     names = dev.names()
     labels = {n: signature_label(n) for n in names}
     coefs = {name: sig.coefficients() for name, sig in dev.signatures.items()}
@@ -224,12 +236,15 @@ def write_signature_artefacts(ctx: StageContext, X: pd.DataFrame, outcome: pd.Da
                         caption="Risk groups of the multi-modal Rad-score in each set: the X-tile cut chosen on "
                                 "the training set and applied unchanged, the training median as a sensitivity "
                                 "split, and the hazard ratio per training SD of the continuous Rad-score (Cox "
-                                "model). P: log-rank test (Wald test for the continuous score); on the training "
-                                "set the X-tile p is not corrected for the search (see the text).")
+                                "model). P: log-rank test (Wald test for the continuous score). The training rows "
+                                "use the training Rad-score, which LASSO fitted to the same outcomes: their X-tile p "
+                                "is corrected neither for the search nor for that fit (the corrected p-values, on "
+                                "the pre-validated Rad-score, are in the text).")
         g = groups[MULTIMODAL]
         xtile_figure(g.grid_, g.cutpoint_, g.bootstrap_cuts_, ctx.path("fig-xtile.png"),
-                     p_text=f"cut {g.cutpoint_:.3f}; p uncorrected {format_p(g.p_uncorrected_)}, "
-                            f"Lausen-Schumacher {format_p(g.p_lausen_)}, permutation {format_p(g.p_permutation_)}")
+                     p_text=f"cut {g.cutpoint_:.3f}; p uncorrected {format_p(g.p_uncorrected_)}; "
+                            f"{g.p_score_} Rad-score: Lausen-Schumacher {format_p(g.p_lausen_)}, "
+                            f"permutation {format_p(g.p_permutation_)}")
         panels = []
         for s in SPLITS:
             sel = (outcome["split"] == s).to_numpy()

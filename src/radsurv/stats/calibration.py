@@ -5,6 +5,13 @@ Groups of predicted risk (deciles by default) as
 observed risk is 1 - S(t) from ``summary(survfit(Surv(time, event) ~ 1),
 times = t, extend = TRUE)``, with the 95% CI of S (conf.type "log", R's default,
 and "log-log") turned into a CI of 1 - S.
+
+A group whose follow-up ends before ``t`` with its Kaplan-Meier curve still above 0 (its
+last patient censored) has no estimate at ``t``: ``extend = TRUE`` would carry its last
+survival forward as if nobody in the group could have an event after their follow-up.
+Such a group is marked (``followed_to_t`` False) and its observed risk and CI left
+missing, unless ``short_follow_up="extend"`` asks for R's carried value. A group whose
+curve reached 0 before its follow-up ended is estimated (S(t) = 0 is then known).
 """
 
 from __future__ import annotations
@@ -36,8 +43,11 @@ def calibration_groups(predicted_risk, n_groups: int = 10) -> np.ndarray:
     return np.ceil(n_groups * rank_first / p.size - 1e-12).astype(int)
 
 
+SHORT_FOLLOW_UP = ("mark", "extend")
+
+
 def calibration_table(time, event, predicted_risk, t: float, n_groups: int = 10, groups=None,
-                      conf_level: float = 0.95) -> pd.DataFrame:
+                      conf_level: float = 0.95, short_follow_up: str = "mark") -> pd.DataFrame:
     """Predicted vs observed risk at time ``t`` by groups of predicted risk.
 
     Parameters
@@ -52,16 +62,24 @@ def calibration_table(time, event, predicted_risk, t: float, n_groups: int = 10,
     groups : array-like, optional
         Group labels (e.g. exported deciles); sorted unique labels give the rows.
     conf_level : float
+    short_follow_up : {"mark", "extend"}
+        A group followed for less than ``t`` (its curve above 0 at its last time):
+        ``"mark"`` leaves its observed risk and CI missing; ``"extend"`` carries its last
+        survival to ``t`` as R's ``summary(..., extend = TRUE)`` does.
 
     Returns
     -------
     pandas.DataFrame
         One row per group: ``group, n, n_events_by_t, mean_predicted,
         min_predicted, max_predicted, observed, km_std_err, observed_lower,
-        observed_upper, observed_lower_loglog, observed_upper_loglog``.
-        ``observed`` = 1 - KM S(t); ``km_std_err`` is the Greenwood SE of S(t);
-        the CI columns are 1 minus the CI of S (so lower <-> upper swap).
+        observed_upper, observed_lower_loglog, observed_upper_loglog, max_time,
+        followed_to_t``. ``observed`` = 1 - KM S(t); ``km_std_err`` is the Greenwood
+        SE of S(t); the CI columns are 1 minus the CI of S (so lower <-> upper swap);
+        ``max_time`` is the group's longest follow-up, ``followed_to_t`` whether its
+        Kaplan-Meier curve is estimated at ``t`` (followed to ``t``, or at 0 before).
     """
+    if short_follow_up not in SHORT_FOLLOW_UP:
+        raise ValueError(f"short_follow_up: expected one of {SHORT_FOLLOW_UP}, got {short_follow_up!r}")
     tt, e, p, t = check_risk_at_time(time, event, predicted_risk, t)
     if groups is None:
         g = calibration_groups(p, n_groups)
@@ -78,6 +96,14 @@ def calibration_table(time, event, predicted_risk, t: float, n_groups: int = 10,
         m = g == lev
         km_log = kaplan_meier(tt[m], e[m], [t], conf_type="log", conf_level=conf_level, extend=True).iloc[0]
         km_ll = kaplan_meier(tt[m], e[m], [t], conf_type="log-log", conf_level=conf_level, extend=True).iloc[0]
+        max_time = float(tt[m].max())
+        followed = bool(max_time >= t or km_log["survival"] == 0)
+        if not followed and short_follow_up == "mark":
+            # the group's curve ends before t: S(t) is not estimated, not carried forward
+            km_log = km_log.copy()
+            km_ll = km_ll.copy()
+            km_log[["survival", "se", "lower", "upper"]] = np.nan
+            km_ll[["lower", "upper"]] = np.nan
         rows.append(
             {
                 "group": lev,
@@ -92,6 +118,8 @@ def calibration_table(time, event, predicted_risk, t: float, n_groups: int = 10,
                 "observed_upper": 1 - km_log["lower"],
                 "observed_lower_loglog": 1 - km_ll["upper"],
                 "observed_upper_loglog": 1 - km_ll["lower"],
+                "max_time": max_time,
+                "followed_to_t": followed,
             }
         )
     return pd.DataFrame(rows)

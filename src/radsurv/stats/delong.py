@@ -259,11 +259,15 @@ def delong_test(y, score_a, score_b, paired: bool = True, y_b=None, direction: s
 def binary_at_time(time, event, t: float):
     """Fixed-time binary outcome for an ROC analysis at horizon ``t``.
 
-    Convention: a case has the event by ``t`` (``time <= t`` and ``event == 1``);
-    a control is event-free beyond ``t`` (``time > t``, or ``time == t``
-    without the event: followed up to ``t`` event-free). Patients censored
-    before ``t`` (``time < t``, ``event == 0``) have unknown status and are
-    excluded. No censoring weights are applied: for IPCW use :func:`td_auc`.
+    Convention (the IPCW time-dependent AUC's, :func:`radsurv.stats.td_auc`, as in
+    Blanche et al. 2013 and riskRegression's ``Score``): a case has the event by ``t``
+    (``time <= t`` and ``event == 1``); a control is still followed after ``t``
+    (``time > t``). Everyone else (censored at or before ``t``, ``time <= t`` and
+    ``event == 0``) is excluded, *including a patient censored exactly at t*: the IPCW
+    AUC gives that patient weight 0 and lets the controls' weight 1/G(t) stand for them,
+    so excluding them here keeps the two AUCs on the same cases and controls (with no
+    censoring before ``t``, this AUC equals the td-AUC). No censoring weights are
+    applied: for IPCW use :func:`td_auc`.
 
     Parameters
     ----------
@@ -277,7 +281,7 @@ def binary_at_time(time, event, t: float):
     y : int array
         0/1 outcome of the *kept* patients, in their original order.
     keep : bool array
-        Mask over all patients: True where the status at ``t`` is known.
+        Mask over all patients: True for a case or a control (see the convention).
         Use ``score[keep]`` with ``y``.
     """
     tt = check_time(time)
@@ -287,6 +291,6 @@ def binary_at_time(time, event, t: float):
     if not np.isfinite(t) or t < 0:
         raise ValueError(f"t: must be a finite non-negative time, got {t!r}")
     case = (tt <= t) & (e == 1)
-    control = (tt > t) | ((tt == t) & (e == 0))
+    control = tt > t   # censored exactly at t: neither, as in td_auc (see above)
     keep = case | control
     return case[keep].astype(np.int8), keep

@@ -9,7 +9,11 @@ Reproduces::
 Estimator (Blanche, Dartigues & Jacqmin-Gadda 2013; Uno-type weights). At a
 horizon t, cases are ``T_i <= t`` with the event, weighted ``W_i = 1/G(T_i-)``;
 controls are ``T_j > t``, weighted ``W_j = 1/G(t)``; censored ``T <= t`` are
-neither. G is the reverse Kaplan-Meier of the censoring distribution as prodlim
+neither, a patient censored exactly at ``t`` included (weight 0; the right-continuous
+G(t) already counts that censoring, so the controls' weight stands for them).
+:func:`radsurv.stats.binary_at_time`, the fixed-horizon outcome of the DeLong
+comparison, uses the same cases and controls.
+G is the reverse Kaplan-Meier of the censoring distribution as prodlim
 (``reverse = TRUE``) computes it: an event tied with a censoring time is taken
 to occur first, so it is *not* in the censoring risk set at that time. Marker ties between a case and a control count 1/2, which is the
 trapezoidal area riskRegression computes::
