@@ -225,6 +225,15 @@ class TwinAccrual(_Section):
         return self
 
 
+class TwinMissingColumn(_Section):
+    """Missing at random given observed variables: ``logit P(missing) = c + effects``, with c
+    solved so that the cohort's share missing is ``rate``."""
+
+    rate: float = Field(ge=0.0, lt=1.0, description="share of patients missing the value")
+    external_centre: float = Field(0.0, description="log odds of missing in an external centre (2, 3) vs centre 1")
+    age_per_10y: float = Field(0.0, description="log odds of missing per 10 years of age above the mean")
+
+
 class TwinSection(_Section):
     """The digital twin's generative model (``radsurv.cohort.twin``; values in ``params/paper.yml``)."""
 
@@ -238,6 +247,8 @@ class TwinSection(_Section):
     mri_reading: TwinMriReading
     hazard: TwinHazard
     accrual: TwinAccrual
+    missing: dict[str, TwinMissingColumn] = Field(
+        default_factory=dict, description="clinical or MRI columns the manifest leaves missing, and how")
 
 
 class CohortSection(_Section):
@@ -528,6 +539,16 @@ class PublishedModels(_Section):
     imaging: SetValues = Field(default_factory=lambda: SetValues(external=0.795))
 
 
+class ImputationSection(_Section):
+    """Multiple imputation by chained equations with predictive mean matching
+    (:class:`radsurv.models.ChainedImputer`), when ``models.missing`` asks for it."""
+
+    m: int = Field(10, ge=2, description="imputations (White, Royston & Wood 2011: at least the percentage of "
+                   "incomplete cases)")
+    max_iter: int = Field(10, ge=1, description="iterations of the chained equations")
+    donors: int = Field(5, ge=1, description="candidate donors of predictive mean matching (mice's default)")
+
+
 class ModelsSection(_Section):
     """Stage ``04_models``: the six Cox models, their discrimination and comparisons."""
 
@@ -541,6 +562,11 @@ class ModelsSection(_Section):
         "imaging", description="the model the others are compared with")
     n_bootstrap: int = Field(1000, ge=0, description="paired bootstrap resamples of the difference in C")
     published_c: PublishedModels = Field(default_factory=PublishedModels)
+    missing: Literal["auto", "complete_case", "multiple_imputation"] = Field(
+        "auto", description="missing clinical or MRI values: `multiple_imputation` (chained equations fitted on "
+        "training, Rubin's rules), `complete_case` (each model on the patients with all its variables), or `auto` "
+        "(multiple imputation when a candidate variable misses a value in any set)")
+    imputation: ImputationSection = Field(default_factory=lambda: ImputationSection())
 
 
 # --------------------------------------------------------------------------- validation

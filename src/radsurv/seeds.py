@@ -17,7 +17,8 @@ build's numbers as they are.
 from __future__ import annotations
 
 __all__ = ["STREAM_CUTPOINT_CV", "STREAM_FOLDS", "STREAM_IMPUTATION", "STREAM_MODEL_COMPARISON", "STREAM_OPTIMISM",
-           "STREAM_PERMUTATION", "STREAM_REPRODUCIBILITY", "STREAM_TWIN_IMAGING", "STREAM_TWIN_OUTCOME", "STREAM_XTILE"]
+           "STREAM_PERMUTATION", "STREAM_REPRODUCIBILITY", "STREAM_TWIN_IMAGING", "STREAM_TWIN_MISSING",
+           "STREAM_TWIN_OUTCOME", "STREAM_XTILE"]
 
 #: The twin's follow-up and events (:func:`radsurv.cohort.twin.simulate_outcome`).
 STREAM_TWIN_OUTCOME = 1
@@ -40,3 +41,6 @@ STREAM_CUTPOINT_CV = 13
 #: ``[seed, STREAM_IMPUTATION, i, 0]``: imputation i of the chained equations, and ``[.., i, 1]`` its
 #: imputation of new patients (:class:`radsurv.models.imputation.ChainedImputer`).
 STREAM_IMPUTATION = 17
+#: Which of the twin's clinical values its manifest leaves missing (:func:`radsurv.cohort.twin.simulate_cohort`):
+#: a stream of its own, so that the patients, images and outcomes are those drawn without missingness.
+STREAM_TWIN_MISSING = 19

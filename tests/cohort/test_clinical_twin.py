@@ -77,8 +77,9 @@ def test_cox_recovers_the_true_coefficients(twin, paper_profile):
 def test_latents_drive_clinical_variables(twin):
     m, t = twin.manifest, twin.truth
     grade_num = m["grade"].map({"G1": 1, "G2": 2, "G3": 3})
-    assert stats.spearmanr(t["a"], grade_num).statistic > 0.4
-    assert stats.spearmanr(t["a"], m["ki67"]).statistic > 0.4
+    # grade and Ki-67 miss values at random (cohort.twin.missing): on the observed ones
+    assert stats.spearmanr(t["a"], grade_num, nan_policy="omit").statistic > 0.4
+    assert stats.spearmanr(t["a"], m["ki67"], nan_policy="omit").statistic > 0.4
     assert stats.spearmanr(t["b"], (m["lvi"] == "yes").astype(int)).statistic > 0.2
     # The radiologist reads what the images show: margin follows a_img.
     margin = m["mri_margin"].map({"circumscribed": 0, "irregular": 1, "spiculated": 2})

@@ -264,17 +264,30 @@ def test_results_text_follows_the_ordering_and_the_constant_radscore():
 
 
 def test_complete_case_sentence_counts_each_models_left_out_patients(gbsg2):
-    from radsurv.models.stage import complete_case_text
+    from radsurv.manuscript.models import missing_data
+    from radsurv.models.imputation import missing_values
+    from radsurv.models.stage import missing_data_variables
 
     d, cols, t, e, _ = gbsg2
     X = d.X.assign(radscore=np.random.default_rng(3).normal(size=len(d.X)))
     groups = {**d.groups, "radscore": ["radscore"]}
-    assert complete_case_text(develop_models(Design(X, groups, d.labels), ["pnodes", "progrec"], ["tsize"], t, e,
-                                             screen_p=None)) == \
-        "No training patient had a missing value in a model's variables."
+    split = pd.Series("train", index=X.index)
+
+    def text(six, design):
+        v = missing_data_variables(six, missing_values(design, ["pnodes", "progrec", "tsize"], split),
+                                   {"missing": "complete_case"})
+        return missing_data({"models": {"missing": v}}, {}), v
+
+    design = Design(X, groups, d.labels)
+    six = develop_models(design, ["pnodes", "progrec"], ["tsize"], t, e, screen_p=None)
+    assert text(six, design)[0] == "No patient missed a value of a candidate clinical or MRI variable.\n"
     X.loc[X.index[:7], "tsize"] = np.nan  # an MRI-like variable missing for 7 patients
-    six = develop_models(Design(X, groups, d.labels), ["pnodes", "progrec"], ["tsize"], t, e, screen_p=None)
-    text = complete_case_text(six)
+    design = Design(X, groups, d.labels)
+    six = develop_models(design, ["pnodes", "progrec"], ["tsize"], t, e, screen_p=None)
+    sentence, v = text(six, design)
     left = {k: m.n_excluded_ for k, m in six.models.items()}
     assert left["clinical"] == 0 and left["mri"] == 7
-    assert "no imputation" in text and "traditional MRI model 7" in text and "clinical model 0" not in text
+    assert v["variables"] == [{"label": "tsize", "train": "7/686, 1%"}]
+    assert "tsize (training 7/686, 1%)" in sentence and "complete values" in sentence
+    assert "traditional MRI model 7" in sentence and "clinical model 0" not in sentence
+    assert "imputed" not in sentence

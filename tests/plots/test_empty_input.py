@@ -363,6 +363,12 @@ def _points():
                    labels={})
 
 
+def _no_nomogram():
+    # the final model was not fitted: the place of the nomogram says so
+    return _result("radsurv.validation.nomogram.NoNomogram", reason="the final model was not fitted",
+                   horizons=(36.0, 60.0))
+
+
 def _regions():
     # a lesion mask with no voxel: no region to draw (the 3-D image has no central slice)
     return _result("radsurv.roi.Regions", image=_image((8, 8, 4), (1.0, 1.0, 1.0)), intra=_mask((8, 8, 4)),
@@ -448,6 +454,7 @@ PLOTS = {
     "radsurv.validation.calibration.Calibration": (_calibration, "not estimable"),
     "radsurv.validation.decision.DecisionCurves": (_decision, "decision curves not estimable"),
     "radsurv.validation.nomogram.PointsCalculator": (_points, "No nomogram"),
+    "radsurv.validation.nomogram.NoNomogram": (_no_nomogram, "No nomogram"),
     "radsurv.validation.optimism.OptimismBootstrap": (_optimism, "No resample"),
     "radsurv.validation.optimism.Resample": (_resample, "No model"),
 }

@@ -15,7 +15,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from radsurv.exceptions import PreconditionError  # noqa: E402
 from radsurv.stages.readers import ModelOutputs  # noqa: E402
 from radsurv.stats import kaplan_meier, net_benefit, smoothed_calibration  # noqa: E402
 from radsurv.validation import (Calibration, DecisionCurves, PointsCalculator, ValidationInputs,  # noqa: E402
@@ -89,7 +88,7 @@ def test_inputs_count_the_sets_and_order_the_final_models_variables():
     assert "120 patients scored by 1 models" in html and "P000" not in html and "P000" not in repr(inputs)
 
 
-def test_inputs_refuse_stale_scores_and_an_unfitted_final_model():
+def test_inputs_refuse_stale_scores_and_keep_an_unfitted_final_model():
     cohort, radscores = _cohort()
     models = _models(cohort, radscores)
     stale = ModelOutputs(scores=models.scores.assign(imaging=models.scores["imaging"] * 1.01),
@@ -97,11 +96,18 @@ def test_inputs_refuse_stale_scores_and_an_unfitted_final_model():
                          discrimination=pd.DataFrame())
     with pytest.raises(ValueError, match="scores of model 'imaging' do not follow"):
         validation_inputs(cohort, radscores, stale, PROFILE, PARAMS)
-    # an unfitted final model is refused (an input error) with the key and a fitted model that works
-    with pytest.raises(PreconditionError, match=r"final model \(clinical model\) was not fitted") as refused:
-        validation_inputs(cohort, radscores, models, PROFILE, {**PARAMS, "final_model": "clinical"})
-    assert (refused.value.key, refused.value.suggested) == ("validation.final_model", "imaging")
-    validation_inputs(cohort, radscores, models, PROFILE, {**PARAMS, "final_model": refused.value.suggested})
+    # an unfitted final model depends on 04's selection (validate cannot predict it): not refused,
+    # the stage degrades and says which key to set to which fitted model
+    inputs = validation_inputs(cohort, radscores, models, PROFILE, {**PARAMS, "final_model": "clinical"})
+    assert inputs.final == "clinical" and not inputs.final_fitted and inputs.models == ("imaging",)
+    assert inputs.not_estimable == [
+        "the final model, the clinical model, was not fitted by 04_models (no variable was selected for it), so its "
+        "nomogram, its bootstrap-corrected calibration curve and its calibration and net benefit in the Results "
+        "cannot be estimated (the fitted models are validated in the tables); to validate another model, set "
+        "validation.final_model to one of: imaging"]
+    assert inputs.summary()["scored_by_final_model"].tolist() == [0, 0, 0]
+    assert "(not fitted)" in repr(inputs)
+    assert validation_inputs(cohort, radscores, models, PROFILE, PARAMS).not_estimable == []
 
 
 def test_example_patient_takes_medians_and_reference_levels():

@@ -123,9 +123,35 @@ def baseline_table(data: pd.DataFrame, columns: Mapping[str, object], labels: Ma
     wide = wide.reset_index()
     wide.columns = ["Characteristic", "Level", *wide.columns[2:]]
     wide = wide.rename(columns={"P-Value": "P-value"})
+    # A missing category value is tableone's "None" level: it is the patients missing the
+    # variable (TRIPOD+AI item 9), so it says so; a numeric variable gets the same row.
+    wide.loc[wide["Level"].astype(str) == "None", "Level"] = "Missing"
+    wide = _numeric_missing_rows(wide, df, [c for c in cols if c not in categorical], labels, decimals)
     # Repeated characteristic names are blanked as in a printed Table 1.
     wide["Characteristic"] = wide["Characteristic"].where(~wide["Characteristic"].duplicated(), "")
     wide["Characteristic"] = wide["Characteristic"].replace({"n": "Patients, n"})
     # Category codes are identifiers (luminal_a); print them as words.
     wide["Level"] = wide["Level"].astype(str).str.replace("_", " ", regex=False)
     return wide.fillna("")
+
+
+def _numeric_missing_rows(wide: pd.DataFrame, df: pd.DataFrame, numeric: list[str], labels: Mapping[str, str],
+                          decimals: int) -> pd.DataFrame:
+    """Insert, under each numeric variable with a missing value, the row ``Missing``:
+    n (%) of the patients missing it, overall and per set (as tableone prints a
+    category's count)."""
+    rows = []
+    for _, r in wide.iterrows():
+        rows.append(r.to_dict())
+        name = str(r["Characteristic"])
+        var = next((c for c in numeric if name.startswith(f"{labels.get(c, c)}, ")), None)
+        if var is None or not df[var].isna().any():
+            continue
+        miss = df[var].isna()
+        row = {k: "" for k in wide.columns}
+        row.update({"Characteristic": name, "Level": "Missing",
+                    "Overall": f"{int(miss.sum())} ({100 * miss.mean():.{decimals}f})"})
+        for label, group in miss.groupby(df["split"], observed=False):
+            row[str(label)] = f"{int(group.sum())} ({100 * group.mean():.{decimals}f})" if len(group) else ""
+        rows.append(row)
+    return pd.DataFrame(rows, columns=wide.columns)

@@ -45,10 +45,10 @@ from scipy import optimize
 from scipy.special import expit
 
 from ..results import ShowsItself, new_axes
-from ..seeds import STREAM_TWIN_IMAGING, STREAM_TWIN_OUTCOME
+from ..seeds import STREAM_TWIN_IMAGING, STREAM_TWIN_MISSING, STREAM_TWIN_OUTCOME
 
-__all__ = ["CLINICAL_COLUMNS", "DAYS_PER_MONTH", "MRI_COLUMNS", "add_twin_images", "simulate_cohort",
-           "simulate_outcome", "simulate_patients", "true_linear_predictor", "true_survival", "TwinCohort"]
+__all__ = ["CLINICAL_COLUMNS", "DAYS_PER_MONTH", "MRI_COLUMNS", "add_twin_images", "remove_at_random",
+           "simulate_cohort", "simulate_outcome", "simulate_patients", "true_linear_predictor", "true_survival", "TwinCohort"]
 
 #: Days per month used to turn calendar dates into follow-up months.
 DAYS_PER_MONTH = 365.25 / 12
@@ -474,6 +474,55 @@ def simulate_outcome(patients: pd.DataFrame, twin: dict, seed: int) -> pd.DataFr
     )
 
 
+def remove_at_random(manifest: pd.DataFrame, missing: Mapping[str, Mapping[str, float]], seed: int) -> pd.DataFrame:
+    """The manifest with values removed at random given observed variables (MAR).
+
+    For column ``col`` with spec ``{rate, external_centre, age_per_10y}``, a patient misses
+    the value with probability ``expit(c + external_centre [centre != 1] +
+    age_per_10y (age - mean age) / 10)``, ``c`` solved so that the mean probability is
+    ``rate``. The probabilities depend on the centre and the age only (both observed,
+    never missing), not on the value itself nor on the outcome: missing at random
+    (Rubin 1976), the condition under which chained-equation imputation is unbiased. The
+    draws come from their own stream (:data:`radsurv.seeds.STREAM_TWIN_MISSING`), one
+    uniform per patient and column in the spec's order, so the patients, images and
+    outcomes are those of the twin without missing values; the truth keeps every value.
+
+    Parameters
+    ----------
+    manifest : DataFrame
+        ``center``, ``age`` and the columns named in ``missing``.
+    missing : mapping
+        Column -> ``rate``, ``external_centre``, ``age_per_10y`` (profile
+        ``cohort.twin.missing``).
+    seed : int
+
+    Returns
+    -------
+    DataFrame
+        A copy, NaN where removed.
+    """
+    out = manifest.copy()
+    if not missing:
+        return out
+    rng = np.random.default_rng([seed, STREAM_TWIN_MISSING])
+    external = (out["center"].astype(int) != 1).to_numpy(float)
+    age = out["age"].to_numpy(float)
+    age_z = (age - age.mean()) / 10.0
+    for col, spec in missing.items():
+        if col not in out.columns or col in ("center", "age", "patient_id", "dfs_time", "dfs_event"):
+            raise ValueError(f"cohort.twin.missing.{col}: not a clinical or MRI column the twin writes")
+        u = rng.random(len(out))
+        rate = float(spec["rate"])
+        if rate <= 0:
+            continue
+        lin = float(spec.get("external_centre", 0.0)) * external + float(spec.get("age_per_10y", 0.0)) * age_z
+        c = optimize.brentq(lambda c0: float(expit(c0 + lin).mean()) - rate, -50.0, 50.0)
+        out[col] = out[col].astype(object).where(u >= expit(c + lin), None)
+        if pd.api.types.is_numeric_dtype(manifest[col]):
+            out[col] = pd.to_numeric(out[col])
+    return out
+
+
 #: Manifest columns the twin writes, in order (images are added by the imaging twin).
 CLINICAL_COLUMNS = [
     "age", "menopause", "t_stage", "n_stage", "grade", "ki67", "er", "pr", "her2", "subtype",
@@ -512,6 +561,7 @@ def simulate_cohort(twin: dict, seed: int, id_prefix: str = "TW", outcome_seed: 
     manifest["dfs_event"] = outcome["dfs_event"].to_numpy()
     for col in CLINICAL_COLUMNS + MRI_COLUMNS:
         manifest[col] = patients[col].to_numpy()
+    manifest = remove_at_random(manifest, twin.get("missing") or {}, seed)
     truth = pd.concat(
         [
             pd.DataFrame({"patient_id": ids}),

@@ -32,6 +32,7 @@ TEXTS: dict[tuple[str, str], Renderer] = {
     ("03_signatures", "text-signature-methods.md"): signatures.methods,
     ("03_signatures", "text-signatures.md"): signatures.results,
     ("04_models", "text-models.md"): models.results,
+    ("04_models", "text-missing.md"): models.missing_data,
     ("05_validation", "text-validation.md"): validation.results,
     ("05_validation", "text-discussion.md"): discussion.discussion,
     ("06_sensitivity", "text-sensitivity-methods.md"): sensitivity.methods,

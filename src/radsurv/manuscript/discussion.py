@@ -67,8 +67,9 @@ def describe_discussion(signatures: Mapping[str, Any], models: Mapping[str, Any]
         if lr and lr != "–":
             significant = lr.startswith("<") or float(lr) < 0.05
             text += (f"On the training set the Rad-score {'added' if significant else 'did not significantly add'} "
-                     f"to the clinical and MRI variables (likelihood-ratio p {lr}). ")
-        if final.get("corrected_c"):
+                     f"to the clinical and MRI variables ("
+                     f"{'pooled Wald' if img.get('lr_test') == 'pooled_wald' else 'likelihood-ratio'} p {lr}). ")
+        if final.get("corrected_c") and validation.get("final_fitted") is not False:
             name = str(validation.get("final_model", "final model"))
             text += (f"The bootstrap put the optimism of the {in_sentence(name)}'s "
                      f"training C at {final.get('optimism', '–')} (corrected C {final.get('corrected_c', '–')}, "

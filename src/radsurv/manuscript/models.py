@@ -13,7 +13,57 @@ from typing import Any, Mapping
 from ..models.six_models import model_name
 from .estimable import not_estimable
 
-__all__ = ["describe_models", "results"]
+__all__ = ["describe_models", "missing_data", "results"]
+
+
+def _variable(label: str) -> str:
+    """A variable's printed name inside a sentence, without its unit ("Ki-67, %" -> "Ki-67",
+    "Histological grade" -> "histological grade"): a first word with a digit or a capital
+    after its first letter (Ki-67, HER2, MRI) keeps its case."""
+    name = label.split(",")[0].strip()
+    first = name.split(" ")[0]
+    if any(ch.isdigit() for ch in first) or any(ch.isupper() for ch in first[1:]):
+        return name
+    return name[:1].lower() + name[1:]
+
+
+def missing_data(variables: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
+    """``text-missing.md``, the Methods paragraph on missing values (TRIPOD+AI item 9):
+    what was missing in which set, how it was handled, and the training patients each
+    model kept, from ``models.missing``
+    (:func:`radsurv.models.stage.missing_data_variables`)."""
+    from ..labels import SPLIT_LABELS
+
+    v = variables["models"].get("missing") or {}
+    missing = v.get("variables") or []
+    models = v.get("models") or {}
+    if not missing:
+        return "No patient missed a value of a candidate clinical or MRI variable.\n"
+    sets = [s for s in ("train", "internal", "external") if s in missing[0]]
+    what = "; ".join(f"{_variable(m['label'])} ({'; '.join(f'{SPLIT_LABELS[s].lower()} {m[s]}' for s in sets)})"
+                     for m in missing)
+    text = f"Values were missing for {what}. "
+    if v.get("method") == "multiple_imputation":
+        text += (f"They were imputed by chained equations with predictive mean matching, {v['m']} imputations of "
+                 f"{v['max_iter']} iterations with {v['donors']} donors [@vanbuuren2011; @morris2014], fitted on the "
+                 "training set only, with the event indicator and the Nelson-Aalen cumulative hazard among the predictors "
+                 "[@white2009]; test-set patients were imputed from imputation models fitted on the completed "
+                 "training sets without any outcome, as a new patient would be [@hoogland2020]. The univariable "
+                 "screen used each variable's median p over the imputations [@eekhout2017], and backward "
+                 "elimination kept a variable selected in at least half of them [@wood2008]. Each model was fitted "
+                 "on every completed training set and pooled by Rubin's rules [@rubin1987; @barnard1999], and a "
+                 "patient's score is the mean over the imputations of the pooled model's linear predictor "
+                 "[@wood2015]; the optimism bootstrap repeats the imputation in every resample.")
+        kept = [f"{model_name(k)} {e['n']} (complete cases {e['complete']})" for k, e in models.items()
+                if e["complete"] != e["n"]]
+        if kept:
+            text += f" Training patients per model, all of them kept: {'; '.join(kept)}."
+    else:
+        left = [f"{model_name(k)} {e['left_out']}" for k, e in models.items() if e.get("left_out")]
+        why = (" (`models.missing: complete_case`)" if v.get("setting") == "complete_case" else "")
+        text += f"Each model was fitted on the training patients with complete values of its variables{why}"
+        text += f"; patients left out: {'; '.join(left)}." if left else "; no model's variables missed a value in training."
+    return text + "\n"
 
 
 def results(variables: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
@@ -63,8 +113,9 @@ def describe_models(v: Mapping[str, Any], published: Mapping[str, Mapping[str, f
         p = v["imaging"]["lr_p"]
         significant = p.startswith("<") or (p != "–" and float(p) < 0.05)
         verb = "improved" if significant else "did not significantly improve"
-        text += (f" Adding the Rad-score to the clinical and MRI variables {verb} the training fit (likelihood-ratio "
-                 f"test p {p}).")
+        test = ("pooled Wald test over the imputations" if v["imaging"].get("lr_test") == "pooled_wald"
+                else "likelihood-ratio test")
+        text += f" Adding the Rad-score to the clinical and MRI variables {verb} the training fit ({test} p {p})."
     if "oracle_c_external" in v:
         text += (f" The true linear predictor of the simulation reaches {v['oracle_c_external']} on the external set; "
                  f"the clinical imaging model recovers {v['imaging'].get('recovery_external_pct', '–')}% of its gain "

@@ -25,7 +25,8 @@ def results(variables: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
     """``text-sensitivity.md`` from the run's ``sensitivity`` variables, and what could not
     be estimated on the cohort (``not_estimable``)."""
     v = variables["sensitivity"]
-    return describe_sensitivity(v).rstrip("\n") + not_estimable(v) + "\n"
+    # strip: with nothing else to report the paragraph is the not-estimable sentence alone
+    return (describe_sensitivity(v).rstrip("\n") + not_estimable(v)).strip() + "\n"
 
 
 def describe_variants(v: Mapping[str, Any]) -> str:
@@ -130,13 +131,16 @@ def describe_sensitivity(v: Mapping[str, Any]) -> str:
                  + " (@tbl-permutation, @fig-permutation)"
                  + (f"; {perm['n_failed']} permutation{'s' if perm['n_failed'] != 1 else ''} could not be developed"
                     if perm["n_failed"] else "") + ". ")
+        if v.get("radscore_constant"):
+            text += ("The multi-modal signature itself kept no feature, so its C of 0.5 is chance by construction "
+                     "and the null shows how often a development on permuted outcomes does better. ")
     cp = v["cutpoint"]
     train = cp.get("train", {})
     if train.get("xtile") and train.get("xtile_cv"):
         text += (f"On the training set the X-tile cut gave a hazard ratio of {train['xtile']}, its cross-validated "
                  f"version {train['xtile_cv']}: a shrinkage of the log hazard ratio to {cp['shrinkage']} "
                  "(@tbl-cutpoints).")
-    elif text == "":
+    elif text == "" and not v.get("radscore_constant"):
         text = "No sensitivity analysis could be run: the multi-modal Rad-score is constant."
     extra = describe_variants(v.get("variants") or {})
     if extra:
@@ -151,4 +155,7 @@ def describe_sensitivity(v: Mapping[str, Any]) -> str:
             text += (f" The multi-modal signature's external C was {m['c_raw']} as extracted and "
                      f"{m['c_harmonised']} after ComBat ({m['difference']}); over all the signatures the C changed "
                      f"by at most {h['max_abs_difference']} (@tbl-harmonisation).")
+        elif "max_abs_difference" in h:   # no multi-modal comparison (its Rad-score is constant)
+            text += (f" Over the signatures the external C changed with ComBat by at most {h['max_abs_difference']} "
+                     "(@tbl-harmonisation).")
     return text.strip() + "\n"

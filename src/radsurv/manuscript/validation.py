@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ..models.six_models import model_name
 from .estimable import calibration_notes, not_estimable
 
 __all__ = ["describe_validation", "results"]
@@ -20,8 +21,33 @@ def results(variables: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
     return describe_validation(v).rstrip("\n") + calibration_notes(v) + not_estimable(v) + "\n"
 
 
+def _fitted(v: Mapping[str, Any]) -> list[str]:
+    """The models with an optimism row (an unfitted model's entry says ``fitted: false``)."""
+    return [k for k, e in v.items() if isinstance(e, Mapping) and "corrected_c" in e and e.get("fitted", True)]
+
+
+def _and(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _without_final(v: Mapping[str, Any]) -> str:
+    """The paragraph when ``04_models`` did not fit the final model: the fitted models'
+    corrected C, or that none was fitted (``not_estimable`` says why and what to set)."""
+    fitted = _fitted(v)
+    if not fitted:
+        return "No model was fitted by 04_models, so none could be validated.\n"
+    parts = [f"{v[k]['corrected_c']} for the {model_name(k)}" for k in fitted]
+    return (f"The final model chosen for validation, the {v['final_model']}, was not fitted by 04_models; the "
+            f"{'model' if len(fitted) == 1 else 'models'} it did fit {'was' if len(fitted) == 1 else 'were'} "
+            f"validated over {v['n_resamples_used']} of {v['n_resamples']} bootstrap resamples, each repeating the "
+            f"whole development, with an optimism-corrected C of {_and(parts)} (@tbl-optimism; calibration in "
+            "@tbl-calibration, net benefit in @tbl-decision).\n")
+
+
 def describe_validation(v: Mapping[str, Any]) -> str:
     """The Results paragraph on validation."""
+    if v.get("final_fitted") is False:
+        return _without_final(v)
     final = v["final_model_key"]
     f = v.get(final, {})
     text = (f"Over {v['n_resamples_used']} of {v['n_resamples']} bootstrap resamples, each repeating the whole "
@@ -29,7 +55,7 @@ def describe_validation(v: Mapping[str, Any]) -> str:
             f"of {f.get('optimism', '–')}, for a corrected C of {f.get('corrected_c', '–')} and a corrected "
             f"calibration slope of {f.get('corrected_slope', '–')} (@tbl-optimism). ")
     sig = v.get("signature", {})
-    if sig:
+    if sig and sig.get("fitted", True):   # not fitted: a constant Rad-score (no feature selected)
         text += (f"The multi-modal radiomics signature's optimism was {sig.get('optimism', '–')} (corrected C "
                  f"{sig.get('corrected_c', '–')}). ")
     cal = [(k, c) for k, c in v.items() if k.startswith("calibration_external") and isinstance(c, dict)]

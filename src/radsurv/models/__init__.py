@@ -17,7 +17,7 @@ from .diagnostics import (FitStatistics, PHTests, baseline_survival, collinearit
 from .evaluation import (Comparisons, Discrimination, PublishedComparison, TdRocCurves, compare_with_published,
                          compare_with_reference, evaluate_discrimination, model_comparisons, model_discrimination,
                          oracle_c, published_comparison, roc_horizons, td_roc_curves)
-from .imputation import ChainedImputer, PooledCox, fit_cox_imputed, nelson_aalen_at
+from .imputation import ChainedImputer, PooledCox, fit_cox_imputed, imputer_for, nelson_aalen_at
 from .selection import Screen, SelectionResult, backward_aic, screen_variables, univariable_screen
 from .six_models import MODELS, CoxModel, SixModels, develop_models
 
@@ -25,6 +25,6 @@ __all__ = ["MODELS", "ChainedImputer", "Comparisons", "CoxModel", "Design", "Dis
            "PHTests", "PooledCox", "PublishedComparison", "Screen", "SelectionResult", "SixModels", "TdRocCurves",
            "backward_aic", "baseline_survival", "cohort_design", "collinearity", "compare_with_published",
            "compare_with_reference", "design_matrix", "develop_models", "evaluate_discrimination", "fit_cox_imputed",
-           "fit_statistics", "fit_table", "model_comparisons", "model_discrimination", "nelson_aalen_at", "oracle_c",
+           "fit_statistics", "fit_table", "imputer_for", "model_comparisons", "model_discrimination", "nelson_aalen_at", "oracle_c",
            "ph_tests", "published_comparison", "roc_horizons", "screen_variables", "td_roc_curves",
            "univariable_screen"]

@@ -26,6 +26,7 @@ shape and range and gives a binary or categorical column valid codes by construc
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,10 +36,11 @@ import pandas as pd
 
 from ..results import ShowsItself, new_axes
 from ..seeds import STREAM_IMPUTATION
-from ..stats import fit_cox, pool_rubin
+from ..stats import CoxFit, fit_cox, pool_rubin
+from ..stats.cox import ChiSquareTest
 from ..stats._checks import check_survival
 
-__all__ = ["ChainedImputer", "PooledCox", "fit_cox_imputed", "nelson_aalen_at"]
+__all__ = ["ChainedImputer", "PooledCox", "fit_cox_imputed", "imputer_for", "missing_values", "nelson_aalen_at", "pooled_coxfit"]
 
 #: mice's ridge penalty in its Bayesian linear regression (``mice:::estimice``).
 _RIDGE = 1e-5
@@ -424,6 +426,43 @@ class ChainedImputer(ShowsItself):
             out.append(pd.DataFrame(Zi, index=X.index, columns=X.columns))
         return out
 
+    def complete(self, X) -> list[pd.DataFrame]:
+        """The m completed sets of ``X`` for scoring: training patients (``X``'s rows whose
+        index is in the training index) as imputed at :meth:`fit`, with their outcome in
+        the model, the apparent fit's data; every other row by :meth:`transform`, without
+        an outcome, as a new patient.
+
+        Raises
+        ------
+        ValueError
+            When a row carries a training patient's index but other observed values.
+        """
+        if not hasattr(self, "models_"):
+            raise ValueError("ChainedImputer: call fit(X, time, event) on the training set first")
+        X = self._frame(X)
+        cols = self.feature_names_in_
+        absent = [c for c in cols if c not in X.columns]
+        if absent:
+            raise ValueError(f"X: missing the training columns {absent}")
+        X = X[cols]
+        train_index = self.completed_[0].index
+        in_train = X.index.isin(train_index)
+        if in_train.any():
+            if X.index[in_train].duplicated().any():
+                raise ValueError("X: a training patient appears twice; give each row its own index")
+            seen = X.loc[in_train]
+            fitted = self.completed_[0].loc[seen.index]
+            observed = seen.notna().to_numpy()
+            if not np.array_equal(seen.to_numpy(float)[observed], fitted.to_numpy(float)[observed]):
+                raise ValueError("X: rows carry training patients' index but other values than at fit")
+        new = self.transform(X.loc[~in_train]) if (~in_train).any() else [X.iloc[:0].astype(float)] * self.m
+        out = []
+        for i in range(self.m):
+            parts = [self.completed_[i].loc[X.index[in_train]], new[i]]
+            out.append(pd.concat(parts).loc[X.index] if len(parts[0]) and len(parts[1]) else
+                       (parts[0] if len(parts[0]) else parts[1]).loc[X.index])
+        return out
+
     # ------------------------------------------------------------------ showing
     def _fitted(self) -> bool:
         return hasattr(self, "missing_")
@@ -567,7 +606,7 @@ class PooledCox(ShowsItself):
 
 
 def fit_cox_imputed(completed: Sequence[pd.DataFrame], time, event, terms: Sequence[str] | None = None,
-                    ties: str = "efron", conf_level: float = 0.95) -> PooledCox:
+                    ties: str = "efron", conf_level: float = 0.95, monotone: str = "raise") -> PooledCox:
     """Fit a Cox model on each completed data set and pool by Rubin's rules.
 
     What ``pool(with(imp, coxph(Surv(time, event) ~ terms)))`` gives in R: the fit
@@ -587,6 +626,8 @@ def fit_cox_imputed(completed: Sequence[pd.DataFrame], time, event, terms: Seque
         The model's columns (default: all columns of the first set).
     ties : {"efron", "breslow"}
     conf_level : float
+    monotone : {"raise", "as_r"}
+        :func:`radsurv.stats.fit_cox`'s handling of a coefficient that may be infinite.
 
     Returns
     -------
@@ -614,7 +655,7 @@ def fit_cox_imputed(completed: Sequence[pd.DataFrame], time, event, terms: Seque
             raise ValueError(f"completed: set {i} has other rows than set 0; the sets must be the same patients")
         if d[terms].isna().to_numpy().any():
             raise ValueError(f"completed: set {i} still has missing values")
-    fits = [fit_cox(d[terms], time, event, ties=ties) for d in sets]
+    fits = [fit_cox(d[terms], time, event, ties=ties, monotone=monotone) for d in sets]
     dfcom = fits[0].n_events - len(terms)
     if dfcom < 1:
         raise ValueError(f"terms: {len(terms)} coefficients for {fits[0].n_events} events leave no degrees of freedom")
@@ -622,3 +663,124 @@ def fit_cox_imputed(completed: Sequence[pd.DataFrame], time, event, terms: Seque
     u = np.array([f.vcov.loc[terms, terms].to_numpy() for f in fits])
     pooled = pool_rubin(q, u, dfcom, terms=terms, conf_level=conf_level)
     return PooledCox(pooled=pooled, fits=fits, terms=terms, dfcom=int(dfcom))
+
+
+def pooled_coxfit(pooled: PooledCox, completed: Sequence[pd.DataFrame]) -> tuple[CoxFit, pd.DataFrame]:
+    """The pooled model as one :class:`radsurv.stats.CoxFit`, for the code that reads a fit.
+
+    Coefficients, standard errors, test statistics, p-values and intervals are Rubin's
+    (:func:`radsurv.stats.pool_rubin`: a t reference with Barnard-Rubin degrees of
+    freedom); ``vcov`` is Rubin's total covariance ``Ubar + (1 + 1/m) B`` (full
+    matrices); the log partial likelihoods are the means over the m fits (what the
+    Methods call the mean AIC and BIC over imputations: a summary of fit, not a
+    likelihood, so the model's likelihood-ratio, Wald and score tests are NaN: a pooled
+    test is :func:`radsurv.stats.pool_rubin`'s per term). The linear predictor and the
+    covariate means are those of the averaged completed covariates ``Xbar`` (the mean of
+    the m completed sets), so that ``Xbar @ coef`` is the mean over imputations of the
+    pooled model's linear predictor, the prediction :meth:`PooledCox.predict` makes; the
+    baseline hazard (:meth:`CoxFit.baseline_cumhaz`, Breslow/Efron at the pooled
+    coefficients) and a nomogram (:func:`radsurv.stats.nomogram`) read it from there.
+
+    Parameters
+    ----------
+    pooled : PooledCox
+        :func:`fit_cox_imputed` on ``completed``.
+    completed : sequence of pandas.DataFrame
+        The m completed training sets the fits were made on (``pooled.terms`` columns).
+
+    Returns
+    -------
+    (CoxFit, pandas.DataFrame)
+        The fit and ``Xbar`` (training index, ``pooled.terms`` columns).
+    """
+    terms, fits = pooled.terms, pooled.fits
+    if len(completed) != len(fits):
+        raise ValueError(f"completed: {len(completed)} sets for {len(fits)} fits")
+    Xbar = sum(d[terms].astype(float) for d in completed) / len(completed)
+    p = pooled.pooled
+    m = len(fits)
+    q = np.array([f.coef[terms].to_numpy() for f in fits])
+    ubar = np.mean([f.vcov.loc[terms, terms].to_numpy() for f in fits], axis=0)
+    b = np.cov(q, rowvar=False, ddof=1).reshape(len(terms), len(terms)) if m > 1 else np.zeros_like(ubar)
+    total = ubar + (1 + 1 / m) * b
+
+    def S(v):
+        return pd.Series(np.asarray(v, dtype=float), index=terms, dtype=float)
+
+    coef = S(p["qbar"].to_numpy())
+    nan_test = ChiSquareTest(float("nan"), len(terms), float("nan"))
+    fit = dataclasses.replace(
+        fits[0], coef=coef, se=S(p["std_error"].to_numpy()), z=S(p["statistic"].to_numpy()),
+        p=S(p["p_value"].to_numpy()), hr=np.exp(coef), hr_lower=S(np.exp(p["conf_low"].to_numpy())),
+        hr_upper=S(np.exp(p["conf_high"].to_numpy())), vcov=pd.DataFrame(total, index=terms, columns=terms),
+        loglik=float(np.mean([f.loglik for f in fits])), lr_test=nan_test, wald_test=nan_test, score_test=nan_test,
+        means=S(Xbar.mean().to_numpy()), _lp=Xbar.to_numpy() @ coef.to_numpy(),
+        monotone=tuple(sorted({v for f in fits for v in f.monotone})))
+    return fit, Xbar
+
+
+def imputer_for(design, variables: Sequence[str], settings: Mapping[str, Any], seed) -> ChainedImputer | None:
+    """The imputer the profile asks for, or None for complete cases.
+
+    Parameters
+    ----------
+    design : Design
+        Every patient to be modelled or scored (training and test sets): ``auto``
+        imputes when one of them misses a value of ``variables``.
+    variables : sequence of str
+        The candidate variables (whole variables; the Rad-score is complete).
+    settings : mapping
+        The profile's ``models`` section (``missing`` and ``imputation``).
+    seed : int or sequence of int
+        :class:`ChainedImputer`'s seed (the run's seed; a bootstrap resample adds its own
+        stream).
+
+    Returns
+    -------
+    ChainedImputer or None
+        Unfitted; each categorical variable's indicator columns form one block.
+    """
+    how = settings.get("missing", "auto")
+    if how not in ("auto", "complete_case", "multiple_imputation"):
+        raise ValueError(f"models.missing: must be auto, complete_case or multiple_imputation, got {how!r}")
+    incomplete = bool(design.X[design.columns(list(variables))].isna().to_numpy().any())
+    if how == "complete_case" or (how == "auto" and not incomplete):
+        return None
+    opts = settings.get("imputation") or {}
+    blocks = {v: cols for v, cols in design.groups.items() if cols != [v]}
+    return ChainedImputer(m=int(opts.get("m", 10)), max_iter=int(opts.get("max_iter", 10)),
+                          donors=int(opts.get("donors", 5)), seed=seed, categorical=blocks)
+
+
+def missing_values(design, variables: Sequence[str], split: pd.Series) -> pd.DataFrame:
+    """Patients missing each candidate variable, per set.
+
+    Parameters
+    ----------
+    design : Design
+        Every patient (index: patient).
+    variables : sequence of str
+        The candidate variables (a categorical variable is missing when its indicators are).
+    split : pandas.Series
+        Each patient's set (``train``, ``internal``, ``external``), on ``design``'s index.
+
+    Returns
+    -------
+    DataFrame
+        One row per variable with a missing value anywhere: ``variable``, ``label``, and
+        per set ``missing_<set>`` and ``n_<set>`` (patients in the set).
+    """
+    sets = list(dict.fromkeys(split.loc[design.X.index]))
+    rows = []
+    for var in variables:
+        miss = design.X[design.groups[var]].isna().any(axis=1)
+        if not miss.any():
+            continue
+        row: dict[str, Any] = {"variable": var, "label": design.labels.get(var, var)}
+        for s in sets:
+            in_set = (split.loc[design.X.index] == s).to_numpy()
+            row[f"missing_{s}"] = int(miss.to_numpy()[in_set].sum())
+            row[f"n_{s}"] = int(in_set.sum())
+        rows.append(row)
+    columns = ["variable", "label", *[f"{k}_{s}" for s in sets for k in ("missing", "n")]]
+    return pd.DataFrame(rows, columns=columns)

@@ -27,7 +27,7 @@ from .diagnostics import FitStatistics, PHTests
 from .evaluation import Comparisons, Discrimination, PublishedComparison, TdRocCurves
 from .six_models import MODELS, SixModels, model_name
 
-__all__ = ["complete_model_variables", "model_variables", "write_model_artefacts"]
+__all__ = ["complete_model_variables", "missing_data_variables", "model_variables", "write_model_artefacts"]
 
 
 def hazard_ratio_display(hr: pd.DataFrame) -> pd.DataFrame:
@@ -71,6 +71,10 @@ def comparison_display(comp: pd.DataFrame, reference: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: How the Rad-score's added value was tested (:meth:`SixModels.likelihood_ratio_tests`).
+_TEST_NAMES = {"lr": "LR", "pooled_wald": "pooled Wald"}
+
+
 def fit_display(fits: pd.DataFrame, lr: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for r in fits.itertuples(index=False):
@@ -78,19 +82,37 @@ def fit_display(fits: pd.DataFrame, lr: pd.DataFrame) -> pd.DataFrame:
         rows.append({"Model": MODELS[r.model], "Patients / events": f"{r.n} / {r.events}", "Parameters": r.df,
                      "Events per parameter": f"{r.epv:.1f}", "AIC": f"{r.aic:.1f}", "BIC": f"{r.bic:.1f}",
                      "PH test, global p": format_p(getattr(r, "ph_global_p", np.nan)),
-                     "Rad-score added (LR test)": (f"χ² {test['chisq'].iloc[0]:.1f}, p {format_p(test['p'].iloc[0])}"
-                                                   if len(test) else "")})
+                     "Rad-score added": (f"{_TEST_NAMES[test['test'].iloc[0]]} χ² {test['chisq'].iloc[0]:.1f}, "
+                                         f"p {format_p(test['p'].iloc[0])}" if len(test) else "")})
     return pd.DataFrame(rows)
 
 
-def complete_case_text(six: SixModels) -> str:
-    """One sentence on the training patients each model left out for a missing value."""
-    left = {MODELS[k]: int(getattr(m, "n_excluded_", 0)) for k, m in six.models.items()}
-    if not any(left.values()):
-        return "No training patient had a missing value in a model's variables."
-    parts = [f"{in_sentence(name)} {n}" for name, n in left.items() if n]
-    return ("Each model was fitted on the training patients with complete values of its variables (no imputation); "
-            f"patients left out: {'; '.join(parts)}.")
+def missing_data_variables(six: SixModels, missing: pd.DataFrame, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``models.missing`` variables: how missing values were handled, what was missing
+    in each set, and the training patients each model kept (with complete values, and in
+    all), from which :func:`radsurv.manuscript.models.missing_data` writes the Methods.
+
+    Parameters
+    ----------
+    six : SixModels
+    missing : DataFrame
+        :func:`radsurv.models.imputation.missing_values` (every patient).
+    settings : mapping
+        The profile's ``models`` section.
+    """
+    imputer = six.imputer
+    v: dict[str, Any] = {"method": "multiple_imputation" if imputer is not None else "complete_case",
+                         "setting": str(settings.get("missing", "auto"))}
+    if imputer is not None:
+        v.update(m=int(imputer.m), max_iter=int(imputer.max_iter), donors=int(imputer.donors))
+    sets = [s for s in SPLITS if f"n_{s}" in missing.columns]
+    v["variables"] = [
+        {"label": r["label"], **{s: f"{int(r[f'missing_{s}'])}/{int(r[f'n_{s}'])}, "
+                                   f"{100 * r[f'missing_{s}'] / max(int(r[f'n_{s}']), 1):.0f}%" for s in sets}}
+        for _, r in missing.iterrows()]
+    v["models"] = {k: {"label": MODELS[k], "n": int(m.fit_.n), "complete": int(getattr(m, "n_complete_", m.fit_.n)),
+                       "left_out": int(getattr(m, "n_excluded_", 0))} for k, m in six.models.items()}
+    return v
 
 
 def model_variables(six: SixModels, disc: pd.DataFrame, comp: pd.DataFrame, fits: pd.DataFrame,
@@ -115,10 +137,10 @@ def model_variables(six: SixModels, disc: pd.DataFrame, comp: pd.DataFrame, fits
             rec = p["recovery_external"].iloc[0]
             entry["recovery_external_pct"] = f"{100 * rec:.0f}" if np.isfinite(rec) else "–"
         v[key] = entry
-    v["complete_cases"] = complete_case_text(six)
     for r in lr.itertuples(index=False):
         v[r.model]["lr_p"] = format_p(r.p)
         v[r.model]["lr_chisq"] = f"{r.chisq:.1f}"
+        v[r.model]["lr_test"] = r.test
     ref = params["reference"]
     for r in comp[(comp["test"] == "ipcw_td_auc") & (comp["set"] == "external")].itertuples(index=False):
         v.setdefault(r.model, {})[f"ipcw_p_external_{r.horizon / 12:g}y"] = format_p(r.p)
@@ -148,7 +170,8 @@ def complete_model_variables(v: dict[str, Any], oracle: Mapping[str, float] | No
 
 def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.DataFrame, six: SixModels,
                           baseline: pd.DataFrame, ph: PHTests, fit: FitStatistics, discrimination: Discrimination,
-                          comparisons: Comparisons, published: PublishedComparison, roc: TdRocCurves) -> dict:
+                          comparisons: Comparisons, published: PublishedComparison, roc: TdRocCurves,
+                          missing: pd.DataFrame) -> dict:
     """Write every declared output of the computed results; returns the variables.
 
     Parameters
@@ -167,6 +190,8 @@ def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.D
     comparisons : Comparisons
     published : PublishedComparison
     roc : TdRocCurves
+    missing : DataFrame
+        :func:`radsurv.models.imputation.missing_values` of every patient.
     """
     from ..labels import SPLIT_LABELS as SETS
     from ..plots.models import c_index_figure, forest_figure, td_roc_figure
@@ -189,20 +214,27 @@ def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.D
     ctx.write_data(comp, "comparisons.csv")
     pub, oracle = published.table, published.oracle
     ctx.write_data(pub, "published_comparison.csv")
+    ctx.write_data(missing, "missing_values.csv")
 
     def shown(table: pd.DataFrame) -> pd.DataFrame:
         # no model fitted: each table says why instead of an empty grid
         return table if six.models else pd.DataFrame({"Models": [why[0].upper() + why[1:] + "."]})
 
     why = no_model_reason(six)
+    imputed = six.imputer is not None
     ctx.write_table(shown(hazard_ratio_display(hr)), "hazard_ratios.md", label="hazard-ratios",
                     caption="Hazard ratios (95% CI) of the six Cox models, fitted on the training set (Efron ties; "
-                            "Wald p). Categorical variables against their first category.")
+                            + ("pooled over the imputations by Rubin's rules, t-based CI and p with Barnard-Rubin "
+                               "degrees of freedom" if imputed else "Wald p")
+                            + "). Categorical variables against their first category.")
     ctx.write_table(shown(fit_display(fits, lr)), "fit_table.md", label="model-fit",
                     caption="Fit of the six models on the training set: patients and events, parameters and events "
                             "per parameter, AIC and BIC (events as the sample size, R's convention), the global "
                             "proportional-hazards test (Schoenfeld residuals, Kaplan-Meier time scale) and the "
-                            "likelihood-ratio test of the Rad-score added to the nested clinical models.")
+                            + ("test of the Rad-score added to the nested clinical models (the pooled Wald test: "
+                               "likelihoods of imputed data sets do not pool). With multiple imputation, AIC and BIC "
+                               "are means over the imputations and the PH p the median." if imputed else
+                               "likelihood-ratio test (LR) of the Rad-score added to the nested clinical models."))
     ctx.write_table(shown(discrimination_display(disc, horizons)), "discrimination_table.md",
                     label="model-discrimination",
                     caption="Discrimination of the six models in each set: Harrell's C (95% CI), Uno's C "
@@ -240,6 +272,7 @@ def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.D
             message_figure(ctx.path(name), "No model was fitted:\nno variable was selected")
 
     v = complete_model_variables(model_variables(six, disc, comp, fits, lr, pub, params), oracle)
+    v["missing"] = missing_data_variables(six, missing, params)
     missing = [why] if not six.models else []
     missing += unscored_sets(outcome) + [m.message for m in model_horizons(outcome, ctx.profile)]
     if missing:   # written only when something could not be estimated (the paper says what and why)

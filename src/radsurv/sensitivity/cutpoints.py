@@ -29,7 +29,7 @@ from ..results import ShowsItself, new_axes
 from ..signatures.risk_groups import RiskGroups, group_summary
 from ..stats import logrank, optimal_cutpoint
 
-__all__ = ["CUT_COLUMNS", "SPLIT_BY", "CutpointCheck", "cross_validated_groups", "cutpoint_check",
+__all__ = ["NO_CUT", "CUT_COLUMNS", "SPLIT_BY", "CutpointCheck", "cross_validated_groups", "cutpoint_check",
            "cutpoint_comparison", "shrinkage", "tertile_summary"]
 
 #: Columns of :func:`cutpoint_comparison`.
@@ -140,6 +140,10 @@ def shrinkage(comparison: pd.DataFrame) -> float:
         return float("nan")
     return float(np.log(cv) / np.log(opt))
 
+
+#: Why there is no cut-point check on a constant Rad-score (the table, the variables, the paper).
+NO_CUT = ("the cut-point check cannot be estimated: the multi-modal Rad-score selected no feature and is the same "
+          "for every training patient, so there is no cut to compare")
 
 #: The splits of :func:`cutpoint_comparison`, as the paper names them.
 SPLIT_BY = {"X-tile": "X-tile cut (training optimum)", "X-tile, cross-validated": "X-tile cut, cross-validated",

@@ -34,7 +34,7 @@ from ..labels import ANALYSIS_MASK, FEATURE_CLASS_LABELS, MODALITY_LABELS, REGIO
 from ..report.formatting import format_ci, format_p
 from ..signatures.development import MULTIMODAL
 from ..stages.context import StageContext
-from .cutpoints import SPLIT_BY, CutpointCheck
+from .cutpoints import NO_CUT, SPLIT_BY, CutpointCheck
 from .harmonisation import Harmonisation, block_labels
 from .permutation import TEST_SETS, PermutationNull
 from .reported import REPORTED_SIGNATURES, reported_label
@@ -150,10 +150,19 @@ def harmonisation_display(h: Harmonisation) -> tuple[pd.DataFrame, pd.DataFrame]
     return effects, disc
 
 
+#: Why ComBat's effect on the multi-modal signature is not reported when its Rad-score is constant.
+NO_COMBAT_MULTIMODAL = ("the multi-modal signature's external C with and without ComBat cannot be compared: it "
+                        "selected no feature, so its C is 0.5 whatever the features")
+
+
 def sensitivity_variables(params: Mapping[str, Any], null: pd.DataFrame, summary: pd.DataFrame,
                           comparison: pd.DataFrame | None, shrink: float,
-                          harmonisation: Harmonisation | None = None) -> dict[str, Any]:
-    """The ``sensitivity`` variables (formatted strings and counts)."""
+                          harmonisation: Harmonisation | None = None, radscore_constant: bool = False) -> dict[str, Any]:
+    """The ``sensitivity`` variables (formatted strings and counts).
+
+    ``radscore_constant``: the multi-modal Rad-score selected no feature (no cut-point
+    check); written as ``radscore_constant: true`` only then, and the multi-modal
+    signature's ComBat comparison (C = 0.5 either way) is left out."""
     failed = null["failed"].fillna("").astype(str) != "" if len(null) else pd.Series([], dtype=bool)
     empty = (null["n_selected"] == 0) & ~failed if len(null) else pd.Series([], dtype=bool)
     v: dict[str, Any] = {"permutation": {"n": int(params["permutation"]["n"]), "n_failed": int(failed.sum()),
@@ -164,6 +173,8 @@ def sensitivity_variables(params: Mapping[str, Any], null: pd.DataFrame, summary
             continue
         v["permutation"][r.set] = {"observed_c": f"{r.observed_c:.3f}", "null_mean": f"{r.null_mean:.3f}",
                                    "null_q95": f"{r.null_q95:.3f}", "p": format_p(r.p)}
+    if radscore_constant:   # written only then: the quick profile's variables are unchanged
+        v["radscore_constant"] = True
     cp = v["cutpoint"]
     cp["shrinkage"] = f"{shrink:.2f}" if np.isfinite(shrink) else "–"
     if comparison is not None and len(comparison):
@@ -182,7 +193,7 @@ def sensitivity_variables(params: Mapping[str, Any], null: pd.DataFrame, summary
                   n_constant=int(harmonisation.blocks["n_constant"].sum()),
                   n_batches=int(harmonisation.batch.dropna().nunique()) - 1)
         d = harmonisation.discrimination.set_index("signature")
-        if MULTIMODAL in d.index:
+        if MULTIMODAL in d.index and not radscore_constant:
             r = d.loc[MULTIMODAL]
             hv["multimodal"] = {"c_raw": f"{r.c_raw:.3f}", "c_harmonised": f"{r.c_harmonised:.3f}",
                                 "difference": f"{r.c_harmonised - r.c_raw:+.3f}"}
@@ -246,7 +257,7 @@ def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull,
         table = cutpoint_display(comparison)
     else:
         ctx.write_data(pd.DataFrame(columns=["set", "split_by"]), "cutpoints.csv")
-        table = pd.DataFrame({"Cut-points": ["None: the multi-modal Rad-score is constant."]})
+        table = pd.DataFrame({"Cut-points": [NO_CUT[0].upper() + NO_CUT[1:] + "."]})
     ctx.write_table(table, "cutpoints_table.md", label="cutpoints",
                     caption="The X-tile cut of the multi-modal Rad-score against cuts without a search (training "
                             "median; training tertiles, top against bottom third) and against its cross-validated "
@@ -295,9 +306,16 @@ def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull,
                             "patients and sets and with the same reduced set of image types: Harrell's C on the test "
                             "sets, the features selected and their overlap with the signature from the analysis masks.")
 
-    v = sensitivity_variables(params, permutation.null, summary, comparison, cutpoints.shrinkage, harmonisation)
+    # cutpoint_check finds no cut only when the training Rad-score is constant (no feature selected)
+    constant = comparison is None
+    v = sensitivity_variables(params, permutation.null, summary, comparison, cutpoints.shrinkage, harmonisation,
+                              radscore_constant=constant)
     v.update(variant_variables(extraction, mask_sources, ring_widths, params))
-    if harmonisation_note:   # written only when something could not be estimated (the paper says what and why)
-        v["not_estimable"] = [harmonisation_note]
+    missing = [NO_CUT] if constant else []
+    if constant and harmonisation is not None:
+        missing.append(NO_COMBAT_MULTIMODAL)
+    missing += [harmonisation_note] if harmonisation_note else []
+    if missing:   # written only when something could not be estimated (the paper says what and why)
+        v["not_estimable"] = missing
     ctx.write_variables({"sensitivity": v})
     return v

@@ -14,7 +14,8 @@ How to add a stage: ``docs/adding-a-stage.md``.
 from .context import StageContext, open_stage, resolve_n_jobs, stage_declaration
 from .flow import FlowEvent, PatientFlow, draw_flow
 from .readers import (CohortOutputs, FeatureOutputs, ModelOutputs, SegmentationOutputs, read_cohort, read_features,
-                      read_models, read_oracle, read_segmentation, read_signatures, read_truth)
+                      read_models, read_oracle, read_prevalidated, read_segmentation, read_signatures,
+                      read_truth)
 from .registry import (PUBLISHED_KINDS, STAGE_BY_NAME, STAGES, Artefact, Stage, check_registry, downstream_of,
                        provenance, stage_by_name)
 from .timing import record_step, timed
@@ -22,7 +23,7 @@ from .timing import record_step, timed
 __all__ = [
     "Artefact", "CohortOutputs", "FeatureOutputs", "FlowEvent", "PUBLISHED_KINDS", "PatientFlow", "STAGES",
     "STAGE_BY_NAME", "ModelOutputs", "SegmentationOutputs", "Stage", "StageContext", "check_registry", "downstream_of", "draw_flow",
-    "open_stage", "provenance", "read_cohort", "read_features", "read_models", "read_oracle", "read_segmentation",
-    "read_signatures", "read_truth", "record_step",
+    "open_stage", "provenance", "read_cohort", "read_features", "read_models", "read_oracle", "read_prevalidated",
+    "read_segmentation", "read_signatures", "read_truth", "record_step",
     "resolve_n_jobs", "stage_by_name", "stage_declaration", "timed",
 ]

@@ -23,7 +23,8 @@ from ..exceptions import StageError
 from ..labels import ANALYSIS_MASK, region_prefix
 
 __all__ = ["CohortOutputs", "FeatureOutputs", "ModelOutputs", "SegmentationOutputs", "read_cohort", "read_features",
-           "read_models", "read_oracle", "read_segmentation", "read_signatures", "read_truth", "read_variables"]
+           "read_models", "read_oracle", "read_prevalidated", "read_segmentation", "read_signatures", "read_truth",
+           "read_variables"]
 
 IMAGE_COLUMNS = ("us_image", "us_mask", "mri_image", "mri_mask")
 
@@ -273,6 +274,14 @@ def read_signatures(build_dir: Path) -> pd.DataFrame:
     signature (``multimodal`` is the one that feeds the models)."""
     folder = _folder(build_dir, "03_signatures")
     return pd.read_csv(folder / "radscores.csv", dtype={"patient_id": str}).set_index("patient_id")
+
+
+def read_prevalidated(build_dir: Path) -> pd.DataFrame:
+    """``03_signatures``' pre-validated Rad-scores of the training patients: index
+    ``patient_id``, one column per signature (each patient's score from the
+    cross-validation fit that did not see the patient; Tibshirani & Efron 2002)."""
+    folder = _folder(build_dir, "03_signatures")
+    return pd.read_csv(folder / "radscores_prevalidated.csv", dtype={"patient_id": str}).set_index("patient_id")
 
 
 # --------------------------------------------------------------------------- 04_models

@@ -235,6 +235,8 @@ STAGES: tuple[Stage, ...] = (
         upstream=("00_cohort", "02_features"),
         outputs=(
             Artefact("radscores.csv", "data", "Rad-score per patient and signature, with the patient's set"),
+            Artefact("radscores_prevalidated.csv", "data",
+                     "pre-validated (out-of-fold) Rad-score of each training patient, per signature"),
             Artefact("coefficients.csv", "data", "selected features and coefficients (per SD and per unit) of each "
                                                  "signature"),
             Artefact("stacked_cox.csv", "data", "the Cox model on the four regional Rad-scores", optional=True),
@@ -279,7 +281,9 @@ STAGES: tuple[Stage, ...] = (
             Artefact("discrimination_table.md", "table", "C and td-AUC of every model in every set"),
             Artefact("comparisons_table.md", "table", "comparisons with the reference model"),
             Artefact("published_table.md", "table", "the twin's C beside the study's and the oracle"),
+            Artefact("missing_values.csv", "data", "missing values per candidate variable and set, and how handled"),
             Artefact("text-models.md", "text", "the Results paragraph on the models", rendered=True),
+            Artefact("text-missing.md", "text", "the Methods paragraph on missing values", rendered=True),
             Artefact("fig-forest.png", "figure", "forest plot of the hazard ratios"),
             Artefact("fig-c-models.png", "figure", "C with 95% CI per model and set"),
             Artefact("fig-td-roc.png", "figure", "time-dependent ROC curves of the models"),

@@ -195,6 +195,8 @@ class Calibration(ShowsItself):
 
     def title(self) -> str:
         t = self.table
+        if t.empty:
+            return "Calibration: no model to evaluate"
         missing = int(t["mean_predicted"].isna().sum())
         return (f"Calibration of {t['model'].nunique()} models in {t['set'].nunique()} sets at "
                 f"{', '.join(f'{h / 12:g}' for h in t['horizon'].unique())} years (ICI, E50, E90: Austin et al. "
@@ -249,6 +251,11 @@ class Calibration(ShowsItself):
 
             return message_panel(new_axes(ax, (4.2, 3.8)), "Calibration not estimable: no model was evaluated")
         model = model if model is not None else str(self.table["model"].iloc[0])
+        if not (self.table["model"] == model).any():   # a model 04_models did not fit (no variable selected)
+            from ..plots.style import message_panel
+
+            return message_panel(new_axes(ax, (4.2, 3.8)),
+                                 f"No calibration of the {MODELS.get(model, model).lower()}: the model was not fitted")
         if set is None or horizon is None:
             d_set, d_h = self._default_panel(model)
             set, horizon = set or d_set, d_h if horizon is None else horizon

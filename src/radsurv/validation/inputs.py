@@ -6,6 +6,11 @@ Rad-scores (as ``04_models`` built it), re-scores every model from the coefficie
 ``04_models`` wrote (:func:`check_scores`: a stale or edited upstream output stops here),
 and gathers each model's baseline DFS at the horizons, so that a predicted risk of
 recurrence is ``1 - s0 ** exp(score)``.
+
+Which models ``04_models`` fitted depends on what its screen and LASSO selected, so a
+profile cannot promise them: a final model (``validation.final_model``) that was not
+fitted, or no model at all, is not refused here (``radsurv validate`` could not have
+predicted it) but degrades the stage (:attr:`ValidationInputs.not_estimable`).
 """
 
 from __future__ import annotations
@@ -17,13 +22,13 @@ import numpy as np
 import pandas as pd
 
 from ..cohort.manifest import cohort_outcomes
-from ..exceptions import PreconditionError
 from ..labels import SPLIT_LABELS, SPLITS
 from ..models.design import RADSCORE, RADSCORE_LABEL, Design, cohort_design
-from ..models.six_models import model_name
+from ..models.imputation import imputer_for
+from ..models.six_models import MODELS, model_name
 from ..results import ShowsItself
 
-__all__ = ["ValidationInputs", "check_scores", "example_patient", "validation_inputs"]
+__all__ = ["ValidationInputs", "check_scores", "example_patient", "final_model_reason", "validation_inputs"]
 
 
 def check_scores(models, design: Design) -> None:
@@ -74,7 +79,8 @@ class ValidationInputs(ShowsItself):
     horizons : tuple of float
         Months at which risks are predicted.
     final : str
-        The final model (calibration curve, nomogram).
+        The final model (calibration curve, nomogram): ``validation.final_model``, fitted
+        or not (:attr:`final_fitted`).
     hazard_ratios : DataFrame
         ``04_models``' terms and coefficients of every model.
     coding : dict
@@ -95,6 +101,31 @@ class ValidationInputs(ShowsItself):
     hazard_ratios: pd.DataFrame
     coding: dict
     labels: dict
+    #: the (unfitted) imputer of ``04_models``, rebuilt from the profile and the seed, or
+    #: None when 04 used complete cases (:func:`radsurv.models.imputer_for`)
+    imputer: Any = None
+
+    def completed_training(self) -> list[pd.DataFrame] | None:
+        """The training patients' m completed sets, as ``04_models`` imputed them (the same
+        imputer, data and seed give the same sets), or None without imputation."""
+        if self.imputer is None:
+            return None
+        train = self.design.X.index[self.train]
+        imputer = clone_imputer(self.imputer)
+        return imputer.fit(self.design.X.loc[train], self.outcome.loc[train, "time"],
+                           self.outcome.loc[train, "event"]).completed_
+
+    @property
+    def final_fitted(self) -> bool:
+        """Whether ``04_models`` fitted the final model (it has a variable)."""
+        return self.final in self.models
+
+    @property
+    def not_estimable(self) -> list[str]:
+        """What cannot be validated because ``04_models`` did not fit the final model or
+        any model (:func:`final_model_reason`); empty when the final model was fitted."""
+        why = final_model_reason(self.final, self.models)
+        return [why] if why else []
 
     @property
     def train(self) -> np.ndarray:
@@ -119,13 +150,15 @@ class ValidationInputs(ShowsItself):
             if len(o):
                 rows.append({"set": SPLIT_LABELS[split], "patients": len(o), "events": int(o["event"].sum()),
                              "median_follow_up_months": float(o["time"].median()),
-                             "scored_by_final_model": int(self.scores.loc[o.index, self.final].notna().sum())})
+                             "scored_by_final_model": (int(self.scores.loc[o.index, self.final].notna().sum())
+                                                       if self.final_fitted else 0)})
         return pd.DataFrame(rows)
 
 
     def title(self) -> str:
         return (f"{len(self.outcome)} patients scored by {len(self.models)} models; final model: "
-                f"{model_name(self.final)}; horizons {', '.join(f'{h / 12:g}' for h in self.horizons)} years")
+                f"{model_name(self.final)}{'' if self.final_fitted else ' (not fitted)'}; horizons "
+                f"{', '.join(f'{h / 12:g}' for h in self.horizons)} years")
 
 
 def validation_inputs(cohort: pd.DataFrame, radscores: pd.DataFrame, models, profile: Mapping[str, Any],
@@ -152,7 +185,13 @@ def validation_inputs(cohort: pd.DataFrame, radscores: pd.DataFrame, models, pro
     Raises
     ------
     ValueError
-        The scores do not follow from the coefficients, or the final model was not fitted.
+        The scores do not follow from the coefficients.
+
+    Notes
+    -----
+    A final model that ``04_models`` did not fit (or no fitted model) is kept as
+    ``final`` with :attr:`ValidationInputs.final_fitted` false: every fitted model is
+    validated as usual, and what needs the final model says why it is missing.
     """
     columns, labels = profile["cohort"]["columns"], profile["cohort"]["labels"]
     design, clinical, mri = cohort_design(cohort, radscores, columns, labels)
@@ -161,20 +200,54 @@ def validation_inputs(cohort: pd.DataFrame, radscores: pd.DataFrame, models, pro
     keys = tuple(models.models)
     horizons = tuple(float(h) for h in params["horizons_months"])
     final = params["final_model"]
-    if final not in keys:
-        # 04 fits a model only when it has a variable: which ones do depends on what the
-        # screen and the LASSO select, so it is known only now
-        raise PreconditionError(
-            f"05_validation: the final model ({model_name(final)}) was not fitted by 04_models (no variable was "
-            + (f"selected); set validation.final_model to one of the fitted models: {', '.join(keys)}" if keys else
-               "selected for any model): there is no model to validate on this cohort"),
-            key="validation.final_model", suggested=keys[-1] if keys else None)
     coding = {**{c: columns["clinical"][c] for c in clinical}, **{c: columns["mri"][c] for c in mri}}
     return ValidationInputs(design=design, clinical=tuple(clinical), mri=tuple(mri), outcome=outcome,
                             scores=models.scores.loc[design.X.index, list(keys)], models=keys, horizons=horizons,
                             s0={(k, h): models.s0(k, h) for k in keys for h in horizons}, final=final,
                             hazard_ratios=models.hazard_ratios, coding=coding,
-                            labels={**labels, RADSCORE: RADSCORE_LABEL})
+                            labels={**labels, RADSCORE: RADSCORE_LABEL},
+                            imputer=imputer_for(design, [*clinical, *mri], profile.get("models") or {},
+                                                seed=profile.get("seed", 0)))
+
+
+def clone_imputer(imputer):
+    """An unfitted copy with the same parameters."""
+    from ..models import ChainedImputer
+
+    return ChainedImputer(m=imputer.m, max_iter=imputer.max_iter, donors=imputer.donors, seed=imputer.seed,
+                          categorical=imputer.categorical)
+
+
+def final_model_reason(final: str, fitted) -> str:
+    """Why the validation of ``final`` cannot be estimated, or "" when it was fitted.
+
+    Parameters
+    ----------
+    final : str
+        ``validation.final_model``.
+    fitted : sequence of str
+        The models ``04_models`` fitted, in the study's order.
+
+    Returns
+    -------
+    str
+        A clause for the ``not_estimable`` variable. With no fitted model, nothing is
+        validated; with others fitted, they are validated and only what needs the final
+        model (the nomogram, the bootstrap-corrected calibration curve, the final model's
+        rows of the Results paragraph) is left out, and the clause names the profile key
+        and the fitted models it may be set to. The final model is never swapped silently.
+    """
+    fitted = [k for k in MODELS if k in set(fitted)]
+    if final in fitted:
+        return ""
+    if not fitted:
+        # 04 fits a model only when it has a variable: which ones do depends on the data
+        return ("no model could be validated: 04_models fitted none (no variable was selected for any model), so "
+                "there is no optimism, calibration, decision curve or nomogram to estimate")
+    return (f"the final model, the {model_name(final)}, was not fitted by 04_models (no variable was selected for "
+            "it), so its nomogram, its bootstrap-corrected calibration curve and its calibration and net benefit "
+            "in the Results cannot be estimated (the fitted models are validated in the tables); to validate "
+            f"another model, set validation.final_model to one of: {', '.join(fitted)}")
 
 
 def example_patient(X: pd.DataFrame, variables, coding: Mapping[str, Any]) -> dict[str, Any]:

@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from ..models.design import RADSCORE, Design
-from ..models.six_models import MODELS, develop_models
+from ..models.imputation import imputer_for
+from ..models.six_models import MODELS, SixModels, develop_models
 from ..results import ShowsItself, new_axes
 from ..seeds import STREAM_OPTIMISM
 from ..signatures.development import MULTIMODAL, available_signatures, develop_signatures, needed_for_models
@@ -112,11 +113,15 @@ def development_data(X: pd.DataFrame, flagged: set[str], design: Design, clinica
     train = train[train.isin(X.index) & train.isin(design.X.index)]
     if (outcome.loc[train, "split"] != "train").any():  # pragma: no cover - guarded by construction
         raise AssertionError("a test-set patient reached the optimism bootstrap")
+    # models.missing resolved on every scored patient, as 04 resolved it (auto: imputation
+    # when any set misses a value), so that no resample decides otherwise.
+    imputes = imputer_for(design, [*clinical, *mri], profile["models"], seed=0) is not None
+    model_params = {**profile["models"], "missing": "multiple_imputation" if imputes else "complete_case"}
     return DevelopmentData(features=X.loc[train], flagged=frozenset(flagged), design=design.subset(train),
                            clinical=tuple(clinical), mri=tuple(mri),
                            time=outcome.loc[train, "time"].to_numpy(float),
                            event=outcome.loc[train, "event"].to_numpy(int),
-                           signature_params=profile["signatures"], model_params=profile["models"],
+                           signature_params=profile["signatures"], model_params=model_params,
                            calibration_model=calibration_model, calibration_grid=calibration_grid)
 
 
@@ -136,9 +141,10 @@ def resample_rows(n: int, seed: int, b: int) -> np.ndarray:
     return np.random.default_rng([seed, STREAM_OPTIMISM, b]).integers(0, n, n)
 
 
-def _develop(dev: DevelopmentData, rows: np.ndarray, seed) -> tuple[dict, Any]:
+def _develop(dev: DevelopmentData, rows: np.ndarray, seed) -> tuple[SixModels, Any]:
     """The whole development on the training rows ``rows`` (with repeats): returns the
-    six models and a function scoring any training rows with the Rad-score."""
+    six models (with their imputer, if any) and a function scoring any training rows
+    with the Rad-score."""
     # Positional labels: a resample repeats patients, and label-based selection would
     # multiply the repeats.
     X = dev.features.iloc[rows].reset_index(drop=True)
@@ -155,9 +161,12 @@ def _develop(dev: DevelopmentData, rows: np.ndarray, seed) -> tuple[dict, Any]:
     design = Design(dev.design.X.iloc[rows].reset_index(drop=True).assign(**{RADSCORE: radscore(rows)}),
                     dev.design.groups, dev.design.labels)
     mp = dev.model_params
+    # The imputation is part of the development: refitted on every resample, with its own
+    # stream (``models.missing`` resolved once by development_data, as 04 resolved it).
+    imputer = imputer_for(design, [*dev.clinical, *dev.mri], mp, seed=seed)
     six = develop_models(design, list(dev.clinical), list(dev.mri), dev.time[rows], dev.event[rows],
-                         screen_p=mp["screen_p"], ties=mp["ties"])
-    return six.models, radscore
+                         screen_p=mp["screen_p"], ties=mp["ties"], imputer=imputer)
+    return six, radscore
 
 
 def _measures(lp: np.ndarray, t: np.ndarray, e: np.ndarray) -> tuple[float, float]:
@@ -169,10 +178,10 @@ def _measures(lp: np.ndarray, t: np.ndarray, e: np.ndarray) -> tuple[float, floa
     return c, slope
 
 
-def _risk(model, design: Design, horizon: float) -> np.ndarray:
+def _risk(model, design: Design, horizon: float, completed=None) -> np.ndarray:
     """Predicted risk by ``horizon`` of a fitted CoxModel: 1 - exp(-H0(t) exp(x beta))."""
     H0 = float(model.fit_.baseline_cumhaz([horizon])[0])
-    return 1.0 - np.exp(-H0 * np.exp(model.predict(design).to_numpy() + model.center_))
+    return 1.0 - np.exp(-H0 * np.exp(model.predict(design, completed).to_numpy() + model.center_))
 
 
 def _curve(time, event, risk, horizon, grid) -> np.ndarray:
@@ -211,7 +220,8 @@ def _resample(dev: DevelopmentData, b: int, seed: int) -> dict[str, list[dict]]:
     n = dev.time.size
     rows = resample_rows(n, seed, b)
     try:
-        models, radscore = _develop(dev, rows, [seed, STREAM_OPTIMISM, b])
+        six, radscore = _develop(dev, rows, [seed, STREAM_OPTIMISM, b])
+        models = six.models
     except ValueError as error:  # a step of the development cannot be fitted on this resample
         return {"models": [{"resample": b, "model": None, "failed": f"{type(error).__name__}: {error}"}],
                 "calibration": []}
@@ -220,6 +230,10 @@ def _resample(dev: DevelopmentData, b: int, seed: int) -> dict[str, list[dict]]:
                          dev.design.labels)
     design_boot = Design(dev.design.X.iloc[rows].reset_index(drop=True).assign(**{RADSCORE: radscore(rows)}),
                          dev.design.groups, dev.design.labels)
+    # With imputation: the resample's patients as imputed when its imputer was fitted (with
+    # their outcome), the original training patients from its models without outcome, as
+    # test patients.
+    sets_orig, sets_boot = six.completed(design_orig), six.completed(design_boot)
     out = []
     for key in MODELS:
         if key not in models:
@@ -228,8 +242,8 @@ def _resample(dev: DevelopmentData, b: int, seed: int) -> dict[str, list[dict]]:
                         "variables": "", "failed": ""})
             continue
         model = models[key]
-        c_app, _ = _measures(model.predict(design_boot).to_numpy(), dev.time[rows], dev.event[rows])
-        c_test, slope = _measures(model.predict(design_orig).to_numpy(), dev.time, dev.event)
+        c_app, _ = _measures(model.predict(design_boot, sets_boot).to_numpy(), dev.time[rows], dev.event[rows])
+        c_test, slope = _measures(model.predict(design_orig, sets_orig).to_numpy(), dev.time, dev.event)
         out.append({"resample": b, "model": key, "apparent_c": c_app, "test_c": c_test, "test_slope": slope,
                     "variables": ";".join(model.variables), "failed": ""})
     calib = []
@@ -237,8 +251,9 @@ def _resample(dev: DevelopmentData, b: int, seed: int) -> dict[str, list[dict]]:
     if key is not None and key in models and dev.calibration_grid:
         for h, grid in dev.calibration_grid.items():
             try:
-                app = _curve(dev.time[rows], dev.event[rows], _risk(models[key], design_boot, h), h, grid)
-                test = _curve(dev.time, dev.event, _risk(models[key], design_orig, h), h, grid)
+                app = _curve(dev.time[rows], dev.event[rows], _risk(models[key], design_boot, h, sets_boot), h,
+                             grid)
+                test = _curve(dev.time, dev.event, _risk(models[key], design_orig, h, sets_orig), h, grid)
             except ValueError:  # too few distinct predictions or events for the spline on this resample
                 continue
             calib += [{"resample": b, "horizon": float(h), "predicted": float(g), "apparent": float(a),

@@ -25,15 +25,33 @@ from ..stages.context import StageContext
 from .calibration import Calibration
 from .decision import DecisionCurves, benefit_range
 from .inputs import ValidationInputs
-from .nomogram import PointsCalculator
+from .nomogram import NoNomogram, PointsCalculator
 from .optimism import OptimismBootstrap
 
-__all__ = ["calibration_display", "decision_display", "nomogram_display", "optimism_display",
+__all__ = ["bootstrap_not_run", "calibration_display", "decision_display", "nomogram_display", "optimism_display",
            "validation_variables", "write_validation_artefacts"]
 
 
 def _fmt(x, digits=3) -> str:
     return "–" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _said(reason: str, column: str) -> pd.DataFrame:
+    """A one-cell table that says why, in place of an empty grid."""
+    return pd.DataFrame({column: [reason[0].upper() + reason[1:] + "."]})
+
+
+def bootstrap_not_run() -> OptimismBootstrap:
+    """The optimism bootstrap of no model: no resample is developed.
+
+    When ``04_models`` fitted no model there is no apparent C to correct, so the stage
+    does not spend the resamples (200 developments on the paper's profile); the empty
+    result shows, tabulates and plots as "nothing to show"."""
+    return OptimismBootstrap(
+        resamples=pd.DataFrame(columns=["resample", "model", "apparent_c", "test_c", "test_slope", "variables",
+                                        "failed"]),
+        calibration=pd.DataFrame(columns=["resample", "horizon", "predicted", "apparent", "test"]),
+        apparent={}, models=(), n_resamples=0)
 
 
 def optimism_display(summary: pd.DataFrame, n_failed: int, n_total: int) -> pd.DataFrame:
@@ -93,15 +111,29 @@ def nomogram_display(nom) -> pd.DataFrame:
 
 def validation_variables(opt: pd.DataFrame, calib: pd.DataFrame, curves: pd.DataFrame, corrected: pd.DataFrame,
                          freq: pd.DataFrame, params: Mapping[str, Any], n_ok: int, n_total: int,
-                         example: pd.DataFrame | None) -> dict[str, Any]:
-    """The ``validation`` variables of the manuscript."""
+                         example: pd.DataFrame | None, fitted=None) -> dict[str, Any]:
+    """The ``validation`` variables of the manuscript.
+
+    ``fitted``: the models ``04_models`` fitted (None: every model of ``opt``). A model
+    without an optimism row that was not fitted gets an entry of "–" with ``fitted:
+    false``, so that the paper's references to it resolve; when the final model is not
+    among the fitted ones, ``final_fitted: false`` and its net benefit is not reported.
+    """
     final = params["final_model"]
+    fitted = list(opt["model"]) if fitted is None and len(opt) else list(fitted or ())
+    final_fitted = final in fitted
     v: dict[str, Any] = {"n_resamples": n_total, "n_resamples_used": n_ok, "final_model": model_name(final),
                          "final_model_key": final,
                          "horizons": ", ".join(f"{h / 12:g}" for h in params["horizons_months"])}
+    if not final_fitted:   # written only then: the quick profile's variables are unchanged
+        v["final_fitted"] = False
     for r in opt.itertuples(index=False):
         v[r.model] = {"apparent_c": _fmt(r.apparent_c), "optimism": _fmt(r.optimism), "corrected_c": _fmt(r.corrected_c),
                       "corrected_slope": _fmt(r.corrected_slope, 2)}
+    for key in MODELS:
+        if key not in v and key not in fitted:
+            v[key] = {"apparent_c": "–", "optimism": "–", "corrected_c": "–", "corrected_slope": "–",
+                      "fitted": False}
     for r in calib.itertuples(index=False):
         if r.model != final:
             continue
@@ -111,6 +143,8 @@ def validation_variables(opt: pd.DataFrame, calib: pd.DataFrame, curves: pd.Data
                   "note": r.note if isinstance(r.note, str) else ""}
     for split in ("internal", "external"):
         for h in params["horizons_months"]:
+            if not final_fitted:   # no curve of the final model: not "none", which would read as no benefit
+                continue
             rng = benefit_range(curves, split, h, final)
             v[f"benefit_{split}_{h / 12:g}y"] = ("none" if rng is None else f"{100 * rng[0]:.0f}%-{100 * rng[1]:.0f}%")
     if len(corrected):
@@ -119,7 +153,7 @@ def validation_variables(opt: pd.DataFrame, calib: pd.DataFrame, curves: pd.Data
     if len(freq):
         top = freq[freq["model"] == "clinical"].head(3)
         v["clinical_stability"] = "; ".join(f"{r.label} {100 * r.share:.0f}%" for r in top.itertuples(index=False))
-    if example is not None:
+    if example is not None and len(example):
         e = example.iloc[0]
         v["example"] = {"total_points": f"{e['total_points']:.0f}",
                         **{f"dfs_{h / 12:g}y": f"{100 * e[c]:.1f}%" for h, c in
@@ -128,7 +162,7 @@ def validation_variables(opt: pd.DataFrame, calib: pd.DataFrame, curves: pd.Data
 
 
 def write_validation_artefacts(ctx: StageContext, inputs: ValidationInputs, calibration: Calibration,
-                               decision: DecisionCurves, nomogram: PointsCalculator, example: pd.DataFrame,
+                               decision: DecisionCurves, nomogram: PointsCalculator | NoNomogram, example: pd.DataFrame,
                                optimism: OptimismBootstrap, corrected: pd.DataFrame,
                                frequency: pd.DataFrame) -> dict:
     """Write every declared output of the validation from what the notebook computed.
@@ -142,8 +176,9 @@ def write_validation_artefacts(ctx: StageContext, inputs: ValidationInputs, cali
         :func:`radsurv.validation.calibration_by_set` of every model.
     decision : DecisionCurves
         :func:`radsurv.validation.decision_curves`.
-    nomogram : PointsCalculator
-        The final model's nomogram (:func:`radsurv.validation.final_model_nomogram`).
+    nomogram : PointsCalculator or NoNomogram
+        The final model's nomogram (:func:`radsurv.validation.final_model_nomogram`); a
+        :class:`NoNomogram` when the final model was not fitted.
     example : DataFrame
         The calculator's points and DFS of the example patient.
     optimism : OptimismBootstrap
@@ -157,7 +192,15 @@ def write_validation_artefacts(ctx: StageContext, inputs: ValidationInputs, cali
     -------
     dict
         The ``validation`` variables of the manuscript.
+
+    Notes
+    -----
+    When ``04_models`` fitted no model, or not the final one (:attr:`ValidationInputs.not_estimable`),
+    every declared output is still written: what needs the missing model says why (a
+    one-cell table, a figure with the reason), and the variables' ``not_estimable`` list
+    carries the reason to the paper.
     """
+    from ..plots.style import message_figure
     from ..plots.validation import calibration_figure, decision_figure, nomogram_figure
 
     params = ctx.params
@@ -172,43 +215,66 @@ def write_validation_artefacts(ctx: StageContext, inputs: ValidationInputs, cali
     ctx.write_data(optimism.resamples, "optimism_resamples.csv")
     opt = optimism.summary()
     ctx.write_data(opt, "optimism.csv")
+    if corrected.empty:   # no final model or no curve: the file keeps its header
+        corrected = corrected.reindex(columns=["horizon", "predicted", "apparent", "optimism", "corrected",
+                                               "n_resamples"])
     ctx.write_data(corrected, "corrected_calibration.csv")
     ctx.write_data(frequency, "selection_frequency.csv")
     n_total, n_failed = optimism.n_resamples, optimism.n_failed
+    why = inputs.not_estimable[0] if inputs.not_estimable else ""
 
-    # ---- tables
-    ctx.write_table(optimism_display(opt, n_failed, n_total), "optimism_table.md", label="optimism",
+    # ---- tables (nothing to tabulate: the table says why instead of an empty grid)
+    ctx.write_table(optimism_display(opt, n_failed, n_total) if keys else _said(why, "Optimism bootstrap"),
+                    "optimism_table.md", label="optimism",
                     caption=f"Internal validation by Harrell's optimism bootstrap ({n_total} resamples of the "
                             "training set, each repeating the whole development: feature filters, LASSO-Cox with its "
-                            "cross-validation, the multi-modal rule, the Rad-score and the selection of the models). "
+                            "cross-validation, the multi-modal rule, the Rad-score"
+                            + (", the multiple imputation" if inputs.imputer is not None else "")
+                            + " and the selection of the models). "
                             "Optimism = mean over resamples of the C on the resample minus the C of the resample's "
                             "model on the training set; corrected = apparent - optimism. The corrected calibration "
                             "slope is 1 minus the mean shrinkage of the resamples' linear predictors on the training "
                             "set.")
-    ctx.write_table(calibration_display(summary), "calibration_table.md", label="calibration",
+    ctx.write_table(calibration_display(summary) if keys else _said(why, "Calibration"), "calibration_table.md",
+                    label="calibration",
                     caption="Calibration of the predicted DFS in the test sets: mean predicted and Kaplan-Meier "
                             "observed risk of recurrence by the horizon; the integrated calibration index (ICI), "
                             "median (E50) and 90th percentile (E90) of the absolute difference between smoothed "
                             "observed and predicted risk (Cox model on a restricted cubic spline of the "
                             "complementary log-log of the prediction, 3 knots; Austin et al. 2020); and the "
                             "calibration slope (1 = ideal).")
-    ctx.write_table(decision_display(decision.curves, keys), "decision_table.md", label="decision",
+    ctx.write_table(decision_display(decision.curves, keys) if keys else _said(why, "Decision curves"),
+                    "decision_table.md", label="decision",
                     caption="Net benefit of each model and of treating all at threshold probabilities of 10%, 20% "
                             "and 30% in the test sets (treating none: 0). The curves are in @fig-decision.")
-    ctx.write_table(nomogram_display(nomogram.nomogram), "nomogram_table.md", label="nomogram-points",
+    ctx.write_table(nomogram_display(nomogram.nomogram) if inputs.final_fitted else _said(why, "Nomogram"),
+                    "nomogram_table.md", label="nomogram-points",
                     caption=f"The nomogram of the {model_name(final)} in numbers: the points of each axis "
                             "value, and the total points at which the predicted DFS takes each value (as "
                             "rms::nomogram computes them).")
 
     # ---- figures: the panels the result objects' plot() methods draw
-    calibration_figure(calibration.grouped, calibration.curves, corrected, final, ctx.path("fig-calibration.png"),
-                       SPLIT_LABELS, MODELS[final], summary=summary)
-    decision_figure(decision.curves, keys, ctx.path("fig-decision.png"), MODELS, SPLIT_LABELS)
-    nomogram_figure(nomogram.nomogram, ctx.path("fig-nomogram.png"), MODELS[final])
+    if inputs.final_fitted:
+        calibration_figure(calibration.grouped, calibration.curves, corrected, final, ctx.path("fig-calibration.png"),
+                           SPLIT_LABELS, MODELS[final], summary=summary)
+        nomogram_figure(nomogram.nomogram, ctx.path("fig-nomogram.png"), MODELS[final])
+    else:
+        # the figures are the final model's: say which model is missing (the tables keep the fitted ones)
+        missing_final = f"The final model ({model_name(final)})\nwas not fitted by 04_models"
+        message_figure(ctx.path("fig-calibration.png"), f"No calibration figure:\n{missing_final}")
+        message_figure(ctx.path("fig-nomogram.png"), f"No nomogram:\n{missing_final}")
+    if keys:
+        decision_figure(decision.curves, keys, ctx.path("fig-decision.png"), MODELS, SPLIT_LABELS)
+    else:
+        message_figure(ctx.path("fig-decision.png"), "No decision curve:\nno model was fitted by 04_models")
 
     v = validation_variables(opt, summary, decision.curves, corrected, frequency, params, n_total - n_failed,
-                             n_total, example)
-    missing = unscored_sets(inputs.outcome)
+                             n_total, example, fitted=keys)
+    missing = inputs.not_estimable + unscored_sets(inputs.outcome)
+    if keys and "signature" not in keys:   # 04 fits the signature whenever its Rad-score varies
+        missing.insert(len(inputs.not_estimable), "the multi-modal radiomics signature's optimism cannot be "
+                       "estimated: 04_models did not fit it (its Rad-score selected no feature and is the same for "
+                       "every patient)")
     if missing:   # written only when a test set cannot be scored (the paper says which and why)
         v["not_estimable"] = missing
     ctx.write_variables({"validation": v})
