@@ -23,6 +23,8 @@ extend.
 
 from __future__ import annotations
 
+import typing
+
 import datetime as _dt
 import difflib
 from typing import Annotated, Any, Literal, Mapping, Union
@@ -708,6 +710,8 @@ def field_paths(model: type[BaseModel] | None = None, prefix: str = "") -> list[
         path = f"{prefix}{name}"
         out.append(path)
         ann = f.annotation
+        if typing.get_origin(ann) is dict:   # keys are data (a column name), not fixed keys
+            continue
         for candidate in (ann, *getattr(ann, "__args__", ())):
             if isinstance(candidate, type) and issubclass(candidate, BaseModel):
                 out.extend(field_paths(candidate, path + "."))
