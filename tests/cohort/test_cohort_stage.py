@@ -90,7 +90,7 @@ def test_summary_of_a_cohort_without_age_or_an_empty_set():
     data = data[data["split"] != "internal"]
     s = cohort_summary(data, data["dfs_time"].to_numpy(), [12.0])
     assert s["age_mean"] == "NA" and s["internal"]["n"] == 0 and s["internal"]["event_rate_pct"] == "NA"
-    assert "dfs_1y" not in s["internal"]
+    assert (s["internal"]["dfs_1y"], s["internal"]["dfs_1y_ci"]) == ("–", "not estimable")  # references resolve
 
 
 def test_validation_exclusions_name_rows_by_first_failing_column():

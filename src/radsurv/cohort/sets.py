@@ -72,6 +72,11 @@ def cohort_summary(data: pd.DataFrame, time_months: np.ndarray, landmarks: list[
             "event_rate_pct": _pct(event[sel].mean()) if sel.any() else "NA",
             "median_followup_months": f"{median_follow_up(time_months[sel], event[sel]):.1f}" if sel.any() else "NA",
         }
+        # Every landmark key exists, so that the paper's references resolve on any cohort (a
+        # set without patients, or followed short of a landmark, has no estimate: "–").
+        for m in landmarks:
+            out[s][f"dfs_{int(round(m / 12))}y"] = "–"
+            out[s][f"dfs_{int(round(m / 12))}y_ci"] = "not estimable"
         if not sel.any():
             continue
         km = kaplan_meier(time_months[sel], event[sel], times=landmarks, conf_type=KM_CONF_TYPE)

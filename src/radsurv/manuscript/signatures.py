@@ -106,7 +106,7 @@ def describe_signatures(v: Mapping[str, Any], published: Mapping[str, Any]) -> s
         text += (f" The four single-region signatures reached external C-indices from {ext[0]:.3f} to "
                  f"{ext[-1]:.3f}.")
     modal = {n: v[n]["c_external"] for n in ("us", "mri") if n in v and "c_external" in v[n]}
-    if modal and "c_external" in mm:
+    if modal and mm.get("c_external", "–") != "–":
         above = all(float(mm["c_external"]) > float(c) for c in modal.values())
         shown = " and ".join(f"{c} for the {'ultrasound' if n == 'us' else 'MRI'} signature" for n, c in modal.items())
         text += (f" On the external set the multi-modal signature was {'above' if above else 'not above'} each "

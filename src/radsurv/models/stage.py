@@ -162,6 +162,9 @@ def complete_model_variables(v: dict[str, Any], oracle: Mapping[str, float] | No
     for key in MODELS:
         if key in v:
             v[key]["fitted"] = True
+            for s in SPLITS:   # a set without patients or events: the paper's references still resolve
+                v[key].setdefault(f"c_{s}", "–")
+                v[key].setdefault(f"c_{s}_ci", "not estimable")
         else:
             v[key] = {"label": MODELS[key], "variables": "", "n_variables": 0, "df": 0, "fitted": False,
                       **{f"c_{s}": "–" for s in SPLITS}, **{f"c_{s}_ci": "no variable selected" for s in SPLITS}}

@@ -132,6 +132,8 @@ def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFra
             if len(r):
                 entry[f"c_{s}"] = f"{r['c'].iloc[0]:.3f}"
                 entry[f"c_{s}_ci"] = f"{r['lower'].iloc[0]:.3f}-{r['upper'].iloc[0]:.3f}"
+            elif name == mm:   # a set without patients or events: the paper's references still resolve
+                entry[f"c_{s}"], entry[f"c_{s}_ci"] = "–", "not estimable"
         v[name] = entry
     v["n_constant"] = sum(bool(v[n]["constant"]) for n in dev.signatures)
     v["n_signatures"] = len(dev.signatures)
