@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from ..labels import ANALYSIS_MASK, SPLIT_LABELS
+from ..report.formatting import MISSING
 from ..sensitivity.permutation import TEST_SETS
 from .estimable import not_estimable
 
@@ -83,13 +84,21 @@ def describe_sensitivity_methods(params: Mapping[str, Any]) -> str:
             "LASSO-Cox with its cross-validated penalty, the multi-modal rule) and scored on the internal and "
             "external test sets, whose features and outcomes were untouched. The permutation p of the observed test "
             "C is the share of permuted signatures, counting the observed one, with a C at least as high "
-            "[@phipson2010].")
+            "[@phipson2010]. The same permutations tested the X-tile risk groups on the training set: each recorded "
+            "the maximally selected log-rank statistic of its own training Rad-score against the permuted outcomes "
+            "it was developed on, and the observed signature's statistic was compared with these in the same way. "
+            "Because the fit of the Rad-score to the training outcomes and the search over cuts are both repeated "
+            "under the null, this p-value is exact; the Lausen-Schumacher and fixed-score permutation p-values "
+            "correct for the search over cuts only and, even on the pre-validated Rad-score, are approximate "
+            "[@lausen1992; @tibshirani2002].")
     else:
         parts.append("No permutation null was run (sensitivity.permutation.n: 0).")
     parts.append(
         "The X-tile cut was compared with cuts that involve no search, the training median and tertiles, and with "
         "its own cross-validated version, in which each training patient is assigned by a cut chosen on the other "
-        f"{k - 1} of {k} folds [@faraggi1996]; the ratio of the two log hazard ratios on the training set measures "
+        f"{k - 1} of {k} folds [@faraggi1996], applied to the pre-validated Rad-score (each training patient scored "
+        "by the cross-validation fit made without their fold [@tibshirani2002]), since the training Rad-score was "
+        "itself fitted to the training outcomes; the ratio of the two log hazard ratios on the training set measures "
         "how much of the optimal cut's effect is the search's [@altman1994].")
     if params["harmonisation"]["run"]:
         parts.append(_harmonisation_methods(params).strip())
@@ -131,15 +140,26 @@ def describe_sensitivity(v: Mapping[str, Any]) -> str:
                  + " (@tbl-permutation, @fig-permutation)"
                  + (f"; {perm['n_failed']} permutation{'s' if perm['n_failed'] != 1 else ''} could not be developed"
                     if perm["n_failed"] else "") + ". ")
+        xt = perm.get("xtile")
+        if xt:
+            text += (f"The X-tile split of the training Rad-score had a maximally selected log-rank statistic of "
+                     f"{xt['observed']} against {xt['null_mean']} on average (95th percentile {xt['null_q95']}) for "
+                     f"the signatures developed on permuted outcomes, a whole-development permutation p of "
+                     f"{xt['p']} (@tbl-cutpoints): the training-set test of the risk groups with the Rad-score's fit "
+                     "and the search over cuts both repeated under the null, which replaces the approximate "
+                     "Lausen-Schumacher and permutation p-values that correct for the search only. ")
         if v.get("radscore_constant"):
             text += ("The multi-modal signature itself kept no feature, so its C of 0.5 is chance by construction "
                      "and the null shows how often a development on permuted outcomes does better. ")
     cp = v["cutpoint"]
     train = cp.get("train", {})
-    if train.get("xtile") and train.get("xtile_cv"):
+    if train.get("xtile") and train.get("xtile_cv") and train["xtile_cv"] != MISSING:
         text += (f"On the training set the X-tile cut gave a hazard ratio of {train['xtile']}, its cross-validated "
                  f"version {train['xtile_cv']}: a shrinkage of the log hazard ratio to {cp['shrinkage']} "
                  "(@tbl-cutpoints).")
+    elif train.get("xtile") and train["xtile"] != MISSING:
+        # no cross-validated split (the pre-validated score admits no cut; not_estimable says why)
+        text += f"On the training set the X-tile cut gave a hazard ratio of {train['xtile']} (@tbl-cutpoints)."
     elif text == "" and not v.get("radscore_constant"):
         text = "No sensitivity analysis could be run: the multi-modal Rad-score is constant."
     extra = describe_variants(v.get("variants") or {})

@@ -8,7 +8,13 @@ Schumacher 1994). Three checks, in one table per set:
   training tertiles (top against bottom third);
 - the cross-validated X-tile split of the training set (Faraggi & Simon 1996): each
   patient is put in a group by a cut chosen on the other folds, without them, so the
-  hazard ratio between these groups carries no selection bias;
+  hazard ratio between these groups carries no selection bias of the cut. It cuts the
+  *pre-validated* Rad-score when one is given (``03_signatures``'
+  ``radscores_prevalidated.csv``: each training patient scored by the cross-validation
+  fit made without their fold; Tibshirani & Efron 2002): the training Rad-score is
+  LASSO's fit to these same outcomes, so a cross-validated cut of it still carries the
+  fit's optimism (issue 27: on pure noise its "bias-free" HR came out 1.3 to 2.2). The
+  X-tile cut, the median and the tertiles stay on the training Rad-score, the study's;
 - the shrinkage of the optimal cut's effect, ``log HR(cross-validated) / log HR(X-tile)``
   on the training set (1: no overstatement; 0.5: half of the log hazard ratio was the
   search's).
@@ -29,8 +35,8 @@ from ..results import ShowsItself, new_axes
 from ..signatures.risk_groups import RiskGroups, group_summary
 from ..stats import logrank, optimal_cutpoint
 
-__all__ = ["NO_CUT", "CUT_COLUMNS", "SPLIT_BY", "CutpointCheck", "cross_validated_groups", "cutpoint_check",
-           "cutpoint_comparison", "shrinkage", "tertile_summary"]
+__all__ = ["NO_CUT", "NO_CV_SPLIT", "CUT_COLUMNS", "SPLIT_BY", "CutpointCheck", "cross_validated_groups",
+           "cutpoint_check", "cutpoint_comparison", "shrinkage", "tertile_summary", "training_prevalidated"]
 
 #: Columns of :func:`cutpoint_comparison`.
 CUT_COLUMNS = ["set", "split_by", "cut", "n_low", "n_high", "events_low", "events_high", "hr", "hr_lower",
@@ -80,8 +86,33 @@ def tertile_summary(time, event, score, cuts: tuple[float, float]) -> dict:
     return out
 
 
+def training_prevalidated(prevalidated: pd.Series | None, outcome: pd.DataFrame) -> np.ndarray | None:
+    """The pre-validated Rad-score of ``outcome``'s training patients, in their order.
+
+    Raises
+    ------
+    ValueError
+        When a training patient has no pre-validated score (naming the first ones) or a
+        score is not finite: ``radscores_prevalidated.csv`` is from another run of
+        ``03_signatures``.
+    """
+    if prevalidated is None:
+        return None
+    ids = outcome.index[(outcome["split"] == "train").to_numpy()]
+    missing = ids[~ids.isin(prevalidated.index)]
+    if len(missing):
+        raise ValueError(f"prevalidated: no pre-validated Rad-score for {len(missing)} training patients, e.g. "
+                         f"{list(missing[:3])}; run 03_signatures again (radscores_prevalidated.csv)")
+    x = prevalidated.loc[ids].to_numpy(dtype=float)
+    if not np.isfinite(x).all():
+        bad = ids[~np.isfinite(x)]
+        raise ValueError(f"prevalidated: the pre-validated Rad-score of {len(bad)} training patients is not finite, "
+                         f"e.g. {list(bad[:3])}; run 03_signatures again (radscores_prevalidated.csv)")
+    return x
+
+
 def cutpoint_comparison(score: pd.Series, outcome: pd.DataFrame, groups: RiskGroups, n_folds: int,
-                        seed) -> pd.DataFrame:
+                        seed, prevalidated: pd.Series | None = None) -> pd.DataFrame:
     """The X-tile cut, the training median and tertiles, and the cross-validated X-tile
     split of the training set, per set.
 
@@ -97,15 +128,28 @@ def cutpoint_comparison(score: pd.Series, outcome: pd.DataFrame, groups: RiskGro
         Folds of the cross-validated split.
     seed
         Its folds' seed.
+    prevalidated : Series, optional
+        The training patients' pre-validated Rad-score (index: patient, as ``score``'s):
+        the cross-validated X-tile split cuts it instead of ``score``. None: it cuts
+        ``score`` (right only when ``score`` was not fitted to these outcomes).
 
     Returns
     -------
     DataFrame
         :data:`CUT_COLUMNS`; ``split_by`` is ``X-tile``, ``X-tile, cross-validated``
-        (training only), ``median`` or ``tertiles`` (``cut`` holds the upper tertile cut).
+        (training only; all NaN when the pre-validated score admits no cut in a fold),
+        ``median`` or ``tertiles`` (``cut`` holds the upper tertile cut).
+
+    References
+    ----------
+    Faraggi D, Simon R. A simulation study of cross-validation for selecting an optimal
+    cutpoint in univariate survival analysis. Stat Med 1996;15:2203-13.
+    Tibshirani RJ, Efron B. Pre-validation and inference in microarrays. Stat Appl Genet
+    Mol Biol 2002;1:Article 1.
     """
     train = (outcome["split"] == "train").to_numpy()
     x_train = score.to_numpy()[train]
+    pv = training_prevalidated(prevalidated, outcome)
     median = float(np.median(x_train))
     tertiles = tuple(float(q) for q in np.quantile(x_train, [1 / 3, 2 / 3]))
     rows = []
@@ -116,8 +160,18 @@ def cutpoint_comparison(score: pd.Series, outcome: pd.DataFrame, groups: RiskGro
         t, e, x = outcome["time"].to_numpy()[sel], outcome["event"].to_numpy()[sel], score.to_numpy()[sel]
         rows.append({"set": s, "split_by": "X-tile", "cut": groups.cutpoint_, **group_summary(t, e, groups.assign(x))})
         if s == "train":
-            cv = cross_validated_groups(x, t, e, n_folds, seed, groups.min_prop, groups.max_prop)
-            rows.append({"set": s, "split_by": "X-tile, cross-validated", "cut": np.nan, **group_summary(t, e, cv)})
+            try:
+                cv = cross_validated_groups(x if pv is None else pv, t, e, n_folds, seed, groups.min_prop,
+                                            groups.max_prop)
+                cv_row = group_summary(t, e, cv)
+            except ValueError:
+                if pv is None:
+                    raise
+                # the pre-validated score admits no cut in some fold (the fold fits kept no
+                # feature, or too few distinct values): no cross-validated split exists, and
+                # putting those patients in one group would invent one (CutpointCheck.note says so)
+                cv_row = {}
+            rows.append({"set": s, "split_by": "X-tile, cross-validated", "cut": np.nan, **cv_row})
         rows.append({"set": s, "split_by": "median", "cut": median,
                      **group_summary(t, e, np.where(x > median, "high", "low"))})
         rows.append({"set": s, "split_by": "tertiles", "cut": tertiles[1], **tertile_summary(t, e, x, tertiles)})
@@ -165,12 +219,19 @@ class CutpointCheck(ShowsItself):
         :func:`shrinkage` of the X-tile cut's log hazard ratio (NaN when undefined).
     n_folds : int
         Folds of the cross-validated split.
+    score_cv : str
+        Which Rad-score the cross-validated split cut: ``"pre-validated"`` or
+        ``"training"``.
+    note : str
+        Why the cross-validated split could not be formed ("" when it was).
     """
 
     groups: RiskGroups | None
     comparison: pd.DataFrame | None
     shrinkage: float
     n_folds: int
+    score_cv: str = "training"
+    note: str = ""
 
     def _fitted(self) -> bool:
         return self.comparison is not None
@@ -187,7 +248,8 @@ class CutpointCheck(ShowsItself):
             return "Cut-point check: none, the Rad-score is constant on the training set"
         shrink = f"{self.shrinkage:.2f}" if np.isfinite(self.shrinkage) else "undefined"
         return (f"Cut-point check: X-tile cut {self.groups.cutpoint_:.3f} against the training median, tertiles and "
-                f"its {self.n_folds}-fold cross-validated version; shrinkage of its log HR {shrink}")
+                f"its {self.n_folds}-fold cross-validated version (of the {self.score_cv} Rad-score); shrinkage of "
+                f"its log HR {shrink}" + (f"; {self.note}" if self.note else ""))
 
     def plot(self, ax=None):
         """The hazard ratio (high against low, 95% CI) of each split, per set
@@ -203,7 +265,14 @@ class CutpointCheck(ShowsItself):
         return ax
 
 
-def cutpoint_check(score: pd.Series, outcome: pd.DataFrame, min_prop: float, n_folds: int, seed) -> CutpointCheck:
+#: Why the cross-validated split is missing when the pre-validated Rad-score admits no cut.
+NO_CV_SPLIT = ("the cross-validated X-tile split cannot be formed: the pre-validated multi-modal Rad-score admits no "
+               "cut in at least one fold (its cross-validation fits kept no feature, or too few distinct values), so "
+               "no shrinkage is reported")
+
+
+def cutpoint_check(score: pd.Series, outcome: pd.DataFrame, min_prop: float, n_folds: int, seed,
+                   prevalidated: pd.Series | None = None) -> CutpointCheck:
     """03's X-tile cut of ``score`` on the training set, compared (:func:`cutpoint_comparison`).
 
     The cut is 03's rule (maximally selected log-rank statistic, at least ``min_prop`` of
@@ -212,8 +281,8 @@ def cutpoint_check(score: pd.Series, outcome: pd.DataFrame, min_prop: float, n_f
 
     Parameters
     ----------
-    score, outcome, n_folds, seed
-        As :func:`cutpoint_comparison`.
+    score, outcome, n_folds, seed, prevalidated
+        As :func:`cutpoint_comparison` (``prevalidated``: the cross-validated split's score).
     min_prop : float
         The smallest share of training patients on either side of the cut.
 
@@ -223,9 +292,14 @@ def cutpoint_check(score: pd.Series, outcome: pd.DataFrame, min_prop: float, n_f
         Without a cut (``comparison`` None) when the training Rad-score is constant.
     """
     train = (outcome["split"] == "train").to_numpy()
+    score_cv = "training" if prevalidated is None else "pre-validated"
     if not np.ptp(score.to_numpy()[train]) > 0:
-        return CutpointCheck(groups=None, comparison=None, shrinkage=float("nan"), n_folds=int(n_folds))
+        return CutpointCheck(groups=None, comparison=None, shrinkage=float("nan"), n_folds=int(n_folds),
+                             score_cv=score_cv)
     groups = RiskGroups(min_prop=min_prop, max_prop=1 - min_prop, n_permutations=0, n_bootstrap=0).fit(
         score.to_numpy()[train], outcome.loc[train, "time"], outcome.loc[train, "event"])
-    comparison = cutpoint_comparison(score, outcome, groups, int(n_folds), seed)
-    return CutpointCheck(groups=groups, comparison=comparison, shrinkage=shrinkage(comparison), n_folds=int(n_folds))
+    comparison = cutpoint_comparison(score, outcome, groups, int(n_folds), seed, prevalidated)
+    cv = comparison[(comparison["set"] == "train") & (comparison["split_by"] == "X-tile, cross-validated")]
+    note = NO_CV_SPLIT if cv["n_low"].isna().all() else ""
+    return CutpointCheck(groups=groups, comparison=comparison, shrinkage=shrinkage(comparison), n_folds=int(n_folds),
+                         score_cv=score_cv, note=note)

@@ -12,6 +12,17 @@ tail on a cohort without signal (the ``null`` twin) — and only there can it be
 
 The permutation p of a test set is ``(1 + #{b: C_b >= C_observed}) / (B + 1)``
 (Phipson & Smyth 2010: never 0).
+
+The same permutations also give the exact training-set test of the X-tile risk groups.
+Each records the X-tile statistic (the maximally selected standardised log-rank
+statistic, :func:`radsurv.signatures.risk_groups.xtile_statistic`) of its own training
+Rad-score against the permuted outcomes it was developed on: the search over cuts *and*
+the fit of the Rad-score to those outcomes, both repeated under the null. The observed
+development's statistic (its training Rad-score against the real outcomes) against these
+is :func:`radsurv.signatures.risk_groups.development_permutation_p`. ``03_signatures``'
+Lausen-Schumacher and permutation p-values correct for the search only, on the
+pre-validated Rad-score, which on pure noise still claims a split too often (a
+pre-validated score depends on the other folds' outcomes; Hoefling & Tibshirani 2008).
 """
 
 from __future__ import annotations
@@ -28,15 +39,19 @@ from ..results import ShowsItself, new_axes
 from ..seeds import STREAM_PERMUTATION
 from ..signatures.development import MULTIMODAL, available_signatures, develop_signatures, needed_for_models
 from ..signatures.evaluation import score_concordance
+from ..signatures.risk_groups import development_permutation_p, xtile_statistic
 
-__all__ = ["NULL_COLUMNS", "TEST_SETS", "Permutation", "PermutationNull", "c_on_set", "observed_score", "observed_test_c",
-           "one_permutation", "permutation_null", "permutation_once", "permutation_p", "permutation_summary",
-           "permuted_outcome"]
+__all__ = ["NULL_COLUMNS", "TEST_SETS", "XTILE", "Permutation", "PermutationNull", "c_on_set", "observed_score",
+           "observed_test_c", "observed_xtile", "one_permutation", "permutation_null", "permutation_once",
+           "permutation_p", "permutation_summary", "permuted_outcome", "training_xtile", "xtile_summary"]
 
 #: The sets the null scores (the training set is the one permuted).
 TEST_SETS = ("internal", "external")
+#: The column of :func:`permutation_null`'s table with each permuted development's X-tile
+#: statistic on its training set (last, so the columns before it keep their places).
+XTILE = "xtile_train"
 #: Columns of :func:`permutation_null`'s table.
-NULL_COLUMNS = ["permutation", *(f"c_{s}" for s in TEST_SETS), "n_selected", "failed"]
+NULL_COLUMNS = ["permutation", *(f"c_{s}" for s in TEST_SETS), "n_selected", "failed", XTILE]
 
 
 def permuted_outcome(outcome: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -63,6 +78,22 @@ def c_on_set(score: pd.Series, outcome: pd.DataFrame, split: str) -> float:
     return float(score_concordance(outcome["time"].to_numpy()[sel], outcome["event"].to_numpy()[sel], x)["c"])
 
 
+def training_xtile(score: pd.Series, outcome: pd.DataFrame, min_prop: float) -> float:
+    """The X-tile statistic of ``score`` on ``outcome``'s training patients
+    (:func:`~radsurv.signatures.risk_groups.xtile_statistic`, 03's admissible range
+    ``[min_prop, 1 - min_prop]``; 0 for a constant score)."""
+    train = (outcome["split"] == "train").to_numpy()
+    return xtile_statistic(score.to_numpy()[train], outcome["time"].to_numpy()[train],
+                           outcome["event"].to_numpy()[train], min_prop, 1 - min_prop)
+
+
+def observed_xtile(score: pd.Series, outcome: pd.DataFrame, params: Mapping[str, Any]) -> float:
+    """The observed development's X-tile statistic: ``03_signatures``' training Rad-score
+    against the real training outcomes (``params``: the ``signatures`` section, whose
+    ``cutpoint.min_prop`` 03 cut with). It is ``RiskGroups.statistic_`` of 03's cut."""
+    return training_xtile(score, outcome, float(params["cutpoint"]["min_prop"]))
+
+
 def permutation_once(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], params: Mapping[str, Any],
                      seed: int, b: int, keep_model: bool = False) -> dict[str, Any]:
     """Permutation ``b``: develop on permuted training outcomes, score the test sets.
@@ -84,7 +115,10 @@ def permutation_once(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], 
     -------
     dict
         ``permutation``, ``c_internal``, ``c_external`` (the real outcomes of the untouched
-        test sets), ``n_selected`` (features in the signature), ``failed`` ("" or why).
+        test sets), ``n_selected`` (features in the signature), ``failed`` ("" or why),
+        ``xtile_train`` (the X-tile statistic of the permuted signature's training
+        Rad-score against the permuted outcomes it was fitted to: 0 when it kept no
+        feature, NaN when it failed).
     """
     import warnings
 
@@ -99,7 +133,7 @@ def permutation_once(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], 
             dev = develop_signatures(X, permuted, flagged, params, seed=seed, n_jobs=1, only=only)
     except ValueError as error:  # a step cannot be fitted on this permutation (counted, left out)
         return {**row, **{f"c_{s}": np.nan for s in TEST_SETS}, "n_selected": 0,
-                "failed": f"{type(error).__name__}: {error}", **extra}
+                "failed": f"{type(error).__name__}: {error}", XTILE: np.nan, **extra}
     model = dev.predictors()[MULTIMODAL]
     score = model.predict(X)
     for s in TEST_SETS:
@@ -107,6 +141,9 @@ def permutation_once(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], 
     # features in the signature (the union LASSO's; a stacked signature counts its regions' features)
     row["n_selected"] = int(sum(len(m.coef_) for m in _lasso_parts(model)))
     row["failed"] = ""
+    # against the *permuted* outcomes: the statistic the observed development's is compared
+    # with must have been fitted and searched on the same outcomes, as the observed one was
+    row[XTILE] = training_xtile(score, permuted, float(params["cutpoint"]["min_prop"]))
     if keep_model:
         extra["model"] = model
     return {**row, **extra}
@@ -194,6 +231,39 @@ def permutation_summary(null: pd.DataFrame, observed: Mapping[str, float]) -> pd
                      "null_q95": float(np.quantile(values, 0.95)) if values.size else np.nan,
                      "n_permutations": int(values.size), "p": permutation_p(values, obs)})
     return pd.DataFrame(rows)
+
+
+def xtile_summary(null: pd.DataFrame, observed: float) -> dict[str, float]:
+    """The whole-development permutation test of the observed X-tile statistic.
+
+    Parameters
+    ----------
+    null : DataFrame
+        :func:`permutation_null`'s table; permutations that failed (NaN) are left out, as
+        for the C. A table without the column (an older run) gives NaN throughout.
+    observed : float
+        :func:`observed_xtile`.
+
+    Returns
+    -------
+    dict
+        ``observed``, ``null_mean``, ``null_q95``, ``n_permutations`` (finite ones) and
+        ``p`` (:func:`~radsurv.signatures.risk_groups.development_permutation_p`:
+        ``(1 + #{null >= observed}) / (B + 1)``; 1 when the observed development kept no
+        feature; NaN without a null or an observed statistic).
+
+    References
+    ----------
+    Phipson B, Smyth GK. Permutation p-values should never be zero. Stat Appl Genet Mol
+    Biol 2010;9:Article 39.
+    """
+    values = null[XTILE].to_numpy(dtype=float) if XTILE in null else np.array([])
+    values = values[np.isfinite(values)]
+    nan = float("nan")
+    ok = values.size > 0 and np.isfinite(observed)
+    return {"observed": float(observed), "null_mean": float(values.mean()) if values.size else nan,
+            "null_q95": float(np.quantile(values, 0.95)) if values.size else nan,
+            "n_permutations": int(values.size), "p": development_permutation_p(observed, values) if ok else nan}
 
 
 def observed_score(radscores: pd.DataFrame, X: pd.DataFrame) -> pd.Series:
@@ -304,19 +374,25 @@ class PermutationNull(ShowsItself):
         The observed signature's C per test set.
     n_permutations : int
         B, as asked.
+    observed_xtile : float
+        The observed development's X-tile statistic on the training set
+        (:func:`observed_xtile`); NaN when not given.
     """
 
     null: pd.DataFrame
     observed: dict
     n_permutations: int
+    observed_xtile: float = float("nan")
 
     @classmethod
     def run(cls, X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], params: Mapping[str, Any], seed: int,
             n_permutations: int, observed: Mapping[str, float], n_jobs: int = 1,
-            progress: bool = False) -> "PermutationNull":
-        """:func:`permutation_null` of B permutations, against ``observed``."""
+            progress: bool = False, observed_xtile: float = float("nan")) -> "PermutationNull":
+        """:func:`permutation_null` of B permutations, against ``observed`` (the test C) and
+        ``observed_xtile`` (:func:`observed_xtile`, the training X-tile statistic)."""
         null = permutation_null(X, outcome, flagged, params, seed, n_permutations, n_jobs=n_jobs, progress=progress)
-        return cls(null=null, observed=dict(observed), n_permutations=int(n_permutations))
+        return cls(null=null, observed=dict(observed), n_permutations=int(n_permutations),
+                   observed_xtile=float(observed_xtile))
 
     @property
     def failed(self) -> pd.Series:
@@ -334,13 +410,13 @@ class PermutationNull(ShowsItself):
         return int(((self.null["n_selected"] == 0) & ~self.failed).sum())
 
     def matches(self, one: Permutation) -> bool:
-        """Whether permutation ``one.b`` of the null has the C-indices, feature count and
-        failure of ``one`` (a permutation developed by hand, :func:`one_permutation`)."""
+        """Whether permutation ``one.b`` of the null has the C-indices, X-tile statistic,
+        feature count and failure of ``one`` (a permutation developed by hand, :func:`one_permutation`)."""
         mine = self.null[self.null["permutation"] == one.b]
         if len(mine) != 1:
             return False
         r = mine.iloc[0]
-        cols = [f"c_{s}" for s in TEST_SETS]
+        cols = [f"c_{s}" for s in TEST_SETS] + ([XTILE] if XTILE in mine and XTILE in one.row else [])
         return bool(np.allclose(r[cols].to_numpy(float), [one.row[c] for c in cols], rtol=0, atol=1e-12,
                                 equal_nan=True) and int(r["n_selected"]) == int(one.row["n_selected"])
                     and str(r["failed"]) == str(one.row["failed"]))
@@ -350,12 +426,20 @@ class PermutationNull(ShowsItself):
         null_q95, n_permutations`` (finite ones) and ``p``."""
         return permutation_summary(self.null, self.observed)
 
+    def xtile(self) -> dict[str, float]:
+        """:func:`xtile_summary`: the whole-development permutation p of the observed
+        training X-tile statistic, the valid training-set p of the risk-group split."""
+        return xtile_summary(self.null, self.observed_xtile)
+
 
     def title(self) -> str:
         notes = [f"{self.n_failed} not developed and left out"] if self.n_failed else []
         notes += [f"{self.n_empty} kept no feature (C = 0.5)"] if self.n_empty else []
+        x = self.xtile()
+        xt = (f"; training X-tile statistic {x['observed']:.2f}, whole-development permutation p {x['p']:.3g}"
+              if np.isfinite(x["p"]) else "")
         return (f"Permutation null of the whole development: {self.n_permutations} permutations of the training "
-                f"outcomes" + (f" ({'; '.join(notes)})" if notes else "") + "; p = (1 + #) / (B + 1)")
+                f"outcomes" + (f" ({'; '.join(notes)})" if notes else "") + "; p = (1 + #) / (B + 1)" + xt)
 
     def sets(self) -> list[str]:
         """The test sets with at least one finite permuted C (the figure's panels)."""

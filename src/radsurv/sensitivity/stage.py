@@ -3,10 +3,12 @@ radiomics papers ask, answered by re-running the real development.
 
 1. **Permutation null of the whole development** (:mod:`.permutation`): the multi-modal
    signature developed again on permuted training outcomes, B times, scored on the
-   untouched test sets; the observed test C against that null.
+   untouched test sets; the observed test C against that null. Each permutation also
+   records the X-tile statistic of its training Rad-score against its permuted outcomes:
+   the observed one against these is the training-set p of the risk-group split.
 2. **Cut-point** (:mod:`.cutpoints`): the X-tile cut against the training median and
-   tertiles and against its own cross-validated version, and the shrinkage of its
-   hazard ratio.
+   tertiles and against its own cross-validated version (of the pre-validated
+   Rad-score), and the shrinkage of its hazard ratio.
 3. **ComBat harmonisation** (:mod:`.harmonisation`): the external centres' features
    mapped onto the training set's by reference-batch ComBat; centre effects before and
    after, and the signatures' external C with and without it.
@@ -40,7 +42,7 @@ from .permutation import TEST_SETS, PermutationNull
 from .reported import REPORTED_SIGNATURES, reported_label
 from .variants import SOURCE_LABELS, MaskSources, RingWidths, VariantExtraction
 
-__all__ = ["cutpoint_display", "harmonisation_display", "mask_source_display", "permutation_display",
+__all__ = ["XTILE_P_COLUMN", "cutpoint_display", "harmonisation_display", "mask_source_display", "permutation_display",
            "sensitivity_variables", "variant_variables", "write_sensitivity_artefacts"]
 
 
@@ -56,15 +58,34 @@ def permutation_display(summary: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def cutpoint_display(comparison: pd.DataFrame) -> pd.DataFrame:
-    """The cut-point table as the paper prints it."""
+#: The cut-point table's column with the whole-development permutation p of the X-tile split.
+XTILE_P_COLUMN = "Whole-development permutation p"
+
+
+def _counts(r) -> str:
+    """``low (events) / high (events)``, or "–" where the split could not be formed."""
+    if not np.isfinite(float(r.n_low)):
+        return "–"
+    return f"{int(r.n_low)} ({int(r.events_low)}) / {int(r.n_high)} ({int(r.events_high)})"
+
+
+def cutpoint_display(comparison: pd.DataFrame, xtile_p: float | None = None) -> pd.DataFrame:
+    """The cut-point table as the paper prints it.
+
+    ``xtile_p``: the whole-development permutation p of the X-tile split
+    (:meth:`PermutationNull.xtile`); given, a last column holds it on the training X-tile
+    row ("–" elsewhere: no other split was searched under the null). None: the table as
+    without a permutation null."""
     rows = []
     for r in comparison.itertuples(index=False):
-        rows.append({"Set": SPLIT_LABELS[r.set], "Split": SPLIT_BY[r.split_by],
-                     "Cut": "–" if not np.isfinite(r.cut) else f"{r.cut:.3f}",
-                     "Low / high, n (events)": f"{r.n_low} ({r.events_low}) / {r.n_high} ({r.events_high})",
-                     "HR high vs low (95% CI)": format_ci(r.hr, r.hr_lower, r.hr_upper),
-                     "Log-rank p": format_p(r.logrank_p)})
+        row = {"Set": SPLIT_LABELS[r.set], "Split": SPLIT_BY[r.split_by],
+               "Cut": "–" if not np.isfinite(r.cut) else f"{r.cut:.3f}",
+               "Low / high, n (events)": _counts(r),
+               "HR high vs low (95% CI)": format_ci(r.hr, r.hr_lower, r.hr_upper),
+               "Log-rank p": format_p(r.logrank_p)}
+        if xtile_p is not None:
+            row[XTILE_P_COLUMN] = format_p(xtile_p) if (r.set, r.split_by) == ("train", "X-tile") else "–"
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -157,12 +178,17 @@ NO_COMBAT_MULTIMODAL = ("the multi-modal signature's external C with and without
 
 def sensitivity_variables(params: Mapping[str, Any], null: pd.DataFrame, summary: pd.DataFrame,
                           comparison: pd.DataFrame | None, shrink: float,
-                          harmonisation: Harmonisation | None = None, radscore_constant: bool = False) -> dict[str, Any]:
+                          harmonisation: Harmonisation | None = None, radscore_constant: bool = False,
+                          xtile: Mapping[str, float] | None = None) -> dict[str, Any]:
     """The ``sensitivity`` variables (formatted strings and counts).
 
     ``radscore_constant``: the multi-modal Rad-score selected no feature (no cut-point
     check); written as ``radscore_constant: true`` only then, and the multi-modal
-    signature's ComBat comparison (C = 0.5 either way) is left out."""
+    signature's ComBat comparison (C = 0.5 either way) is left out.
+
+    ``xtile``: :meth:`PermutationNull.xtile`; written as ``permutation.xtile``
+    (``observed``, ``null_mean``, ``null_q95``, ``n``, ``p``) when its p is defined and the
+    Rad-score was cut (not constant)."""
     failed = null["failed"].fillna("").astype(str) != "" if len(null) else pd.Series([], dtype=bool)
     empty = (null["n_selected"] == 0) & ~failed if len(null) else pd.Series([], dtype=bool)
     v: dict[str, Any] = {"permutation": {"n": int(params["permutation"]["n"]), "n_failed": int(failed.sum()),
@@ -173,6 +199,11 @@ def sensitivity_variables(params: Mapping[str, Any], null: pd.DataFrame, summary
             continue
         v["permutation"][r.set] = {"observed_c": f"{r.observed_c:.3f}", "null_mean": f"{r.null_mean:.3f}",
                                    "null_q95": f"{r.null_q95:.3f}", "p": format_p(r.p)}
+    if (xtile is not None and not radscore_constant and np.isfinite(xtile.get("p", np.nan))
+            and int(xtile.get("n_permutations", 0)) > 0):
+        v["permutation"]["xtile"] = {"observed": f"{xtile['observed']:.2f}", "null_mean": f"{xtile['null_mean']:.2f}",
+                                     "null_q95": f"{xtile['null_q95']:.2f}", "n": int(xtile["n_permutations"]),
+                                     "p": format_p(xtile["p"])}
     if radscore_constant:   # written only then: the quick profile's variables are unchanged
         v["radscore_constant"] = True
     cp = v["cutpoint"]
@@ -252,9 +283,12 @@ def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull,
         message_figure(ctx.path("fig-permutation.png"), "No permutation null\n(sensitivity.permutation.n: 0)")
 
     comparison = cutpoints.comparison
+    xtile = permutation.xtile()
+    # the permutation p of the X-tile split, shown only where the null was run and recorded it
+    xtile_p = xtile["p"] if comparison is not None and n > 0 and np.isfinite(xtile["p"]) else None
     if comparison is not None:
         ctx.write_data(comparison, "cutpoints.csv")
-        table = cutpoint_display(comparison)
+        table = cutpoint_display(comparison, xtile_p)
     else:
         ctx.write_data(pd.DataFrame(columns=["set", "split_by"]), "cutpoints.csv")
         table = pd.DataFrame({"Cut-points": [NO_CUT[0].upper() + NO_CUT[1:] + "."]})
@@ -262,7 +296,15 @@ def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull,
                     caption="The X-tile cut of the multi-modal Rad-score against cuts without a search (training "
                             "median; training tertiles, top against bottom third) and against its cross-validated "
                             "version (each training patient assigned by a cut chosen without them). HR: Cox model, "
-                            "high against low risk.")
+                            "high against low risk." + (
+                                " Cross-validated split: of the pre-validated Rad-score (each training patient "
+                                "scored by the cross-validation fit made without their fold)."
+                                if cutpoints.score_cv == "pre-validated" and comparison is not None else "") + (
+                                f" {XTILE_P_COLUMN}: the training X-tile split's maximally selected log-rank "
+                                "statistic against those of the signatures developed on permuted training outcomes "
+                                f"({xtile['n_permutations']} permutations); the log-rank p beside "
+                                "it corrects for neither the search over cuts nor the fit of the Rad-score."
+                                if xtile_p is not None else ""))
 
     hp = params["harmonisation"]
     if harmonisation is not None:
@@ -309,9 +351,10 @@ def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull,
     # cutpoint_check finds no cut only when the training Rad-score is constant (no feature selected)
     constant = comparison is None
     v = sensitivity_variables(params, permutation.null, summary, comparison, cutpoints.shrinkage, harmonisation,
-                              radscore_constant=constant)
+                              radscore_constant=constant, xtile=xtile)
     v.update(variant_variables(extraction, mask_sources, ring_widths, params))
     missing = [NO_CUT] if constant else []
+    missing += [cutpoints.note] if cutpoints.note else []
     if constant and harmonisation is not None:
         missing.append(NO_COMBAT_MULTIMODAL)
     missing += [harmonisation_note] if harmonisation_note else []

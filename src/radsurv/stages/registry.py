@@ -324,7 +324,8 @@ STAGES: tuple[Stage, ...] = (
         upstream=("00_cohort", "01_segmentation", "02_features", "03_signatures"),
         outputs=(
             Artefact("permutation_null.csv", "data", "test-set C of the multi-modal signature developed on each "
-                                                     "permutation of the training outcomes"),
+                                                     "permutation of the training outcomes, and the X-tile statistic "
+                                                     "of its training Rad-score (xtile_train)"),
             Artefact("permutation_summary.csv", "data", "observed test C, null mean, SD, 95th percentile and "
                                                         "permutation p per test set"),
             Artefact("cutpoints.csv", "data", "X-tile, cross-validated X-tile, median and tertile splits per set"),
