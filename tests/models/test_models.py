@@ -291,3 +291,15 @@ def test_complete_case_sentence_counts_each_models_left_out_patients(gbsg2):
     assert "tsize (training 7/686, 1%)" in sentence and "complete values" in sentence
     assert "traditional MRI model 7" in sentence and "clinical model 0" not in sentence
     assert "imputed" not in sentence
+
+def test_results_text_on_a_cohort_without_an_external_set():
+    """Every fitted model's external C reads "–" (no external set): the text ranks nothing
+    and does not fail (found by the cohort-shape sweep, shape no_external)."""
+    from radsurv.manuscript.models import describe_models
+
+    v = _model_vars(clinical=0.70, imaging=0.75)
+    for k in ("clinical", "imaging"):
+        v[k].update(c_external="–", c_external_ci="not estimable")
+    text = describe_models(v, {"imaging": {"external": 0.795}})
+    assert "highest external C" not in text and "Unlike the study" not in text
+    assert "– (not estimable) for the clinical model" in text

@@ -83,7 +83,7 @@ def test_noise_signature_is_corrected_towards_chance(null_boot):
     optimism = (sig["apparent_c"] - sig["test_c"]).mean()
     assert optimism > 0.03
     n = dev.time.size
-    _, radscore = _develop(dev, np.arange(n), 99)
+    _, radscore, _ = _develop(dev, np.arange(n), 99)
     apparent = harrell_c(dev.time, dev.event, radscore(np.arange(n))).c
     assert apparent > 0.55  # the original development found noise
     summary = optimism_summary(boot, {"signature": apparent}, ["signature"])

@@ -3,7 +3,9 @@ stage's variables and the profile when the paper is published.
 
 :func:`results` (``text-models.md``): what each model kept, the C-indices on the
 external test set, whether the clinical imaging model led as in the study, the
-likelihood-ratio test of the Rad-score, the oracle (twin only) and the study's value.
+likelihood-ratio test of the Rad-score, the models 5 and 6 developed the study's way
+(resubstitution training Rad-scores) beside the primary ones (pre-validated), the oracle
+(twin only) and the study's value.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any, Mapping
 from ..models.six_models import model_name
 from .estimable import not_estimable
 
-__all__ = ["describe_models", "missing_data", "results"]
+__all__ = ["describe_models", "missing_data", "results", "training_scores_sentence"]
 
 
 def _variable(label: str) -> str:
@@ -74,6 +76,24 @@ def results(variables: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
     return describe_models(v, profile["models"]["published_c"]).rstrip("\n") + not_estimable(v) + "\n"
 
 
+def training_scores_sentence(ts: Mapping[str, Any]) -> str:
+    """The Results sentence on the training Rad-scores (``models.training_scores``,
+    :meth:`radsurv.models.TrainingScoreComparison.variables`): the primary models weigh
+    the pre-validated Rad-score; the clinical imaging model (else the radiomics model)
+    developed the study's way, on resubstitution Rad-scores, is set beside it. "" when the
+    comparison was not made or no Rad-score model was fitted both ways."""
+    key = next((k for k in ("imaging", "radiomics")
+                if {"prevalidated", "resubstitution"} <= set((ts.get(k) or {}))), None)
+    if key is None:
+        return ""
+    pv, rs = ts[key]["prevalidated"], ts[key]["resubstitution"]
+    return (f" These models weighed each training patient's pre-validated Rad-score; developed the study's way, on "
+            f"the training patients' own Rad-scores (resubstitution), the {model_name(key)} gave the Rad-score a "
+            f"hazard ratio of {rs['hr']} against {pv['hr']} and a training C of {rs['c_train']} against "
+            f"{pv['c_train']}, with an external C of {rs['c_external']} against {pv['c_external']} "
+            "(@tbl-radscore-training).")
+
+
 def describe_models(v: Mapping[str, Any], published: Mapping[str, Mapping[str, float | None]]) -> str:
     """The Results paragraph on the six models, from the ``models`` variables of the
     fitted models (``oracle_c_external``: the simulation's true linear predictor's
@@ -98,7 +118,9 @@ def describe_models(v: Mapping[str, Any], published: Mapping[str, Mapping[str, f
                  f"{c('signature', 'external')} for the multi-modal radiomics signature, {c('radiomics', 'external')} "
                  f"for the radiomics model and {c('imaging', 'external')} for the clinical imaging model "
                  "(@tbl-model-discrimination, @fig-c-models).")
-    ext = {k: float(e["c_external"]) for k, e in v.items() if isinstance(e, dict) and "c_external" in e}
+    # a set without patients or events reads "–": no C to rank
+    ext = {k: float(e["c_external"]) for k, e in v.items()
+           if isinstance(e, dict) and e.get("c_external", "–") not in ("–", "")}
     if "imaging" in ext and not constant:
         best = max(ext, key=ext.get)
         if ext["imaging"] >= ext[best]:  # a tie is not "unlike the study"
@@ -116,6 +138,8 @@ def describe_models(v: Mapping[str, Any], published: Mapping[str, Mapping[str, f
         test = ("pooled Wald test over the imputations" if v["imaging"].get("lr_test") == "pooled_wald"
                 else "likelihood-ratio test")
         text += f" Adding the Rad-score to the clinical and MRI variables {verb} the training fit ({test} p {p})."
+    if not constant:
+        text += training_scores_sentence(v.get("training_scores") or {})
     if "oracle_c_external" in v:
         text += (f" The true linear predictor of the simulation reaches {v['oracle_c_external']} on the external set; "
                  f"the clinical imaging model recovers {v['imaging'].get('recovery_external_pct', '–')}% of its gain "

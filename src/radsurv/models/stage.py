@@ -26,6 +26,7 @@ from ..stages.context import StageContext
 from .diagnostics import FitStatistics, PHTests
 from .evaluation import Comparisons, Discrimination, PublishedComparison, TdRocCurves
 from .six_models import MODELS, SixModels, model_name
+from .training_scores import TRAINING_SCORE_COLUMNS, WAYS, TrainingScoreComparison
 
 __all__ = ["complete_model_variables", "missing_data_variables", "model_variables", "write_model_artefacts"]
 
@@ -84,6 +85,22 @@ def fit_display(fits: pd.DataFrame, lr: pd.DataFrame) -> pd.DataFrame:
                      "PH test, global p": format_p(getattr(r, "ph_global_p", np.nan)),
                      "Rad-score added": (f"{_TEST_NAMES[test['test'].iloc[0]]} χ² {test['chisq'].iloc[0]:.1f}, "
                                          f"p {format_p(test['p'].iloc[0])}" if len(test) else "")})
+    return pd.DataFrame(rows)
+
+
+def training_scores_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The comparison of the training Rad-scores as the paper prints it: per model and way,
+    the Rad-score's HR (95% CI) and p, the test of what it adds, and Harrell's C per set."""
+    rows = []
+    for r in table.itertuples(index=False):
+        c = {f"{SPLIT_LABELS[s]} C (95% CI)": ("–" if not np.isfinite(getattr(r, f"c_{s}")) else
+                                               format_ci(getattr(r, f"c_{s}"), getattr(r, f"c_{s}_lower"),
+                                                         getattr(r, f"c_{s}_upper"))) for s in SPLITS}
+        added = (f"{_TEST_NAMES[r.added_test]} χ² {r.added_chisq:.1f}, p {format_p(r.added_p)}" if r.added_test
+                 else "–")
+        rows.append({"Training Rad-score": WAYS[r.way], "Model": MODELS[r.model],
+                     "Rad-score HR (95% CI)": format_ci(r.hr, r.hr_lower, r.hr_upper), "P": format_p(r.p),
+                     "Rad-score added": added, **c})
     return pd.DataFrame(rows)
 
 
@@ -174,7 +191,7 @@ def complete_model_variables(v: dict[str, Any], oracle: Mapping[str, float] | No
 def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.DataFrame, six: SixModels,
                           baseline: pd.DataFrame, ph: PHTests, fit: FitStatistics, discrimination: Discrimination,
                           comparisons: Comparisons, published: PublishedComparison, roc: TdRocCurves,
-                          missing: pd.DataFrame) -> dict:
+                          missing: pd.DataFrame, training_scores: TrainingScoreComparison | None = None) -> dict:
     """Write every declared output of the computed results; returns the variables.
 
     Parameters
@@ -195,6 +212,10 @@ def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.D
     roc : TdRocCurves
     missing : DataFrame
         :func:`radsurv.models.imputation.missing_values` of every patient.
+    training_scores : TrainingScoreComparison, optional
+        :func:`radsurv.models.compare_training_scores`: models 5 and 6 on pre-validated
+        training Rad-scores beside the study's resubstitution way. None (a caller that
+        developed one way only): the data file has no row and the table says so.
     """
     from ..labels import SPLIT_LABELS as SETS
     from ..plots.models import c_index_figure, forest_figure, td_roc_figure
@@ -218,6 +239,8 @@ def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.D
     pub, oracle = published.table, published.oracle
     ctx.write_data(pub, "published_comparison.csv")
     ctx.write_data(missing, "missing_values.csv")
+    ts = training_scores.table if training_scores is not None else pd.DataFrame(columns=TRAINING_SCORE_COLUMNS)
+    ctx.write_data(ts, "radscore_training_scores.csv")
 
     def shown(table: pd.DataFrame) -> pd.DataFrame:
         # no model fitted: each table says why instead of an empty grid
@@ -266,6 +289,20 @@ def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.D
                             "share of the oracle's gain over the clinical model that each model recovers on the "
                             "external set.")
 
+    ts_why = ("The models were developed one way only; no comparison was made." if training_scores is None else
+              "No model with the Rad-score was fitted (the Rad-score is the same for every training patient), so "
+              "there is no Rad-score weight to compare.")
+    ctx.write_table(training_scores_display(ts) if len(ts) else pd.DataFrame({"Training Rad-score": [ts_why]}),
+                    "radscore_training_scores.md", label="radscore-training",
+                    caption="The Rad-score models developed on each training patient's pre-validated Rad-score "
+                            "(the cross-validation fit that did not see the patient; the primary analysis) and on "
+                            "the final signature's own training Rad-score (resubstitution, the study's way): the "
+                            "Rad-score's hazard ratio per unit (95% CI, "
+                            + ("pooled over the imputations" if imputed else "Wald") + "), the test of the "
+                            "Rad-score added to the nested clinical model, and Harrell's C (95% CI) per set. The "
+                            "test sets are scored by the same final signature either way; the training C of the "
+                            "primary models is measured on the pre-validated Rad-scores.")
+
     if six.models:
         forest_figure(six, ctx.path("fig-forest.png"))
         c_index_figure(published, ctx.path("fig-c-models.png"))
@@ -276,6 +313,8 @@ def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.D
 
     v = complete_model_variables(model_variables(six, disc, comp, fits, lr, pub, params), oracle)
     v["missing"] = missing_data_variables(six, missing, params)
+    if training_scores is not None:
+        v["training_scores"] = training_scores.variables()
     missing = [why] if not six.models else []
     missing += unscored_sets(outcome) + [m.message for m in model_horizons(outcome, ctx.profile)]
     if missing:   # written only when something could not be estimated (the paper says what and why)

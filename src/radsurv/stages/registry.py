@@ -282,6 +282,10 @@ STAGES: tuple[Stage, ...] = (
             Artefact("comparisons_table.md", "table", "comparisons with the reference model"),
             Artefact("published_table.md", "table", "the twin's C beside the study's and the oracle"),
             Artefact("missing_values.csv", "data", "missing values per candidate variable and set, and how handled"),
+            Artefact("radscore_training_scores.csv", "data", "models 5 and 6 on pre-validated training Rad-scores "
+                     "(primary) and on resubstitution ones (the study's way): Rad-score HR and C per set"),
+            Artefact("radscore_training_scores.md", "table", "the Rad-score models by training Rad-score "
+                                                             "(pre-validated against resubstitution)"),
             Artefact("text-models.md", "text", "the Results paragraph on the models", rendered=True),
             Artefact("text-missing.md", "text", "the Methods paragraph on missing values", rendered=True),
             Artefact("fig-forest.png", "figure", "forest plot of the hazard ratios"),

@@ -2,7 +2,8 @@
 coefficients, with the patients' outcomes and the training baselines.
 
 :func:`validation_inputs` rebuilds the coded design from the cohort and ``03_signatures``'
-Rad-scores (as ``04_models`` built it), re-scores every model from the coefficients
+Rad-scores (as ``04_models`` built it: the training patients' Rad-score is their
+pre-validated one when ``radscores_prevalidated.csv`` is given), re-scores every model from the coefficients
 ``04_models`` wrote (:func:`check_scores`: a stale or edited upstream output stops here),
 and gathers each model's baseline DFS at the horizons, so that a predicted risk of
 recurrence is ``1 - s0 ** exp(score)``.
@@ -55,7 +56,8 @@ def check_scores(models, design: Design) -> None:
         centred = lp[ok] - (lp[ok] - written[ok]).mean()
         if ok.sum() and np.abs(centred - written[ok]).max() > 1e-6 * (1 + np.abs(written[ok]).max()):
             raise ValueError(f"04_models' scores of model {key!r} do not follow from its coefficients and the cohort: "
-                             "re-run 04_models")
+                             "re-run 04_models (and pass 03_signatures' pre-validated Rad-scores if 04_models was "
+                             "developed on them, as the pipeline's is)")
 
 
 @dataclass(frozen=True, repr=False)
@@ -104,6 +106,10 @@ class ValidationInputs(ShowsItself):
     #: the (unfitted) imputer of ``04_models``, rebuilt from the profile and the seed, or
     #: None when 04 used complete cases (:func:`radsurv.models.imputer_for`)
     imputer: Any = None
+    #: what the design's training Rad-score is (:data:`radsurv.models.design.TRAINING_SCORES`):
+    #: ``"prevalidated"`` when the pre-validated Rad-scores were given, else
+    #: ``"resubstitution"``; the optimism bootstrap develops each resample the same way
+    training_scores: str = "resubstitution"
 
     def completed_training(self) -> list[pd.DataFrame] | None:
         """The training patients' m completed sets, as ``04_models`` imputed them (the same
@@ -162,7 +168,7 @@ class ValidationInputs(ShowsItself):
 
 
 def validation_inputs(cohort: pd.DataFrame, radscores: pd.DataFrame, models, profile: Mapping[str, Any],
-                      params: Mapping[str, Any]) -> ValidationInputs:
+                      params: Mapping[str, Any], prevalidated: pd.DataFrame | None = None) -> ValidationInputs:
     """Rebuild the scored patients of ``04_models`` and check their scores.
 
     Parameters
@@ -177,6 +183,12 @@ def validation_inputs(cohort: pd.DataFrame, radscores: pd.DataFrame, models, pro
         The profile (``cohort.columns``, ``cohort.labels``, ``time_unit``).
     params : mapping
         The ``validation`` section (``horizons_months``, ``final_model``).
+    prevalidated : DataFrame, optional
+        ``03_signatures``' pre-validated training Rad-scores
+        (:func:`radsurv.stages.read_prevalidated`), as ``04_models`` used them: the
+        training patients' Rad-score column is then rebuilt as 04 built it
+        (:func:`radsurv.models.cohort_design`). None: resubstitution (every patient has
+        the final signature's Rad-score).
 
     Returns
     -------
@@ -194,7 +206,7 @@ def validation_inputs(cohort: pd.DataFrame, radscores: pd.DataFrame, models, pro
     validated as usual, and what needs the final model says why it is missing.
     """
     columns, labels = profile["cohort"]["columns"], profile["cohort"]["labels"]
-    design, clinical, mri = cohort_design(cohort, radscores, columns, labels)
+    design, clinical, mri = cohort_design(cohort, radscores, columns, labels, prevalidated=prevalidated)
     outcome = cohort_outcomes(cohort, design.X.index, profile["time_unit"])
     check_scores(models, design)
     keys = tuple(models.models)
@@ -207,7 +219,8 @@ def validation_inputs(cohort: pd.DataFrame, radscores: pd.DataFrame, models, pro
                             hazard_ratios=models.hazard_ratios, coding=coding,
                             labels={**labels, RADSCORE: RADSCORE_LABEL},
                             imputer=imputer_for(design, [*clinical, *mri], profile.get("models") or {},
-                                                seed=profile.get("seed", 0)))
+                                                seed=profile.get("seed", 0)),
+                            training_scores="resubstitution" if prevalidated is None else "prevalidated")
 
 
 def clone_imputer(imputer):

@@ -5,9 +5,12 @@ of B resamples of the training set (drawn with replacement),
 
 1. the whole development is repeated on the resample: the feature filters, the LASSO-Cox
    signatures with their inner cross-validation (a patient's copies kept in one fold), the
-   multi-modal rule, the Rad-scores, and the selection and fit of the six models;
+   multi-modal rule, the Rad-scores, and the selection and fit of the six models, weighing
+   the Rad-score as ``04_models`` did: on the resample's pre-validated Rad-scores (the
+   resample signature's out-of-fold scores) when 04 was developed on pre-validated ones;
 2. each model's C-index (and calibration slope, 1 by construction) is measured on the
-   resample (apparent) and on the original training set (test);
+   resample (apparent, on the design it was fitted on) and on the original training set
+   (test: scored by the resample's final signature, as a test patient is);
 3. optimism = mean over resamples of (apparent - test).
 
 Corrected C = apparent C of the original development - optimism; corrected calibration
@@ -34,7 +37,8 @@ from ..models.imputation import imputer_for
 from ..models.six_models import MODELS, SixModels, develop_models
 from ..results import ShowsItself, new_axes
 from ..seeds import STREAM_OPTIMISM
-from ..signatures.development import MULTIMODAL, available_signatures, develop_signatures, needed_for_models
+from ..signatures.development import (MULTIMODAL, available_signatures, develop_signatures, needed_for_models,
+                                      prevalidated_scores)
 from ..signatures.evaluation import NULL_C, is_constant
 from ..stats import fit_cox, harrell_c, smoothed_calibration
 
@@ -66,6 +70,11 @@ class DevelopmentData:
         The model whose calibration curve is corrected.
     calibration_grid : mapping
         Horizon (months) -> grid of predicted risks for the corrected curve.
+    training_scores : {"prevalidated", "resubstitution"}
+        What each resample's models weigh as the resample patients' Rad-score: their
+        pre-validated Rad-score from the resample's signature (as ``04_models`` weighed
+        the original training patients' when it read ``radscores_prevalidated.csv``) or
+        the resample signature's own (the study's way).
     """
 
     features: pd.DataFrame
@@ -79,11 +88,13 @@ class DevelopmentData:
     model_params: Mapping[str, Any]
     calibration_model: str | None = None
     calibration_grid: Mapping[float, np.ndarray] | None = None
+    training_scores: str = "resubstitution"
 
 
 def development_data(X: pd.DataFrame, flagged: set[str], design: Design, clinical, mri, outcome: pd.DataFrame,
                      profile: Mapping[str, Any], calibration_model: str | None,
-                     calibration_grid: Mapping[float, np.ndarray] | None) -> DevelopmentData:
+                     calibration_grid: Mapping[float, np.ndarray] | None,
+                     training_scores: str = "resubstitution") -> DevelopmentData:
     """What each bootstrap resample starts from: the training patients only.
 
     Parameters
@@ -104,11 +115,19 @@ def development_data(X: pd.DataFrame, flagged: set[str], design: Design, clinica
         The model whose calibration curve is corrected.
     calibration_grid : mapping or None
         Horizon -> grid of predicted risks (:func:`radsurv.validation.calibration_grid`).
+    training_scores : {"prevalidated", "resubstitution"}
+        How ``04_models`` weighed the training Rad-score
+        (:attr:`radsurv.validation.ValidationInputs.training_scores`): each resample is
+        developed the same way.
 
     Returns
     -------
     DevelopmentData
     """
+    from ..models.design import TRAINING_SCORES
+
+    if training_scores not in TRAINING_SCORES:
+        raise ValueError(f"training_scores: expected one of {TRAINING_SCORES}, got {training_scores!r}")
     train = outcome.index[outcome["split"] == "train"]
     train = train[train.isin(X.index) & train.isin(design.X.index)]
     if (outcome.loc[train, "split"] != "train").any():  # pragma: no cover - guarded by construction
@@ -122,7 +141,8 @@ def development_data(X: pd.DataFrame, flagged: set[str], design: Design, clinica
                            time=outcome.loc[train, "time"].to_numpy(float),
                            event=outcome.loc[train, "event"].to_numpy(int),
                            signature_params=profile["signatures"], model_params=model_params,
-                           calibration_model=calibration_model, calibration_grid=calibration_grid)
+                           calibration_model=calibration_model, calibration_grid=calibration_grid,
+                           training_scores=training_scores)
 
 
 def resample_rows(n: int, seed: int, b: int) -> np.ndarray:
@@ -141,10 +161,12 @@ def resample_rows(n: int, seed: int, b: int) -> np.ndarray:
     return np.random.default_rng([seed, STREAM_OPTIMISM, b]).integers(0, n, n)
 
 
-def _develop(dev: DevelopmentData, rows: np.ndarray, seed) -> tuple[SixModels, Any]:
+def _develop(dev: DevelopmentData, rows: np.ndarray, seed) -> tuple[SixModels, Any, np.ndarray]:
     """The whole development on the training rows ``rows`` (with repeats): returns the
-    six models (with their imputer, if any) and a function scoring any training rows
-    with the Rad-score."""
+    six models (with their imputer, if any), a function scoring any training rows with
+    the resample's final Rad-score, and the Rad-score the models were fitted on (per row
+    of ``rows``: the resample's pre-validated one when ``dev.training_scores`` says so,
+    else the final signature's own)."""
     # Positional labels: a resample repeats patients, and label-based selection would
     # multiply the repeats.
     X = dev.features.iloc[rows].reset_index(drop=True)
@@ -158,7 +180,15 @@ def _develop(dev: DevelopmentData, rows: np.ndarray, seed) -> tuple[SixModels, A
     def radscore(idx: np.ndarray) -> np.ndarray:
         return model.predict(dev.features.iloc[idx]).to_numpy()
 
-    design = Design(dev.design.X.iloc[rows].reset_index(drop=True).assign(**{RADSCORE: radscore(rows)}),
+    fitted_on = radscore(rows)
+    # As 04 (radsurv.models.design.training_radscore): a resample signature that is constant
+    # on its patients (LASSO kept nothing) is kept as it is, a signature fitted to nothing.
+    if dev.training_scores == "prevalidated" and np.ptp(fitted_on) > 0:
+        pv = prevalidated_scores(sigs).get(MULTIMODAL)
+        if pv is None or pv.size != rows.size:  # pragma: no cover - develop_signatures always pre-validates
+            raise ValueError("the resample's multi-modal signature has no pre-validated Rad-score")
+        fitted_on = np.asarray(pv, dtype=float)
+    design = Design(dev.design.X.iloc[rows].reset_index(drop=True).assign(**{RADSCORE: fitted_on}),
                     dev.design.groups, dev.design.labels)
     mp = dev.model_params
     # The imputation is part of the development: refitted on every resample, with its own
@@ -166,7 +196,7 @@ def _develop(dev: DevelopmentData, rows: np.ndarray, seed) -> tuple[SixModels, A
     imputer = imputer_for(design, [*dev.clinical, *dev.mri], mp, seed=seed)
     six = develop_models(design, list(dev.clinical), list(dev.mri), dev.time[rows], dev.event[rows],
                          screen_p=mp["screen_p"], ties=mp["ties"], imputer=imputer)
-    return six, radscore
+    return six, radscore, fitted_on
 
 
 def _measures(lp: np.ndarray, t: np.ndarray, e: np.ndarray) -> tuple[float, float]:
@@ -220,15 +250,18 @@ def _resample(dev: DevelopmentData, b: int, seed: int) -> dict[str, list[dict]]:
     n = dev.time.size
     rows = resample_rows(n, seed, b)
     try:
-        six, radscore = _develop(dev, rows, [seed, STREAM_OPTIMISM, b])
+        six, radscore, fitted_on = _develop(dev, rows, [seed, STREAM_OPTIMISM, b])
         models = six.models
     except ValueError as error:  # a step of the development cannot be fitted on this resample
         return {"models": [{"resample": b, "model": None, "failed": f"{type(error).__name__}: {error}"}],
                 "calibration": []}
     all_rows = np.arange(n)
+    # The original training patients are the resample's test patients: scored by its final
+    # signature. The resample's own patients are scored on the design the models were
+    # fitted on (apparent), as 04 measured its training C.
     design_orig = Design(dev.design.X.assign(**{RADSCORE: radscore(all_rows)}), dev.design.groups,
                          dev.design.labels)
-    design_boot = Design(dev.design.X.iloc[rows].reset_index(drop=True).assign(**{RADSCORE: radscore(rows)}),
+    design_boot = Design(dev.design.X.iloc[rows].reset_index(drop=True).assign(**{RADSCORE: fitted_on}),
                          dev.design.groups, dev.design.labels)
     # With imputation: the resample's patients as imputed when its imputer was fitted (with
     # their outcome), the original training patients from its models without outcome, as
@@ -275,7 +308,8 @@ def _cache_key(dev: DevelopmentData, seed: int) -> str:
         h.update(np.ascontiguousarray(frame.to_numpy(float)).tobytes())
     h.update(json.dumps({"flagged": sorted(dev.flagged), "groups": dev.design.groups, "clinical": dev.clinical,
                          "mri": dev.mri, "sig": dev.signature_params, "models": dev.model_params,
-                         "calibration_model": dev.calibration_model, "seed": seed}, sort_keys=True,
+                         "calibration_model": dev.calibration_model, "seed": seed,
+                         "training_scores": dev.training_scores}, sort_keys=True,
                         default=str).encode())
     for arr in (dev.time, dev.event, *[np.asarray(g, float) for g in (dev.calibration_grid or {}).values()]):
         h.update(np.ascontiguousarray(arr, dtype=float).tobytes())
