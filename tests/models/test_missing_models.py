@@ -311,3 +311,18 @@ def test_the_methods_say_what_was_imputed_how_and_the_patients_each_model_kept(g
                         for k in kept)
     assert [_variable(x) for x in ("Ki-67, %", "Histological grade", "HER2", "MRI margin", "Age, years")] == \
         ["Ki-67", "histological grade", "HER2", "MRI margin", "age"]
+
+
+def test_a_variable_without_any_training_value_is_left_out_of_the_candidates():
+    """An empty column (found by the cohort-shape sweep, shape column_all_missing: the
+    imputer had nothing to learn from) is no candidate; a value in a test set only does
+    not make it one."""
+    from radsurv.models.design import cohort_design, unobserved_candidates
+
+    cohort = pd.DataFrame({"patient_id": ["a", "b", "c", "d"], "split": ["train", "train", "internal", "external"],
+                           "age": [np.nan, np.nan, 50.0, np.nan], "grade": ["G1", "G2", None, "G1"]})
+    columns = {"clinical": {"age": "numeric", "grade": ["G1", "G2"]}, "mri": {}}
+    radscores = pd.DataFrame({"multimodal": [0.1, 0.2, 0.3, 0.4]}, index=pd.Index(list("abcd"), name="patient_id"))
+    assert unobserved_candidates(cohort.set_index("patient_id"), columns) == ["age"]
+    design, clinical, mri = cohort_design(cohort, radscores, columns, {})
+    assert clinical == ["grade"] and mri == [] and "age" not in design.groups

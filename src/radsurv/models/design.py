@@ -25,7 +25,7 @@ import pandas as pd
 from ..results import ShowsItself
 
 __all__ = ["RADSCORE", "RADSCORE_LABEL", "TRAINING_SCORES", "Design", "cohort_design", "design_matrix",
-           "training_radscore"]
+           "training_radscore", "unobserved_candidates"]
 
 #: The design's column of the multi-modal Rad-score, and its printed name.
 RADSCORE = "radscore"
@@ -222,6 +222,25 @@ def training_radscore(radscores: pd.DataFrame, prevalidated: pd.DataFrame | None
     return out
 
 
+def unobserved_candidates(data: pd.DataFrame, columns: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The declared clinical and MRI variables that no training patient has a value of.
+
+    Such a variable cannot be screened, fitted or imputed (no observed value to learn
+    from), so :func:`cohort_design` leaves it out of the candidates and ``04_models`` says
+    so in the paper. Without a ``split`` column every patient counts.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The cohort (``split`` and the declared columns).
+    columns : mapping
+        The profile's ``cohort.columns``.
+    """
+    train = (data["split"] == "train").to_numpy() if "split" in data.columns else np.ones(len(data), bool)
+    declared = [*columns.get("clinical", {}), *columns.get("mri", {})]
+    return [c for c in declared if c in data.columns and not data.loc[train, c].notna().any()]
+
+
 def cohort_design(cohort: pd.DataFrame, radscores: pd.DataFrame, columns: Mapping[str, Mapping[str, Any]],
                   labels: Mapping[str, str], prevalidated: pd.DataFrame | None = None
                   ) -> tuple[Design, list[str], list[str]]:
@@ -251,8 +270,11 @@ def cohort_design(cohort: pd.DataFrame, radscores: pd.DataFrame, columns: Mappin
         The design (index ``patient_id``) and the clinical and MRI candidate variables.
     """
     data = cohort.set_index("patient_id").loc[radscores.index]
-    clinical = [c for c in columns["clinical"] if c in data.columns]
-    mri = [c for c in columns["mri"] if c in data.columns]
+    # A variable no training patient has (an empty column) cannot be a candidate: it is
+    # left out, and the stage says so (unobserved_candidates).
+    unobserved = set(unobserved_candidates(data, columns))
+    clinical = [c for c in columns["clinical"] if c in data.columns and c not in unobserved]
+    mri = [c for c in columns["mri"] if c in data.columns and c not in unobserved]
     declared = {**{c: columns["clinical"][c] for c in clinical}, **{c: columns["mri"][c] for c in mri}}
     train = None
     if prevalidated is not None:

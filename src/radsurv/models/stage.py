@@ -14,7 +14,7 @@ variables, from which the Results paragraph is written when the paper is publish
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -191,7 +191,8 @@ def complete_model_variables(v: dict[str, Any], oracle: Mapping[str, float] | No
 def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.DataFrame, six: SixModels,
                           baseline: pd.DataFrame, ph: PHTests, fit: FitStatistics, discrimination: Discrimination,
                           comparisons: Comparisons, published: PublishedComparison, roc: TdRocCurves,
-                          missing: pd.DataFrame, training_scores: TrainingScoreComparison | None = None) -> dict:
+                          missing: pd.DataFrame, training_scores: TrainingScoreComparison | None = None,
+                          unobserved: Sequence[str] = ()) -> dict:
     """Write every declared output of the computed results; returns the variables.
 
     Parameters
@@ -212,6 +213,9 @@ def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.D
     roc : TdRocCurves
     missing : DataFrame
         :func:`radsurv.models.imputation.missing_values` of every patient.
+    unobserved : sequence of str
+        Declared variables without any training value, left out of the candidates
+        (:func:`radsurv.models.design.unobserved_candidates`); the paper says so.
     training_scores : TrainingScoreComparison, optional
         :func:`radsurv.models.compare_training_scores`: models 5 and 6 on pre-validated
         training Rad-scores beside the study's resubstitution way. None (a caller that
@@ -316,6 +320,9 @@ def write_model_artefacts(ctx: StageContext, outcome: pd.DataFrame, scores: pd.D
     if training_scores is not None:
         v["training_scores"] = training_scores.variables()
     missing = [why] if not six.models else []
+    labels = ctx.profile["cohort"]["labels"]
+    missing += [f"{labels.get(c, c)} had no value in the training set and was not a candidate variable"
+                for c in unobserved]
     missing += unscored_sets(outcome) + [m.message for m in model_horizons(outcome, ctx.profile)]
     if missing:   # written only when something could not be estimated (the paper says what and why)
         v["not_estimable"] = missing
