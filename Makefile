@@ -59,8 +59,25 @@ lab: $(STAMP)
 validate: $(STAMP)
 	$(BIN)/radsurv validate $(MANIFEST)
 
+# The quick profile's end-to-end file (a quick build from nothing, then every notebook
+# by hand: the suite's longest file) runs in a pytest of its own beside the rest of the
+# suite, so that both of CI's two cores work: most unit tests, and a stage's kernel start,
+# tables and figures, keep one core busy. Its log is printed when it ends (the rest's is live);
+# the target fails if either fails. With PYTEST_ARGS, or TEST_BESIDE= (empty), one pytest
+# runs as given (`make test PYTEST_ARGS=tests/stats`).
+TEST_BESIDE ?= tests/e2e/test_quick_profile.py
+ONE_PYTEST := $(if $(strip $(PYTEST_ARGS)),1,$(if $(strip $(TEST_BESIDE)),,1))
 test: $(STAMP)
+ifneq ($(ONE_PYTEST),1)
+	@log=$$(mktemp); trap 'kill $$beside 2>/dev/null; rm -f "$$log"' EXIT; \
+	$(BIN)/python -m pytest $(TEST_BESIDE) >"$$log" 2>&1 & beside=$$!; \
+	$(BIN)/python -m pytest --ignore=$(TEST_BESIDE); rest=$$?; \
+	wait $$beside; status=$$?; \
+	echo; echo "==== $(TEST_BESIDE), run beside the rest (exit status $$status)"; cat "$$log"; \
+	[ $$rest -eq 0 ] && [ $$status -eq 0 ]
+else
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+endif
 
 # Not part of `make test` (its U-Nets train as the paper's do, about 12 minutes); CI runs both.
 calibration: $(STAMP)
