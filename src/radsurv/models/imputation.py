@@ -381,6 +381,16 @@ class ChainedImputer(ShowsItself):
         return models
 
     # ------------------------------------------------------------------ new patients
+    def _training_columns(self, X) -> pd.DataFrame:
+        """``X``'s training covariates, in the training order (other columns dropped)."""
+        if not hasattr(self, "models_"):
+            raise ValueError("ChainedImputer: call fit(X, time, event) on the training set first")
+        X = self._frame(X)
+        absent = [c for c in self.feature_names_in_ if c not in X.columns]
+        if absent:
+            raise ValueError(f"X: missing the training columns {absent}")
+        return X[self.feature_names_in_]
+
     def transform(self, X) -> list[pd.DataFrame]:
         """Impute new patients (a test set) m times from the training models.
 
@@ -397,14 +407,8 @@ class ChainedImputer(ShowsItself):
             the training models of imputation i. Rows without missing values are
             returned unchanged.
         """
-        if not hasattr(self, "models_"):
-            raise ValueError("ChainedImputer: call fit(X, time, event) on the training set first")
-        X = self._frame(X)
+        X = self._training_columns(X)
         cols = self.feature_names_in_
-        absent = [c for c in cols if c not in X.columns]
-        if absent:
-            raise ValueError(f"X: missing the training columns {absent}")
-        X = X[cols]
         Z = self._numeric(X, cols)
         self._check_blocks_missing(Z, "X")
         mask = np.isnan(Z)
@@ -437,14 +441,8 @@ class ChainedImputer(ShowsItself):
         ValueError
             When a row carries a training patient's index but other observed values.
         """
-        if not hasattr(self, "models_"):
-            raise ValueError("ChainedImputer: call fit(X, time, event) on the training set first")
-        X = self._frame(X)
+        X = self._training_columns(X)
         cols = self.feature_names_in_
-        absent = [c for c in cols if c not in X.columns]
-        if absent:
-            raise ValueError(f"X: missing the training columns {absent}")
-        X = X[cols]
         train_index = self.completed_[0].index
         in_train = X.index.isin(train_index)
         if in_train.any():
