@@ -35,8 +35,9 @@ def null_build(tmp_path_factory, root):
         "extends: quick\ncohort:\n  twin:\n    imaging_signal: false\n"
         "imaging:\n  development:\n    us: {n: 0}\n    mri: {n: 0}\n"
         "segmentation:\n  use_supplied_masks: true\n"
-        # the mask-source and ring-width analyses are not the guard's (the quick test runs them)
-        "sensitivity:\n  variants: {run: false}\n"
+        # the mask-source and ring-width analyses and ComBat are not the guard's (the quick
+        # test runs them)
+        "sensitivity:\n  variants: {run: false}\n  harmonisation: {run: false}\n"
         # 20 permutations (the first 20 of the quick profile's draws): enough to put a chance
         # signature outside the tail (p 0.90 and 0.71 measured) within make test's budget
         "  permutation: {n: 20}\n", encoding="utf-8")
