@@ -45,17 +45,23 @@ def _bootstrap(models) -> OptimismBootstrap:
                              apparent={k: 0.78 for k in models}, models=tuple(models), n_resamples=2)
 
 
-def _run(tmp_path, root, models, final):
-    """The notebook's steps, as it runs them when the final model is not fitted."""
-    cohort, radscores = _cohort()
-    ctx = _ctx(tmp_path, root, final)
-    inputs = validation_inputs(cohort, radscores, models, PROFILE, {"horizons_months": [36, 60], "final_model": final})
+def _validate(inputs):
+    """The notebook's calibration, decision curves, nomogram and example patient."""
     calibration = calibration_by_set(inputs.outcome, inputs.scores, inputs.s0, inputs.models, inputs.horizons,
                                      n_groups=2, min_per_group=5, min_events=3)
     decision = decision_curves(inputs.outcome, inputs.scores, inputs.s0, inputs.models, inputs.horizons,
                                np.round(np.arange(0.05, 0.41, 0.05), 10))
     nom, calculator = final_model_nomogram(inputs)
     example = calculator(example_patient(inputs.design.X[inputs.train], inputs.final_variables(), inputs.coding))
+    return calibration, decision, nom, calculator, example
+
+
+def _run(tmp_path, root, models, final):
+    """The notebook's steps, as it runs them when the final model is not fitted."""
+    cohort, radscores = _cohort()
+    ctx = _ctx(tmp_path, root, final)
+    inputs = validation_inputs(cohort, radscores, models, PROFILE, {"horizons_months": [36, 60], "final_model": final})
+    calibration, decision, nom, calculator, example = _validate(inputs)
     optimism = _bootstrap(inputs.models) if inputs.models else bootstrap_not_run()
     corrected = optimism.corrected_calibration({}, {})
     frequency = optimism.selection_frequency(inputs.variable_labels())
@@ -153,12 +159,7 @@ def test_a_fitted_final_model_writes_no_degraded_key(tmp_path, root):
     inputs = validation_inputs(cohort, radscores, models, PROFILE, {"horizons_months": [36, 60],
                                                                     "final_model": "imaging"})
     assert inputs.final_fitted and inputs.not_estimable == []
-    calibration = calibration_by_set(inputs.outcome, inputs.scores, inputs.s0, inputs.models, inputs.horizons,
-                                     n_groups=2, min_per_group=5, min_events=3)
-    decision = decision_curves(inputs.outcome, inputs.scores, inputs.s0, inputs.models, inputs.horizons,
-                               np.round(np.arange(0.05, 0.41, 0.05), 10))
-    nom, calculator = final_model_nomogram(inputs)
-    example = calculator(example_patient(inputs.design.X[inputs.train], inputs.final_variables(), inputs.coding))
+    calibration, decision, nom, calculator, example = _validate(inputs)
     optimism = _bootstrap(inputs.models)
     v = write_validation_artefacts(ctx, inputs, calibration, decision, calculator, example, optimism,
                                    optimism.corrected_calibration({}, {}), optimism.selection_frequency({}))

@@ -40,7 +40,7 @@ from ..stats import CoxFit, fit_cox, pool_rubin
 from ..stats.cox import ChiSquareTest
 from ..stats._checks import check_survival
 
-__all__ = ["ChainedImputer", "PooledCox", "fit_cox_imputed", "imputer_for", "missing_values", "nelson_aalen_at", "pooled_coxfit"]
+__all__ = ["ChainedImputer", "PooledCox", "fit_cox_imputed", "imputer_for", "imputes", "missing_values", "nelson_aalen_at", "pooled_coxfit"]
 
 #: mice's ridge penalty in its Bayesian linear regression (``mice:::estimice``).
 _RIDGE = 1e-5
@@ -717,6 +717,16 @@ def pooled_coxfit(pooled: PooledCox, completed: Sequence[pd.DataFrame]) -> tuple
     return fit, Xbar
 
 
+def imputes(design, variables: Sequence[str], settings: Mapping[str, Any]) -> bool:
+    """Whether the profile's ``models.missing`` asks for multiple imputation on ``design``
+    (``auto``: when one of its patients misses a value of ``variables``)."""
+    how = settings.get("missing", "auto")
+    if how not in ("auto", "complete_case", "multiple_imputation"):
+        raise ValueError(f"models.missing: must be auto, complete_case or multiple_imputation, got {how!r}")
+    incomplete = bool(design.X[design.columns(list(variables))].isna().to_numpy().any())
+    return how == "multiple_imputation" or (how == "auto" and incomplete)
+
+
 def imputer_for(design, variables: Sequence[str], settings: Mapping[str, Any], seed) -> ChainedImputer | None:
     """The imputer the profile asks for, or None for complete cases.
 
@@ -738,11 +748,7 @@ def imputer_for(design, variables: Sequence[str], settings: Mapping[str, Any], s
     ChainedImputer or None
         Unfitted; each categorical variable's indicator columns form one block.
     """
-    how = settings.get("missing", "auto")
-    if how not in ("auto", "complete_case", "multiple_imputation"):
-        raise ValueError(f"models.missing: must be auto, complete_case or multiple_imputation, got {how!r}")
-    incomplete = bool(design.X[design.columns(list(variables))].isna().to_numpy().any())
-    if how == "complete_case" or (how == "auto" and not incomplete):
+    if not imputes(design, variables, settings):
         return None
     opts = settings.get("imputation") or {}
     blocks = {v: cols for v, cols in design.groups.items() if cols != [v]}

@@ -275,9 +275,9 @@ class SixModels(ShowsItself):
         for big, small in (("radiomics", "clinical"), ("imaging", "clinical_mri")):
             if big in self.models and small in self.models:
                 b, s = self.models[big], self.models[small]
-                if b.imputed and RADSCORE not in b.variables:
-                    continue   # a constant Rad-score is no covariate: models 5 and 6 are models 1 and 3
                 if b.imputed:
+                    if RADSCORE not in b.variables:
+                        continue   # a constant Rad-score is no covariate: models 5 and 6 are models 1 and 3
                     # Multiple imputation: the log-likelihoods of the m fits cannot be pooled into
                     # a likelihood-ratio test; the Rad-score's pooled Wald test (Rubin's rules,
                     # Barnard-Rubin df) tests the same 1-df hypothesis.

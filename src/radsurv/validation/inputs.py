@@ -16,6 +16,8 @@ predicted it) but degrades the stage (:attr:`ValidationInputs.not_estimable`).
 
 from __future__ import annotations
 
+import copy
+
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -117,7 +119,7 @@ class ValidationInputs(ShowsItself):
         if self.imputer is None:
             return None
         train = self.design.X.index[self.train]
-        imputer = clone_imputer(self.imputer)
+        imputer = copy.deepcopy(self.imputer)   # unfitted: fitting the copy leaves the inputs as they are
         return imputer.fit(self.design.X.loc[train], self.outcome.loc[train, "time"],
                            self.outcome.loc[train, "event"]).completed_
 
@@ -221,14 +223,6 @@ def validation_inputs(cohort: pd.DataFrame, radscores: pd.DataFrame, models, pro
                             imputer=imputer_for(design, [*clinical, *mri], profile.get("models") or {},
                                                 seed=profile.get("seed", 0)),
                             training_scores="resubstitution" if prevalidated is None else "prevalidated")
-
-
-def clone_imputer(imputer):
-    """An unfitted copy with the same parameters."""
-    from ..models import ChainedImputer
-
-    return ChainedImputer(m=imputer.m, max_iter=imputer.max_iter, donors=imputer.donors, seed=imputer.seed,
-                          categorical=imputer.categorical)
 
 
 def final_model_reason(final: str, fitted) -> str:

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..models.design import RADSCORE, Design
-from ..models.imputation import imputer_for
+from ..models.imputation import imputer_for, imputes
 from ..models.six_models import MODELS, SixModels, develop_models
 from ..results import ShowsItself, new_axes
 from ..seeds import STREAM_OPTIMISM
@@ -134,8 +134,8 @@ def development_data(X: pd.DataFrame, flagged: set[str], design: Design, clinica
         raise AssertionError("a test-set patient reached the optimism bootstrap")
     # models.missing resolved on every scored patient, as 04 resolved it (auto: imputation
     # when any set misses a value), so that no resample decides otherwise.
-    imputes = imputer_for(design, [*clinical, *mri], profile["models"], seed=0) is not None
-    model_params = {**profile["models"], "missing": "multiple_imputation" if imputes else "complete_case"}
+    imputed = imputes(design, [*clinical, *mri], profile["models"])
+    model_params = {**profile["models"], "missing": "multiple_imputation" if imputed else "complete_case"}
     return DevelopmentData(features=X.loc[train], flagged=frozenset(flagged), design=design.subset(train),
                            clinical=tuple(clinical), mri=tuple(mri),
                            time=outcome.loc[train, "time"].to_numpy(float),
