@@ -275,8 +275,10 @@ def test_the_six_models_and_the_numbers_the_paper_prints(built):
 
 def test_validation_numbers_and_the_points_calculator(built, quick_profile):
     """Optimism over every resample with corrected = apparent - optimism, the apparent C
-    being 04's training C; the paper prints the corrected C; the saved nomogram gives back
-    04's score of the final model for every training patient from plain values."""
+    being the deployed models' training C (04's, with the final signature's Rad-score in
+    place of the pre-validated one); the paper prints the corrected C; the saved nomogram
+    gives back 04's score of the final model for every training patient from plain values."""
+    from radsurv.stats import harrell_c
     from radsurv.validation import PointsCalculator
 
     proj, report = built
@@ -287,7 +289,26 @@ def test_validation_numbers_and_the_points_calculator(built, quick_profile):
     assert np.allclose(opt["corrected_c"], opt["apparent_c"] - opt["optimism"], atol=1e-12)
     disc = pd.read_csv(proj / "build/quick/04_models/discrimination.csv")
     train_c = disc[(disc.set == "train") & (disc.measure == "harrell_c")].set_index("model")["estimate"]
-    assert np.allclose(opt["apparent_c"], train_c.loc[opt.index], atol=1e-9)
+    hr = pd.read_csv(proj / "build/quick/04_models/hazard_ratios.csv")
+    with_rs = set(hr.loc[hr.term == "radscore", "model"])
+    plain = [m for m in opt.index if m not in with_rs]
+    assert plain and np.allclose(opt.loc[plain, "apparent_c"], train_c.loc[plain], atol=1e-9)
+    ms = pd.read_csv(proj / "build/quick/04_models/model_scores.csv", dtype={"patient_id": str}).set_index("patient_id")
+    rs = pd.read_csv(proj / "build/quick/03_signatures/radscores.csv", dtype={"patient_id": str}).set_index(
+        "patient_id")["multimodal"]
+    pv = pd.read_csv(proj / "build/quick/03_signatures/radscores_prevalidated.csv",
+                     dtype={"patient_id": str}).set_index("patient_id")["multimodal"]
+    co = pd.read_csv(proj / "build/quick/00_cohort/cohort.csv", dtype={"patient_id": str}).set_index("patient_id")
+    ids = pv.index
+    for m in sorted(with_rs & set(opt.index)):
+        coef = float(hr.loc[(hr.model == m) & (hr.term == "radscore"), "coef"].iloc[0])
+        deployed = ms.loc[ids, m] + coef * (rs.loc[ids] - pv)
+        c = harrell_c(co.loc[ids, "dfs_time"].to_numpy(float), co.loc[ids, "dfs_event"].to_numpy(int),
+                      deployed.to_numpy(float)).c
+        assert opt.loc[m, "apparent_c"] == pytest.approx(c, abs=1e-9), m
+        assert opt.loc[m, "apparent_c"] != pytest.approx(train_c.loc[m], abs=1e-6), m   # not 04's pre-validated C
+    # the Rad-score models' optimism is not negative when both C's score as deployed
+    assert (opt.loc[sorted(with_rs & set(opt.index)), "optimism"] > -0.01).all()
     boot = pd.read_csv(out / "optimism_resamples.csv")
     assert boot["resample"].nunique() == n_resamples
     var = yaml.safe_load((proj / "_variables.yml").read_text(encoding="utf-8"))["validation"]

@@ -186,7 +186,8 @@ def test_one_resample_is_the_bootstraps_resample(null_boot):
     rows = resample_rows(140, 5, 2)
     assert (one.n, one.n_distinct, one.events) == (140, np.unique(rows).size, int(dev.event[rows].sum()))
     s = one.summary()
-    assert s.columns.tolist() == ["model", "apparent_c", "test_c", "optimism", "test_slope", "variables"]
+    assert s.columns.tolist() == ["model", "apparent_c", "test_c", "optimism", "apparent_slope", "test_slope",
+                                  "variables"]
     assert s["model"].tolist() == ["clinical", "mri", "clinical_mri", "signature", "radiomics", "imaging"]
     assert s["optimism"].to_numpy() == pytest.approx((mine["apparent_c"] - mine["test_c"]).to_numpy())
     assert one.failed == ""
@@ -210,20 +211,34 @@ def test_optimism_bootstrap_object(profile, null_boot, tmp_path):
 
     import matplotlib.pyplot as plt
 
-    from radsurv.validation import OptimismBootstrap, one_resample, training_c
+    from radsurv.stats import fit_cox, harrell_c
+    from radsurv.validation import OptimismBootstrap, one_resample, training_measures
 
     dev, boot = null_boot
-    disc = pd.DataFrame({"model": ["clinical", "clinical", "signature", "imaging", "mri", "clinical_mri",
-                                   "radiomics"],
-                         "set": ["train", "external", "train", "train", "train", "train", "train"],
-                         "measure": "harrell_c", "estimate": [0.70, 0.60, 0.66, 0.72, 0.55, 0.71, 0.68]})
-    apparent = training_c(disc, ["clinical", "mri", "clinical_mri", "signature", "radiomics", "imaging"])
-    assert apparent["clinical"] == 0.70 and apparent["signature"] == 0.66
-    opt = OptimismBootstrap.run(dev, apparent, 3, seed=5, progress=False, cache_dir=tmp_path)
+    keys = ["clinical", "mri", "clinical_mri", "signature", "radiomics", "imaging"]
+    # apparent measures: Harrell's C and the Cox slope of each score on the training rows only
+    rng = np.random.default_rng(4)
+    n = dev.time.size
+    outcome = pd.DataFrame({"split": ["train"] * n + ["external"] * 30,
+                            "time": np.r_[dev.time, rng.uniform(1, 60, 30)],
+                            "event": np.r_[dev.event, np.ones(30, int)]})
+    scores = pd.DataFrame({k: rng.normal(size=n + 30) for k in keys})
+    scores["mri"] = 0.0   # a constant score: C 0.5, no slope
+    apparent, slope = training_measures(outcome, scores, keys)
+    assert apparent["clinical"] == pytest.approx(harrell_c(dev.time, dev.event, scores["clinical"][:n].to_numpy()).c,
+                                                 abs=1e-12)
+    assert slope["signature"] == pytest.approx(float(fit_cox(scores[["signature"]][:n], dev.time,
+                                                             dev.event).coef["signature"]), abs=1e-12)
+    assert apparent["mri"] == 0.5 and np.isnan(slope["mri"])
+    opt = OptimismBootstrap.run(dev, apparent, 3, seed=5, progress=False, cache_dir=tmp_path, apparent_slope=slope)
     pd.testing.assert_frame_equal(opt.resamples, boot[boot["resample"] < 3].reset_index(drop=True))
-    pd.testing.assert_frame_equal(opt.summary(), optimism_summary(opt.resamples, apparent, list(apparent)))
+    pd.testing.assert_frame_equal(opt.summary(), optimism_summary(opt.resamples, apparent, list(apparent), slope))
     assert opt.summary().columns.tolist() == ["model", "n_resamples", "apparent_c", "optimism", "corrected_c",
-                                              "corrected_slope", "optimism_se"]
+                                              "apparent_slope", "corrected_slope", "optimism_se"]
+    # corrected slope = apparent slope - mean(apparent - test slope of the resamples)
+    r = opt.resamples[opt.resamples["model"] == "clinical"]
+    assert opt.summary().set_index("model").loc["clinical", "corrected_slope"] == pytest.approx(
+        slope["clinical"] - (r["apparent_slope"] - r["test_slope"]).mean(), abs=1e-12)
     assert opt.n_failed == 0 and opt.failures.empty
     assert opt.title() == ("Optimism bootstrap: 3 resamples of the training set, each repeating the whole "
                            "development (Harrell et al. 1996)")

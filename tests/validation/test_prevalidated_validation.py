@@ -46,6 +46,14 @@ def test_check_scores_and_the_nomogram_hold_on_the_prevalidated_design_only():
     np.testing.assert_array_equal(inputs.design.X.loc[pv.index, RADSCORE], pv["multimodal"])
     test = ~radscores.index.isin(pv.index)
     np.testing.assert_array_equal(inputs.design.X.loc[test, RADSCORE], radscores.loc[test, "multimodal"])
+    # validated as deployed: the training patients scored with the final signature's
+    # Rad-score (04's score plus the coefficient times the change), the others as written
+    shift = fit.coef["radscore"] * (radscores.loc[pv.index, "multimodal"] - pv["multimodal"])
+    np.testing.assert_allclose(inputs.scores.loc[pv.index, "imaging"],
+                               models.scores.loc[pv.index, "imaging"] + shift, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(inputs.scores.loc[test, "imaging"], models.scores.loc[test, "imaging"])
+    lp = X.assign(radscore=radscores["multimodal"]).to_numpy(float) @ fit.coef[list(X.columns)].to_numpy(float)
+    np.testing.assert_allclose(inputs.scores["imaging"] - lp, (inputs.scores["imaging"] - lp).mean(), atol=1e-9)
     nom, calc = final_model_nomogram(inputs)   # the refit reproduces 04's coefficients
     assert calc.nomogram is nom
     # without the pre-validated scores the rebuilt design is not 04's: refused, saying what to pass
@@ -85,14 +93,22 @@ def test_each_resample_weighs_its_own_prevalidated_scores(profile):
     assert np.ptp(own) > 0 and not np.allclose(fitted_on, own)
     fit = fit_cox(pd.DataFrame({RADSCORE: fitted_on}), dev.time[rows], dev.event[rows])
     assert six.models["signature"].fit_.coef[RADSCORE] == pytest.approx(fit.coef[RADSCORE], rel=1e-9)
-    # apparent C on the resample's pre-validated scores; test C on the original training
-    # patients scored by the resample's final signature
+    # apparent and test measures as the deployed model scores anyone, with the resample's
+    # final signature: apparent on the resample's patients, test on the original training
+    # patients (never the pre-validated scores the weight was fitted on)
     out = pd.DataFrame(resample_once(dev, b, seed)["models"]).set_index("model")
     sign = np.sign(fit.coef[RADSCORE])
     assert out.loc["signature", "apparent_c"] == pytest.approx(
-        harrell_c(dev.time[rows], dev.event[rows], sign * fitted_on).c, abs=1e-12)
+        harrell_c(dev.time[rows], dev.event[rows], sign * own).c, abs=1e-12)
+    assert out.loc["signature", "apparent_c"] != pytest.approx(
+        harrell_c(dev.time[rows], dev.event[rows], sign * fitted_on).c, abs=1e-6)
     assert out.loc["signature", "test_c"] == pytest.approx(
         harrell_c(dev.time, dev.event, sign * radscore(np.arange(dev.time.size))).c, abs=1e-12)
+    # the apparent slope: the weight fitted on pre-validated scores, measured on the final ones
+    slope = fit_cox(pd.DataFrame({"lp": fit.coef[RADSCORE] * own}), dev.time[rows], dev.event[rows],
+                    monotone="as_r").coef["lp"]
+    assert out.loc["signature", "apparent_slope"] == pytest.approx(float(slope), rel=1e-9)
+    assert abs(out.loc["signature", "apparent_slope"] - 1) > 0.05
     # the study's way weighs the resample signature's own scores
     six_r, _, fitted_r = _develop(ways["resubstitution"], rows, stream)
     np.testing.assert_array_equal(fitted_r, own)

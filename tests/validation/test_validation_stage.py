@@ -36,10 +36,11 @@ def test_check_scores_follows_the_coefficients():
 def test_tables_and_paragraph_carry_the_numbers():
     opt = pd.DataFrame({"model": ["clinical", "signature", "imaging"], "n_resamples": [198, 198, 198],
                         "apparent_c": [0.70, 0.76, 0.80], "optimism": [0.01, 0.04, 0.05],
-                        "corrected_c": [0.69, 0.72, 0.75], "corrected_slope": [0.95, 0.85, 0.80],
-                        "optimism_se": [0.002] * 3})
+                        "corrected_c": [0.69, 0.72, 0.75], "apparent_slope": [1.0, 1.31, 0.9],
+                        "corrected_slope": [0.95, 0.85, 0.80], "optimism_se": [0.002] * 3})
     shown = optimism_display(opt, 2, 200)
     assert shown["Corrected C"].tolist() == ["0.690", "0.720", "0.750"]
+    assert shown["Apparent calibration slope"].tolist() == ["1.00", "1.31", "0.90"]
     assert shown["Resamples"].tolist() == ["198/200"] * 3
     cal = pd.DataFrame([
         {"model": "imaging", "set": "external", "horizon": 36.0, "n": 50, "events_by_horizon": 3, "n_groups": np.nan,

@@ -15,15 +15,15 @@ The results show themselves (``summary()``, ``plot()``): :class:`Calibration`,
 
 from .calibration import Calibration, calibration_by_set, calibration_grid, predicted_risk, risk_grid
 from .decision import DecisionCurves, benefit_range, decision_curves
-from .inputs import ValidationInputs, check_scores, example_patient, validation_inputs
+from .inputs import ValidationInputs, check_scores, deployed_scores, example_patient, validation_inputs
 from .nomogram import PointsCalculator, final_model_nomogram, model_nomogram
 from .optimism import (DevelopmentData, OptimismBootstrap, Resample, corrected_calibration, development_data,
                        one_resample, optimism_bootstrap, optimism_summary, resample_once, resample_rows,
-                       selection_frequency, training_c)
+                       selection_frequency, training_measures)
 
 __all__ = ["Calibration", "DecisionCurves", "DevelopmentData", "OptimismBootstrap", "PointsCalculator", "Resample",
            "ValidationInputs", "benefit_range", "calibration_by_set", "calibration_grid", "check_scores",
-           "corrected_calibration", "decision_curves", "development_data", "example_patient",
+           "corrected_calibration", "decision_curves", "deployed_scores", "development_data", "example_patient",
            "final_model_nomogram", "model_nomogram", "one_resample", "optimism_bootstrap", "optimism_summary",
-           "predicted_risk", "resample_once", "resample_rows", "risk_grid", "selection_frequency", "training_c",
+           "predicted_risk", "resample_once", "resample_rows", "risk_grid", "selection_frequency", "training_measures",
            "validation_inputs"]

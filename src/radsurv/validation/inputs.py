@@ -31,7 +31,8 @@ from ..models.imputation import imputer_for
 from ..models.six_models import MODELS, model_name
 from ..results import ShowsItself
 
-__all__ = ["ValidationInputs", "check_scores", "example_patient", "final_model_reason", "validation_inputs"]
+__all__ = ["ValidationInputs", "check_scores", "deployed_scores", "example_patient", "final_model_reason",
+           "validation_inputs"]
 
 
 def check_scores(models, design: Design) -> None:
@@ -62,6 +63,49 @@ def check_scores(models, design: Design) -> None:
                              "developed on them, as the pipeline's is)")
 
 
+def deployed_scores(scores: pd.DataFrame, hazard_ratios: pd.DataFrame, fitted_radscore: pd.Series,
+                    final_radscore: pd.Series) -> pd.DataFrame:
+    """Every model's score as the deployed model gives it: each patient scored with the
+    final signature's Rad-score, whatever Rad-score the model was weighed on.
+
+    ``04_models`` weighs the Rad-score of models 4-6 on the training patients'
+    pre-validated Rad-scores (:func:`radsurv.models.training_radscore`) and writes their
+    scores on that design. The model a reader would use scores a patient with the only
+    Rad-score there is, the final signature's, so its apparent performance (the start of
+    Harrell's optimism correction) is measured on the training patients scored that way,
+    as each bootstrap resample measures its own apparent performance
+    (:func:`radsurv.validation.optimism.resample_once`). The Rad-score enters every model
+    as one linear term and is never missing, so the deployed score is 04's plus the
+    Rad-score's coefficient times the difference of the two Rad-scores (with multiple
+    imputation too: the other columns of the completed sets are unchanged).
+
+    Parameters
+    ----------
+    scores : DataFrame
+        ``04_models``' centred linear predictors (index ``patient_id``, one column per model).
+    hazard_ratios : DataFrame
+        ``04_models``' ``model, term, coef`` rows.
+    fitted_radscore, final_radscore : Series
+        The Rad-score of ``04_models``' design (pre-validated for the training patients, or
+        the final signature's) and the final signature's, indexed like ``scores``.
+
+    Returns
+    -------
+    DataFrame
+        ``scores`` with each Rad-score model shifted by ``coef * (final - fitted)``: equal
+        to ``scores`` wherever the two Rad-scores agree (every test patient; every patient
+        under resubstitution).
+    """
+    out = scores.copy()
+    shift = (final_radscore.reindex(scores.index).astype(float)
+             - fitted_radscore.reindex(scores.index).astype(float)).to_numpy()
+    for key in scores.columns:
+        rows = hazard_ratios[(hazard_ratios["model"] == key) & (hazard_ratios["term"] == RADSCORE)]
+        if len(rows) and np.any(shift != 0):
+            out[key] = scores[key].to_numpy(float) + float(rows["coef"].iloc[0]) * shift
+    return out
+
+
 @dataclass(frozen=True, repr=False)
 class ValidationInputs(ShowsItself):
     """The scored patients of the validation.
@@ -75,7 +119,10 @@ class ValidationInputs(ShowsItself):
     outcome : DataFrame
         ``split, time`` (months), ``event`` per patient (same index).
     scores : DataFrame
-        Each model's centred linear predictor (same index).
+        Each model's centred linear predictor (same index) as the deployed model gives it:
+        every patient scored with the final signature's Rad-score (:func:`deployed_scores`;
+        for the training patients this differs from ``04_models``' written scores when 04
+        weighed the Rad-score on pre-validated ones).
     s0 : dict
         (model, horizon) -> baseline DFS at a score of 0.
     models : tuple of str
@@ -212,11 +259,14 @@ def validation_inputs(cohort: pd.DataFrame, radscores: pd.DataFrame, models, pro
     outcome = cohort_outcomes(cohort, design.X.index, profile["time_unit"])
     check_scores(models, design)
     keys = tuple(models.models)
+    # validated: the models as deployed, every patient scored with the final signature
+    scores = deployed_scores(models.scores.loc[design.X.index, list(keys)], models.hazard_ratios,
+                             design.X[RADSCORE], radscores["multimodal"])
     horizons = tuple(float(h) for h in params["horizons_months"])
     final = params["final_model"]
     coding = {**{c: columns["clinical"][c] for c in clinical}, **{c: columns["mri"][c] for c in mri}}
     return ValidationInputs(design=design, clinical=tuple(clinical), mri=tuple(mri), outcome=outcome,
-                            scores=models.scores.loc[design.X.index, list(keys)], models=keys, horizons=horizons,
+                            scores=scores, models=keys, horizons=horizons,
                             s0={(k, h): models.s0(k, h) for k in keys for h in horizons}, final=final,
                             hazard_ratios=models.hazard_ratios, coding=coding,
                             labels={**labels, RADSCORE: RADSCORE_LABEL},

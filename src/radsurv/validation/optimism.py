@@ -8,14 +8,22 @@ of B resamples of the training set (drawn with replacement),
    multi-modal rule, the Rad-scores, and the selection and fit of the six models, weighing
    the Rad-score as ``04_models`` did: on the resample's pre-validated Rad-scores (the
    resample signature's out-of-fold scores) when 04 was developed on pre-validated ones;
-2. each model's C-index (and calibration slope, 1 by construction) is measured on the
-   resample (apparent, on the design it was fitted on) and on the original training set
-   (test: scored by the resample's final signature, as a test patient is);
+2. each model's C-index and calibration slope are measured as the deployed model gives
+   them, every patient scored with the resample's final signature: on the resample
+   (apparent) and on the original training set (test, as a test patient is scored);
 3. optimism = mean over resamples of (apparent - test).
 
 Corrected C = apparent C of the original development - optimism; corrected calibration
-slope = 1 - mean(1 - test slope). A resample where a step cannot be fitted (no event in a
-fold, a separating variable) is counted and left out.
+slope = apparent slope - mean(apparent slope - test slope). The apparent measures of the
+original development are taken the same way (:func:`training_measures` on
+:attr:`radsurv.validation.ValidationInputs.scores`): the final models with the training
+patients scored by the final signature. When the models weighed the Rad-score on
+pre-validated scores, the apparent slope is not 1 (the Rad-score's coefficient was not fitted
+to the scores it is measured on), and both definitions of the Rad-score never mix within a
+difference. Under resubstitution the apparent slope is 1 (the Cox score equations; up to
+the pooling with imputation), and the formula is Harrell's 1 - mean(1 - test slope). A
+resample where a step cannot be fitted (no event in a fold, a separating variable) is
+counted and left out.
 
 The calibration curve of one model (the final one) is corrected the same way, as
 ``rms::calibrate`` does: on a fixed grid of predicted risks at each horizon, the
@@ -44,7 +52,7 @@ from ..stats import fit_cox, harrell_c, smoothed_calibration
 
 __all__ = ["DevelopmentData", "OptimismBootstrap", "Resample", "corrected_calibration", "development_data",
            "one_resample", "optimism_bootstrap", "optimism_summary", "resample_once", "resample_rows",
-           "selection_frequency", "training_c"]
+           "selection_frequency", "training_measures"]
 
 
 @dataclass(frozen=True)
@@ -256,29 +264,34 @@ def _resample(dev: DevelopmentData, b: int, seed: int) -> dict[str, list[dict]]:
         return {"models": [{"resample": b, "model": None, "failed": f"{type(error).__name__}: {error}"}],
                 "calibration": []}
     all_rows = np.arange(n)
-    # The original training patients are the resample's test patients: scored by its final
-    # signature. The resample's own patients are scored on the design the models were
-    # fitted on (apparent), as 04 measured its training C.
+    # Both samples are scored as the deployed model scores anyone: with the resample's final
+    # signature, whatever Rad-score (pre-validated or its own) the models were weighed on.
+    # The original training patients are the resample's test patients.
     design_orig = Design(dev.design.X.assign(**{RADSCORE: radscore(all_rows)}), dev.design.groups,
                          dev.design.labels)
-    design_boot = Design(dev.design.X.iloc[rows].reset_index(drop=True).assign(**{RADSCORE: fitted_on}),
+    own = radscore(rows)
+    design_boot = Design(dev.design.X.iloc[rows].reset_index(drop=True).assign(**{RADSCORE: own}),
                          dev.design.groups, dev.design.labels)
     # With imputation: the resample's patients as imputed when its imputer was fitted (with
-    # their outcome), the original training patients from its models without outcome, as
-    # test patients.
-    sets_orig, sets_boot = six.completed(design_orig), six.completed(design_boot)
+    # their outcome; the never-missing Rad-score column then set to their final one), the
+    # original training patients from its models without outcome, as test patients.
+    sets_orig = six.completed(design_orig)
+    sets_boot = six.completed(Design(design_boot.X.assign(**{RADSCORE: fitted_on}), design_boot.groups,
+                                     design_boot.labels))
+    if sets_boot is not None:
+        sets_boot = [s.assign(**{RADSCORE: own}) for s in sets_boot]
     out = []
     for key in MODELS:
         if key not in models:
             # Nothing selected on this resample: the null model, C = 0.5 on both samples.
-            out.append({"resample": b, "model": key, "apparent_c": NULL_C, "test_c": NULL_C, "test_slope": np.nan,
-                        "variables": "", "failed": ""})
+            out.append({"resample": b, "model": key, "apparent_c": NULL_C, "apparent_slope": np.nan,
+                        "test_c": NULL_C, "test_slope": np.nan, "variables": "", "failed": ""})
             continue
         model = models[key]
-        c_app, _ = _measures(model.predict(design_boot, sets_boot).to_numpy(), dev.time[rows], dev.event[rows])
+        c_app, s_app = _measures(model.predict(design_boot, sets_boot).to_numpy(), dev.time[rows], dev.event[rows])
         c_test, slope = _measures(model.predict(design_orig, sets_orig).to_numpy(), dev.time, dev.event)
-        out.append({"resample": b, "model": key, "apparent_c": c_app, "test_c": c_test, "test_slope": slope,
-                    "variables": ";".join(model.variables), "failed": ""})
+        out.append({"resample": b, "model": key, "apparent_c": c_app, "apparent_slope": s_app, "test_c": c_test,
+                    "test_slope": slope, "variables": ";".join(model.variables), "failed": ""})
     calib = []
     key = dev.calibration_model
     if key is not None and key in models and dev.calibration_grid:
@@ -422,7 +435,8 @@ def corrected_calibration(calib: pd.DataFrame, apparent: Mapping[float, np.ndarr
     return pd.DataFrame(rows)
 
 
-def optimism_summary(boot: pd.DataFrame, apparent: Mapping[str, float], models: Sequence[str]) -> pd.DataFrame:
+def optimism_summary(boot: pd.DataFrame, apparent: Mapping[str, float], models: Sequence[str],
+                     apparent_slope: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Apparent, optimism and optimism-corrected C and calibration slope per model.
 
     Parameters
@@ -430,7 +444,20 @@ def optimism_summary(boot: pd.DataFrame, apparent: Mapping[str, float], models: 
     boot : DataFrame
         :func:`optimism_bootstrap`'s rows.
     apparent : mapping
-        Each model's C on the training set from the original development.
+        Each model's C on the training set from the original development
+        (:func:`training_measures`).
+    models : sequence of str
+    apparent_slope : mapping, optional
+        Each model's calibration slope on the training set (:func:`training_measures`);
+        None: 1 for every model, as for a model fitted to the scores it is measured on.
+
+    Returns
+    -------
+    DataFrame
+        ``model, n_resamples, apparent_c, optimism, corrected_c, apparent_slope,
+        corrected_slope, optimism_se``. The corrected slope is the apparent slope minus
+        the mean over resamples of (apparent - test slope), resamples without a slope (a
+        null model) left out.
     """
     ok = boot[boot["failed"] == ""]
     rows = []
@@ -439,25 +466,44 @@ def optimism_summary(boot: pd.DataFrame, apparent: Mapping[str, float], models: 
         if b.empty:
             continue
         optimism = float((b["apparent_c"] - b["test_c"]).mean())
-        slope_optimism = float((1.0 - b["test_slope"]).mean())  # NaN slopes (null models) left out
+        app_b = b["apparent_slope"] if "apparent_slope" in b else pd.Series(1.0, index=b.index)
+        slope_optimism = float((app_b - b["test_slope"]).mean())  # NaN slopes (null models) left out
+        a_slope = 1.0 if apparent_slope is None else float(apparent_slope[key])
         rows.append({"model": key, "n_resamples": int(len(b)), "apparent_c": apparent[key], "optimism": optimism,
-                     "corrected_c": apparent[key] - optimism, "corrected_slope": 1.0 - slope_optimism,
+                     "corrected_c": apparent[key] - optimism, "apparent_slope": a_slope,
+                     "corrected_slope": a_slope - slope_optimism,
                      "optimism_se": float((b["apparent_c"] - b["test_c"]).std(ddof=1) / np.sqrt(len(b)))})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["model", "n_resamples", "apparent_c", "optimism", "corrected_c",
+                                       "apparent_slope", "corrected_slope", "optimism_se"])
 
 
-def training_c(discrimination: pd.DataFrame, models: Sequence[str]) -> dict[str, float]:
-    """Each model's apparent C: Harrell's C on the training set of the original development.
+def training_measures(outcome: pd.DataFrame, scores: pd.DataFrame,
+                      models: Sequence[str]) -> tuple[dict[str, float], dict[str, float]]:
+    """Each model's apparent C and calibration slope: Harrell's C and the Cox slope of its
+    score on the training set of the original development, measured as each bootstrap
+    resample measures its apparent ones.
 
     Parameters
     ----------
-    discrimination : DataFrame
-        ``04_models``' ``model, set, measure, estimate`` rows.
+    outcome : DataFrame
+        ``split, time, event`` per patient.
+    scores : DataFrame
+        The models' scores as deployed (:attr:`radsurv.validation.ValidationInputs.scores`:
+        every patient scored with the final signature's Rad-score), same index.
     models : sequence of str
+
+    Returns
+    -------
+    (dict, dict)
+        Model -> apparent C; model -> apparent calibration slope (NaN for a constant score).
     """
-    d = discrimination
-    return {k: float(d[(d["model"] == k) & (d["set"] == "train") & (d["measure"] == "harrell_c")]["estimate"].iloc[0])
-            for k in models}
+    train = (outcome["split"] == "train").to_numpy()
+    t, e = outcome["time"].to_numpy(float)[train], outcome["event"].to_numpy(int)[train]
+    c, slope = {}, {}
+    with np.errstate(all="ignore"):
+        for k in models:
+            c[k], slope[k] = _measures(scores[k].to_numpy(float)[train], t, e)
+    return c, slope
 
 
 def selection_frequency(boot: pd.DataFrame, labels: Mapping[str, str]) -> pd.DataFrame:
@@ -526,8 +572,9 @@ class Resample(ShowsItself):
 
     def summary(self) -> pd.DataFrame:
         """``model, apparent_c`` (on the resample), ``test_c`` (on the training set),
-        ``optimism`` (their difference), ``test_slope`` and the selected ``variables``."""
-        cols = ["model", "apparent_c", "test_c", "optimism", "test_slope", "variables"]
+        ``optimism`` (their difference), ``apparent_slope``, ``test_slope`` and the
+        selected ``variables``."""
+        cols = ["model", "apparent_c", "test_c", "optimism", "apparent_slope", "test_slope", "variables"]
         r = self.rows[self.rows["model"].notna()] if "model" in self.rows else self.rows
         if r.empty:
             return pd.DataFrame(columns=cols)
@@ -594,24 +641,30 @@ class OptimismBootstrap(ShowsItself):
     apparent: dict
     models: tuple
     n_resamples: int
+    #: model -> apparent calibration slope (:func:`training_measures`); None: 1 for every model
+    apparent_slope: dict | None = None
 
     @classmethod
     def run(cls, dev: DevelopmentData, apparent: Mapping[str, float], n_resamples: int, seed: int,
-            n_jobs: int = 1, cache_dir=None, progress: bool = True) -> "OptimismBootstrap":
+            n_jobs: int = 1, cache_dir=None, progress: bool = True,
+            apparent_slope: Mapping[str, float] | None = None) -> "OptimismBootstrap":
         """Run (or read from ``cache_dir``) the resamples: :func:`optimism_bootstrap`.
 
         Parameters
         ----------
         dev : DevelopmentData
         apparent : mapping
-            Model -> its apparent C (:func:`training_c`); its keys are the models.
+            Model -> its apparent C (:func:`training_measures`); its keys are the models.
         n_resamples, seed, n_jobs, cache_dir, progress
             As :func:`optimism_bootstrap`.
+        apparent_slope : mapping, optional
+            Model -> its apparent calibration slope (:func:`training_measures`).
         """
         boot, calib = optimism_bootstrap(dev, n_resamples, seed, n_jobs=n_jobs, progress=progress,
                                          cache_dir=cache_dir)
         return cls(resamples=boot, calibration=calib, apparent=dict(apparent), models=tuple(apparent),
-                   n_resamples=int(n_resamples))
+                   n_resamples=int(n_resamples),
+                   apparent_slope=None if apparent_slope is None else dict(apparent_slope))
 
     @property
     def failures(self) -> pd.DataFrame:
@@ -631,7 +684,7 @@ class OptimismBootstrap(ShowsItself):
         """Whether resample ``one.b`` of this bootstrap has the apparent and test C, test
         slope and variables of ``one`` (a resample developed by hand, :func:`one_resample`)."""
         mine, theirs = self.resample(one.b), one.rows.reset_index(drop=True)
-        cols = ["apparent_c", "test_c", "test_slope"]
+        cols = ["apparent_c", "apparent_slope", "test_c", "test_slope"]
         if len(mine) != len(theirs) or list(mine["failed"]) != list(theirs["failed"]):
             return False
         if not all(c in mine and c in theirs for c in cols):  # a failed resample: no measures
@@ -642,7 +695,7 @@ class OptimismBootstrap(ShowsItself):
     def summary(self) -> pd.DataFrame:
         """:func:`optimism_summary`: ``model, n_resamples, apparent_c, optimism,
         corrected_c, corrected_slope, optimism_se`` per model."""
-        return optimism_summary(self.resamples, self.apparent, self.models)
+        return optimism_summary(self.resamples, self.apparent, self.models, self.apparent_slope)
 
 
     def title(self) -> str:

@@ -48,8 +48,8 @@ def bootstrap_not_run() -> OptimismBootstrap:
     does not spend the resamples (200 developments on the paper's profile); the empty
     result shows, tabulates and plots as "nothing to show"."""
     return OptimismBootstrap(
-        resamples=pd.DataFrame(columns=["resample", "model", "apparent_c", "test_c", "test_slope", "variables",
-                                        "failed"]),
+        resamples=pd.DataFrame(columns=["resample", "model", "apparent_c", "apparent_slope", "test_c", "test_slope",
+                                        "variables", "failed"]),
         calibration=pd.DataFrame(columns=["resample", "horizon", "predicted", "apparent", "test"]),
         apparent={}, models=(), n_resamples=0)
 
@@ -58,6 +58,7 @@ def optimism_display(summary: pd.DataFrame, n_failed: int, n_total: int) -> pd.D
     return pd.DataFrame({
         "Model": summary["model"].map(MODELS), "Apparent C": summary["apparent_c"].map(_fmt),
         "Optimism": summary["optimism"].map(_fmt), "Corrected C": summary["corrected_c"].map(_fmt),
+        "Apparent calibration slope": summary["apparent_slope"].map(lambda x: _fmt(x, 2)),
         "Corrected calibration slope": summary["corrected_slope"].map(lambda x: _fmt(x, 2)),
         "Resamples": [f"{n}/{n_total}" for n in summary["n_resamples"]]})
 
@@ -231,9 +232,15 @@ def write_validation_artefacts(ctx: StageContext, inputs: ValidationInputs, cali
                             "cross-validation, the multi-modal rule, the Rad-score"
                             + (", the multiple imputation" if inputs.imputer is not None else "")
                             + " and the selection of the models). "
-                            "Optimism = mean over resamples of the C on the resample minus the C of the resample's "
-                            "model on the training set; corrected = apparent - optimism. The corrected calibration "
-                            "slope is 1 minus the mean shrinkage of the resamples' linear predictors on the training "
+                            "Every C and slope is the deployed model's: each patient scored with the final "
+                            "signature's Rad-score"
+                            + (" (models 4-6 weigh it on the training patients' pre-validated Rad-scores, so their "
+                               "apparent C differs from the training C of the model table and their apparent "
+                               "calibration slope is not 1)" if inputs.training_scores == "prevalidated" else "")
+                            + ". Apparent = on the training set. Optimism = mean over resamples of the C on the "
+                            "resample minus the C of the resample's model on the training set; corrected = apparent "
+                            "- optimism. The corrected calibration slope is the apparent slope minus the mean over "
+                            "resamples of the resample's slope on the resample minus its slope on the training "
                             "set.")
     ctx.write_table(calibration_display(summary) if keys else _said(why, "Calibration"), "calibration_table.md",
                     label="calibration",
