@@ -184,6 +184,12 @@ def test_imputer_for_follows_models_missing():
     assert imputer_for(d, ["b"], {"missing": "multiple_imputation"}, seed=0) is not None
     with pytest.raises(ValueError, match="models.missing"):
         imputer_for(d, ["a"], {"missing": "mean"}, seed=0)
+    # a categorical variable declared with one level has no indicator column (the fuzz
+    # shape single_level_declared): no block, and the imputer fits the other columns
+    one = Design(X, {"a": ["a"], "b": ["b"], "grade": []}, {})
+    imp = imputer_for(one, ["a", "b", "grade"], {"missing": "auto", "imputation": {"m": 2, "max_iter": 2}}, seed=1)
+    assert imp.categorical == {} and imp.fit(X, [1.0, 2.0, 3.0, 4.0], [1, 0, 1, 0]).blocks_ == [("a",), ("b",)]
+    assert imp.completed_[0]["a"].notna().all()
     table = missing_values(d, ["a", "b"], pd.Series(["train", "train", "internal", "internal"]))
     assert table.to_dict("records") == [{"variable": "a", "label": "a", "missing_train": 1, "n_train": 2,
                                          "missing_internal": 0, "n_internal": 2}]

@@ -751,7 +751,8 @@ def imputer_for(design, variables: Sequence[str], settings: Mapping[str, Any], s
     if not imputes(design, variables, settings):
         return None
     opts = settings.get("imputation") or {}
-    blocks = {v: cols for v, cols in design.groups.items() if cols != [v]}
+    # a categorical variable observed at one level only has no indicator: nothing to impute
+    blocks = {v: cols for v, cols in design.groups.items() if cols and cols != [v]}
     return ChainedImputer(m=int(opts.get("m", 10)), max_iter=int(opts.get("max_iter", 10)),
                           donors=int(opts.get("donors", 5)), seed=seed, categorical=blocks)
 
