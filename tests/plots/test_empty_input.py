@@ -253,6 +253,9 @@ FUNCTIONS = {
         "No nomogram"),
     "radsurv.plots.validation.nomogram_panel": (
         lambda ax, tmp: vplots.nomogram_panel(ax, _empty_nomogram(), "Final model"), "No nomogram"),
+    "radsurv.plots.validation.oe_panel": (
+        lambda ax, tmp: vplots.oe_panel(ax, _frame("label", "oe", "oe_lower", "oe_upper", "note"),
+                                        "O/E not estimable: no test set"), "O/E not estimable"),
     "radsurv.plots.validation.optimism_panel": (
         lambda ax, tmp: vplots.optimism_panel(ax, _frame("model", "apparent_c", "test_c"), [], {}), "No resample"),
     "radsurv.plots.validation.resample_panel": (
@@ -351,6 +354,12 @@ def _calibration():
                    grouped=_frame("model", "set", "horizon", "mean_predicted", "observed", "observed_lower",
                                   "observed_upper", "max_predicted"),
                    curves=_frame("model", "set", "horizon", "predicted", "observed"))
+
+
+def _centres():
+    from radsurv.validation.centres import CENTRE_COLUMNS
+
+    return _result("radsurv.validation.centres.CentreCalibration", table=_frame(*CENTRE_COLUMNS))
 
 
 def _decision():
@@ -452,6 +461,7 @@ PLOTS = {
     "radsurv.signatures.risk_groups.RiskGroups": (_risk_groups, "No admissible cut"),
     "radsurv.signatures.signature.LassoCoxSignature": (_signature, "No cross-validation"),
     "radsurv.validation.calibration.Calibration": (_calibration, "not estimable"),
+    "radsurv.validation.centres.CentreCalibration": (_centres, "O/E not estimable"),
     "radsurv.validation.decision.DecisionCurves": (_decision, "decision curves not estimable"),
     "radsurv.validation.nomogram.PointsCalculator": (_points, "No nomogram"),
     "radsurv.validation.nomogram.NoNomogram": (_no_nomogram, "No nomogram"),

@@ -1,7 +1,8 @@
 """The paper's Results paragraph on validation (stage ``05_validation``), written from the
 stage's variables when the paper is published: the optimism-corrected C and slope of
-the final model and the signature, the external calibration (ICI) and net benefit, and
-the nomogram's example patient.
+the final model and the signature, the external calibration (ICI), its O/E per external
+centre and the ICI after recalibration-in-the-large, the net benefit, and the nomogram's
+example patient.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any, Mapping
 from ..models.six_models import model_name
 from .estimable import calibration_notes, not_estimable
 
-__all__ = ["describe_validation", "results"]
+__all__ = ["describe_centres", "describe_validation", "results"]
 
 
 def results(variables: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
@@ -44,6 +45,41 @@ def _without_final(v: Mapping[str, Any]) -> str:
             "@tbl-calibration, net benefit in @tbl-decision).\n")
 
 
+def _years(key: str) -> float:
+    return float(key.rsplit("_", 1)[1].rstrip("y"))
+
+
+def describe_centres(v: Mapping[str, Any]) -> str:
+    """The final model's O/E per external centre at the longest horizon with an estimate,
+    and what recalibration-in-the-large does to its ICI; "" without an external set."""
+    keys = sorted((k for k, c in v.items() if k.startswith("centre_calibration_") and isinstance(c, list) and c),
+                  key=_years)
+    if not keys:
+        return ""
+    shown = [k for k in keys if any(c["oe"] != "–" for c in v[k])]
+    if not shown:
+        why = "; ".join(f"centre {c['centre']}: {c['note']}" for c in v[keys[-1]])
+        return (f"Its calibration per external centre could not be estimated at {_years(keys[-1]):g} years ({why}; "
+                "@tbl-calibration-centre). ")
+    key = shown[-1]
+    rows = v[key]
+    ok = [c for c in rows if c["oe"] != "–"]
+    text = (f"By {_years(key):g} years its ratio of observed to expected risk of recurrence (O/E, 95% CI; above 1: "
+            "under-prediction) was " + _and([f"{c['oe']} in centre {c['centre']}" for c in ok]))
+    text += " (@tbl-calibration-centre)"
+    missing = [c for c in rows if c["oe"] == "–"]
+    if missing:
+        text += "; it could not be estimated in " + "; in ".join(f"centre {c['centre']}: {c['note']}" for c in missing)
+    text += ". "
+    recal = [c for c in ok if c["ici"] != "–" and c["ici_recalibrated"] != "–"]
+    if recal:
+        text += ("Recalibration-in-the-large, a sensitivity analysis multiplying the baseline hazard by a factor "
+                 "estimated from each centre's own outcomes (what a local update would give, not a validation), "
+                 "changed its ICI " + _and([f"from {c['ici']} to {c['ici_recalibrated']} in centre {c['centre']}"
+                                            for c in recal]) + ". ")
+    return text
+
+
 def describe_validation(v: Mapping[str, Any]) -> str:
     """The Results paragraph on validation."""
     if v.get("final_fitted") is False:
@@ -64,6 +100,7 @@ def describe_validation(v: Mapping[str, Any]) -> str:
         if parts:
             text += (f"On the external test set its predicted DFS was calibrated with {', '.join(parts)} "
                      "(@tbl-calibration, @fig-calibration). ")
+    text += describe_centres(v)
     ben = [(k, b) for k, b in v.items() if k.startswith("benefit_external")]
     if ben:
         text += ("Its net benefit exceeded treating all and treating none for threshold probabilities of "

@@ -16,7 +16,7 @@ from .models import MODEL_COLORS
 from .style import apply_style, message_figure, message_panel, plt, save_figure
 
 __all__ = ["calibration_figure", "calibration_panel", "decision_figure", "decision_panel", "nomogram_figure",
-           "nomogram_panel", "nomogram_size", "optimism_panel", "resample_panel"]
+           "nomogram_panel", "nomogram_size", "oe_panel", "optimism_panel", "resample_panel"]
 
 
 def calibration_figure(grouped: pd.DataFrame, curves: pd.DataFrame, corrected: pd.DataFrame, model: str,
@@ -320,6 +320,53 @@ def resample_panel(ax, rows: pd.DataFrame, labels: Mapping[str, str]):
     ax.set_yticks(pos, [labels.get(m, m) for m in rows["model"]])
     ax.set_xlabel("Harrell's C")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+    return ax
+
+
+def oe_panel(ax, rows: pd.DataFrame, title: str):
+    """Calibration-in-the-large per test set and centre, as a forest plot: the O/E ratio
+    of observed (Kaplan-Meier) to expected (mean predicted) risk with its 95% CI on a log
+    axis, 1 marked (right of 1: the model under-predicts). A row that is not estimable is
+    listed with its reason in place of a point.
+
+    Parameters
+    ----------
+    ax : Axes
+    rows : DataFrame
+        ``label, oe, oe_lower, oe_upper, note``, drawn top to bottom.
+    title : str
+        The panel's title; with no row, the message drawn instead.
+
+    Returns
+    -------
+    Axes
+    """
+    if rows.empty:
+        return message_panel(ax, title)
+    pos = np.arange(len(rows))[::-1]
+    ok = rows["oe"].notna().to_numpy()
+    if ok.any():
+        r = rows[ok]
+        ax.errorbar(r["oe"], pos[ok], xerr=[r["oe"] - r["oe_lower"], r["oe_upper"] - r["oe"]], fmt="s",
+                    color="#0072B2", ecolor="#555555", ms=5, capsize=2, lw=1)
+        ax.set_xscale("log")
+    else:
+        ax.set_xlim(0.5, 2)
+        ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda x, _: f"{x:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
+    ax.tick_params(axis="x", which="minor", labelsize=6)
+    ax.axvline(1.0, color="#999999", lw=0.8, ls="--")
+    for p, r in zip(pos[~ok], rows[~ok].itertuples(index=False)):
+        ax.text(0.02, p, f"not estimable: {r.note}", transform=ax.get_yaxis_transform(), va="center", fontsize=6.5,
+                color="#555555")
+    ax.set_yticks(pos, list(rows["label"]))
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel("Observed / expected risk of recurrence (log scale)")
+    ax.set_title(title, fontsize=9)
     return ax
 
 

@@ -306,11 +306,16 @@ STAGES: tuple[Stage, ...] = (
             Artefact("calibration_summary.csv", "data", "ICI, E50, E90, slope per model, set and horizon"),
             Artefact("calibration_groups.csv", "data", "Kaplan-Meier observed risk per group of predicted risk"),
             Artefact("corrected_calibration.csv", "data", "the final model's bootstrap-corrected calibration curve"),
+            Artefact("calibration_by_centre.csv", "data", "O/E with 95% CI, calibration slope and ICI per model, "
+                                                          "test set, centre and horizon, and the recalibration-in-"
+                                                          "the-large sensitivity analysis"),
             Artefact("decision_curves.csv", "data", "net benefit per model, set, horizon and threshold"),
             Artefact("nomogram.json", "data", "the final model's nomogram and coding: "
                                               "radsurv.validation.PointsCalculator.from_json reads it"),
             Artefact("optimism_table.md", "table", "optimism-corrected C and calibration slope"),
             Artefact("calibration_table.md", "table", "calibration in the test sets"),
+            Artefact("calibration_by_centre.md", "table", "the final model's calibration per test set and "
+                                                          "centre, and after recalibration-in-the-large"),
             Artefact("decision_table.md", "table", "net benefit at chosen thresholds"),
             Artefact("nomogram_table.md", "table", "the nomogram's points in numbers"),
             Artefact("text-validation.md", "text", "the Results paragraph on validation", rendered=True),

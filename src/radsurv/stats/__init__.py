@@ -10,7 +10,8 @@ Imported eagerly on purpose: several functions share their module's name
 function once the submodule had been imported elsewhere.
 """
 
-from .calibration import calibration_groups, calibration_table
+from .calibration import (CalibrationInTheLarge, CalibrationSlope, calibration_groups, calibration_in_the_large,
+                          calibration_slope, calibration_table, recalibrated_risk)
 from .calibration_smooth import SmoothedCalibration, smoothed_calibration
 from .concordance import bootstrap_harrell_c, harrell_c, uno_c
 from .cox import CoxFit, fit_cox
@@ -28,9 +29,10 @@ from .survival_curves import kaplan_meier, logrank, median_survival
 from .td_auc import td_auc, td_auc_compare, td_roc_curve
 
 __all__ = [
-    "CoxFit", "Nomogram", "SmoothedCalibration", "bh_adjust", "binary_at_time", "bootstrap_harrell_c",
-    "calibration_groups", "calibration_table", "cox_zph", "delong_auc", "delong_test", "fit_cox", "harrell_c", "icc",
+    "CalibrationInTheLarge", "CalibrationSlope", "CoxFit", "Nomogram", "SmoothedCalibration", "bh_adjust",
+    "binary_at_time", "bootstrap_harrell_c", "calibration_groups", "calibration_in_the_large", "calibration_slope",
+    "calibration_table", "cox_zph", "delong_auc", "delong_test", "fit_cox", "harrell_c", "icc",
     "icc_many", "kaplan_meier", "kruskal_wallis", "lasso_cox_cv", "lasso_cox_path", "logrank", "logrank_scores",
-    "median_survival", "net_benefit", "nomogram", "optimal_cutpoint", "pool_rubin",
+    "median_survival", "net_benefit", "nomogram", "optimal_cutpoint", "pool_rubin", "recalibrated_risk",
     "smoothed_calibration", "td_auc", "td_auc_compare", "td_roc_curve", "univariable_score_tests", "uno_c",
 ]

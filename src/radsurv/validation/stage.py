@@ -4,6 +4,7 @@ they would help decide, and the nomogram of the final model.
 
 The notebook computes, step by step, with the library (:mod:`radsurv.validation`:
 :func:`~radsurv.validation.validation_inputs`, :func:`~radsurv.validation.calibration_by_set`,
+:func:`~radsurv.validation.calibration_by_centre`,
 :func:`~radsurv.validation.decision_curves`, :func:`~radsurv.validation.final_model_nomogram`,
 :func:`~radsurv.validation.one_resample` and :class:`~radsurv.validation.OptimismBootstrap`);
 this module formats what it computed (:func:`validation_variables`,
@@ -21,15 +22,18 @@ import pandas as pd
 from ..labels import SPLIT_LABELS
 from ..preconditions import unscored_sets
 from ..models.six_models import MODELS, model_name
+from ..report.formatting import format_ci
 from ..stages.context import StageContext
 from .calibration import Calibration
+from .centres import CENTRE_COLUMNS, CentreCalibration
 from .decision import DecisionCurves, benefit_range
 from .inputs import ValidationInputs
 from .nomogram import NoNomogram, PointsCalculator
 from .optimism import OptimismBootstrap
 
-__all__ = ["bootstrap_not_run", "calibration_display", "decision_display", "nomogram_display", "optimism_display",
-           "validation_variables", "write_validation_artefacts"]
+__all__ = ["bootstrap_not_run", "calibration_display", "centre_calibration_display", "centre_variables",
+           "decision_display", "nomogram_display", "optimism_display", "validation_variables",
+           "write_validation_artefacts"]
 
 
 def _fmt(x, digits=3) -> str:
@@ -77,6 +81,57 @@ def calibration_display(summary: pd.DataFrame) -> pd.DataFrame:
                      "ICI": _fmt(r.ici), "E50": _fmt(r.e50), "E90": _fmt(r.e90), "Slope": _fmt(r.slope, 2),
                      "Note": r.note if isinstance(r.note, str) else ""})
     return pd.DataFrame(rows)
+
+
+def centre_calibration_display(summary: pd.DataFrame, model: str) -> pd.DataFrame:
+    """The table of :class:`~radsurv.validation.centres.CentreCalibration` for one model: per
+    test set and centre and horizon, the primary (unrecalibrated) calibration, then the
+    recalibration-in-the-large sensitivity analysis."""
+    rows = []
+    for r in summary[summary["model"] == model].itertuples(index=False):
+        base = {"Set": SPLIT_LABELS.get(r.set, r.set), "Centre": r.centre if r.level == "centre" else f"all ({r.centre})",
+                "Horizon": f"{r.horizon / 12:g} y", "Patients": str(int(r.n)), "Events": str(int(r.events_by_horizon))}
+        note = r.note if isinstance(r.note, str) else ""
+        if pd.isna(r.oe):
+            rows.append({**base, "Predicted / observed risk": "–", "O/E (95% CI)": "–", "Slope (95% CI)": "–",
+                         "ICI": "–", "Recalibrated predicted risk": "–", "ICI recalibrated": "–",
+                         "Note": f"not estimable: {note}"})
+            continue
+        recal = (f"{r.recalibrated_mean_predicted:.3f} (update at {r.recalibration_horizon / 12:g} y)"
+                 if np.isfinite(r.recalibrated_mean_predicted) else "–")
+        rows.append({**base, "Predicted / observed risk": f"{r.mean_predicted:.3f} / {r.observed_km:.3f}",
+                     "O/E (95% CI)": format_ci(r.oe, r.oe_lower, r.oe_upper),
+                     "Slope (95% CI)": format_ci(r.slope, r.slope_lower, r.slope_upper),
+                     "ICI": _fmt(r.ici), "Recalibrated predicted risk": recal, "ICI recalibrated": _fmt(r.ici_recalibrated),
+                     "Note": note})
+    return pd.DataFrame(rows)
+
+
+def centre_variables(summary: pd.DataFrame, model: str, horizons) -> dict[str, Any]:
+    """The final model's calibration per external centre for the paper, one entry per
+    horizon: ``centre_calibration_<h>y`` = a list of ``centre, oe, mean_predicted,
+    observed, ici, ici_recalibrated, recalibrated, note`` (each centre of the external set
+    when it has several, else the set's one centre). Empty when there is no external
+    set (the paper then says nothing of it)."""
+    d = summary[(summary["model"] == model) & (summary["set"] == "external")]
+    if d.empty:
+        return {}
+    per_centre = d[d["level"] == "centre"]
+    d = per_centre if len(per_centre) else d
+    out: dict[str, Any] = {}
+    for h in horizons:
+        rows = []
+        for r in d[d["horizon"] == float(h)].itertuples(index=False):
+            ok = np.isfinite(r.oe)
+            rows.append({"centre": str(r.centre),
+                         "oe": format_ci(r.oe, r.oe_lower, r.oe_upper) if ok else "–",
+                         "mean_predicted": _fmt(r.mean_predicted), "observed": _fmt(r.observed_km),
+                         "ici": _fmt(r.ici), "ici_recalibrated": _fmt(r.ici_recalibrated),
+                         "recalibrated": _fmt(r.recalibrated_mean_predicted),
+                         "note": "" if ok else (r.note if isinstance(r.note, str) else "")})
+        if rows:
+            out[f"centre_calibration_{float(h) / 12:g}y"] = rows
+    return out
 
 
 def decision_display(curves: pd.DataFrame, models, thresholds=(0.1, 0.2, 0.3)) -> pd.DataFrame:
@@ -165,7 +220,7 @@ def validation_variables(opt: pd.DataFrame, calib: pd.DataFrame, curves: pd.Data
 def write_validation_artefacts(ctx: StageContext, inputs: ValidationInputs, calibration: Calibration,
                                decision: DecisionCurves, nomogram: PointsCalculator | NoNomogram, example: pd.DataFrame,
                                optimism: OptimismBootstrap, corrected: pd.DataFrame,
-                               frequency: pd.DataFrame) -> dict:
+                               frequency: pd.DataFrame, centres: CentreCalibration | None = None) -> dict:
     """Write every declared output of the validation from what the notebook computed.
 
     Parameters
@@ -188,6 +243,9 @@ def write_validation_artefacts(ctx: StageContext, inputs: ValidationInputs, cali
         The final model's bootstrap-corrected calibration curve.
     frequency : DataFrame
         How often each variable was selected (:meth:`OptimismBootstrap.selection_frequency`).
+    centres : CentreCalibration, optional
+        :func:`radsurv.validation.calibration_by_centre` of every model. None (a caller
+        that did not compute it): its CSV keeps its header and its table says so.
 
     Returns
     -------
@@ -220,6 +278,8 @@ def write_validation_artefacts(ctx: StageContext, inputs: ValidationInputs, cali
         corrected = corrected.reindex(columns=["horizon", "predicted", "apparent", "optimism", "corrected",
                                                "n_resamples"])
     ctx.write_data(corrected, "corrected_calibration.csv")
+    by_centre = centres.summary() if centres is not None else pd.DataFrame(columns=CENTRE_COLUMNS)
+    ctx.write_data(by_centre, "calibration_by_centre.csv")
     ctx.write_data(frequency, "selection_frequency.csv")
     n_total, n_failed = optimism.n_resamples, optimism.n_failed
     why = inputs.not_estimable[0] if inputs.not_estimable else ""
@@ -250,6 +310,26 @@ def write_validation_artefacts(ctx: StageContext, inputs: ValidationInputs, cali
                             "observed and predicted risk (Cox model on a restricted cubic spline of the "
                             "complementary log-log of the prediction, 3 knots; Austin et al. 2020); and the "
                             "calibration slope (1 = ideal).")
+    if not inputs.final_fitted:
+        centre_table = _said(why, "Calibration per centre")
+    elif centres is None:
+        centre_table = _said("calibration per centre was not computed", "Calibration per centre")
+    elif not (by_centre["model"] == final).any():
+        centre_table = _said("no test set to calibrate the final model in", "Calibration per centre")
+    else:
+        centre_table = centre_calibration_display(by_centre, final)
+    ctx.write_table(centre_table, "calibration_by_centre.md", label="calibration-centre",
+                    caption=f"Calibration of the {model_name(final)} per test set and, where a set spans several "
+                            "centres, per centre. Primary analysis (the model as developed): mean predicted "
+                            "and Kaplan-Meier observed risk of recurrence by the horizon, their ratio O/E (95% CI "
+                            "from the Greenwood SE; above 1 the model under-predicts; Debray et al. 2017), the "
+                            "calibration slope (95% CI) and the ICI. Sensitivity analysis, "
+                            "recalibration-in-the-large (Steyerberg 2019): the training baseline hazard multiplied "
+                            "per set or centre by the factor that makes its mean predicted risk equal its observed "
+                            "risk at the longest estimable horizon (the update horizon), applied at every "
+                            "horizon; it uses the group's own outcomes, so it shows what a local update of the "
+                            "intercept would give, not a validation. A group with fewer than "
+                            f"{int(params['calibration']['min_events'])} events by the horizon is not estimable.")
     ctx.write_table(decision_display(decision.curves, keys) if keys else _said(why, "Decision curves"),
                     "decision_table.md", label="decision",
                     caption="Net benefit of each model and of treating all at threshold probabilities of 10%, 20% "
@@ -277,6 +357,8 @@ def write_validation_artefacts(ctx: StageContext, inputs: ValidationInputs, cali
 
     v = validation_variables(opt, summary, decision.curves, corrected, frequency, params, n_total - n_failed,
                              n_total, example, fitted=keys)
+    if inputs.final_fitted:
+        v.update(centre_variables(by_centre, final, inputs.horizons))
     missing = inputs.not_estimable + unscored_sets(inputs.outcome)
     if keys and "signature" not in keys:   # 04 fits the signature whenever its Rad-score varies
         missing.insert(len(inputs.not_estimable), "the multi-modal radiomics signature's optimism cannot be "
