@@ -33,14 +33,7 @@ from tests.e2e.cohort_shapes import SHAPES, Shape  # noqa: E402
 
 #: Shapes whose validate verdict and run outcome are known to disagree because of a crash
 #: inside a stage's own code (not a missing precondition): name -> what crashes.
-KNOWN: dict[str, str] = {
-    "tiny_lesion_all": "02_features: no analysis-mask feature is left (every 8-voxel lesion fails PyRadiomics' "
-                       "minimum ROI dimensions), and feature_variables fails on the empty table (ValueError: cannot "
-                       "convert float NaN to integer); validate does not check lesion size against the settings",
-    "identical_images": "03_signatures: every feature constant, the filters keep none and LassoCoxSignature.fit "
-                        "raises 'no feature is left after the filters' instead of a signature that keeps no feature "
-                        "(the constant Rad-score every later stage already handles)",
-}
+KNOWN: dict[str, str] = {}
 
 
 @dataclass

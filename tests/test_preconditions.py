@@ -11,8 +11,9 @@ import pytest
 from radsurv.exceptions import InputError, PreconditionError
 from radsurv.preconditions import (BOOTSTRAP_MAX_FAILING, DEGRADE, NOTE, REFUSE, bootstrap_folds,
                                    bootstrap_share_failing, calibration_horizons, check_all, combat_batches,
-                                   cutpoint_folds, events_per_candidate, horizon_reason, model_horizons,
-                                   signature_folds, td_auc_reason, scored_set, unscored_sets)
+                                   cutpoint_folds, events_per_candidate, extractable_regions, horizon_reason,
+                                   model_horizons, regions_left, signature_folds, td_auc_reason, scored_set,
+                                   unscored_sets)
 
 
 def outcome(n_train: int, events_train: int, sets: dict | None = None, seed: int = 0) -> pd.DataFrame:
@@ -37,7 +38,9 @@ def profile(n_folds=10, cut_folds=10, horizons=(12.0, 36.0, 60.0), val_horizons=
             "models": {"horizons_months": list(horizons)},
             "validation": {"horizons_months": list(val_horizons), "calibration": {"min_events": min_events}},
             "cohort": {"columns": columns or {"clinical": {"age": "numeric", "grade": ["G1", "G2", "G3"]},
-                                               "mri": {}}}}
+                                               "mri": {}}},
+            "features": {"params": {"us": "params/radiomics_us.yaml", "mri": "params/radiomics_mri.yaml"},
+                         "on_error": "exclude"}}
 
 
 # --------------------------------------------------------------------------- folds
@@ -266,3 +269,57 @@ def test_risk_groups_of_a_set_without_events_are_not_estimable_and_say_why():
     assert per_sd["external"] == hazard_ratio_per_sd(scores.loc[ext, "r"], o.loc[ext, "time"], o.loc[ext, "event"],
                                                      1.0)["hr"]
     assert not_estimable_risk(table, o, "Rad-score") == [scored_set(o, "internal").message]
+
+
+# --------------------------------------------------------------------------- regions (02)
+
+
+def _unextractable(ids, modality="mri") -> pd.DataFrame:
+    return pd.DataFrame({"patient_id": ids, "modality": modality,
+                         "reason": [f"patient {p!r}: 8 voxels in the lesion" for p in ids]})
+
+
+def test_lesions_too_small_for_the_settings_are_a_note_until_no_signature_can_be_developed():
+    # 17 training patients, the first 10 with an event (P000-P009); test sets P017-P039
+    o = outcome(17, 10, {"internal": (11, 8, 100.0), "external": (12, 9, 100.0)})
+    # 7 training events lost: 3 left (MIN_FOLDS), still a note naming them
+    v = extractable_regions(o, _unextractable([f"P{i:03d}" for i in range(7)] + ["P020"]), profile())
+    assert (v.ok, v.action, v.refuses) == (False, NOTE, False)
+    assert v.message.startswith("the lesion of 8 of 40 patients is too small for the extraction settings: "
+                                "PyRadiomics cannot extract it, and 02_features leaves the patient out (patient "
+                                "'P000': 8 voxels in the lesion; ")
+    assert "; and 3 more)" in v.message and v.message.endswith("3 training events are left")
+    # one more: 2 training events left, no signature whatever signatures.n_folds: refused, naming the file
+    v = extractable_regions(o, _unextractable([f"P{i:03d}" for i in range(8)]), profile())
+    assert (v.action, v.refuses, v.key) == (REFUSE, True, "features.params.mri")
+    assert "the training patients left hold 2 events, too few to develop a signature (at least 3)" in v.message
+    assert ("lower setting.minimumROISize or setting.minimumROIDimensions (or setting.resampledPixelSpacing) in the "
+            "PyRadiomics parameter file params/radiomics_mri.yaml (features.params.mri)") in v.message
+    with pytest.raises(PreconditionError, match="too few to develop a signature") as refused:
+        v.refuse()
+    assert refused.value.key == "features.params.mri"
+    # features.on_error: fail stops 02 at the first such lesion: refused, suggesting exclude
+    fail = {**profile(), "features": {**profile()["features"], "on_error": "fail"}}
+    v = extractable_regions(o, _unextractable(["P000"]), fail)
+    assert (v.refuses, v.key, v.suggested) == (True, "features.on_error", "exclude")
+    assert "9 training events are left" in v.message
+    # nothing too small, or only patients outside the cohort: nothing to say
+    assert extractable_regions(o, _unextractable([]), profile()).ok
+    assert extractable_regions(o, _unextractable(["Q999"]), profile()).ok
+
+
+def test_the_later_preconditions_see_the_patients_02_keeps():
+    o = outcome(17, 10, {"internal": (11, 8, 100.0), "external": (12, 9, 100.0)})
+    lost = _unextractable(["P000", "P001", "P030"])
+    assert list(regions_left(o, lost).index) == [p for p in o.index if p not in ("P000", "P001", "P030")]
+    # 10 training events fill 9 folds; the 8 left after 02 do not: signatures.n_folds is refused at 8
+    assert check_all(o, profile(n_folds=9, cut_folds=3)) == [v for v in check_all(o, profile(n_folds=9, cut_folds=3))
+                                                             if v.check != "signature_folds"]
+    found = check_all(o, profile(n_folds=9, cut_folds=3), unextractable=lost)
+    assert [(v.stage, v.check, v.action) for v in found[:2]] == [("02_features", "extractable_regions", NOTE),
+                                                                 ("03_signatures", "signature_folds", REFUSE)]
+    assert (found[1].key, found[1].suggested) == ("signatures.n_folds", 8)
+    # a refusal of the regions: the rest is decided on the whole cohort (as if the masks were mended)
+    refused = check_all(o, profile(n_folds=9, cut_folds=3), unextractable=_unextractable([f"P{i:03d}"
+                                                                                            for i in range(9)]))
+    assert refused[0].refuses and "signature_folds" not in [v.check for v in refused]

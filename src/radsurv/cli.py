@@ -40,8 +40,9 @@ def _cmd_validate(args) -> int:
     cohort (:mod:`radsurv.preconditions`): a refusal exits 2, a degradation is a note."""
     from .cohort.manifest import ManifestSpec, load_cohort, read_manifest, check_manifest
     from .cohort.masks import load_devset
-    from .config import load_profile
+    from .config import load_profile, project_root
     from .exceptions import InputError, ManifestError
+    from .preconditions import region_checks
     from .stages.context import resolve_n_jobs
 
     try:
@@ -49,8 +50,10 @@ def _cmd_validate(args) -> int:
         spec = ManifestSpec.from_profile(profile)
         manifest = Path(args.manifest)
         raw = read_manifest(manifest)
+        # every lesion against the extraction settings too (radsurv.preconditions.extractable_regions)
         report = check_manifest(raw, spec, base_dir=manifest.resolve().parent, check_images=True,
-                                   n_jobs=resolve_n_jobs(profile["n_jobs"]))
+                                   n_jobs=resolve_n_jobs(profile["n_jobs"]),
+                                   region_checks=region_checks(profile, project_root()))
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -91,7 +94,7 @@ def _cmd_validate(args) -> int:
               "in the patient flow", file=sys.stderr)
     # What stages 03-06 need of the rows the run keeps (radsurv.preconditions): the same
     # functions the stages call, so a refusal here is the run's refusal.
-    refused = _print_preconditions(loaded.data, profile)
+    refused = _print_preconditions(loaded.data, profile, loaded.regions)
     if refused:
         print(f"the run would stop at {refused[0].stage}: change the profile key(s) above", file=sys.stderr)
         return 2
@@ -102,14 +105,15 @@ def _cmd_validate(args) -> int:
     return 0
 
 
-def _print_preconditions(data, profile) -> list:
-    """Print every precondition of stages 03-06 that the cohort ``data`` (the rows the run
-    keeps, with their split) does not meet: refusals as errors (with the key and a value that
-    works), degradations and notes as notes. Returns the refusals."""
+def _print_preconditions(data, profile, regions=()) -> list:
+    """Print every precondition of stages 02-06 that the cohort ``data`` (the rows the run
+    keeps, with their split; ``regions``: the lesions too small for the extraction settings)
+    does not meet: refusals as errors (with the key and a value that works), degradations and
+    notes as notes. Returns the refusals."""
     from .pipeline.runner import precondition_verdicts
     from .preconditions import refusals
 
-    verdicts = precondition_verdicts(data, profile)
+    verdicts = precondition_verdicts(data, profile, regions)
     for v in verdicts:
         if v.refuses:
             print(f"error: {v}", file=sys.stderr)

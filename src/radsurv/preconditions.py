@@ -1,4 +1,4 @@
-"""What the analysis stages (03-06) need of a cohort, decided in one place.
+"""What the analysis stages (02-06) need of a cohort, decided in one place.
 
 Each function here decides one precondition from the cohort's outcomes per set
 (``split``, ``time`` in months, ``event``: :func:`radsurv.cohort.manifest.cohort_outcomes`)
@@ -17,13 +17,22 @@ A verdict that is not ``ok`` does one of two things, fixed per precondition:
   in its variables, and the paper states it.
 
 A third kind, :data:`NOTE`, changes nothing in the run (few events per candidate
-variable): ``validate`` prints it so that the user knows before the run.
+variable), or says what the run will do that the user should know of (the patients whose
+lesion is too small for the extraction settings, left out by 02): ``validate`` prints it so
+that the user knows before the run.
+
+One precondition reaches back to 02_features: :func:`extractable_regions` (is every lesion
+large enough for PyRadiomics' ``minimumROISize`` and ``minimumROIDimensions``?). ``validate``
+decides it from the supplied masks (:func:`region_checks`, read with the image checks), 02
+from what its extraction could not extract; the patients it leaves out are left out of the
+cohort the later preconditions see (:func:`check_all`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -33,8 +42,9 @@ from .labels import SPLIT_LABELS
 
 __all__ = ["BOOTSTRAP_MAX_FAILING", "BOOTSTRAP_NOTE_FAILING", "DEGRADE", "MIN_FOLDS", "NOTE", "REFUSE", "TEST_SETS", "Verdict",
            "bootstrap_folds", "bootstrap_share_failing", "calibration_horizons", "check_all", "combat_batches",
-           "cutpoint_folds", "events_per_candidate", "folds_fill", "horizon_reason", "model_horizons", "refusals",
-           "scored_set", "signature_folds", "td_auc_reason", "unscored_sets"]
+           "cutpoint_folds", "events_per_candidate", "extractable_regions", "folds_fill", "horizon_reason",
+           "model_horizons", "refusals", "region_checks", "regions_left", "scored_set", "signature_folds", "td_auc_reason",
+           "unscored_sets"]
 
 REFUSE, DEGRADE, NOTE = "refuse", "degrade", "note"
 #: The fewest cross-validation folds the schema allows (``signatures.n_folds``, ``sensitivity.cutpoint.n_folds``).
@@ -112,6 +122,100 @@ def _set(outcome: pd.DataFrame, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 def _training_events(outcome: pd.DataFrame) -> int:
     return int(_set(outcome, "train")[1].sum())
+
+
+# --------------------------------------------------------------------------- regions (02)
+
+#: The most lesions a verdict of :func:`extractable_regions` names one by one (the rest are counted).
+MAX_LISTED = 5
+
+
+def region_checks(profile: Mapping[str, Any], root: Path) -> dict[str, Callable]:
+    """Modality -> the check of one lesion against the extraction settings
+    (:func:`radsurv.features.extract.region_problem` with the parameter file
+    ``features.params.<modality>`` and ``features.image_types``, read from ``root``), for
+    the image checks of ``validate`` and ``run`` (:func:`radsurv.cohort.manifest.check_manifest`).
+
+    Empty unless the supplied masks are the analysis masks (``segmentation.use_supplied_masks``):
+    a U-Net's masks are not known before 01 makes them, and 02's own call decides then.
+    """
+    if not profile["segmentation"]["use_supplied_masks"]:
+        return {}
+    import functools
+
+    from .exceptions import PreconditionError
+    from .features.extract import extraction_params, region_problem
+
+    try:
+        params = extraction_params(profile["features"], Path(root))
+    except FileNotFoundError as error:
+        raise PreconditionError(str(error), key=str(error).split(":")[0]) from error
+    return {m: functools.partial(region_problem, params=p) for m, p in params.items()}
+
+
+def _listed(reasons: Sequence[str]) -> str:
+    counts = pd.Series(list(reasons), dtype=object).value_counts(sort=False)
+    items = [r if k == 1 else f"{r} ({k} patients)" for r, k in counts.items()]
+    more = len(items) - MAX_LISTED
+    return "; ".join(items[:MAX_LISTED]) + (f"; and {more} more" if more > 0 else "")
+
+
+def extractable_regions(outcome: pd.DataFrame, unextractable: pd.DataFrame, profile: Mapping[str, Any]) -> Verdict:
+    """02: the patients whose lesion the extraction settings cannot extract (too few voxels
+    or dimensions for PyRadiomics' ``setting.minimumROISize`` / ``minimumROIDimensions``
+    after its resampling) are left out by 02 (``features.on_error: exclude``) and counted in
+    the patient flow: a note naming them. Refused when the training patients left hold fewer
+    than :data:`MIN_FOLDS` events (no signature can be developed, whatever
+    ``signatures.n_folds``), naming the parameter file and its settings; and with
+    ``features.on_error: fail``, where 02 would stop at the first such lesion.
+
+    Parameters
+    ----------
+    outcome : DataFrame
+        Every patient's outcome (index ``patient_id``; ``split``, ``time``, ``event``).
+    unextractable : DataFrame
+        ``patient_id``, ``modality``, ``reason``: one row per lesion that cannot be
+        extracted. ``validate`` names the row, patient and file in the reason
+        (:func:`region_checks`); 02 gives PyRadiomics' reason without the patient (the
+        executed notebook is published), and equal reasons are counted.
+    profile : mapping
+        The validated profile (``features.params``, ``features.on_error``).
+    """
+    stage, check = "02_features", "extractable_regions"
+    ids = [p for p in dict.fromkeys(unextractable["patient_id"].astype(str)) if p in outcome.index]
+    if not ids:
+        return _ok(stage, check, NOTE)
+    left = outcome.drop(index=ids)
+    events = _training_events(left)
+    mods = list(dict.fromkeys(unextractable["modality"].astype(str)))
+    files = " and ".join(f"{profile['features']['params'][m]} (features.params.{m})" for m in mods)
+    n, total = len(ids), len(outcome)
+    head = (f"the lesion of {n} of {total} patients is too small for the extraction settings: PyRadiomics cannot "
+            f"extract it, and 02_features leaves the patient out ({_listed(unextractable['reason'].astype(str))})")
+    if events < MIN_FOLDS:
+        return Verdict(stage, check, REFUSE,
+                       f"{head}; the training patients left hold {events} event{'s' if events != 1 else ''}, too few "
+                       f"to develop a signature (at least {MIN_FOLDS}). Check that these masks hold the whole lesion "
+                       "(imaging.mask_label picks its label), or lower setting.minimumROISize or "
+                       f"setting.minimumROIDimensions (or setting.resampledPixelSpacing) in the PyRadiomics parameter "
+                       f"file {files}", f"features.params.{mods[0]}",
+                       "a parameter file whose settings these lesions pass")
+    if profile["features"]["on_error"] == "fail":
+        return Verdict(stage, check, REFUSE,
+                       f"{head.replace(', and 02_features leaves the patient out', '')}; with features.on_error: fail "
+                       "02_features stops there: set features.on_error to exclude to leave these patients out "
+                       f"({events} training events are left), or change the masks or the settings of {files}",
+                       "features.on_error", "exclude")
+    return Verdict(stage, check, NOTE,
+                   f"{head}, and the patient flow counts them; {events} training events are left")
+
+
+def regions_left(outcome: pd.DataFrame, unextractable: pd.DataFrame | None) -> pd.DataFrame:
+    """The outcomes of the patients 02_features keeps (``outcome`` less the patients of
+    ``unextractable``, :func:`extractable_regions`): what stages 03-06 analyse."""
+    if unextractable is None or unextractable.empty:
+        return outcome
+    return outcome.drop(index=[p for p in unextractable["patient_id"].astype(str) if p in outcome.index])
 
 
 # --------------------------------------------------------------------------- folds
@@ -339,10 +443,25 @@ def combat_batches(batch: pd.Series | None, profile: Mapping[str, Any],
                    f"{'has' if len(small) == 1 else 'have'} fewer than two patients (a centre's scale needs two)")
 
 
-def check_all(outcome: pd.DataFrame, profile: Mapping[str, Any], batch: pd.Series | None = None) -> list[Verdict]:
-    """Every precondition of stages 03-06 that is not met, in stage order (what ``radsurv
-    validate`` prints)."""
-    verdicts: list[Verdict] = [signature_folds(outcome, profile)]
+def check_all(outcome: pd.DataFrame, profile: Mapping[str, Any], batch: pd.Series | None = None,
+              unextractable: pd.DataFrame | None = None) -> list[Verdict]:
+    """Every precondition of stages 02-06 that is not met, in stage order (what ``radsurv
+    validate`` prints).
+
+    ``unextractable`` (``patient_id``, ``modality``, ``reason``): the lesions the extraction
+    settings turn down (:func:`extractable_regions`). Unless that refuses, stages 03-06 see
+    the cohort without these patients (:func:`regions_left`), and so do their preconditions;
+    when it refuses, they are decided on the whole cohort (as if the masks were mended)."""
+    verdicts: list[Verdict] = []
+    if unextractable is not None and len(unextractable):
+        regions = extractable_regions(outcome, unextractable, profile)
+        verdicts.append(regions)
+        if not regions.refuses:
+            kept = regions_left(outcome, unextractable)
+            if batch is not None:
+                batch = batch.loc[batch.index.isin(kept.index)]
+            outcome = kept
+    verdicts.append(signature_folds(outcome, profile))
     verdicts += [scored_set(outcome, s) for s in TEST_SETS]
     verdicts += [events_per_candidate(outcome, profile), *model_horizons(outcome, profile)]
     verdicts += [bootstrap_folds(outcome, profile), *calibration_horizons(outcome, profile)]

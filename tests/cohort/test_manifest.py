@@ -239,3 +239,44 @@ def test_outcomes_in_months_for_the_patients_asked_in_their_order():
     assert out["event"].tolist() == [1, 1] and out["event"].dtype == int
     months = cohort_outcomes(data.assign(dfs_time=[3.0, 4.0, 5.0]), pd.Index(["B"]), "months")
     assert months["time"].tolist() == [4.0] and months["event"].tolist() == [0]
+
+
+def test_lesions_too_small_for_the_extraction_settings_are_read_with_the_image_checks(tmp_path):
+    """With the supplied masks analysed, the image checks also hold every lesion against the
+    extraction settings (radsurv.preconditions.region_checks): a 16-pixel US lesion is not a
+    problem of the manifest, but the report lists it with its row, patient, column and file
+    and PyRadiomics' reason (minimumROISize 20 in params/radiomics_us.yaml), the loaded
+    cohort keeps it, and the preconditions note that 02 leaves the patient out."""
+    from radsurv.config import load_profile
+    from radsurv.pipeline.runner import precondition_verdicts
+    from radsurv.preconditions import region_checks
+
+    root = Path(__file__).resolve().parents[2]
+    image, mask = _write_us_pair(tmp_path)
+    tiny = np.zeros((300, 300), np.uint8)
+    tiny[148:152, 148:152] = 1
+    small = sitk.GetImageFromArray(tiny)
+    small.SetSpacing((0.1, 0.1))
+    sitk.WriteImage(small, str(tmp_path / "tiny_mask.nii.gz"), True)
+    df = good_rows().assign(us_image=image, us_mask=mask)
+    df.loc[[0, 5], "us_mask"] = "tiny_mask.nii.gz"
+    quick = load_profile("quick", root)
+    prof = {**quick, "segmentation": {**quick["segmentation"], "use_supplied_masks": True}}
+    assert region_checks(quick, root) == {}          # a U-Net's masks are not known before 01
+    checks = region_checks(prof, root)
+    rep = check_manifest(read_manifest(write(df, tmp_path)), SPEC, base_dir=tmp_path, check_images=True,
+                         region_checks=checks)
+    assert rep.problems == []
+    assert [(p.row, p.patient_id, p.column) for p in rep.regions] == [(1, "P001", "us_mask"), (6, "P006", "us_mask")]
+    assert rep.regions[0].message == ("tiny_mask.nii.gz: 16 voxels in the lesion; PyRadiomics refuses it: Size of the "
+                                      "ROI is too small (minimum size: 20, ROI size: 16) (setting.minimumROISize 20, "
+                                      "setting.minimumROIDimensions 2)")
+    loaded = load_cohort(read_manifest(write(df, tmp_path)), SPEC, source="m.csv", seed=0,
+                         split_params={"n_train": 0.6, "stratify": "dfs_event"}, report=rep)
+    assert loaded.regions == rep.regions
+    first = precondition_verdicts(loaded.data, {**prof, "cohort": {**prof["cohort"], "columns": {"clinical": {},
+                                                                                                 "mri": {}}}},
+                                  loaded.regions)[0]
+    assert (first.stage, first.check, first.action) == ("02_features", "extractable_regions", "note")
+    assert first.message.startswith("the lesion of 2 of 40 patients is too small for the extraction settings")
+    assert "row 1, patient 'P001', column 'us_mask': tiny_mask.nii.gz: 16 voxels" in first.message

@@ -260,3 +260,51 @@ def test_fast_glcm_equals_pyradiomics_class():
             a = getattr(ours, f"get{feature}FeatureValue")()
             b = getattr(theirs, f"get{feature}FeatureValue")()
             np.testing.assert_allclose(a, b, rtol=1e-10, err_msg=feature)
+
+
+def _lesion(image: sitk.Image, boxes) -> sitk.Image:
+    """A binary mask on ``image``'s grid, 1 in each numpy-order box ``(z0, z1, y0, y1, x0, x1)``."""
+    arr = np.zeros(sitk.GetArrayViewFromImage(image).shape, dtype=np.uint8)
+    for z0, z1, y0, y1, x0, x1 in boxes:
+        arr[z0:z1, y0:y1, x0:x1] = 1
+    mask = sitk.GetImageFromArray(arr)
+    mask.CopyInformation(image)
+    return mask
+
+
+@pytest.mark.parametrize("spacing", [(1.0, 1.0, 1.0), (0.664062, 0.664062, 2.1)], ids=["1mm", "tiny_lesion_shape"])
+def test_region_problem_says_what_the_extraction_says(spacing):
+    """A lesion the settings turn down (minimumROISize 20: PyRadiomics needs more than 20
+    voxels, minimumROIDimensions 3) fails the extraction with the reason region_problem
+    gives without the image; one voxel more passes both. On a 1 mm grid the MRI file does
+    not resample (its spacing already), so the boundary is exactly 20 / 21 voxels; on the
+    cohort-shape grid (0.66 x 0.66 x 2.1 mm) a 2 x 2 x 2 voxel lesion keeps one dimension
+    after resampling to 1 mm."""
+    from radsurv.features.extract import region_problem
+
+    params = _original_only(MRI_PARAMS, classes=("firstorder", "shape"))
+    rng = np.random.default_rng(5)
+    image = sitk.GetImageFromArray(rng.normal(100, 20, (24, 40, 40)).astype(np.float32))
+    image.SetSpacing(spacing)
+    if spacing == (1.0, 1.0, 1.0):
+        masks = {("small", "auto"): _lesion(image, [(10, 15, 18, 20, 18, 20)]),                 # 20 voxels
+                 ("enough", "auto"): _lesion(image, [(10, 15, 18, 20, 18, 20), (10, 11, 20, 21, 18, 19)]),
+                 ("flat", "auto"): _lesion(image, [(10, 11, 10, 20, 10, 20)])}                # 100 voxels, 2-D
+        expected = {("small", "auto"): "Size of the ROI is too small (minimum size: 20, ROI size: 20)",
+                    ("flat", "auto"): "mask has too few dimensions (number of dimensions 2, minimum required 3)"}
+    else:
+        masks = {("tiny", "auto"): _lesion(image, [(10, 12, 18, 20, 18, 20)]),                  # 8 voxels
+                 ("enough", "auto"): _lesion(image, [(8, 14, 14, 24, 14, 24)])}
+        expected = {("tiny", "auto"): "mask has too few dimensions (number of dimensions 1, minimum required 3)"}
+    _, errors = SharedFilterExtractor(params, union_grid=False).extract(image, masks)
+    # (PyRadiomics' size message leaves its parenthesis open; region_problem closes it)
+    assert {k: e.split(": ", 1)[1].rstrip(")") for k, e in errors.items()} == {k: e.rstrip(")")
+                                                                               for k, e in expected.items()}
+    for key, mask in masks.items():
+        why = region_problem(mask, params)
+        if key in expected:
+            voxels = int(sitk.GetArrayViewFromImage(mask).sum())
+            assert why.startswith(f"{voxels} voxels in the lesion; PyRadiomics refuses it")
+            assert f": {expected[key]} (setting.minimumROISize 20, setting.minimumROIDimensions 3)" in why
+        else:
+            assert why == ""

@@ -167,3 +167,49 @@ def test_feature_names_in_words():
 
     assert [_words(n) for n in ("10Percentile", "RobustMeanAbsoluteDeviation", "Range", "Imc2")] == [
         "10th percentile", "robust mean absolute deviation", "range", "imc 2"]
+
+
+def test_02_refuses_when_no_patient_keeps_an_extractable_region_and_names_the_setting():
+    """Every lesion too small for the settings (tiny_lesion_all): 02 refuses with the same
+    decision as validate (radsurv.preconditions.extractable_regions), naming the parameter
+    file and its settings, with PyRadiomics' reasons counted and no patient identifier (the
+    executed notebook is published); before, feature_variables crashed on the empty table."""
+    from radsurv.exceptions import PreconditionError
+    from radsurv.features.stage import unextractable_regions
+    from radsurv.preconditions import extractable_regions
+
+    ids = [f"HN-{i}" for i in range(6)]
+    failures = pd.DataFrame({
+        "patient": ids + ["HN-0"], "modality": "mri", "region": ["intra"] * 6 + ["intra"],
+        "mask_source": ["auto"] * 6 + ["perturbed-1"],
+        "reason": [f"ValueError: mask has too few dimensions (number of dimensions 1, minimum required 3) /rois/{p}_auto_intra"
+                   for p in ids] + ["ValueError: other"]})
+    lost = unextractable_regions(failures)
+    assert list(lost["patient_id"]) == ids and set(lost["reason"]) == {
+        "MRI intra-tumoral region: ValueError: mask has too few dimensions (number of dimensions 1, minimum required "
+        "3) /rois/<patient>_auto_intra"}
+    outcome = pd.DataFrame({"split": ["train"] * 4 + ["internal"] * 2, "time": 10.0, "event": 1}, index=ids)
+    profile = {"features": {"params": {"mri": "study/radiomics_tiny.yaml"}, "on_error": "exclude"}}
+    v = extractable_regions(outcome, lost, profile)
+    assert v.refuses and v.key == "features.params.mri"
+    assert v.message.startswith("the lesion of 6 of 6 patients is too small for the extraction settings: PyRadiomics "
+                                "cannot extract it, and 02_features leaves the patient out (MRI intra-tumoral region: "
+                                "ValueError: mask has too few dimensions (number of dimensions 1, minimum required 3) "
+                                "/rois/<patient>_auto_intra (6 patients)); the training patients left hold 0 events")
+    assert "study/radiomics_tiny.yaml (features.params.mri)" in v.message and "HN-" not in v.message
+    with pytest.raises(PreconditionError, match="setting.minimumROISize"):
+        v.refuse()
+    # two of four training patients lost: 2 events left, refused too; one lost: 3 left, a note
+    assert extractable_regions(outcome, lost.iloc[:2], profile).refuses
+    assert not extractable_regions(outcome, lost.iloc[:1], profile).refuses
+
+
+def test_feature_variables_of_an_empty_table_count_nothing():
+    tidy = _tidy(np.random.default_rng(1)).iloc[:0]
+    params = {"ring_width_mm": 5.0, "reproducibility": {"jitter_mm": 0.5},
+              "icc": {"form": "ICC(2,1)", "threshold": 0.75}}
+    icc = pd.DataFrame(columns=["modality", "region", "feature", "icc_reader", "icc_perturbation", "flag"])
+    icc["flag"] = icc["flag"].astype(bool)
+    ibsi = pd.DataFrame({"pass": [True], "reason": [None]})
+    v = feature_variables(params, tidy, icc, ibsi, n_subset=0, n_excluded=40, n_failures=40)
+    assert (v["n_per_region"], v["n_total"], v["n_excluded"], v["regions"]) == (0, 0, 40, "0 regions")

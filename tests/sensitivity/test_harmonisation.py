@@ -109,3 +109,24 @@ def test_centre_effects_found_where_simulated_and_removed_by_combat():
     same, split0, centre0 = _cohort(seed=7, shift=False)
     none = centre_effects(same, batches_for(split0, centre0))
     assert (none["n_differ"] <= 2).all()  # BH at 5%: no simulated centre effect
+
+
+def test_features_identical_in_every_patient_are_left_as_extracted():
+    """Identical images (cohort shape identical_images): a feature with one value in every
+    patient has an SD of 1e-17 rather than 0 (pandas' mean is rounded: 0.1 in 80 patients),
+    so it was handed to ComBat (which, on that shape's features, returned non-finite values
+    and stopped 06); it is constant, left as extracted, and the block's other features are
+    harmonised as before."""
+    X, split, centre = _cohort(seed=5)
+    b = batches_for(split, centre)
+    before = combat_harmonise(X, b).features
+    assert X["us_peri__f0"].std() > 0 and pd.Series([0.1] * 80).std() > 0     # the rounding this is about
+    X["us_peri__f0"], X["us_peri__f1"] = 0.1, 123.456
+    res = combat_harmonise(X, b)
+    assert res.blocks.set_index("block").loc["us_peri", ["n_harmonised", "n_constant"]].tolist() == [13, 2]
+    assert (res.features["us_peri__f0"] == 0.1).all() and (res.features["us_peri__f1"] == 123.456).all()
+    rest = [c for c in X.columns if c not in ("us_peri__f0", "us_peri__f1")]
+    assert np.isfinite(res.features[rest].to_numpy()).all()
+    # the other block is untouched by the change
+    mri = [c for c in X.columns if c.startswith("mri_intra")]
+    assert np.array_equal(res.features[mri].to_numpy(), before[mri].to_numpy())

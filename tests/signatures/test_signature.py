@@ -125,3 +125,26 @@ def test_stacked_weights_are_fitted_on_the_prevalidated_component_scores():
         StackedSignature({"a": a, "b": b}).fit(X.iloc[:100], t[:100], e[:100])
     with pytest.raises(ValueError, match="training_scores: expected one of"):
         StackedSignature({"a": a}, training_scores="both").fit(X, t, e)
+
+
+def test_no_feature_left_after_the_filters_gives_the_null_signature():
+    """Every feature constant (identical images): the filters keep none and the signature
+    keeps none, fitted all the same: Rad-score 0 for every patient, pre-validated too, no
+    cross-validation, and what shows it says why (before, fit raised)."""
+    from radsurv.plots.signatures import NO_FEATURE_LEFT
+
+    X, t, e = simulate(5, n=60, p=4)
+    flat = pd.DataFrame({c: 7.5 + j for j, c in enumerate(X.columns)}, index=X.index)
+    sig = LassoCoxSignature(lambda_rule="lambda_1se").fit(flat, t, e, fold_ids(e, 5, 0))
+    assert sig.filtered_out and sig.cv_ is None and np.isnan(sig.lambda_)
+    assert sig.coef_.empty and sig.features_in_ == list(X.columns)
+    np.testing.assert_array_equal(sig.prevalidated_, np.zeros(60))
+    np.testing.assert_array_equal(sig.predict(X).to_numpy(), np.zeros(60))   # any features: 0
+    assert sig.flow_[-1] == ("selected by LASSO (lambda_1se)", 0)
+    assert [n for _, n in sig.flow_] == [4, 4, 0, 0]    # in, ICC-flagged, near-zero variance, LASSO
+    assert sig.coefficients().empty and sig.summary().empty and list(sig.flow()["features_left"]) == [4, 4, 0, 0]
+    assert sig.title().startswith("LASSO-Cox signature: no feature passed the filters (0 of 4 features)")
+    for ax in (sig.plot(), sig.plot_path()):
+        assert [txt.get_text() for txt in ax.texts] == [NO_FEATURE_LEFT]
+    # a signature that LASSO fitted stays one (the filters keep the varying features)
+    assert not LassoCoxSignature().fit(X, t, e, fold_ids(e, 5, 0)).filtered_out

@@ -225,3 +225,46 @@ def test_the_design_paragraph_follows_the_modalities_and_the_rule():
     assert "The cohort has no ultrasound, so no multi-modal signature could be built" in mri
     assert "The MRI signature took the multi-modal signature's place in the models" in mri
     assert "ultrasound signature" not in mri and "four regions" not in mri
+
+
+def test_constant_features_develop_signatures_that_keep_nothing(params, tmp_path):
+    """Identical images (every feature constant): every signature's filters keep nothing,
+    and the development goes on as for a LASSO that keeps none: each signature and the
+    stacked one score 0 (C = 0.5 in every set), the two multi-modal constructions tie at 0.5
+    in pre-validation, no risk groups are cut, the flow table has no lambda, the LASSO
+    figure says why, and the paper says that no feature passed the filters. The optimism
+    bootstrap's resample development (a patient's copies in one fold) does the same."""
+    from radsurv.plots.signatures import lasso_figure
+    from radsurv.signatures.evaluation import NULL_C
+
+    X, outcome = cohort(p=3)
+    flat = pd.DataFrame({c: 1.0 + j for j, c in enumerate(X.columns)}, index=X.index)
+    dev = develop_signatures(flat, outcome, set(), params, seed=11, n_jobs=1)
+    assert all(sig.filtered_out and sig.coef_.empty for sig in dev.signatures.values())
+    assert dev.stacked.used_ == [] and dev.stacked.cox_ is None
+    assert dev.comparison.set_index("approach")["c"].to_dict() == {"union": NULL_C, "stacked": NULL_C}
+    scores = radscore_table(dev, flat, outcome)
+    names = [*dev.names(), MULTIMODAL]
+    assert (scores[names] == 0).all().all()
+    disc = discrimination(scores, outcome, names)
+    assert set(disc["c"]) == {NULL_C}
+    assert (prevalidated_table(dev, outcome) == 0).all().all()
+    groups = fit_risk_groups(scores, outcome, names, params, 11, prevalidated=prevalidated_table(dev, outcome))
+    assert groups == {}
+    flow = dev.flow_table()
+    assert set(flow["lambda"]) == {"–"} and set(flow["selected by LASSO (lambda_min)"]) == {0}
+    lasso_figure({n: s.cv_ for n, s in dev.signatures.items()}, tmp_path / "lasso.png", params["lambda_rule"])
+    v = signature_variables(dev, disc, None, groups, pd.DataFrame(), params, flat.shape[1], constant=names)
+    assert (v["n_filtered_out"], v["n_constant"], v["n_signatures"]) == (7, 7, 7)
+    assert v["us_intra"]["filtered_out"] and v["us_intra"]["n_selected"] == 0
+    text = describe_signatures(v, {"internal": None, "external": None})
+    assert ("No feature of any of the 7 signatures passed the filters: every feature was constant, nearly constant "
+            "or flagged on the training set, so LASSO had nothing to select and every signature kept nothing.") in text
+    # the optimism bootstrap's development: a resample with a patient's copies kept together
+    train = outcome.index[outcome["split"] == "train"]
+    draw = np.random.default_rng(2).choice(train, size=len(train))
+    resample = outcome.loc[draw].reset_index(drop=True)
+    boot = develop_signatures(flat.loc[draw].reset_index(drop=True), resample, set(), params, seed=11, n_jobs=1,
+                              groups=draw)
+    assert all(s.filtered_out for s in boot.signatures.values())
+    np.testing.assert_array_equal(boot.predictors()[MULTIMODAL].predict(flat), np.zeros(len(flat)))

@@ -103,6 +103,10 @@ class InputReport(ShowsItself):
     #: What the run will do to usable inputs, not problems: masks stored on another grid
     #: over the same physical volume are resampled onto their image's grid.
     notes: list[Problem] = field(default_factory=list)
+    #: Lesions the extraction settings turn down (``region_checks`` of :func:`check_manifest`),
+    #: not problems: the run's 02_features leaves their patients out, and
+    #: :func:`radsurv.preconditions.extractable_regions` decides what that does to the run.
+    regions: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -185,7 +189,8 @@ def _numeric(series: pd.Series) -> pd.Series:
 
 
 def check_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | None = None,
-                      check_images: bool = False, n_jobs: int = 1) -> InputReport:
+                      check_images: bool = False, n_jobs: int = 1,
+                      region_checks: Mapping[str, Any] | None = None) -> InputReport:
     """Check every tabular rule of the input contract.
 
     Parameters
@@ -201,6 +206,10 @@ def check_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | None =
         Also read every image and mask and check them (:func:`check_image_files`).
     n_jobs : int
         Threads for the image checks.
+    region_checks : mapping, optional
+        Modality -> ``region_check`` of :func:`radsurv.imaging.checks.check_image_pair`
+        (:func:`radsurv.preconditions.region_checks`): the lesions it turns down go to the
+        report's ``regions``.
 
     Returns
     -------
@@ -294,12 +303,15 @@ def check_manifest(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path | None =
                 if not check_images and not (Path(base_dir) / str(v)).exists():
                     add(Problem(i + 1, _pid(df, i), col, f"file not found: {v}"))
         if check_images:
-            rep.problems.extend(check_image_files(df, spec, Path(base_dir), n_jobs=n_jobs, notes=rep.notes))
+            rep.problems.extend(check_image_files(df, spec, Path(base_dir), n_jobs=n_jobs, notes=rep.notes,
+                                                  region_checks=region_checks, regions=rep.regions))
     return rep
 
 
 def check_image_files(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path, n_jobs: int = 1,
-                    notes: list[Problem] | None = None, progress: bool | None = None) -> list[Problem]:
+                    notes: list[Problem] | None = None, progress: bool | None = None,
+                    region_checks: Mapping[str, Any] | None = None, regions: list[Problem] | None = None
+                    ) -> list[Problem]:
     """Read every listed image and mask and check them (the input contract).
 
     Each problem names the row, the patient, the column and the file: missing or
@@ -309,13 +321,14 @@ def check_image_files(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path, n_jo
     clips the ring), wrong dimensionality for the modality.
 
     ``notes`` (when given) receives the masks that are usable after resampling onto
-    their image's grid (same physical volume, other voxel order or spacing). A progress
+    their image's grid (same physical volume, other voxel order or spacing); ``regions``
+    (when given) the lesions that ``region_checks[modality]`` turns down. A progress
     bar is shown for more than 50 image checks (``progress=None``), or as told.
     """
     from joblib import Parallel, delayed
     from ..progress import tqdm
 
-    from ..imaging.checks import check_image_pair
+    from ..imaging.checks import REGION, check_image_pair
 
     jobs = []
     for modality in ("us", "mri"):
@@ -334,16 +347,19 @@ def check_image_files(df: pd.DataFrame, spec: ManifestSpec, base_dir: Path, n_jo
         i, modality, img, mask = job
         pid = _pid(df, i) or f"row {i + 1}"
         found_notes: list = []
+        found_regions: list = []
         found = check_image_pair(pid, img, mask, modality, border_margin_mm=spec.border_margin_mm,
-                                 label=spec.mask_label, ring_at_border=spec.ring_at_border, notes=found_notes)
-        return i, img, mask, modality, found, found_notes
+                                 label=spec.mask_label, ring_at_border=spec.ring_at_border, notes=found_notes,
+                                 region_check=(region_checks or {}).get(modality), regions=found_regions)
+        return i, img, mask, modality, found, found_notes + found_regions
 
     show = len(jobs) > 50 if progress is None else progress
     results = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator")(delayed(run)(j) for j in jobs)
     results = list(tqdm(results, total=len(jobs), desc="image checks", unit="image", disable=not show))
     problems = []
     for i, img, mask, modality, found, found_notes in results:
-        for p, out in [(p, problems) for p in found] + [(p, notes) for p in found_notes]:
+        for p, out in [(p, problems) for p in found] + [(p, regions if p.code == REGION else notes)
+                                                          for p in found_notes]:
             if out is None:
                 continue
             column = f"{modality}_image" if p.file == img else f"{modality}_mask"
@@ -434,6 +450,8 @@ class LoadedCohort(ShowsItself):
     source: str
     #: Masks of kept patients to be resampled onto their image's grid (``InputReport.notes``).
     notes: list[Problem] = field(default_factory=list)
+    #: Lesions of kept patients that the extraction settings turn down (``InputReport.regions``).
+    regions: list[Problem] = field(default_factory=list)
 
     def title(self) -> str:
         d = self.data
@@ -503,7 +521,8 @@ def load_cohort(df: pd.DataFrame, spec: ManifestSpec, *, source: str, seed: int,
     if problems:
         raise ManifestError(source, problems)
     notes = [n for n in rep.notes if n.row not in bad]
-    return LoadedCohort(data=data, excluded=excluded, source=source, notes=notes)
+    regions = [r for r in rep.regions if r.row not in bad]
+    return LoadedCohort(data=data, excluded=excluded, source=source, notes=notes, regions=regions)
 
 
 def check_from_profile(profile: Mapping[str, Any], manifest: Path, n_jobs: int) -> InputReport:
@@ -531,11 +550,17 @@ def check_from_profile(profile: Mapping[str, Any], manifest: Path, n_jobs: int) 
 
 
 def load_cohort_from_profile(profile: Mapping[str, Any], manifest: Path, n_jobs: int,
-                             report: InputReport | None = None) -> LoadedCohort:
+                             report: InputReport | None = None,
+                             region_checks: Mapping[str, Any] | None = None) -> LoadedCohort:
     """Read and check a manifest with the profile's contract (:meth:`ManifestSpec.from_profile`,
     ``cohort.split``, ``cohort.on_invalid``), checking every image with ``n_jobs`` workers
     (or taking ``report``, :func:`check_from_profile`, as the check); derive the
-    split if absent."""
+    split if absent. ``region_checks``: as :func:`check_manifest`'s (the lesions they turn
+    down are the result's ``regions``)."""
+    if report is None and region_checks:
+        report = check_manifest(read_manifest(manifest), ManifestSpec.from_profile(profile),
+                                base_dir=Path(manifest).resolve().parent, check_images=True, n_jobs=n_jobs,
+                                region_checks=region_checks)
     spec = ManifestSpec.from_profile(profile)
     raw = read_manifest(manifest)
     cohort = profile["cohort"]

@@ -61,6 +61,7 @@ import logging
 import math
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -83,7 +84,7 @@ from radsurv.imaging.io import as_image, image_digest
 
 __all__ = ["cache_key", "Case", "content_hash", "extract_case", "extract_features", "extract_patients", "ExtractionError",
            "ExtractionResult", "extraction_params", "FAILURE_COLUMNS", "GLCMFastMCC", "make_extractor", "params_hash",
-           "pyradiomics_safe", "read_params", "SharedFilterExtractor", "TIDY_COLUMNS", "wide_matrix"]
+           "pyradiomics_safe", "read_params", "region_problem", "SharedFilterExtractor", "TIDY_COLUMNS", "wide_matrix"]
 
 TIDY_COLUMNS = ["patient", "modality", "region", "mask_source", "feature", "value"]
 FAILURE_COLUMNS = ["patient", "modality", "region", "mask_source", "reason"]
@@ -724,6 +725,69 @@ class SharedFilterExtractor:
             )
             values.update(self._texture_features(cropped_image, cropped_mask, image_type, kwargs))
         return {name: float(value) for name, value in values.items()}
+
+
+_CHECKERS: dict[str, SharedFilterExtractor] = {}
+_CHECKERS_LOCK = threading.Lock()
+
+
+def _region_checker(params_json: str) -> SharedFilterExtractor:
+    """One :class:`SharedFilterExtractor` per parameter set for :func:`region_problem` (per
+    process), made under a lock: the image checks call it from threads, and PyRadiomics'
+    schema validation is not thread-safe."""
+    with _CHECKERS_LOCK:
+        if params_json not in _CHECKERS:
+            _CHECKERS[params_json] = SharedFilterExtractor(json.loads(params_json))
+        return _CHECKERS[params_json]
+
+
+def region_problem(region: sitk.Image, params: str | os.PathLike | Mapping[str, Any]) -> str:
+    """Why the extraction would fail on ``region`` with ``params``, or "" when it would not.
+
+    The mask half of :meth:`SharedFilterExtractor._prepare`, the steps every region goes
+    through before its features: PyRadiomics' resampling (the mask by nearest neighbour
+    onto the crop of the resampling lattice around it) or pre-crop, then ``checkMask``
+    with ``minimumROIDimensions`` and ``minimumROISize``. Only the mask and its grid decide
+    these, so the mask itself stands in for the image: a region that fails here fails in
+    the extraction with the same reason, and one that passes here passes those steps. A
+    lesion of a few voxels is the usual failure (``radsurv.preconditions.extractable_regions``
+    decides what that does to the run). Cheap: the resampling covers the lesion's bounding
+    box and ``padDistance`` only.
+
+    Parameters
+    ----------
+    region : SimpleITK.Image
+        The region, non-zero inside (any label), on its image's grid.
+    params : path or mapping
+        The PyRadiomics parameters (:func:`extraction_params`' value for the modality).
+
+    Returns
+    -------
+    str
+        PyRadiomics' reason, with the settings it was checked against; "" when the region
+        passes (or when ``resegmentRange`` is set: that check reads the image's intensities,
+        so it is left to the extraction).
+    """
+    checker = _region_checker(json.dumps(read_params(params), sort_keys=True))
+    settings = checker.settings
+    if settings.get("resegmentRange") is not None:
+        return ""
+    label = int(settings.get("label", 1))
+    mask = sitk.Cast(sitk.NotEqual(region, 0), sitk.sitkUInt8) * label
+    mask.CopyInformation(region)
+    try:
+        checker._prepare(sitk.Cast(mask, sitk.sitkFloat32), mask)
+    except Exception as error:  # noqa: BLE001 - every reason the extraction would give
+        size = int(sitk.GetArrayViewFromImage(mask).astype(bool).sum())
+        spacing = settings.get("resampledPixelSpacing")
+        where = (f" after resampling to {' x '.join(f'{float(s):g}' for s in spacing)} mm"
+                 if settings.get("interpolator") is not None and spacing is not None else "")
+        said = str(error).strip()
+        said += ")" * (said.count("(") - said.count(")"))   # PyRadiomics' size message leaves one open
+        return (f"{size} voxel{'s' if size != 1 else ''} in the lesion; PyRadiomics refuses it{where}: "
+                f"{said} (setting.minimumROISize {settings.get('minimumROISize')}, "
+                f"setting.minimumROIDimensions {settings.get('minimumROIDimensions', 2)})")
+    return ""
 
 
 # --------------------------------------------------------------------------- cache

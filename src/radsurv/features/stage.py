@@ -38,7 +38,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from ..cohort.manifest import cohort_outcomes
 from ..labels import ANALYSIS_MASK, MODALITIES, MODALITY_LABELS, MODALITY_NAMES, REGION_LABELS, REGIONS
+from ..preconditions import extractable_regions
 from ..stages.context import StageContext
 from ..stages.readers import CohortOutputs
 from .collect import FeatureTable
@@ -46,7 +48,7 @@ from .ibsi import IbsiCompliance
 from .robustness import Robustness
 
 __all__ = ["describe_low_agreement", "feature_variables", "features_table", "ibsi_display", "ring_clipping_text",
-           "robustness_texts", "write_feature_artefacts"]
+           "robustness_texts", "unextractable_regions", "write_feature_artefacts"]
 
 
 def _median_iqr(x: pd.Series) -> str:
@@ -231,6 +233,8 @@ def feature_variables(params: Mapping[str, Any], tidy: pd.DataFrame, icc: pd.Dat
     """The ``features`` variables of the manuscript (formatted strings and counts)."""
     analysed = tidy.loc[tidy["mask_source"] == ANALYSIS_MASK]
     per_region = analysed.groupby(["modality", "region"])["feature"].nunique()
+    # no region analysed (every analysis region failed): 0 features, not NaN
+    # (write_feature_artefacts refuses such a run first, radsurv.preconditions.extractable_regions)
     v: dict[str, Any] = {
         "ring_mm": f"{float(params['ring_width_mm']):g}",
         "n_subset": int(n_subset),
@@ -239,7 +243,7 @@ def feature_variables(params: Mapping[str, Any], tidy: pd.DataFrame, icc: pd.Dat
         "n_failures": int(n_failures),
         "icc_form": str(params["icc"]["form"]),
         "icc_threshold": f"{float(params['icc']['threshold']):.2f}",
-        "n_per_region": int(per_region.max()),
+        "n_per_region": int(per_region.max()) if len(per_region) else 0,
         "n_total": int(per_region.sum()),
         "regions": {1: "one region", 2: "two regions", 3: "three regions", 4: "four regions"}.get(
             len(per_region), f"{len(per_region)} regions"),
@@ -265,6 +269,20 @@ def feature_variables(params: Mapping[str, Any], tidy: pd.DataFrame, icc: pd.Dat
                     "pct_robust": f"{100 * (~sel['flag']).mean():.0f}",
                 }
     return v
+
+
+def unextractable_regions(failures: pd.DataFrame) -> pd.DataFrame:
+    """The failed analysis regions as :func:`radsurv.preconditions.extractable_regions` reads
+    them: ``patient_id``, ``modality``, ``reason`` (the modality, the region and PyRadiomics'
+    reason, with the patient's identifier replaced by ``<patient>``: the executed notebook is
+    published, and equal reasons are counted)."""
+    bad = failures[failures["mask_source"] == ANALYSIS_MASK]
+    return pd.DataFrame({
+        "patient_id": bad["patient"].astype(str).to_numpy(),
+        "modality": bad["modality"].astype(str).to_numpy(),
+        "reason": [f"{MODALITY_LABELS.get(m, m)} {r}-tumoral region: {str(why).replace(str(p), '<patient>')}"
+                   for p, m, r, why in zip(bad["patient"], bad["modality"], bad["region"], bad["reason"])],
+    }, columns=["patient_id", "modality", "reason"])
 
 
 def write_feature_artefacts(ctx: StageContext, cohort: CohortOutputs, features: FeatureTable,
@@ -297,6 +315,12 @@ def write_feature_artefacts(ctx: StageContext, cohort: CohortOutputs, features: 
     params = ctx.params
     failures, tidy = features.failures, features.tidy
     excluded_ids = set(features.excluded["patient_id"])
+    # Too few patients left with an extractable region (lesions too small for the settings):
+    # refused, naming the parameter file and its settings, before anything is written; the
+    # same decision as radsurv validate's (which refuses such a cohort before the run).
+    extractable_regions(cohort_outcomes(cohort.data, pd.Index(cohort.data["patient_id"].astype(str)),
+                                        ctx.profile["time_unit"]),
+                        unextractable_regions(failures), ctx.profile).refuse()
     ctx.write_data(failures, "failures.csv", float_format=None)
     ctx.write_data(features.excluded, "excluded.csv", float_format=None)
     ctx.write_data(clipping, "ring_clipping.csv", float_format="%.6g")

@@ -10,13 +10,14 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import SimpleITK as sitk
 
 from .io import ImageReadError, read_image
 
-__all__ = ["check_image_pair", "CODES", "EXTENT_TOLERANCE", "GeometryMismatch", "ImageProblem", "RESAMPLED",
+__all__ = ["check_image_pair", "CODES", "EXTENT_TOLERANCE", "GeometryMismatch", "ImageProblem", "REGION", "RESAMPLED",
            "extent_gap_mm", "lesion_room_mm", "mask_on_image_grid"]
 
 #: Problem codes, in the order they are checked.
@@ -33,6 +34,11 @@ CODES = (
 
 #: Code of the note (not a problem) for a mask resampled onto its image's grid.
 RESAMPLED = "mask_resampled"
+
+#: Code of a lesion that the caller's ``region_check`` turns down (the extraction settings:
+#: too few voxels or dimensions). Not a problem of the input: the run leaves the patient out
+#: at the extraction, and :mod:`radsurv.preconditions` decides what that does to the run.
+REGION = "region"
 
 #: Largest distance between the corners of an image's and a mask's grids, as a share of
 #: the finer voxel, for the two to count as the same physical volume: header rounding
@@ -230,6 +236,8 @@ def check_image_pair(
     label: int | None = None,
     ring_at_border: str = "refuse",
     notes: list[ImageProblem] | None = None,
+    region_check: Callable[[sitk.Image], str] | None = None,
+    regions: list[ImageProblem] | None = None,
 ) -> list[ImageProblem]:
     """Check one patient's image and (optional) mask.
 
@@ -258,6 +266,14 @@ def check_image_pair(
         When given, a mask stored on another grid over the same physical volume (which
         is resampled onto the image grid, :func:`mask_on_image_grid`, and then checked)
         is recorded here with code :data:`RESAMPLED`; it is not a problem.
+    region_check
+        Called with the lesion of a usable pair (a uint8 mask, 1 inside, on the image grid),
+        returns why it cannot be analysed or "" (the extraction settings:
+        :func:`radsurv.features.extract.region_problem`); read from the mask already loaded,
+        so it costs no second read.
+    regions
+        Receives, with code :data:`REGION`, each lesion ``region_check`` turns down; it is
+        not a problem.
 
     Returns
     -------
@@ -325,4 +341,10 @@ def check_image_pair(
                 f"lesion closer than the {border_margin_mm:g} mm peri-tumoral ring to the image border ({', '.join(short)})",
             )
         )
+    if region_check is not None and regions is not None and not problems:
+        binary = sitk.GetImageFromArray(lesion.astype(np.uint8))
+        binary.CopyInformation(mask)
+        why = region_check(binary)
+        if why:
+            regions.append(ImageProblem(pid, str(mask_path), REGION, why))
     return problems

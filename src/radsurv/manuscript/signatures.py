@@ -85,11 +85,18 @@ def describe_signatures(v: Mapping[str, Any], published: Mapping[str, Any]) -> s
     if mm.get("constant"):
         # Nothing was selected: a C of 0.500 with a zero-width CI would read as a finding
         n0, n = v.get("n_constant", 0), v.get("n_signatures", 0)
+        nf = v.get("n_filtered_out", 0)
         text = (f"The multi-modal signature that feeds the models ({in_sentence(choice)}) selected no "
                 f"feature on the training set, so its Rad-score is the same for every patient: it cannot rank "
-                f"patients (C 0.500 by construction in every set, @tbl-signatures) and no risk groups were cut. "
-                f"{n0} of the {n} LASSO signatures selected no feature at lambda {v['lambda_rule']}, which is what "
-                f"images without prognostic signal beyond chance at this sample size give.")
+                f"patients (C 0.500 by construction in every set, @tbl-signatures) and no risk groups were cut. ")
+        if nf and nf == n:
+            text += (f"No feature of any of the {n} signatures passed the filters: every "
+                     "feature was constant, nearly constant or flagged on the training set, so LASSO had nothing "
+                     "to select and every signature kept nothing.")
+        else:
+            text += (f"{n0} of the {n} LASSO signatures selected no feature at lambda {v['lambda_rule']}"
+                     + (f" ({nf} of them because no feature passed the filters)" if nf else "")
+                     + ", which is what images without prognostic signal beyond chance at this sample size give.")
         return text + _oracle_sentence(v) + "\n"
     text = (f"The multi-modal signature that feeds the models ({in_sentence(choice)}; "
             f"pre-validated C on training {v['cv_c_union']} for the union and {v['cv_c_stacked']} for the stacked "

@@ -227,9 +227,13 @@ def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, sta
     # Validate a user's manifest before any work: a broken manifest, or a cohort that a
     # stage to be run would refuse (radsurv.preconditions), must not touch build/.
     if prof["cohort"]["source"] == "manifest":
-        loaded = load_cohort_from_profile(prof, Path(prof["cohort"]["manifest"]), n_jobs=resolve_n_jobs(prof["n_jobs"]))
+        from ..preconditions import region_checks
+
+        loaded = load_cohort_from_profile(prof, Path(prof["cohort"]["manifest"]), n_jobs=resolve_n_jobs(prof["n_jobs"]),
+                                          region_checks=region_checks(prof, root))
         to_run = _with_upstream(stages or known)
-        refused = [v for v in precondition_verdicts(loaded.data, prof) if v.refuses and v.stage in to_run]
+        refused = [v for v in precondition_verdicts(loaded.data, prof, loaded.regions)
+                   if v.refuses and v.stage in to_run]
         if refused:
             raise PreconditionError("; ".join(str(v) for v in refused), key=refused[0].key,
                                     suggested=refused[0].suggested)
@@ -262,11 +266,13 @@ def _with_upstream(names: Sequence[str]) -> set[str]:
     return out
 
 
-def precondition_verdicts(data, profile: dict) -> list:
-    """The preconditions of stages 03-06 (:func:`radsurv.preconditions.check_all`) that the
+def precondition_verdicts(data, profile: dict, regions: Sequence = ()) -> list:
+    """The preconditions of stages 02-06 (:func:`radsurv.preconditions.check_all`) that the
     cohort table ``data`` (``patient_id``, ``center``, ``split``, ``dfs_time``,
     ``dfs_event``: the rows the run keeps) does not meet with ``profile``: what ``radsurv
-    validate`` prints and what ``run`` refuses before any work."""
+    validate`` prints and what ``run`` refuses before any work. ``regions``: the lesions the
+    extraction settings turn down (``LoadedCohort.regions``, problems of the ``<m>_mask``
+    columns)."""
     import pandas as pd
 
     from ..cohort.manifest import cohort_outcomes
@@ -275,7 +281,9 @@ def precondition_verdicts(data, profile: dict) -> list:
 
     data = data.assign(patient_id=data["patient_id"].astype(str))
     outcome = cohort_outcomes(data, pd.Index(data["patient_id"]), profile["time_unit"])
-    return check_all(outcome, profile, harmonisation_batches(outcome, data))
+    unextractable = pd.DataFrame([{"patient_id": str(r.patient_id), "modality": str(r.column).split("_")[0],
+                                   "reason": str(r)} for r in regions], columns=["patient_id", "modality", "reason"])
+    return check_all(outcome, profile, harmonisation_batches(outcome, data), unextractable)
 
 
 def print_report(report: RunReport, stream=None) -> None:

@@ -40,8 +40,8 @@ def lasso_figure(cvs: Mapping[str, object], path: str | Path, lambda_rule: str =
     for k, name in enumerate(names):
         cv = cvs[name]
         top, bottom = axes[0, k], axes[1, k]
-        draw_cv_curve(top, cv, lambda_rule, title=f"{labels.get(name, name)}\n"
-                                                  f"{int(np.count_nonzero(cv.coef(lambda_rule)))} features")
+        kept = int(np.count_nonzero(cv.coef(lambda_rule))) if cv is not None else 0
+        draw_cv_curve(top, cv, lambda_rule, title=f"{labels.get(name, name)}\n{kept} features")
         draw_coefficient_path(bottom, cv, lambda_rule)
         top.set_xlabel("")
         if k > 0:
@@ -58,6 +58,10 @@ def _lambda_lines(ax, cv, lambda_rule: str) -> None:
         ax.axvline(np.log(getattr(cv, rule)), color="#333333", lw=0.8, linestyle=style if rule == lambda_rule else ":")
 
 
+#: What a panel of a signature whose filters left no feature says (no cross-validation was run).
+NO_FEATURE_LEFT = "No feature passed the filters:\nno cross-validation, a constant Rad-score"
+
+
 def draw_cv_curve(ax, cv, lambda_rule: str = "lambda_min", title: str | None = None):
     """The cross-validation curve of a LASSO-Cox fit on ``ax``: mean partial-likelihood
     deviance with +-1 SE bars against log lambda, both lambdas marked (as glmnet's
@@ -65,9 +69,14 @@ def draw_cv_curve(ax, cv, lambda_rule: str = "lambda_min", title: str | None = N
 
     Parameters
     ----------
-    cv : LassoCoxCV
-        ``lambdas``, ``cvm``, ``cvsd``, ``lambda_min``, ``lambda_1se``.
+    cv : LassoCoxCV or None
+        ``lambdas``, ``cvm``, ``cvsd``, ``lambda_min``, ``lambda_1se``; None for a signature
+        whose filters left no feature (said on the panel).
     """
+    if cv is None:
+        if title is not None:
+            ax.set_title(title, fontsize=8)
+        return message_panel(ax, NO_FEATURE_LEFT)
     if np.size(cv.lambdas) == 0:
         if title is not None:
             ax.set_title(title, fontsize=8)
@@ -86,7 +95,10 @@ def draw_cv_curve(ax, cv, lambda_rule: str = "lambda_min", title: str | None = N
 
 def draw_coefficient_path(ax, cv, lambda_rule: str = "lambda_min"):
     """The LASSO coefficient path on ``ax``: each feature's coefficient (per SD) against
-    log lambda, largest lambda on the left, both lambdas marked. Returns the Axes."""
+    log lambda, largest lambda on the left, both lambdas marked. Returns the Axes (a
+    message for ``cv`` None: no feature passed the filters)."""
+    if cv is None:
+        return message_panel(ax, NO_FEATURE_LEFT)
     if np.size(cv.lambdas) == 0:
         return message_panel(ax, "No coefficient path: no lambda was fitted")
     x = np.log(cv.lambdas)

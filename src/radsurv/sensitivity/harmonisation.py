@@ -117,6 +117,11 @@ def _block_of(column: str) -> str:
     return column.split("__", 1)[0] if "__" in column else ""
 
 
+#: A feature whose spread within a batch is at most this share of its largest magnitude is
+#: constant there for ComBat (left as extracted).
+CONSTANT_RTOL = 1e-9
+
+
 def combat_harmonise(X: pd.DataFrame, batch: pd.Series, reference: str = REFERENCE, parametric: bool = True,
                      block_of: Callable[[str], str] = _block_of) -> ComBatResult:
     """Reference-batch ComBat of each block of features.
@@ -155,9 +160,13 @@ def combat_harmonise(X: pd.DataFrame, batch: pd.Series, reference: str = REFEREN
         cols = [c for c in X.columns if block_of(c) == block]
         A = X.loc[used, cols].astype(float)
         # A feature constant within a batch has no scale to map (ComBat would divide by 0).
+        # Constant to rounding counts: identical values can give an SD of 1e-14 (the mean is
+        # rounded), and ComBat then returns non-finite values; so the spread is compared with
+        # the feature's magnitude (identical images: every feature constant).
         varies = np.ones(len(cols), dtype=bool)
         for g in groups:
-            varies &= A[labels == g].std(axis=0, ddof=1).to_numpy() > 0
+            values = A[labels == g].to_numpy()
+            varies &= np.ptp(values, axis=0) > CONSTANT_RTOL * np.abs(values).max(axis=0)
         ok = [c for c, v in zip(cols, varies) if v]
         if len(ok) >= 2:
             with warnings.catch_warnings():

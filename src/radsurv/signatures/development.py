@@ -124,7 +124,8 @@ class Development(ShowsItself):
             row = {"Signature": signature_label(name)}
             for step, n in sig.flow_:
                 row[step] = n
-            row["lambda"] = f"{sig.lambda_:.4g}"
+            # no lambda where no feature passed the filters (nothing was cross-validated)
+            row["lambda"] = f"{sig.lambda_:.4g}" if np.isfinite(sig.lambda_) else "–"
             rows.append(row)
         return pd.DataFrame(rows)
 

@@ -103,15 +103,28 @@ class LassoCoxSignature(ShowsItself):
         The fitted filters (``flow_``: features left after each step).
     scaler_ : Standardiser
         The training mean and SD of the filtered features.
-    cv_ : LassoCoxCV
-        The cross-validation (curve, both lambdas, the path).
+    cv_ : LassoCoxCV or None
+        The cross-validation (curve, both lambdas, the path); None when no feature passed
+        the filters (:attr:`filtered_out`: nothing to cross-validate).
+    lambda_ : float
+        The chosen lambda (NaN when no feature passed the filters).
     coef_ : Series
-        Nonzero coefficients per standardised feature (empty when LASSO kept none).
+        Nonzero coefficients per standardised feature (empty when LASSO kept none, or when
+        no feature passed the filters).
     prevalidated_ : ndarray
         Pre-validated linear predictor of each training patient at the chosen lambda: from
         the cross-validation fit without that patient's fold (Tibshirani & Efron 2002).
     flow_ : list of (str, int)
         ``filter_.flow_`` plus the number selected by LASSO.
+
+    Notes
+    -----
+    A signature whose filters leave no feature (every feature constant, or flagged) is
+    fitted all the same: it keeps no feature and its Rad-score is 0 for every patient, the
+    null model (C = 0.5), as when LASSO keeps none (``docs/design.md``, "A LASSO that keeps
+    no feature"). Its pre-validated Rad-score is 0 too (no fold fit could keep a feature the
+    filters removed from all of them), and what shows it says that no feature passed the
+    filters.
     """
 
     filter: FeatureFilter = field(default_factory=FeatureFilter)
@@ -140,7 +153,15 @@ class LassoCoxSignature(ShowsItself):
         self.filter_.fit(X, t, e)
         self.features_in_ = list(X.columns)
         if not self.filter_.selected_:
-            raise ValueError("no feature is left after the filters; relax the profile's filter settings")
+            # Nothing to cross-validate: the signature keeps no feature, a constant Rad-score
+            # (the null model), which every later stage handles as a LASSO that keeps none.
+            self.scaler_ = Standardiser().fit(X.iloc[:, :0])
+            self.cv_ = None
+            self.lambda_ = float("nan")
+            self.prevalidated_ = np.zeros(t.size)
+            self.coef_ = pd.Series(dtype=float)
+            self.flow_ = [*self.filter_.flow_, (f"selected by LASSO ({self.lambda_rule})", 0)]
+            return self
         kept = self.filter_.transform(X)
         self.scaler_ = Standardiser().fit(kept)
         Z = self.scaler_.transform(kept)
@@ -182,6 +203,12 @@ class LassoCoxSignature(ShowsItself):
                              "mean": self.scaler_.mean_[sel].to_numpy(), "sd": self.scaler_.sd_[sel].to_numpy(),
                              "coef_per_unit": (self.coef_ / self.scaler_.sd_[sel]).to_numpy()})
 
+    @property
+    def filtered_out(self) -> bool:
+        """Fitted, and no feature passed the filters (constant Rad-score 0, no cross-validation)."""
+        self._check_fitted()
+        return self.cv_ is None
+
     # -- showing itself -----------------------------------------------------------------
     def _fitted(self) -> bool:
         return hasattr(self, "coef_")
@@ -189,6 +216,10 @@ class LassoCoxSignature(ShowsItself):
     def title(self) -> str:
         if not self._fitted():
             return f"LassoCoxSignature (not fitted; {self.lambda_rule})"
+        if self.filtered_out:
+            return (f"LASSO-Cox signature: no feature passed the filters (0 of {len(self.features_in_)} features), "
+                    f"so it keeps none: its Rad-score is 0 for every patient (the null model, C = 0.5; "
+                    f"{len(self.prevalidated_)} training patients)")
         return (f"LASSO-Cox signature: {len(self.coef_)} of {len(self.features_in_)} features at "
                 f"{self.lambda_rule} = {self.lambda_:.4g} ({self.cv_.cvraw.shape[0]}-fold cross-validation, "
                 f"{len(self.prevalidated_)} training patients)")
@@ -212,7 +243,7 @@ class LassoCoxSignature(ShowsItself):
         from ..plots.signatures import draw_cv_curve
 
         self._check_fitted()
-        return draw_cv_curve(new_axes(ax), self.cv_, self.lambda_rule, title=title)
+        return draw_cv_curve(new_axes(ax), self.cv_, self.lambda_rule, title=title)   # None: says why
 
     def plot_path(self, ax=None):
         """The coefficient path of the full training fit against log lambda."""

@@ -127,6 +127,7 @@ def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFra
         model = dev.predictors().get(name)
         if isinstance(model, LassoCoxSignature):
             entry["n_selected"] = int(len(model.coef_))
+            entry["filtered_out"] = bool(model.filtered_out)   # no feature passed the filters
         for s in SPLITS:
             r = disc[(disc["signature"] == name) & (disc["set"] == s)]
             if len(r):
@@ -137,6 +138,7 @@ def signature_variables(dev: Development, disc: pd.DataFrame, oracle: pd.DataFra
         v[name] = entry
     v["n_constant"] = sum(bool(v[n]["constant"]) for n in dev.signatures)
     v["n_signatures"] = len(dev.signatures)
+    v["n_filtered_out"] = sum(bool(v[n].get("filtered_out")) for n in dev.signatures)
     if oracle is not None:
         v["oracle"] = {f"c_{r.set}": f"{r.c:.3f}" for r in oracle.itertuples(index=False)}
     if mm in groups:
