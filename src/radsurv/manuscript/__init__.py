@@ -18,8 +18,9 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from . import cohort, discussion, models, segmentation, sensitivity, signatures, validation
+from .abstract import abstract_results, abstract_variables
 
-__all__ = ["TEXTS", "render_text"]
+__all__ = ["TEXTS", "abstract_results", "abstract_variables", "render_text"]
 
 Renderer = Callable[[Mapping[str, Any], Mapping[str, Any]], str]
 

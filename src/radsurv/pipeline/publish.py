@@ -32,7 +32,7 @@ import yaml
 
 from ..config import load_profile
 from ..exceptions import ManuscriptError
-from ..manuscript import render_text
+from ..manuscript import abstract_variables, render_text
 from ..report.qmd import check_manuscript
 from ..report.render import RenderResult, render_manuscript
 from ..report.checklist import checklist_table, clear_checklist, coverage, tripod_ai_checklist
@@ -168,6 +168,8 @@ def publish(root: Path, build_dir: Path, stages: Sequence[Stage] = STAGES,
     write_run_tables(root, build_dir, {s.name: s.title.split(":")[0] for s in stages},
                      build_dir.name)
     merged = merge_variables(layers)
+    # the abstract's Results: front matter cannot include a text file, so they are a variable
+    merged = merge_variables([merged, abstract_variables(merged)])
     if rendered:
         # The prose, written from the variables now: a wording edit re-runs no stage.
         if profile is None:
