@@ -47,6 +47,7 @@ LAYERS: list[tuple[str, int]] = [
     ("radsurv.exceptions", 0),
     ("radsurv.labels", 0),
     ("radsurv.seeds", 0),
+    ("radsurv.compute", 0),
     ("radsurv", 0),
 ]
 

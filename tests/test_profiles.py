@@ -135,7 +135,40 @@ def test_missing_parent_and_cycles_are_named(params_dir):
 def test_stage_params_are_the_globals_and_the_stage_sections(root):
     p = load_profile("quick", root)
     sp = stage_params(p, ("features",))
-    assert set(sp) == {"profile", "seed", "time_unit", "n_jobs", "features"}
+    assert set(sp) == {"profile", "seed", "time_unit", "n_jobs", "compute", "features"}
+
+
+def test_compute_defaults_are_the_local_run(root):
+    """Without a compute section the run is local on every core, as before the section."""
+    p = load_profile("quick", root)
+    assert p["compute"] == {"n_jobs": -1, "scheduler": None} and p["n_jobs"] == -1
+    assert p["validation"]["n_jobs"] is None and p["sensitivity"]["n_jobs"] is None   # null: compute.n_jobs
+
+
+def test_the_former_global_n_jobs_still_works_and_means_compute_n_jobs(params_dir):
+    """An older profile's top-level n_jobs overrides its parent's compute.n_jobs; the
+    validated profile keeps n_jobs equal to compute.n_jobs. A file setting both fails,
+    naming the new key."""
+    old = write(params_dir / "params" / "old.yml", "extends: quick\nn_jobs: 3\n")
+    p = load_profile(old, params_dir)
+    assert p["compute"]["n_jobs"] == 3 and p["n_jobs"] == 3
+    new = write(params_dir / "params" / "new.yml", "extends: quick\ncompute: {scheduler: tcp://10.0.0.1:8786}\n")
+    p = load_profile(new, params_dir)
+    assert p["compute"] == {"n_jobs": -1, "scheduler": "tcp://10.0.0.1:8786"}
+    both = write(params_dir / "params" / "both.yml", "extends: quick\nn_jobs: 3\ncompute: {n_jobs: 2}\n")
+    with pytest.raises(ProfileError, match=r"both.yml: sets both 'n_jobs' and 'compute.n_jobs'.*keep only "
+                                           r"'compute.n_jobs'"):
+        load_profile(both, params_dir)
+    assert load_profile("quick", params_dir, overrides={"n_jobs": 2})["compute"]["n_jobs"] == 2
+
+
+def test_a_scheduler_must_be_an_address(params_dir):
+    bad = write(params_dir / "params" / "bad.yml", "extends: quick\ncompute: {scheduler: 'tcp://a b'}\n")
+    with pytest.raises(ProfileError, match=r"compute.scheduler: expected a Dask scheduler address"):
+        load_profile(bad, params_dir)
+    typo = write(params_dir / "params" / "typo2.yml", "extends: quick\ncompute: {schedular: tcp://a:1}\n")
+    with pytest.raises(ProfileError, match=r"compute.schedular: unknown key; did you mean 'compute.scheduler'"):
+        load_profile(typo, params_dir)
 
 
 def test_nearest_key():

@@ -33,8 +33,14 @@ from .schema import ProfileSchemaError, validate_profile
 __all__ = ["GLOBAL_KEYS", "ProfileError", "deep_merge", "load_profile", "profile_path", "project_root",
            "stage_params"]
 
-#: Keys that every stage sees (the rest of the file is split into stage sections).
-GLOBAL_KEYS = ("profile", "seed", "time_unit", "n_jobs")
+#: Keys that every stage sees (the rest of the file is split into stage sections): the
+#: scalars, and ``compute`` (where the heavy loops run, :mod:`radsurv.compute`). ``n_jobs``
+#: is the former name of ``compute.n_jobs``, kept equal to it for the code that still reads it.
+GLOBAL_KEYS = ("profile", "seed", "time_unit", "n_jobs", "compute")
+
+#: A top-level key of older profiles -> its key now (moved in each file before merging,
+#: so that a child's old key still overrides its parent's new one).
+RENAMED_KEYS = {"n_jobs": "compute.n_jobs"}
 
 
 class Override(dict):
@@ -175,6 +181,7 @@ def load_profile(profile_or_path: str | Path, root: Path | None = None,
             raise ProfileError(f"{current}: circular 'extends'")
         chain.append(current)
         layer = _read_yaml(current)
+        _rename_keys(layer, current)
         _absolutise_paths(layer, current.parent)
         parent = layer.pop("extends", None)
         layers.append((current, layer))
@@ -190,12 +197,28 @@ def load_profile(profile_or_path: str | Path, root: Path | None = None,
     if "profile" not in layers[0][1]:
         data["profile"] = path.stem
     for key, value in (overrides or {}).items():
-        _set_dotted(data, key, value)
+        _set_dotted(data, RENAMED_KEYS.get(key, key), value)
     try:
         return validate_profile(_plain(data))
     except ProfileSchemaError as exc:
         lines = [f"  - {_where(key, layers)}{key}: {msg}" for key, msg in exc.errors]
         raise ProfileError(f"{path}: {len(lines)} problem(s) in the profile\n" + "\n".join(lines)) from None
+
+
+def _rename_keys(layer: dict, file: Path) -> None:
+    """Move a file's former keys (:data:`RENAMED_KEYS`) to their new place; a file that
+    sets both fails, naming the new key."""
+    for old, new in RENAMED_KEYS.items():
+        if old not in layer:
+            continue
+        *parents, leaf = new.split(".")
+        node: Any = layer
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and leaf in node:
+            raise ProfileError(f"{file}: sets both {old!r} and {new!r}; {old!r} is the former name of {new!r}: "
+                               f"keep only {new!r}")
+        _set_dotted(layer, new, layer.pop(old))
 
 
 def _set_dotted(data: dict, key: str, value: Any) -> None:

@@ -32,7 +32,8 @@ from typing import Annotated, Any, Literal, Mapping, Union
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator,
                       model_validator)
 
-__all__ = ["Profile", "ProfileSchemaError", "field_paths", "nearest_key", "sections", "validate_profile"]
+__all__ = ["GLOBAL_SECTIONS", "ComputeSection", "Profile", "ProfileSchemaError", "field_paths", "nearest_key",
+           "sections", "validate_profile"]
 
 Centre = Union[int, str]
 Modality = Literal["us", "mri"]
@@ -607,7 +608,8 @@ class ValidationSection(_Section):
         "imaging", description="the model drawn as a nomogram and whose calibration curve is bootstrap-corrected")
     calibration: CalibrationSection = Field(default_factory=CalibrationSection)
     decision: DecisionSection = Field(default_factory=DecisionSection)
-    n_jobs: int = Field(-1, description="processes over the bootstrap resamples (-1: every core)")
+    n_jobs: int | None = Field(None, description="local processes over the bootstrap resamples (-1: every core; "
+                                                 "null: compute.n_jobs)")
 
 
 # --------------------------------------------------------------------------- sensitivity
@@ -665,7 +667,35 @@ class SensitivitySection(_Section):
     cutpoint: CutpointCheckSection = Field(default_factory=CutpointCheckSection)
     harmonisation: HarmonisationSection = Field(default_factory=HarmonisationSection)
     variants: RegionVariantsSection = Field(default_factory=RegionVariantsSection)
-    n_jobs: int = Field(-1, description="processes over the permutations (-1: every core)")
+    n_jobs: int | None = Field(None, description="local processes over the permutations, variant regions and "
+                                                 "developments (-1: every core; null: compute.n_jobs)")
+
+
+# --------------------------------------------------------------------------- compute
+
+
+class ComputeSection(_Section):
+    """Where every heavy loop of the run goes (:mod:`radsurv.compute`): local worker
+    processes, or the workers of a Dask cluster. The results do not depend on it (each
+    task draws from its own random stream), so a run on a cluster gives the local run's
+    tables."""
+
+    n_jobs: int = Field(-1, description="local worker processes (-1: every core); a section's own n_jobs, where it "
+                                        "has one and sets it, overrides it for that stage")
+    scheduler: str | None = Field(None, description="a Dask scheduler address (tcp://host:8786): the loops of "
+                                                    "05_validation and 06_sensitivity run on its workers (null: "
+                                                    "locally)")
+
+    @field_validator("scheduler")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or any(c.isspace() for c in value.strip())):
+            raise ValueError(f"expected a Dask scheduler address such as tcp://host:8786 (or null), got {value!r}")
+        return None if value is None else value.strip()
+
+
+#: Profile sections every stage sees (with the scalar global keys), not declared by a stage.
+GLOBAL_SECTIONS = ("compute",)
 
 
 # --------------------------------------------------------------------------- profile
@@ -677,7 +707,9 @@ class Profile(_Section):
     profile: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="name of the build folder build/<profile>")
     seed: int = Field(description="one seed for the whole run; stages derive their own streams from it")
     time_unit: Literal["months", "days"] = Field("months", description="unit of dfs_time in the manifest")
-    n_jobs: int = Field(-1, description="default workers (-1: every core)")
+    n_jobs: int | None = Field(None, description="the former name of compute.n_jobs: set compute.n_jobs instead "
+                                                 "(the validated profile keeps it, equal to compute.n_jobs)")
+    compute: ComputeSection = Field(default_factory=ComputeSection)
     cohort: CohortSection
     imaging: ImagingSection = Field(default_factory=ImagingSection)
     segmentation: SegmentationSection = Field(default_factory=SegmentationSection)
@@ -687,11 +719,26 @@ class Profile(_Section):
     validation: ValidationSection = Field(default_factory=ValidationSection)
     sensitivity: SensitivitySection = Field(default_factory=SensitivitySection)
 
+    @model_validator(mode="after")
+    def _one_n_jobs(self) -> "Profile":
+        # ``n_jobs`` was a global key before ``compute``: a profile that sets it alone still
+        # means compute.n_jobs; the validated profile carries both, equal, until every
+        # reader of ``n_jobs`` reads compute.n_jobs.
+        if self.n_jobs is not None and self.n_jobs != self.compute.n_jobs:
+            if "n_jobs" in self.compute.model_fields_set:
+                raise ValueError(f"n_jobs ({self.n_jobs}) and compute.n_jobs ({self.compute.n_jobs}) disagree: "
+                                 "n_jobs is the former name of compute.n_jobs; set only compute.n_jobs")
+            self.compute.n_jobs = self.n_jobs
+        self.n_jobs = self.compute.n_jobs
+        return self
+
 
 def sections() -> tuple[str, ...]:
-    """The sections a stage can declare it reads (the rest of the profile is global keys)."""
+    """The sections a stage can declare it reads (the rest of the profile is global keys and
+    the global sections, :data:`GLOBAL_SECTIONS`, that every stage sees)."""
     return tuple(name for name, f in Profile.model_fields.items()
-                 if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel))
+                 if isinstance(f.annotation, type) and issubclass(f.annotation, BaseModel)
+                 and name not in GLOBAL_SECTIONS)
 
 
 class ProfileSchemaError(ValueError):

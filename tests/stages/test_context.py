@@ -31,7 +31,7 @@ def ctx(tmp_path, root):
 
 def test_open_stage_from_the_injected_declaration_and_params(ctx, tmp_path):
     assert ctx.stage == STAGE and ctx.out_dir.is_dir()
-    assert set(ctx.profile) == {"profile", "seed", "time_unit", "n_jobs", "features"}
+    assert set(ctx.profile) == {"profile", "seed", "time_unit", "n_jobs", "compute", "features"}
     assert ctx.params["ring_width_mm"] == 5.0 and ctx.seed == 20240611
     assert ctx.provenance == "[`notebooks/50_demo.ipynb`](executed/50_demo-preview.html), profile `quick`"
 
@@ -120,6 +120,21 @@ def test_resolve_n_jobs():
     assert resolve_n_jobs(3) == 3
     assert resolve_n_jobs(-1) == cores and resolve_n_jobs(0) == cores
     assert resolve_n_jobs(None, 2) == 2 and resolve_n_jobs(None, None) == cores
+
+
+def test_the_compute_setting_reaches_the_stage(tmp_path, root):
+    """``compute`` is global: every stage sees it. A section's own n_jobs, when set, wins
+    over compute.n_jobs; null falls back to it; the scheduler comes as given."""
+    profile = load_profile("quick", root, overrides={"compute.n_jobs": 3, "compute.scheduler": "tcp://sched:8786"})
+    validation = Stage("50_demo", "Demo", ("validation",))
+    ctx = open_stage(stage_declaration(validation), "unused.yml", tmp_path, tmp_path / "a",
+                     stage_params(profile, validation.sections))
+    assert ctx.params["n_jobs"] is None
+    assert ctx.compute == {"n_jobs": 3, "scheduler": "tcp://sched:8786"}
+    features = Stage("50_demo", "Demo", ("features",))   # features.n_jobs: -1 (its own, every core)
+    ctx = open_stage(stage_declaration(features), "unused.yml", tmp_path, tmp_path / "b",
+                     stage_params(profile, features.sections))
+    assert ctx.n_jobs == max(1, os.cpu_count() or 1) and ctx.scheduler == "tcp://sched:8786"
 
 
 def test_provenance_line():

@@ -146,7 +146,8 @@ def test_interrupted_bootstrap_resumes_from_the_cache(profile, null_boot, tmp_pa
     calls = []
     original = opt.resample_once
     try:
-        opt.resample_once = lambda d, b, s: calls.append(b) or original(d, b, s)
+        # called as radsurv.compute calls a task: by keyword
+        opt.resample_once = lambda dev, b, seed: calls.append(b) or original(dev, b, seed)
         more, _ = optimism_bootstrap(dev, 3, seed=5, n_jobs=1, progress=False, cache_dir=tmp_path)
     finally:
         opt.resample_once = original

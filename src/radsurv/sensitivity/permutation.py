@@ -159,7 +159,8 @@ def _lasso_parts(model) -> list:
 
 
 def permutation_null(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], params: Mapping[str, Any],
-                     seed: int, n_permutations: int, n_jobs: int = 1, progress: bool = False) -> pd.DataFrame:
+                     seed: int, n_permutations: int, n_jobs: int = 1, progress: bool = False,
+                     scheduler=None) -> pd.DataFrame:
     """The test-set C-indices of B signatures developed on permuted training outcomes.
 
     Parameters
@@ -174,13 +175,16 @@ def permutation_null(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], 
         The ``signatures`` section (filters, LASSO, the multi-modal rule).
     seed : int
         The run's seed; permutation ``b`` draws from ``[seed, STREAM_PERMUTATION, b]``, so
-        the table does not depend on ``n_jobs``.
+        the table does not depend on ``n_jobs`` or ``scheduler``.
     n_permutations : int
         B.
     n_jobs : int
-        Processes over the permutations.
+        Local processes over the permutations (ignored with a scheduler).
     progress : bool
         A tqdm bar.
+    scheduler : str, distributed.Client or None
+        A Dask scheduler address or client (the profile's ``compute.scheduler``): the
+        permutations run on its workers (:mod:`radsurv.compute`); None: locally.
 
     Returns
     -------
@@ -188,17 +192,12 @@ def permutation_null(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], 
         :data:`NULL_COLUMNS`, one row per permutation (``failed`` names why a permutation
         could not be developed; its C-indices are NaN).
     """
-    from ..progress import tqdm
+    from ..compute import run_tasks
 
-    todo = range(1, int(n_permutations) + 1)
-    bar = dict(total=int(n_permutations), desc="permutation null", unit="permutation", disable=not progress)
-    if n_jobs > 1 and n_permutations > 1:
-        from joblib import Parallel, delayed
-
-        rows = list(tqdm(Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
-            delayed(permutation_once)(X, outcome, flagged, params, seed, b) for b in todo), **bar))
-    else:
-        rows = [permutation_once(X, outcome, flagged, params, seed, b) for b in tqdm(todo, **bar)]
+    rows = run_tasks(permutation_once, [{"b": b} for b in range(1, int(n_permutations) + 1)],
+                     {"X": X, "outcome": outcome, "flagged": flagged, "params": params, "seed": seed},
+                     n_jobs=n_jobs, scheduler=scheduler, progress=progress, desc="permutation null",
+                     unit="permutation")
     return pd.DataFrame(rows, columns=NULL_COLUMNS)
 
 
@@ -387,10 +386,12 @@ class PermutationNull(ShowsItself):
     @classmethod
     def run(cls, X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], params: Mapping[str, Any], seed: int,
             n_permutations: int, observed: Mapping[str, float], n_jobs: int = 1,
-            progress: bool = False, observed_xtile: float = float("nan")) -> "PermutationNull":
-        """:func:`permutation_null` of B permutations, against ``observed`` (the test C) and
-        ``observed_xtile`` (:func:`observed_xtile`, the training X-tile statistic)."""
-        null = permutation_null(X, outcome, flagged, params, seed, n_permutations, n_jobs=n_jobs, progress=progress)
+            progress: bool = False, observed_xtile: float = float("nan"), scheduler=None) -> "PermutationNull":
+        """:func:`permutation_null` of B permutations (on ``n_jobs`` local processes or the Dask
+        ``scheduler``), against ``observed`` (the test C) and ``observed_xtile``
+        (:func:`observed_xtile`, the training X-tile statistic)."""
+        null = permutation_null(X, outcome, flagged, params, seed, n_permutations, n_jobs=n_jobs, progress=progress,
+                                scheduler=scheduler)
         return cls(null=null, observed=dict(observed), n_permutations=int(n_permutations),
                    observed_xtile=float(observed_xtile))
 

@@ -110,7 +110,7 @@ def _build_and_extract(job: Mapping[str, Any], ring_width_mm: float, air_thresho
 
 def extract_variants(jobs: Sequence[Mapping[str, Any]], params: Mapping[str, Mapping[str, Any]],
                      ring_width_mm: float, air_threshold: Mapping[str, float | None], cache_dir=None,
-                     n_jobs: int = 1, progress: bool = True):
+                     n_jobs: int = 1, progress: bool = True, scheduler=None):
     """Features of every variant region, one worker per (patient, modality).
 
     Parameters
@@ -124,24 +124,29 @@ def extract_variants(jobs: Sequence[Mapping[str, Any]], params: Mapping[str, Map
     air_threshold : mapping
         Modality -> the profile's air threshold of the ring (or None).
     cache_dir : path, optional
-        The features cache (``build/<profile>/cache/features``).
+        The features cache (``build/<profile>/cache/features``; on a cluster, a folder
+        every worker reaches, or None).
+    n_jobs : int
+        Local processes (ignored with a scheduler).
+    progress : bool
+        A progress bar.
+    scheduler : str, distributed.Client or None
+        A Dask scheduler address or client: the images run on its workers
+        (:mod:`radsurv.compute`); None: locally.
 
     Returns
     -------
     ExtractionResult
         Tidy features (``mask_source``: ``auto``, ``reader``, ``true``, ``ring<w>mm``) and failures.
     """
-    import joblib
-
-    from ..progress import tqdm
+    from ..compute import run_tasks
 
     prepared = {m: (read_params(p), params_hash(p)) for m, p in params.items()}
-    calls = (joblib.delayed(_build_and_extract)(job, float(ring_width_mm), air_threshold.get(job["modality"]),
-                                                *prepared[job["modality"]],
-                                                None if cache_dir is None else str(cache_dir))
-             for job in jobs)
-    outputs = list(tqdm(joblib.Parallel(n_jobs=n_jobs, backend="loky", return_as="generator", batch_size=1)(calls),
-                        total=len(jobs), disable=not progress, desc="variant regions", unit="image"))
+    tasks = [{"job": job, "air_threshold": air_threshold.get(job["modality"]),
+              "params": prepared[job["modality"]][0], "digest": prepared[job["modality"]][1]} for job in jobs]
+    shared = {"ring_width_mm": float(ring_width_mm), "cache_dir": None if cache_dir is None else str(cache_dir)}
+    outputs = run_tasks(_build_and_extract, tasks, shared, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
+                        desc="variant regions", unit="image")
     return _collect(outputs, "skip")
 
 
@@ -327,7 +332,7 @@ class VariantExtraction(ShowsItself):
 
 def extract_region_variants(data: pd.DataFrame, analysis: pd.DataFrame, truth: pd.DataFrame | None,
                             features_profile: Mapping[str, Any], params: Mapping[str, Any], root, cache_dir=None,
-                            n_jobs: int = 1) -> VariantExtraction:
+                            n_jobs: int = 1, scheduler=None) -> VariantExtraction:
     """Build and extract every variant region: the analysis masks, the reader's and the
     true masks (intra-tumoral region and ring at the analysis width), and the analysis
     masks' rings of the sweep's other widths, with the reduced settings of
@@ -350,7 +355,9 @@ def extract_region_variants(data: pd.DataFrame, analysis: pd.DataFrame, truth: p
     cache_dir : path, optional
         02's feature cache.
     n_jobs : int
-        Workers (one per patient and modality).
+        Local workers (one task per patient and modality).
+    scheduler : str, distributed.Client or None
+        A Dask scheduler address or client (:func:`extract_variants`).
 
     Returns
     -------
@@ -365,7 +372,7 @@ def extract_region_variants(data: pd.DataFrame, analysis: pd.DataFrame, truth: p
     jobs = variant_jobs(analysis, images, others, widths)
     result = extract_variants(jobs, {m: settings[m] for m in analysis["modality"].unique()},
                               float(fp["ring_width_mm"]), dict(fp["air_threshold"]), cache_dir=cache_dir,
-                              n_jobs=n_jobs)
+                              n_jobs=n_jobs, scheduler=scheduler)
     tidy = result.features
     modalities = [m for m in ("us", "mri") if m in set(analysis["modality"])]
     blocks = [(m, r) for m in modalities for r in ("intra", "peri")]
@@ -415,6 +422,23 @@ def develop_variant(X: pd.DataFrame, outcome: pd.DataFrame, flagged: set[str], p
     return disc[disc["set"].isin(TEST_SETS)], {n: selected_features(predictors[n]) for n in names}
 
 
+def _develop_variants(matrices: Mapping[str, pd.DataFrame], data: pd.DataFrame, flagged: set[str],
+                      params: Mapping[str, Any], seed: int, time_unit: str, n_jobs: int = 1,
+                      scheduler=None) -> dict[str, tuple[pd.DataFrame, dict[str, set[str]]]]:
+    """:func:`develop_variant` of each matrix, one development per task on ``n_jobs`` local
+    processes or the Dask ``scheduler`` (:mod:`radsurv.compute`). A development in a task
+    fits its signatures one after the other; a lone local development fits them on the
+    ``n_jobs`` processes instead (the same results: every step is seeded by ``seed``)."""
+    from ..compute import run_tasks
+
+    names = list(matrices)
+    tasks = [{"X": matrices[n], "outcome": _outcome(data, matrices[n], time_unit)} for n in names]
+    inner = n_jobs if scheduler is None and len(tasks) == 1 else 1
+    results = run_tasks(develop_variant, tasks, {"flagged": flagged, "params": params, "seed": seed, "n_jobs": inner},
+                        n_jobs=n_jobs, scheduler=scheduler, desc="variant developments", unit="development")
+    return dict(zip(names, results))
+
+
 def _outcome(data: pd.DataFrame, X: pd.DataFrame, time_unit: str) -> pd.DataFrame:
     from ..cohort.manifest import cohort_outcomes
 
@@ -444,23 +468,27 @@ class MaskSources(ShowsItself):
 
     @classmethod
     def run(cls, extraction: VariantExtraction, data: pd.DataFrame, flagged: set[str], params: Mapping[str, Any],
-            seed: int, time_unit: str, n_jobs: int = 1) -> "MaskSources":
-        """:func:`develop_variant` on every source's matrix (every block from that source).
+            seed: int, time_unit: str, n_jobs: int = 1, scheduler=None) -> "MaskSources":
+        """:func:`develop_variant` on every source's matrix (every block from that source),
+        one development per task (:func:`_develop_variants`).
 
         Parameters
         ----------
         extraction : VariantExtraction
         data : DataFrame
             The cohort table (outcomes).
-        flagged, params, seed, n_jobs
+        flagged, params, seed
             As :func:`develop_variant` (``params``: the ``signatures`` section).
         time_unit : str
             The profile's time unit.
+        n_jobs, scheduler
+            Local processes over the sources, or a Dask scheduler (:mod:`radsurv.compute`).
         """
         rows, feats = [], {}
+        matrices = {src: extraction.matrix(src) for src in extraction.sources}
+        developed = _develop_variants(matrices, data, flagged, params, seed, time_unit, n_jobs, scheduler)
         for src in extraction.sources:
-            X = extraction.matrix(src)
-            disc, sel = develop_variant(X, _outcome(data, X, time_unit), flagged, params, seed, n_jobs)
+            disc, sel = developed[src]
             feats[src] = sel
             rows.append(disc.assign(source=src, n_selected=disc["signature"].map(lambda n: len(sel[n]))))
         by_source = pd.concat(rows, ignore_index=True)
@@ -530,17 +558,16 @@ class RingWidths(ShowsItself):
     @classmethod
     def run(cls, extraction: VariantExtraction, mask_sources: MaskSources, data: pd.DataFrame,
             flagged: set[str], params: Mapping[str, Any], seed: int, time_unit: str,
-            n_jobs: int = 1) -> "RingWidths":
+            n_jobs: int = 1, scheduler=None) -> "RingWidths":
         """:func:`develop_variant` at every width of the sweep (the rings from that width,
         the intra-tumoral regions from the analysis masks); the pre-specified width is the
-        analysis masks' development of ``mask_sources``, on the same matrix."""
+        analysis masks' development of ``mask_sources``, on the same matrix. The widths are
+        developed one per task (``n_jobs`` local processes or the Dask ``scheduler``)."""
+        matrices = {src: extraction.matrix(src, peri_only=True) for src in extraction.sweep if src != ANALYSIS_MASK}
+        developed = _develop_variants(matrices, data, flagged, params, seed, time_unit, n_jobs, scheduler)
         rows = []
         for w, src in zip(extraction.widths, extraction.sweep):
-            if src == ANALYSIS_MASK:
-                disc = mask_sources.analysis()
-            else:
-                X = extraction.matrix(src, peri_only=True)
-                disc, _ = develop_variant(X, _outcome(data, X, time_unit), flagged, params, seed, n_jobs)
+            disc = mask_sources.analysis() if src == ANALYSIS_MASK else developed[src][0]
             rows.append(disc.assign(width_mm=w))
         return cls(widths=pd.concat(rows, ignore_index=True), ring_mm=float(extraction.ring_mm))
 

@@ -12,7 +12,8 @@ stage cannot read a section it does not declare (a change to which would not re-
 it). Run by hand, ``params`` is None and the profile is loaded from ``profile_path``.
 
 ``ctx`` then gives the parameters (``ctx.profile``, and the stage's first section as
-``ctx.params``), the seed, the number of workers, step timing (``with
+``ctx.params``), the seed, where the heavy loops run (``ctx.n_jobs``, ``ctx.scheduler``,
+both as ``ctx.compute``), step timing (``with
 ctx.timed("extraction"):``), paths of declared artefacts (``ctx.path("table1.csv")``),
 writers that check the declaration and write the same bytes for the same values: data
 (``ctx.write_data``), figures (``ctx.write_figure``), tables with their provenance line
@@ -118,9 +119,21 @@ class StageContext:
 
     @property
     def n_jobs(self) -> int:
-        """Workers: the section's ``n_jobs`` if it has one, else the profile's."""
+        """Local workers: the section's ``n_jobs`` if it has one and sets it, else the
+        profile's ``compute.n_jobs``."""
         return resolve_n_jobs(self.params.get("n_jobs") if isinstance(self.params, Mapping) else None,
-                              self.profile["n_jobs"])
+                              self.profile["compute"]["n_jobs"])
+
+    @property
+    def scheduler(self) -> str | None:
+        """The Dask scheduler address the heavy loops run on (``compute.scheduler``), or None."""
+        return self.profile["compute"]["scheduler"]
+
+    @property
+    def compute(self) -> dict[str, Any]:
+        """Where this stage's heavy loops run, as the keyword arguments of the library's
+        loops (:mod:`radsurv.compute`): ``OptimismBootstrap.run(..., **ctx.compute)``."""
+        return {"n_jobs": self.n_jobs, "scheduler": self.scheduler}
 
     @property
     def provenance(self) -> str:

@@ -339,14 +339,19 @@ def _cache_key(dev: DevelopmentData, seed: int) -> str:
 
 
 def optimism_bootstrap(dev: DevelopmentData, n_resamples: int, seed: int, n_jobs: int = 1,
-                       progress: bool = True, cache_dir=None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run the resamples (joblib over processes, a progress bar).
+                       progress: bool = True, cache_dir=None, scheduler=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run the resamples (local processes or a Dask cluster, :mod:`radsurv.compute`; a progress bar).
 
     Each resample draws its rows from its own stream ``[seed, STREAM_OPTIMISM, b]``, so the
-    result does not depend on ``n_jobs`` or on the order the workers finish.
+    result does not depend on ``n_jobs``, the scheduler or the order the workers finish.
 
     Parameters
     ----------
+    n_jobs : int
+        Local worker processes (ignored with a scheduler).
+    scheduler : str, distributed.Client or None
+        A Dask scheduler address or client (the profile's ``compute.scheduler``): the
+        resamples run on its workers; None: locally.
     cache_dir : path, optional
         Each finished resample is written there (one JSON file, under a key of the data,
         settings, seed and code), so an interrupted run resumes where it stopped and a
@@ -362,8 +367,7 @@ def optimism_bootstrap(dev: DevelopmentData, n_resamples: int, seed: int, n_jobs
     import os
     from pathlib import Path
 
-    from joblib import Parallel, delayed
-    from ..progress import tqdm
+    from ..compute import iter_tasks
 
     results: dict[int, dict] = {}
     folder = None
@@ -377,10 +381,11 @@ def optimism_bootstrap(dev: DevelopmentData, n_resamples: int, seed: int, n_jobs
     todo = [b for b in range(n_resamples) if b not in results]
     if results and progress:
         print(f"optimism bootstrap: {len(results)} of {n_resamples} resamples from the cache ({folder})")
-    jobs = (delayed(resample_once)(dev, b, seed) for b in todo)
-    done = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(jobs)
-    for b, res in tqdm(zip(todo, done), total=len(todo), disable=not progress or not todo,
-                       desc="optimism bootstrap", unit="resample"):
+    # each resample is kept (and cached) as soon as it finishes, in whatever order
+    done = iter_tasks(resample_once, [{"b": b} for b in todo], {"dev": dev, "seed": seed}, n_jobs=n_jobs,
+                      scheduler=scheduler, progress=progress, desc="optimism bootstrap", unit="resample")
+    for i, res in done:
+        b = todo[i]
         results[b] = res
         if folder is not None:
             tmp = folder / f".resample-{b:05d}.json.tmp"
@@ -647,7 +652,7 @@ class OptimismBootstrap(ShowsItself):
     @classmethod
     def run(cls, dev: DevelopmentData, apparent: Mapping[str, float], n_resamples: int, seed: int,
             n_jobs: int = 1, cache_dir=None, progress: bool = True,
-            apparent_slope: Mapping[str, float] | None = None) -> "OptimismBootstrap":
+            apparent_slope: Mapping[str, float] | None = None, scheduler=None) -> "OptimismBootstrap":
         """Run (or read from ``cache_dir``) the resamples: :func:`optimism_bootstrap`.
 
         Parameters
@@ -655,13 +660,13 @@ class OptimismBootstrap(ShowsItself):
         dev : DevelopmentData
         apparent : mapping
             Model -> its apparent C (:func:`training_measures`); its keys are the models.
-        n_resamples, seed, n_jobs, cache_dir, progress
+        n_resamples, seed, n_jobs, cache_dir, progress, scheduler
             As :func:`optimism_bootstrap`.
         apparent_slope : mapping, optional
             Model -> its apparent calibration slope (:func:`training_measures`).
         """
         boot, calib = optimism_bootstrap(dev, n_resamples, seed, n_jobs=n_jobs, progress=progress,
-                                         cache_dir=cache_dir)
+                                         cache_dir=cache_dir, scheduler=scheduler)
         return cls(resamples=boot, calibration=calib, apparent=dict(apparent), models=tuple(apparent),
                    n_resamples=int(n_resamples),
                    apparent_slope=None if apparent_slope is None else dict(apparent_slope))
