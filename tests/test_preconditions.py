@@ -285,8 +285,8 @@ def test_lesions_too_small_for_the_settings_are_a_note_until_no_signature_can_be
     # 7 training events lost: 3 left (MIN_FOLDS), still a note naming them
     v = extractable_regions(o, _unextractable([f"P{i:03d}" for i in range(7)] + ["P020"]), profile())
     assert (v.ok, v.action, v.refuses) == (False, NOTE, False)
-    assert v.message.startswith("the lesion of 8 of 40 patients is too small for the extraction settings: "
-                                "PyRadiomics cannot extract it, and 02_features leaves the patient out (patient "
+    assert v.message.startswith("the lesion of 8 of 40 patients cannot be extracted with the extraction settings "
+                                "(too small, or on a constant image): PyRadiomics cannot extract it, and 02_features leaves the patient out (patient "
                                 "'P000': 8 voxels in the lesion; ")
     assert "; and 3 more)" in v.message and v.message.endswith("3 training events are left")
     # one more: 2 training events left, no signature whatever signatures.n_folds: refused, naming the file

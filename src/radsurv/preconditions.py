@@ -190,15 +190,16 @@ def extractable_regions(outcome: pd.DataFrame, unextractable: pd.DataFrame, prof
     mods = list(dict.fromkeys(unextractable["modality"].astype(str)))
     files = " and ".join(f"{profile['features']['params'][m]} (features.params.{m})" for m in mods)
     n, total = len(ids), len(outcome)
-    head = (f"the lesion of {n} of {total} patients is too small for the extraction settings: PyRadiomics cannot "
-            f"extract it, and 02_features leaves the patient out ({_listed(unextractable['reason'].astype(str))})")
+    head = (f"the lesion of {n} of {total} patients cannot be extracted with the extraction settings (too small, or "
+            f"on a constant image): PyRadiomics cannot extract it, and 02_features leaves the patient out "
+            f"({_listed(unextractable['reason'].astype(str))})")
     if events < MIN_FOLDS:
         return Verdict(stage, check, REFUSE,
                        f"{head}; the training patients left hold {events} event{'s' if events != 1 else ''}, too few "
                        f"to develop a signature (at least {MIN_FOLDS}). Check that these masks hold the whole lesion "
-                       "(imaging.mask_label picks its label), or lower setting.minimumROISize or "
-                       f"setting.minimumROIDimensions (or setting.resampledPixelSpacing) in the PyRadiomics parameter "
-                       f"file {files}", f"features.params.{mods[0]}",
+                       "(imaging.mask_label picks its label) and that the images hold the scan, or lower "
+                       "setting.minimumROISize or setting.minimumROIDimensions (or setting.resampledPixelSpacing) in "
+                       f"the PyRadiomics parameter file {files}", f"features.params.{mods[0]}",
                        "a parameter file whose settings these lesions pass")
     if profile["features"]["on_error"] == "fail":
         return Verdict(stage, check, REFUSE,

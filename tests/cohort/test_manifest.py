@@ -278,5 +278,5 @@ def test_lesions_too_small_for_the_extraction_settings_are_read_with_the_image_c
                                                                                                  "mri": {}}}},
                                   loaded.regions)[0]
     assert (first.stage, first.check, first.action) == ("02_features", "extractable_regions", "note")
-    assert first.message.startswith("the lesion of 2 of 40 patients is too small for the extraction settings")
+    assert first.message.startswith("the lesion of 2 of 40 patients cannot be extracted with the extraction settings")
     assert "row 1, patient 'P001', column 'us_mask': tiny_mask.nii.gz: 16 voxels" in first.message

@@ -362,7 +362,8 @@ SHAPES: list[Shape] = [
     Shape("single_level_declared", _single_level_declared, "pass"),
     Shape("column_all_missing", _column_all_missing, "pass"),
     Shape("identical_images", _identical_images, "pass"),
-    Shape("constant_intensity", _constant_intensity, "pass"),
+    # every image flat: PyRadiomics' normalisation divides by an SD of 0 (setting.normalize)
+    Shape("constant_intensity", _constant_intensity, "refuse"),
     Shape("tiny_lesion_some", _tiny_lesion("some"), "pass"),
     # every lesion too small for the extraction settings: no training event left to develop on
     Shape("tiny_lesion_all", _tiny_lesion("all"), "refuse"),

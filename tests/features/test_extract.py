@@ -308,3 +308,29 @@ def test_region_problem_says_what_the_extraction_says(spacing):
             assert f": {expected[key]} (setting.minimumROISize 20, setting.minimumROIDimensions 3)" in why
         else:
             assert why == ""
+
+
+def test_region_problem_reads_a_constant_image_as_the_extraction_does():
+    """With setting.normalize PyRadiomics divides the whole image by its SD: a constant
+    image (the cohort shape constant_intensity) fails the extraction whatever its lesion,
+    and region_problem says so when it is given the image; an image with any spread, or
+    the mask alone, passes. Without normalisation the constant image is extracted."""
+    from radsurv.features.extract import read_params, region_problem
+
+    params = _original_only(MRI_PARAMS, classes=("firstorder",))
+    assert read_params(params)["setting"]["normalize"] is True
+    flat = sitk.GetImageFromArray(np.full((24, 40, 40), 137.0, dtype=np.float32))
+    flat.SetSpacing((1.0, 1.0, 1.0))
+    masks = {("ok", "auto"): _lesion(flat, [(8, 14, 14, 24, 14, 24)])}
+    _, errors = SharedFilterExtractor(params, union_grid=False).extract(flat, masks)
+    assert list(errors) == [("ok", "auto")]                      # the extraction fails on it
+    why = region_problem(masks[("ok", "auto")], params, image=flat)
+    assert why.startswith("the image is constant (137 in every voxel): PyRadiomics' normalisation")
+    assert region_problem(masks[("ok", "auto")], params) == ""   # the mask alone cannot tell
+    spread = sitk.GetImageFromArray(np.random.default_rng(1).normal(137, 5, (24, 40, 40)).astype(np.float32))
+    spread.CopyInformation(flat)
+    assert region_problem(masks[("ok", "auto")], params, image=spread) == ""
+    raw = {**read_params(params), "setting": {**read_params(params)["setting"], "normalize": False}}
+    assert region_problem(masks[("ok", "auto")], raw, image=flat) == ""
+    _, errors = SharedFilterExtractor(raw, union_grid=False).extract(flat, masks)
+    assert errors == {}

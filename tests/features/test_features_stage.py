@@ -192,7 +192,8 @@ def test_02_refuses_when_no_patient_keeps_an_extractable_region_and_names_the_se
     profile = {"features": {"params": {"mri": "study/radiomics_tiny.yaml"}, "on_error": "exclude"}}
     v = extractable_regions(outcome, lost, profile)
     assert v.refuses and v.key == "features.params.mri"
-    assert v.message.startswith("the lesion of 6 of 6 patients is too small for the extraction settings: PyRadiomics "
+    assert v.message.startswith("the lesion of 6 of 6 patients cannot be extracted with the extraction settings "
+                                "(too small, or on a constant image): PyRadiomics "
                                 "cannot extract it, and 02_features leaves the patient out (MRI intra-tumoral region: "
                                 "ValueError: mask has too few dimensions (number of dimensions 1, minimum required 3) "
                                 "/rois/<patient>_auto_intra (6 patients)); the training patients left hold 0 events")

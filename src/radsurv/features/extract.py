@@ -741,7 +741,8 @@ def _region_checker(params_json: str) -> SharedFilterExtractor:
         return _CHECKERS[params_json]
 
 
-def region_problem(region: sitk.Image, params: str | os.PathLike | Mapping[str, Any]) -> str:
+def region_problem(region: sitk.Image, params: str | os.PathLike | Mapping[str, Any],
+                   image: sitk.Image | None = None) -> str:
     """Why the extraction would fail on ``region`` with ``params``, or "" when it would not.
 
     The mask half of :meth:`SharedFilterExtractor._prepare`, the steps every region goes
@@ -760,6 +761,10 @@ def region_problem(region: sitk.Image, params: str | os.PathLike | Mapping[str, 
         The region, non-zero inside (any label), on its image's grid.
     params : path or mapping
         The PyRadiomics parameters (:func:`extraction_params`' value for the modality).
+    image : SimpleITK.Image, optional
+        The region's image: with ``setting.normalize``, PyRadiomics divides the whole image
+        by its standard deviation first, so a constant image (SD 0) fails whatever its
+        mask; the only check that reads the image.
 
     Returns
     -------
@@ -772,6 +777,13 @@ def region_problem(region: sitk.Image, params: str | os.PathLike | Mapping[str, 
     settings = checker.settings
     if settings.get("resegmentRange") is not None:
         return ""
+    if image is not None and settings.get("normalize", False):
+        values = sitk.GetArrayViewFromImage(image)
+        if values.size and (not np.isfinite(values).all() or float(np.ptp(values)) == 0):
+            what = (f"{float(values.flat[0]):g} in every voxel" if np.isfinite(values).all() else
+                    "it holds non-finite values")
+            return (f"the image is constant ({what}): PyRadiomics' normalisation (setting.normalize) divides it by "
+                    "its standard deviation, 0, so no feature can be computed")
     label = int(settings.get("label", 1))
     mask = sitk.Cast(sitk.NotEqual(region, 0), sitk.sitkUInt8) * label
     mask.CopyInformation(region)

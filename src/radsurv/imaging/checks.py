@@ -236,7 +236,7 @@ def check_image_pair(
     label: int | None = None,
     ring_at_border: str = "refuse",
     notes: list[ImageProblem] | None = None,
-    region_check: Callable[[sitk.Image], str] | None = None,
+    region_check: Callable[..., str] | None = None,
     regions: list[ImageProblem] | None = None,
 ) -> list[ImageProblem]:
     """Check one patient's image and (optional) mask.
@@ -267,10 +267,10 @@ def check_image_pair(
         is resampled onto the image grid, :func:`mask_on_image_grid`, and then checked)
         is recorded here with code :data:`RESAMPLED`; it is not a problem.
     region_check
-        Called with the lesion of a usable pair (a uint8 mask, 1 inside, on the image grid),
-        returns why it cannot be analysed or "" (the extraction settings:
-        :func:`radsurv.features.extract.region_problem`); read from the mask already loaded,
-        so it costs no second read.
+        Called with the lesion of a usable pair (a uint8 mask, 1 inside, on the image grid)
+        and the keyword ``image`` (the pair's image), returns why it cannot be analysed or ""
+        (the extraction settings: :func:`radsurv.features.extract.region_problem`); read
+        from the mask and image already loaded, so it costs no second read.
     regions
         Receives, with code :data:`REGION`, each lesion ``region_check`` turns down; it is
         not a problem.
@@ -344,7 +344,7 @@ def check_image_pair(
     if region_check is not None and regions is not None and not problems:
         binary = sitk.GetImageFromArray(lesion.astype(np.uint8))
         binary.CopyInformation(mask)
-        why = region_check(binary)
+        why = region_check(binary, image=image)
         if why:
             regions.append(ImageProblem(pid, str(mask_path), REGION, why))
     return problems
