@@ -236,10 +236,20 @@ def test_optimism_bootstrap_object(profile, null_boot, tmp_path):
     pd.testing.assert_frame_equal(opt.summary(), optimism_summary(opt.resamples, apparent, list(apparent), slope))
     assert opt.summary().columns.tolist() == ["model", "n_resamples", "apparent_c", "optimism", "corrected_c",
                                               "apparent_slope", "corrected_slope", "optimism_se"]
-    # corrected slope = apparent slope - mean(apparent - test slope of the resamples)
+    # corrected slope = apparent slope x mean(test / apparent slope of the resamples); with
+    # every resample's apparent slope 1 (a complete-case Cox fit on its own scores), Harrell's
+    # 1 - mean(1 - test slope)
     r = opt.resamples[opt.resamples["model"] == "clinical"]
+    np.testing.assert_allclose(r["apparent_slope"], 1.0, atol=1e-6)
     assert opt.summary().set_index("model").loc["clinical", "corrected_slope"] == pytest.approx(
-        slope["clinical"] - (r["apparent_slope"] - r["test_slope"]).mean(), abs=1e-12)
+        slope["clinical"] * (r["test_slope"] / r["apparent_slope"]).mean(), abs=1e-12)
+    assert opt.summary().set_index("model").loc["clinical", "corrected_slope"] == pytest.approx(
+        slope["clinical"] * (1 - (1 - r["test_slope"]).mean()), abs=1e-5)
+    # a scale: resamples whose slopes are both k times larger shrink as much
+    scaled = opt.resamples.assign(apparent_slope=opt.resamples["apparent_slope"] * 7,
+                                  test_slope=opt.resamples["test_slope"] * 7)
+    pd.testing.assert_series_equal(optimism_summary(scaled, apparent, list(apparent), slope)["corrected_slope"],
+                                   opt.summary()["corrected_slope"], rtol=1e-12)
     assert opt.n_failed == 0 and opt.failures.empty
     assert opt.title() == ("Optimism bootstrap: 3 resamples of the training set, each repeating the whole "
                            "development (Harrell et al. 1996)")

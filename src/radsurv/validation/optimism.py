@@ -14,16 +14,20 @@ of B resamples of the training set (drawn with replacement),
 3. optimism = mean over resamples of (apparent - test).
 
 Corrected C = apparent C of the original development - optimism; corrected calibration
-slope = apparent slope - mean(apparent slope - test slope). The apparent measures of the
-original development are taken the same way (:func:`training_measures` on
+slope = apparent slope x mean(test slope / apparent slope) over the resamples. The apparent
+measures of the original development are taken the same way (:func:`training_measures` on
 :attr:`radsurv.validation.ValidationInputs.scores`): the final models with the training
 patients scored by the final signature. When the models weighed the Rad-score on
 pre-validated scores, the apparent slope is not 1 (the Rad-score's coefficient was not fitted
 to the scores it is measured on), and both definitions of the Rad-score never mix within a
-difference. Under resubstitution the apparent slope is 1 (the Cox score equations; up to
-the pooling with imputation), and the formula is Harrell's 1 - mean(1 - test slope). A
-resample where a step cannot be fitted (no event in a fold, a separating variable) is
-counted and left out.
+ratio. Under resubstitution the apparent slopes are 1 (the Cox score equations; up to the
+pooling with imputation), and the formula is Harrell's 1 - mean(1 - test slope), the mean
+shrinkage of the resamples' linear predictors. The ratio, not the difference, carries the
+shrinkage over when they are not 1: a slope is a scale, and a resample whose pre-validated
+Rad-score weighs little has a large apparent and test slope of the same ratio (on the
+quick build the difference gave the signature model a corrected slope of -0.57, the ratio
+1.08, against 1.27 and 0.95 in the test sets). A resample where a step cannot be fitted
+(no event in a fold, a separating variable) is counted and left out.
 
 The calibration curve of one model (the final one) is corrected the same way, as
 ``rms::calibrate`` does: on a fixed grid of predicted risks at each horizon, the
@@ -460,9 +464,10 @@ def optimism_summary(boot: pd.DataFrame, apparent: Mapping[str, float], models: 
     -------
     DataFrame
         ``model, n_resamples, apparent_c, optimism, corrected_c, apparent_slope,
-        corrected_slope, optimism_se``. The corrected slope is the apparent slope minus
-        the mean over resamples of (apparent - test slope), resamples without a slope (a
-        null model) left out.
+        corrected_slope, optimism_se``. The corrected slope is the apparent slope times the
+        mean over resamples of (test slope / apparent slope), resamples without a finite
+        ratio (a null model) left out: Harrell's 1 - mean(1 - test slope) when every
+        apparent slope is 1.
     """
     ok = boot[boot["failed"] == ""]
     rows = []
@@ -472,11 +477,12 @@ def optimism_summary(boot: pd.DataFrame, apparent: Mapping[str, float], models: 
             continue
         optimism = float((b["apparent_c"] - b["test_c"]).mean())
         app_b = b["apparent_slope"] if "apparent_slope" in b else pd.Series(1.0, index=b.index)
-        slope_optimism = float((app_b - b["test_slope"]).mean())  # NaN slopes (null models) left out
+        ratio = (b["test_slope"].astype(float) / app_b.astype(float)).to_numpy()
+        shrinkage = float(np.mean(ratio[np.isfinite(ratio)])) if np.isfinite(ratio).any() else np.nan
         a_slope = 1.0 if apparent_slope is None else float(apparent_slope[key])
         rows.append({"model": key, "n_resamples": int(len(b)), "apparent_c": apparent[key], "optimism": optimism,
                      "corrected_c": apparent[key] - optimism, "apparent_slope": a_slope,
-                     "corrected_slope": a_slope - slope_optimism,
+                     "corrected_slope": a_slope * shrinkage,
                      "optimism_se": float((b["apparent_c"] - b["test_c"]).std(ddof=1) / np.sqrt(len(b)))})
     return pd.DataFrame(rows, columns=["model", "n_resamples", "apparent_c", "optimism", "corrected_c",
                                        "apparent_slope", "corrected_slope", "optimism_se"])

@@ -299,9 +299,9 @@ def write_validation_artefacts(ctx: StageContext, inputs: ValidationInputs, cali
                                "calibration slope is not 1)" if inputs.training_scores == "prevalidated" else "")
                             + ". Apparent = on the training set. Optimism = mean over resamples of the C on the "
                             "resample minus the C of the resample's model on the training set; corrected = apparent "
-                            "- optimism. The corrected calibration slope is the apparent slope minus the mean over "
-                            "resamples of the resample's slope on the resample minus its slope on the training "
-                            "set.")
+                            "- optimism. The corrected calibration slope is the apparent slope times the mean over "
+                            "resamples of the ratio of the resample's slope on the training set to its slope on the "
+                            "resample (1 minus the mean shrinkage when the apparent slopes are 1).")
     ctx.write_table(calibration_display(summary) if keys else _said(why, "Calibration"), "calibration_table.md",
                     label="calibration",
                     caption="Calibration of the predicted DFS in the test sets: mean predicted and Kaplan-Meier "
