@@ -87,8 +87,8 @@ def describe_validation(v: Mapping[str, Any]) -> str:
     final = v["final_model_key"]
     f = v.get(final, {})
     text = (f"Over {v['n_resamples_used']} of {v['n_resamples']} bootstrap resamples, each repeating the whole "
-            f"development, the {v['final_model']}'s training C of {f.get('apparent_c', '–')} had an optimism "
-            f"of {f.get('optimism', '–')}, for a corrected C of {f.get('corrected_c', '–')} and a corrected "
+            f"development, the {v['final_model']}'s apparent C on the training set of {f.get('apparent_c', '–')} "
+            f"had an optimism of {f.get('optimism', '–')}, for a corrected C of {f.get('corrected_c', '–')} and a corrected "
             f"calibration slope of {f.get('corrected_slope', '–')} (@tbl-optimism). ")
     sig = v.get("signature", {})
     if sig and sig.get("fitted", True):   # not fitted: a constant Rad-score (no feature selected)
