@@ -74,6 +74,60 @@ def test_monai_and_sitk_hd95_agree_on_irregular_shapes():
     assert hausdorff95(ia, ib) == pytest.approx(hausdorff95_sitk(ia, ib), abs=1e-3)
 
 
+def _monai_on_the_whole_image(pred, true) -> float:
+    """HD95 as hausdorff95 computed it before cropping: MONAI on the whole arrays, with
+    torch's threads as they are."""
+    import warnings
+
+    import SimpleITK as sitk
+    import torch
+    from monai.metrics import compute_hausdorff_distance
+
+    p, t = (sitk.GetArrayFromImage(m) != 0 for m in (pred, true))
+    spacing = list(reversed(true.GetSpacing()))
+    yp = torch.from_numpy(np.stack([~p, p])[None].astype(np.float32))
+    yt = torch.from_numpy(np.stack([~t, t])[None].astype(np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return float(compute_hausdorff_distance(yp, yt, include_background=False, percentile=95,
+                                                spacing=spacing).reshape(-1)[0])
+
+
+def test_hd95_on_the_cropped_masks_is_monais_on_the_whole_image_bit_for_bit():
+    """hausdorff95 crops to the masks' union (plus MONAI's one-voxel margin) before MONAI
+    does, and runs torch on one thread: the same value to the last bit, for masks deep
+    inside the image, touching its border (MONAI pads there), in two far-apart pieces,
+    and in 3D with anisotropic voxels; torch's thread count is restored."""
+    import torch
+    from scipy import ndimage
+
+    rng = np.random.default_rng(11)
+    cases = []
+    for shape, spacing in (((120, 140), (0.14, 0.14)), ((22, 56, 54), (0.86, 0.86, 2.5))):
+        for kind in ("inside", "border", "apart"):
+            a = ndimage.gaussian_filter(rng.normal(size=shape), 2.5)
+            b = ndimage.gaussian_filter(rng.normal(size=shape), 2.5)
+            core = tuple(slice(n // 3, 2 * n // 3) for n in shape)
+            pa, pb = np.zeros(shape, bool), np.zeros(shape, bool)
+            pa[core], pb[core] = a[core] > 0.0, b[core] > 0.02
+            if kind == "border":   # both reach the first and the last index of every axis
+                pa |= a > 0.25
+                pb[tuple(slice(0, 2) for _ in shape)] = True
+                pb[tuple(slice(n - 2, n) for n in shape)] = True
+            elif kind == "apart":  # a second piece in a far corner
+                pb[tuple(slice(n - 4, n - 1) for n in shape)] = True
+            spacing_xyz = tuple(reversed(spacing))
+            cases.append((make_image(pa.astype(np.uint8), spacing_xyz), make_image(pb.astype(np.uint8), spacing_xyz)))
+    torch.set_num_threads(2)
+    for pred, true in cases:
+        expected = _monai_on_the_whole_image(pred, true)
+        assert hausdorff95(pred, true) == expected
+        assert hausdorff95(true, pred) == _monai_on_the_whole_image(true, pred)
+        assert hausdorff95(pred, true) == pytest.approx(hausdorff95_sitk(pred, true), abs=1e-3)
+        assert torch.get_num_threads() == 2
+    assert len({hausdorff95(*c) for c in cases}) == len(cases)   # six different values, none trivial
+
+
 def test_volume_and_volume_differences():
     true = np.zeros((30, 30), np.uint8)
     pred = np.zeros((30, 30), np.uint8)

@@ -16,6 +16,7 @@ Conventions
 from __future__ import annotations
 
 import warnings
+from contextlib import contextmanager
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -75,14 +76,49 @@ def hausdorff95(pred: ImageLike, true: ImageLike) -> float:
     import torch
     from monai.metrics import compute_hausdorff_distance
 
+    # MONAI crops both masks to the bounding box of their union with a margin of one voxel
+    # (padding with background where that leaves the image), then measures on the crop.
+    # Cropping here first, with the same margin, hands it the very arrays it would crop
+    # to, and spares it scanning (and copying to float one-hot) the whole image: the same
+    # value, bit for bit, several times faster on a US image.
+    box = _union_box(p | t)
+    p, t = p[box], t[box]
     # MONAI wants one-hot (B, C, spatial...) and the spacing in the array's axis order.
     yp = torch.from_numpy(np.stack([~p, p])[None].astype(np.float32))
     yt = torch.from_numpy(np.stack([~t, t])[None].astype(np.float32))
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _one_torch_thread():
         # MONAI 1.6 warns about its own internal use of a deprecated argument.
         warnings.simplefilter("ignore", FutureWarning)
         hd = compute_hausdorff_distance(yp, yt, include_background=False, percentile=95, spacing=list(spacing))
     return float(hd.reshape(-1)[0])
+
+
+@contextmanager
+def _one_torch_thread():
+    """torch on one thread for the block, then as before. MONAI's steps on a cropped mask
+    are many small tensor operations, each of which wakes torch's pool of threads: on a
+    busy machine one thread measured six times faster. The values do not depend on it
+    (boolean reductions, a KD-tree and a sort)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if before != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if before != 1:
+            torch.set_num_threads(before)
+
+
+def _union_box(union: np.ndarray, margin: int = 1) -> tuple[slice, ...]:
+    """The bounding box of ``union``'s voxels, ``margin`` voxels wider on each side where
+    the array allows (MONAI's ``CropForeground(margin=1)`` of :func:`hausdorff95`)."""
+    box = []
+    for axis, n in enumerate(union.shape):
+        hit = np.flatnonzero(union.any(axis=tuple(a for a in range(union.ndim) if a != axis)))
+        box.append(slice(max(int(hit[0]) - margin, 0), min(int(hit[-1]) + 1 + margin, n)))
+    return tuple(box)
 
 
 def _empty_hd(p: np.ndarray, t: np.ndarray) -> float:
@@ -246,12 +282,13 @@ def evaluate(
         raise ValueError(f"{len(pred_masks)} predictions but {len(true_masks)} reference masks")
     ids = list(case_ids) if case_ids is not None else list(range(len(true_masks)))
     rows = []
-    for cid, pred, true in zip(ids, pred_masks, true_masks):
-        t = as_image(true)
-        if pred is None:
-            pred = sitk.Image(t.GetSize(), sitk.sitkUInt8)
-            pred.CopyInformation(t)
-        rows.append({"case_id": cid, **columns, **case_metrics(pred, t)})
+    with _one_torch_thread():  # once for every case's HD95 (see there)
+        for cid, pred, true in zip(ids, pred_masks, true_masks):
+            t = as_image(true)
+            if pred is None:
+                pred = sitk.Image(t.GetSize(), sitk.sitkUInt8)
+                pred.CopyInformation(t)
+            rows.append({"case_id": cid, **columns, **case_metrics(pred, t)})
     return pd.DataFrame(rows)
 
 

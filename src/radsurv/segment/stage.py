@@ -24,7 +24,9 @@ and :class:`~radsurv.segment.agreement.SegmentationFailures` (the failures by ki
 :func:`write_segmentation_artefacts` writes the outputs declared in
 :mod:`radsurv.stages.registry` from those objects. Trained weights live in
 ``build/<profile>/cache/segment/`` (keyed by data, parameters and code), so re-running
-the stage after an unrelated change does not re-train.
+the stage after an unrelated change does not re-train; so do the predicted masks
+(``masks/``, keyed by image, weights, settings and code: :mod:`radsurv.segment.maskcache`),
+so that a hand run reads the masks the build predicted instead of predicting them again.
 """
 
 from __future__ import annotations
@@ -47,9 +49,9 @@ from .metrics import FAILURE_KINDS, evaluate
 
 __all__ = ["FAILURE_PANELS", "FALLBACK_REASON", "FALLBACK_REASONS", "METRIC_COLUMNS", "apply_policy", "cohort_agreement",
            "development_labels", "describe_devsets", "devset_split", "evaluate_devset_holdout", "evaluate_hold_out",
-           "failure_counts", "fit_unet", "load_weights", "median_dice", "modality_split", "overlay_examples",
-           "segment_modality", "segmentation_table", "segmentation_variables", "step_note", "supplied_masks",
-           "training_data", "training_info", "training_infos", "write_segmentation_artefacts"]
+           "failure_counts", "fit_unet", "load_weights", "mask_cache", "median_dice", "modality_split",
+           "overlay_examples", "segment_modality", "segmentation_table", "segmentation_variables", "step_note",
+           "supplied_masks", "training_data", "training_info", "training_infos", "write_segmentation_artefacts"]
 
 
 def devset_split(dev: pd.DataFrame, test_fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -284,11 +286,25 @@ def supplied_masks(cohort: CohortOutputs, modality: str) -> pd.DataFrame:
                                        "action", "baseline_mask"])
 
 
-def evaluate_devset_holdout(model, baseline, test: pd.DataFrame, modality: str) -> pd.DataFrame:
+def mask_cache(segmenter, cache_dir: Path | None):
+    """``segmenter`` whose masks are cached by content in ``cache_dir / "masks"``
+    (:class:`~radsurv.segment.maskcache.CachedSegmenter`), or itself without a cache folder."""
+    if cache_dir is None:
+        return segmenter
+    from .maskcache import CachedSegmenter
+
+    return CachedSegmenter(segmenter, Path(cache_dir) / "masks")
+
+
+def evaluate_devset_holdout(model, baseline, test: pd.DataFrame, modality: str,
+                            cache_dir: Path | None = None) -> pd.DataFrame:
     """U-Net, baseline and reader against the reference masks of the development-test part
-    (the twin's true masks, or a user's development masks, which have no second reader)."""
+    (the twin's true masks, or a user's development masks, which have no second reader).
+    With ``cache_dir`` (``build/<profile>/cache/segment/``) the masks are read from, or
+    stored in, the content-keyed mask cache (:func:`mask_cache`)."""
     if test.empty:
         return pd.DataFrame(columns=METRIC_COLUMNS)
+    model, baseline = mask_cache(model, cache_dir), mask_cache(baseline, cache_dir)
     preds_u = [model.predict(p) for p in test["image"]]
     preds_b = [baseline.predict(p) for p in test["image"]]
     ids = list(test["patient_id"])
@@ -304,7 +320,7 @@ def evaluate_devset_holdout(model, baseline, test: pd.DataFrame, modality: str) 
 
 
 def evaluate_hold_out(models: Mapping[str, Any], baselines: Mapping[str, Any], dev: Devsets,
-                      truth: pd.DataFrame | None = None) -> SegmentationAgreement:
+                      truth: pd.DataFrame | None = None, cache_dir: Path | None = None) -> SegmentationAgreement:
     """:func:`evaluate_devset_holdout` of every modality: the U-Net, the classical baseline and
     the reader on the held-out part of the development set.
 
@@ -318,18 +334,22 @@ def evaluate_hold_out(models: Mapping[str, Any], baselines: Mapping[str, Any], d
     truth : DataFrame or None
         The twin's true masks (whose development sets' masks are the truth too); None
         for a user's cohort, whose development masks are its experts'.
+    cache_dir : Path or None
+        ``build/<profile>/cache/segment/``: the predicted masks are cached by content
+        there (:func:`mask_cache`); None: nothing cached.
 
     Returns
     -------
     SegmentationAgreement
         Its ``frames`` keep each modality's rows for :func:`~radsurv.segment.agreement.agreement_metrics`.
     """
-    frames = {m: evaluate_devset_holdout(models[m], baselines[m], dev[m].test, m) for m in models}
+    frames = {m: evaluate_devset_holdout(models[m], baselines[m], dev[m].test, m, cache_dir) for m in models}
     return SegmentationAgreement.from_frames(frames, "truth" if truth is not None else "the development masks")
 
 
 def segment_modality(cohort: CohortOutputs, truth: pd.DataFrame | None, model, baseline, modality: str,
-                     params: Mapping[str, Any], out_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     params: Mapping[str, Any], out_dir: Path,
+                     cache_dir: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Segment every cohort patient with the U-Net (and the baseline, for comparison) and
     check each automatic mask; the failure policy is left to :func:`apply_policy`.
 
@@ -346,6 +366,10 @@ def segment_modality(cohort: CohortOutputs, truth: pd.DataFrame | None, model, b
         The ``segmentation`` section (``n_jobs``, ``border_margin_mm``, ``use_supplied_masks``).
     out_dir : Path
         The stage's folder (``masks/<modality>/``, ``baseline/<modality>/``).
+    cache_dir : Path or None
+        ``build/<profile>/cache/segment/``: each mask predicted is cached by content
+        there (:func:`mask_cache`), so a hand run or a re-run reads the masks instead of
+        predicting them again, and writes the same bytes; None: nothing cached.
 
     Returns
     -------
@@ -369,10 +393,10 @@ def segment_modality(cohort: CohortOutputs, truth: pd.DataFrame | None, model, b
     })
     n_jobs = resolve_n_jobs(params["n_jobs"])
     margin = float(params["border_margin_mm"])
-    table = segment_cohort(cases, model, out_dir / "masks" / modality, n_jobs=n_jobs, policy=None,
-                           border_margin_mm=margin)
-    base = segment_cohort(cases.assign(mask=None), baseline, out_dir / "baseline" / modality, n_jobs=n_jobs,
-                          policy="exclude", border_margin_mm=margin)
+    table = segment_cohort(cases, mask_cache(model, cache_dir), out_dir / "masks" / modality, n_jobs=n_jobs,
+                           policy=None, border_margin_mm=margin)
+    base = segment_cohort(cases.assign(mask=None), mask_cache(baseline, cache_dir), out_dir / "baseline" / modality,
+                          n_jobs=n_jobs, policy="exclude", border_margin_mm=margin)
     table.insert(1, "modality", modality)
     table["baseline_mask"] = base["auto_mask"].to_numpy()
     split = c.set_index("patient_id")["split"]
