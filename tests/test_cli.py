@@ -33,3 +33,32 @@ def test_a_missing_command_names_the_choices(capsys):
         main([])
     assert stop.value.code == 2
     assert "the following arguments are required: command" in capsys.readouterr().err
+
+
+def test_run_scheduler_sets_the_profiles_compute_scheduler(monkeypatch, tmp_path, capsys):
+    """``radsurv run --scheduler ADDRESS`` runs with the profile's compute.scheduler set to
+    the address (an override: the file is untouched); an address that is not one exits 2
+    before any work, naming the key; without the option the profile's own setting holds."""
+    from radsurv.cli import build_parser
+    from radsurv.config import load_profile
+    from radsurv.pipeline import runner
+
+    args = build_parser().parse_args(["run", "--profile", "quick", "--scheduler", "tcp://10.0.0.5:8786"])
+    assert args.scheduler == "tcp://10.0.0.5:8786" and args.profile == "quick"
+    assert build_parser().parse_args(["run"]).scheduler is None
+
+    loaded = []
+
+    def fake_run_pipeline(profile, *, overrides=None, **kw):   # what run_pipeline does first
+        loaded.append(load_profile(profile, overrides=overrides))
+        return runner.RunReport(profile=loaded[-1]["profile"], build_dir=tmp_path)
+
+    monkeypatch.setattr(runner, "run_pipeline", fake_run_pipeline)
+    assert main(["run", "--profile", "quick", "--no-render", "--scheduler", "tcp://10.0.0.5:8786"]) == 0
+    assert loaded[-1]["compute"] == {"n_jobs": -1, "scheduler": "tcp://10.0.0.5:8786"}
+    assert main(["run", "--profile", "quick", "--no-render"]) == 0
+    assert loaded[-1]["compute"]["scheduler"] is None
+    capsys.readouterr()
+    assert main(["run", "--profile", "quick", "--no-render", "--scheduler", "tcp://a b"]) == 2
+    err = capsys.readouterr().err
+    assert "compute.scheduler: expected a Dask scheduler address" in err and "nothing was run" in err

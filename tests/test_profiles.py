@@ -135,23 +135,31 @@ def test_missing_parent_and_cycles_are_named(params_dir):
 def test_stage_params_are_the_globals_and_the_stage_sections(root):
     p = load_profile("quick", root)
     sp = stage_params(p, ("features",))
-    assert set(sp) == {"profile", "seed", "time_unit", "n_jobs", "compute", "features"}
+    assert set(sp) == {"profile", "seed", "time_unit", "compute", "features"}
 
 
 def test_compute_defaults_are_the_local_run(root):
-    """Without a compute section the run is local on every core, as before the section."""
-    p = load_profile("quick", root)
-    assert p["compute"] == {"n_jobs": -1, "scheduler": None} and p["n_jobs"] == -1
-    assert p["validation"]["n_jobs"] is None and p["sensitivity"]["n_jobs"] is None   # null: compute.n_jobs
+    """Without a compute section the run is local on every core, as before the section;
+    every stage section's n_jobs is null (compute.n_jobs), the shipped profiles' too, so
+    they run on as many workers as before (-1: every core)."""
+    for name in ("paper", "quick"):
+        p = load_profile(name, root)
+        assert p["compute"] == {"n_jobs": -1, "scheduler": None} and "n_jobs" not in p
+        assert all(p[s]["n_jobs"] is None for s in ("segmentation", "features", "signatures", "validation",
+                                                     "sensitivity")), name   # null: compute.n_jobs
+        assert "scheduler" not in p["features"]   # compute.scheduler replaced it
+    defaults = Profile.model_fields
+    assert all(defaults[s].default_factory().n_jobs is None for s in ("segmentation", "features", "signatures",
+                                                                       "validation", "sensitivity"))
 
 
 def test_the_former_global_n_jobs_still_works_and_means_compute_n_jobs(params_dir):
-    """An older profile's top-level n_jobs overrides its parent's compute.n_jobs; the
-    validated profile keeps n_jobs equal to compute.n_jobs. A file setting both fails,
-    naming the new key."""
+    """An older profile's top-level n_jobs overrides its parent's compute.n_jobs (the
+    validated profile has only compute.n_jobs). A file setting both fails, naming the new
+    key."""
     old = write(params_dir / "params" / "old.yml", "extends: quick\nn_jobs: 3\n")
     p = load_profile(old, params_dir)
-    assert p["compute"]["n_jobs"] == 3 and p["n_jobs"] == 3
+    assert p["compute"]["n_jobs"] == 3 and "n_jobs" not in p
     new = write(params_dir / "params" / "new.yml", "extends: quick\ncompute: {scheduler: tcp://10.0.0.1:8786}\n")
     p = load_profile(new, params_dir)
     assert p["compute"] == {"n_jobs": -1, "scheduler": "tcp://10.0.0.1:8786"}
@@ -160,6 +168,22 @@ def test_the_former_global_n_jobs_still_works_and_means_compute_n_jobs(params_di
                                            r"'compute.n_jobs'"):
         load_profile(both, params_dir)
     assert load_profile("quick", params_dir, overrides={"n_jobs": 2})["compute"]["n_jobs"] == 2
+
+
+def test_the_former_features_scheduler_is_refused_naming_compute_scheduler(params_dir):
+    """features.scheduler ran only 02 on a cluster; compute.scheduler, which replaced it,
+    runs every heavy loop there: an old profile (or override) setting an address fails
+    naming the new key; null, the old default, is dropped."""
+    old = write(params_dir / "params" / "old.yml", "extends: quick\nfeatures: {scheduler: tcp://10.0.0.1:8786}\n")
+    with pytest.raises(ProfileError, match=r"old.yml sets 'features.scheduler', which 'compute.scheduler' replaced: "
+                                           r"set 'compute.scheduler' instead"):
+        load_profile(old, params_dir)
+    with pytest.raises(ProfileError, match=r"the override sets 'features.scheduler'.*set 'compute.scheduler'"):
+        load_profile("quick", params_dir, overrides={"features.scheduler": "tcp://10.0.0.1:8786"})
+    null = write(params_dir / "params" / "null_scheduler.yml",
+                 "extends: quick\nfeatures: {scheduler: null, n_jobs: 2}\n")
+    p = load_profile(null, params_dir)
+    assert "scheduler" not in p["features"] and p["features"]["n_jobs"] == 2 and p["compute"]["scheduler"] is None
 
 
 def test_a_scheduler_must_be_an_address(params_dir):

@@ -17,9 +17,12 @@ def _cmd_run(args) -> int:
     from .exceptions import InputError
     from .pipeline.runner import print_report, run_pipeline
 
+    # --scheduler: the profile's compute.scheduler for this run (where the loops run, not an
+    # input of any stage: a finished stage stays up to date)
+    overrides = {"compute.scheduler": args.scheduler} if args.scheduler is not None else None
     try:
         report = run_pipeline(args.params or args.profile, stages=args.stage or None, render=not args.no_render,
-                              renderer=args.renderer, force=args.force)
+                              renderer=args.renderer, force=args.force, overrides=overrides)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         print("nothing was run; build/ is unchanged", file=sys.stderr)
@@ -52,7 +55,7 @@ def _cmd_validate(args) -> int:
         raw = read_manifest(manifest)
         # every lesion against the extraction settings too (radsurv.preconditions.extractable_regions)
         report = check_manifest(raw, spec, base_dir=manifest.resolve().parent, check_images=True,
-                                   n_jobs=resolve_n_jobs(profile["n_jobs"]),
+                                   n_jobs=resolve_n_jobs(profile["compute"]["n_jobs"]),
                                    region_checks=region_checks(profile, project_root()))
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -74,7 +77,7 @@ def _cmd_validate(args) -> int:
             if dev_path:
                 dev, dropped = load_devset(dev_path, m, profile["imaging"], loaded.data,
                                                     manifest.resolve().parent, None, on_invalid=cohort["on_invalid"],
-                                                    n_jobs=resolve_n_jobs(profile["n_jobs"]))
+                                                    n_jobs=resolve_n_jobs(profile["compute"]["n_jobs"]))
                 print(f"{dev_path}: {len(dev)} development images usable"
                       + (f", {len(dropped)} left out:" if len(dropped) else ""))
                 for r in dropped.itertuples():
@@ -173,6 +176,8 @@ examples:
                                           check a cohort with the run's own checks
   radsurv run --params my_study.yml --stage 03_signatures
                                           one stage and what it needs
+  radsurv run --profile paper --scheduler tcp://scheduler:8786
+                                          the heavy loops on a Dask cluster
 
 exit status: 0 success, 1 a stage or the render failed, 2 bad input (profile, manifest
 or images: nothing was run and build/ is unchanged)."""
@@ -196,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-render", action="store_true", help="do not render the manuscript")
     r.add_argument("--renderer", choices=["auto", "quarto", "preview"], default="auto")
     r.add_argument("--force", action="store_true", help="re-run the selected stages even if up to date")
+    r.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the heavy loops (02's extraction, 05's bootstrap, 06's loops) on this Dask scheduler, "
+                        "tcp://host:8786 (sets the profile's compute.scheduler; re-runs nothing)")
     r.set_defaults(func=_cmd_run)
 
     v = sub.add_parser("validate", help="check a profile and its manifest with the run's checks (touches nothing)")

@@ -17,6 +17,9 @@ and every heavy loop over resamples or permutations goes through :func:`run_task
   (``Client.scatter``), not once per task. ``n_jobs`` is then ignored: the cluster's
   workers decide.
 
+02's feature extraction keeps its own joblib loop over patients (largest first) and, on a
+cluster, joblib's Dask backend, but connects through :func:`dask_client` like the rest.
+
 Each task draws its random numbers from its own stream (``[seed, STREAM_..., b]``,
 :mod:`radsurv.seeds`), never from a worker's state, so the results are the same
 whichever backend runs them, however many workers there are and in whatever order they
@@ -29,10 +32,11 @@ dependencies (the same ``requirements.lock``) as the process that submits the ta
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-__all__ = ["Compute", "iter_tasks", "run_tasks"]
+__all__ = ["Compute", "dask_client", "iter_tasks", "run_tasks"]
 
 
 @dataclass(frozen=True)
@@ -77,14 +81,25 @@ def _address(scheduler: Any) -> str:
                                                                   repr(scheduler))
 
 
-def _client_from(scheduler: Any):
-    """A ``distributed.Client`` for an address (owned: closed after the loop) or the
-    client given (left open)."""
+@contextmanager
+def dask_client(scheduler: Any) -> Iterator[Any]:
+    """A ``distributed.Client`` for the length of a loop: connected to an address (and
+    closed after it), or the client given (left open for its owner).
+
+    Every loop that runs on the cluster connects here: :func:`iter_tasks`, and 02's
+    extraction (:func:`radsurv.features.extract.extract_patients`, which hands the client to
+    joblib's Dask backend).
+    """
     from distributed import Client
 
     if isinstance(scheduler, Client):
-        return scheduler, False
-    return Client(scheduler), True
+        yield scheduler
+        return
+    client = Client(scheduler)
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def _call(fn: Callable[..., Any], shared: Mapping[str, Any], task: Mapping[str, Any]) -> Any:
@@ -160,23 +175,21 @@ def iter_tasks(fn: Callable[..., Any], tasks: Sequence[Mapping[str, Any]], share
 def _on_dask(fn, tasks, shared, scheduler, bar) -> Iterator[tuple[int, Any]]:
     from distributed import as_completed
 
-    client, owned = _client_from(scheduler)
-    futures = []
-    try:
-        # the shared arguments once, as one object under a key of its own (hash=False:
-        # never confused with another loop's data)
-        data = client.scatter([shared], hash=False)[0]
-        futures = [client.submit(_call, fn, data, task, pure=False) for task in tasks]
-        index = {f.key: i for i, f in enumerate(futures)}
-        for future in as_completed(futures):
-            result = future.result()   # raises the task's exception here
-            bar.update()
-            yield index[future.key], result
-    finally:
-        if futures:
-            client.cancel(futures)
-        if owned:
-            client.close()
+    with dask_client(scheduler) as client:
+        futures = []
+        try:
+            # the shared arguments once, as one object under a key of its own (hash=False:
+            # never confused with another loop's data)
+            data = client.scatter([shared], hash=False)[0]
+            futures = [client.submit(_call, fn, data, task, pure=False) for task in tasks]
+            index = {f.key: i for i, f in enumerate(futures)}
+            for future in as_completed(futures):
+                result = future.result()   # raises the task's exception here
+                bar.update()
+                yield index[future.key], result
+        finally:
+            if futures:
+                client.cancel(futures)
 
 
 def run_tasks(fn: Callable[..., Any], tasks: Sequence[Mapping[str, Any]], shared: Mapping[str, Any] | None = None,

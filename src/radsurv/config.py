@@ -16,7 +16,8 @@ The merged profile is validated against :mod:`radsurv.schema` before any work: a
 unknown key fails naming the file that holds it and the nearest valid key, and every
 default is filled in, so stages read ``profile["features"]["ring_width_mm"]``, never
 ``.get(key, default)``. Each stage reads its own sections plus the global keys
-(:func:`stage_params`), and the pipeline re-runs a stage only when those change.
+(:func:`stage_params`), and the pipeline re-runs a stage only when those change (all but
+``compute``, :data:`PLACEMENT_KEYS`: where the work runs is not what it computes).
 """
 
 from __future__ import annotations
@@ -30,17 +31,28 @@ import yaml
 from .exceptions import ProfileError
 from .schema import ProfileSchemaError, validate_profile
 
-__all__ = ["GLOBAL_KEYS", "ProfileError", "deep_merge", "load_profile", "profile_path", "project_root",
-           "stage_params"]
+__all__ = ["GLOBAL_KEYS", "PLACEMENT_KEYS", "ProfileError", "deep_merge", "load_profile", "profile_path",
+           "project_root", "stage_params"]
 
 #: Keys that every stage sees (the rest of the file is split into stage sections): the
-#: scalars, and ``compute`` (where the heavy loops run, :mod:`radsurv.compute`). ``n_jobs``
-#: is the former name of ``compute.n_jobs``, kept equal to it for the code that still reads it.
-GLOBAL_KEYS = ("profile", "seed", "time_unit", "n_jobs", "compute")
+#: scalars, and ``compute`` (where the heavy loops run, :mod:`radsurv.compute`).
+GLOBAL_KEYS = ("profile", "seed", "time_unit", "compute")
 
-#: A top-level key of older profiles -> its key now (moved in each file before merging,
-#: so that a child's old key still overrides its parent's new one).
+#: Keys every stage sees that say where its work runs, not what it computes (each task
+#: draws from its own random stream): the runner leaves them out of a stage's inputs, so
+#: changing the workers or the scheduler re-runs nothing.
+PLACEMENT_KEYS = ("compute",)
+
+#: A top-level key of older profiles -> its key now, with the same meaning (moved in each
+#: file before merging, so that a child's old key still overrides its parent's new one).
 RENAMED_KEYS = {"n_jobs": "compute.n_jobs"}
+
+#: A key of older profiles -> (the key that replaced it with a wider meaning, how it is
+#: wider): a file (or an override) that sets it fails naming the new key; null, the old
+#: default, is dropped. ``features.scheduler`` ran only 02 on a cluster; ``compute.scheduler``
+#: runs every heavy loop there, which is not what the old key asked for, so it is not moved.
+REPLACED_KEYS = {"features.scheduler": ("compute.scheduler", "it runs 02's extraction, 05's bootstrap and 06's "
+                                                             "loops on that Dask scheduler, not 02's alone")}
 
 
 class Override(dict):
@@ -197,7 +209,10 @@ def load_profile(profile_or_path: str | Path, root: Path | None = None,
     if "profile" not in layers[0][1]:
         data["profile"] = path.stem
     for key, value in (overrides or {}).items():
-        _set_dotted(data, RENAMED_KEYS.get(key, key), value)
+        if key in REPLACED_KEYS and value is not None:
+            raise ProfileError(_replaced(key, "the override"))
+        if key not in REPLACED_KEYS:
+            _set_dotted(data, RENAMED_KEYS.get(key, key), value)
     try:
         return validate_profile(_plain(data))
     except ProfileSchemaError as exc:
@@ -205,9 +220,24 @@ def load_profile(profile_or_path: str | Path, root: Path | None = None,
         raise ProfileError(f"{path}: {len(lines)} problem(s) in the profile\n" + "\n".join(lines)) from None
 
 
+def _replaced(old: str, where: str) -> str:
+    new, wider = REPLACED_KEYS[old]
+    return f"{where} sets {old!r}, which {new!r} replaced: set {new!r} instead ({wider})"
+
+
 def _rename_keys(layer: dict, file: Path) -> None:
     """Move a file's former keys (:data:`RENAMED_KEYS`) to their new place; a file that
-    sets both fails, naming the new key."""
+    sets both fails, naming the new key. A replaced key (:data:`REPLACED_KEYS`) fails
+    naming its replacement, unless null (dropped)."""
+    for old in REPLACED_KEYS:
+        *parents, leaf = old.split(".")
+        holder: Any = layer
+        for part in parents:
+            holder = holder.get(part) if isinstance(holder, dict) else None
+        if isinstance(holder, dict) and leaf in holder:
+            if holder[leaf] is not None:
+                raise ProfileError(_replaced(old, str(file)))
+            del holder[leaf]
     for old, new in RENAMED_KEYS.items():
         if old not in layer:
             continue

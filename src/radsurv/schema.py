@@ -410,7 +410,8 @@ class SegmentationSection(_Section):
     failure_dice: Probability = Field(
         0.7, description="Dice below which an automatic mask counts as failed in the failure analysis (by kind: "
                          "none found, on another structure, part of the lesion missed, leaked beyond it)")
-    n_jobs: int = Field(-1, description="threads for cohort inference (-1: every core)")
+    n_jobs: int | None = Field(None, description="threads for cohort inference (-1: every core; null: "
+                                                 "compute.n_jobs)")
     us: UsSegmenters = Field(default_factory=UsSegmenters)
     mri: MriSegmenters = Field(default_factory=MriSegmenters)
     benchmarks: SegmentationBenchmarks = Field(default_factory=SegmentationBenchmarks)
@@ -460,8 +461,8 @@ class FeaturesSection(_Section):
     icc: IccSection = Field(default_factory=IccSection)
     on_error: Literal["exclude", "fail"] = Field("exclude", description="a failed region or non-finite feature "
                                                                          "excludes the patient, or stops the stage")
-    n_jobs: int = Field(-1, description="processes over patients (-1: every core)")
-    scheduler: str | None = Field(None, description="a Dask scheduler address to run on a cluster instead")
+    n_jobs: int | None = Field(None, description="local processes over patients (-1: every core; null: "
+                                                 "compute.n_jobs); on a cluster compute.scheduler decides")
 
 
 # --------------------------------------------------------------------------- signatures
@@ -520,7 +521,8 @@ class SignaturesSection(_Section):
     multimodal: MultimodalSection = Field(default_factory=MultimodalSection)
     published_c: PublishedC = Field(default_factory=PublishedC,
                                     description="the study's multi-modal signature C (quoted, not computed)")
-    n_jobs: int = Field(-1, description="processes over the signatures (-1: every core)")
+    n_jobs: int | None = Field(None, description="processes over the signatures (-1: every core; null: "
+                                                 "compute.n_jobs)")
 
 
 # --------------------------------------------------------------------------- models
@@ -680,11 +682,11 @@ class ComputeSection(_Section):
     task draws from its own random stream), so a run on a cluster gives the local run's
     tables."""
 
-    n_jobs: int = Field(-1, description="local worker processes (-1: every core); a section's own n_jobs, where it "
-                                        "has one and sets it, overrides it for that stage")
-    scheduler: str | None = Field(None, description="a Dask scheduler address (tcp://host:8786): the loops of "
-                                                    "05_validation and 06_sensitivity run on its workers (null: "
-                                                    "locally)")
+    n_jobs: int = Field(-1, description="local worker processes or threads of every stage (-1: every core); a "
+                                        "section's own n_jobs, where set, overrides it for that stage")
+    scheduler: str | None = Field(None, description="a Dask scheduler address (tcp://host:8786): 02's extraction "
+                                                    "and the loops of 05_validation and 06_sensitivity run on its "
+                                                    "workers (null: locally)")
 
     @field_validator("scheduler")
     @classmethod
@@ -707,8 +709,6 @@ class Profile(_Section):
     profile: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="name of the build folder build/<profile>")
     seed: int = Field(description="one seed for the whole run; stages derive their own streams from it")
     time_unit: Literal["months", "days"] = Field("months", description="unit of dfs_time in the manifest")
-    n_jobs: int | None = Field(None, description="the former name of compute.n_jobs: set compute.n_jobs instead "
-                                                 "(the validated profile keeps it, equal to compute.n_jobs)")
     compute: ComputeSection = Field(default_factory=ComputeSection)
     cohort: CohortSection
     imaging: ImagingSection = Field(default_factory=ImagingSection)
@@ -718,19 +718,6 @@ class Profile(_Section):
     models: ModelsSection = Field(default_factory=ModelsSection)
     validation: ValidationSection = Field(default_factory=ValidationSection)
     sensitivity: SensitivitySection = Field(default_factory=SensitivitySection)
-
-    @model_validator(mode="after")
-    def _one_n_jobs(self) -> "Profile":
-        # ``n_jobs`` was a global key before ``compute``: a profile that sets it alone still
-        # means compute.n_jobs; the validated profile carries both, equal, until every
-        # reader of ``n_jobs`` reads compute.n_jobs.
-        if self.n_jobs is not None and self.n_jobs != self.compute.n_jobs:
-            if "n_jobs" in self.compute.model_fields_set:
-                raise ValueError(f"n_jobs ({self.n_jobs}) and compute.n_jobs ({self.compute.n_jobs}) disagree: "
-                                 "n_jobs is the former name of compute.n_jobs; set only compute.n_jobs")
-            self.compute.n_jobs = self.n_jobs
-        self.n_jobs = self.compute.n_jobs
-        return self
 
 
 def sections() -> tuple[str, ...]:

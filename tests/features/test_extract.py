@@ -192,7 +192,11 @@ def test_dask_local_cluster_gives_same_values(tmp_path):
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         remote = extract_patients(cases, US_PARAMS, progress=False, scheduler=client)
+        assert client.status == "running"   # a client given is left open for its owner
+        # an address (compute.scheduler): connected through radsurv.compute.dask_client, closed after
+        by_address = extract_patients(cases, US_PARAMS, progress=False, scheduler=cluster.scheduler_address)
     pd.testing.assert_frame_equal(local.features, remote.features)
+    pd.testing.assert_frame_equal(local.features, by_address.features)
 
 
 def test_tidy_columns_and_wide_matrix(tmp_path):

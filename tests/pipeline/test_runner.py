@@ -84,6 +84,29 @@ def test_staleness_is_by_content_and_flows_downstream(project):
     assert sorted(run(project).executed) == ["a", "b", "c"]
 
 
+def test_where_the_loops_run_is_not_a_stage_input(toy, project):
+    """``compute`` (workers, scheduler) reaches every stage but is none of its inputs: the
+    results do not depend on it, so changing it in the file, by override (``radsurv run
+    --scheduler``) or through the former top-level n_jobs leaves finished stages up to
+    date; a real parameter still re-runs its stage."""
+    toy.notebook("c", "(out / 'c.txt').write_text(f\"{p['sc']['value']} {ctx.scheduler} {ctx.n_jobs}\")")
+    first = run(project, overrides={"compute.scheduler": "tcp://sched:8786", "compute.n_jobs": 2})
+    assert first.exit_code == 0 and sorted(first.executed) == ["a", "b", "c"]
+    assert (project / "build/t/c/c.txt").read_text(encoding="utf-8") == "3 tcp://sched:8786 2"   # the override arrived
+
+    path = project / "params" / "t.yml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    path.write_text(yaml.safe_dump({**data, "compute": {"n_jobs": 1, "scheduler": "tcp://other:8786"}}))
+    assert run(project).executed == []
+    assert run(project, overrides={"compute.scheduler": None, "compute.n_jobs": 3}).executed == []
+    path.write_text(yaml.safe_dump({**data, "n_jobs": 4}))   # an older profile's name of compute.n_jobs
+    assert run(project).executed == []
+
+    set_param(project, "sc", 4)
+    r = run(project)
+    assert r.executed == ["c"] and (project / "build/t/c/c.txt").read_text(encoding="utf-8") == "4 None 4"
+
+
 def test_a_stage_sees_only_its_own_sections(toy, project):
     """The runner injects the global keys and the stage's sections: a stage that reads a
     section it does not declare (whose changes would not re-run it) fails."""

@@ -31,7 +31,7 @@ def ctx(tmp_path, root):
 
 def test_open_stage_from_the_injected_declaration_and_params(ctx, tmp_path):
     assert ctx.stage == STAGE and ctx.out_dir.is_dir()
-    assert set(ctx.profile) == {"profile", "seed", "time_unit", "n_jobs", "compute", "features"}
+    assert set(ctx.profile) == {"profile", "seed", "time_unit", "compute", "features"}
     assert ctx.params["ring_width_mm"] == 5.0 and ctx.seed == 20240611
     assert ctx.provenance == "[`notebooks/50_demo.ipynb`](executed/50_demo-preview.html), profile `quick`"
 
@@ -131,10 +131,18 @@ def test_the_compute_setting_reaches_the_stage(tmp_path, root):
                      stage_params(profile, validation.sections))
     assert ctx.params["n_jobs"] is None
     assert ctx.compute == {"n_jobs": 3, "scheduler": "tcp://sched:8786"}
-    features = Stage("50_demo", "Demo", ("features",))   # features.n_jobs: -1 (its own, every core)
-    ctx = open_stage(stage_declaration(features), "unused.yml", tmp_path, tmp_path / "b",
+    # 01-03 too: their sections' n_jobs are null, so compute.n_jobs reaches them
+    for section in ("segmentation", "features", "signatures"):
+        stage = Stage("50_demo", "Demo", (section,))
+        ctx = open_stage(stage_declaration(stage), "unused.yml", tmp_path, tmp_path / section,
+                         stage_params(profile, stage.sections))
+        assert ctx.compute == {"n_jobs": 3, "scheduler": "tcp://sched:8786"}, section
+    # a section that sets its own n_jobs keeps it for its stage
+    profile = load_profile("quick", root, overrides={"compute.n_jobs": 3, "features.n_jobs": -1})
+    features = Stage("50_demo", "Demo", ("features",))
+    ctx = open_stage(stage_declaration(features), "unused.yml", tmp_path, tmp_path / "own",
                      stage_params(profile, features.sections))
-    assert ctx.n_jobs == max(1, os.cpu_count() or 1) and ctx.scheduler == "tcp://sched:8786"
+    assert ctx.n_jobs == max(1, os.cpu_count() or 1) and ctx.scheduler is None
 
 
 def test_provenance_line():

@@ -146,16 +146,17 @@ def _reader_dice(truth: pd.DataFrame, data: pd.DataFrame, modality: str, n_jobs:
 
 def check_from_profile(profile: Mapping[str, Any], manifest: Path) -> InputReport:
     """Check a manifest against the profile's contract, every image and mask read with the
-    profile's ``n_jobs`` (:func:`radsurv.cohort.manifest.check_from_profile`)."""
-    return _check_from_profile(profile, manifest, n_jobs=resolve_n_jobs(profile["n_jobs"]))
+    profile's ``compute.n_jobs`` (:func:`radsurv.cohort.manifest.check_from_profile`)."""
+    return _check_from_profile(profile, manifest, n_jobs=resolve_n_jobs(profile["compute"]["n_jobs"]))
 
 
 def load_from_profile(profile: Mapping[str, Any], manifest: Path,
                       report: InputReport | None = None) -> LoadedCohort:
     """Read and check a manifest with the profile's contract (or take ``report``,
     :func:`check_from_profile`, as its check); derive the split if absent
-    (:func:`radsurv.cohort.manifest.load_cohort_from_profile` with the profile's ``n_jobs``)."""
-    return load_cohort_from_profile(profile, manifest, n_jobs=resolve_n_jobs(profile["n_jobs"]), report=report)
+    (:func:`radsurv.cohort.manifest.load_cohort_from_profile` with ``compute.n_jobs``)."""
+    return load_cohort_from_profile(profile, manifest, n_jobs=resolve_n_jobs(profile["compute"]["n_jobs"]),
+                                    report=report)
 
 
 def prepare_inputs(profile: Mapping[str, Any], loaded: LoadedCohort, source: ManifestSource, out_dir: Path,

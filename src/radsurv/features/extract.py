@@ -991,15 +991,6 @@ def _params_for(params_file: str | os.PathLike | Mapping, modality: str):
     return params_file
 
 
-def _client_from(scheduler: Any):
-    """A ``distributed.Client`` for an address or an existing client."""
-    from distributed import Client
-
-    if isinstance(scheduler, Client):
-        return scheduler, False
-    return Client(scheduler), True
-
-
 def extract_patients(
     cases: list[Case],
     params_file: str | os.PathLike | Mapping[str, Any],
@@ -1026,7 +1017,8 @@ def extract_patients(
         Content-addressed cache folder (None: no cache).
     scheduler
         None (local joblib), a Dask scheduler address ``"tcp://..."`` or a
-        ``distributed.Client``: the same joblib calls then run on the cluster.
+        ``distributed.Client`` (connected by :func:`radsurv.compute.dask_client`, as every
+        loop of the run): the same joblib calls then run on the cluster.
     on_error
         ``"skip"``: failed (patient, region, mask_source) are left out and listed in
         ``failures``; ``"raise"``: raise :class:`ExtractionError` naming them.
@@ -1067,19 +1059,16 @@ def extract_patients(
         # batch_size=1: cases take seconds each and differ widely in cost
         _run(joblib.Parallel(n_jobs=n_jobs, backend="loky", return_as="generator", batch_size=1))
     else:
-        client, owned = _client_from(scheduler)
-        try:
-            with joblib.parallel_config(backend="dask", client=client):
-                _run(joblib.Parallel(return_as="generator", batch_size=1))
-        finally:
-            if owned:
-                client.close()
+        from radsurv.compute import dask_client
+
+        with dask_client(scheduler) as client, joblib.parallel_config(backend="dask", client=client):
+            _run(joblib.Parallel(return_as="generator", batch_size=1))
     in_input_order = [output for _, output in sorted(zip(order, outputs), key=lambda pair: pair[0])]
     return _collect(in_input_order, on_error)
 
 
 def extract_features(cases: list[Case], params: Mapping[str, Any], root: Path, cache_dir: str | os.PathLike | None,
-                     n_jobs: int = 1, progress: bool = True) -> ExtractionResult:
+                     n_jobs: int = 1, progress: bool = True, scheduler: Any = None) -> ExtractionResult:
     """Every case's features with the profile's parameter files (the stage's extraction).
 
     Parameters
@@ -1087,15 +1076,18 @@ def extract_features(cases: list[Case], params: Mapping[str, Any], root: Path, c
     cases : list of Case
         The regions of every patient (:func:`radsurv.features.regions.build_cases`).
     params : mapping
-        The profile's ``features`` section (``params``, ``image_types``, ``scheduler``).
+        The profile's ``features`` section (``params``, ``image_types``).
     root : Path
         The project's root (the parameter files' paths start there).
     cache_dir : path or None
         The feature cache (``build/<profile>/cache/features/``).
     n_jobs : int
-        Processes over patients.
+        Processes over patients (ignored with a scheduler).
     progress : bool
         Show a progress bar.
+    scheduler : str, distributed.Client or None
+        A Dask scheduler address or client (the profile's ``compute.scheduler``,
+        ``ctx.scheduler``): the patients are extracted on its workers.
 
     Returns
     -------
@@ -1103,7 +1095,7 @@ def extract_features(cases: list[Case], params: Mapping[str, Any], root: Path, c
         Failed regions are listed in ``failures``, never raised.
     """
     return extract_patients(cases, extraction_params(params, root), n_jobs=n_jobs, progress=progress,
-                            cache_dir=cache_dir, scheduler=params["scheduler"], on_error="skip")
+                            cache_dir=cache_dir, scheduler=scheduler, on_error="skip")
 
 
 def _expected_cost(case: Case) -> float:

@@ -2,8 +2,10 @@
 ``config_changed``, so a stage re-runs exactly when one of its inputs changed.
 
 A stage's inputs: its notebook, the radsurv source files the notebook can import
-(:mod:`radsurv.pipeline.deps`), ``requirements.lock``, its sections of the profile,
-the stamps of its upstream stages, and for the cohort stage a user's manifest. The
+(:mod:`radsurv.pipeline.deps`), ``requirements.lock``, its sections of the profile and
+the global keys (not ``compute``, which says where the work runs, not what it computes:
+:data:`radsurv.config.PLACEMENT_KEYS`), the stamps of its upstream stages, and for the
+cohort stage a user's manifest. The
 stamp a stage writes holds the digest of those inputs, so when a stage re-runs
 with changed inputs the stages after it re-run too, and no others.
 """
@@ -16,7 +18,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 from doit.cmd_base import TaskLoader2
 from doit.doit_cmd import DoitMain
@@ -24,7 +26,7 @@ from doit.exceptions import TaskFailed
 from doit.reporter import ConsoleReporter
 from doit.tools import config_changed
 
-from ..config import load_profile, profile_path, stage_params
+from ..config import PLACEMENT_KEYS, load_profile, profile_path, stage_params
 from ..exceptions import InputError, PreconditionError, StageError
 from ..stages.context import resolve_n_jobs, stage_declaration
 from ..stages.registry import STAGES, Stage
@@ -32,13 +34,22 @@ from .deps import library_files, module_files
 from .execute import STAMP, execute_stage
 
 __all__ = ["MANUSCRIPT_SOURCES", "RunReport", "build_tasks", "precondition_verdicts", "print_report", "run_pipeline",
-           "stage_inputs"]
+           "stage_input_params", "stage_inputs"]
 
 MANUSCRIPT_SOURCES = ("index.qmd", "_quarto.yml", "references.bib")
 
 
 def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def stage_input_params(params: Mapping[str, Any]) -> dict:
+    """What of a stage's parameters (:func:`radsurv.config.stage_params`) decides whether it
+    is stale: all but the keys that say where its loops run (``compute``,
+    :data:`radsurv.config.PLACEMENT_KEYS`); the results do not depend on them, so changing
+    ``compute.n_jobs`` or ``compute.scheduler`` (or ``radsurv run --scheduler``) re-runs
+    nothing."""
+    return {k: v for k, v in params.items() if k not in PLACEMENT_KEYS}
 
 
 def _file_digest(paths: Sequence[Path]) -> str:
@@ -139,8 +150,8 @@ def build_tasks(root: Path, profile_file: Path, profile: dict, build_dir: Path, 
     tasks = []
     for stage in stages:
         inputs = stage_inputs(stage, root, profile, build_dir)
-        params = stage_params(profile, stage.sections)
-        declared = {"params": params, "declaration": stage_declaration(stage)}
+        params = stage_params(profile, stage.sections)   # injected whole, hashed without compute
+        declared = {"params": stage_input_params(params), "declaration": stage_declaration(stage)}
         digest = _digest({"files": _file_digest([p for p in inputs if p.suffix != ".json"]), **declared})
 
         def action(stage=stage, digest=digest, params=params):
@@ -194,7 +205,8 @@ def build_tasks(root: Path, profile_file: Path, profile: dict, build_dir: Path, 
 
 
 def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, stages: Sequence[str] | None = None,
-                 render: bool = True, renderer: str = "auto", force: bool = False) -> RunReport:
+                 render: bool = True, renderer: str = "auto", force: bool = False,
+                 overrides: Mapping[str, Any] | None = None) -> RunReport:
     """Bring the build of ``profile`` up to date (and render the paper).
 
     Parameters
@@ -208,6 +220,10 @@ def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, sta
     renderer : {"auto", "quarto", "preview"}
     force : bool
         Re-run the selected stages even if they are up to date.
+    overrides : mapping, optional
+        Dotted profile keys set over the file (:func:`radsurv.config.load_profile`), as
+        ``radsurv run --scheduler`` sets ``{"compute.scheduler": address}``; the stages
+        receive the profile with them.
 
     Returns
     -------
@@ -219,7 +235,7 @@ def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, sta
     t0 = time.perf_counter()
     root = (root or project_root()).resolve()
     pfile = profile_path(profile, root)
-    prof = load_profile(pfile, root)
+    prof = load_profile(pfile, root, overrides=overrides)
     known = [s.name for s in STAGES]
     for s in stages or ():
         if s not in known:
@@ -229,7 +245,8 @@ def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, sta
     if prof["cohort"]["source"] == "manifest":
         from ..preconditions import region_checks
 
-        loaded = load_cohort_from_profile(prof, Path(prof["cohort"]["manifest"]), n_jobs=resolve_n_jobs(prof["n_jobs"]),
+        loaded = load_cohort_from_profile(prof, Path(prof["cohort"]["manifest"]),
+                                          n_jobs=resolve_n_jobs(prof["compute"]["n_jobs"]),
                                           region_checks=region_checks(prof, root))
         to_run = _with_upstream(stages or known)
         refused = [v for v in precondition_verdicts(loaded.data, prof, loaded.regions)

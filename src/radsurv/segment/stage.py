@@ -349,7 +349,7 @@ def evaluate_hold_out(models: Mapping[str, Any], baselines: Mapping[str, Any], d
 
 def segment_modality(cohort: CohortOutputs, truth: pd.DataFrame | None, model, baseline, modality: str,
                      params: Mapping[str, Any], out_dir: Path,
-                     cache_dir: Path | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     cache_dir: Path | None = None, n_jobs: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Segment every cohort patient with the U-Net (and the baseline, for comparison) and
     check each automatic mask; the failure policy is left to :func:`apply_policy`.
 
@@ -370,6 +370,9 @@ def segment_modality(cohort: CohortOutputs, truth: pd.DataFrame | None, model, b
         ``build/<profile>/cache/segment/``: each mask predicted is cached by content
         there (:func:`mask_cache`), so a hand run or a re-run reads the masks instead of
         predicting them again, and writes the same bytes; None: nothing cached.
+    n_jobs : int, optional
+        Threads over patients: the stage's ``ctx.n_jobs`` (the section's ``n_jobs``, else
+        ``compute.n_jobs``); None: the section's ``n_jobs`` (null: every core).
 
     Returns
     -------
@@ -391,7 +394,7 @@ def segment_modality(cohort: CohortOutputs, truth: pd.DataFrame | None, model, b
         "mask": c.loc[has, f"{modality}_mask"] if use_supplied else None,
         "reader_mask": c.loc[has, f"{modality}_mask"],
     })
-    n_jobs = resolve_n_jobs(params["n_jobs"])
+    n_jobs = resolve_n_jobs(n_jobs if n_jobs is not None else params["n_jobs"])
     margin = float(params["border_margin_mm"])
     table = segment_cohort(cases, mask_cache(model, cache_dir), out_dir / "masks" / modality, n_jobs=n_jobs,
                            policy=None, border_margin_mm=margin)

@@ -65,7 +65,7 @@ def resolve_n_jobs(value: int | None, default: int | None = None) -> int:
     value : int or None
         The section's ``n_jobs``; None falls back to ``default``.
     default : int, optional
-        The profile's global ``n_jobs``.
+        The profile's ``compute.n_jobs``.
     """
     n = value if value is not None else default
     n = -1 if n is None else int(n)
