@@ -200,8 +200,8 @@ class LassoCoxSignature(ShowsItself):
         self._check_fitted()
         sel = self.coef_.index
         return pd.DataFrame({"feature": sel, "coef_per_sd": self.coef_.to_numpy(),
-                             "mean": self.scaler_.mean_[sel].to_numpy(), "sd": self.scaler_.sd_[sel].to_numpy(),
-                             "coef_per_unit": (self.coef_ / self.scaler_.sd_[sel]).to_numpy()})
+                             "mean": self.scaler_.mean_.loc[sel].to_numpy(), "sd": self.scaler_.sd_.loc[sel].to_numpy(),
+                             "coef_per_unit": (self.coef_ / self.scaler_.sd_.loc[sel]).to_numpy()})
 
     @property
     def filtered_out(self) -> bool:
