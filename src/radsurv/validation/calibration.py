@@ -29,7 +29,7 @@ from ..labels import SPLIT_LABELS, SPLITS
 from ..models.six_models import MODELS
 from ..preconditions import horizon_reason
 from ..results import ShowsItself, new_axes
-from ..stats import calibration_table, fit_cox, smoothed_calibration
+from ..stats import calibration_slope, calibration_table, smoothed_calibration
 
 __all__ = ["Calibration", "calibration_by_set", "calibration_grid", "predicted_risk", "risk_grid"]
 
@@ -48,6 +48,21 @@ def predicted_risk(score, s0: float) -> np.ndarray:
     if not 0 < s0 < 1:
         raise ValueError(f"s0: baseline survival must be strictly between 0 and 1, got {s0!r}")
     return 1.0 - np.power(s0, np.exp(s))
+
+
+def smoothed_risk(time, event, risk, horizon: float):
+    """The smoothed calibration of predicted risks by ``horizon`` that every calibration of
+    the validation uses: a Cox model on a 3-knot restricted cubic spline of the
+    complementary log-log of the prediction (:func:`radsurv.stats.smoothed_calibration`).
+    A risk that rounds to 0 or 1 has no complementary log-log, so it is clipped to just
+    inside (a move of less than 1e-9).
+
+    Raises
+    ------
+    ValueError
+        Too few distinct predictions for 3 knots, or a separating fit.
+    """
+    return smoothed_calibration(time, event, np.clip(risk, 1e-9, 1 - 1e-9), horizon, method="rcs", knots=3)
 
 
 def risk_grid(risk, n: int = 50, trim: float = 0.02) -> np.ndarray:
@@ -149,15 +164,13 @@ def calibration_by_set(outcome: pd.DataFrame, scores: pd.DataFrame, s0: Mapping[
                 row = {**base, "mean_predicted": float(p.mean()),
                        "observed_km": float(1 - _km_at(t, e, h)), "n_groups": k, "note": ""}
                 try:
-                    # a risk that rounds to 0 or 1 has no complementary log-log: clip it to
-                    # just inside, which moves it by less than 1e-9
-                    sm = smoothed_calibration(t, e, np.clip(p, 1e-9, 1 - 1e-9), h, method="rcs", knots=3)
+                    sm = smoothed_risk(t, e, p, h)
                     row.update(ici=sm.ici, e50=sm.e50, e90=sm.e90, emax=sm.emax)
                     curves.append(pd.DataFrame({"model": key, "set": split, "horizon": float(h),
                                                 "predicted": p, "observed": sm.observed}))
                 except ValueError as error:  # too few distinct predictions for 3 knots, a separating fit
                     row["note"] = f"smoothed curve not estimable: {error}"
-                row["slope"] = float(fit_cox(pd.DataFrame({"lp": lp}), t, e, monotone="as_r").coef["lp"]) if np.ptp(lp) > 0 else np.nan
+                row["slope"] = calibration_slope(t, e, lp).slope
                 summary.append(row)
     cols = ["model", "set", "horizon", "n", "events_by_horizon", "n_groups", "mean_predicted", "observed_km", "ici",
             "e50", "e90", "emax", "slope", "note"]

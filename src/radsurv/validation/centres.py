@@ -39,8 +39,8 @@ from ..labels import SPLIT_LABELS, centre_sort_key
 from ..models.six_models import MODELS
 from ..preconditions import horizon_reason
 from ..results import ShowsItself, new_axes
-from ..stats import calibration_in_the_large, calibration_slope, recalibrated_risk, smoothed_calibration
-from .calibration import predicted_risk
+from ..stats import calibration_in_the_large, calibration_slope, recalibrated_risk
+from .calibration import predicted_risk, smoothed_risk
 
 __all__ = ["CENTRE_COLUMNS", "CentreCalibration", "calibration_by_centre"]
 
@@ -56,8 +56,7 @@ TEST_SETS = ("internal", "external")
 def _ici(t, e, p, h) -> tuple[float, str]:
     """ICI of the smoothed curve (3 knots), or NaN and why not."""
     try:
-        # a risk that rounds to 0 or 1 has no complementary log-log (as calibration_by_set)
-        return float(smoothed_calibration(t, e, np.clip(p, 1e-9, 1 - 1e-9), h, method="rcs", knots=3).ici), ""
+        return float(smoothed_risk(t, e, p, h).ici), ""
     except ValueError as error:
         return float("nan"), f"smoothed curve not estimable: {error}"
 

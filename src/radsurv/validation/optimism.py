@@ -52,7 +52,8 @@ from ..seeds import STREAM_OPTIMISM
 from ..signatures.development import (MULTIMODAL, available_signatures, develop_signatures, needed_for_models,
                                       prevalidated_scores)
 from ..signatures.evaluation import NULL_C, is_constant
-from ..stats import fit_cox, harrell_c, smoothed_calibration
+from ..stats import calibration_slope, harrell_c
+from .calibration import smoothed_risk
 
 __all__ = ["DevelopmentData", "OptimismBootstrap", "Resample", "corrected_calibration", "development_data",
            "one_resample", "optimism_bootstrap", "optimism_summary", "resample_once", "resample_rows",
@@ -215,9 +216,7 @@ def _measures(lp: np.ndarray, t: np.ndarray, e: np.ndarray) -> tuple[float, floa
     ok = np.isfinite(lp)
     if is_constant(lp[ok]):
         return NULL_C, np.nan
-    c = harrell_c(t[ok], e[ok], lp[ok]).c
-    slope = float(fit_cox(pd.DataFrame({"lp": lp[ok]}), t[ok], e[ok], monotone="as_r").coef["lp"])
-    return c, slope
+    return harrell_c(t[ok], e[ok], lp[ok]).c, calibration_slope(t[ok], e[ok], lp[ok]).slope
 
 
 def _risk(model, design: Design, horizon: float, completed=None) -> np.ndarray:
@@ -228,8 +227,7 @@ def _risk(model, design: Design, horizon: float, completed=None) -> np.ndarray:
 
 def _curve(time, event, risk, horizon, grid) -> np.ndarray:
     ok = np.isfinite(risk)
-    risk = np.clip(risk[ok], 1e-9, 1 - 1e-9)
-    return smoothed_calibration(time[ok], event[ok], risk, horizon, method="rcs", knots=3).observed_at(grid)
+    return smoothed_risk(time[ok], event[ok], risk[ok], horizon).observed_at(grid)
 
 
 def resample_once(dev: DevelopmentData, b: int, seed: int) -> dict[str, list[dict]]:
@@ -314,7 +312,8 @@ def _resample(dev: DevelopmentData, b: int, seed: int) -> dict[str, list[dict]]:
 def _cache_key(dev: DevelopmentData, seed: int) -> str:
     """What a resample's result depends on: the development data, the settings, the seed,
     and the source of the code that develops and measures (signatures, models, stats,
-    this module; not their ``stage.py``, which only writes artefacts)."""
+    this module and the calibration module's smoothed curve; not their ``stage.py``, which
+    only writes artefacts)."""
     import hashlib
     import json
     from pathlib import Path
@@ -339,6 +338,7 @@ def _cache_key(dev: DevelopmentData, seed: int) -> str:
             if f.name != "stage.py":
                 h.update(f.read_bytes())
     h.update(Path(__file__).read_bytes())
+    h.update((Path(__file__).parent / "calibration.py").read_bytes())   # smoothed_risk: the corrected curve
     return h.hexdigest()[:20]
 
 
