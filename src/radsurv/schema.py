@@ -125,6 +125,10 @@ class ColumnsSection(_Section):
 
 class TwinLatent(_Section):
     rho_ab: float = Field(ge=-1.0, le=1.0)
+    h: bool = Field(False, description="draw the image-only trait h (intra-tumoral heterogeneity and peri-tumoral "
+                                       "stromal reaction): it drives the hazard (hazard.log_hr.h) and the images' "
+                                       "texture (imaging.phenotype.<modality>.trait_*), no clinical variable and no "
+                                       "MRI-reading item")
 
 
 class TwinSize(_Section):
@@ -204,6 +208,7 @@ class TwinLogHR(_Section):
     endocrine_therapy: float
     anti_her2_therapy: float
     n_stage: dict[Literal["N0", "N1", "N2", "N3"], float]
+    h: float | None = Field(None, description="log hazard ratio per SD of the image-only trait h (latent.h: true)")
 
 
 class TwinHazard(_Section):
@@ -252,6 +257,14 @@ class TwinSection(_Section):
     accrual: TwinAccrual
     missing: dict[str, TwinMissingColumn] = Field(
         default_factory=dict, description="clinical or MRI columns the manifest leaves missing, and how")
+
+    @model_validator(mode="after")
+    def _trait_needs_effect(self) -> "TwinSection":
+        if self.latent.h and self.hazard.log_hr.h is None:
+            raise ValueError("latent.h is true but hazard.log_hr.h (the trait's log hazard ratio per SD) is not set")
+        if not self.latent.h and self.hazard.log_hr.h is not None:
+            raise ValueError("hazard.log_hr.h is set but latent.h is false: the trait is not drawn (set latent.h: true)")
+        return self
 
 
 class CohortSection(_Section):

@@ -28,6 +28,16 @@ generator seeded with ``[seed, STREAM_TWIN_IMAGING]`` (``[seed, STREAM_TWIN_OUTC
 the outcome's; :mod:`radsurv.seeds`), which the signal profiles never use and on which no
 other column of the null profile depends.
 
+A third trait is optional (``cohort.twin.latent.h``, issue 27): ``h``, intra-tumoral
+heterogeneity with its peri-tumoral stromal reaction, standard normal and independent of
+``a`` and ``b``. It enters the hazard (``hazard.log_hr.h``) and the images' texture inside
+the lesion and in the ring around it (``imaging.phenotype.<modality>.trait_*``), and no
+clinical variable and no MRI-reading item: only the images show it, which is what lets
+radiomics add to the clinical variables. It is drawn from its own stream
+(``[seed, STREAM_TWIN_TRAIT]``; the null profile's ``h_img`` is the stream's second draw),
+so switching it on changes no other patient value; switched off, nothing is drawn and the
+twin is the one without it, byte for byte.
+
 All parameters come from the ``cohort.twin`` section of the profile; the values
 and the reasons for them are stated in ``params/paper.yml``.
 """
@@ -45,7 +55,7 @@ from scipy import optimize
 from scipy.special import expit
 
 from ..results import ShowsItself, new_axes
-from ..seeds import STREAM_TWIN_IMAGING, STREAM_TWIN_MISSING, STREAM_TWIN_OUTCOME
+from ..seeds import STREAM_TWIN_IMAGING, STREAM_TWIN_MISSING, STREAM_TWIN_OUTCOME, STREAM_TWIN_TRAIT
 
 __all__ = ["CLINICAL_COLUMNS", "DAYS_PER_MONTH", "MRI_COLUMNS", "add_twin_images", "remove_at_random",
            "simulate_cohort", "simulate_outcome", "simulate_patients", "true_linear_predictor", "true_survival", "TwinCohort"]
@@ -114,6 +124,8 @@ class TwinCohort(ShowsItself):
         beta = self.params["hazard"]["log_hr"]
         rows: dict[str, float] = {}
         for name, value in beta.items():
+            if value is None:  # the trait's effect when the twin has no trait
+                continue
             if isinstance(value, Mapping):
                 rows.update({f"{name} {level}": float(v) for level, v in value.items()})
             else:
@@ -223,7 +235,9 @@ def add_twin_images(twin: TwinCohort, imaging: Mapping[str, Any], out_dir: str |
         write_cohort_images = partial(cache.cached_cohort_images, cache_dir=cache_dir)
         write_devset = partial(cache.cached_devset, cache_dir=cache_dir)
     out_dir = Path(out_dir)
-    latents = twin.truth[["patient_id", "center", "a_img", "b_img", "size_img"]].rename(columns={"size_img": "size_mm"})
+    trait = "h_img" in twin.truth
+    latents = twin.truth[["patient_id", "center", "a_img", "b_img", *(["h_img"] if trait else []),
+                          "size_img"]].rename(columns={"size_img": "size_mm"})
     if "mri_bpe" in twin.manifest:
         # the background enhancement the radiologist reads is the one in the image
         latents = latents.merge(twin.manifest[["patient_id", "mri_bpe"]], on="patient_id", how="left",
@@ -244,9 +258,11 @@ def add_twin_images(twin: TwinCohort, imaging: Mapping[str, Any], out_dir: str |
     for modality in ("us", "mri"):
         n = int(dev[modality]["n"])
         if n > 0:
+            # the U-Nets learn from lesions that show the trait as the cohort's do
             development[modality] = write_devset(
                 modality, n, out_dir / "devsets" / modality, scanners=imaging["scanners"], seed=seed, n_jobs=n_jobs,
-                root=out_dir, centers=centers, phenotype=imaging["phenotype"])
+                root=out_dir, centers=centers, phenotype=imaging["phenotype"],
+                **({"latents": {"h": True}} if trait else {}))
     return replace(twin, manifest=manifest, truth=truth, development=development)
 
 
@@ -274,7 +290,8 @@ def simulate_patients(twin: dict, seed: int) -> pd.DataFrame:
     -------
     DataFrame
         One row per patient with latent traits (``a``, ``b``, ``a_img``,
-        ``b_img``, ``size_mm``, ``size_img``), clinical and MRI columns.
+        ``b_img``, ``size_mm``, ``size_img``; ``h`` and ``h_img`` when
+        ``latent.h`` is true), clinical and MRI columns.
     """
     rng = np.random.default_rng(seed)
     centers = {int(k): int(v) for k, v in twin["n_per_center"].items()}
@@ -357,7 +374,17 @@ def simulate_patients(twin: dict, seed: int) -> pd.DataFrame:
     mri_edema = np.where(mr["edema_b"] * b_img + noise() > mr["edema_cut"], "present", "absent").astype(object)
     mri_bpe = _cut(rng.standard_normal(n), [-0.8, 0.3, 1.2], ["minimal", "mild", "moderate", "marked"])
 
-    return pd.DataFrame(
+    trait = {}
+    if lat.get("h"):
+        # The image-only trait: its own stream, after everything else, so the columns
+        # above are those of the twin without it.
+        trait_rng = np.random.default_rng([seed, STREAM_TWIN_TRAIT])
+        h = trait_rng.standard_normal(n)
+        # Null profile: the images see an independent draw (the stream's second).
+        h_img = h.copy() if twin.get("imaging_signal", True) else trait_rng.standard_normal(n)
+        trait = {"h": h, "h_img": h_img}
+
+    frame = pd.DataFrame(
         {
             "center": center,
             "a": a,
@@ -391,12 +418,16 @@ def simulate_patients(twin: dict, seed: int) -> pd.DataFrame:
             "mri_bpe": mri_bpe,
         }
     )
+    for i, (name, values) in enumerate(trait.items()):
+        frame.insert(7 + i, name, values)  # beside the other latents, before age
+    return frame
 
 
 def true_linear_predictor(patients: pd.DataFrame, hazard: dict) -> np.ndarray:
     """The true log hazard ratio of each patient (without the centre effect).
 
-    ``eta = beta_a a + beta_b b + nodal + size + age + subtype + treatment terms``.
+    ``eta = beta_a a + beta_b b + nodal + size + age + subtype + treatment terms``, plus
+    ``beta_h h`` when the twin draws the image-only trait.
     """
     beta = hazard["log_hr"]
     p = patients
@@ -410,6 +441,10 @@ def true_linear_predictor(patients: pd.DataFrame, hazard: dict) -> np.ndarray:
         + beta["endocrine_therapy"] * (p["endocrine_therapy"] == "yes").to_numpy()
         + beta["anti_her2_therapy"] * (p["anti_her2_therapy"] == "yes").to_numpy()
     )
+    if beta.get("h") is not None:
+        if "h" not in p:
+            raise ValueError("hazard.log_hr.h is set but the patients have no trait h (cohort.twin.latent.h)")
+        eta = eta + float(beta["h"]) * p["h"].to_numpy()
     return eta
 
 
@@ -565,7 +600,8 @@ def simulate_cohort(twin: dict, seed: int, id_prefix: str = "TW", outcome_seed: 
     truth = pd.concat(
         [
             pd.DataFrame({"patient_id": ids}),
-            patients[["center", "a", "b", "a_img", "b_img", "size_mm", "size_img"]].reset_index(drop=True),
+            patients[["center", "a", "b", "a_img", "b_img", *[c for c in ("h", "h_img") if c in patients],
+                      "size_mm", "size_img"]].reset_index(drop=True),
             outcome.drop(columns=["dfs_time", "dfs_event"]).reset_index(drop=True),
         ],
         axis=1,

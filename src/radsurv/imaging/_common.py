@@ -421,3 +421,59 @@ def hide_margin(interior: np.ndarray, surroundings: np.ndarray, mask: np.ndarray
     depth = ndi.distance_transform_edt(mask, sampling=spacing)
     weight = (patches * np.exp(-depth / float(spec["depth_mm"]))).astype(np.float32)
     return interior * (1.0 - weight) + surroundings * weight, fraction
+
+
+def trait_modifiers(
+    h: float,
+    mask: np.ndarray,
+    spacing: tuple[float, ...],
+    spec: dict[str, Any],
+    rng: np.random.Generator,
+    field: Callable[..., np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """How the image-only trait ``h`` shows: mean-one multiplicative textures inside the
+    lesion and in the tissue of its ring.
+
+    Intra-tumoral heterogeneity at the scale of tumour sub-regions (habitats of viable
+    tumour, fibrosis and necrosis; ``trait_intra_corr_mm``) and the peri-tumoral stromal
+    reaction, a heterogeneous tissue pattern that fades over ``trait_ring_mm`` outside
+    the margin and ends 5 mm out (the analysis ring's widest width), both log-normal
+    with a log SD of ``base + slope * s(h)``, ``s`` the logistic of ``1.2 h`` as for the
+    other latents. A texture of mean one leaves the mean intensity and the lesion's
+    contrast alone: what changes is what first-order spread and texture features
+    (GLCM, GLSZM, GLRLM) measure.
+
+    Parameters
+    ----------
+    h
+        The trait (SD units).
+    mask
+        The lesion (bool), on the array the modifiers multiply.
+    spacing
+        Pixel or voxel size per numpy axis, mm.
+    spec
+        The modality's phenotype (``trait_intra``, ``trait_intra_corr_mm``,
+        ``trait_ring``, ``trait_ring_corr_mm``, ``trait_ring_mm``).
+    rng
+        The trait's own generator (so that the rest of the image is drawn as without it).
+    field
+        ``field(rng, shape, spacing, corr_mm)``: unit-SD correlated noise.
+
+    Returns
+    -------
+    intra, ring, info
+        The multiplier of the lesion's signal (the whole array; only the lesion uses
+        it), the multiplier of the tissue outside (1 inside the lesion and beyond
+        5 mm), and the log SDs drawn.
+    """
+    s_h = float(sigmoid(1.2 * h))
+    intra_sd = affine(spec["trait_intra"], s_h)
+    ring_sd = affine(spec["trait_ring"], s_h)
+    z_intra = field(rng, mask.shape, spacing, float(spec["trait_intra_corr_mm"]))
+    z_ring = field(rng, mask.shape, spacing, float(spec["trait_ring_corr_mm"]))
+    intra = np.exp(intra_sd * z_intra - 0.5 * intra_sd**2).astype(np.float32)
+    outside = ndi.distance_transform_edt(~mask, sampling=spacing).astype(np.float32)
+    weight = np.where(mask, 0.0, np.exp(-outside / float(spec["trait_ring_mm"])) * np.clip(5.0 - outside, 0.0, 1.0))
+    sd = ring_sd * weight
+    ring = np.exp(sd * z_ring - 0.5 * sd**2).astype(np.float32)
+    return intra, ring, {"trait_intra_sd": intra_sd, "trait_ring_sd": ring_sd}

@@ -92,10 +92,11 @@ def _canonical(value: Any) -> str:
 
 def _latents_bytes(latents: pd.DataFrame) -> bytes:
     """The latents as the simulator sees them, column by column in row order:
-    ``patient_id`` as text, ``center`` as int64, the latents as float64, and
-    ``mri_bpe`` (if present) as text or null."""
+    ``patient_id`` as text, ``center`` as int64, the latents as float64 (``h_img``,
+    the image-only trait, if present), and ``mri_bpe`` (if present) as text or null."""
     parts: list[bytes] = []
-    columns = list(_LATENT_COLUMNS) + ([("mri_bpe", "bpe")] if "mri_bpe" in latents else [])
+    columns = (list(_LATENT_COLUMNS) + ([("h_img", "float")] if "h_img" in latents else [])
+               + ([("mri_bpe", "bpe")] if "mri_bpe" in latents else []))
     for name, kind in columns:
         values = latents[name]
         parts.append(f"|{name}|{len(values)}|".encode())

@@ -114,6 +114,14 @@ DEFAULT_PHENOTYPE: dict[str, Any] = {
         "halo": [0.15, 2.0],               # halo gain: base + slope * s(b)
         "halo_width_mm": [1.0, 2.0],       # base + slope * s(b); halo stays within 5 mm
         "distortion": [0.2, 1.2],          # radial streak contrast: base + slope * s(b)
+        # The image-only trait h (cohort.twin.latent.h; imaging._common.trait_modifiers):
+        # log SD of a mean-one texture of sub-regions inside the lesion and of the stroma
+        # in the ring, base + slope * s(h). Used only when the twin draws h.
+        "trait_intra": [0.05, 0.60],
+        "trait_intra_corr_mm": 2.0,
+        "trait_ring": [0.05, 0.60],
+        "trait_ring_corr_mm": 1.0,
+        "trait_ring_mm": 2.5,
         # What makes breast US hard to segment (nuisance: independent of the latents
         # except the margin blur, which grows with a as indistinct margins do).
         # Interior echo relative to the tissue around the lesion: markedly hypoechoic
@@ -141,6 +149,14 @@ DEFAULT_PHENOTYPE: dict[str, Any] = {
         "necrosis": [0.0, 0.55],           # necrotic core radius fraction at high a
         "peritumoral": [0.04, 0.75],       # oedema/enhancement: base + slope * s(b)
         "peritumoral_width_mm": [1.0, 1.5],
+        # The image-only trait h, as for US. First values, before the calibration of
+        # issue 27: a 1.5 mm texture is what GLCM and GLSZM features of these volumes
+        # follow best (3 mm sub-regions mostly raise the variance).
+        "trait_intra": [0.05, 0.45],
+        "trait_intra_corr_mm": 1.5,
+        "trait_ring": [0.05, 0.60],
+        "trait_ring_corr_mm": 1.5,
+        "trait_ring_mm": 2.5,
         # What makes breast DCE-MRI hard to segment (nuisance, independent of the latents).
         # Background parenchymal enhancement by BI-RADS category (relative enhancement
         # ranges; the lesion enhances about 0.8), the category as the radiologist reads it

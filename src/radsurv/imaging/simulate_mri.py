@@ -36,6 +36,7 @@ from ._common import (
     sigmoid,
     smooth_field,
     to_sitk,
+    trait_modifiers,
 )
 from .scanners import resolve_phenotype
 
@@ -354,6 +355,7 @@ def simulate_mri(
     *,
     phenotype: dict | None = None,
     bpe_category: str | None = None,
+    h: float | None = None,
 ) -> SimulatedCase:
     """Simulate one 3D DCE-MRI subtraction volume of a breast lesion.
 
@@ -376,6 +378,11 @@ def simulate_mri(
     bpe_category
         The BI-RADS background parenchymal enhancement the radiologist reads for this
         patient (:data:`BPE_CATEGORIES`; None: drawn), so that image and record agree.
+    h
+        The image-only trait (SD units; ``cohort.twin.latent.h``): sub-region texture
+        inside the lesion and stromal texture in its ring
+        (:func:`radsurv.imaging._common.trait_modifiers`), drawn from a generator spawned
+        from ``rng``. None: no trait (the volume simulated without the parameter).
 
     Returns
     -------
@@ -390,6 +397,7 @@ def simulate_mri(
     s_a = float(sigmoid(1.2 * a))
     s_b = float(sigmoid(1.2 * b))
 
+    trait_rng = rng.spawn(1)[0] if h is not None else None  # spawning draws nothing from rng
     geometry = _lesion_geometry(a, radius, spec, rng)
     # Room for the ring around the widest plausible reader delineation too (readers
     # displace the boundary by up to ~3 SD of their displacement), not only the truth.
@@ -417,6 +425,11 @@ def simulate_mri(
     lesion = lesion * (1.0 - rim_contrast + 1.3 * rim_contrast * rim)
     necrotic = sigmoid((necrosis_radius * (1.0 + 0.2 * texture) - depth) / 0.05)
     lesion = lesion * (1.0 - 0.9 * necrotic)
+    trait_info: dict[str, float] = {}
+    ring_modifier = None
+    if h is not None:
+        intra, ring_modifier, trait_info = trait_modifiers(h, mask, spacing, spec, trait_rng, random_field)
+        lesion = lesion * intra
     hidden = 0.0
     if spec.get("hidden_margin") is not None:
         lesion, hidden = hide_margin(lesion, signal, mask, spacing, spec["hidden_margin"], rng)
@@ -439,6 +452,8 @@ def simulate_mri(
     # Scaled to the typical (not this lesion's) enhancement so it depends on b alone.
     peri = peri_gain * float(spec["enhancement"][0]) * np.exp(-outside / peri_width) * np.clip(peri_texture, 0.0, None) * taper
     signal = np.where(mask, signal, signal + peri).astype(np.float32)
+    if ring_modifier is not None:
+        signal = signal * ring_modifier  # 1 inside the lesion and beyond 5 mm
     nuisance.update(_distractors(signal, mask, grid, enhancement, spec, rng))
 
     # Acquisition: motion ghosting, slight blur (point-spread, partial volume), bias
@@ -474,6 +489,7 @@ def simulate_mri(
         "peritumoral_gain": peri_gain,
         "margin_blur_mm": blur_mm,
         "hidden_margin": hidden,
+        **trait_info,
         **nuisance,
     }
     return SimulatedCase(

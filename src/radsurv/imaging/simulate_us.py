@@ -33,6 +33,7 @@ from ._common import (
     reader_mask,
     sigmoid,
     to_sitk,
+    trait_modifiers,
 )
 from .scanners import resolve_phenotype
 
@@ -495,6 +496,7 @@ def simulate_us(
     rng: np.random.Generator,
     *,
     phenotype: dict | None = None,
+    h: float | None = None,
 ) -> SimulatedCase:
     """Simulate one 2D B-mode breast ultrasound image of a lesion.
 
@@ -514,6 +516,12 @@ def simulate_us(
         Random generator (the only source of randomness).
     phenotype
         Optional overrides of :data:`radsurv.imaging.scanners.DEFAULT_PHENOTYPE`.
+    h
+        The image-only trait (SD units; ``cohort.twin.latent.h``): sub-region texture
+        inside the lesion and stromal texture in its ring
+        (:func:`radsurv.imaging._common.trait_modifiers`), drawn from a generator spawned
+        from ``rng`` so that everything else is drawn as without it. None: no trait
+        (the image is the one simulated without the parameter).
 
     Returns
     -------
@@ -531,8 +539,14 @@ def simulate_us(
     room = float(ph["border_margin_mm"]) + 3.0 * float(ph["reader"]["displacement_frac_us"]) * radius
     layout = _layout(shape, scanner, room, ph["margin_mm"], rng)
     echo = _background(layout, dx, rng)
+    trait_rng = rng.spawn(1)[0] if h is not None else None  # spawning draws nothing from rng
     lesion = _lesion_fields(a, b, radius, shape, layout, dx, spec, rng)
     box, mask = lesion["box"], lesion["mask"]
+    trait_info: dict[str, float] = {}
+    if h is not None:
+        intra, ring, trait_info = trait_modifiers(h, mask, (dx, dx), spec, trait_rng, coarse_field)
+        lesion["interior"] = lesion["interior"] * intra
+        lesion["front"] = lesion["front"] * ring
 
     # Lesion echo replaces the tissue inside a soft margin (ill-defined, "indistinct"
     # margins, more often in aggressive tumours, blur it over up to a millimetre or
@@ -595,6 +609,7 @@ def simulate_us(
         "n_fat_lobules": lookalikes["fat_lobules"],
         "partial_shadow": shadowed,
         "hidden_margin": hidden,
+        **trait_info,
     }
     return SimulatedCase(
         image=to_sitk(image, spacing, origin),

@@ -52,6 +52,9 @@ DEFAULT_DEVELOPMENT_SIZES: dict[str, int] = {"us": 620, "mri": 249}
 
 #: Latent distribution of development-set patients (mirrors the cohort twin's
 #: defaults in params: a, b standard normal with correlation 0.3; log-normal size).
+#: ``{"h": True}`` among the overrides also draws the image-only trait (``h_img``,
+#: standard normal, from a stream of its own), as the cohort's twin does with
+#: ``cohort.twin.latent.h``.
 DEFAULT_DEVELOPMENT_LATENTS: dict[str, float] = {
     "rho_ab": 0.3,
     "median_mm": 22.0,
@@ -141,7 +144,8 @@ def _simulate_and_write(
     Parameters
     ----------
     patient
-        ``patient_id``, ``center``, ``a_img``, ``b_img``, ``size_mm``.
+        ``patient_id``, ``center``, ``a_img``, ``b_img``, ``size_mm``, and ``h_img``
+        when the twin draws the image-only trait.
     modalities
         Which modalities to make.
     folders
@@ -180,6 +184,8 @@ def _simulate_patient(patient, modalities, folders, flat, scanners, phenotype, s
         scanner = dict(scanners.get(center, scanners[2])[modality], center=center)
         extra = {"bpe_category": patient["mri_bpe"]} if modality == "mri" and isinstance(
             patient.get("mri_bpe"), str) else {}
+        if "h_img" in patient:  # the image-only trait, when the twin draws it
+            extra["h"] = float(patient["h_img"])
         case = _SIMULATORS[modality](
             float(patient["a_img"]), float(patient["b_img"]), float(patient["size_mm"]), scanner, rng,
             phenotype=phenotype, **extra
@@ -217,7 +223,8 @@ def write_cohort_images(
         One row per patient: ``patient_id``, ``center``, ``a_img``, ``b_img``,
         ``size_mm`` (what the images see; in the null profile these are independent
         of the hazard, which this function neither knows nor needs), and optionally
-        ``mri_bpe``, the BI-RADS background enhancement the MRI shows.
+        ``h_img``, the image-only trait, and ``mri_bpe``, the BI-RADS background
+        enhancement the MRI shows.
     out_dir
         Folder to write into (``us/`` and ``mri/`` are created inside).
     scanners
@@ -259,6 +266,7 @@ def write_cohort_images(
     table = resolve_scanners(scanners)
     pheno = resolve_phenotype(phenotype)
     records = latents[["patient_id", "center", "a_img", "b_img", "size_mm",
+                       *(["h_img"] if "h_img" in latents else []),
                        *(["mri_bpe"] if "mri_bpe" in latents else [])]].to_dict("records")
     tasks = [
         delayed(_simulate_and_write)(r, modalities, folders, False, table, pheno, int(seed), "") for r in records
@@ -301,7 +309,7 @@ def devset_latents(
     Returns
     -------
     DataFrame
-        ``patient_id, center, a_img, b_img, size_mm``.
+        ``patient_id, center, a_img, b_img, size_mm`` (and ``h_img`` with the trait).
     """
     spec = {**DEFAULT_DEVELOPMENT_LATENTS, **(latents or {})}
     weights = dict(centers) if isinstance(centers, dict) else {int(c): 1.0 for c in centers}
@@ -311,7 +319,7 @@ def devset_latents(
     rho = float(spec["rho_ab"])
     a, b = rng.multivariate_normal([0.0, 0.0], [[1.0, rho], [rho, 1.0]], size=n).T
     size = np.exp(np.log(spec["median_mm"]) + spec["a_effect"] * a + spec["log_sd"] * rng.standard_normal(n))
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "patient_id": [f"DEV{modality.upper()}{i + 1:04d}" for i in range(n)],
             "center": rng.choice(codes, size=n, p=probs / probs.sum()),
@@ -320,6 +328,9 @@ def devset_latents(
             "size_mm": np.clip(size, spec["min_mm"], spec["max_mm"]),
         }
     )
+    if spec.get("h"):
+        frame["h_img"] = patient_rng(seed, "development-trait", modality).standard_normal(n)
+    return frame
 
 
 def write_devset(
