@@ -89,3 +89,25 @@ def test_set_changes_the_clinical_reading_and_hazard_but_never_what_the_images_r
     eta_base = simulate_outcome(base, base_cfg, seed)["eta"].to_numpy()
     eta_changed = simulate_outcome(changed, changed_cfg, seed)["eta"].to_numpy()
     assert not np.allclose(eta_changed, eta_base)
+
+
+def test_issue_27_criteria_on_a_small_grid(root):
+    """The calibration in expectation (issue 27, item 2) on two settings of four draws:
+    the means within 0.02 of the study's, the imaging model best in >= 60% of the draws,
+    the oracle at least 0.02 above it."""
+    script = _script(root)
+    base = {"signature_internal": [0.73, 0.74, 0.72, 0.75], "signature_external": [0.70, 0.71, 0.72, 0.70],
+            "imaging_external": [0.80, 0.79, 0.78, 0.81], "oracle_external": [0.85] * 4,
+            **{f"{m}_external": [0.70] * 4 for m in ("clinical", "mri", "radiomics")}}
+    good = pd.DataFrame({"log_hr_h": [0.5] * 4, **base})
+    good["clinical_mri_external"] = [0.79, 0.80, 0.77, 0.70]     # beats the imaging model in draw 2: 3 of 4
+    bad = good.assign(log_hr_h=0.2, clinical_mri_external=[0.81, 0.80, 0.80, 0.70])   # 1 of 4
+    out = script.criteria(pd.concat([good, bad], ignore_index=True))
+    ok, not_ok = out.loc[0.5], out.loc[0.2]
+    assert ok["imaging_best_share"] == 0.75 and not_ok["imaging_best_share"] == 0.25
+    assert ok["signature_internal"] == pytest.approx(0.735) and ok["imaging_external"] == pytest.approx(0.795)
+    assert ok["oracle_margin"] == pytest.approx(0.055)
+    assert bool(ok["met"]) and not bool(not_ok["met"]) and bool(not_ok["signature_internal_ok"])
+    # a mean 0.021 away from the study's fails its criterion
+    shifted = good.assign(signature_external=good["signature_external"] + 0.0215)
+    assert not bool(script.criteria(shifted).iloc[0]["signature_external_ok"])
