@@ -7,7 +7,8 @@ The profile's ``compute`` section says it once for the whole run::
       n_jobs: -1          # local worker processes (-1: every core)
       scheduler: null     # or a Dask scheduler address, "tcp://host:8786"
 
-and every heavy loop over resamples or permutations goes through :func:`run_tasks` (or
+and every heavy loop over resamples or permutations, and 01's inference over images (in
+tasks of a few images, :mod:`radsurv.segment.parallel`), goes through :func:`run_tasks` (or
 :func:`iter_tasks`), which alone decides how:
 
 * no scheduler, one worker (or one task): a plain loop in this process;
@@ -21,7 +22,8 @@ and every heavy loop over resamples or permutations goes through :func:`run_task
 cluster, joblib's Dask backend, but connects through :func:`dask_client` like the rest.
 
 Each task draws its random numbers from its own stream (``[seed, STREAM_..., b]``,
-:mod:`radsurv.seeds`), never from a worker's state, so the results are the same
+:mod:`radsurv.seeds`), never from a worker's state (and 01's tasks predict with a fixed
+number of torch threads on one device), so the results are the same
 whichever backend runs them, however many workers there are and in whatever order they
 finish; :func:`run_tasks` returns them in task order.
 

@@ -51,8 +51,9 @@ RENAMED_KEYS = {"n_jobs": "compute.n_jobs"}
 #: wider): a file (or an override) that sets it fails naming the new key; null, the old
 #: default, is dropped. ``features.scheduler`` ran only 02 on a cluster; ``compute.scheduler``
 #: runs every heavy loop there, which is not what the old key asked for, so it is not moved.
-REPLACED_KEYS = {"features.scheduler": ("compute.scheduler", "it runs 02's extraction, 05's bootstrap and 06's "
-                                                             "loops on that Dask scheduler, not 02's alone")}
+REPLACED_KEYS = {"features.scheduler": ("compute.scheduler", "it runs 01's inference, 02's extraction, 05's "
+                                                             "bootstrap and 06's loops on that Dask scheduler, not "
+                                                             "02's alone")}
 
 
 class Override(dict):

@@ -423,8 +423,8 @@ class SegmentationSection(_Section):
     failure_dice: Probability = Field(
         0.7, description="Dice below which an automatic mask counts as failed in the failure analysis (by kind: "
                          "none found, on another structure, part of the lesion missed, leaked beyond it)")
-    n_jobs: int | None = Field(None, description="threads for cohort inference (-1: every core; null: "
-                                                 "compute.n_jobs)")
+    n_jobs: int | None = Field(None, description="local processes for the masks' inference (-1: every core; null: "
+                                                 "compute.n_jobs); on a cluster compute.scheduler decides")
     us: UsSegmenters = Field(default_factory=UsSegmenters)
     mri: MriSegmenters = Field(default_factory=MriSegmenters)
     benchmarks: SegmentationBenchmarks = Field(default_factory=SegmentationBenchmarks)
@@ -697,9 +697,9 @@ class ComputeSection(_Section):
 
     n_jobs: int = Field(-1, description="local worker processes or threads of every stage (-1: every core); a "
                                         "section's own n_jobs, where set, overrides it for that stage")
-    scheduler: str | None = Field(None, description="a Dask scheduler address (tcp://host:8786): 02's extraction "
-                                                    "and the loops of 05_validation and 06_sensitivity run on its "
-                                                    "workers (null: locally)")
+    scheduler: str | None = Field(None, description="a Dask scheduler address (tcp://host:8786): 01's inference, "
+                                                    "02's extraction and the loops of 05_validation and "
+                                                    "06_sensitivity run on its workers (null: locally)")
 
     @field_validator("scheduler")
     @classmethod

@@ -4,7 +4,8 @@
 * :class:`BaselineSegmenter` — classical SimpleITK baseline (no learning);
 * :mod:`~radsurv.segment.postprocess` — one lesion, holes filled, failure flags and policy;
 * :mod:`~radsurv.segment.metrics` — Dice, HD95 (mm), volume differences, summary tables;
-* :func:`segment_cohort` — parallel cohort inference writing NIfTI masks;
+* :func:`segment_cohort` — cohort inference writing NIfTI masks, in this process, on local
+  processes or on a Dask cluster (:mod:`~radsurv.segment.parallel`: the same masks on any);
 * :mod:`~radsurv.segment.devsets`, :mod:`~radsurv.segment.steps`,
   :mod:`~radsurv.segment.agreement` — the notebook's results that show themselves: the
   development sets and the training history, one case step by step, the agreement, the

@@ -1,4 +1,5 @@
-"""Cohort inference: one automatic mask per patient, in parallel, with flags and a policy.
+"""Cohort inference: one automatic mask per patient, in parallel (here, on local processes
+or on a Dask cluster: :mod:`radsurv.segment.parallel`), with flags and a policy.
 
 Every patient ends in exactly one row of the returned table, with the mask to use
 downstream and where it came from (``source``): ``"user"`` (the user supplied a mask:
@@ -52,6 +53,32 @@ def _present(value) -> bool:
     return not (isinstance(value, str) and value.strip() == "")
 
 
+def _user_row(pid: str, mask) -> dict:
+    """The row of a patient whose user-supplied mask is kept."""
+    return {"patient_id": pid, "mask": str(mask) if not isinstance(mask, sitk.Image) else None, "source": "user",
+            "auto_mask": None, "flag": None, "reason": "user-supplied mask", "action": "kept user mask"}
+
+
+def _auto_row(case: Mapping[str, Any], pred: sitk.Image, flag: SegmentationFlag, out_dir: Path,
+              policy: str | None) -> dict:
+    """Write an automatic mask to ``out_dir`` and return its row: checked (``flag``), and
+    resolved by ``policy`` (None: a failed mask is left :data:`FAILED`)."""
+    pid = str(case["patient_id"])
+    auto_path = out_dir / f"{_safe_name(pid)}_auto.nii.gz"
+    # Written even when flagged, so that failures can be looked at.
+    tmp = auto_path.with_name(f".{auto_path.name}.{os.getpid()}.tmp.nii.gz")
+    sitk.WriteImage(pred, str(tmp), True)
+    os.replace(tmp, auto_path)
+    row = {"patient_id": pid, "mask": None, "source": None, "auto_mask": str(auto_path), "flag": flag.reason,
+           "reason": None, "action": None}
+    if policy is None and not flag.ok:
+        return {**row, "source": FAILED, "reason": f"automatic mask failed: {flag.detail}",
+                "action": "failure policy not applied yet", "detail": flag.detail}
+    reader = case.get("reader_mask") if _present(case.get("reader_mask")) else None
+    # A mask that passed the checks is kept whatever the policy.
+    return {**row, **_resolved(pid, flag, policy or "reader", reader, pred, auto_path)}
+
+
 def segment_case(
     case: Mapping[str, Any],
     segmenter,
@@ -78,7 +105,7 @@ def segment_case(
     border_margin_mm
         Room the peri-tumoral ring needs between lesion and border, mm.
     torch_threads
-        If set, ``torch.set_num_threads`` in this worker first (for process workers).
+        If set, ``torch.set_num_threads`` in this process first.
 
     Returns
     -------
@@ -87,29 +114,13 @@ def segment_case(
     """
     pid = str(case["patient_id"])
     if _present(case.get("mask")):
-        m = case["mask"]
-        return {"patient_id": pid, "mask": str(m) if not isinstance(m, sitk.Image) else None, "source": "user",
-                "auto_mask": None, "flag": None, "reason": "user-supplied mask", "action": "kept user mask"}
+        return _user_row(pid, case["mask"])
     if torch_threads:
         import torch
 
         torch.set_num_threads(int(torch_threads))
-    out_dir = Path(out_dir)
     pred = segmenter.predict(as_image(case["image"]))
-    auto_path = out_dir / f"{_safe_name(pid)}_auto.nii.gz"
-    # Written even when flagged, so that failures can be looked at.
-    tmp = auto_path.with_name(f".{auto_path.name}.{os.getpid()}.tmp.nii.gz")
-    sitk.WriteImage(pred, str(tmp), True)
-    os.replace(tmp, auto_path)
-    flag = check_segmentation(pred, border_margin_mm)
-    row = {"patient_id": pid, "mask": None, "source": None, "auto_mask": str(auto_path), "flag": flag.reason,
-           "reason": None, "action": None}
-    if policy is None and not flag.ok:
-        return {**row, "source": FAILED, "reason": f"automatic mask failed: {flag.detail}",
-                "action": "failure policy not applied yet", "detail": flag.detail}
-    reader = case.get("reader_mask") if _present(case.get("reader_mask")) else None
-    # A mask that passed the checks is kept whatever the policy.
-    return {**row, **_resolved(pid, flag, policy or "reader", reader, pred, auto_path)}
+    return _auto_row(case, pred, check_segmentation(pred, border_margin_mm), Path(out_dir), policy)
 
 
 def _resolved(pid: str, flag: SegmentationFlag, policy: str, reader, auto_mask, auto_path) -> dict:
@@ -173,35 +184,51 @@ def segment_cohort(
     progress: bool = True,
     policy: str = "reader",
     border_margin_mm: float = 10.0,
-    backend: str = "threading",
+    scheduler: Any = None,
+    torch_threads: int = 1,
+    batch_size: int | None = None,
 ) -> pd.DataFrame:
-    """Automatic masks for a cohort, in parallel, with a progress bar.
+    """Automatic masks for a cohort, where :mod:`radsurv.compute` says, with a progress bar.
+
+    The masks are predicted by :func:`radsurv.segment.parallel.predict_masks`: in this
+    process, on ``n_jobs`` local processes or on a Dask cluster, in tasks of a few images,
+    each with ``torch_threads`` torch threads, so that the masks, the files and the table
+    are the same wherever they ran. With a
+    :class:`~radsurv.segment.maskcache.CachedSegmenter` the cache is read and written in
+    this process and only its misses are predicted. The masks are checked where they are
+    predicted; the files and the table are written here, one row per patient in input
+    order whatever order the tasks finish in.
 
     Parameters
     ----------
     cases
-        Records (or a DataFrame) with ``patient_id``, ``image``, optional ``mask``
-        (user-supplied: kept, reported with source ``"user"``) and optional
-        ``reader_mask`` (used by the ``"reader"`` policy).
+        Records (or a DataFrame) with ``patient_id``, ``image`` (a path, read where the
+        mask is predicted, or an image), optional ``mask`` (user-supplied: kept, reported
+        with source ``"user"``) and optional ``reader_mask`` (used by the ``"reader"`` policy).
     segmenter
         A trained :class:`~radsurv.segment.unet.UNetSegmenter` or a
-        :class:`~radsurv.segment.baseline.BaselineSegmenter` (anything with ``predict``).
+        :class:`~radsurv.segment.baseline.BaselineSegmenter` (anything with ``predict``;
+        picklable for process or cluster workers), cached or not.
     out_dir
         Folder for the automatic masks (created).
     n_jobs
-        joblib workers (-1: all cores).
+        Local worker processes (1: this process; -1: every core); ignored with a scheduler.
     progress
-        tqdm progress bar.
+        tqdm progress bar (over the patients to segment).
     policy
         ``"reader"`` or ``"exclude"`` for failed automatic masks; ``None``: leave them
         :data:`FAILED` for :func:`apply_failure_policy` (the table then has a ``detail``
         column, the failed check's explanation).
     border_margin_mm
         Room, mm, required between the lesion and the image border.
-    backend
-        ``"threading"`` (default: torch and SimpleITK release the GIL, the model is
-        shared, not copied) or ``"loky"`` (processes; each worker runs torch on one
-        thread so that workers do not oversubscribe the cores).
+    scheduler
+        A Dask scheduler address or ``distributed.Client`` (``compute.scheduler``): the
+        masks are predicted on its workers.
+    torch_threads
+        Torch threads of every prediction (a network's sums depend on it in the last
+        bits; one per task, as many tasks as workers).
+    batch_size
+        Images per task (default: :func:`~radsurv.segment.parallel.predict_masks`'s).
 
     Returns
     -------
@@ -211,7 +238,7 @@ def segment_cohort(
         excluded), ``auto_mask`` (path of the written automatic mask), ``flag`` (ok /
         empty / border, None for user masks), ``reason`` and ``action``.
     """
-    from joblib import Parallel, cpu_count, delayed
+    from radsurv.segment.parallel import predict_masks
 
     records = cases.to_dict("records") if isinstance(cases, pd.DataFrame) else [dict(c) for c in cases]
     ids = [str(r["patient_id"]) for r in records]
@@ -219,27 +246,16 @@ def segment_cohort(
         raise ValueError("duplicate patient_id in cases: output files would collide")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    n_workers = cpu_count() if n_jobs in (-1, None) else max(1, int(n_jobs))
-    torch_threads = 1 if backend != "threading" else None
-    restore = None
-    if backend == "threading" and n_workers > 1:
-        # Threads share torch's intra-op pool: split the cores between workers.
-        import torch
-
-        restore = torch.get_num_threads()
-        torch.set_num_threads(max(1, cpu_count() // n_workers))
-    try:
-        jobs = (delayed(segment_case)(r, segmenter, out_dir, policy, border_margin_mm, torch_threads) for r in records)
-        runner = Parallel(n_jobs=n_workers, backend=backend, return_as="generator")
-        rows = runner(jobs)
-        if progress:
-            from radsurv.progress import tqdm
-
-            rows = tqdm(rows, total=len(records), desc="segmentation", unit="patient")
-        rows = list(rows)
-    finally:
-        if restore is not None:
-            import torch
-
-            torch.set_num_threads(restore)
+    rows: list[dict | None] = [None] * len(records)
+    todo = []
+    for j, (pid, record) in enumerate(zip(ids, records)):
+        if _present(record.get("mask")):
+            rows[j] = _user_row(pid, record["mask"])
+        else:
+            todo.append(j)
+    for k, pred, flag in predict_masks([records[j]["image"] for j in todo], segmenter, n_jobs=n_jobs,
+                                       scheduler=scheduler, border_margin_mm=border_margin_mm,
+                                       torch_threads=torch_threads, batch_size=batch_size, progress=progress,
+                                       desc="segmentation", unit="patient"):
+        rows[todo[k]] = _auto_row(records[todo[k]], pred, flag, out_dir, policy)
     return pd.DataFrame(rows, columns=COLUMNS + (["detail"] if policy is None else []))

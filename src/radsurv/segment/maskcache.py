@@ -26,6 +26,14 @@ image ``predict`` returned, so the files written from it are byte-identical. An 
 written to a temporary file and renamed into place (:func:`os.replace`), so a reader
 never sees a partial one; an entry that cannot be read, or that holds another key, is a
 miss (and is replaced).
+
+When the masks are predicted by workers (local processes or a Dask cluster,
+:func:`radsurv.segment.parallel.predict_masks`), the cache is still read and written only
+by the process that holds the :class:`CachedSegmenter` (:meth:`CachedSegmenter.lookup`,
+:meth:`CachedSegmenter.store`); the workers get the list of the keys it holds
+(:meth:`CachedSegmenter.held`) and the key as a function of the image's digest
+(:class:`MaskKeys`, with the device and the number of torch threads the workers predict
+with), predict only the images whose key is not held, and never touch the folder.
 """
 
 from __future__ import annotations
@@ -46,7 +54,8 @@ import SimpleITK as sitk
 
 from radsurv.segment._common import ImageLike, as_image, image_digest
 
-__all__ = ["CODE_FILES", "CachedSegmenter", "code_digest", "mask_key", "weights_digest"]
+__all__ = ["CODE_FILES", "CachedSegmenter", "MaskKeys", "code_digest", "holds", "mask_arrays", "mask_from_arrays",
+           "mask_key", "mask_keys", "weights_digest"]
 
 log = logging.getLogger(__name__)
 
@@ -117,17 +126,55 @@ def _plain(x: Any) -> Any:
     raise TypeError(f"cannot put {type(x).__name__} into a mask cache key")
 
 
-def _segmenter_description(segmenter, weights: str | None) -> dict[str, Any]:
+def _segmenter_description(segmenter, weights: str | None, device: str | None = None) -> dict[str, Any]:
     kind = type(segmenter)
     description = {"format": _FORMAT, "segmenter": f"{kind.__module__}.{kind.__qualname__}",
                    "params": segmenter.get_params(), "weights": weights}
     if weights is not None:
-        description["device"] = str(getattr(segmenter, "device", "cpu"))
+        description["device"] = str(device if device is not None else getattr(segmenter, "device", "cpu"))
     return description
 
 
+class MaskKeys:
+    """The key of a segmenter's mask from the image's digest alone (:func:`mask_key` with
+    everything else fixed): picklable, so a worker that has read an image can tell
+    whether the cache holds its mask (:func:`radsurv.segment.parallel.predict_masks`).
+
+    Parameters
+    ----------
+    description : dict
+        The key's description of the segmenter, the device, the threads and the code.
+    """
+
+    def __init__(self, description: dict[str, Any]):
+        self.description = description
+
+    def __call__(self, image_hash: str) -> str:
+        """The key of the mask of the image whose digest is ``image_hash``."""
+        return hashlib.sha256(json.dumps({**self.description, "image": image_hash}, sort_keys=True,
+                                         separators=(",", ":"), default=_plain).encode()).hexdigest()
+
+
+def mask_keys(segmenter, *, weights: str | None = None, code: str | None = None, device: str | None = None,
+              torch_threads: int | None = None) -> MaskKeys:
+    """The :class:`MaskKeys` of ``segmenter`` (the arguments as for :func:`mask_key`)."""
+    if weights is None:
+        weights = weights_digest(segmenter)
+    description = _segmenter_description(segmenter, weights, device)
+    if weights is not None:
+        if torch_threads is None:
+            import torch
+
+            torch_threads = torch.get_num_threads()
+        # the number of threads can change a convolution's sums in the last bits
+        # (measured: up to 3e-7 in a quick U-Net's probabilities, 1 against 2 threads)
+        description["torch_threads"] = int(torch_threads)
+    description["code"] = code if code is not None else code_digest()
+    return MaskKeys(description)
+
+
 def mask_key(segmenter, image: ImageLike, *, weights: str | None = None, code: str | None = None,
-             image_hash: str | None = None) -> str:
+             image_hash: str | None = None, device: str | None = None, torch_threads: int | None = None) -> str:
     """Content key (64 hex digits) of ``segmenter.predict(image)``.
 
     Parameters
@@ -140,25 +187,41 @@ def mask_key(segmenter, image: ImageLike, *, weights: str | None = None, code: s
         The image or its path (read: the key is the voxels' and geometry's).
     weights, code, image_hash
         Precomputed :func:`weights_digest`, :func:`code_digest` and image digest.
+    device, torch_threads
+        For a network: the device and the number of torch threads the mask is (or was)
+        predicted with, when not the segmenter's ``device`` and this process's
+        ``torch.get_num_threads()`` (:func:`radsurv.segment.parallel.predict_masks`
+        predicts on a worker with a fixed number of threads); ignored for a segmenter
+        without a network.
     """
-    if weights is None:
-        weights = weights_digest(segmenter)
-    description = _segmenter_description(segmenter, weights)
-    if weights is not None:
-        import torch
-
-        # the number of threads can change a convolution's sums in the last bits
-        description["torch_threads"] = int(torch.get_num_threads())
-    description["code"] = code if code is not None else code_digest()
-    description["image"] = image_hash if image_hash is not None else image_digest(as_image(image))
-    return hashlib.sha256(json.dumps(description, sort_keys=True, separators=(",", ":"),
-                                     default=_plain).encode()).hexdigest()
+    keys = mask_keys(segmenter, weights=weights, code=code, device=device, torch_threads=torch_threads)
+    return keys(image_hash if image_hash is not None else image_digest(as_image(image)))
 
 
 def _geometry(image: sitk.Image) -> dict[str, np.ndarray]:
     return {"spacing": np.asarray(image.GetSpacing(), dtype="<f8"),
             "origin": np.asarray(image.GetOrigin(), dtype="<f8"),
             "direction": np.asarray(image.GetDirection(), dtype="<f8")}
+
+
+def mask_arrays(mask: sitk.Image) -> dict[str, np.ndarray]:
+    """A mask as plain arrays: ``voxels`` (numpy order, its pixel type) and its exact
+    geometry (``spacing``, ``origin``, ``direction``, float64 as SimpleITK gives them):
+    what a cache entry holds, and what a worker sends back
+    (:func:`radsurv.segment.parallel.predict_masks`)."""
+    return {"voxels": sitk.GetArrayFromImage(mask), **_geometry(mask)}
+
+
+def mask_from_arrays(voxels: np.ndarray, spacing, origin, direction) -> sitk.Image | None:
+    """The very image :func:`mask_arrays` took apart (None if the arrays do not fit
+    together): the files written from it are byte-identical to the original's."""
+    image = sitk.GetImageFromArray(voxels)
+    if image.GetDimension() != len(spacing) or len(direction) != len(spacing) ** 2:
+        return None
+    image.SetSpacing([float(v) for v in spacing])
+    image.SetOrigin([float(v) for v in origin])
+    image.SetDirection([float(v) for v in direction])
+    return image
 
 
 def _read(path: Path, key: str) -> sitk.Image | None:
@@ -173,13 +236,7 @@ def _read(path: Path, key: str) -> sitk.Image | None:
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         log.warning("mask cache entry %s unreadable (%s): predicting again", path.name, err)
         return None
-    image = sitk.GetImageFromArray(voxels)
-    if image.GetDimension() != len(spacing) or len(direction) != len(spacing) ** 2:
-        return None
-    image.SetSpacing([float(v) for v in spacing])
-    image.SetOrigin([float(v) for v in origin])
-    image.SetDirection([float(v) for v in direction])
-    return image
+    return mask_from_arrays(voxels, spacing, origin, direction)
 
 
 def _write(path: Path, key: str, mask: sitk.Image) -> None:
@@ -188,12 +245,20 @@ def _write(path: Path, key: str, mask: sitk.Image) -> None:
     tmp = path.with_name(f".{path.stem}.{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:8]}.tmp.npz")
     try:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, key=np.array(key), format=np.array(_FORMAT),
-                                voxels=sitk.GetArrayFromImage(mask), **_geometry(mask))
+            np.savez_compressed(fh, key=np.array(key), format=np.array(_FORMAT), **mask_arrays(mask))
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def holds(held: np.ndarray | None, key: str) -> bool:
+    """Whether ``key`` is among the keys of :meth:`CachedSegmenter.held` (None: no cache)."""
+    if held is None or not len(held):
+        return False
+    k = key.encode("ascii")
+    i = int(np.searchsorted(held, k))
+    return i < len(held) and held[i] == k
 
 
 class CachedSegmenter:
@@ -231,7 +296,8 @@ class CachedSegmenter:
         return getattr(self.segmenter, name)
 
     def __getstate__(self) -> dict:
-        # for process workers (segment_cohort's backend="loky"): a lock does not pickle
+        # a lock does not pickle (the pipeline keeps the cache in the stage's process:
+        # radsurv.segment.parallel.predict_masks sends workers the segmenter, not this)
         return {k: v for k, v in self.__dict__.items() if k != "_lock"}
 
     def __setstate__(self, state: dict) -> None:
@@ -241,27 +307,59 @@ class CachedSegmenter:
     def __repr__(self) -> str:
         return f"CachedSegmenter({self.segmenter!r}, {str(self.cache_dir)!r})"
 
-    def key(self, image: ImageLike) -> str:
-        """The content key of ``predict(image)`` (:func:`mask_key`)."""
-        return mask_key(self.segmenter, image, weights=self._weights, code=self._code)
+    def key(self, image: ImageLike | None, *, image_hash: str | None = None, device: str | None = None,
+            torch_threads: int | None = None) -> str:
+        """The content key of ``predict(image)`` (:func:`mask_key`). ``image_hash``: the
+        image's digest, computed elsewhere (``image`` is then not read: None will do);
+        ``device`` and ``torch_threads``: those the mask is predicted with, when not the
+        segmenter's device and this process's threads (a worker's,
+        :func:`radsurv.segment.parallel.predict_masks`)."""
+        return mask_key(self.segmenter, image, weights=self._weights, code=self._code, image_hash=image_hash,
+                        device=device, torch_threads=torch_threads)
+
+    def keys(self, *, device: str | None = None, torch_threads: int | None = None) -> MaskKeys:
+        """The keys of this segmenter's masks from the images' digests (:class:`MaskKeys`),
+        for the ``device`` and ``torch_threads`` the masks are predicted with (as :meth:`key`)."""
+        return mask_keys(self.segmenter, weights=self._weights, code=self._code, device=device,
+                         torch_threads=torch_threads)
+
+    def held(self) -> np.ndarray:
+        """The keys of the entries in the folder now, sorted (``S64``: a compact list to
+        send to workers, :func:`radsurv.segment.parallel.predict_masks`; see :func:`holds`)."""
+        names = set()
+        if self.cache_dir.is_dir():
+            for path in self.cache_dir.glob("??/*.npz"):
+                if len(path.stem) == 64 and all(c in "0123456789abcdef" for c in path.stem):
+                    names.add(path.stem.encode("ascii"))
+        return np.array(sorted(names), dtype="S64")
 
     def path(self, key: str) -> Path:
         """Where the entry of ``key`` lies."""
         return self.cache_dir / key[:2] / f"{key}.npz"
+
+    def lookup(self, key: str) -> sitk.Image | None:
+        """The mask stored under ``key`` (counted as a hit), or None."""
+        mask = _read(self.path(key), key)
+        if mask is not None:
+            with self._lock:
+                self.hits += 1
+        return mask
+
+    def store(self, key: str, mask: sitk.Image) -> None:
+        """Store a mask predicted for ``key`` (counted as a miss): how the process that
+        holds the cache keeps the masks its workers predicted."""
+        _write(self.path(key), key, mask)
+        with self._lock:
+            self.misses += 1
 
     def predict(self, image: ImageLike) -> sitk.Image:
         """The wrapped segmenter's ``predict(image)``: read from the cache, or predicted
         and stored."""
         image = as_image(image)
         key = self.key(image)
-        path = self.path(key)
-        mask = _read(path, key)
+        mask = self.lookup(key)
         if mask is not None:
-            with self._lock:
-                self.hits += 1
             return mask
         mask = self.segmenter.predict(image)
-        _write(path, key, mask)
-        with self._lock:
-            self.misses += 1
+        self.store(key, mask)
         return mask

@@ -27,6 +27,11 @@ and :class:`~radsurv.segment.agreement.SegmentationFailures` (the failures by ki
 the stage after an unrelated change does not re-train; so do the predicted masks
 (``masks/``, keyed by image, weights, settings and code: :mod:`radsurv.segment.maskcache`),
 so that a hand run reads the masks the build predicted instead of predicting them again.
+Every mask (the cohort's and the development test's, of both segmenters) is predicted where
+the profile's ``compute`` section says (``**ctx.compute``: this process, ``n_jobs`` local
+processes, or the workers of a Dask scheduler; :mod:`radsurv.segment.parallel`), with one
+torch thread each, so that the masks and the tables are the same wherever they ran; the
+mask cache is read and written in the stage's process.
 """
 
 from __future__ import annotations
@@ -296,17 +301,30 @@ def mask_cache(segmenter, cache_dir: Path | None):
     return CachedSegmenter(segmenter, Path(cache_dir) / "masks")
 
 
+def _predicted(segmenter, images, n_jobs: int, scheduler) -> list:
+    """Every image's mask, in order (:func:`radsurv.segment.parallel.predict_masks`)."""
+    from .parallel import predict_masks
+
+    images = list(images)
+    out: list = [None] * len(images)
+    for i, mask, _ in predict_masks(images, segmenter, n_jobs=n_jobs, scheduler=scheduler):
+        out[i] = mask
+    return out
+
+
 def evaluate_devset_holdout(model, baseline, test: pd.DataFrame, modality: str,
-                            cache_dir: Path | None = None) -> pd.DataFrame:
+                            cache_dir: Path | None = None, n_jobs: int = 1, scheduler: Any = None) -> pd.DataFrame:
     """U-Net, baseline and reader against the reference masks of the development-test part
     (the twin's true masks, or a user's development masks, which have no second reader).
     With ``cache_dir`` (``build/<profile>/cache/segment/``) the masks are read from, or
-    stored in, the content-keyed mask cache (:func:`mask_cache`)."""
+    stored in, the content-keyed mask cache (:func:`mask_cache`); they are predicted where
+    ``n_jobs`` and ``scheduler`` say (:func:`radsurv.segment.parallel.predict_masks`, one
+    torch thread each, the same masks wherever they ran)."""
     if test.empty:
         return pd.DataFrame(columns=METRIC_COLUMNS)
     model, baseline = mask_cache(model, cache_dir), mask_cache(baseline, cache_dir)
-    preds_u = [model.predict(p) for p in test["image"]]
-    preds_b = [baseline.predict(p) for p in test["image"]]
+    preds_u = _predicted(model, test["image"], n_jobs, scheduler)
+    preds_b = _predicted(baseline, test["image"], n_jobs, scheduler)
     ids = list(test["patient_id"])
     frames = [
         evaluate(preds_u, list(test["mask"]), ids, modality=modality, method="unet", set="devtest"),
@@ -320,7 +338,8 @@ def evaluate_devset_holdout(model, baseline, test: pd.DataFrame, modality: str,
 
 
 def evaluate_hold_out(models: Mapping[str, Any], baselines: Mapping[str, Any], dev: Devsets,
-                      truth: pd.DataFrame | None = None, cache_dir: Path | None = None) -> SegmentationAgreement:
+                      truth: pd.DataFrame | None = None, cache_dir: Path | None = None, n_jobs: int = 1,
+                      scheduler: Any = None) -> SegmentationAgreement:
     """:func:`evaluate_devset_holdout` of every modality: the U-Net, the classical baseline and
     the reader on the held-out part of the development set.
 
@@ -337,19 +356,23 @@ def evaluate_hold_out(models: Mapping[str, Any], baselines: Mapping[str, Any], d
     cache_dir : Path or None
         ``build/<profile>/cache/segment/``: the predicted masks are cached by content
         there (:func:`mask_cache`); None: nothing cached.
+    n_jobs, scheduler
+        Where the masks are predicted (``**ctx.compute``: local processes, or a Dask
+        scheduler); the masks are the same on any.
 
     Returns
     -------
     SegmentationAgreement
         Its ``frames`` keep each modality's rows for :func:`~radsurv.segment.agreement.agreement_metrics`.
     """
-    frames = {m: evaluate_devset_holdout(models[m], baselines[m], dev[m].test, m, cache_dir) for m in models}
+    frames = {m: evaluate_devset_holdout(models[m], baselines[m], dev[m].test, m, cache_dir, n_jobs, scheduler)
+              for m in models}
     return SegmentationAgreement.from_frames(frames, "truth" if truth is not None else "the development masks")
 
 
 def segment_modality(cohort: CohortOutputs, truth: pd.DataFrame | None, model, baseline, modality: str,
-                     params: Mapping[str, Any], out_dir: Path,
-                     cache_dir: Path | None = None, n_jobs: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     params: Mapping[str, Any], out_dir: Path, cache_dir: Path | None = None,
+                     n_jobs: int | None = None, scheduler: Any = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Segment every cohort patient with the U-Net (and the baseline, for comparison) and
     check each automatic mask; the failure policy is left to :func:`apply_policy`.
 
@@ -371,8 +394,13 @@ def segment_modality(cohort: CohortOutputs, truth: pd.DataFrame | None, model, b
         there (:func:`mask_cache`), so a hand run or a re-run reads the masks instead of
         predicting them again, and writes the same bytes; None: nothing cached.
     n_jobs : int, optional
-        Threads over patients: the stage's ``ctx.n_jobs`` (the section's ``n_jobs``, else
-        ``compute.n_jobs``); None: the section's ``n_jobs`` (null: every core).
+        Local worker processes over the images: the stage's ``ctx.n_jobs`` (the section's
+        ``n_jobs``, else ``compute.n_jobs``); None: the section's ``n_jobs`` (null: every core).
+    scheduler : str, distributed.Client or None
+        ``compute.scheduler`` (``ctx.scheduler``): the masks are predicted on that Dask
+        cluster's workers. Wherever they run, every mask is predicted with one torch thread
+        (:func:`radsurv.segment.inference.segment_cohort`), so the masks and the tables are
+        the same; the mask cache is read and written in this process.
 
     Returns
     -------
@@ -397,9 +425,9 @@ def segment_modality(cohort: CohortOutputs, truth: pd.DataFrame | None, model, b
     n_jobs = resolve_n_jobs(n_jobs if n_jobs is not None else params["n_jobs"])
     margin = float(params["border_margin_mm"])
     table = segment_cohort(cases, mask_cache(model, cache_dir), out_dir / "masks" / modality, n_jobs=n_jobs,
-                           policy=None, border_margin_mm=margin)
+                           policy=None, border_margin_mm=margin, scheduler=scheduler)
     base = segment_cohort(cases.assign(mask=None), mask_cache(baseline, cache_dir), out_dir / "baseline" / modality,
-                          n_jobs=n_jobs, policy="exclude", border_margin_mm=margin)
+                          n_jobs=n_jobs, policy="exclude", border_margin_mm=margin, scheduler=scheduler)
     table.insert(1, "modality", modality)
     table["baseline_mask"] = base["auto_mask"].to_numpy()
     split = c.set_index("patient_id")["split"]
