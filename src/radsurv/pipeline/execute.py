@@ -32,11 +32,19 @@ STAMP = ".stamp.json"
 
 class PeakMemory:
     """Sample the resident memory of this process's children (the Jupyter kernel and
-    its workers) in a background thread; ``peak_mb`` is the largest sum seen."""
+    its workers) in a background thread; ``peak_mb`` is the largest sum seen, and
+    ``peak_process_mb`` the largest of one process (the kernel or one worker): the memory
+    one machine of a cluster needs, which must not grow with the cohort (issue 29).
+    ``cpu_s`` is the CPU time (user + system) of every process seen: unlike the wall
+    time it hardly changes when other work shares the machine, so a cost curve measured
+    on a busy machine can use it (``benchmarks/scale.py``). A process that ends between
+    two samples loses at most ``interval`` seconds of it."""
 
     def __init__(self, interval: float = 0.2):
         self.interval = interval
         self.peak = 0
+        self.peak_process = 0
+        self._cpu: dict[tuple[int, float], float] = {}   # (pid, start time) -> last CPU seconds seen
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -46,9 +54,13 @@ class PeakMemory:
             total = 0
             for child in me.children(recursive=True):
                 try:
-                    total += child.memory_info().rss
+                    rss = child.memory_info().rss
+                    cpu = child.cpu_times()
+                    self._cpu[(child.pid, child.create_time())] = cpu.user + cpu.system
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    pass
+                    continue
+                total += rss
+                self.peak_process = max(self.peak_process, rss)
             self.peak = max(self.peak, total)
             self._stop.wait(self.interval)
 
@@ -63,6 +75,14 @@ class PeakMemory:
     @property
     def peak_mb(self) -> float:
         return self.peak / 2**20
+
+    @property
+    def peak_process_mb(self) -> float:
+        return self.peak_process / 2**20
+
+    @property
+    def cpu_s(self) -> float:
+        return float(sum(self._cpu.values()))
 
 
 def kernel_manager_class():
@@ -187,7 +207,8 @@ def execute_stage(stage: Stage, root: Path, profile_path: Path, build_dir: Path,
         raise StageOutputsError(stage.name, missing, undeclared, folder=partial)
     # the cores the stage could use: its wall time means little without them
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    record = {"wall_s": round(wall, 2), "peak_rss_mb": round(mem.peak_mb, 1), "cpus": cpus}
+    record = {"wall_s": round(wall, 2), "peak_rss_mb": round(mem.peak_mb, 1),
+              "peak_process_mb": round(mem.peak_process_mb, 1), "cpu_s": round(mem.cpu_s, 1), "cpus": cpus}
     steps = partial / "steps.json"
     if steps.is_file():
         record["steps_s"] = json.loads(steps.read_text(encoding="utf-8"))
