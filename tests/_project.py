@@ -5,8 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-#: The files a run reads besides the notebooks and the profiles.
-PROJECT_FILES = ("requirements.lock", "index.qmd", "_quarto.yml", "references.bib")
+#: The files a run reads besides the notebooks and the profiles (the citation style: ``_quarto.yml``'s ``csl``).
+PROJECT_FILES = ("requirements.lock", "index.qmd", "_quarto.yml", "references.bib",
+                 "american-medical-association-brackets.csl")
 
 
 def copy_project(root: Path, dest: Path) -> Path:

@@ -62,3 +62,38 @@ def test_run_scheduler_sets_the_profiles_compute_scheduler(monkeypatch, tmp_path
     assert main(["run", "--profile", "quick", "--no-render", "--scheduler", "tcp://a b"]) == 2
     err = capsys.readouterr().err
     assert "compute.scheduler: expected a Dask scheduler address" in err and "nothing was run" in err
+
+
+def test_format_chooses_the_papers_formats(monkeypatch, tmp_path, capsys):
+    """``--format`` of ``run`` and ``render``: the formats in their order, all three by
+    default, an unknown one refused by the parser; ``run`` hands them to the pipeline and
+    prints where each format and the bundle are."""
+    from pathlib import Path
+
+    import pytest
+
+    from radsurv.cli import build_parser
+    from radsurv.pipeline import runner
+
+    parser = build_parser()
+    assert parser.parse_args(["render"]).format == ("html", "docx", "pdf")
+    assert parser.parse_args(["render", "--format", "pdf,html"]).format == ("html", "pdf")
+    assert parser.parse_args(["run", "--format", "docx"]).format == ("docx",)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["render", "--format", "html,odt"])
+    assert "formats must be among html, docx, pdf" in capsys.readouterr().err
+
+    seen = []
+
+    def fake_run_pipeline(profile, *, formats=None, **kw):
+        seen.append(formats)
+        paper = tmp_path / "paper"
+        return runner.RunReport(profile="quick", build_dir=tmp_path, renderer="preview", paper=paper / "index.pdf",
+                                outputs={"pdf": paper / "index.pdf", "bundle": paper / "submission.zip"})
+
+    monkeypatch.setattr(runner, "run_pipeline", fake_run_pipeline)
+    assert main(["run", "--profile", "quick", "--format", "pdf"]) == 0
+    out = capsys.readouterr().out
+    assert seen == [("pdf",)]
+    assert f"renderer: preview; paper: {Path(tmp_path / 'paper' / 'index.pdf')}" in out
+    assert f"  bundle: {tmp_path / 'paper' / 'submission.zip'}" in out and "  pdf:" not in out

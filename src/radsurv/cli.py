@@ -22,7 +22,7 @@ def _cmd_run(args) -> int:
     overrides = {"compute.scheduler": args.scheduler} if args.scheduler is not None else None
     try:
         report = run_pipeline(args.params or args.profile, stages=args.stage or None, render=not args.no_render,
-                              renderer=args.renderer, force=args.force, overrides=overrides)
+                              renderer=args.renderer, force=args.force, overrides=overrides, formats=args.format)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         print("nothing was run; build/ is unchanged", file=sys.stderr)
@@ -33,6 +33,7 @@ def _cmd_run(args) -> int:
         last = last_render(report.build_dir / "paper")
         if last:
             report.renderer, report.paper = last["renderer"] + " (up to date)", Path(last["output"])
+            report.outputs = {k: Path(v) for k, v in (last.get("outputs") or {}).items()}
     print_report(report)
     return 0 if report.exit_code == 0 else 1
 
@@ -134,6 +135,7 @@ def _cmd_render(args) -> int:
     from .exceptions import InputError, ManuscriptError, RenderError
     from .pipeline import runner
     from .pipeline.publish import publish_and_render
+    from .pipeline.runner import print_outputs
 
     try:
         root = project_root()
@@ -148,11 +150,11 @@ def _cmd_render(args) -> int:
     try:
         # the stages the runner builds (its registry) are the ones published
         res = publish_and_render(root, build_dir, profile["profile"], build_dir / "paper", renderer=args.renderer,
-                                 stages=runner.STAGES, profile_config=profile)
+                                 stages=runner.STAGES, profile_config=profile, formats=args.format)
     except (ManuscriptError, RenderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"renderer: {res.renderer}; paper: {res.output}")
+    print_outputs(res.renderer, res.output, res.outputs)
     return 0
 
 
@@ -171,7 +173,9 @@ profile section or an upstream output changed. Profiles are YAML files in params
 
 EPILOG = """\
 examples:
-  radsurv run --profile quick            the quick study and its preview (about 6 min)
+  radsurv run --profile quick            the quick study and its paper (about 6 min)
+  radsurv render --profile quick --format pdf
+                                          the quick paper again, as a PDF only
   radsurv validate my_cohort.csv --params my_study.yml
                                           check a cohort with the run's own checks
   radsurv run --params my_study.yml --stage 03_signatures
@@ -183,6 +187,15 @@ exit status: 0 success, 1 a stage or the render failed, 2 bad input (profile, ma
 or images: nothing was run and build/ is unchanged)."""
 
 
+def _formats(value: str) -> tuple[str, ...]:
+    from .report.documents import parse_formats
+
+    try:
+        return parse_formats(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -190,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"radsurv {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
+
+    def format_arg(sp):
+        sp.add_argument("--format", type=_formats, default="html,docx,pdf", metavar="FORMATS",
+                        help="without Quarto, the paper's formats: html, docx, pdf, comma-separated (default: all "
+                             "three, and the submission bundle)")
 
     def profile_args(sp):
         sp.add_argument("--profile", default="paper", help="profile name in params/ (default: paper)")
@@ -200,10 +218,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stage", action="append", help="run only this stage (and what it needs); repeatable")
     r.add_argument("--no-render", action="store_true", help="do not render the manuscript")
     r.add_argument("--renderer", choices=["auto", "quarto", "preview"], default="auto")
+    format_arg(r)
     r.add_argument("--force", action="store_true", help="re-run the selected stages even if up to date")
     r.add_argument("--scheduler", metavar="ADDRESS",
-                   help="run the heavy loops (02's extraction, 05's bootstrap, 06's loops) on this Dask scheduler, "
-                        "tcp://host:8786 (sets the profile's compute.scheduler; re-runs nothing)")
+                   help="run the heavy loops (01's inference, 02's extraction, 05's bootstrap, 06's loops) on "
+                        "this Dask scheduler, tcp://host:8786 (sets the profile's compute.scheduler; re-runs "
+                        "nothing)")
     r.set_defaults(func=_cmd_run)
 
     v = sub.add_parser("validate", help="check a profile and its manifest with the run's checks (touches nothing)")
@@ -214,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("render", help="publish a profile's artefacts and render the manuscript")
     profile_args(d)
     d.add_argument("--renderer", choices=["auto", "quarto", "preview"], default="auto")
+    format_arg(d)
     d.set_defaults(func=_cmd_render)
 
     q = sub.add_parser("prerender", help="Quarto's pre-render step: run what is stale and publish (no render)")

@@ -38,6 +38,7 @@ def test_run_reports_renderer_and_paper(built):
                                    "05_validation"]
     assert report.renderer == "preview"
     assert report.paper == proj / "build/quick/paper/index.html" and report.paper.is_file()
+    assert list(report.outputs) == ["html", "docx", "pdf", "bundle"]
     timings = yaml.safe_load((proj / "build/quick/timings.json").read_text(encoding="utf-8"))
     for stage in report.executed:
         assert timings["stages"][stage]["wall_s"] > 0
@@ -100,6 +101,81 @@ def test_preview_shows_every_figure_table_and_number(built):
         assert page.is_file() and "<img" in page.read_text(encoding="utf-8")
     assert "simulated digital twin" in html
     assert "Lambin" in html  # citations resolved into a bibliography
+
+
+@pytest.fixture(scope="module")
+def documents(built):
+    """The quick paper's DOCX and PDF read as a reader would (tests/_documents.py), and the
+    numbers of figures and tables the manuscript has."""
+    from radsurv.report.qmd import collect_labels, load_manuscript
+
+    from .._documents import docx_facts, pdf_facts
+
+    proj, report = built
+    m = load_manuscript(proj)
+    labels, _ = collect_labels(m.doc)
+    kinds = [label.kind for label in labels.values()]
+    return {"manuscript": m, "n_figures": kinds.count("fig"), "n_tables": kinds.count("tbl"),
+            "docx": docx_facts(report.outputs["docx"]), "pdf": pdf_facts(report.outputs["pdf"])}
+
+
+def test_docx_and_pdf_beside_the_preview(built, documents):
+    """The DOCX and the PDF of the quick paper (issue 30): every figure an embedded image
+    under its numbered caption (on its PDF page), every table a table with rows, every
+    cross-reference resolved and linked, numbered references, page numbers, fonts embedded,
+    a title page that says the cohort is simulated, the supplement on a page of its own."""
+    from .._documents import docx_problems, pdf_problems
+
+    proj, report = built
+    paper = proj / "build/quick/paper"
+    assert report.outputs == {"html": paper / "index.html", "docx": paper / "index.docx",
+                              "pdf": paper / "index.pdf", "bundle": paper / "submission.zip"}
+    n_fig, n_tbl = documents["n_figures"], documents["n_tables"]
+    assert n_fig == 17 and n_tbl >= 20     # the figures the preview test lists
+    docx, pdf = documents["docx"], documents["pdf"]
+    assert docx_problems(docx, n_fig, n_tbl) == []
+    assert pdf_problems(pdf, n_fig, n_tbl) == []
+    # the title page says what the data are
+    subtitle = next(text for style, text in docx.styles if style == "Subtitle")
+    assert "simulated" in subtitle and ("Data Source", "Data: simulated digital twin") in docx.styles
+    assert "simulated multi-centre digital-twin cohort" in pdf.texts[0].replace("\n", " ")
+    assert "Data: simulated digital twin" in pdf.texts[0]
+    # numbered citations and their list; the supplement opens a page in both
+    assert re.search(r"features \[\d+\]", pdf.text) and re.search(r"(?m)^1\. Lambin P", pdf.text)
+    assert any(re.match(r"\d+ Supplementary material", h) for h in docx.page_breaks_before)
+    assert any(re.match(r"\s*\d+ Supplementary material", t) for t in pdf.texts)
+    assert all(f"{i + 1} / {pdf.n_pages}" in t for i, t in enumerate(pdf.texts))
+    assert all(embedded for _, embedded in pdf.fonts) and pdf.internal_links > 50
+    # no patient in the article's text
+    ids = set(pd.read_csv(proj / "build/quick/00_cohort/cohort.csv").patient_id)
+    words = set(re.findall(r"[\w-]+", docx.text + pdf.text))
+    assert not words & ids
+
+
+def test_a_second_render_gives_the_same_pdf_and_bundle(built, documents, tmp_path):
+    """The same build rendered again: the same PDF and submission zip, byte for byte; the
+    bundle's manifest lists every file with its role and hash."""
+    import zipfile
+
+    from radsurv.pipeline.publish import write_submission_bundle
+    from radsurv.report.documents import render_pdf
+
+    proj, report = built
+    m = documents["manuscript"]
+    assert render_pdf(m, tmp_path / "index.pdf").read_bytes() == report.outputs["pdf"].read_bytes()
+    articles = {k: v for k, v in report.outputs.items() if k != "bundle"}
+    again = write_submission_bundle(m, report.paper.parent, articles, "quick", output=tmp_path / "again.zip")
+    assert again.read_bytes() == report.outputs["bundle"].read_bytes()
+    with zipfile.ZipFile(again) as zf:
+        names = zf.namelist()
+        manifest = json.loads(zf.read("manifest.json"))
+        roles = [f["role"] for f in manifest["files"]]
+        assert names == sorted(names) and len(manifest["files"]) == len(names) - 1
+        assert {"index.html", "index.docx", "index.pdf"} <= set(names)
+        assert roles.count("figure") == documents["n_figures"] and roles.count("supplementary notebook (executed)") == 7
+        assert len({i.date_time for i in zf.infolist()}) == 1
+        for f in manifest["files"][:5] + manifest["files"][-5:]:
+            assert hashlib.sha256(zf.read(f["path"])).hexdigest() == f["sha256"]
 
 
 def test_cohort_numbers_in_the_paper_are_right(built):

@@ -23,6 +23,7 @@ front matter.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -33,7 +34,16 @@ import yaml
 from ..config import load_profile
 from ..exceptions import ManuscriptError
 from ..manuscript import abstract_variables, render_text
-from ..report.qmd import check_manuscript
+from ..report.documents import (
+    BUNDLE_NAME,
+    FORMATS,
+    BundleFile,
+    document_epoch,
+    manuscript_files,
+    parse_formats,
+    write_bundle,
+)
+from ..report.qmd import Manuscript, bibliography_paths, load_manuscript, ordered_problems
 from ..report.render import RenderResult, render_manuscript
 from ..report.checklist import checklist_table, clear_checklist, coverage, tripod_ai_checklist
 from ..report.run_tables import pinned_versions, write_run_tables
@@ -41,7 +51,8 @@ from ..report.tables import write_markdown_table
 from ..report.variables import as_strings, merge_variables, write_variables
 from ..stages.registry import PUBLISHED_KINDS, STAGES, Stage
 
-__all__ = ["EXECUTED", "VARIABLES", "last_render", "publish", "publish_and_render", "published_profile"]
+__all__ = ["EXECUTED", "VARIABLES", "last_render", "publish", "publish_and_render", "published_profile",
+           "write_submission_bundle"]
 
 VARIABLES = "_variables.yml"
 #: Where the executed notebooks are published (and, beside the preview, rendered).
@@ -191,13 +202,17 @@ def publish(root: Path, build_dir: Path, stages: Sequence[Stage] = STAGES,
 
 
 def publish_and_render(root: Path, build_dir: Path, profile: str, out_dir: Path, renderer: str = "auto",
-                       stages: Sequence[Stage] = STAGES, profile_config: Mapping[str, Any] | None = None
-                       ) -> RenderResult:
+                       stages: Sequence[Stage] = STAGES, profile_config: Mapping[str, Any] | None = None,
+                       formats: str | Sequence[str] | None = FORMATS) -> RenderResult:
     """Publish ``build_dir``'s artefacts, check that the manuscript resolves, render it.
 
     With the pandoc preview, the executed notebooks are rendered beside it
     (``<out_dir>/executed/<stage>-preview.html``, the names Quarto gives its notebook
-    pages), so the "Source:" links of the figures and tables open them.
+    pages), so the "Source:" links of the figures and tables open them; the paper is
+    written in ``formats`` (``index.html``, ``index.docx``, ``index.pdf``; a format not
+    asked for is removed, so no stale copy stays beside the new ones), and the submission
+    bundle (:func:`write_submission_bundle`) gathers them with the figures, tables and
+    executed notebooks.
 
     Raises
     ------
@@ -206,23 +221,66 @@ def publish_and_render(root: Path, build_dir: Path, profile: str, out_dir: Path,
     """
     from ..report.preview import render_notebook_preview
 
+    wanted = parse_formats(formats)
     publish(root, build_dir, stages, profile=profile_config)
-    problems = check_manuscript(Path(root))
+    # read once: checked here, rendered in every format and bundled from the same reading
+    m = load_manuscript(Path(root).resolve())
+    problems = ordered_problems(m)
     if problems:
         raise ManuscriptError(problems)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = render_manuscript(Path(root), out_dir, renderer=renderer)
+    result = render_manuscript(Path(root), out_dir, renderer=renderer, formats=wanted, manuscript=m)
+    record = {"profile": profile, "renderer": result.renderer, "output": str(result.output)}
     if result.renderer == "preview":
+        for fmt in FORMATS:
+            if fmt not in wanted:
+                (out_dir / f"index.{fmt}").unlink(missing_ok=True)
         pages = out_dir / EXECUTED
         if pages.exists():
             shutil.rmtree(pages)
-        for notebook in sorted((Path(root) / EXECUTED).glob("*.ipynb")):
-            render_notebook_preview(notebook, pages / f"{notebook.stem}-preview.html")
-    (out_dir / ".rendered").write_text(
-        json.dumps({"profile": profile, "renderer": result.renderer, "output": str(result.output)}, indent=1) + "\n"
-    )
+        if "html" in wanted:
+            for notebook in sorted((Path(root) / EXECUTED).glob("*.ipynb")):
+                render_notebook_preview(notebook, pages / f"{notebook.stem}-preview.html")
+        bundle = write_submission_bundle(m, out_dir, result.outputs, profile)
+        result = dataclasses.replace(result, outputs={**result.outputs, "bundle": bundle})
+        record["outputs"] = {k: str(v) for k, v in result.outputs.items()}
+    (out_dir / ".rendered").write_text(json.dumps(record, indent=1) + "\n")
     return result
+
+
+def write_submission_bundle(m: Manuscript, out_dir: Path, outputs: Mapping[str, Path], profile: str,
+                            output: Path | None = None) -> Path:
+    """The submission bundle of a preview render of the manuscript ``m`` into ``out_dir``:
+    ``<out_dir>/submission.zip`` (or ``output``).
+
+    It holds the article (``index.html``/``.docx``/``.pdf``, as rendered), the notebook
+    pages the HTML links to (``executed/*.html``), the figures and tables the manuscript
+    shows (at their paths in the project, ``figures/<stage>/...``, ``tables/<stage>/...``),
+    the executed notebooks as supplementary material (``notebooks/<stage>.ipynb``, the
+    names the captions give), the bibliography and citation style, and ``manifest.json``
+    (every other file with its role, size and SHA-256). Deterministic
+    (:func:`radsurv.report.documents.write_bundle`): the same render gives the same bytes.
+    """
+    root, out_dir = m.project_root, Path(out_dir)
+    files = [BundleFile(path, path.name, f"article ({fmt})") for fmt, path in outputs.items()]
+    if "html" in outputs:
+        files += [BundleFile(p, f"{EXECUTED}/{p.name}", "notebook page (HTML, linked from the article)")
+                  for p in sorted((out_dir / EXECUTED).glob("*.html"))]
+    files += manuscript_files(m)
+    files += [BundleFile(p, f"notebooks/{p.name}", "supplementary notebook (executed)")
+              for p in sorted((root / EXECUTED).glob("*.ipynb"))]
+    base = m.qmd_path.parent
+    for bib in bibliography_paths(m.metadata, m.project_config, base):
+        if bib.is_file():
+            files.append(BundleFile(bib, bib.name, "bibliography"))
+    csl = m.option("csl")
+    if csl and (base / str(csl)).is_file():
+        files.append(BundleFile(base / str(csl), Path(str(csl)).name, "citation style (CSL)"))
+    title = m.metadata.get("title")
+    return write_bundle(output or out_dir / BUNDLE_NAME, files, title=str(title) if title else "",
+                        epoch=document_epoch(m),
+                        info={"profile": profile, "renderer": "preview (pandoc; typst for the PDF)"})
 
 
 def last_render(out_dir: Path) -> dict | None:

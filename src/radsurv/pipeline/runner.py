@@ -28,13 +28,14 @@ from doit.tools import config_changed
 
 from ..config import PLACEMENT_KEYS, load_profile, profile_path, stage_params
 from ..exceptions import InputError, PreconditionError, StageError
+from ..report.documents import FORMATS, parse_formats
 from ..stages.context import resolve_n_jobs, stage_declaration
 from ..stages.registry import STAGES, Stage
 from .deps import library_files, module_files
 from .execute import STAMP, execute_stage
 
-__all__ = ["MANUSCRIPT_SOURCES", "RunReport", "build_tasks", "precondition_verdicts", "print_report", "run_pipeline",
-           "stage_input_params", "stage_inputs"]
+__all__ = ["MANUSCRIPT_SOURCES", "RunReport", "build_tasks", "precondition_verdicts", "print_outputs", "print_report",
+           "run_pipeline", "stage_input_params", "stage_inputs"]
 
 MANUSCRIPT_SOURCES = ("index.qmd", "_quarto.yml", "references.bib")
 
@@ -70,6 +71,8 @@ class RunReport:
     failure: StageError | None = None
     renderer: str | None = None
     paper: Path | None = None
+    #: every format the render wrote, and the submission bundle (``{"docx": path, ...}``)
+    outputs: dict[str, Path] = field(default_factory=dict)
     wall_s: float = 0.0
     exit_code: int = 0
 
@@ -143,8 +146,20 @@ def stage_inputs(stage: Stage, root: Path, profile: dict, build_dir: Path) -> li
     return files
 
 
+def _citation_style(root: Path) -> list[Path]:
+    """The citation style ``_quarto.yml`` names (``csl``), when it exists: a render input."""
+    from ..report.qmd import load_project_config
+
+    try:
+        csl = load_project_config(root).get("csl")
+    except Exception:  # a broken _quarto.yml is reported by the manuscript check
+        return []
+    return [root / str(csl)] if csl and (root / str(csl)).is_file() else []
+
+
 def build_tasks(root: Path, profile_file: Path, profile: dict, build_dir: Path, report: RunReport,
-                render: bool, renderer: str, stages: tuple[Stage, ...] | None = None) -> list[dict]:
+                render: bool, renderer: str, stages: tuple[Stage, ...] | None = None,
+                formats: Sequence[str] = FORMATS) -> list[dict]:
     """The doit task dictionaries of one run."""
     stages = STAGES if stages is None else stages
     tasks = []
@@ -177,15 +192,18 @@ def build_tasks(root: Path, profile_file: Path, profile: dict, build_dir: Path, 
         from . import publish
 
         sources = ([root / s for s in MANUSCRIPT_SOURCES]
+                   + _citation_style(root)
                    + module_files("radsurv.pipeline.publish")
-                   + [Path(preview.__file__).parent / "preview.css"])
+                   + [Path(preview.__file__).parent / "preview.css",
+                      Path(preview.__file__).parent / "templates" / "paper.typst"])
         stamps = [build_dir / s.name / STAMP for s in stages]
         out_dir = build_dir / "paper"
 
         def render_action():
             res = publish.publish_and_render(root, build_dir, profile["profile"], out_dir, renderer=renderer,
-                                             stages=stages, profile_config=profile)
+                                             stages=stages, profile_config=profile, formats=formats)
             report.renderer, report.paper = res.renderer, res.output
+            report.outputs = dict(res.outputs)
             return True
 
         def published_here():
@@ -198,7 +216,7 @@ def build_tasks(root: Path, profile_file: Path, profile: dict, build_dir: Path, 
             "actions": [render_action],
             "file_dep": [str(p) for p in sources + stamps],
             "targets": [str(out_dir / ".rendered")],
-            "uptodate": [published_here, config_changed({"renderer": renderer})],
+            "uptodate": [published_here, config_changed({"renderer": renderer, "formats": list(formats)})],
             "verbosity": 2,
         })
     return tasks
@@ -206,7 +224,8 @@ def build_tasks(root: Path, profile_file: Path, profile: dict, build_dir: Path, 
 
 def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, stages: Sequence[str] | None = None,
                  render: bool = True, renderer: str = "auto", force: bool = False,
-                 overrides: Mapping[str, Any] | None = None) -> RunReport:
+                 overrides: Mapping[str, Any] | None = None,
+                 formats: str | Sequence[str] | None = FORMATS) -> RunReport:
     """Bring the build of ``profile`` up to date (and render the paper).
 
     Parameters
@@ -218,6 +237,9 @@ def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, sta
     render : bool
         Render the manuscript after the stages.
     renderer : {"auto", "quarto", "preview"}
+    formats : str or sequence of str
+        Without Quarto, the paper's formats among "html", "docx" and "pdf" (default all),
+        with the submission bundle (:func:`radsurv.pipeline.publish.publish_and_render`).
     force : bool
         Re-run the selected stages even if they are up to date.
     overrides : mapping, optional
@@ -232,6 +254,7 @@ def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, sta
     from ..cohort.manifest import load_cohort_from_profile
     from ..config import project_root
 
+    formats = parse_formats(formats)
     t0 = time.perf_counter()
     root = (root or project_root()).resolve()
     pfile = profile_path(profile, root)
@@ -257,7 +280,7 @@ def run_pipeline(profile: str | Path = "paper", *, root: Path | None = None, sta
     build_dir = root / "build" / prof["profile"]
     report = RunReport(profile=prof["profile"], build_dir=build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
-    tasks = build_tasks(root, pfile, prof, build_dir, report, render and not stages, renderer)
+    tasks = build_tasks(root, pfile, prof, build_dir, report, render and not stages, renderer, formats=formats)
     targets = list(stages) if stages else [t["name"] for t in tasks]
     if force:
         # Forget only the named stages (doit's --always-execute would also re-run every
@@ -303,6 +326,15 @@ def precondition_verdicts(data, profile: dict, regions: Sequence = ()) -> list:
     return check_all(outcome, profile, harmonisation_batches(outcome, data), unextractable)
 
 
+def print_outputs(renderer: str | None, paper: Path, outputs: Mapping[str, Any], stream=None) -> None:
+    """"renderer: ...; paper: <the HTML>", then one line per other format and the bundle."""
+    stream = stream or sys.stdout
+    print(f"renderer: {renderer}; paper: {paper}", file=stream)
+    for name, path in outputs.items():
+        if Path(path) != Path(paper):
+            print(f"  {name}: {path}", file=stream)
+
+
 def print_report(report: RunReport, stream=None) -> None:
     """Print what a run did: the build folder, the stages run, the error, the paper."""
     stream = stream or sys.stdout
@@ -316,5 +348,5 @@ def print_report(report: RunReport, stream=None) -> None:
     else:
         print("stages run: none (everything up to date)", file=stream)
     if report.paper is not None:
-        print(f"renderer: {report.renderer}; paper: {report.paper}", file=stream)
+        print_outputs(report.renderer, report.paper, report.outputs, stream)
     print(f"total wall time: {report.wall_s:.1f} s", file=stream)

@@ -15,6 +15,8 @@ convention); otherwise it is the current date, or the file's modification date f
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -38,8 +40,8 @@ from .qmd import (
     parse_metadata,
 )
 
-__all__ = ["build_document", "format_authors", "pandoc_arguments", "pandoc_metadata", "PANDOC_METADATA_KEYS",
-           "render_notebook_preview", "render_preview", "TOC_DEPTH"]
+__all__ = ["build_document", "copy_manuscript", "format_authors", "pandoc_arguments", "pandoc_metadata",
+           "PANDOC_METADATA_KEYS", "render_notebook_preview", "render_preview", "source_arguments", "TOC_DEPTH"]
 
 #: Front-matter keys handed to pandoc; Quarto-only keys (format, execute, crossref...)
 #: are dropped so pandoc's template cannot pick them up as variables.
@@ -56,7 +58,8 @@ def _css_path() -> Path:
 
 
 def render_preview(project_root: Path, output_html: Path, *, qmd: str = "index.qmd",
-                   variables: str = "_variables.yml") -> Path:
+                   variables: str = "_variables.yml", manuscript: Manuscript | None = None,
+                   check: bool = True) -> Path:
     """Render ``index.qmd`` to a self-contained HTML preview.
 
     Parameters
@@ -67,6 +70,11 @@ def render_preview(project_root: Path, output_html: Path, *, qmd: str = "index.q
         The HTML file to write (its folder is created).
     qmd, variables : str
         The manuscript and the variables file, relative to the root.
+    manuscript : Manuscript, optional
+        The manuscript already loaded (:func:`radsurv.report.qmd.load_manuscript`) by a
+        caller that renders it to several formats; it is not modified.
+    check : bool
+        Check that everything resolves first (False: the caller has just checked ``manuscript``).
 
     Returns
     -------
@@ -83,8 +91,8 @@ def render_preview(project_root: Path, output_html: Path, *, qmd: str = "index.q
     """
     root = Path(project_root).resolve()
     output_html = Path(output_html)
-    m = load_manuscript(root, qmd, variables)
-    problems = manuscript_problems(m)
+    m = load_manuscript(root, qmd, variables) if manuscript is None else copy_manuscript(manuscript)
+    problems = manuscript_problems(m) if check or manuscript is None else []
     if problems:
         raise ManuscriptError([str(p) for p in problems])
     doc = build_document(m)
@@ -124,8 +132,15 @@ def render_notebook_preview(notebook: Path, output_html: Path, title: str | None
     return output_html
 
 
+def copy_manuscript(m: Manuscript) -> Manuscript:
+    """A copy whose AST can be numbered (:func:`build_document` changes ``m.doc`` in place)."""
+    return dataclasses.replace(m, doc=copy.deepcopy(m.doc))
+
+
 def build_document(m: Manuscript) -> dict[str, Any]:
-    """The pandoc AST to render: numbered, cross-referenced, with the preview's metadata."""
+    """The pandoc AST to render: numbered, cross-referenced, with the preview's metadata.
+
+    Numbers ``m.doc`` in place (render a :func:`copy_manuscript` to keep the original)."""
     doc = m.doc
     labels, _ = collect_labels(doc)
     style = CrossrefStyle.from_options(m.option("crossref"))
@@ -136,18 +151,27 @@ def build_document(m: Manuscript) -> dict[str, Any]:
 
 def pandoc_arguments(m: Manuscript) -> list[str]:
     """Pandoc's command line for the preview (sorted inputs, nothing machine-dependent in the output)."""
-    base = m.qmd_path.parent.resolve()
     args = [
         # --wrap=none keeps "Figure 1" on one line (greppable); --quiet keeps pandoc silent.
         "--quiet", "--standalone", "--embed-resources", "--wrap=none", "--citeproc",
         "--toc", f"--toc-depth={_toc_depth(m)}",
         "--section-divs",
-        # Images resolve from the main document's folder (Quarto), then the project root.
-        f"--resource-path={os.pathsep.join(dict.fromkeys([str(base), str(m.project_root.resolve())]))}",
+        *source_arguments(m)[:1],
         "--metadata=link-citations:true", "--metadata=toc-title:Contents",
     ]
     if _css_path().is_file():  # absent only from an install that dropped the package data
         args.append(f"--css={_css_path()}")
+    return args + source_arguments(m)[1:]
+
+
+def source_arguments(m: Manuscript) -> list[str]:
+    """Pandoc's arguments that every output of the manuscript shares (HTML, DOCX, PDF):
+    where images are found, then the bibliography, the citation style (the ``csl`` the
+    document or ``_quarto.yml`` names; pandoc's Chicago author-date otherwise) and the
+    references' title."""
+    base = m.qmd_path.parent.resolve()
+    # Images resolve from the main document's folder (Quarto), then the project root.
+    args = [f"--resource-path={os.pathsep.join(dict.fromkeys([str(base), str(m.project_root.resolve())]))}"]
     if not _has_refs_div(m.doc):
         # Without a ::: {#refs} div citeproc appends the list untitled; Quarto titles it.
         args.append("--metadata=reference-section-title:References")

@@ -42,7 +42,7 @@ from ..exceptions import ManuscriptError
 __all__ = ["bibliography_keys", "bibliography_paths", "CALLOUT_TITLES", "check_manuscript", "collect_labels",
            "crossref_citations", "CROSSREF_PREFIXES", "CrossrefStyle", "is_crossref_key", "iter_elements", "Label",
            "load_manuscript", "load_project_config", "load_variables", "lookup_variable", "Manuscript",
-           "manuscript_problems", "number_crossrefs", "PANDOC_FORMAT", "parse_markdown", "parse_metadata",
+           "manuscript_problems", "number_crossrefs", "ordered_problems", "PANDOC_FORMAT", "parse_markdown", "parse_metadata",
            "Problem", "quarto_option", "resolve_callouts", "resolve_includes", "resolve_variables",
            "section_numbers", "SourceText", "split_front_matter", "stringify", "substitute_shortcodes",
            "SUPPORTED_SHORTCODES"]
@@ -1128,7 +1128,11 @@ def check_manuscript(project_root: Path, qmd: str = "index.qmd", variables: str 
         One human-readable problem per unresolved item ("tables/table1.md:3: unresolved
         variable 'cohort.n_total'"), sorted by file and line; empty when all resolves.
     """
-    m = load_manuscript(Path(project_root), qmd, variables)
+    return ordered_problems(load_manuscript(Path(project_root), qmd, variables))
+
+
+def ordered_problems(m: Manuscript) -> list[str]:
+    """:func:`manuscript_problems` of a loaded manuscript as :func:`check_manuscript` lists them."""
     problems = manuscript_problems(m)
     ordered = sorted(dict.fromkeys(problems), key=lambda p: (p.path != _display(m.qmd_path, m.project_root),
                                                            p.path, p.line or 0))

@@ -1,4 +1,5 @@
-"""Render the manuscript: with Quarto where it is installed, else the pandoc preview.
+"""Render the manuscript: with Quarto where it is installed, else the pandoc preview
+(HTML) and its DOCX and PDF (:mod:`radsurv.report.documents`).
 
 ``render_manuscript`` prints nothing; the caller reports "renderer: ..., paper: ...".
 """
@@ -9,16 +10,19 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable, Mapping
 
 import yaml
 
-from ..exceptions import RenderError
+from ..exceptions import ManuscriptError, RenderError
+from .documents import FORMATS, parse_formats, render_docx, render_pdf
 from .preview import render_preview
+from .qmd import Manuscript, load_manuscript, manuscript_problems
 
-__all__ = ["MANUSCRIPT_OUTPUT_DIR", "RENDERERS", "RenderError", "RenderResult", "find_quarto", "quarto_output_path",
-           "render_manuscript"]
+__all__ = ["FORMATS", "MANUSCRIPT_OUTPUT_DIR", "RENDERERS", "RenderError", "RenderResult", "find_quarto",
+           "quarto_output_path", "render_manuscript"]
 
 RENDERERS = ("auto", "quarto", "preview")
 
@@ -31,10 +35,12 @@ _ERROR_TAIL = 4000
 
 @dataclass(frozen=True)
 class RenderResult:
-    """Which renderer ran ("quarto" or "preview") and the HTML it wrote."""
+    """Which renderer ran ("quarto" or "preview"), the paper (the HTML, or the first format
+    written when HTML was not asked for) and every format written (``{"html": path, ...}``)."""
 
     renderer: str
     output: Path
+    outputs: Mapping[str, Path] = field(default_factory=dict)
 
 
 def find_quarto() -> str | None:
@@ -55,7 +61,9 @@ def find_quarto() -> str | None:
     return shutil.which("quarto")
 
 
-def render_manuscript(project_root: Path, output_dir: Path, renderer: str = "auto") -> RenderResult:
+def render_manuscript(project_root: Path, output_dir: Path, renderer: str = "auto",
+                      formats: str | Iterable[str] | None = FORMATS, *,
+                      manuscript: Manuscript | None = None) -> RenderResult:
     """Render the manuscript of ``project_root``.
 
     Parameters
@@ -63,10 +71,15 @@ def render_manuscript(project_root: Path, output_dir: Path, renderer: str = "aut
     project_root : Path
         The Quarto manuscript project.
     output_dir : Path
-        Where the preview writes ``index.html`` (Quarto writes to its own output folder,
-        ``_manuscript/`` by default).
+        Where the preview writes ``index.html``, ``index.docx`` and ``index.pdf`` (Quarto
+        writes to its own output folder, ``_manuscript/`` by default).
     renderer : {"auto", "quarto", "preview"}
         "auto" uses Quarto when :func:`find_quarto` finds it, the preview otherwise.
+    formats : str or sequence of str
+        Without Quarto, the formats to write among "html", "docx" and "pdf" (default all;
+        "html,pdf" or a sequence). Quarto renders the formats ``_quarto.yml`` names.
+    manuscript : Manuscript, optional
+        Without Quarto, the manuscript already loaded from ``project_root`` (not modified).
 
     Returns
     -------
@@ -75,7 +88,7 @@ def render_manuscript(project_root: Path, output_dir: Path, renderer: str = "aut
     Raises
     ------
     ValueError
-        For an unknown renderer.
+        For an unknown renderer or format.
     RenderError
         When "quarto" is asked for but not installed, or ``quarto render`` fails.
     radsurv.report.qmd.ManuscriptError
@@ -83,6 +96,7 @@ def render_manuscript(project_root: Path, output_dir: Path, renderer: str = "aut
     """
     if renderer not in RENDERERS:
         raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}, not {renderer!r}")
+    wanted = parse_formats(formats)
     root = Path(project_root)
     quarto = find_quarto() if renderer in ("auto", "quarto") else None
     if renderer == "quarto" and quarto is None:
@@ -90,9 +104,23 @@ def render_manuscript(project_root: Path, output_dir: Path, renderer: str = "aut
                           "QUARTO_PATH unset or not an executable; install Quarto (https://quarto.org) or use "
                           "renderer='preview'")
     if quarto is not None:
-        return RenderResult("quarto", _render_with_quarto(quarto, root))
-    output = render_preview(root, Path(output_dir) / "index.html")
-    return RenderResult("preview", output)
+        html = _render_with_quarto(quarto, root)
+        return RenderResult("quarto", html, {"html": html})
+    return RenderResult("preview", *_render_without_quarto(root, Path(output_dir), wanted, manuscript))
+
+
+def _render_without_quarto(root: Path, output_dir: Path, formats: tuple[str, ...],
+                           m: Manuscript | None = None) -> tuple[Path, dict[str, Path]]:
+    """The preview's formats from one reading of the manuscript (checked once, before any is written)."""
+    m = load_manuscript(root.resolve()) if m is None else m
+    problems = manuscript_problems(m)
+    if problems:
+        raise ManuscriptError([str(p) for p in problems])
+    writers = {"html": lambda path: render_preview(root, path, manuscript=m, check=False),
+               "docx": lambda path: render_docx(m, path, check=False),
+               "pdf": lambda path: render_pdf(m, path, check=False)}
+    outputs = {fmt: writers[fmt](output_dir / f"index.{fmt}") for fmt in formats}
+    return next(iter(outputs.values())), outputs
 
 
 def _render_with_quarto(quarto: str, root: Path) -> Path:
