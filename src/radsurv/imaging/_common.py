@@ -430,6 +430,7 @@ def trait_modifiers(
     spec: dict[str, Any],
     rng: np.random.Generator,
     field: Callable[..., np.ndarray],
+    outside: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """How the image-only trait ``h`` shows: mean-one multiplicative textures inside the
     lesion and in the tissue of its ring.
@@ -458,6 +459,9 @@ def trait_modifiers(
         The trait's own generator (so that the rest of the image is drawn as without it).
     field
         ``field(rng, shape, spacing, corr_mm)``: unit-SD correlated noise.
+    outside : ndarray, optional
+        The distance (mm) of every pixel outside the lesion to it, when the caller has it
+        (computed here otherwise).
 
     Returns
     -------
@@ -472,7 +476,8 @@ def trait_modifiers(
     z_intra = field(rng, mask.shape, spacing, float(spec["trait_intra_corr_mm"]))
     z_ring = field(rng, mask.shape, spacing, float(spec["trait_ring_corr_mm"]))
     intra = np.exp(intra_sd * z_intra - 0.5 * intra_sd**2).astype(np.float32)
-    outside = ndi.distance_transform_edt(~mask, sampling=spacing).astype(np.float32)
+    if outside is None:
+        outside = ndi.distance_transform_edt(~mask, sampling=spacing).astype(np.float32)
     weight = np.where(mask, 0.0, np.exp(-outside / float(spec["trait_ring_mm"])) * np.clip(5.0 - outside, 0.0, 1.0))
     sd = ring_sd * weight
     ring = np.exp(sd * z_ring - 0.5 * sd**2).astype(np.float32)

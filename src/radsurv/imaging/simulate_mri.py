@@ -425,10 +425,13 @@ def simulate_mri(
     lesion = lesion * (1.0 - rim_contrast + 1.3 * rim_contrast * rim)
     necrotic = sigmoid((necrosis_radius * (1.0 + 0.2 * texture) - depth) / 0.05)
     lesion = lesion * (1.0 - 0.9 * necrotic)
+    # the distance to the lesion: the trait's ring and the peri-tumoral zone
+    outside = ndi.distance_transform_edt(~mask, sampling=spacing).astype(np.float32)
     trait_info: dict[str, float] = {}
     ring_modifier = None
     if h is not None:
-        intra, ring_modifier, trait_info = trait_modifiers(h, mask, spacing, spec, trait_rng, random_field)
+        intra, ring_modifier, trait_info = trait_modifiers(h, mask, spacing, spec, trait_rng, random_field,
+                                                           outside=outside)
         lesion = lesion * intra
     hidden = 0.0
     if spec.get("hidden_margin") is not None:
@@ -444,7 +447,6 @@ def simulate_mri(
         signal = np.where(mask, lesion, signal)
 
     # Peri-tumoral enhancement / oedema: outside the mask only, fading within 5 mm.
-    outside = ndi.distance_transform_edt(~mask, sampling=spacing).astype(np.float32)
     peri_gain = affine(spec["peritumoral"], s_b)
     peri_width = affine(spec["peritumoral_width_mm"], s_b)
     peri_texture = 1.0 + 0.4 * random_field(rng, shape, spacing, 1.5)

@@ -63,7 +63,7 @@ def find_quarto() -> str | None:
 
 def render_manuscript(project_root: Path, output_dir: Path, renderer: str = "auto",
                       formats: str | Iterable[str] | None = FORMATS, *,
-                      manuscript: Manuscript | None = None) -> RenderResult:
+                      manuscript: Manuscript | None = None, check: bool = True) -> RenderResult:
     """Render the manuscript of ``project_root``.
 
     Parameters
@@ -80,6 +80,9 @@ def render_manuscript(project_root: Path, output_dir: Path, renderer: str = "aut
         "html,pdf" or a sequence). Quarto renders the formats ``_quarto.yml`` names.
     manuscript : Manuscript, optional
         Without Quarto, the manuscript already loaded from ``project_root`` (not modified).
+    check : bool
+        Without Quarto, check that everything resolves before writing (False: the caller
+        has just checked ``manuscript``).
 
     Returns
     -------
@@ -106,14 +109,15 @@ def render_manuscript(project_root: Path, output_dir: Path, renderer: str = "aut
     if quarto is not None:
         html = _render_with_quarto(quarto, root)
         return RenderResult("quarto", html, {"html": html})
-    return RenderResult("preview", *_render_without_quarto(root, Path(output_dir), wanted, manuscript))
+    return RenderResult("preview", *_render_without_quarto(root, Path(output_dir), wanted, manuscript, check))
 
 
 def _render_without_quarto(root: Path, output_dir: Path, formats: tuple[str, ...],
-                           m: Manuscript | None = None) -> tuple[Path, dict[str, Path]]:
-    """The preview's formats from one reading of the manuscript (checked once, before any is written)."""
+                           m: Manuscript | None = None, check: bool = True) -> tuple[Path, dict[str, Path]]:
+    """The preview's formats from one reading of the manuscript (checked once, before any
+    is written; ``check=False``: by the caller)."""
     m = load_manuscript(root.resolve()) if m is None else m
-    problems = manuscript_problems(m)
+    problems = manuscript_problems(m) if check else []
     if problems:
         raise ManuscriptError([str(p) for p in problems])
     writers = {"html": lambda path: render_preview(root, path, manuscript=m, check=False),
