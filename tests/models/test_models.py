@@ -303,3 +303,54 @@ def test_results_text_on_a_cohort_without_an_external_set():
     text = describe_models(v, {"imaging": {"external": 0.795}})
     assert "highest external C" not in text and "Unlike the study" not in text
     assert "– (not estimable) for the clinical model" in text
+
+
+def test_backward_aic_fits_every_model_as_a_frame_built_fit_to_the_last_bit():
+    """The elimination slices one column-major matrix instead of building a frame per fit
+    (radsurv.models.selection._Columns): each step's AIC is bit-equal to fit_cox on the
+    frame of the remaining columns, with indicator (uint8) and float columns mixed and
+    patients with a missing candidate left out first."""
+    rng = np.random.default_rng(5)
+    n = 160
+    x = rng.standard_normal((n, 4))
+    grade = rng.integers(0, 3, n)
+    X = pd.DataFrame({"age": 50 + 10 * x[:, 0], "ki67": np.exp(x[:, 1]), "noise": x[:, 2],
+                      "grade[G2]": (grade == 1).astype("uint8"), "grade[G3]": (grade == 2).astype("uint8"),
+                      "size": 20 + 5 * x[:, 3]})
+    X.loc[rng.choice(n, 12, replace=False), "ki67"] = np.nan
+    groups = {"age": ["age"], "ki67": ["ki67"], "noise": ["noise"], "grade": ["grade[G2]", "grade[G3]"],
+              "size": ["size"]}
+    d = Design(X, groups, {c: c for c in X.columns})
+    hazard = np.exp(0.03 * (X["age"] - 50) + 0.8 * (grade == 2) + 0.04 * (X["size"] - 20))
+    t = rng.exponential(20 / hazard.to_numpy())
+    e = (t < 30).astype(int)
+    t = np.minimum(t, 30) + rng.integers(0, 3, n) * 0.0   # administrative censoring, some ties
+    t = np.round(t, 1)
+    r = backward_aic(d, list(groups), t, e)
+    keep = X.notna().all(axis=1).to_numpy()
+    tk, ek = t[keep], e[keep]
+    cols = lambda vs: [c for v in vs for c in groups[v]]   # noqa: E731
+    assert r.aic_start == fit_cox(X.loc[keep, cols(groups)], tk, ek, monotone="as_r").aic
+    current = list(groups)
+    for dropped, after in r.steps:
+        current.remove(dropped)
+        assert after == fit_cox(X.loc[keep, cols(current)], tk, ek, monotone="as_r").aic
+    assert r.steps, "the noise variable is expected to go"
+
+
+def test_backward_aic_names_the_candidates_when_their_full_model_cannot_be_fitted():
+    """ER and the molecular subtype (a function of ER, HER2 and Ki-67) both screened in:
+    the elimination's starting model is singular; the error says which step, which
+    candidates and which columns, rather than a bare linear-algebra message."""
+    rng = np.random.default_rng(3)
+    n = 120
+    level = rng.integers(0, 3, n)
+    X = pd.DataFrame({"age": rng.normal(50, 10, n), "er[negative]": (level > 0).astype(float),
+                      "subtype[her2]": (level == 1).astype(float), "subtype[tn]": (level == 2).astype(float)})
+    groups = {"age": ["age"], "er": ["er[negative]"], "subtype": ["subtype[her2]", "subtype[tn]"]}
+    d = Design(X, groups, {c: c for c in X.columns})
+    t, e = rng.exponential(50, n), rng.integers(0, 2, n)
+    with pytest.raises(ValueError, match=r"backward elimination: the model with every candidate \(age, er, subtype\) "
+                                         r"cannot be fitted on its 120 patients: .*er\[negative\], subtype\[her2\], "
+                                         r"subtype\[tn\] are linearly dependent"):
+        backward_aic(d, list(groups), t, e)

@@ -128,14 +128,14 @@ def test_a_removal_that_cannot_be_fitted_is_recorded(gbsg2, monkeypatch):
     from radsurv.models import selection
 
     d, cols, t, e, _ = gbsg2
-    real = selection._aic
+    real = selection._Columns.aic
 
-    def failing(design, variables, time, event, ties):
+    def failing(self, variables, time, event, ties):
         if "age" in cols and "age" not in variables and len(variables) == len(cols) - 1:
             raise ValueError("singular")
-        return real(design, variables, time, event, ties)
+        return real(self, variables, time, event, ties)
 
-    monkeypatch.setattr(selection, "_aic", failing)
+    monkeypatch.setattr(selection._Columns, "aic", failing)
     path = backward_aic(d, cols, t, e)
     assert path.unfitted == [(1, "age", "singular")]
     assert path.steps[0][0] != "age" and "could not be fitted" in path.title()

@@ -154,6 +154,15 @@ def test_cox_design_problems():
         fit_cox(Xd.assign(c=1.0), T, E)
     with pytest.raises(ValueError, match=r"X: columns are collinear"):
         fit_cox(Xd.assign(c=2 * Xd["a"] - Xd["b"]), T, E)
+    # the message names the columns of the dependence, and only those
+    rng = np.random.default_rng(2)
+    with pytest.raises(ValueError, match=r"a, b, c are linearly dependent$"):
+        fit_cox(Xd.assign(c=2 * Xd["a"] - Xd["b"], d=rng.normal(size=N)), T, E)
+    level = rng.integers(0, 3, N)   # a category's indicators and the variable they make up
+    coded = pd.DataFrame({"age": rng.normal(size=N), "er[negative]": (level > 0).astype(float),
+                          "subtype[her2]": (level == 1).astype(float), "subtype[tn]": (level == 2).astype(float)})
+    with pytest.raises(ValueError, match=r"er\[negative\], subtype\[her2\], subtype\[tn\] are linearly dependent"):
+        fit_cox(coded, T, E)
     with pytest.raises(ValueError, match=r"X: contains NaN"):
         fit_cox(Xd.assign(a=_nan(X)), T, E)
     with pytest.raises(ValueError, match=r"ties: must be"):

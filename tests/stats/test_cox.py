@@ -105,3 +105,24 @@ def test_summary_values_against_r(ref, fitted):
     np.testing.assert_allclose(table["hr"], np.exp(table["coef"]), rtol=1e-14)
     np.testing.assert_allclose(table["z"], table["coef"] / table["se"], rtol=1e-14)
     np.testing.assert_allclose(table["hr_lower"], np.exp(table["coef"] - 1.959963984540054 * table["se"]), rtol=1e-12)
+
+
+def test_cox_aic_is_rs_aic_and_fit_cox_aic_to_the_last_bit(ref):
+    """cox_aic runs fit_cox's own fit without its summaries (the selection loops' AIC):
+    R's AIC(coxph(...)), and exactly fit_cox's aic from a frame or its column-major array."""
+    from radsurv.stats import cox_aic
+
+    df, r = ref
+    cov = r["covariates"]
+    for ties in ("efron", "breslow"):
+        frame = fit_cox(df[cov], df["time"], df["event"], ties=ties).aic
+        assert_close(cox_aic(df[cov], df["time"], df["event"], ties=ties), r[ties]["aic"], RTOL)
+        assert cox_aic(df[cov], df["time"], df["event"], ties=ties) == frame
+        array = df[cov].to_numpy(dtype=float)
+        assert cox_aic(array, df["time"], df["event"], ties=ties, names=list(cov)) == frame
+    # its errors are fit_cox's, naming the column
+    const = df[cov].assign(**{cov[0]: 1.0})
+    with pytest.raises(ValueError, match=f"column '{cov[0]}' is constant"):
+        cox_aic(const.to_numpy(dtype=float), df["time"], df["event"], names=list(cov))
+    with pytest.raises(ValueError, match="2 names for"):
+        cox_aic(df[cov].to_numpy(dtype=float), df["time"], df["event"], names=["a", "b"])

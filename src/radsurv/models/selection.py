@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from ..results import ShowsItself, new_axes
-from ..stats import fit_cox
+from ..stats import cox_aic, fit_cox
 from .design import Design
 
 __all__ = ["Screen", "SelectionResult", "backward_aic", "null_loglik", "screen_variables", "univariable_screen"]
@@ -231,12 +231,25 @@ class SelectionResult(ShowsItself):
         return ax
 
 
-def _aic(design: Design, variables: Sequence[str], time, event, ties: str) -> float:
-    if not variables:
-        return -2 * null_loglik(time, event, ties)
-    X, t, e = _complete(design, variables, time, event)
-    fit = fit_cox(X, t, e, ties=ties, monotone="as_r")
-    return fit.aic
+class _Columns:
+    """The candidates' columns of complete patients as one column-major float matrix, from
+    which every model of a backward elimination takes its columns: the matrix
+    ``DataFrame.to_numpy`` would give for those columns (same values, same layout, so the
+    same fit to the last bit; see :func:`radsurv.stats.cox.cox_aic`) without building a
+    frame per fit, which cost about as much as the fit itself."""
+
+    def __init__(self, design: Design, variables: Sequence[str]):
+        self.design = design
+        cols = design.columns(variables)
+        self.position = {c: j for j, c in enumerate(cols)}
+        self.A = design.X[cols].to_numpy(dtype=float) if cols else np.empty((len(design.X), 0))
+
+    def aic(self, variables: Sequence[str], time, event, ties: str) -> float:
+        if not variables:
+            return -2 * null_loglik(time, event, ties)
+        names = self.design.columns(variables)
+        X = np.asfortranarray(self.A[:, [self.position[c] for c in names]])
+        return cox_aic(X, time, event, ties=ties, monotone="as_r", names=names)
 
 
 def backward_aic(design: Design, variables: Sequence[str], time, event, ties: str = "efron") -> SelectionResult:
@@ -264,7 +277,14 @@ def backward_aic(design: Design, variables: Sequence[str], time, event, ties: st
     sub = design.subset(design.X.index[keep])
     t, e = np.asarray(time, float)[keep], np.asarray(event, int)[keep]
     current = list(variables)
-    aic = _aic(sub, current, t, e, ties)
+    # every model below is fitted on these patients, who have every candidate: no
+    # patient drops out of a smaller model, so its columns are sliced, not re-selected
+    columns = _Columns(sub, variables)
+    try:
+        aic = columns.aic(current, t, e, ties)
+    except ValueError as error:
+        raise ValueError(f"backward elimination: the model with every candidate ({', '.join(current)}) cannot be "
+                         f"fitted on its {int(keep.sum())} patients: {error}") from None
     result = SelectionResult(selected=current, aic_start=aic, candidates=list(variables), n=int(keep.sum()),
                              labels=dict(design.labels))
     while current:
@@ -272,7 +292,7 @@ def backward_aic(design: Design, variables: Sequence[str], time, event, ties: st
         for var in current:
             rest = [v for v in current if v != var]
             try:
-                trials.append((_aic(sub, rest, t, e, ties), var))
+                trials.append((columns.aic(rest, t, e, ties), var))
             except ValueError as error:  # the model without it cannot be fitted: not a removal
                 result.unfitted.append((len(result.steps) + 1, var, str(error)))
         if not trials:

@@ -19,7 +19,7 @@ from scipy import stats
 
 from ._checks import as_1d_float, as_2d_float, check_survival, same_length
 
-__all__ = ["ChiSquareTest", "CoxFit", "fit_cox"]
+__all__ = ["ChiSquareTest", "CoxFit", "cox_aic", "fit_cox"]
 
 _Z975 = stats.norm.ppf(0.975)
 
@@ -245,59 +245,57 @@ def _newton_as_r(Xc, rs: _RiskSets, ties: str, eps: float, max_iter: int):
     return beta, best, info, max_iter, False
 
 
-def fit_cox(X, time, event, ties: str = "efron", max_iter: int = 50, tol: float = 1e-12,
-            eps: float | None = None, monotone: str = "raise") -> CoxFit:
-    """Fit a Cox proportional-hazards model.
+def _dependent_columns(Xa: np.ndarray, names: list[str]) -> list[str]:
+    """The columns of one linear dependence among the centred columns of ``Xa`` (those
+    with weight in the right singular vector of the smallest singular value), to name
+    in the error: e.g. a category's indicators and the variable they are a function of."""
+    _, _, vt = np.linalg.svd(Xa - Xa.mean(0), full_matrices=False)
+    v = np.abs(vt[-1])
+    return [names[j] for j in np.flatnonzero(v > 1e-6 * v.max())]
 
-    Reproduces ``coxph(Surv(time, event) ~ ., data, ties = ties)``: coefficients,
-    model-based (inverse information) standard errors, Wald z and p, hazard
-    ratios with 95% CI, the null and fitted log partial likelihood, and the
-    likelihood-ratio, Wald and score (log-rank) tests.
 
-    Parameters
-    ----------
-    X : pandas.DataFrame or array-like, shape (n, p)
-        Covariates (already dummy-coded). DataFrame column names are kept.
-    time, event : array-like, length n
-    ties : {"efron", "breslow"}
-    max_iter : int
-        Newton-Raphson iterations (R: ``iter.max = 20``).
-    tol : float
-        Stop when the largest step |delta beta| / (1 + |beta|) is below ``tol``
-        (stricter than R's eps = 1e-9 on the log-likelihood, so the optimum is
-        reached to rounding).
-    eps : float, optional
-        Instead of ``tol``, reproduce R's own iterates and stopping rule
-        (``coxph.control(eps = eps, iter.max = max_iter)``: stop when the
-        relative change of the log-likelihood is at most ``eps``). ``rms::cph``
-        uses ``eps = 1e-4, iter.max = 10``, which stops before the optimum
-        (coefficients up to ~4e-4 relative from it on GBSG2); this option gives
-        R's cph coefficients to ~1e-13.
-    monotone : {"raise", "as_r"}
-        When a covariate separates events from non-events the likelihood has no
-        maximum. ``"raise"``: a ValueError. ``"as_r"``: what ``coxph`` does, used
-        where a fit must go on (inside bootstrap resamples): R's iterates with its
-        defaults (eps = 1e-9, iter.max = 20) stop when the log-likelihood has
-        converged, a RuntimeWarning names the covariates whose coefficient may be
-        infinite (R's rule: the next Newton step exceeds eps and sqrt(eps) |beta|),
-        and the fit lists them in ``monotone``.
+@dataclass(frozen=True)
+class _Fitted:
+    """What :func:`_fit` leaves for :func:`fit_cox` (and :func:`cox_aic`) to report."""
 
-    Returns
-    -------
-    CoxFit
-    """
+    Xa: np.ndarray
+    names: list
+    t: np.ndarray
+    e: np.ndarray
+    means: np.ndarray
+    beta: np.ndarray
+    ll: float
+    ll0: float
+    u0: np.ndarray
+    i0: np.ndarray
+    it: int
+    runaway: tuple
+    vcov: np.ndarray
+
+
+def _fit(X, time, event, ties: str, max_iter: int, tol: float, eps, monotone: str,
+         names: list[str] | None = None) -> _Fitted:
+    """The checks, the Newton iterations and the inverse information of :func:`fit_cox`
+    (its arguments), without the summaries: every fit, whoever asks for it, runs this.
+    ``names``: the columns' names when ``X`` is an array (a DataFrame brings its own)."""
     if ties not in ("efron", "breslow"):
         raise ValueError(f"ties: must be 'efron' or 'breslow', got {ties!r}")
     if monotone not in ("raise", "as_r"):
         raise ValueError(f"monotone: must be 'raise' or 'as_r', got {monotone!r}")
-    Xa, names = _as_matrix(X)
+    if names is None:
+        Xa, names = _as_matrix(X)
+    else:
+        Xa = as_2d_float(X)
+        if len(names) != Xa.shape[1]:
+            raise ValueError(f"names: {len(names)} names for {Xa.shape[1]} columns")
     t, e, _ = check_survival(time, event)
     same_length(X=Xa, time=t)
     const = np.flatnonzero(np.all(Xa == Xa[0], axis=0))
     if const.size:
         raise ValueError(f"X: column {names[const[0]]!r} is constant; its coefficient is not identifiable")
     if np.linalg.matrix_rank(Xa - Xa.mean(0)) < Xa.shape[1]:
-        raise ValueError("X: columns are collinear (design matrix is not of full rank)")
+        raise ValueError(f"X: columns are collinear (design matrix is not of full rank): "
+                         f"{', '.join(_dependent_columns(Xa, names))} are linearly dependent")
 
     # centre for numerical stability (the partial likelihood is shift invariant)
     means = Xa.mean(0)
@@ -355,7 +353,7 @@ def fit_cox(X, time, event, ties: str = "efron", max_iter: int = 50, tol: float 
             import warnings
 
             warnings.warn(f"Cox: log-likelihood converged before {', '.join(runaway)}; coefficient may be "
-                          "infinite (monotone likelihood, as R's coxph warns)", RuntimeWarning, stacklevel=2)
+                          "infinite (monotone likelihood, as R's coxph warns)", RuntimeWarning, stacklevel=3)
         converged = True
     if not converged or not np.all(np.isfinite(beta)):
         raise ValueError(
@@ -369,6 +367,81 @@ def fit_cox(X, time, event, ties: str = "efron", max_iter: int = 50, tol: float 
         if not runaway:
             raise ValueError("X: information matrix is singular at the estimate") from None
         vcov = np.full((p, p), np.nan)  # an infinite coefficient has no finite variance
+    return _Fitted(Xa=Xa, names=names, t=t, e=e, means=means, beta=beta, ll=float(ll), ll0=float(ll0), u0=u0,
+                   i0=i0, it=it, runaway=runaway, vcov=vcov)
+
+
+def cox_aic(X, time, event, ties: str = "efron", monotone: str = "raise", names: list[str] | None = None) -> float:
+    """``AIC(coxph(...))``, -2 logL + 2k: :func:`fit_cox`'s ``aic``, the same fit to the
+    last bit, without the standard errors, tests and tables a selection step does not read.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame or array-like, shape (n, p)
+        Covariates, as :func:`fit_cox` takes them. An array must be laid out as
+        ``DataFrame.to_numpy`` lays out a frame's columns (column-major) for the fit to be
+        :func:`fit_cox`'s to the last bit: BLAS sums a product in another order otherwise.
+    time, event, ties, monotone
+        As :func:`fit_cox`.
+    names : list of str, optional
+        The columns' names for the messages, when ``X`` is an array.
+
+    Raises
+    ------
+    ValueError
+        Where :func:`fit_cox` raises (a constant or collinear column, no convergence, a
+        singular information matrix at the estimate).
+    """
+    core = _fit(X, time, event, ties, 50, 1e-12, None, monotone, names=names)
+    return -2 * core.ll + 2 * core.Xa.shape[1]
+
+
+def fit_cox(X, time, event, ties: str = "efron", max_iter: int = 50, tol: float = 1e-12,
+            eps: float | None = None, monotone: str = "raise") -> CoxFit:
+    """Fit a Cox proportional-hazards model.
+
+    Reproduces ``coxph(Surv(time, event) ~ ., data, ties = ties)``: coefficients,
+    model-based (inverse information) standard errors, Wald z and p, hazard
+    ratios with 95% CI, the null and fitted log partial likelihood, and the
+    likelihood-ratio, Wald and score (log-rank) tests.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame or array-like, shape (n, p)
+        Covariates (already dummy-coded). DataFrame column names are kept.
+    time, event : array-like, length n
+    ties : {"efron", "breslow"}
+    max_iter : int
+        Newton-Raphson iterations (R: ``iter.max = 20``).
+    tol : float
+        Stop when the largest step |delta beta| / (1 + |beta|) is below ``tol``
+        (stricter than R's eps = 1e-9 on the log-likelihood, so the optimum is
+        reached to rounding).
+    eps : float, optional
+        Instead of ``tol``, reproduce R's own iterates and stopping rule
+        (``coxph.control(eps = eps, iter.max = max_iter)``: stop when the
+        relative change of the log-likelihood is at most ``eps``). ``rms::cph``
+        uses ``eps = 1e-4, iter.max = 10``, which stops before the optimum
+        (coefficients up to ~4e-4 relative from it on GBSG2); this option gives
+        R's cph coefficients to ~1e-13.
+    monotone : {"raise", "as_r"}
+        When a covariate separates events from non-events the likelihood has no
+        maximum. ``"raise"``: a ValueError. ``"as_r"``: what ``coxph`` does, used
+        where a fit must go on (inside bootstrap resamples): R's iterates with its
+        defaults (eps = 1e-9, iter.max = 20) stop when the log-likelihood has
+        converged, a RuntimeWarning names the covariates whose coefficient may be
+        infinite (R's rule: the next Newton step exceeds eps and sqrt(eps) |beta|),
+        and the fit lists them in ``monotone``.
+
+    Returns
+    -------
+    CoxFit
+    """
+    core = _fit(X, time, event, ties, max_iter, tol, eps, monotone)
+    Xa, names, t, e, means = core.Xa, core.names, core.t, core.e, core.means
+    beta, ll, ll0, u0, i0, it, runaway, vcov = core.beta, core.ll, core.ll0, core.u0, core.i0, core.it, \
+        core.runaway, core.vcov
+    p = Xa.shape[1]
     vcov = (vcov + vcov.T) / 2
     se = np.sqrt(np.diag(vcov))
     z = beta / se
