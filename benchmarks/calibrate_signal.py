@@ -196,6 +196,16 @@ def one_setting(profile: dict, X: pd.DataFrame, flagged: set[str], log_hr: dict,
             row[f"{key}_{s}"] = c_index(six.models[key].predict(design.subset(design.X.index[sel])).to_numpy(),
                                         t[sel], e[sel])
         row[f"oracle_{s}"] = c_index(eta[sel], t[sel], e[sel])
+    # Per external centre: the multi-modal Rad-score's mean in training SDs from the
+    # training mean (the scanner's shift, which a pooled C and the calibration pay for)
+    # and its C within the centre (what survives of the ranking).
+    r = rad.to_numpy()
+    mu, sd = r[train].mean(), r[train].std(ddof=1)
+    centre = data["center"].astype(str).to_numpy()
+    for c in sorted(set(centre[(outcome["split"] == "external").to_numpy()])):
+        sel = (centre == c) & (outcome["split"] == "external").to_numpy()
+        row[f"radscore_shift_c{c}"] = (r[sel].mean() - mu) / sd if sd > 0 else float("nan")
+        row[f"signature_c{c}"] = c_index(r[sel], t[sel], e[sel])
     return row
 
 
@@ -221,15 +231,28 @@ def main() -> None:
     for a, b, values, o in itertools.product(args.a or [base["a"]], args.b or [base["b"]],
                                              itertools.product(*grid.values()), args.outcome_seeds or [None]):
         t0 = time.perf_counter()
-        rows.append(one_setting(profile, X, flagged, {"a": a, "b": b}, args.n_jobs, o, dict(zip(grid, values))))
+        settings = dict(zip(grid, values))
+        try:
+            rows.append(one_setting(profile, X, flagged, {"a": a, "b": b}, args.n_jobs, o, settings))
+        except ValueError as error:
+            # A development that cannot be fitted on this draw (for example a backward
+            # elimination whose full model has collinear candidates: the molecular subtype
+            # is a function of ER, HER2 and Ki-67): counted, not averaged in.
+            rows.append({"log_hr_a": a, "log_hr_b": b, **settings, "outcome_seed": o, "failed": str(error)})
         rows[-1]["seconds"] = round(time.perf_counter() - t0, 1)
         print(pd.DataFrame(rows[-1:]).round(3).to_string(index=False), flush=True)
     table = pd.DataFrame(rows)
+    if "failed" in table:
+        failed = table["failed"].notna()
+        print(f"{int(failed.sum())} of {len(table)} draws could not be developed (left out of the means):")
+        print(table.loc[failed, setting_columns(table) + ["outcome_seed", "failed"]].to_string(index=False))
+        table = table.loc[~failed].drop(columns="failed")
     if args.out:
         table.to_csv(args.out, index=False)
     keys = setting_columns(table)
     c_cols = ["signature_internal", "signature_external", "imaging_internal", "imaging_external", "clinical_external",
               "mri_external", "clinical_mri_external", "oracle_internal", "oracle_external"]
+    c_cols += [c for c in table.columns if c.startswith(("radscore_shift_c", "signature_c"))]
     print(table[keys + ["outcome_seed", "train_events"] + c_cols].round(3).to_string(index=False))
     if args.outcome_seeds:
         print("mean (SD) over the outcome draws")
