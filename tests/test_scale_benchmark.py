@@ -3,7 +3,6 @@ CPU time and per-process memory that the stage runner records for it."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import subprocess
 import sys
@@ -14,12 +13,11 @@ import pytest
 
 from radsurv.pipeline.execute import PeakMemory
 
+from tests._benchmarks import load_benchmark
+
 
 def _script(root):
-    spec = importlib.util.spec_from_file_location("scale", root / "benchmarks" / "scale.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("scale")
 
 
 def test_exponent_is_the_log_log_slope(root):

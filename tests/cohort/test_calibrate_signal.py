@@ -6,7 +6,6 @@ and the parameters it lets ``--set`` change must leave what the images read unto
 from __future__ import annotations
 
 import copy
-import importlib.util
 
 import numpy as np
 import pandas as pd
@@ -14,12 +13,11 @@ import pytest
 
 from radsurv.cohort.twin import simulate_cohort, simulate_outcome, simulate_patients
 
+from tests._benchmarks import load_benchmark
+
 
 def _script(root):
-    spec = importlib.util.spec_from_file_location("calibrate_signal", root / "benchmarks" / "calibrate_signal.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("calibrate_signal")
 
 
 def test_the_scripts_cohort_is_the_simulators_and_a_new_outcome_seed_moves_only_the_outcome(paper_profile, root):

@@ -4,17 +4,14 @@ The script must find them, report their rho per centre and the shift in centre-1
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pandas as pd
 
+from tests._benchmarks import load_benchmark
+
 
 def _script(root):
-    spec = importlib.util.spec_from_file_location("latent_visibility", root / "benchmarks" / "latent_visibility.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("latent_visibility")
 
 
 def test_latent_visibility_finds_each_latents_feature_its_rho_per_centre_and_the_centre_shift(tmp_path, root):
