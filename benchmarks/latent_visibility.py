@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from radsurv.stages.readers import read_features, read_truth
+
 LATENTS = ("a_img", "b_img", "h_img")
-MATRICES = ("us_intra", "us_peri", "mri_intra", "mri_peri")
 
 
 def spearman_by_centre(X: pd.DataFrame, latent: pd.Series, centre: pd.Series) -> pd.DataFrame:
@@ -54,14 +55,16 @@ def centre_shift(X: pd.DataFrame, centre: pd.Series, reference) -> pd.DataFrame:
 def visibility(build: Path, top: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(features that follow each latent best at the reference centre, with their rho and
     shift per centre; the centre effect per modality, region and centre)."""
-    truth = pd.read_parquet(build / "00_cohort" / "truth.parquet").set_index("patient_id")
+    truth = read_truth(build)   # the one reader of the twin's truth
+    if truth is None:
+        raise SystemExit(f"{build}: not a twin build (no truth): the latents are the twin's only")
+    truth = truth.set_index("patient_id")
+    features = read_features(build)
     latents = [c for c in LATENTS if c in truth and truth[c].notna().any()]
     best_rows, effect_rows = [], []
-    for name in MATRICES:
-        path = build / "02_features" / f"matrix_{name}.parquet"
-        if not path.exists():
-            continue
-        X = pd.read_parquet(path)
+    for modality, region in features.regions():
+        name = f"{modality}_{region}"
+        X = features.matrix(modality, region)
         X = X.loc[:, X.std() > 0]
         t = truth.loc[X.index]
         centre = t["center"].astype(int)
@@ -86,7 +89,7 @@ def visibility(build: Path, top: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("build", type=Path, help="a twin build with 00_cohort/truth.parquet and 02_features")
+    ap.add_argument("build", type=Path, help="a twin build (its folder) with 00_cohort and 02_features")
     ap.add_argument("--top", type=int, default=3, help="features shown per latent and region")
     args = ap.parse_args()
     with warnings.catch_warnings():

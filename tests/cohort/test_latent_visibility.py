@@ -31,6 +31,8 @@ def test_latent_visibility_finds_each_latents_feature_its_rho_per_centre_and_the
     f_h = f_h + np.where(centre == 2, 1.0 * f_h[centre == 1].std(ddof=1), 0.0)
     X = pd.DataFrame({"f_h": f_h, "f_a": np.exp(a), "noise": rng.standard_normal(n), "flat": 1.0}, index=ids)
     X.to_parquet(tmp_path / "02_features" / "matrix_mri_intra.parquet")
+    pd.DataFrame(columns=["modality", "region", "feature", "icc", "flag"]).to_csv(tmp_path / "02_features" / "icc.csv")
+    pd.DataFrame(columns=["patient_id"]).to_csv(tmp_path / "02_features" / "excluded.csv", index=False)
     best, effect = lv.visibility(tmp_path, top=1)
     by = best.set_index("latent")
     assert by.loc["h_img", "feature"] == "f_h" and by.loc["a_img", "feature"] == "f_a"

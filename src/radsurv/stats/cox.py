@@ -22,6 +22,8 @@ from ._checks import as_1d_float, as_2d_float, check_survival, same_length
 __all__ = ["ChiSquareTest", "CoxFit", "cox_aic", "fit_cox"]
 
 _Z975 = stats.norm.ppf(0.975)
+#: fit_cox's Newton-Raphson defaults, which cox_aic shares so that its AIC is fit_cox's
+_MAX_ITER, _TOL = 50, 1e-12
 
 
 @dataclass(frozen=True)
@@ -392,11 +394,11 @@ def cox_aic(X, time, event, ties: str = "efron", monotone: str = "raise", names:
         Where :func:`fit_cox` raises (a constant or collinear column, no convergence, a
         singular information matrix at the estimate).
     """
-    core = _fit(X, time, event, ties, 50, 1e-12, None, monotone, names=names)
+    core = _fit(X, time, event, ties, _MAX_ITER, _TOL, None, monotone, names=names)
     return -2 * core.ll + 2 * core.Xa.shape[1]
 
 
-def fit_cox(X, time, event, ties: str = "efron", max_iter: int = 50, tol: float = 1e-12,
+def fit_cox(X, time, event, ties: str = "efron", max_iter: int = _MAX_ITER, tol: float = _TOL,
             eps: float | None = None, monotone: str = "raise") -> CoxFit:
     """Fit a Cox proportional-hazards model.
 
