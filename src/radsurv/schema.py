@@ -129,6 +129,10 @@ class TwinLatent(_Section):
                                        "stromal reaction): it drives the hazard (hazard.log_hr.h) and the images' "
                                        "texture (imaging.phenotype.<modality>.trait_*), no clinical variable and no "
                                        "MRI-reading item")
+    v: bool = Field(False, description="draw the kinetic trait v (tumour angiogenesis): it drives the hazard "
+                                       "(hazard.log_hr.v) and the radiologist's time-intensity curve on the dynamic "
+                                       "series (mri_reading.tic_v), not the single phase the images hold, so no "
+                                       "radiomic feature and no clinical variable reads it")
 
 
 class TwinSize(_Section):
@@ -194,6 +198,7 @@ class TwinMriReading(_Section):
     enhancement_a: float
     enhancement_cuts: Pair
     tic_a: float
+    tic_v: float = Field(0.0, description="weight of the kinetic trait v in the time-intensity curve (latent.v: true)")
     tic_cuts: Pair
     edema_b: float
     edema_cut: float
@@ -209,6 +214,7 @@ class TwinLogHR(_Section):
     anti_her2_therapy: float
     n_stage: dict[Literal["N0", "N1", "N2", "N3"], float]
     h: float | None = Field(None, description="log hazard ratio per SD of the image-only trait h (latent.h: true)")
+    v: float | None = Field(None, description="log hazard ratio per SD of the kinetic trait v (latent.v: true)")
 
 
 class TwinHazard(_Section):
@@ -264,6 +270,15 @@ class TwinSection(_Section):
             raise ValueError("latent.h is true but hazard.log_hr.h (the trait's log hazard ratio per SD) is not set")
         if not self.latent.h and self.hazard.log_hr.h is not None:
             raise ValueError("hazard.log_hr.h is set but latent.h is false: the trait is not drawn (set latent.h: true)")
+        if self.latent.v and self.hazard.log_hr.v is None:
+            raise ValueError("latent.v is true but hazard.log_hr.v (the kinetic trait's log hazard ratio per SD) is "
+                             "not set")
+        if not self.latent.v and self.hazard.log_hr.v is not None:
+            raise ValueError("hazard.log_hr.v is set but latent.v is false: the kinetic trait is not drawn "
+                             "(set latent.v: true)")
+        if not self.latent.v and self.mri_reading.tic_v != 0.0:
+            raise ValueError(f"mri_reading.tic_v is {self.mri_reading.tic_v:g} but latent.v is false: the kinetic "
+                             f"trait is not drawn (set latent.v: true, or tic_v: 0)")
         return self
 
 

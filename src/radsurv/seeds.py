@@ -17,8 +17,8 @@ build's numbers as they are.
 from __future__ import annotations
 
 __all__ = ["STREAM_CUTPOINT_CV", "STREAM_FOLDS", "STREAM_IMPUTATION", "STREAM_MODEL_COMPARISON", "STREAM_OPTIMISM",
-           "STREAM_PERMUTATION", "STREAM_REPRODUCIBILITY", "STREAM_TWIN_IMAGING", "STREAM_TWIN_MISSING",
-           "STREAM_TWIN_OUTCOME", "STREAM_TWIN_TRAIT", "STREAM_XTILE"]
+           "STREAM_PERMUTATION", "STREAM_REPRODUCIBILITY", "STREAM_TWIN_IMAGING", "STREAM_TWIN_KINETIC",
+           "STREAM_TWIN_MISSING", "STREAM_TWIN_OUTCOME", "STREAM_TWIN_TRAIT", "STREAM_XTILE"]
 
 #: The twin's follow-up and events (:func:`radsurv.cohort.twin.simulate_outcome`).
 STREAM_TWIN_OUTCOME = 1
@@ -47,3 +47,6 @@ STREAM_TWIN_MISSING = 19
 #: The twin's image-only trait ``h`` (and the null profile's ``h_img``): a stream of its own, so that
 #: switching the trait on leaves every other patient value, image draw and outcome draw as it was.
 STREAM_TWIN_TRAIT = 23
+#: The twin's kinetic trait ``v`` (and the null profile's ``v_img``): a stream of its own, so that
+#: switching it on leaves every other patient value, image draw and outcome draw as it was.
+STREAM_TWIN_KINETIC = 29

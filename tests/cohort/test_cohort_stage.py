@@ -120,6 +120,26 @@ def test_describe_data_twin_and_user(quick_profile):
     assert "simulat" not in user.lower() and "230 patients from 3 centres" in user and "2 patients were excluded" in user
 
 
+def test_describe_data_names_the_twins_traits(quick_profile):
+    """The Methods say which optional traits the twin draws, with their effects, and
+    nothing about them when it draws none."""
+    import copy
+
+    summary = {"n_total": 230, "n_centres": 3, "n_excluded": 0, "train": {"n": 104}, "internal": {"n": 56},
+               "external": {"n": 70}}
+    assert "$h$" not in describe_data(quick_profile, True, summary)
+    prof = copy.deepcopy(quick_profile)
+    twin = prof["cohort"]["twin"]
+    twin["latent"].update(h=True, v=True)
+    twin["hazard"]["log_hr"].update(h=0.8, v=0.6)
+    twin["mri_reading"]["tic_v"] = 1.2
+    text = describe_data(prof, True, summary)
+    assert "A third trait $h$" in text and "log hazard ratio 0.8 per SD" in text
+    assert "A fourth trait $v$" in text and "log hazard ratio 0.6 per SD" in text and "(weight 1.2)" in text
+    twin["latent"]["h"] = False
+    assert "A third trait $v$" in describe_data(prof, True, summary)
+
+
 def test_example_patients_per_centre_from_the_observed_outcome():
     data = pd.DataFrame({"patient_id": ["a", "b", "c", "d", "e", "f"],
                          "center": ["Hospital B", "Hospital B", "Hospital A", "Hospital A", "Hospital A", "10"],

@@ -38,6 +38,16 @@ radiomics add to the clinical variables. It is drawn from its own stream
 so switching it on changes no other patient value; switched off, nothing is drawn and the
 twin is the one without it, byte for byte.
 
+A fourth is optional too (``cohort.twin.latent.v``): ``v``, tumour angiogenesis as the
+contrast kinetics show it, standard normal and independent of the others. It enters the
+hazard (``hazard.log_hr.v``) and the radiologist's time-intensity curve
+(``mri_reading.tic_v``), which a reader draws from the whole dynamic series, and nothing
+else: the twin's images are the single post-contrast phase that radiomics reads (as in
+the study), so no radiomic feature and no clinical variable reads ``v``, and the MRI
+reading carries information of its own. Its stream is ``[seed, STREAM_TWIN_KINETIC]``
+(the null profile's reader sees the stream's second draw, ``v_img``); it changes
+``mri_tic`` and no other patient value, and no image.
+
 All parameters come from the ``cohort.twin`` section of the profile; the values
 and the reasons for them are stated in ``params/paper.yml``.
 """
@@ -55,7 +65,8 @@ from scipy import optimize
 from scipy.special import expit
 
 from ..results import ShowsItself, new_axes
-from ..seeds import STREAM_TWIN_IMAGING, STREAM_TWIN_MISSING, STREAM_TWIN_OUTCOME, STREAM_TWIN_TRAIT
+from ..seeds import (STREAM_TWIN_IMAGING, STREAM_TWIN_KINETIC, STREAM_TWIN_MISSING, STREAM_TWIN_OUTCOME,
+                     STREAM_TWIN_TRAIT)
 
 __all__ = ["CLINICAL_COLUMNS", "DAYS_PER_MONTH", "MRI_COLUMNS", "add_twin_images", "remove_at_random",
            "simulate_cohort", "simulate_outcome", "simulate_patients", "true_linear_predictor", "true_survival", "TwinCohort"]
@@ -291,7 +302,8 @@ def simulate_patients(twin: dict, seed: int) -> pd.DataFrame:
     DataFrame
         One row per patient with latent traits (``a``, ``b``, ``a_img``,
         ``b_img``, ``size_mm``, ``size_img``; ``h`` and ``h_img`` when
-        ``latent.h`` is true), clinical and MRI columns.
+        ``latent.h`` is true, ``v`` and ``v_img`` when ``latent.v`` is), clinical and MRI
+        columns.
     """
     rng = np.random.default_rng(seed)
     centers = {int(k): int(v) for k, v in twin["n_per_center"].items()}
@@ -370,7 +382,19 @@ def simulate_patients(twin: dict, seed: int) -> pd.DataFrame:
     mri_shape = np.where(mr["shape_a"] * a_img + noise() > mr["shape_cut"], "irregular", "oval_round").astype(object)
     mri_margin = _cut(mr["margin_a"] * a_img + noise(), mr["margin_cuts"], ["circumscribed", "irregular", "spiculated"])
     mri_enh = _cut(mr["enhancement_a"] * a_img + noise(), mr["enhancement_cuts"], ["homogeneous", "heterogeneous", "rim"])
-    mri_tic = _cut(mr["tic_a"] * a_img + noise(), mr["tic_cuts"], ["persistent", "plateau", "washout"])
+    kinetic = {}
+    if lat.get("v"):
+        # The kinetic trait: its own stream, so the other columns are those of the twin
+        # without it (the reader's noise below is drawn as before). Null profile: the
+        # reader sees an independent draw (the stream's second).
+        kinetic_rng = np.random.default_rng([seed, STREAM_TWIN_KINETIC])
+        v = kinetic_rng.standard_normal(n)
+        v_img = v.copy() if twin.get("imaging_signal", True) else kinetic_rng.standard_normal(n)
+        kinetic = {"v": v, "v_img": v_img}
+        tic = mr["tic_a"] * a_img + float(mr.get("tic_v", 0.0)) * v_img + noise()
+    else:
+        tic = mr["tic_a"] * a_img + noise()
+    mri_tic = _cut(tic, mr["tic_cuts"], ["persistent", "plateau", "washout"])
     mri_edema = np.where(mr["edema_b"] * b_img + noise() > mr["edema_cut"], "present", "absent").astype(object)
     mri_bpe = _cut(rng.standard_normal(n), [-0.8, 0.3, 1.2], ["minimal", "mild", "moderate", "marked"])
 
@@ -418,7 +442,7 @@ def simulate_patients(twin: dict, seed: int) -> pd.DataFrame:
             "mri_bpe": mri_bpe,
         }
     )
-    for i, (name, values) in enumerate(trait.items()):
+    for i, (name, values) in enumerate({**trait, **kinetic}.items()):
         frame.insert(7 + i, name, values)  # beside the other latents, before age
     return frame
 
@@ -427,7 +451,8 @@ def true_linear_predictor(patients: pd.DataFrame, hazard: dict) -> np.ndarray:
     """The true log hazard ratio of each patient (without the centre effect).
 
     ``eta = beta_a a + beta_b b + nodal + size + age + subtype + treatment terms``, plus
-    ``beta_h h`` when the twin draws the image-only trait.
+    ``beta_h h`` when the twin draws the image-only trait and ``beta_v v`` when it draws the
+    kinetic trait.
     """
     beta = hazard["log_hr"]
     p = patients
@@ -445,6 +470,10 @@ def true_linear_predictor(patients: pd.DataFrame, hazard: dict) -> np.ndarray:
         if "h" not in p:
             raise ValueError("hazard.log_hr.h is set but the patients have no trait h (cohort.twin.latent.h)")
         eta = eta + float(beta["h"]) * p["h"].to_numpy()
+    if beta.get("v") is not None:
+        if "v" not in p:
+            raise ValueError("hazard.log_hr.v is set but the patients have no kinetic trait v (cohort.twin.latent.v)")
+        eta = eta + float(beta["v"]) * p["v"].to_numpy()
     return eta
 
 
@@ -600,7 +629,7 @@ def simulate_cohort(twin: dict, seed: int, id_prefix: str = "TW", outcome_seed: 
     truth = pd.concat(
         [
             pd.DataFrame({"patient_id": ids}),
-            patients[["center", "a", "b", "a_img", "b_img", *[c for c in ("h", "h_img") if c in patients],
+            patients[["center", "a", "b", "a_img", "b_img", *[c for c in ("h", "h_img", "v", "v_img") if c in patients],
                       "size_mm", "size_img"]].reset_index(drop=True),
             outcome.drop(columns=["dfs_time", "dfs_event"]).reset_index(drop=True),
         ],

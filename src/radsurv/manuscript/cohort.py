@@ -82,6 +82,7 @@ def describe_data(profile: Mapping[str, Any], simulated: bool, summary: Mapping[
         f"{100 * twin['accrual']['loss_to_follow_up_per_year']:.0f}% per year lost to follow-up. "
         "Radiologist-read MRI descriptors (shape, margin, internal enhancement, time-intensity curve, "
         "peritumoral oedema) are thresholds of the imaging latents plus reader noise. "
+        + _traits(twin)
         + ("" if sig else "In this `null` profile the images, and the descriptors read from them, are driven by "
            "latent traits and a tumour size drawn independently of the hazard (from the same distributions as the "
            "signal twin's), so any apparent imaging signal is an artefact; the pathological T stage and the hazard "
@@ -94,6 +95,25 @@ def describe_data(profile: Mapping[str, Any], simulated: bool, summary: Mapping[
         "form the external test set. All parameters and the reasons for their values are in `params/"
         f"{profile['profile']}.yml`.\n"
     )
+
+
+def _traits(twin: Mapping[str, Any]) -> str:
+    """The twin's optional traits (``latent.h``, ``latent.v``) in the Methods: what each
+    is, its log hazard ratio, and what shows it; empty when neither is drawn."""
+    lat, beta = twin["latent"], twin["hazard"]["log_hr"]
+    text = ""
+    if lat.get("h"):
+        text += ("A third trait $h$, intra-tumoral heterogeneity with its peri-tumoral stromal reaction, is standard "
+                 f"normal and independent of $a$ and $b$, with log hazard ratio {beta['h']} per SD; only the images "
+                 "show it, as texture inside the lesion and in the tissue of the ring around it, and no clinical "
+                 "variable or MRI descriptor reads it. ")
+    if lat.get("v"):
+        text += (f"{'A fourth' if lat.get('h') else 'A third'} trait $v$, tumour angiogenesis as the contrast "
+                 "kinetics show it, is standard normal and independent of the others, with log hazard ratio "
+                 f"{beta['v']} per SD; only the radiologist's time-intensity curve reads it (weight "
+                 f"{twin['mri_reading']['tic_v']}), since the reader draws the curve from the whole dynamic series "
+                 "while radiomics reads a single post-contrast phase. ")
+    return text
 
 
 def _patients(n: int) -> str:
