@@ -12,8 +12,12 @@ re-running the images:
 * the split is redrawn from the new outcomes exactly as ``00_cohort`` draws it
   (stratified by the DFS event);
 * the development is the one ``03_signatures`` and ``04_models`` run (filters, LASSO-Cox
-  with its cross-validation, the multi-modal rule; univariable screen, backward AIC and
-  the six Cox models), on the training set only, scored on the test sets.
+  with its cross-validation, the multi-modal rule; pre-validated training Rad-scores,
+  ``models.missing``' multiple imputation, univariable screen, backward AIC and the six Cox
+  models), on the training set only, scored on the test sets: the function
+  ``06_sensitivity``'s outcome draws use (:func:`radsurv.sensitivity.outcome_draws.develop_cohort`),
+  which reproduces a build's own C-indices. (Before 2026-12-07 this script developed the
+  models on complete cases; the values quoted in ``params/paper.yml`` say which.)
 
 What it approximates: the ICC flags are the build's (``02_features`` measures them on 60
 training patients, and a different split would draw other patients), and the
@@ -41,7 +45,6 @@ import argparse
 import copy
 import itertools
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -50,11 +53,9 @@ import pandas as pd
 from radsurv.cohort.manifest import ManifestSpec, derive_split
 from radsurv.cohort.twin import simulate_cohort
 from radsurv.config import load_profile
-from radsurv.models.design import design_matrix, training_radscore
-from radsurv.models.six_models import MODELS, RADSCORE, develop_models
-from radsurv.signatures.development import MULTIMODAL, develop_signatures, prevalidated_table
+from radsurv.models.six_models import MODELS
+from radsurv.sensitivity.outcome_draws import develop_cohort
 from radsurv.stages.readers import read_features
-from radsurv.stats import harrell_c
 
 
 #: The study's C-indices the twin is calibrated to, and the band the issue allows.
@@ -110,11 +111,6 @@ def criteria(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def c_index(score: np.ndarray, time_: np.ndarray, event: np.ndarray) -> float:
-    ok = np.isfinite(score)
-    return float(harrell_c(time_[ok], event[ok], score[ok]).c)
-
-
 def twin_cohort(twin: dict, seed: int, outcome_seed: int | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """The twin's manifest (without images) and true linear predictor, as
     :func:`radsurv.cohort.twin.simulate_cohort` makes them; ``outcome_seed`` draws the
@@ -156,6 +152,9 @@ def apply_set(twin: dict, settings: dict[str, float]) -> None:
 
 def one_setting(profile: dict, X: pd.DataFrame, flagged: set[str], log_hr: dict, n_jobs: int,
                 outcome_seed: int | None = None, settings: dict[str, float] | None = None) -> dict:
+    """One outcome draw of the twin with these effects and settings, developed as the
+    pipeline's 03 and 04 develop a build (:func:`radsurv.sensitivity.outcome_draws.develop_cohort`,
+    the function ``06_sensitivity``'s outcome draws use), on the build's features."""
     p = copy.deepcopy(profile)
     p["cohort"]["twin"]["hazard"]["log_hr"].update(log_hr)
     apply_set(p["cohort"]["twin"], settings or {})
@@ -165,48 +164,9 @@ def one_setting(profile: dict, X: pd.DataFrame, flagged: set[str], log_hr: dict,
     spec = ManifestSpec.from_profile(p)
     split = p["cohort"]["split"]
     data["split"] = derive_split(data, spec, split["n_train"], seed, split["stratify"]).to_numpy()
-    data = data.set_index("patient_id").loc[X.index]
-    outcome = pd.DataFrame({"split": data["split"], "time": data["dfs_time"].astype(float),
-                            "event": data["dfs_event"].astype(int)}, index=X.index)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        dev = develop_signatures(X, outcome, flagged, p["signatures"], seed, n_jobs)
-        rad = dev.predictors()[MULTIMODAL].predict(X)
-        train = (outcome["split"] == "train").to_numpy()
-        # Models 4-6 weigh the Rad-score on the training patients' pre-validated scores,
-        # as 04_models does (models.training_scores: prevalidated; issue 27, item 4).
-        scores = pd.DataFrame({"multimodal": rad}, index=X.index)
-        design_rad = training_radscore(scores, prevalidated_table(dev, outcome), train)
-        columns = p["cohort"]["columns"]
-        declared = {**columns["clinical"], **columns["mri"]}
-        design = design_matrix(data, declared, {}, extra=pd.DataFrame({RADSCORE: design_rad}, index=X.index))
-        six = develop_models(design.subset(design.X.index[train]), list(columns["clinical"]), list(columns["mri"]),
-                             outcome.loc[train, "time"], outcome.loc[train, "event"],
-                             screen_p=p["models"]["screen_p"], ties=p["models"]["ties"])
-    eta = eta.loc[X.index].to_numpy()
-    row = {**{f"log_hr_{k}": v for k, v in log_hr.items()}, **(settings or {}), "outcome_seed": outcome_seed,
-           "train_events": int(outcome["event"][train].sum()),
-           "imaging_variables": " ".join(six.models["imaging"].variables),
-           "clinical_variables": " ".join(six.models["clinical"].variables)}
-    t, e = outcome["time"].to_numpy(), outcome["event"].to_numpy()
-    for s in ("internal", "external"):
-        sel = (outcome["split"] == s).to_numpy()
-        row[f"signature_{s}"] = c_index(rad.to_numpy()[sel], t[sel], e[sel])
-        for key in MODELS:
-            row[f"{key}_{s}"] = c_index(six.models[key].predict(design.subset(design.X.index[sel])).to_numpy(),
-                                        t[sel], e[sel])
-        row[f"oracle_{s}"] = c_index(eta[sel], t[sel], e[sel])
-    # Per external centre: the multi-modal Rad-score's mean in training SDs from the
-    # training mean (the scanner's shift, which a pooled C and the calibration pay for)
-    # and its C within the centre (what survives of the ranking).
-    r = rad.to_numpy()
-    mu, sd = r[train].mean(), r[train].std(ddof=1)
-    centre = data["center"].astype(str).to_numpy()
-    for c in sorted(set(centre[(outcome["split"] == "external").to_numpy()])):
-        sel = (centre == c) & (outcome["split"] == "external").to_numpy()
-        row[f"radscore_shift_c{c}"] = (r[sel].mean() - mu) / sd if sd > 0 else float("nan")
-        row[f"signature_c{c}"] = c_index(r[sel], t[sel], e[sel])
-    return row
+    data = data.set_index("patient_id").loc[X.index].reset_index()
+    row = develop_cohort(X, flagged, data, eta, p, n_jobs)
+    return {**{f"log_hr_{k}": v for k, v in log_hr.items()}, **(settings or {}), "outcome_seed": outcome_seed, **row}
 
 
 def main() -> None:
@@ -232,18 +192,16 @@ def main() -> None:
                                              itertools.product(*grid.values()), args.outcome_seeds or [None]):
         t0 = time.perf_counter()
         settings = dict(zip(grid, values))
-        try:
-            rows.append(one_setting(profile, X, flagged, {"a": a, "b": b}, args.n_jobs, o, settings))
-        except ValueError as error:
-            # A development that cannot be fitted on this draw (for example a backward
-            # elimination whose full model has collinear candidates: the molecular subtype
-            # is a function of ER, HER2 and Ki-67): counted, not averaged in.
-            rows.append({"log_hr_a": a, "log_hr_b": b, **settings, "outcome_seed": o, "failed": str(error)})
+        # A development that cannot be fitted on this draw (for example a backward
+        # elimination whose full model has collinear candidates: the molecular subtype is a
+        # function of ER, HER2 and Ki-67) comes back with its reason in ``failed``: counted,
+        # not averaged in.
+        rows.append(one_setting(profile, X, flagged, {"a": a, "b": b}, args.n_jobs, o, settings))
         rows[-1]["seconds"] = round(time.perf_counter() - t0, 1)
         print(pd.DataFrame(rows[-1:]).round(3).to_string(index=False), flush=True)
     table = pd.DataFrame(rows)
     if "failed" in table:
-        failed = table["failed"].notna()
+        failed = table["failed"].fillna("") != ""
         print(f"{int(failed.sum())} of {len(table)} draws could not be developed (left out of the means):")
         print(table.loc[failed, setting_columns(table) + ["outcome_seed", "failed"]].to_string(index=False))
         table = table.loc[~failed].drop(columns="failed")
@@ -252,7 +210,7 @@ def main() -> None:
     keys = setting_columns(table)
     c_cols = ["signature_internal", "signature_external", "imaging_internal", "imaging_external", "clinical_external",
               "mri_external", "clinical_mri_external", "oracle_internal", "oracle_external"]
-    c_cols += [c for c in table.columns if c.startswith(("radscore_shift_c", "signature_c"))]
+    c_cols += [c for c in table.columns if c.startswith(("radscore_shift_c", "radscore_c"))]
     print(table[keys + ["outcome_seed", "train_events"] + c_cols].round(3).to_string(index=False))
     if args.outcome_seeds:
         print("mean (SD) over the outcome draws")

@@ -689,6 +689,12 @@ class RegionVariantsSection(_Section):
         description="the feature classes every variant is extracted with (null: the parameter file's own)")
 
 
+class OutcomeDrawsSection(_Section):
+    n: int = Field(24, ge=0, description="redraws of a simulated cohort's outcomes (same patients, images and "
+                                         "features), each developed as 03 and 04 develop the build's, to place the "
+                                         "build's own C-indices in their distribution (0: none; the twin only)")
+
+
 class SensitivitySection(_Section):
     """Stage ``06_sensitivity``: the permutation null of the development, the cut-point
     check and ComBat harmonisation."""
@@ -697,6 +703,7 @@ class SensitivitySection(_Section):
     cutpoint: CutpointCheckSection = Field(default_factory=CutpointCheckSection)
     harmonisation: HarmonisationSection = Field(default_factory=HarmonisationSection)
     variants: RegionVariantsSection = Field(default_factory=RegionVariantsSection)
+    outcome_draws: OutcomeDrawsSection = Field(default_factory=OutcomeDrawsSection)
     n_jobs: int | None = Field(None, description="local processes over the permutations, variant regions and "
                                                  "developments (-1: every core; null: compute.n_jobs)")
 

@@ -498,6 +498,34 @@ def test_mask_source_and_ring_width(built, quick_profile):
     assert "fig-ring-width" in html
 
 
+def test_outcome_draws_place_the_build_among_redraws(built, quick_profile):
+    """The twin's outcomes drawn again n times, each developed as 03 and 04 develop the
+    build (whose own draw the stage reproduced, or it would have stopped); the percentiles
+    recomputed from the table; the paper prints the sentence and the table."""
+    from radsurv.sensitivity.outcome_draws import percentile
+
+    proj, report = built
+    out = proj / "build/quick/06_sensitivity"
+    draws = pd.read_csv(out / "outcome_draws.csv", keep_default_na=False, na_values=[""])
+    n = quick_profile["sensitivity"]["outcome_draws"]["n"]
+    assert list(draws["outcome_seed"]) == list(range(1, n + 1))
+    models = yaml.safe_load((proj / "_variables.yml").read_text(encoding="utf-8"))["models"]
+    var = yaml.safe_load((proj / "_variables.yml").read_text(encoding="utf-8"))["sensitivity"]["outcome_draws"]
+    ok = draws[draws["failed"].isna()]
+    assert var["n"] == n and var["n_developed"] == len(ok)
+    own = float(models["imaging"]["c_external"])
+    assert var["imaging_external"]["own"] == models["imaging"]["c_external"]
+    # the percentile of the printed (rounded) C may differ from the exact one only at a tie
+    assert abs(float(var["imaging_external"]["percentile"]) - percentile(ok["imaging_external"], own)) <= 100 / len(ok)
+    assert var["imaging_external"]["mean"] == f"{ok['imaging_external'].mean():.3f}"
+    assert (ok["train_events"] > 0).all() and ok["oracle_external"].between(0.5, 1.0).all()
+    assert ok["imaging_external"].nunique() > 1          # the draws differ
+    html = report.paper.read_text(encoding="utf-8")
+    assert "other draws of the simulated outcomes" in html and "fig-outcome-draws" in html
+    v = var["imaging_external"]
+    assert f"external C averaged {v['mean']} (this build {v['own']}, percentile {v['percentile']})" in html
+
+
 def test_second_run_does_nothing(built):
     proj, _ = built
     again = run_pipeline("quick", root=proj, renderer="preview")

@@ -15,11 +15,45 @@ from ..report.formatting import MISSING
 from ..sensitivity.permutation import TEST_SETS
 from .estimable import not_estimable
 
-__all__ = ["describe_sensitivity", "describe_sensitivity_methods", "describe_variants", "methods", "results"]
+__all__ = ["describe_outcome_draws", "describe_outcome_draws_methods", "describe_sensitivity",
+           "describe_sensitivity_methods", "describe_variants", "methods", "results"]
 
 def methods(variables: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
-    """``text-sensitivity-methods.md`` from the profile's ``sensitivity`` section."""
-    return describe_sensitivity_methods(profile["sensitivity"])
+    """``text-sensitivity-methods.md`` from the profile's ``sensitivity`` section (and, for
+    a simulated cohort whose outcomes were drawn again, ``sensitivity.outcome_draws``)."""
+    draws = (variables.get("sensitivity") or {}).get("outcome_draws")
+    text = describe_sensitivity_methods(profile["sensitivity"])
+    if draws:
+        text = text.rstrip("\n") + " " + describe_outcome_draws_methods(draws) + "\n"
+    return text
+
+
+def describe_outcome_draws_methods(draws: Mapping[str, Any]) -> str:
+    """The Methods sentences on the outcome redraws (simulated cohort only)."""
+    return (f"Since a simulated cohort's outcomes are one draw of its generative model, the simulated follow-up and "
+            f"events were drawn {draws['n']} more times from the model's outcome stream with the same patients, "
+            "images and features; each draw was split and developed again exactly as this build (signatures, "
+            "pre-validated training Rad-scores, imputation, selection and the six models), and this build's test-set "
+            "C-indices are placed among the draws' by their mid-rank percentile.")
+
+
+def describe_outcome_draws(draws: Mapping[str, Any]) -> str:
+    """The Results sentence on where this build's outcome draw falls among the redraws."""
+    keys = [("radscore_internal", "the multi-modal signature's internal"),
+            ("radscore_external", "external"), ("imaging_external", "the clinical imaging model's external")]
+    have = [(k, label) for k, label in keys if k in draws]
+    if not have:
+        return ""
+    parts = [f"{label} C averaged {draws[k]['mean']} (this build {draws[k]['own']}, percentile "
+             f"{draws[k]['percentile']})" for k, label in have]
+    failed = draws.get("n_failed", 0)
+    text = (f"Over {draws['n_developed']} other draws of the simulated outcomes"
+            + (f" ({failed} more could not be developed)" if failed else "")
+            + ", " + ", ".join(parts) + "")
+    if "imaging_best_pct" in draws:
+        text += (f"; the clinical imaging model was the best of the six on the external set in "
+                 f"{draws['imaging_best_pct']}% of the draws")
+    return text + " (@tbl-outcome-draws, @fig-outcome-draws)."
 
 
 def results(variables: Mapping[str, Any], profile: Mapping[str, Any]) -> str:
@@ -165,6 +199,9 @@ def describe_sensitivity(v: Mapping[str, Any]) -> str:
     extra = describe_variants(v.get("variants") or {})
     if extra:
         text = text.rstrip() + " " + extra
+    draws = describe_outcome_draws(v.get("outcome_draws") or {})
+    if draws:
+        text = text.rstrip() + " " + draws
     h = v.get("harmonisation") or {}
     if h.get("run") == "yes":
         text = text.rstrip() + (

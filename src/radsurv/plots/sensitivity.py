@@ -15,7 +15,7 @@ import pandas as pd
 
 from .style import SET_COLORS, apply_style, message_figure, message_panel, plt, save_figure
 
-__all__ = ["centre_effects_panel", "cutpoint_panel", "harmonisation_panel", "mask_source_panel",
+__all__ = ["centre_effects_panel", "cutpoint_panel", "draw_outcome_draws", "harmonisation_panel", "mask_source_panel",
            "permutation_figure", "permutation_one_panel", "permutation_panel", "ring_width_figure",
            "ring_width_panel"]
 
@@ -209,3 +209,36 @@ def harmonisation_panel(ax, discrimination: pd.DataFrame, signature_labels: Mapp
     ax.invert_yaxis()
     ax.set_xlabel("Harrell's C, external test set (95% CI)")
     ax.legend(fontsize=7, frameon=False, loc="best")
+
+
+def draw_outcome_draws(ax, draws, split: str = "external"):
+    """The twin's outcome redraws (:class:`radsurv.sensitivity.outcome_draws.OutcomeDraws`) on
+    one test set: per measure (the six models, model 4 being the multi-modal Rad-score, and the oracle) each
+    redraw's C as a dot, their mean as a grey bar, and the build's own draw as a black bar
+    labelled with its percentile."""
+    from ..labels import SPLIT_LABELS
+    from ..models.six_models import MODELS
+
+    names = {**MODELS, "oracle": "Oracle (true linear predictor)"}   # model 4 is the Rad-score's C
+    keys = [k for k in names if f"{k}_{split}" in draws.draws]
+    summary = draws.summary()
+    d = draws.developed
+    rng = np.random.default_rng(0)   # jitter only: the dots' vertical spread, not data
+    for i, key in enumerate(keys):
+        values = d[f"{key}_{split}"].to_numpy(float)
+        values = values[np.isfinite(values)]
+        ax.scatter(values, i + rng.uniform(-0.18, 0.18, values.size), s=9, color=SET_COLORS.get(split, "0.5"),
+                   alpha=0.6, linewidths=0)
+        row = summary.loc[f"{key}_{split}"]
+        if np.isfinite(row["mean"]):
+            ax.plot([row["mean"]] * 2, [i - 0.3, i + 0.3], color="0.45", linewidth=1.2)
+        if np.isfinite(row["own"]):
+            ax.plot([row["own"]] * 2, [i - 0.35, i + 0.35], color="black", linewidth=1.8)
+            ax.annotate(f"{row['percentile']:.0f}th", (row["own"], i - 0.3), xytext=(3, 0), textcoords="offset points",
+                        fontsize=6, ha="left", va="center")
+    ax.set_yticks(range(len(keys)), [names[k] for k in keys], fontsize=7)
+    ax.invert_yaxis()
+    ax.axvline(0.5, color="0.4", linestyle=":", linewidth=0.9)
+    ax.set_xlabel(f"Harrell's C, {SPLIT_LABELS.get(split, split).lower()}")
+    ax.set_title(f"{len(d)} outcome draws (dots; grey: mean) and this build's (black, its percentile)", fontsize=8)
+    return ax

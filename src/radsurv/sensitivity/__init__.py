@@ -8,6 +8,8 @@
   reference-batch ComBat, the centre effects before and after, the external C with and without.
 - :func:`extract_region_variants`, :class:`MaskSources`, :class:`RingWidths`: the development
   repeated on other masks and rings of other widths.
+- :class:`OutcomeDraws`, :func:`develop_draw`: the twin's outcomes drawn again and developed
+  as the build's, and the build's own C-indices among them.
 """
 
 from .cutpoints import CutpointCheck, cross_validated_groups, cutpoint_check, cutpoint_comparison, shrinkage
@@ -15,12 +17,13 @@ from .harmonisation import (CentreEffects, ComBatResult, Harmonisation, check_re
                             compare_centre_effects, external_discrimination, harmonisation_batches)
 from .permutation import (Permutation, PermutationNull, observed_score, observed_test_c, one_permutation, permutation_null,
                           permutation_once, permutation_p, permutation_summary)
+from .outcome_draws import OutcomeDraws, develop_draw
 from .reported import REPORTED_SIGNATURES, reported_label, reported_scores
 from .variants import MaskSources, RingWidths, VariantExtraction, develop_variant, extract_region_variants
 
 __all__ = ["REPORTED_SIGNATURES", "CentreEffects", "ComBatResult", "CutpointCheck", "Harmonisation", "MaskSources",
-           "Permutation", "PermutationNull", "RingWidths", "VariantExtraction", "check_redeveloped",
+           "OutcomeDraws", "Permutation", "PermutationNull", "RingWidths", "VariantExtraction", "check_redeveloped",
            "combat_harmonise", "compare_centre_effects", "cross_validated_groups", "cutpoint_check",
-           "cutpoint_comparison", "develop_variant", "external_discrimination", "extract_region_variants",
+           "cutpoint_comparison", "develop_draw", "develop_variant", "external_discrimination", "extract_region_variants",
            "harmonisation_batches", "observed_score", "observed_test_c", "one_permutation", "permutation_null", "permutation_once",
            "permutation_p", "permutation_summary", "reported_label", "reported_scores", "shrinkage"]

@@ -16,6 +16,9 @@ radiomics papers ask, answered by re-running the real development.
    from the reader's masks, the true masks (twin) and the analysis masks' rings of other
    widths, with a declared reduced set of image types, against the analysis masks with
    the same set.
+5. **Outcome draws** (:mod:`.outcome_draws`, the twin only): the twin's outcomes drawn
+   again with the same patients, images and features, each draw developed as ``03`` and
+   ``04`` develop the build's; the build's own C-indices placed among them.
 
 The stage reads the feature matrices (``02_features``), the Rad-scores (``03_signatures``)
 and the cohort, and repeats ``03``'s development with ``03``'s own parameters (the
@@ -40,10 +43,12 @@ from .cutpoints import NO_CUT, SPLIT_BY, CutpointCheck
 from .harmonisation import Harmonisation, block_labels
 from .permutation import TEST_SETS, PermutationNull
 from .reported import REPORTED_SIGNATURES, reported_label
+from .outcome_draws import OutcomeDraws
 from .variants import SOURCE_LABELS, MaskSources, RingWidths, VariantExtraction
 
-__all__ = ["XTILE_P_COLUMN", "cutpoint_display", "harmonisation_display", "mask_source_display", "permutation_display",
-           "sensitivity_variables", "variant_variables", "write_sensitivity_artefacts"]
+__all__ = ["XTILE_P_COLUMN", "cutpoint_display", "harmonisation_display", "mask_source_display",
+           "outcome_draws_display", "outcome_draws_variables", "permutation_display", "sensitivity_variables",
+           "variant_variables", "write_sensitivity_artefacts"]
 
 
 def permutation_display(summary: pd.DataFrame) -> pd.DataFrame:
@@ -176,6 +181,50 @@ NO_COMBAT_MULTIMODAL = ("the multi-modal signature's external C with and without
                         "selected no feature, so its C is 0.5 whatever the features")
 
 
+#: The rows of the outcome-draw table, in the paper's order: what the measure is (the
+#: multi-modal Rad-score's C is the signature's, model 4, and is not repeated).
+_DRAW_ROWS = {"clinical": "Clinical model", "mri": "Traditional MRI model",
+              "clinical_mri": "Clinical + traditional MRI model", "signature": "Multi-modal radiomics signature",
+              "radiomics": "Multi-modal radiomics model", "imaging": "Multi-modal clinical imaging model",
+              "oracle": "Oracle (true linear predictor)"}
+
+
+def outcome_draws_display(draws: OutcomeDraws) -> pd.DataFrame:
+    """The paper's table of the build's own C among the outcome redraws: per model and
+    test set, this build's C, the redraws' mean (SD) and 10th-90th percentiles, and the
+    build's percentile among them."""
+    summary = draws.summary()
+    rows = []
+    for key, label in _DRAW_ROWS.items():
+        for s in TEST_SETS:
+            name = f"{key}_{s}"
+            if name not in summary.index or not summary.loc[name, "draws"]:
+                continue
+            r = summary.loc[name]
+            rows.append({"Model": label, "Set": SPLIT_LABELS[s], "This build": f"{r['own']:.3f}",
+                         "Redraws, mean (SD)": f"{r['mean']:.3f} ({r['sd']:.3f})" if np.isfinite(r["sd"])
+                         else f"{r['mean']:.3f}",
+                         "10th-90th percentile": f"{r['p10']:.3f}-{r['p90']:.3f}",
+                         "Percentile of this build": f"{r['percentile']:.0f}"})
+    return pd.DataFrame(rows)
+
+
+def outcome_draws_variables(draws: OutcomeDraws) -> dict[str, Any]:
+    """The ``sensitivity.outcome_draws`` variables: the number of redraws (developed and
+    failed), the clinical imaging model's share of draws as the best of the six on the
+    external set, and per measure the build's C, the redraws' mean and the percentile."""
+    summary = draws.summary()
+    v: dict[str, Any] = {"n": int(len(draws.draws)), "n_developed": int(len(draws.developed)),
+                         "n_failed": int(draws.n_failed)}
+    share = draws.best_share()
+    if np.isfinite(share):
+        v["imaging_best_pct"] = f"{100 * share:.0f}"
+    for name, r in summary.iterrows():
+        if r["draws"]:
+            v[name] = {"own": f"{r['own']:.3f}", "mean": f"{r['mean']:.3f}", "percentile": f"{r['percentile']:.0f}"}
+    return v
+
+
 def sensitivity_variables(params: Mapping[str, Any], null: pd.DataFrame, summary: pd.DataFrame,
                           comparison: pd.DataFrame | None, shrink: float,
                           harmonisation: Harmonisation | None = None, radscore_constant: bool = False,
@@ -237,7 +286,8 @@ def sensitivity_variables(params: Mapping[str, Any], null: pd.DataFrame, summary
 def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull, cutpoints: CutpointCheck,
                                 harmonisation: Harmonisation | None = None,
                                 extraction: VariantExtraction | None = None, mask_sources: MaskSources | None = None,
-                                ring_widths: RingWidths | None = None, harmonisation_note: str = "") -> dict:
+                                ring_widths: RingWidths | None = None, harmonisation_note: str = "",
+                                outcome_draws: OutcomeDraws | None = None, outcome_draws_note: str = "") -> dict:
     """Write every declared output of the sensitivity analyses from what the notebook computed.
 
     Parameters
@@ -256,6 +306,11 @@ def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull,
     harmonisation_note : str
         Why ComBat could not be estimated on this cohort (:func:`radsurv.preconditions.combat_batches`'
         message), or "".
+    outcome_draws : OutcomeDraws or None
+        The build's own draw among redraws of the twin's outcomes (:meth:`OutcomeDraws.run`);
+        None when not run.
+    outcome_draws_note : str
+        Why the outcome draws were not run (a user's cohort; ``sensitivity.outcome_draws.n: 0``).
 
     Returns
     -------
@@ -348,11 +403,32 @@ def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull,
                             "patients and sets and with the same reduced set of image types: Harrell's C on the test "
                             "sets, the features selected and their overlap with the signature from the analysis masks.")
 
+    from ..plots.style import save_figure
+
+    if outcome_draws is not None:
+        ctx.write_data(outcome_draws.draws, "outcome_draws.csv")
+        table = outcome_draws_display(outcome_draws)
+        fig = outcome_draws.plot().figure
+        save_figure(fig, ctx.path("fig-outcome-draws.png"))
+    else:
+        why = outcome_draws_note or "Not run."
+        ctx.write_data(pd.DataFrame(columns=["outcome_seed"]), "outcome_draws.csv")
+        table = pd.DataFrame({"Outcome draws": [why]})
+        message_figure(ctx.path("fig-outcome-draws.png"), "No outcome draws\n" + why)
+    ctx.write_table(table, "outcome_draws_table.md", label="outcome-draws",
+                    caption="This build's outcomes are one draw of the simulated cohort's: Harrell's C of the "
+                            "multi-modal Rad-score, the six models and the oracle on the test sets against "
+                            f"{len(outcome_draws.draws) if outcome_draws is not None else 0} other draws of the "
+                            "outcomes (same patients, images and features; split, signatures and models developed "
+                            "again as for this build), and this build's mid-rank percentile among them.")
+
     # cutpoint_check finds no cut only when the training Rad-score is constant (no feature selected)
     constant = comparison is None
     v = sensitivity_variables(params, permutation.null, summary, comparison, cutpoints.shrinkage, harmonisation,
                               radscore_constant=constant, xtile=xtile)
     v.update(variant_variables(extraction, mask_sources, ring_widths, params))
+    if outcome_draws is not None:
+        v["outcome_draws"] = outcome_draws_variables(outcome_draws)
     missing = [NO_CUT] if constant else []
     missing += [cutpoints.note] if cutpoints.note else []
     if constant and harmonisation is not None:

@@ -328,9 +328,9 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "06_sensitivity",
-        title="Sensitivity: permutation null, cut-points, ComBat, mask source and ring width",
-        sections=("sensitivity", "signatures", "features"),
-        upstream=("00_cohort", "01_segmentation", "02_features", "03_signatures"),
+        title="Sensitivity: permutation null, cut-points, ComBat, mask source and ring width, outcome draws",
+        sections=("sensitivity", "signatures", "features", "models", "cohort", "imaging"),
+        upstream=("00_cohort", "01_segmentation", "02_features", "03_signatures", "04_models"),
         outputs=(
             Artefact("permutation_null.csv", "data", "test-set C of the multi-modal signature developed on each "
                                                      "permutation of the training outcomes, and the X-tile statistic "
@@ -356,6 +356,11 @@ STAGES: tuple[Stage, ...] = (
                                                "width (reduced image types)"),
             Artefact("mask_source_table.md", "table", "the signatures from each mask source"),
             Artefact("fig-ring-width.png", "figure", "test-set C against the peri-tumoral ring width"),
+            Artefact("outcome_draws.csv", "data", "simulated cohort only: test-set C of the multi-modal Rad-score, "
+                                                  "the six models and the oracle on each redraw of the outcomes"),
+            Artefact("outcome_draws_table.md", "table", "this build's C among the outcome redraws, with its "
+                                                        "percentile"),
+            Artefact("fig-outcome-draws.png", "figure", "the outcome redraws' external C and this build's"),
         ),
         variables=("sensitivity",),
     ),
