@@ -104,7 +104,7 @@ def test_validation_exclusions_name_rows_by_first_failing_column():
 
 def test_twin_and_run_variables(paper_profile):
     v = twin_variables(paper_profile["cohort"]["twin"])
-    assert v["hr_a"] == f"{np.exp(0.78):.2f}" == "2.18" and v["target_dfs_5y"] == "82" and v["cutoff"] == "2022-12-31"
+    assert v["hr_a"] == f"{np.exp(0.55):.2f}" == "1.73" and v["target_dfs_5y"] == "82" and v["cutoff"] == "2022-12-31"
     assert v["n_centre"] == {"1": 480, "2": 95, "3": 68} and v["imaging_signal"] == "yes"
     assert run_variables(paper_profile, True, 643)["data_source"] == "simulated digital twin"
     user = run_variables(paper_profile, False, 120)

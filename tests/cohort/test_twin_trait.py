@@ -23,9 +23,18 @@ def _with_trait(twin: dict, log_hr: float = 0.6, signal: bool = True) -> dict:
     return out
 
 
+def _without_traits(twin: dict) -> dict:
+    """The twin without its optional traits (the paper's draws them)."""
+    out = copy.deepcopy(twin)
+    out["latent"].update(h=False, v=False)
+    out["hazard"]["log_hr"].update(h=None, v=None)
+    out["mri_reading"]["tic_v"] = 0.0
+    return out
+
+
 @pytest.fixture(scope="module")
 def twins(paper_profile):
-    plain = paper_profile["cohort"]["twin"]
+    plain = _without_traits(paper_profile["cohort"]["twin"])
     return plain, _with_trait(plain), paper_profile["seed"]
 
 
@@ -87,10 +96,12 @@ def test_null_profile_images_see_an_independent_trait(twins):
 
 def test_profile_keys_must_agree(paper_profile):
     prof = copy.deepcopy(paper_profile)
+    prof["cohort"]["twin"] = _without_traits(prof["cohort"]["twin"])
     prof["cohort"]["twin"]["latent"]["h"] = True
     with pytest.raises(ProfileSchemaError, match=r"hazard\.log_hr\.h"):
         validate_profile(prof)
     prof = copy.deepcopy(paper_profile)
+    prof["cohort"]["twin"] = _without_traits(prof["cohort"]["twin"])
     prof["cohort"]["twin"]["hazard"]["log_hr"]["h"] = 0.5
     with pytest.raises(ProfileSchemaError, match=r"latent\.h"):
         validate_profile(prof)
@@ -105,7 +116,7 @@ def test_images_show_the_trait_and_keep_the_masks(paper_profile, tmp_path):
     from radsurv.cohort.twin import add_twin_images
     from radsurv.imaging.cache import cohort_key
 
-    plain = copy.deepcopy(paper_profile["cohort"]["twin"])
+    plain = _without_traits(paper_profile["cohort"]["twin"])
     plain["n_per_center"] = {1: 1, 2: 1, 3: 1}
     imaging = copy.deepcopy(paper_profile["imaging"])
     imaging["development"] = {"us": {"n": 1}, "mri": {"n": 1}, "centers": [1]}
