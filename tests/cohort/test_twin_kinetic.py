@@ -16,6 +16,8 @@ from radsurv.cohort.twin import (CLINICAL_COLUMNS, MRI_COLUMNS, add_twin_images,
                                  simulate_patients, true_linear_predictor)
 from radsurv.schema import ProfileSchemaError, validate_profile
 
+from tests.cohort._traits import three_patient_images, without_traits
+
 TIC_ORDER = {"persistent": 0, "plateau": 1, "washout": 2}
 
 
@@ -28,18 +30,9 @@ def _with_kinetic(twin: dict, log_hr: float = 0.5, tic_v: float = 1.0, signal: b
     return out
 
 
-def _without_traits(twin: dict) -> dict:
-    """The twin without its optional traits (the paper's draws them)."""
-    out = copy.deepcopy(twin)
-    out["latent"].update(h=False, v=False)
-    out["hazard"]["log_hr"].update(h=None, v=None)
-    out["mri_reading"]["tic_v"] = 0.0
-    return out
-
-
 @pytest.fixture(scope="module")
 def twins(paper_profile):
-    plain = _without_traits(paper_profile["cohort"]["twin"])
+    plain = without_traits(paper_profile["cohort"]["twin"])
     return plain, _with_kinetic(plain), paper_profile["seed"]
 
 
@@ -128,7 +121,7 @@ def test_null_profile_reader_sees_an_independent_trait(twins):
 def test_profile_keys_must_agree(paper_profile):
     def invalid(edit, match):
         prof = copy.deepcopy(paper_profile)
-        prof["cohort"]["twin"] = _without_traits(prof["cohort"]["twin"])
+        prof["cohort"]["twin"] = without_traits(prof["cohort"]["twin"])
         edit(prof["cohort"]["twin"])
         with pytest.raises(ProfileSchemaError, match=match):
             validate_profile(prof)
@@ -141,16 +134,7 @@ def test_profile_keys_must_agree(paper_profile):
 
 def test_the_images_do_not_show_it(paper_profile, tmp_path):
     """Through add_twin_images: with v the images and masks are the same bytes as without."""
-    plain = _without_traits(paper_profile["cohort"]["twin"])
-    plain["n_per_center"] = {1: 1, 2: 1, 3: 1}
-    imaging = copy.deepcopy(paper_profile["imaging"])
-    imaging["development"] = {"us": {"n": 1}, "mri": {"n": 1}, "centers": [1]}
-    seed = paper_profile["seed"]
-
-    def digests(twin_params, folder):
-        add_twin_images(simulate_cohort(twin_params, seed), imaging, tmp_path / folder, seed=seed)
-        return {f.relative_to(tmp_path / folder).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
-                for f in sorted((tmp_path / folder).rglob("*.nii.gz"))}
-
-    off, on = digests(plain, "off"), digests(_with_kinetic(plain, log_hr=1.5, tic_v=2.0), "on")
+    plain = without_traits(paper_profile["cohort"]["twin"])
+    off, _ = three_patient_images(paper_profile, plain, tmp_path / "off")
+    on, _ = three_patient_images(paper_profile, _with_kinetic(plain, log_hr=1.5, tic_v=2.0), tmp_path / "on")
     assert len(off) == 3 * 2 * 3 + 2 * 3 and off == on

@@ -14,6 +14,8 @@ from radsurv.cohort.twin import (CLINICAL_COLUMNS, MRI_COLUMNS, simulate_cohort,
                                  true_linear_predictor)
 from radsurv.schema import ProfileSchemaError, validate_profile
 
+from tests.cohort._traits import three_patient_images, without_traits
+
 
 def _with_trait(twin: dict, log_hr: float = 0.6, signal: bool = True) -> dict:
     out = copy.deepcopy(twin)
@@ -23,18 +25,9 @@ def _with_trait(twin: dict, log_hr: float = 0.6, signal: bool = True) -> dict:
     return out
 
 
-def _without_traits(twin: dict) -> dict:
-    """The twin without its optional traits (the paper's draws them)."""
-    out = copy.deepcopy(twin)
-    out["latent"].update(h=False, v=False)
-    out["hazard"]["log_hr"].update(h=None, v=None)
-    out["mri_reading"]["tic_v"] = 0.0
-    return out
-
-
 @pytest.fixture(scope="module")
 def twins(paper_profile):
-    plain = _without_traits(paper_profile["cohort"]["twin"])
+    plain = without_traits(paper_profile["cohort"]["twin"])
     return plain, _with_trait(plain), paper_profile["seed"]
 
 
@@ -96,12 +89,12 @@ def test_null_profile_images_see_an_independent_trait(twins):
 
 def test_profile_keys_must_agree(paper_profile):
     prof = copy.deepcopy(paper_profile)
-    prof["cohort"]["twin"] = _without_traits(prof["cohort"]["twin"])
+    prof["cohort"]["twin"] = without_traits(prof["cohort"]["twin"])
     prof["cohort"]["twin"]["latent"]["h"] = True
     with pytest.raises(ProfileSchemaError, match=r"hazard\.log_hr\.h"):
         validate_profile(prof)
     prof = copy.deepcopy(paper_profile)
-    prof["cohort"]["twin"] = _without_traits(prof["cohort"]["twin"])
+    prof["cohort"]["twin"] = without_traits(prof["cohort"]["twin"])
     prof["cohort"]["twin"]["hazard"]["log_hr"]["h"] = 0.5
     with pytest.raises(ProfileSchemaError, match=r"latent\.h"):
         validate_profile(prof)
@@ -111,25 +104,13 @@ def test_images_show_the_trait_and_keep_the_masks(paper_profile, tmp_path):
     """Through add_twin_images: with the trait the cohort's and the development sets'
     images change and their true and reader masks do not; without it they are the
     images of the twin that has no trait (same bytes)."""
-    import hashlib
-
-    from radsurv.cohort.twin import add_twin_images
     from radsurv.imaging.cache import cohort_key
 
-    plain = _without_traits(paper_profile["cohort"]["twin"])
-    plain["n_per_center"] = {1: 1, 2: 1, 3: 1}
-    imaging = copy.deepcopy(paper_profile["imaging"])
-    imaging["development"] = {"us": {"n": 1}, "mri": {"n": 1}, "centers": [1]}
+    imaging = paper_profile["imaging"]
     seed = paper_profile["seed"]
-
-    def digests(twin_params, folder):
-        cohort = add_twin_images(simulate_cohort(twin_params, seed), imaging, tmp_path / folder, seed=seed)
-        files = sorted((tmp_path / folder).rglob("*.nii.gz"))
-        return {f.relative_to(tmp_path / folder).as_posix(): hashlib.sha256(f.read_bytes()).hexdigest()
-                for f in files}, cohort
-
-    off, cohort_off = digests(plain, "off")
-    on, cohort_on = digests(_with_trait(plain), "on")
+    plain = without_traits(paper_profile["cohort"]["twin"])
+    off, cohort_off = three_patient_images(paper_profile, plain, tmp_path / "off")
+    on, cohort_on = three_patient_images(paper_profile, _with_trait(plain), tmp_path / "on")
     assert off.keys() == on.keys() and len(off) == 3 * 2 * 3 + 2 * 3
     masks = [k for k in off if k.endswith(("_mask.nii.gz", "_reader.nii.gz"))]
     images = [k for k in off if k not in masks]

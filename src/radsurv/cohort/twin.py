@@ -387,9 +387,7 @@ def simulate_patients(twin: dict, seed: int) -> pd.DataFrame:
         # The kinetic trait: its own stream, so the other columns are those of the twin
         # without it (the reader's noise below is drawn as before). Null profile: the
         # reader sees an independent draw (the stream's second).
-        kinetic_rng = np.random.default_rng([seed, STREAM_TWIN_KINETIC])
-        v = kinetic_rng.standard_normal(n)
-        v_img = v.copy() if twin.get("imaging_signal", True) else kinetic_rng.standard_normal(n)
+        v, v_img = _optional_trait(seed, STREAM_TWIN_KINETIC, n, twin.get("imaging_signal", True))
         kinetic = {"v": v, "v_img": v_img}
         tic = mr["tic_a"] * a_img + float(mr.get("tic_v", 0.0)) * v_img + noise()
     else:
@@ -402,10 +400,7 @@ def simulate_patients(twin: dict, seed: int) -> pd.DataFrame:
     if lat.get("h"):
         # The image-only trait: its own stream, after everything else, so the columns
         # above are those of the twin without it.
-        trait_rng = np.random.default_rng([seed, STREAM_TWIN_TRAIT])
-        h = trait_rng.standard_normal(n)
-        # Null profile: the images see an independent draw (the stream's second).
-        h_img = h.copy() if twin.get("imaging_signal", True) else trait_rng.standard_normal(n)
+        h, h_img = _optional_trait(seed, STREAM_TWIN_TRAIT, n, twin.get("imaging_signal", True))
         trait = {"h": h, "h_img": h_img}
 
     frame = pd.DataFrame(
@@ -445,6 +440,15 @@ def simulate_patients(twin: dict, seed: int) -> pd.DataFrame:
     for i, (name, values) in enumerate({**trait, **kinetic}.items()):
         frame.insert(7 + i, name, values)  # beside the other latents, before age
     return frame
+
+
+def _optional_trait(seed: int, stream: int, n: int, imaging_signal: bool) -> tuple[np.ndarray, np.ndarray]:
+    """An optional trait and what the images (or their reader) see of it, from the trait's
+    own stream ``[seed, stream]``: the same draw, or in the null profile an independent
+    one (the stream's second)."""
+    rng = np.random.default_rng([seed, stream])
+    x = rng.standard_normal(n)
+    return x, (x.copy() if imaging_signal else rng.standard_normal(n))
 
 
 def true_linear_predictor(patients: pd.DataFrame, hazard: dict) -> np.ndarray:
