@@ -86,7 +86,7 @@ def test_preview_shows_every_figure_table_and_number(built):
     assert figures == {"fig-flow", "fig-km-sets", "fig-segmentation", "fig-icc", "fig-imaging-examples",
                        "fig-km-risk", "fig-lasso", "fig-coefficients", "fig-xtile", "fig-forest", "fig-c-models",
                        "fig-td-roc", "fig-calibration", "fig-decision", "fig-nomogram", "fig-permutation",
-                       "fig-ring-width"}
+                       "fig-ring-width", "fig-outcome-draws"}
     assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) == len(figures)
     assert "Figure 1" in html and "Figure 2" in html and "Table 1" in html
     assert 'id="fig-flow"' in html and 'id="fig-km-sets"' in html and 'id="tbl-baseline"' in html
@@ -131,7 +131,7 @@ def test_docx_and_pdf_beside_the_preview(built, documents):
     assert report.outputs == {"html": paper / "index.html", "docx": paper / "index.docx",
                               "pdf": paper / "index.pdf", "bundle": paper / "submission.zip"}
     n_fig, n_tbl = documents["n_figures"], documents["n_tables"]
-    assert n_fig == 17 and n_tbl >= 20     # the figures the preview test lists
+    assert n_fig == 18 and n_tbl >= 20     # the figures the preview test lists
     docx, pdf = documents["docx"], documents["pdf"]
     assert docx_problems(docx, n_fig, n_tbl) == []
     assert pdf_problems(pdf, n_fig, n_tbl) == []
@@ -500,8 +500,9 @@ def test_mask_source_and_ring_width(built, quick_profile):
 
 def test_outcome_draws_place_the_build_among_redraws(built, quick_profile):
     """The twin's outcomes drawn again n times, each developed as 03 and 04 develop the
-    build (whose own draw the stage reproduced, or it would have stopped); the percentiles
-    recomputed from the table; the paper prints the sentence and the table."""
+    build: the build's own draw, developed again by the same function, gives every C that
+    03 and 04 reported (06 checks 03's Rad-score itself; it does not read 04); the
+    percentiles recomputed from the table; the paper prints the sentence and the table."""
     from radsurv.sensitivity.outcome_draws import percentile
 
     proj, report = built
@@ -512,9 +513,11 @@ def test_outcome_draws_place_the_build_among_redraws(built, quick_profile):
     models = yaml.safe_load((proj / "_variables.yml").read_text(encoding="utf-8"))["models"]
     var = yaml.safe_load((proj / "_variables.yml").read_text(encoding="utf-8"))["sensitivity"]["outcome_draws"]
     ok = draws[draws["failed"].isna()]
-    assert var["n"] == n and var["n_developed"] == len(ok)
+    assert int(var["n"]) == n and int(var["n_developed"]) == len(ok)
     own = float(models["imaging"]["c_external"])
-    assert var["imaging_external"]["own"] == models["imaging"]["c_external"]
+    for model in ("clinical", "mri", "clinical_mri", "signature", "radiomics", "imaging"):
+        for s in ("internal", "external"):
+            assert var[f"{model}_{s}"]["own"] == models[model][f"c_{s}"], (model, s)
     # the percentile of the printed (rounded) C may differ from the exact one only at a tie
     assert abs(float(var["imaging_external"]["percentile"]) - percentile(ok["imaging_external"], own)) <= 100 / len(ok)
     assert var["imaging_external"]["mean"] == f"{ok['imaging_external'].mean():.3f}"

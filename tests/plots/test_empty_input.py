@@ -109,6 +109,12 @@ def _mask_sources():
                                       "n_selected", "jaccard_vs_auto"), selected={}, n_patients=0)
 
 
+def _outcome_draws():
+    from radsurv.sensitivity.outcome_draws import DRAW_MEASURES, OutcomeDraws
+
+    return OutcomeDraws(draws=_frame("outcome_seed", "train_events", *DRAW_MEASURES, "failed"), own={})
+
+
 def _image(size=(8, 8), spacing=(1.0, 1.0)):
     image = sitk.Image(list(size), sitk.sitkFloat32)
     image.SetSpacing(spacing)
@@ -186,6 +192,8 @@ FUNCTIONS = {
     "radsurv.plots.sensitivity.permutation_panel": (
         lambda ax, tmp: sensitivity.permutation_panel(ax, np.array([]), float("nan"), float("nan"), np.array([]),
                                                       "External test", "external"), "No permuted C"),
+    "radsurv.plots.sensitivity.draw_outcome_draws": (
+        lambda ax, tmp: sensitivity.draw_outcome_draws(ax, _outcome_draws()), "No outcome draw"),
     "radsurv.plots.sensitivity.permutation_one_panel": (
         lambda ax, tmp: sensitivity.permutation_one_panel(ax, _frame("set", "permuted_c", "observed_c"),
                                                           SET_LABELS), "No C"),
@@ -454,6 +462,7 @@ PLOTS = {
                         shrinkage=float("nan"), n_folds=5), "No cut"),
     "radsurv.sensitivity.harmonisation.CentreEffects": (_centre_effects, "No feature block"),
     "radsurv.sensitivity.harmonisation.Harmonisation": (_harmonisation, "No external C"),
+    "radsurv.sensitivity.outcome_draws.OutcomeDraws": (_outcome_draws, "No outcome draw"),
     "radsurv.sensitivity.permutation.Permutation": (_permutation, "No C"),
     "radsurv.sensitivity.permutation.PermutationNull": (_permutation_null, "No permutation"),
     "radsurv.sensitivity.variants.MaskSources": (_mask_sources, "No mask-source result"),

@@ -221,8 +221,11 @@ def draw_outcome_draws(ax, draws, split: str = "external"):
 
     names = {**MODELS, "oracle": "Oracle (true linear predictor)"}   # model 4 is the Rad-score's C
     keys = [k for k in names if f"{k}_{split}" in draws.draws]
-    summary = draws.summary()
     d = draws.developed
+    if d.empty or not keys:
+        message_panel(ax, "No outcome draw could be developed")
+        return ax
+    summary = draws.summary()
     rng = np.random.default_rng(0)   # jitter only: the dots' vertical spread, not data
     for i, key in enumerate(keys):
         values = d[f"{key}_{split}"].to_numpy(float)

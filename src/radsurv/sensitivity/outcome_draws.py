@@ -23,8 +23,10 @@ averages, through the same function), :func:`develop_draw`:
   true linear predictor) on the internal and external test sets.
 
 The build's own draw is the same function with ``outcome_seed=None``; it reproduces
-``03_signatures``' and ``04_models``' C-indices (checked by :meth:`OutcomeDraws.run`), and
-its percentile among the redraws is the mid-rank share of draws below it.
+``03_signatures``' Rad-score C (checked by :meth:`OutcomeDraws.run`, which ``06_sensitivity``
+gives 03's values) and ``04_models``' C-indices (checked on the quick build by its test:
+06 does not read 04, so that the null guard can run 03 and 06 alone), and its percentile
+among the redraws is the mid-rank share of draws below it.
 
 What stays fixed across draws: the ICC flags (``02_features`` measures them on training
 patients of the build's split). Only a simulated cohort has this analysis: a real cohort

@@ -330,7 +330,7 @@ STAGES: tuple[Stage, ...] = (
         "06_sensitivity",
         title="Sensitivity: permutation null, cut-points, ComBat, mask source and ring width, outcome draws",
         sections=("sensitivity", "signatures", "features", "models", "cohort", "imaging"),
-        upstream=("00_cohort", "01_segmentation", "02_features", "03_signatures", "04_models"),
+        upstream=("00_cohort", "01_segmentation", "02_features", "03_signatures"),
         outputs=(
             Artefact("permutation_null.csv", "data", "test-set C of the multi-modal signature developed on each "
                                                      "permutation of the training outcomes, and the X-tile statistic "
