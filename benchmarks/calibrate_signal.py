@@ -50,11 +50,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from radsurv.cohort.manifest import ManifestSpec, derive_split
 from radsurv.cohort.twin import simulate_cohort
 from radsurv.config import load_profile
 from radsurv.models.six_models import MODELS
-from radsurv.sensitivity.outcome_draws import develop_cohort
+from radsurv.sensitivity.outcome_draws import develop_cohort, drawn_split
 from radsurv.stages.readers import read_features
 
 
@@ -161,9 +160,7 @@ def one_setting(profile: dict, X: pd.DataFrame, flagged: set[str], log_hr: dict,
     seed = int(p["seed"])
     data, eta = twin_cohort(p["cohort"]["twin"], seed, outcome_seed)
     eta = pd.Series(eta, index=data["patient_id"])
-    spec = ManifestSpec.from_profile(p)
-    split = p["cohort"]["split"]
-    data["split"] = derive_split(data, spec, split["n_train"], seed, split["stratify"]).to_numpy()
+    data["split"] = drawn_split(data, p)
     data = data.set_index("patient_id").loc[X.index].reset_index()
     row = develop_cohort(X, flagged, data, eta, p, n_jobs)
     return {**{f"log_hr_{k}": v for k, v in log_hr.items()}, **(settings or {}), "outcome_seed": outcome_seed, **row}

@@ -44,7 +44,8 @@ import pandas as pd
 
 from ..results import ShowsItself, new_axes
 
-__all__ = ["DRAW_MEASURES", "OutcomeDraws", "develop_cohort", "develop_draw", "percentile", "redrawn_cohort"]
+__all__ = ["DRAW_MEASURES", "OutcomeDraws", "develop_cohort", "develop_draw", "drawn_split", "percentile",
+           "redrawn_cohort"]
 
 #: The measures of a draw, in table order: the multi-modal Rad-score, the six models and
 #: the oracle, each on the internal and external test sets.
@@ -74,7 +75,6 @@ def redrawn_cohort(data: pd.DataFrame, profile: Mapping[str, Any], outcome_seed:
         The cohort table (``dfs_time``, ``dfs_event`` and ``split`` replaced), and the true
         linear predictor by ``patient_id``.
     """
-    from ..cohort.manifest import ManifestSpec, derive_split
     from ..cohort.twin import simulate_cohort
 
     seed = int(profile["seed"])
@@ -88,17 +88,25 @@ def redrawn_cohort(data: pd.DataFrame, profile: Mapping[str, Any], outcome_seed:
     out = data.copy()
     for col in ("dfs_time", "dfs_event"):
         out[col] = drawn.loc[ids, col].to_numpy().astype(data[col].dtype)
-    spec = ManifestSpec.from_profile(profile)
-    split = profile["cohort"]["split"]
-    out["split"] = derive_split(out, spec, split["n_train"], seed, split["stratify"]).to_numpy()
+    out["split"] = drawn_split(out, profile)
     eta = pd.Series(twin.truth["eta"].to_numpy(), index=twin.manifest["patient_id"].astype(str)).loc[ids]
     return out, eta.rename("eta")
 
 
-def _c(score: pd.Series, outcome: pd.DataFrame, split: str) -> float:
+def drawn_split(data: pd.DataFrame, profile: Mapping[str, Any]) -> np.ndarray:
+    """Each patient's set as ``00_cohort`` draws it from the cohort table's events
+    (:func:`radsurv.cohort.manifest.derive_split` with the profile's ``cohort.split``)."""
+    from ..cohort.manifest import ManifestSpec, derive_split
+
+    split = profile["cohort"]["split"]
+    return derive_split(data, ManifestSpec.from_profile(profile), split["n_train"], int(profile["seed"]),
+                        split["stratify"]).to_numpy()
+
+
+def _c(score: pd.Series, outcome: pd.DataFrame, sel: np.ndarray) -> float:
+    """Harrell's C of ``score`` on the patients ``sel`` with a finite score (NaN without an event)."""
     from ..stats import harrell_c
 
-    sel = (outcome["split"] == split).to_numpy()
     s = score.to_numpy(float)[sel]
     ok = np.isfinite(s)
     t, e = outcome["time"].to_numpy(float)[sel][ok], outcome["event"].to_numpy(int)[sel][ok]
@@ -180,7 +188,7 @@ def develop_cohort(X: pd.DataFrame, flagged: set[str], cohort: pd.DataFrame, eta
             prevalidated = prevalidated_table(dev, outcome)
             columns, labels = profile["cohort"]["columns"], profile["cohort"]["labels"]
             design, clinical, mri = cohort_design(cohort, radscores, columns, labels, prevalidated=prevalidated)
-            mo = cohort_outcomes(cohort, design.X.index, profile["time_unit"])
+            mo = outcome.loc[design.X.index]   # the patients with a Rad-score: every row of X
             is_train = (mo["split"] == "train").to_numpy()
             mp = profile["models"]
             six = develop_models(design.subset(design.X.index[is_train]), clinical, mri, mo.loc[is_train, "time"],
@@ -192,10 +200,11 @@ def develop_cohort(X: pd.DataFrame, flagged: set[str], cohort: pd.DataFrame, eta
     row["clinical_variables"] = " ".join(six.models["clinical"].variables) if "clinical" in six.models else ""
     row["imaging_variables"] = " ".join(six.models["imaging"].variables) if "imaging" in six.models else ""
     for s in _TEST_SETS:
-        row[f"radscore_{s}"] = _c(radscores[MULTIMODAL], outcome, s)
+        sel, sel_m = (outcome["split"] == s).to_numpy(), (mo["split"] == s).to_numpy()
+        row[f"radscore_{s}"] = _c(radscores[MULTIMODAL], outcome, sel)
         for key in ("clinical", "mri", "clinical_mri", "signature", "radiomics", "imaging"):
-            row[f"{key}_{s}"] = _c(scores[key], mo, s) if key in scores else float("nan")
-        row[f"oracle_{s}"] = _c(eta.loc[outcome.index], outcome, s)
+            row[f"{key}_{s}"] = _c(scores[key], mo, sel_m) if key in scores else float("nan")
+        row[f"oracle_{s}"] = _c(eta.loc[outcome.index], outcome, sel)
     # Per external centre: the multi-modal Rad-score's mean in training SDs from the training
     # mean (the scanner's shift, which a pooled C and the calibration pay for) and its C
     # within the centre (what survives of the ranking).
@@ -206,8 +215,7 @@ def develop_cohort(X: pd.DataFrame, flagged: set[str], cohort: pd.DataFrame, eta
     for c in sorted(set(centre[external])):
         sel = (centre == c) & external
         row[f"radscore_shift_c{c}"] = float((r[sel].mean() - mu) / sd) if sd > 0 else float("nan")
-        row[f"radscore_c{c}"] = _c(pd.Series(np.where(sel, r, np.nan), index=outcome.index),
-                                   outcome.assign(split=np.where(sel, "centre", "other")), "centre")
+        row[f"radscore_c{c}"] = _c(radscores[MULTIMODAL], outcome, sel)
     row["failed"] = ""
     return row
 

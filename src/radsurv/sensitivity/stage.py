@@ -318,7 +318,7 @@ def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull,
         The ``sensitivity`` variables of the manuscript.
     """
     from ..plots.sensitivity import permutation_figure, ring_width_figure
-    from ..plots.style import message_figure
+    from ..plots.style import message_figure, save_figure
 
     params = ctx.params
     n = permutation.n_permutations
@@ -402,8 +402,6 @@ def write_sensitivity_artefacts(ctx: StageContext, permutation: PermutationNull,
                             "lesion masks, on the same "
                             "patients and sets and with the same reduced set of image types: Harrell's C on the test "
                             "sets, the features selected and their overlap with the signature from the analysis masks.")
-
-    from ..plots.style import save_figure
 
     if outcome_draws is not None:
         ctx.write_data(outcome_draws.draws, "outcome_draws.csv")
