@@ -695,6 +695,19 @@ class OutcomeDrawsSection(_Section):
                                          "build's own C-indices in their distribution (0: none; the twin only)")
 
 
+class ScannerAgreementSection(_Section):
+    n: int = Field(24, ge=0, description="travelling lesions per modality, each scanned twice on every centre's "
+                                         "scanner of the simulated cohort, whose features' repeatability and agreement "
+                                         "across scanners are measured (0: none; at least 3 for an ICC; the twin only)")
+
+    @field_validator("n")
+    @classmethod
+    def _enough(cls, value: int) -> int:
+        if 0 < value < 3:
+            raise ValueError(f"{value} travelling lesions cannot give an ICC: use at least 3, or 0 to skip")
+        return value
+
+
 class SensitivitySection(_Section):
     """Stage ``06_sensitivity``: the permutation null of the development, the cut-point
     check and ComBat harmonisation."""
@@ -704,6 +717,7 @@ class SensitivitySection(_Section):
     harmonisation: HarmonisationSection = Field(default_factory=HarmonisationSection)
     variants: RegionVariantsSection = Field(default_factory=RegionVariantsSection)
     outcome_draws: OutcomeDrawsSection = Field(default_factory=OutcomeDrawsSection)
+    scanner_agreement: ScannerAgreementSection = Field(default_factory=ScannerAgreementSection)
     n_jobs: int | None = Field(None, description="local processes over the permutations, variant regions and "
                                                  "developments (-1: every core; null: compute.n_jobs)")
 

@@ -42,7 +42,9 @@ def null_build(tmp_path_factory, root):
         # signature outside the tail (p 0.90 and 0.71 measured) within make test's budget
         "  permutation: {n: 20}\n"
         # the outcome draws develop the six models on every draw: not the guard's either
-        "  outcome_draws: {n: 0}\n", encoding="utf-8")
+        "  outcome_draws: {n: 0}\n"
+        # nor are the travelling lesions' scans (a property of the scanners, not of the signal)
+        "  scanner_agreement: {n: 0}\n", encoding="utf-8")
     # Up to the signatures and the permutation null: the guard is theirs (the models'
     # stages run on the same code in the quick test; a whole null run is
     # `radsurv run --profile null`)

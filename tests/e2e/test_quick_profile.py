@@ -86,7 +86,7 @@ def test_preview_shows_every_figure_table_and_number(built):
     assert figures == {"fig-flow", "fig-km-sets", "fig-segmentation", "fig-icc", "fig-imaging-examples",
                        "fig-km-risk", "fig-lasso", "fig-coefficients", "fig-xtile", "fig-forest", "fig-c-models",
                        "fig-td-roc", "fig-calibration", "fig-decision", "fig-nomogram", "fig-permutation",
-                       "fig-ring-width", "fig-outcome-draws"}
+                       "fig-ring-width", "fig-outcome-draws", "fig-scanner-agreement"}
     assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', html)) == len(figures)
     assert "Figure 1" in html and "Figure 2" in html and "Table 1" in html
     assert 'id="fig-flow"' in html and 'id="fig-km-sets"' in html and 'id="tbl-baseline"' in html
@@ -131,7 +131,7 @@ def test_docx_and_pdf_beside_the_preview(built, documents):
     assert report.outputs == {"html": paper / "index.html", "docx": paper / "index.docx",
                               "pdf": paper / "index.pdf", "bundle": paper / "submission.zip"}
     n_fig, n_tbl = documents["n_figures"], documents["n_tables"]
-    assert n_fig == 18 and n_tbl >= 20     # the figures the preview test lists
+    assert n_fig == 19 and n_tbl >= 20     # the figures the preview test lists
     docx, pdf = documents["docx"], documents["pdf"]
     assert docx_problems(docx, n_fig, n_tbl) == []
     assert pdf_problems(pdf, n_fig, n_tbl) == []
@@ -527,6 +527,23 @@ def test_outcome_draws_place_the_build_among_redraws(built, quick_profile):
     assert "other draws of the simulated outcomes" in html and "fig-outcome-draws" in html
     v = var["imaging_external"]
     assert f"external C averaged {v['mean']} (this build {v['own']}, percentile {v['percentile']})" in html
+
+
+def test_scanner_agreement_sizes_the_scanners(built, quick_profile):
+    """The travelling lesions: one row per feature of every modality and region, ICCs
+    within their range, the variables recomputed from the table, the sentences in the paper."""
+    proj, report = built
+    table = pd.read_csv(proj / "build/quick/06_sensitivity/scanner_agreement.csv")
+    var = yaml.safe_load((proj / "_variables.yml").read_text(encoding="utf-8"))["sensitivity"]["scanner_agreement"]
+    assert var["n"] == quick_profile["sensitivity"]["scanner_agreement"]["n"] and var["scanners"] == 3
+    assert set(zip(table["modality"], table["region"])) == {(m, r) for m in ("us", "mri") for r in ("intra", "peri")}
+    assert not table.duplicated(["modality", "region", "feature"]).any()
+    assert (table[["retest_icc", "between_icc"]].dropna() <= 1.0 + 1e-12).all().all()
+    intra = table[(table["modality"] == "mri") & (table["region"] == "intra")]
+    assert var["mri_intra"]["between_median"] == f"{intra['between_icc'].median():.2f}"
+    html = report.paper.read_text(encoding="utf-8")
+    assert "lesions per modality that are not the cohort" in html and "fig-scanner-agreement" in html
+    assert f"median test-retest ICC on one scanner was {var['us_intra']['retest_median']} for ultrasound" in html
 
 
 def test_second_run_does_nothing(built):

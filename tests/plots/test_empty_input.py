@@ -192,6 +192,8 @@ FUNCTIONS = {
     "radsurv.plots.sensitivity.permutation_panel": (
         lambda ax, tmp: sensitivity.permutation_panel(ax, np.array([]), float("nan"), float("nan"), np.array([]),
                                                       "External test", "external"), "No permuted C"),
+    "radsurv.plots.sensitivity.draw_scanner_agreement": (
+        lambda ax, tmp: sensitivity.draw_scanner_agreement(ax, pd.DataFrame()), "No travelling lesions"),
     "radsurv.plots.sensitivity.draw_outcome_draws": (
         lambda ax, tmp: sensitivity.draw_outcome_draws(ax, _outcome_draws()), "No outcome draw"),
     "radsurv.plots.sensitivity.permutation_one_panel": (
@@ -463,6 +465,10 @@ PLOTS = {
     "radsurv.sensitivity.harmonisation.CentreEffects": (_centre_effects, "No feature block"),
     "radsurv.sensitivity.harmonisation.Harmonisation": (_harmonisation, "No external C"),
     "radsurv.sensitivity.outcome_draws.OutcomeDraws": (_outcome_draws, "No outcome draw"),
+    "radsurv.sensitivity.scanner_agreement.ScannerAgreement": (
+        lambda: _result("radsurv.sensitivity.scanner_agreement.ScannerAgreement", table=pd.DataFrame(),
+                        retest_by_center=pd.DataFrame(), n_lesions={}, centers=[], retest_center=1),
+        "No travelling lesions"),
     "radsurv.sensitivity.permutation.Permutation": (_permutation, "No C"),
     "radsurv.sensitivity.permutation.PermutationNull": (_permutation_null, "No permutation"),
     "radsurv.sensitivity.variants.MaskSources": (_mask_sources, "No mask-source result"),

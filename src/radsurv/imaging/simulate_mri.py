@@ -356,6 +356,7 @@ def simulate_mri(
     phenotype: dict | None = None,
     bpe_category: str | None = None,
     h: float | None = None,
+    scan_rng: np.random.Generator | None = None,
 ) -> SimulatedCase:
     """Simulate one 3D DCE-MRI subtraction volume of a breast lesion.
 
@@ -383,6 +384,12 @@ def simulate_mri(
         inside the lesion and stromal texture in its ring
         (:func:`radsurv.imaging._common.trait_modifiers`), drawn from a generator spawned
         from ``rng``. None: no trait (the volume simulated without the parameter).
+    scan_rng
+        Random generator of the scan (:mod:`radsurv.imaging.rescan`): the lesion's
+        geometry and its trait's texture are drawn from ``rng`` and everything after them
+        (the breast, the background enhancement, noise, bias field, motion) from
+        ``scan_rng``, so that two scans of one lesion share the tumour and nothing else.
+        None: all from ``rng`` (the volume simulated without the parameter).
 
     Returns
     -------
@@ -399,6 +406,8 @@ def simulate_mri(
 
     trait_rng = rng.spawn(1)[0] if h is not None else None  # spawning draws nothing from rng
     geometry = _lesion_geometry(a, radius, spec, rng)
+    if scan_rng is not None:
+        rng = scan_rng
     # Room for the ring around the widest plausible reader delineation too (readers
     # displace the boundary by up to ~3 SD of their displacement), not only the truth.
     room = float(ph["border_margin_mm"]) + 3.0 * float(ph["reader"]["displacement_frac_mri"]) * radius

@@ -497,6 +497,7 @@ def simulate_us(
     *,
     phenotype: dict | None = None,
     h: float | None = None,
+    scan_rng: np.random.Generator | None = None,
 ) -> SimulatedCase:
     """Simulate one 2D B-mode breast ultrasound image of a lesion.
 
@@ -522,6 +523,12 @@ def simulate_us(
         (:func:`radsurv.imaging._common.trait_modifiers`), drawn from a generator spawned
         from ``rng`` so that everything else is drawn as without it. None: no trait
         (the image is the one simulated without the parameter).
+    scan_rng
+        Random generator of the scan (:mod:`radsurv.imaging.rescan`): the lesion's shape
+        and its trait's texture are drawn from ``rng`` and everything after them (the
+        breast around it, the probe's placement, speckle, gain) from ``scan_rng``, so
+        that two scans of one lesion share the tumour and nothing else. None: all from
+        ``rng`` (the image is the one simulated without the parameter).
 
     Returns
     -------
@@ -535,11 +542,14 @@ def simulate_us(
     radius = 0.5 * float(size_mm)
 
     shape = _lesion_shape(a, radius, spec, rng)
+    tumour_rng = rng
+    if scan_rng is not None:
+        rng = scan_rng
     # Room for the ring around the widest plausible reader delineation too.
     room = float(ph["border_margin_mm"]) + 3.0 * float(ph["reader"]["displacement_frac_us"]) * radius
     layout = _layout(shape, scanner, room, ph["margin_mm"], rng)
     echo = _background(layout, dx, rng)
-    trait_rng = rng.spawn(1)[0] if h is not None else None  # spawning draws nothing from rng
+    trait_rng = tumour_rng.spawn(1)[0] if h is not None else None  # spawning draws nothing from rng
     lesion = _lesion_fields(a, b, radius, shape, layout, dx, spec, rng)
     box, mask = lesion["box"], lesion["mask"]
     trait_info: dict[str, float] = {}

@@ -245,3 +245,32 @@ def draw_outcome_draws(ax, draws, split: str = "external"):
     ax.set_xlabel(f"Harrell's C, {SPLIT_LABELS.get(split, split).lower()}")
     ax.set_title(f"{len(d)} outcome draws (dots; grey: mean) and this build's (black, its percentile)", fontsize=8)
     return ax
+
+
+def draw_scanner_agreement(ax, table: pd.DataFrame):
+    """The travelling lesions' agreement (:class:`radsurv.sensitivity.scanner_agreement.ScannerAgreement`'s
+    table): per modality and region, the share of features with at least a given ICC(A,1),
+    between the two scans on one scanner (dashed) and across scanners (solid), with Koo and
+    Li's 0.75 and 0.90 marked."""
+    from ..labels import MODALITY_LABELS, REGION_LABELS
+
+    if table is None or table.empty:
+        message_panel(ax, "No travelling lesions")
+        return ax
+    colours = {("us", "intra"): "#1b9e77", ("us", "peri"): "#66c2a5", ("mri", "intra"): "#7570b3",
+               ("mri", "peri"): "#b3aed8"}
+    for (modality, region), group in table.groupby(["modality", "region"], sort=False):
+        label = f"{MODALITY_LABELS.get(modality, modality)} {REGION_LABELS.get(region, region).lower()}"
+        for column, style, what in (("retest_icc", "--", "same scanner"), ("between_icc", "-", "across scanners")):
+            x = np.sort(group[column].dropna().clip(lower=0.0).to_numpy(float))
+            if x.size:
+                ax.step(np.r_[0.0, x], np.r_[1.0, 1.0 - np.arange(x.size) / x.size], where="post", linestyle=style,
+                        color=colours.get((modality, region), "0.4"), linewidth=1.2, label=f"{label}, {what}")
+    for threshold in (0.75, 0.90):
+        ax.axvline(threshold, color="0.6", linewidth=0.8, linestyle=":")
+    ax.set_xlim(0.0, 1.0)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("ICC(A,1) of a feature")
+    ax.set_ylabel("Share of features with at least this ICC")
+    ax.legend(fontsize=6, frameon=False, loc="best")
+    return ax

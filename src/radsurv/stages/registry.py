@@ -328,7 +328,7 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "06_sensitivity",
-        title="Sensitivity: permutation null, cut-points, ComBat, mask source and ring width, outcome draws",
+        title="Sensitivity: permutation null, cut-points, ComBat, mask source and ring width, outcome draws, scanner agreement",
         sections=("sensitivity", "signatures", "features", "models", "cohort", "imaging"),
         upstream=("00_cohort", "01_segmentation", "02_features", "03_signatures"),
         outputs=(
@@ -361,6 +361,13 @@ STAGES: tuple[Stage, ...] = (
             Artefact("outcome_draws_table.md", "table", "this build's C among the outcome redraws, with its "
                                                         "percentile"),
             Artefact("fig-outcome-draws.png", "figure", "the outcome redraws' external C and this build's"),
+            Artefact("scanner_agreement.csv", "data", "simulated cohort only: each feature's test-retest ICC on one "
+                                                      "scanner and its ICC across the centres' scanners, on travelling "
+                                                      "lesions"),
+            Artefact("scanner_agreement_table.md", "table", "how much the simulated scanners move the features, "
+                                                            "beside published repeatability"),
+            Artefact("fig-scanner-agreement.png", "figure", "share of features by ICC, on one scanner and across "
+                                                            "scanners"),
         ),
         variables=("sensitivity",),
     ),
