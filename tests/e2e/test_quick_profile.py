@@ -535,7 +535,7 @@ def test_scanner_agreement_sizes_the_scanners(built, quick_profile):
     proj, report = built
     table = pd.read_csv(proj / "build/quick/06_sensitivity/scanner_agreement.csv")
     var = yaml.safe_load((proj / "_variables.yml").read_text(encoding="utf-8"))["sensitivity"]["scanner_agreement"]
-    assert var["n"] == quick_profile["sensitivity"]["scanner_agreement"]["n"] and var["scanners"] == 3
+    assert int(var["n"]) == quick_profile["sensitivity"]["scanner_agreement"]["n"] and int(var["scanners"]) == 3
     assert set(zip(table["modality"], table["region"])) == {(m, r) for m in ("us", "mri") for r in ("intra", "peri")}
     assert not table.duplicated(["modality", "region", "feature"]).any()
     assert (table[["retest_icc", "between_icc"]].dropna() <= 1.0 + 1e-12).all().all()
