@@ -342,10 +342,16 @@ def _fit(X, time, event, ties: str, max_iter: int, tol: float, eps, monotone: st
         converged = False
     runaway: tuple = ()
     r_fit = None
-    if eps is None and converged and np.all(np.isfinite(beta)) and np.any(np.abs(beta) * Xa.std(0) > 10):
-        # A hazard ratio above e^10 per SD: a coefficient may be running off to infinity
-        # with likelihood gains below rounding (the steps then look converged). R's own
-        # iterates stop earlier, where its test for an infinite coefficient still works.
+    if eps is None and converged and np.all(np.isfinite(beta)) and (
+            np.any(np.abs(beta) * Xa.std(0) > 10) or _flat_direction(info, Xa.std(0))):
+        # A hazard ratio above e^10 per SD, or a direction in which the likelihood is flat
+        # (a standard error of the per-SD log hazard ratio above 100, or an information
+        # matrix that rounding has made indefinite): a coefficient may be running off to
+        # infinity with likelihood gains below rounding, so that the steps look converged
+        # wherever they stopped (a rare binary covariate whose category has no event stops
+        # at a per-SD log HR below 10, at a point that depends on the last bits of the
+        # arithmetic). R's own iterates stop earlier, where its test for an infinite
+        # coefficient still works.
         r_fit = _as_r_monotone(Xc, rs, ties, names)
         if r_fit[4]:
             converged = False
@@ -469,6 +475,20 @@ def fit_cox(X, time, event, ties: str = "efron", max_iter: int = _MAX_ITER, tol:
         n=int(t.size), n_events=int(e.sum()), iterations=it, ties=ties, means=S(means),
         _time=t, _event=e, _lp=lp, monotone=runaway,
     )
+
+
+def _flat_direction(info, sd) -> bool:
+    """Whether the information matrix leaves a coefficient without a usable variance: not
+    invertible, a variance that is not positive (rounding has made it indefinite), or a
+    standard error of the per-SD log hazard ratio above 100 (an identifiable coefficient's
+    is of order 1/sqrt(events))."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            var = np.diag(np.linalg.inv(info))
+    except np.linalg.LinAlgError:
+        return True
+    with np.errstate(invalid="ignore"):
+        return bool(np.any(~(var > 0)) or np.any(np.sqrt(var) * sd > 100))
 
 
 def _runaway(Xc, beta, rs: _RiskSets, ties: str, info, names: list[str], eps: float = 1e-9) -> tuple:
