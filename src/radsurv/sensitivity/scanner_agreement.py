@@ -90,25 +90,14 @@ def travelling_cases(scans: Mapping[str, pd.DataFrame], root: Path, ring_width_m
     ring_width_mm
         The peri-tumoral ring's width (the profile's ``features.ring_width_mm``).
     """
-    import SimpleITK as sitk
-
-    from ..roi import intratumoral, peritumoral_ring
+    from ..features.regions import _region_files   # the stage's own regions: intratumoral mask, mm ring
 
     cases = []
     for modality, table in scans.items():
-        folder = Path(root) / "rois" / modality
-        folder.mkdir(parents=True, exist_ok=True)
         for row in table.itertuples(index=False):
             name = f"{row.lesion}_c{row.center}_s{row.scan}"
-            intra = intratumoral(sitk.ReadImage(str(Path(root) / row.mask)))
-            peri = peritumoral_ring(intra, float(ring_width_mm))
-            masks = {}
-            for region, image in (("intra", intra), ("peri", peri)):
-                path = folder / f"{name}_{region}.nii.gz"
-                tmp = path.with_name(f"{name}_{region}.tmp.nii.gz")
-                sitk.WriteImage(image, str(tmp), True)
-                os.replace(tmp, path)
-                masks[(region, "true")] = str(path)
+            masks, _ = _region_files(name, modality, "true", str(Path(root) / row.mask), Path(root),
+                                     float(ring_width_mm))
             cases.append(Case(name, modality, str(Path(root) / row.image), masks))
     return cases
 
