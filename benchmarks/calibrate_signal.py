@@ -125,7 +125,9 @@ SETTABLE = ("clinical", "treatment", "mri_reading", "hazard")
 
 def parse_set(items: list[str]) -> dict[str, list]:
     """``["mri_reading.reader_noise_sd=0.8,1.2"]`` -> ``{"mri_reading.reader_noise_sd": [0.8, 1.2]}``;
-    a key outside :data:`SETTABLE` is refused, since it would change the images."""
+    a list-valued key takes its items joined by ``:`` (``mri_reading.tic_cuts=-3.6:-0.28``
+    -> ``[(-3.6, -0.28)]``); a key outside :data:`SETTABLE` is refused, since it would
+    change the images."""
     out: dict[str, list] = {}
     for item in items:
         key, sep, values = item.partition("=")
@@ -133,7 +135,7 @@ def parse_set(items: list[str]) -> dict[str, list]:
             raise SystemExit(f"--set {item!r}: expected section.key=value[,value...]")
         if key.split(".")[0] not in SETTABLE:
             raise SystemExit(f"--set {item!r}: only {', '.join(SETTABLE)} leave the images unchanged")
-        out[key] = [float(v) for v in values.split(",")]
+        out[key] = [tuple(float(x) for x in v.split(":")) if ":" in v else float(v) for v in values.split(",")]
     return out
 
 
@@ -146,7 +148,7 @@ def apply_set(twin: dict, settings: dict[str, float]) -> None:
             node = node[part]
         if last not in node:
             raise KeyError(f"cohort.twin.{key} is not a parameter of the twin")
-        node[last] = value
+        node[last] = list(value) if isinstance(value, tuple) else value
 
 
 def one_setting(profile: dict, X: pd.DataFrame, flagged: set[str], log_hr: dict, n_jobs: int,

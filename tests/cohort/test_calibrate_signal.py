@@ -64,6 +64,12 @@ def test_set_changes_the_clinical_reading_and_hazard_but_never_what_the_images_r
                              "hazard.log_hr.n_stage.N2=1.0"])
     assert grid == {"clinical.n_a": [0.25], "mri_reading.reader_noise_sd": [1.2, 1.6],
                     "hazard.log_hr.n_stage.N2": [1.0]}
+    # a list-valued key (the curve's cuts) takes its items joined by ":"
+    assert script.parse_set(["mri_reading.tic_cuts=-3.6:-0.28,-2.6:-0.2"]) == {
+        "mri_reading.tic_cuts": [(-3.6, -0.28), (-2.6, -0.2)]}
+    cuts_cfg = copy.deepcopy(paper_profile["cohort"]["twin"])
+    script.apply_set(cuts_cfg, {"mri_reading.tic_cuts": (-3.6, -0.28)})
+    assert cuts_cfg["mri_reading"]["tic_cuts"] == [-3.6, -0.28]
     with pytest.raises(SystemExit, match="leave the images unchanged"):
         script.parse_set(["latent.rho_ab=0.5"])          # a and b are what the images show
     with pytest.raises(SystemExit, match="expected section.key=value"):
