@@ -24,7 +24,7 @@ from ..labels import ANALYSIS_MASK, MODALITIES
 from ..seeds import STREAM_REPRODUCIBILITY
 from .extract import Case
 
-__all__ = ["CohortRegions", "build_cases", "example_patient", "example_regions", "reproducibility_subset"]
+__all__ = ["CohortRegions", "build_cases", "example_patient", "example_regions", "region_files", "reproducibility_subset"]
 
 #: Columns of :attr:`CohortRegions.clipping`.
 CLIPPING_COLUMNS = ["patient", "modality", "ring_clipped_fraction"]
@@ -133,9 +133,9 @@ def reproducibility_subset(cohort: pd.DataFrame, masks: pd.DataFrame, n: int, se
     return sorted(eligible[i] for i in chosen)
 
 
-def _region_files(patient: str, modality: str, source: str, mask_path: str, out_dir: Path, ring_width_mm: float,
-                  perturb: dict | None = None, image_path: str | None = None,
-                  air_threshold: float | None = None) -> tuple[dict[tuple[str, str], str], float | None]:
+def region_files(patient: str, modality: str, source: str, mask_path: str, out_dir: Path, ring_width_mm: float,
+                 perturb: dict | None = None, image_path: str | None = None,
+                 air_threshold: float | None = None) -> tuple[dict[tuple[str, str], str], float | None]:
     """Write the intra-tumoral mask and its ring for one (patient, modality, source).
     Returns their paths and, for the analysis mask, the share of the ring cut off at the
     image border (imaging.ring_at_border: clip)."""
@@ -176,8 +176,8 @@ def _regions_for(job: dict, out_dir: Path, ring_width_mm: float, air_threshold: 
     clipped = None
     for source, path, perturb in job["sources"]:
         try:
-            paths, cut = _region_files(job["patient"], job["modality"], source, path, out_dir, ring_width_mm,
-                                       perturb, job["image"], air_threshold[job["modality"]])
+            paths, cut = region_files(job["patient"], job["modality"], source, path, out_dir, ring_width_mm,
+                                      perturb, job["image"], air_threshold[job["modality"]])
             masks.update(paths)
             if cut is not None:
                 clipped = cut

@@ -44,6 +44,7 @@ from ..labels import MODALITY_LABELS, REGION_LABELS
 from ..results import ShowsItself, new_axes
 from ..stats import icc_many
 from ..features.extract import Case, extract_features
+from ..features.regions import region_files   # 02's own regions: the intra-tumoral mask and its mm ring
 
 __all__ = ["AGREEMENT_COLUMNS", "PUBLISHED", "ScannerAgreement", "measure_scanner_agreement", "scanner_agreement",
            "travelling_cases"]
@@ -90,14 +91,12 @@ def travelling_cases(scans: Mapping[str, pd.DataFrame], root: Path, ring_width_m
     ring_width_mm
         The peri-tumoral ring's width (the profile's ``features.ring_width_mm``).
     """
-    from ..features.regions import _region_files   # the stage's own regions: intratumoral mask, mm ring
-
     cases = []
     for modality, table in scans.items():
         for row in table.itertuples(index=False):
             name = f"{row.lesion}_c{row.center}_s{row.scan}"
-            masks, _ = _region_files(name, modality, "true", str(Path(root) / row.mask), Path(root),
-                                     float(ring_width_mm))
+            masks, _ = region_files(name, modality, "true", str(Path(root) / row.mask), Path(root),
+                                    float(ring_width_mm))
             cases.append(Case(name, modality, str(Path(root) / row.image), masks))
     return cases
 
