@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from ._checks import as_1d_float, as_2d_float, check_survival, same_length
+from ._cox_kernel import risk_set_sums
 
 __all__ = ["ChiSquareTest", "CoxFit", "cox_aic", "fit_cox"]
 
@@ -69,40 +70,29 @@ class _RiskSets:
 
 
 def _loglik_derivs(X, beta, rs: _RiskSets, ties: str, need_info: bool = True):
-    """Log partial likelihood, score and information (Efron or Breslow)."""
+    """Log partial likelihood, score and information (Efron or Breslow).
+
+    The risk-set sums come from one compiled pass (:mod:`radsurv.stats._cox_kernel`,
+    the former numpy cumulative sums' arithmetic to the last bit); the rest is numpy."""
     eta = X @ beta
     r = np.exp(eta)
-    Xs, rsrt = X[rs.order], r[rs.order]
-    # risk-set sums S0, S1 (and S2) at each distinct event time
-    c0 = np.cumsum(rsrt)
-    c1 = np.cumsum(rsrt[:, None] * Xs, axis=0)
-    idx = rs.n_ge - 1
-    S0, S1 = c0[idx], c1[idx]
     G = rs.event_times.size
     dgrp = rs.death_group
-    Xd, rd = X[rs.death_idx], r[rs.death_idx]
-    # sums over the tied deaths at each time
-    S0D = np.bincount(dgrp, weights=rd, minlength=G)
-    S1D = np.zeros((G, X.shape[1]))
-    np.add.at(S1D, dgrp, rd[:, None] * Xd)
-
+    S0_, S1_, S2_, S0D, S1D, S2D = risk_set_sums(X, r, rs.order, rs.n_ge - 1, rs.death_idx, dgrp, G, need_info)
+    Xd = X[rs.death_idx]
     if ties == "efron":
         kd = rs.k_over_d
     else:
         kd = np.zeros(dgrp.size)
     # one denominator per death (Efron: subtract k/d of the tied deaths' weight)
-    den = S0[dgrp] - kd * S0D[dgrp]
-    num1 = S1[dgrp] - kd[:, None] * S1D[dgrp]
+    den = S0_[dgrp] - kd * S0D[dgrp]
+    num1 = S1_[dgrp] - kd[:, None] * S1D[dgrp]
     loglik = float(eta[rs.death_idx].sum() - np.log(den).sum())
     xbar = num1 / den[:, None]
     score = Xd.sum(0) - xbar.sum(0)
     if not need_info:
         return loglik, score, None
-    c2 = np.cumsum(rsrt[:, None, None] * Xs[:, :, None] * Xs[:, None, :], axis=0)
-    S2 = c2[idx]
-    S2D = np.zeros((G, X.shape[1], X.shape[1]))
-    np.add.at(S2D, dgrp, rd[:, None, None] * Xd[:, :, None] * Xd[:, None, :])
-    num2 = S2[dgrp] - kd[:, None, None] * S2D[dgrp]
+    num2 = S2_[dgrp] - kd[:, None, None] * S2D[dgrp]
     info = (num2 / den[:, None, None]).sum(0) - np.einsum("ki,kj->ij", xbar, xbar)
     return loglik, score, info
 
