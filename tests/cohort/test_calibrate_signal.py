@@ -112,6 +112,9 @@ def test_issue_27_criteria_on_a_small_grid(root):
     assert ok["signature_internal"] == pytest.approx(0.735) and ok["imaging_external"] == pytest.approx(0.795)
     assert ok["oracle_margin"] == pytest.approx(0.055)
     assert bool(ok["met"]) and not bool(not_ok["met"]) and bool(not_ok["signature_internal_ok"])
+    # Monte Carlo standard errors: SD / sqrt(4) of 0.73, 0.74, 0.72, 0.75; sqrt(0.75 x 0.25 / 4)
+    assert ok["signature_internal_se"] == pytest.approx(np.std([0.73, 0.74, 0.72, 0.75], ddof=1) / 2, rel=1e-12)
+    assert ok["imaging_best_share_se"] == pytest.approx(np.sqrt(0.75 * 0.25 / 4), rel=1e-12)
     # a mean 0.021 away from the study's fails its criterion
     shifted = good.assign(signature_external=good["signature_external"] + 0.0215)
     assert not bool(script.criteria(shifted).iloc[0]["signature_external_ok"])

@@ -65,6 +65,68 @@ def test_univariable_screen_is_the_likelihood_ratio_test_of_each_variable(gbsg2)
         assert row.chisq == pytest.approx(fit.lr_test.statistic, rel=1e-12) and row.p == fit.lr_test.p
 
 
+def _screen_by_frames(design, variables, time, event, ties="efron"):
+    """The univariable screen as it was written before ``cox_lr_test`` (git 8dbbc1a): each
+    variable's complete cases as a frame and a whole ``fit_cox``; the reference the
+    screen must equal to the last bit."""
+    import warnings
+
+    rows = []
+    for var in variables:
+        X = design.X[design.columns([var])]
+        keep = X.notna().all(axis=1).to_numpy()
+        X, t, e = X[keep], np.asarray(time, float)[keep], np.asarray(event, int)[keep]
+        row = {"variable": var, "df": len(design.groups[var]), "n": int(len(t)), "chisq": np.nan, "p": np.nan,
+               "note": ""}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                fit = fit_cox(X, t, e, ties=ties, monotone="as_r")
+            if fit.monotone:
+                row["note"] = f"infinite coefficient ({', '.join(fit.monotone)}): a category without events?"
+            else:
+                row.update(chisq=fit.lr_test.statistic, p=fit.lr_test.p)
+        except ValueError as error:
+            row["note"] = str(error)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["variable", "df", "n", "chisq", "p", "note"])
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_univariable_screen_is_fit_cox_on_each_frame_to_the_last_bit(ties):
+    """The screen slices one column-major matrix and calls cox_lr_test: the same table,
+    bit for bit, as a frame and a whole fit_cox per variable, with missing values (each
+    variable's own complete cases), a three-level category, a category without events
+    (monotone), a constant column and a variable missing everywhere but one patient."""
+    rng = np.random.default_rng(11)
+    n = 150
+    a = rng.normal(size=n)
+    grade = np.array(["G1", "G2", "G3"])[np.clip((a + rng.normal(size=n) + 1).astype(int), 0, 2)]
+    rare = np.where(rng.random(n) < 0.06, "yes", "no")
+    data = pd.DataFrame({
+        "age": np.where(rng.random(n) < 0.1, np.nan, rng.normal(55, 10, n)),
+        "grade": np.where(rng.random(n) < 0.15, None, grade),
+        "rare": rare,
+        "ki67": 20 + 10 * a + rng.normal(size=n),
+        "flat": np.full(n, 3.0),
+        "almost_none": np.where(np.arange(n) == 0, 1.0, np.nan),
+    })
+    t = np.round(rng.exponential(40 * np.exp(-0.6 * a)) + 1)
+    e = (rng.random(n) < 0.55).astype(int)
+    e[rare == "yes"] = 0                          # no event in the rare category: monotone
+    d = design_matrix(data, {"age": "numeric", "grade": ["G1", "G2", "G3"], "rare": ["no", "yes"],
+                             "ki67": "numeric", "flat": "numeric", "almost_none": "numeric"})
+    variables = ["age", "grade", "rare", "ki67", "flat", "almost_none"]
+    got = univariable_screen(d, variables, t, e, ties=ties)
+    want = _screen_by_frames(d, variables, t, e, ties=ties)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    # the cases it covers are there: a test, a monotone note, a constant column's error
+    notes = got.set_index("variable")["note"]
+    assert "infinite coefficient" in notes["rare"] and "constant" in notes["flat"]
+    assert np.isfinite(got.set_index("variable").loc[["age", "grade", "ki67"], "p"]).all()
+    assert got.set_index("variable").loc["age", "n"] < n
+
+
 def synthetic(seed=0, n=600):
     rng = np.random.default_rng(seed)
     a = rng.normal(size=n)

@@ -21,16 +21,10 @@ from scipy import stats
 
 from ..results import ShowsItself, new_axes
 from ..stats import cox_aic, fit_cox
+from ..stats.cox import cox_lr_test
 from .design import Design
 
 __all__ = ["Screen", "SelectionResult", "backward_aic", "null_loglik", "screen_variables", "univariable_screen"]
-
-
-def _complete(design: Design, variables: Sequence[str], time, event):
-    cols = design.columns(variables)
-    X = design.X[cols]
-    keep = X.notna().all(axis=1).to_numpy()
-    return X[keep], np.asarray(time, float)[keep], np.asarray(event, int)[keep]
 
 
 def null_loglik(time, event, ties: str = "efron") -> float:
@@ -58,18 +52,27 @@ def univariable_screen(design: Design, variables: Sequence[str], time, event, ti
     import warnings
 
     rows = []
+    # one column-major matrix of every candidate's columns, each variable's sliced from it
+    # (the layout DataFrame.to_numpy gives, so each fit is fit_cox's on the variable's
+    # frame to the last bit: tests/models/test_models.py), and cox_lr_test instead of a
+    # whole fit_cox: the frames and the summaries cost more than the fits
+    columns = _Columns(design, list(variables))
+    t_all, e_all = np.asarray(time, float), np.asarray(event, int)
     for var in variables:
-        X, t, e = _complete(design, [var], time, event)
+        idx = [columns.position[c] for c in design.columns([var])]
+        keep = ~np.isnan(columns.A[:, idx]).any(axis=1)
+        t, e = t_all[keep], e_all[keep]
         row = {"variable": var, "df": len(design.groups[var]), "n": int(len(t)), "chisq": np.nan, "p": np.nan,
                "note": ""}
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                fit = fit_cox(X, t, e, ties=ties, monotone="as_r")
-            if fit.monotone:
-                row["note"] = f"infinite coefficient ({', '.join(fit.monotone)}): a category without events?"
+                lr, runaway = cox_lr_test(np.asfortranarray(columns.A[np.ix_(keep, idx)]), t, e, ties=ties,
+                                          monotone="as_r", names=design.columns([var]))
+            if runaway:
+                row["note"] = f"infinite coefficient ({', '.join(runaway)}): a category without events?"
             else:
-                row.update(chisq=fit.lr_test.statistic, p=fit.lr_test.p)
+                row.update(chisq=lr.statistic, p=lr.p)
         except ValueError as error:  # constant, or no fit at all
             row["note"] = str(error)
         rows.append(row)

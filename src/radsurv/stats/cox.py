@@ -20,7 +20,7 @@ from scipy import stats
 from ._checks import as_1d_float, as_2d_float, check_survival, same_length
 from ._cox_kernel import risk_set_sums
 
-__all__ = ["ChiSquareTest", "CoxFit", "cox_aic", "fit_cox"]
+__all__ = ["ChiSquareTest", "CoxFit", "cox_aic", "cox_lr_test", "fit_cox"]
 
 _Z975 = stats.norm.ppf(0.975)
 #: fit_cox's Newton-Raphson defaults, which cox_aic shares so that its AIC is fit_cox's
@@ -392,6 +392,36 @@ def cox_aic(X, time, event, ties: str = "efron", monotone: str = "raise", names:
     """
     core = _fit(X, time, event, ties, _MAX_ITER, _TOL, None, monotone, names=names)
     return -2 * core.ll + 2 * core.Xa.shape[1]
+
+
+def cox_lr_test(X, time, event, ties: str = "efron", monotone: str = "raise",
+                names: list[str] | None = None) -> tuple[ChiSquareTest, tuple]:
+    """The likelihood-ratio test of a Cox model against the null model and the covariates
+    whose coefficient may be infinite: :func:`fit_cox`'s ``lr_test`` and ``monotone``, the
+    same fit to the last bit, without the standard errors, other tests and tables a
+    univariable screen does not read (they cost more than the fit's own iterations).
+
+    Parameters
+    ----------
+    X, time, event, ties, monotone, names
+        As :func:`cox_aic` (an array laid out column-major, as ``DataFrame.to_numpy``
+        lays out a frame, for the fit to be :func:`fit_cox`'s to the last bit).
+
+    Returns
+    -------
+    (ChiSquareTest, tuple of str)
+        2 (logL - logL0) on as many df as columns, and the covariates R's coxph would
+        warn about (``monotone="as_r"`` only; empty otherwise).
+
+    Raises
+    ------
+    ValueError
+        Where :func:`fit_cox` raises.
+    """
+    core = _fit(X, time, event, ties, _MAX_ITER, _TOL, None, monotone, names=names)
+    k = core.Xa.shape[1]
+    lrt = 2 * (core.ll - core.ll0)
+    return ChiSquareTest(float(lrt), k, float(stats.chi2.sf(lrt, k))), core.runaway
 
 
 def fit_cox(X, time, event, ties: str = "efron", max_iter: int = _MAX_ITER, tol: float = _TOL,
