@@ -126,3 +126,22 @@ def test_cox_aic_is_rs_aic_and_fit_cox_aic_to_the_last_bit(ref):
         cox_aic(const.to_numpy(dtype=float), df["time"], df["event"], names=list(cov))
     with pytest.raises(ValueError, match="2 names for"):
         cox_aic(df[cov].to_numpy(dtype=float), df["time"], df["event"], names=["a", "b"])
+
+
+def test_cox_lr_test_is_rs_lrt_and_fit_cox_lr_test_to_the_last_bit(ref):
+    """cox_lr_test runs fit_cox's own fit without its summaries (the univariable screen's
+    test): R's likelihood-ratio test, and exactly fit_cox's from a frame or its
+    column-major array, with its monotone covariates (none here)."""
+    from radsurv.stats import cox_lr_test
+
+    df, r = ref
+    cov = r["covariates"]
+    for ties in ("efron", "breslow"):
+        fit = fit_cox(df[cov], df["time"], df["event"], ties=ties)
+        lr, runaway = cox_lr_test(df[cov].to_numpy(dtype=float), df["time"], df["event"], ties=ties, names=list(cov))
+        assert lr == fit.lr_test and runaway == fit.monotone == ()
+        assert lr.df == r[ties]["lrt"]["df"]
+        assert_close(lr.statistic, r[ties]["lrt"]["stat"], RTOL, what="lrt")
+        assert cox_lr_test(df[cov], df["time"], df["event"], ties=ties)[0] == fit.lr_test
+    with pytest.raises(ValueError, match=f"column '{cov[0]}' is constant"):
+        cox_lr_test(df[cov].assign(**{cov[0]: 1.0}), df["time"], df["event"])

@@ -20,8 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from ..results import ShowsItself, new_axes
-from ..stats import cox_aic, fit_cox
-from ..stats.cox import cox_lr_test
+from ..stats import cox_aic, cox_lr_test, fit_cox
 from .design import Design
 
 __all__ = ["Screen", "SelectionResult", "backward_aic", "null_loglik", "screen_variables", "univariable_screen"]
