@@ -58,7 +58,8 @@ def univariable_screen(design: Design, variables: Sequence[str], time, event, ti
     columns = _Columns(design, list(variables))
     t_all, e_all = np.asarray(time, float), np.asarray(event, int)
     for var in variables:
-        idx = [columns.position[c] for c in design.columns([var])]
+        names = design.columns([var])
+        idx = [columns.position[c] for c in names]
         keep = ~np.isnan(columns.A[:, idx]).any(axis=1)
         t, e = t_all[keep], e_all[keep]
         row = {"variable": var, "df": len(design.groups[var]), "n": int(len(t)), "chisq": np.nan, "p": np.nan,
@@ -67,7 +68,7 @@ def univariable_screen(design: Design, variables: Sequence[str], time, event, ti
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 lr, runaway = cox_lr_test(np.asfortranarray(columns.A[np.ix_(keep, idx)]), t, e, ties=ties,
-                                          monotone="as_r", names=design.columns([var]))
+                                          monotone="as_r", names=names)
             if runaway:
                 row["note"] = f"infinite coefficient ({', '.join(runaway)}): a category without events?"
             else:

@@ -78,21 +78,21 @@ def _loglik_derivs(X, beta, rs: _RiskSets, ties: str, need_info: bool = True):
     r = np.exp(eta)
     G = rs.event_times.size
     dgrp = rs.death_group
-    S0_, S1_, S2_, S0D, S1D, S2D = risk_set_sums(X, r, rs.order, rs.n_ge - 1, rs.death_idx, dgrp, G, need_info)
+    S0, S1, S2, S0D, S1D, S2D = risk_set_sums(X, r, rs.order, rs.n_ge - 1, rs.death_idx, dgrp, G, need_info)
     Xd = X[rs.death_idx]
     if ties == "efron":
         kd = rs.k_over_d
     else:
         kd = np.zeros(dgrp.size)
     # one denominator per death (Efron: subtract k/d of the tied deaths' weight)
-    den = S0_[dgrp] - kd * S0D[dgrp]
-    num1 = S1_[dgrp] - kd[:, None] * S1D[dgrp]
+    den = S0[dgrp] - kd * S0D[dgrp]
+    num1 = S1[dgrp] - kd[:, None] * S1D[dgrp]
     loglik = float(eta[rs.death_idx].sum() - np.log(den).sum())
     xbar = num1 / den[:, None]
     score = Xd.sum(0) - xbar.sum(0)
     if not need_info:
         return loglik, score, None
-    num2 = S2_[dgrp] - kd[:, None, None] * S2D[dgrp]
+    num2 = S2[dgrp] - kd[:, None, None] * S2D[dgrp]
     info = (num2 / den[:, None, None]).sum(0) - np.einsum("ki,kj->ij", xbar, xbar)
     return loglik, score, info
 
@@ -419,9 +419,15 @@ def cox_lr_test(X, time, event, ties: str = "efron", monotone: str = "raise",
         Where :func:`fit_cox` raises.
     """
     core = _fit(X, time, event, ties, _MAX_ITER, _TOL, None, monotone, names=names)
+    return _lr_test(core), core.runaway
+
+
+def _lr_test(core: _Fitted) -> ChiSquareTest:
+    """2 (logL - logL0) on as many df as columns: the one computation of the test that
+    :func:`fit_cox` reports and :func:`cox_lr_test` returns."""
     k = core.Xa.shape[1]
     lrt = 2 * (core.ll - core.ll0)
-    return ChiSquareTest(float(lrt), k, float(stats.chi2.sf(lrt, k))), core.runaway
+    return ChiSquareTest(float(lrt), k, float(stats.chi2.sf(lrt, k)))
 
 
 def fit_cox(X, time, event, ties: str = "efron", max_iter: int = _MAX_ITER, tol: float = _TOL,
@@ -475,7 +481,6 @@ def fit_cox(X, time, event, ties: str = "efron", max_iter: int = _MAX_ITER, tol:
     z = beta / se
     pval = 2 * stats.norm.sf(np.abs(z))
     k = p
-    lrt = 2 * (ll - ll0)
     wald = float(beta @ np.linalg.solve(vcov, beta))
     score = float(u0 @ np.linalg.solve(i0, u0))
 
@@ -489,7 +494,7 @@ def fit_cox(X, time, event, ties: str = "efron", max_iter: int = _MAX_ITER, tol:
         coef=S(beta), se=S(se), z=S(z), p=S(pval), hr=S(hr), hr_lower=S(hr_lo), hr_upper=S(hr_hi),
         vcov=pd.DataFrame(vcov, index=names, columns=names),
         loglik_null=float(ll0), loglik=float(ll),
-        lr_test=ChiSquareTest(float(lrt), k, float(stats.chi2.sf(lrt, k))),
+        lr_test=_lr_test(core),
         wald_test=ChiSquareTest(wald, k, float(stats.chi2.sf(wald, k))),
         score_test=ChiSquareTest(score, k, float(stats.chi2.sf(score, k))),
         n=int(t.size), n_events=int(e.sum()), iterations=it, ties=ties, means=S(means),
