@@ -400,19 +400,37 @@ def test_backward_aic_fits_every_model_as_a_frame_built_fit_to_the_last_bit():
     assert r.steps, "the noise variable is expected to go"
 
 
-def test_backward_aic_names_the_candidates_when_their_full_model_cannot_be_fitted():
-    """ER and the molecular subtype (a function of ER, HER2 and Ki-67) both screened in:
-    the elimination's starting model is singular; the error says which step, which
-    candidates and which columns, rather than a bare linear-algebra message."""
+def test_backward_aic_sets_aside_a_candidate_aliased_with_earlier_ones_as_coxph_would():
+    """ER and the molecular subtype both screened in, on patients among whom ER-negative is
+    exactly HER2-enriched + triple-negative (a bootstrap resample of the paper build hit
+    this): R's coxph would give the later column NA and step would go on with the rank as
+    the degrees of freedom. The later candidate is set aside and named, and the
+    elimination is, to the last bit, the one without it; in the other order the other
+    one goes. A design of full rank sets nothing aside."""
     rng = np.random.default_rng(3)
     n = 120
     level = rng.integers(0, 3, n)
-    X = pd.DataFrame({"age": rng.normal(50, 10, n), "er[negative]": (level > 0).astype(float),
-                      "subtype[her2]": (level == 1).astype(float), "subtype[tn]": (level == 2).astype(float)})
-    groups = {"age": ["age"], "er": ["er[negative]"], "subtype": ["subtype[her2]", "subtype[tn]"]}
+    age = rng.normal(50, 10, n)
+    X = pd.DataFrame({"age": age, "er[negative]": (level > 0).astype(float),
+                      "subtype[her2]": (level == 1).astype(float), "subtype[tn]": (level == 2).astype(float),
+                      "noise": rng.standard_normal(n)})
+    groups = {"age": ["age"], "er": ["er[negative]"], "subtype": ["subtype[her2]", "subtype[tn]"], "noise": ["noise"]}
     d = Design(X, groups, {c: c for c in X.columns})
-    t, e = rng.exponential(50, n), rng.integers(0, 2, n)
-    with pytest.raises(ValueError, match=r"backward elimination: the model with every candidate \(age, er, subtype\) "
-                                         r"cannot be fitted on its 120 patients: .*er\[negative\], subtype\[her2\], "
-                                         r"subtype\[tn\] are linearly dependent"):
-        backward_aic(d, list(groups), t, e)
+    t = rng.exponential(50 / np.exp(0.04 * (age - 50) + 0.7 * (level == 2)), n)
+    e = (t < 60).astype(int)
+    t = np.minimum(t, 60)
+
+    r = backward_aic(d, ["age", "er", "subtype", "noise"], t, e)
+    assert [v for v, _ in r.aliased] == ["subtype"]
+    assert "subtype[her2], subtype[tn]" in r.aliased[0][1] and "add 1 of 2" in r.aliased[0][1]
+    assert "set aside as aliased" in r.title()
+    without = backward_aic(d, ["age", "er", "noise"], t, e)
+    assert (r.selected, r.steps, r.aic_start) == (without.selected, without.steps, without.aic_start)
+    assert r.candidates == ["age", "er", "subtype", "noise"] and r.summary().loc[0, "variables"] == 3
+
+    flipped = backward_aic(d, ["age", "subtype", "er", "noise"], t, e)
+    assert [v for v, _ in flipped.aliased] == ["er"]
+    alone = backward_aic(d, ["age", "subtype", "noise"], t, e)
+    assert (flipped.selected, flipped.steps, flipped.aic_start) == (alone.selected, alone.steps, alone.aic_start)
+
+    assert backward_aic(d, ["age", "subtype", "noise"], t, e).aliased == []

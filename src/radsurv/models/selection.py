@@ -7,7 +7,8 @@ a univariable Cox screen, then backward elimination by AIC.
   that shows its table and which variables it kept.
 * :func:`backward_aic`: R's ``step(fit, direction = "backward")`` on whole variables:
   from the full model, repeatedly drop the variable whose removal lowers the AIC most
-  (-2 log partial likelihood + 2 x columns), until no removal lowers it.
+  (-2 log partial likelihood + 2 x columns), until no removal lowers it; a candidate
+  aliased with earlier ones (its columns in their span) is set aside first.
 """
 
 from __future__ import annotations
@@ -192,14 +193,19 @@ class SelectionResult(ShowsItself):
     labels: dict[str, str] = field(default_factory=dict, repr=False)
     #: (step, variable, error) of each removal tried whose model could not be fitted
     unfitted: list[tuple[int, str, str]] = field(default_factory=list)
+    #: (variable, reason) of each candidate set aside before elimination because its
+    #: columns are linear combinations of earlier candidates' (aliased; see backward_aic)
+    aliased: list[tuple[str, str]] = field(default_factory=list)
 
     def title(self) -> str:
         if not self.candidates:
             return "Backward elimination by AIC: no candidate"
         unfitted = (f"; {len(self.unfitted)} removal(s) tried could not be fitted (see .unfitted)"
                     if self.unfitted else "")
+        aliased = (f"; {', '.join(v for v, _ in self.aliased)} set aside as aliased with earlier candidates "
+                   "(see .aliased)" if self.aliased else "")
         return (f"Backward elimination by AIC: {len(self.candidates)} candidates, {len(self.steps)} removed, "
-                f"{len(self.selected)} kept (AIC {self.aic_start:.1f} -> {self.aic:.1f}){unfitted}")
+                f"{len(self.selected)} kept (AIC {self.aic_start:.1f} -> {self.aic:.1f}){unfitted}{aliased}")
 
     @property
     def aic(self) -> float:
@@ -209,9 +215,8 @@ class SelectionResult(ShowsItself):
     def summary(self) -> pd.DataFrame:
         """The elimination path: step 0 is the model with every candidate, then one row per
         removal (``removed``, its printed ``label``, the ``aic`` after it, the ``variables`` left)."""
-        rows = [{"step": 0, "removed": "", "label": "(all candidates)", "aic": self.aic_start,
-                 "variables": len(self.candidates)}]
-        left = len(self.candidates)
+        left = len(self.candidates) - len(self.aliased)
+        rows = [{"step": 0, "removed": "", "label": "(all candidates)", "aic": self.aic_start, "variables": left}]
         for i, (var, aic) in enumerate(self.steps, start=1):
             left -= 1
             rows.append({"step": i, "removed": var, "label": self.labels.get(var, var), "aic": aic, "variables": left})
@@ -254,6 +259,27 @@ class _Columns:
         X = np.asfortranarray(self.A[:, [self.position[c] for c in names]])
         return cox_aic(X, time, event, ties=ties, monotone="as_r", names=names)
 
+    def aliased(self, variables: Sequence[str]) -> list[tuple[str, str]]:
+        """(variable, reason) of each variable whose columns add less than their number to
+        the rank of the earlier variables' columns (centred, with numpy's default tolerance,
+        as :func:`radsurv.stats.fit_cox` checks a design); empty, at the cost of one rank,
+        when all of them together are of full rank."""
+        A = self.A - self.A.mean(axis=0) if self.A.size else self.A
+        if not A.shape[1] or np.linalg.matrix_rank(A) == A.shape[1]:
+            return []
+        out, kept, taken, rank = [], [], [], 0
+        for var in variables:
+            idx = [self.position[c] for c in self.design.columns([var])]
+            r = int(np.linalg.matrix_rank(A[:, taken + idx])) if taken + idx else 0
+            if r - rank < len(idx):
+                out.append((var, f"its columns ({', '.join(self.design.columns([var]))}) add {r - rank} of "
+                                 f"{len(idx)} to the rank of the earlier candidates' "
+                                 f"({', '.join(self.design.columns(kept)) or 'none'}): aliased with them, where "
+                                 "R's coxph would give a column NA"))
+            else:
+                kept, taken, rank = kept + [var], taken + idx, r
+        return out
+
 
 def backward_aic(design: Design, variables: Sequence[str], time, event, ties: str = "efron") -> SelectionResult:
     """Backward elimination of whole variables by AIC, as R's ``step`` (direction "backward").
@@ -273,23 +299,37 @@ def backward_aic(design: Design, variables: Sequence[str], time, event, ties: st
     SelectionResult
         Its ``summary()`` is the elimination path; a removal whose model cannot be fitted
         (a remaining covariate constant, say) is not taken and is recorded in ``unfitted``.
+
+    Notes
+    -----
+    Candidates can be aliased on these patients: oestrogen receptor status and molecular
+    subtype, say, when no ER-negative tumour is PR-positive, so that ER-negative is the sum
+    of the HER2-enriched and triple-negative indicators (in a bootstrap resample that
+    left out the few patients who broke the tie, for instance). R's ``coxph`` then gives
+    the later column an ``NA`` coefficient and ``step`` goes on with the rank as the
+    AIC's degrees of freedom. Here, as in that column order, a candidate whose columns add
+    less than their number to the rank of the earlier candidates' (centred, as
+    :func:`radsurv.stats.fit_cox` checks them) is set aside before elimination and
+    recorded in ``aliased``, so that every model compared, and the one selected, has a
+    coefficient for each of its columns. A design of full rank is not touched.
     """
     variables = list(variables)
     cols = design.columns(variables)
     keep = design.X[cols].notna().all(axis=1).to_numpy() if cols else np.ones(len(design.X), bool)
     sub = design.subset(design.X.index[keep])
     t, e = np.asarray(time, float)[keep], np.asarray(event, int)[keep]
-    current = list(variables)
     # every model below is fitted on these patients, who have every candidate: no
     # patient drops out of a smaller model, so its columns are sliced, not re-selected
     columns = _Columns(sub, variables)
+    aliased = columns.aliased(variables)
+    current = [v for v in variables if v not in dict(aliased)]
     try:
         aic = columns.aic(current, t, e, ties)
     except ValueError as error:
         raise ValueError(f"backward elimination: the model with every candidate ({', '.join(current)}) cannot be "
                          f"fitted on its {int(keep.sum())} patients: {error}") from None
     result = SelectionResult(selected=current, aic_start=aic, candidates=list(variables), n=int(keep.sum()),
-                             labels=dict(design.labels))
+                             labels=dict(design.labels), aliased=aliased)
     while current:
         trials = []
         for var in current:
