@@ -264,18 +264,20 @@ class _Columns:
         the rank of the earlier variables' columns (centred, with numpy's default tolerance,
         as :func:`radsurv.stats.fit_cox` checks a design); empty, at the cost of one rank,
         when all of them together are of full rank."""
-        A = self.A - self.A.mean(axis=0) if self.A.size else self.A
-        if not A.shape[1] or np.linalg.matrix_rank(A) == A.shape[1]:
+        if not self.A.shape[1]:
+            return []
+        A = self.A - self.A.mean(axis=0)
+        if np.linalg.matrix_rank(A) == A.shape[1]:
             return []
         out, kept, taken, rank = [], [], [], 0
         for var in variables:
-            idx = [self.position[c] for c in self.design.columns([var])]
-            r = int(np.linalg.matrix_rank(A[:, taken + idx])) if taken + idx else 0
+            names = self.design.columns([var])
+            idx = [self.position[c] for c in names]
+            r = int(np.linalg.matrix_rank(A[:, taken + idx]))
             if r - rank < len(idx):
-                out.append((var, f"its columns ({', '.join(self.design.columns([var]))}) add {r - rank} of "
-                                 f"{len(idx)} to the rank of the earlier candidates' "
-                                 f"({', '.join(self.design.columns(kept)) or 'none'}): aliased with them, where "
-                                 "R's coxph would give a column NA"))
+                out.append((var, f"its columns ({', '.join(names)}) add {r - rank} of {len(idx)} to the rank of "
+                                 f"the earlier candidates' ({', '.join(self.design.columns(kept)) or 'none'}): "
+                                 "aliased with them, where R's coxph would give a column NA"))
             else:
                 kept, taken, rank = kept + [var], taken + idx, r
         return out
@@ -322,7 +324,8 @@ def backward_aic(design: Design, variables: Sequence[str], time, event, ties: st
     # patient drops out of a smaller model, so its columns are sliced, not re-selected
     columns = _Columns(sub, variables)
     aliased = columns.aliased(variables)
-    current = [v for v in variables if v not in dict(aliased)]
+    set_aside = {v for v, _ in aliased}
+    current = [v for v in variables if v not in set_aside]
     try:
         aic = columns.aic(current, t, e, ties)
     except ValueError as error:
